@@ -1,0 +1,1 @@
+"""The built-in demo workspace: an example organisation, used when no workspace is configured."""

@@ -1,0 +1,68 @@
+"""The ``idp-console`` command: the TUI with no sub-command, scriptable sub-commands otherwise.
+
+Each area registers its sub-commands from its own module in ``console/commands/``; a handler
+imports its backend lazily so ``idp-console --help`` and the TUI start fast.
+Exit codes: 0 success, 1 a negative result (invalid entity, failed deploy), 2 usage or I/O error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from console.commands import COMMAND_MODULES, CommandError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="idp-console",
+        description="An internal developer platform in the terminal. Without a command, opens the TUI.",
+    )
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="directory with idp-console.yaml (default: $IDP_CONSOLE_WORKSPACE, the XDG config dir, "
+        "else the built-in demo workspace)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    try:
+        if handler is None:
+            return _run_tui(args)
+        return int(handler(args) or 0)
+    except CommandError as error:
+        print(f"idp-console: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("idp-console: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _run_tui(args: argparse.Namespace) -> int:
+    from backends.workspace import WorkspaceError, load_workspace
+
+    try:
+        workspace = load_workspace(args.workspace)
+    except WorkspaceError as error:
+        raise CommandError(str(error), EXIT_USAGE) from error
+    from console.app import IdpConsoleApp
+
+    IdpConsoleApp(workspace).run()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

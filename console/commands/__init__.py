@@ -1,0 +1,33 @@
+"""Sub-commands of ``idp-console``; each module has ``register(subparsers)``."""
+
+from __future__ import annotations
+
+import argparse
+from types import ModuleType
+
+
+class CommandError(Exception):
+    """A failure to report on stderr as one line, with the exit code to return."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def workspace_from_args(args: argparse.Namespace):  # noqa: ANN201 - avoids importing backends eagerly
+    """The workspace named on the command line (or the default), as a CommandError when broken."""
+    from backends.workspace import WorkspaceError, load_workspace
+
+    try:
+        return load_workspace(getattr(args, "workspace", None))
+    except WorkspaceError as error:
+        raise CommandError(str(error), 2) from error
+
+
+def _modules() -> list[ModuleType]:
+    from console.commands import catalog
+
+    return [catalog]
+
+
+COMMAND_MODULES: list[ModuleType] = _modules()
