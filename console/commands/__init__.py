@@ -25,9 +25,9 @@ def workspace_from_args(args: argparse.Namespace):  # noqa: ANN201 - avoids impo
 
 
 def _modules() -> list[ModuleType]:
-    from console.commands import catalog
+    from console.commands import catalog, deploy, docs, scaffold
 
-    return [catalog]
+    return [catalog, scaffold, deploy, docs]
 
 
 COMMAND_MODULES: list[ModuleType] = _modules()
