@@ -1,0 +1,385 @@
+"""A Kubernetes cluster reached over HTTP with the official client, as plain dicts.
+
+Objects are returned as the JSON the API server sent (``dict``), not the client's models: the
+engine only reads a few fields, and dicts survive servers that omit fields the models require.
+
+Resilience lives here, once, so no caller has to think about it:
+- 5xx, 429, timeouts and dropped connections are retried with capped exponential backoff;
+- :meth:`Cluster.update` is a read-modify-write that re-reads and re-applies on 409 Conflict;
+- a cluster that cannot be reached at all raises :class:`ClusterUnreachable` (never a fallback).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+log = logging.getLogger(__name__)
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class ClusterError(Exception):
+    """An API call that failed for good (after retries), with what was being done."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ClusterUnreachable(ClusterError):
+    """The API server could not be reached (connection refused, DNS, timeouts after retries)."""
+
+
+class NotFound(ClusterError):
+    pass
+
+
+class Conflict(ClusterError):
+    """409: the object changed since it was read, or already exists (on create)."""
+
+
+class Gone(ClusterError):
+    """410: a watch's resourceVersion is too old; the caller must list again."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 0.1
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """Backoff before retry number ``attempt`` (1-based), with jitter so clients don't march."""
+        raw = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return raw * (0.5 + random.random() / 2)
+
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class _Resource:
+    api: type
+    suffix: str  # the client's method suffix, e.g. "namespaced_deployment"
+
+
+RESOURCES: dict[str, _Resource] = {
+    "deployments": _Resource(client.AppsV1Api, "namespaced_deployment"),
+    "replicasets": _Resource(client.AppsV1Api, "namespaced_replica_set"),
+    "pods": _Resource(client.CoreV1Api, "namespaced_pod"),
+    "services": _Resource(client.CoreV1Api, "namespaced_service"),
+    "leases": _Resource(client.CoordinationV1Api, "namespaced_lease"),
+}
+
+
+def default_kubeconfig() -> str:
+    """``$KUBECONFIG`` (read now, not at import, and possibly a path list) else ``~/.kube/config``."""
+    return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
+class Cluster:
+    """Typed access to one cluster (one kubeconfig context). Thread-safe: share one per context."""
+
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        *,
+        name: str = "",
+        retry: RetryPolicy | None = None,
+        request_timeout: tuple[float, float] = (3.0, 15.0),
+    ) -> None:
+        self.api_client = api_client
+        self.name = name or api_client.configuration.host
+        self.retry = retry or RetryPolicy()
+        self.request_timeout = request_timeout
+        self._apis: dict[type, Any] = {}
+        self._lock = threading.Lock()
+        self.stats = {"calls": 0, "retries": 0, "conflicts": 0}
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_kubeconfig(
+        cls,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        **kwargs: Any,
+    ) -> Cluster:
+        """Load a kubeconfig as kubectl does: ``kubeconfig`` or ``$KUBECONFIG`` or ~/.kube/config,
+        and ``context`` (kubectl's ``--context``) or the file's current-context."""
+        path = os.path.expanduser(kubeconfig) if kubeconfig else default_kubeconfig()
+        first = path.split(os.pathsep)[0]
+        if not os.path.exists(first):
+            raise ClusterError(f"kubeconfig {path} does not exist")
+        configuration = client.Configuration()
+        try:
+            config.load_kube_config(
+                config_file=path, context=context, client_configuration=configuration, persist_config=False
+            )
+        except ConfigException as error:
+            raise ClusterError(f"kubeconfig {path}: {error}") from error
+        # Retries are ours (with backoff and logging); urllib3's would multiply timeouts silently.
+        configuration.retries = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
+        name = context or _current_context(path) or configuration.host
+        return cls(client.ApiClient(configuration), name=name, **kwargs)
+
+    def _api(self, api_type: type) -> Any:
+        with self._lock:
+            if api_type not in self._apis:
+                self._apis[api_type] = api_type(self.api_client)
+            return self._apis[api_type]
+
+    # -- the one place HTTP happens ----------------------------------------------------------------
+    def _request(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run ``call`` (returns a raw urllib3 response) with retries; the JSON body as a dict."""
+        last: Exception | None = None
+        for attempt in range(1, self.retry.attempts + 1):
+            self.stats["calls"] += 1
+            try:
+                response = call()
+                try:
+                    body = response.data
+                finally:
+                    response.release_conn()
+                return json.loads(body) if body else {}
+            except ApiException as error:
+                status = error.status or 0
+                if status == 404:
+                    raise NotFound(f"{what}: not found", 404) from error
+                if status == 409:
+                    raise Conflict(f"{what}: conflict: {_reason(error)}", 409) from error
+                if status == 410:
+                    raise Gone(f"{what}: gone: {_reason(error)}", 410) from error
+                if status not in RETRYABLE_STATUS:
+                    raise ClusterError(f"{what}: HTTP {status}: {_reason(error)}", status) from error
+                last = error
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                last = error
+            if attempt < self.retry.attempts:
+                self.stats["retries"] += 1
+                log.info("retrying %s after %s (attempt %d)", what, last, attempt)
+                time.sleep(self.retry.delay(attempt))
+        if isinstance(last, ApiException):
+            raise ClusterError(
+                f"{what}: HTTP {last.status} after {self.retry.attempts} attempts", last.status
+            )
+        raise ClusterUnreachable(
+            f"cannot reach the cluster {self.name} ({self.api_client.configuration.host}): "
+            f"{what}: {_short(last)}"
+        )
+
+    def _method(self, kind: str, verb: str) -> Callable[..., Any]:
+        resource = RESOURCES[kind]
+        return getattr(self._api(resource.api), f"{verb}_{resource.suffix}")
+
+    # -- verbs ------------------------------------------------------------------------------------
+    def version(self) -> dict[str, Any]:
+        """The server's /version; the cheapest proof the cluster is reachable."""
+        api = self._api(client.VersionApi)
+        return self._request(
+            "get /version",
+            lambda: api.get_code(_preload_content=False, _request_timeout=self.request_timeout),
+        )
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        method = self._method(kind, "read")
+        return self._request(
+            f"get {kind}/{name} in {namespace}",
+            lambda: method(name, namespace, _preload_content=False, _request_timeout=self.request_timeout),
+        )
+
+    def find(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """:meth:`get`, but None when the object does not exist."""
+        try:
+            return self.get(kind, namespace, name)
+        except NotFound:
+            return None
+
+    def list(self, kind: str, namespace: str, label_selector: str | None = None) -> tuple[list[dict], str]:
+        """Items and the list's resourceVersion (where a watch continues from)."""
+        method = self._method(kind, "list")
+        kwargs: dict[str, Any] = {"_preload_content": False, "_request_timeout": self.request_timeout}
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        data = self._request(f"list {kind} in {namespace}", lambda: method(namespace, **kwargs))
+        return list(data.get("items") or []), str((data.get("metadata") or {}).get("resourceVersion") or "")
+
+    def create(self, kind: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        method = self._method(kind, "create")
+        name = (body.get("metadata") or {}).get("name", "?")
+        return self._request(
+            f"create {kind}/{name} in {namespace}",
+            lambda: method(namespace, body, _preload_content=False, _request_timeout=self.request_timeout),
+        )
+
+    def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7386). Include metadata.resourceVersion to make it conditional."""
+        method = self._method(kind, "patch")
+        return self._request(
+            f"patch {kind}/{name} in {namespace}",
+            lambda: method(
+                name,
+                namespace,
+                patch,
+                _content_type=MERGE_PATCH,
+                _preload_content=False,
+                _request_timeout=self.request_timeout,
+            ),
+        )
+
+    def delete(self, kind: str, namespace: str, name: str, *, missing_ok: bool = True) -> None:
+        method = self._method(kind, "delete")
+        try:
+            self._request(
+                f"delete {kind}/{name} in {namespace}",
+                lambda: method(
+                    name, namespace, _preload_content=False, _request_timeout=self.request_timeout
+                ),
+            )
+        except NotFound:
+            if not missing_ok:
+                raise
+
+    def update(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        mutate: Callable[[dict[str, Any]], None],
+        *,
+        attempts: int = 8,
+    ) -> dict[str, Any]:
+        """Read, let ``mutate`` change the object in place, patch the difference conditionally on the
+        resourceVersion read; on 409 read again and re-apply ``mutate`` to the fresh object."""
+        for _ in range(attempts):
+            current = self.get(kind, namespace, name)
+            desired = copy.deepcopy(current)
+            mutate(desired)
+            patch = merge_patch(current, desired)
+            if not patch:
+                return current
+            version = (current.get("metadata") or {}).get("resourceVersion")
+            if version:
+                patch.setdefault("metadata", {})["resourceVersion"] = version
+            try:
+                return self.patch(kind, namespace, name, patch)
+            except Conflict:
+                self.stats["conflicts"] += 1
+                log.info("conflict patching %s/%s, re-reading", kind, name)
+        raise Conflict(
+            f"patch {kind}/{name} in {namespace}: still conflicting after {attempts} attempts", 409
+        )
+
+    def watch_stream(
+        self,
+        kind: str,
+        namespace: str,
+        resource_version: str,
+        *,
+        label_selector: str | None = None,
+        timeout_seconds: int = 60,
+        on_open: Callable[[Any], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """One watch request: yields ``{"type", "object"}`` events until the server ends the stream.
+
+        A 410 (as status or as an ERROR event) raises :class:`Gone`; any transport error propagates
+        (the caller, :class:`~backends.kube.watch.ResourceWatch`, resumes from the last version).
+        ``on_open`` receives the raw response so another thread can close it to stop the watch.
+        """
+        method = self._method(kind, "list")
+        kwargs: dict[str, Any] = {
+            "watch": True,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": timeout_seconds,
+            "_preload_content": False,
+            # The read timeout outlives the server's own timeout, so a silent dead stream is noticed.
+            "_request_timeout": (self.request_timeout[0], timeout_seconds + 10),
+        }
+        if resource_version:
+            kwargs["resource_version"] = resource_version
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        try:
+            response = method(namespace, **kwargs)
+        except ApiException as error:
+            if error.status == 410:
+                raise Gone(f"watch {kind}: {_reason(error)}", 410) from error
+            raise
+        if on_open is not None:
+            on_open(response)
+        try:
+            buffer = b""
+            for chunk in response.stream(amt=None, decode_content=False):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield _watch_event(kind, line)
+            if buffer.strip():
+                yield _watch_event(kind, buffer)
+        finally:
+            response.release_conn()
+
+
+def _watch_event(kind: str, line: bytes) -> dict[str, Any]:
+    event = json.loads(line)
+    if event.get("type") == "ERROR":
+        obj = event.get("object") or {}
+        if obj.get("code") == 410:
+            raise Gone(f"watch {kind}: {obj.get('message', 'resourceVersion too old')}", 410)
+        raise ClusterError(f"watch {kind}: {obj.get('message', obj)}", obj.get("code"))
+    return event
+
+
+def merge_patch(before: Any, after: Any) -> dict[str, Any]:
+    """The RFC 7386 merge patch turning ``before`` into ``after`` (lists are replaced whole)."""
+    patch: dict[str, Any] = {}
+    for key in before.keys() | after.keys():
+        if key not in after:
+            patch[key] = None
+        elif key not in before:
+            patch[key] = after[key]
+        elif isinstance(before[key], dict) and isinstance(after[key], dict):
+            nested = merge_patch(before[key], after[key])
+            if nested:
+                patch[key] = nested
+        elif before[key] != after[key]:
+            patch[key] = after[key]
+    return patch
+
+
+def _reason(error: ApiException) -> str:
+    try:
+        body = json.loads(error.body or "{}")
+        return str(body.get("message") or error.reason)
+    except (ValueError, TypeError):
+        return str(error.reason)
+
+
+def _short(error: Exception | None) -> str:
+    text = str(error) if error else "unknown error"
+    reason = getattr(error, "reason", None)
+    if reason is not None:
+        text = str(reason)
+    return text[:200]
+
+
+def _current_context(path: str) -> str | None:
+    try:
+        _, current = config.list_kube_config_contexts(config_file=path)
+    except (ConfigException, OSError):
+        return None
+    return str(current.get("name")) if current else None
