@@ -1,0 +1,190 @@
+"""Where an entity's docs live: the ``backstage.io/techdocs-ref`` annotation, or a fallback.
+
+* ``dir:<path>`` — relative to the file the entity was read from. For an entity read from a git
+  catalog source (``git:<url>@<ref>:<path>``) that is a path inside the same checkout.
+* ``url:<repository>[/tree/<ref>[/<subdir>]]`` — a git repository fetched like a git catalog
+  source (GitHub/GitLab style ``/tree/`` or ``/blob/`` URLs name a ref and a sub-directory).
+* no annotation — an ``mkdocs.yml`` or ``docs/`` folder next to the entity file, else its README,
+  with a notice saying it was a fallback.
+
+Fetching a repository is injected (``Checkout``) so tests and the CLI can run without the git
+backend; failures become an ``error`` on the location, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+TECHDOCS_REF = "backstage.io/techdocs-ref"
+README_NAMES = ("README.md", "readme.md", "README.markdown", "README")
+
+
+class CheckoutResult(Protocol):
+    """What a git checkout gives back (``backends.git.checkout.GitCheckout`` has these fields)."""
+
+    path: Path
+    warning: str | None
+
+
+Checkout = Callable[[str, str], CheckoutResult]
+
+
+@dataclass(slots=True)
+class DocsLocation:
+    """The directory holding an entity's docs site (mkdocs.yml and/or the Markdown files).
+
+    ``readme`` is set instead of a site directory for the README fallback. ``error`` says why no
+    docs could be found; ``notices`` carry fallbacks and fetch warnings.
+    """
+
+    entity_ref: str
+    directory: Path | None = None
+    readme: Path | None = None
+    source: str = ""
+    notices: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def default_checkout(url: str, ref: str) -> CheckoutResult:
+    """Fetch ``url`` at ``ref`` into the cache with the git backend (imported lazily)."""
+    from backends.git.checkout import sync_repository
+
+    return sync_repository(url, ref)
+
+
+def locate_docs(entity: Any, *, checkout: Checkout | None = None) -> DocsLocation:
+    """Resolve where ``entity``'s docs are; see the module docstring for the rules."""
+    checkout = checkout or default_checkout
+    ref = str(entity.ref)
+    location = DocsLocation(entity_ref=ref)
+    annotation = entity.annotations.get(TECHDOCS_REF)
+    base, base_error = _entity_directory(str(entity.position.file), checkout, location)
+    if annotation is None:
+        if base is None:
+            location.error = base_error or "no docs: the entity has no backstage.io/techdocs-ref annotation"
+            return location
+        return _fallback(base, entity.position.file, location)
+    annotation = str(annotation).strip()
+    kind, _, target = annotation.partition(":")
+    target = target.strip()
+    if kind == "dir" and target:
+        if base is None:
+            location.error = f"{TECHDOCS_REF} '{annotation}': {base_error}"
+            return location
+        directory = (base / target).resolve()
+        location.source = f"{annotation} (relative to {Path(str(entity.position.file)).name})"
+        if not directory.is_dir():
+            location.error = f"{TECHDOCS_REF} '{annotation}': directory {directory} does not exist"
+            return location
+        location.directory = directory
+        return location
+    if kind == "url" and target:
+        return _from_url(target, checkout, location, annotation)
+    location.error = (
+        f"{TECHDOCS_REF} '{annotation}' is not supported (expected dir:<path> or url:<git repository>)"
+    )
+    return location
+
+
+def parse_git_position(file: str) -> tuple[str, str, str] | None:
+    """Split a git source position ``git:<url>@<ref>:<path>`` into (url, ref, path).
+
+    The ref cannot contain ':' (git forbids it) and the url's own '@' (``git@host:…``) comes
+    before the last '@', so splitting on the last '@' before the final ':' is unambiguous.
+    """
+    if not file.startswith("git:"):
+        return None
+    rest = file[len("git:") :]
+    at = rest.rfind("@")
+    if at == -1:
+        return None
+    url, ref_and_path = rest[:at], rest[at + 1 :]
+    ref, colon, path = ref_and_path.partition(":")
+    if not colon or not url:
+        return None
+    return url, ref or "HEAD", path
+
+
+def parse_repository_url(url: str) -> tuple[str, str, str]:
+    """Split a techdocs ``url:`` target into (repository url, ref, sub-directory).
+
+    ``https://github.com/acme/pay/tree/main/docs-site`` → (``https://github.com/acme/pay``, ``main``,
+    ``docs-site``); GitLab's ``/-/tree/`` and ``/blob/`` work the same. Anything else is a whole
+    repository at HEAD.
+    """
+    for marker in ("/-/tree/", "/-/blob/", "/tree/", "/blob/"):
+        if marker in url:
+            repo, _, rest = url.partition(marker)
+            ref, _, sub = rest.partition("/")
+            return repo, ref or "HEAD", sub.strip("/")
+    return url.rstrip("/"), "HEAD", ""
+
+
+def _entity_directory(
+    file: str, checkout: Checkout, location: DocsLocation
+) -> tuple[Path | None, str | None]:
+    """The directory of the entity's file on disk (checking out its git source when needed)."""
+    git = parse_git_position(file)
+    if git is None:
+        if not file:
+            return None, "the entity was not read from a file"
+        return Path(file).resolve().parent, None
+    url, ref, path = git
+    try:
+        result = checkout(url, ref)
+    except Exception as error:  # noqa: BLE001 - any fetch failure becomes a message
+        return None, f"cannot fetch the entity's repository {url}@{ref}: {_one_line(error)}"
+    if getattr(result, "warning", None):
+        location.notices.append(str(result.warning))
+    return (Path(result.path) / path).parent, None
+
+
+def _from_url(target: str, checkout: Checkout, location: DocsLocation, annotation: str) -> DocsLocation:
+    repo, ref, sub = parse_repository_url(target)
+    try:
+        result = checkout(repo, ref)
+    except Exception as error:  # noqa: BLE001 - unreachable repository, auth, bad ref …
+        location.error = f"{TECHDOCS_REF} '{annotation}': cannot fetch {repo}@{ref}: {_one_line(error)}"
+        return location
+    if getattr(result, "warning", None):
+        location.notices.append(str(result.warning))
+    root = Path(result.path)
+    directory = (root / sub).resolve() if sub else root
+    location.source = f"{annotation} (git checkout {root})"
+    if not directory.is_dir():
+        location.error = f"{TECHDOCS_REF} '{annotation}': '{sub}' does not exist in {repo}@{ref}"
+        return location
+    location.directory = directory
+    return location
+
+
+def _fallback(base: Path, file: Any, location: DocsLocation) -> DocsLocation:
+    name = Path(str(file)).name
+    if (base / "mkdocs.yml").is_file() or (base / "mkdocs.yaml").is_file() or (base / "docs").is_dir():
+        location.directory = base
+        location.source = f"mkdocs.yml/docs next to {name}"
+        location.notices.append(
+            f"no {TECHDOCS_REF} annotation: showing the docs found next to {name} "
+            f"(add '{TECHDOCS_REF}: dir:.' to make this explicit)"
+        )
+        return location
+    for readme in README_NAMES:
+        if (base / readme).is_file():
+            location.readme = base / readme
+            location.source = f"{readme} next to {name}"
+            location.notices.append(
+                f"no {TECHDOCS_REF} annotation and no docs/ folder: showing {readme} next to {name}"
+            )
+            return location
+    location.error = (
+        f"no docs: the entity has no {TECHDOCS_REF} annotation and there is no docs/ folder or "
+        f"README next to {name}"
+    )
+    return location
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__

@@ -1,0 +1,230 @@
+"""Building a ``DocSite`` from a docs location and loading its pages.
+
+Sites are cheap to build (a directory walk plus the first few KB of each page for its title);
+pages are read on demand, capped in size, and every problem becomes a notice on the site or the
+page so a viewer can always show *something*.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from backends.docs import markdown as md
+from backends.docs.location import Checkout, DocsLocation, locate_docs
+from backends.docs.mkdocs import find_config, parse_nav, read_config
+from backends.docs.model import DocPage, DocSite, NavItem, PageInfo
+
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+MAX_PAGE_BYTES = 512 * 1024  # big enough for a 200 KB generated reference, small enough to stay snappy
+MAX_PAGES = 5000  # a docs dir with more Markdown files than this is almost certainly a mistake
+_TITLE_PROBE_BYTES = 8192
+
+
+def load_site(
+    entity: Any, *, checkout: Checkout | None = None, max_page_bytes: int = MAX_PAGE_BYTES
+) -> DocSite:
+    """The docs site of a catalog entity (resolving its techdocs-ref), never raising."""
+    location = locate_docs(entity, checkout=checkout)
+    title = getattr(entity, "title", "") or getattr(entity, "name", "") or location.entity_ref
+    return site_from_location(location, title=title, max_page_bytes=max_page_bytes)
+
+
+def site_from_location(
+    location: DocsLocation, *, title: str = "", max_page_bytes: int = MAX_PAGE_BYTES
+) -> DocSite:
+    """Build the site for an already-resolved location."""
+    site = DocSite(
+        entity_ref=location.entity_ref,
+        title=title or location.entity_ref,
+        root=None,
+        notices=list(location.notices),
+        source=location.source,
+        max_page_bytes=max_page_bytes,
+    )
+    if location.error:
+        site.error = location.error
+        site.notices.append(location.error)
+        return site
+    if location.readme is not None:
+        site.root = location.readme.parent
+        page_title = _probe_title(location.readme) or "README"
+        site.pages = [PageInfo(location.readme.name, page_title, in_nav=True)]
+        site.nav = [NavItem(title=page_title, page=location.readme.name)]
+        return site
+    assert location.directory is not None
+    return load_site_from_dir(location.directory, entity_ref=location.entity_ref, site=site)
+
+
+def load_site_from_dir(
+    directory: Path, *, entity_ref: str = "", title: str = "", site: DocSite | None = None
+) -> DocSite:
+    """Build a site from a directory with an ``mkdocs.yml`` (or just Markdown files)."""
+    site = site or DocSite(entity_ref=entity_ref, title=title or entity_ref, root=None)
+    config_file = find_config(directory)
+    raw_nav = None
+    if config_file is not None:
+        config = read_config(config_file)
+        site.notices.extend(config.problems)
+        if config.site_name:
+            site.title = config.site_name
+        docs_dir = (directory / config.docs_dir).resolve()
+        raw_nav = config.nav
+        if not docs_dir.is_dir():
+            site.error = f"{config_file.name}: docs_dir '{config.docs_dir}' ({docs_dir}) does not exist"
+            site.notices.append(site.error)
+            return site
+    else:
+        nested = directory / "docs"
+        docs_dir = nested.resolve() if nested.is_dir() else directory.resolve()
+        site.notices.append(
+            f"no mkdocs.yml in {directory.name or directory}: listing the Markdown files of "
+            f"{docs_dir.name}/ in alphabetical order"
+        )
+    site.root = docs_dir
+    paths = _markdown_files(docs_dir, site.notices)
+    if not paths:
+        site.notices.append(f"{docs_dir.name}/ has no Markdown pages")
+    path_set = set(paths)
+    nav_titles: dict[str, str] = {}
+    if raw_nav is not None:
+        site.nav, problems = parse_nav(raw_nav, path_set)
+        site.notices.extend(problems)
+        for root_item in site.nav:
+            for item in root_item.walk():
+                if item.page and item.page not in nav_titles:
+                    nav_titles[item.page] = item.title
+    infos: dict[str, PageInfo] = {}
+    for path in paths:
+        in_nav = path in nav_titles if raw_nav is not None else True
+        page_title = nav_titles.get(path) or _probe_title(docs_dir / path) or _title_from_path(path)
+        infos[path] = PageInfo(path, page_title, in_nav)
+    # Nav leaves without a title take the page's own title, as mkdocs does.
+    for root_item in site.nav:
+        for item in root_item.walk():
+            if item.page and not item.title:
+                item.title = infos[item.page].title
+    if raw_nav is None:
+        site.nav = [NavItem(title=infos[p].title, page=p) for p in _home_first(paths)]
+        site.pages = [infos[p] for p in _home_first(paths)]
+    else:
+        ordered = list(dict.fromkeys(p for p in nav_titles if p in infos))
+        ordered += [p for p in paths if p not in nav_titles]
+        site.pages = [infos[p] for p in ordered]
+    return site
+
+
+def load_page(site: DocSite, path: str) -> DocPage:
+    """Read one page of ``site``, prepared for display; problems land in ``error``/``notices``."""
+    info = site.page_info(path)
+    title = info.title if info else _title_from_path(path)
+    if site.root is None:
+        return DocPage(path, title, "", error=site.error or "this entity has no docs")
+    if info is None:
+        return DocPage(path, title, "", error=f"page '{path}' is not part of these docs")
+    return read_page(
+        site.root / path, path=path, title=title, max_bytes=site.max_page_bytes or MAX_PAGE_BYTES
+    )
+
+
+def read_page(file: Path, *, path: str, title: str = "", max_bytes: int = MAX_PAGE_BYTES) -> DocPage:
+    """Read and prepare a Markdown file: size cap, binary and encoding checks, callouts, headings."""
+    title = title or _title_from_path(path)
+    try:
+        size = file.stat().st_size
+        with file.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        return DocPage(path, title, "", error=f"cannot read {path}: {error.strerror or error}")
+    notices: list[str] = []
+    if b"\x00" in data[:8192]:
+        return DocPage(path, title, "", error=f"{path} is a binary file, not Markdown", size=size)
+    if len(data) > max_bytes:
+        data = data[:max_bytes]
+        cut = data.rfind(b"\n")
+        if cut > 0:
+            data = data[:cut]
+        notices.append(
+            f"{path} is {_kib(size)}; only the first {_kib(max_bytes)} are shown "
+            "(the rest is in the file on disk)"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        text = data.decode("utf-8", errors="replace")
+        notices.append(
+            f"{path} is not valid UTF-8 (first bad byte at offset {error.start}); "
+            "undecodable bytes are shown as \N{REPLACEMENT CHARACTER}"
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    prepared = md.prepare(text)
+    if not title or title == _title_from_path(path):
+        first_h1 = next((h.text for h in prepared.headings if h.level == 1), None)
+        title = first_h1 or title
+    return DocPage(
+        path=path,
+        title=title,
+        markdown=prepared.markdown,
+        headings=prepared.headings,
+        images=prepared.images,
+        notices=notices,
+        size=size,
+    )
+
+
+def unlisted_pages(site: DocSite) -> list[PageInfo]:
+    """Pages that exist but are not in the nav (shown in an "Other pages" group by viewers)."""
+    return [page for page in site.pages if not page.in_nav]
+
+
+def _markdown_files(root: Path, notices: list[str]) -> list[str]:
+    found: list[str] = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith((".", "_")))
+        for name in sorted(files):
+            if name.lower().endswith(MARKDOWN_SUFFIXES) and not name.startswith("."):
+                found.append(Path(directory, name).relative_to(root).as_posix())
+                if len(found) >= MAX_PAGES:
+                    notices.append(
+                        f"more than {MAX_PAGES} Markdown files: only the first {MAX_PAGES} are listed"
+                    )
+                    return found
+    return found
+
+
+def _home_first(paths: list[str]) -> list[str]:
+    return sorted(paths, key=lambda p: (p.count("/"), p.lower() not in ("index.md", "readme.md"), p))
+
+
+def _probe_title(file: Path) -> str:
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(_TITLE_PROBE_BYTES)
+    except OSError:
+        return ""
+    if b"\x00" in head:
+        return ""
+    text = head.decode("utf-8", errors="replace")
+    for heading in md.extract_headings(text):
+        if heading.level == 1:
+            return heading.text
+    return ""
+
+
+def _title_from_path(path: str) -> str:
+    stem = Path(path).stem
+    if stem.lower() in ("index", "readme"):
+        parent = Path(path).parent.name
+        return _words(parent) if parent else "Home"
+    return _words(stem)
+
+
+def _words(name: str) -> str:
+    text = name.replace("-", " ").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _kib(size: int) -> str:
+    return f"{size / 1024:.0f} KB"
