@@ -7,6 +7,15 @@ from pathlib import Path
 import pytest
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # pyproject's addopts runs the suite in parallel (-n auto). With `-p no:xdist` (one engineer's
+    # quick local run) those options would be unknown: accept and ignore them instead.
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist-disabled")
+        group._addoption("-n", "--numprocesses", action="store", default=None, help="(xdist disabled)")
+        group._addoption("--dist", action="store", default=None, help="(xdist disabled)")
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path_factory.mktemp("idp-home")

@@ -1,0 +1,246 @@
+"""The idp-console App: five modes, the ``:`` command line, ``?`` help, the command palette.
+
+The app owns the one Workspace and the loaded Catalog; screens read them through
+``screens.context.ConsoleContext``. Blocking work runs in thread workers that only post messages;
+one handler turns any worker failure into a visible notification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from console import command_line
+from console.command_line import COMMANDS, CommandLineError, parse_command
+from console.history import CommandHistory
+from console.palette import EntityCommands, ModeCommands
+from screens.base import ConsoleScreen
+from screens.catalog import CatalogScreen
+from screens.command_prompt import CommandPrompt
+from screens.context import MODES
+from screens.empty_mode import (
+    DeployPlaceholderScreen,
+    DocsPlaceholderScreen,
+    ScaffoldPlaceholderScreen,
+    StatusScreen,
+)
+from screens.entity import EntityScreen
+from screens.help import HelpScreen
+
+if TYPE_CHECKING:
+    from backends.catalog import Catalog
+    from backends.workspace import Workspace
+
+
+@dataclass
+class CatalogLoaded(Message):
+    catalog: Catalog
+
+
+@dataclass
+class CatalogProgress(Message):
+    text: str
+
+
+class IdpConsoleApp(App[None]):
+    TITLE = "idp-console"
+    MODES: ClassVar = {
+        "catalog": CatalogScreen,
+        "scaffold": ScaffoldPlaceholderScreen,
+        "deploy": DeployPlaceholderScreen,
+        "docs": DocsPlaceholderScreen,
+        "status": StatusScreen,
+    }
+    DEFAULT_MODE = "catalog"
+    COMMANDS: ClassVar = App.COMMANDS | {EntityCommands, ModeCommands}
+    BINDINGS: ClassVar = [
+        Binding("colon", "command_line", ":command", id="app.command_line"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("1", "switch_mode('catalog')", "Catalog", show=False, id="app.mode.catalog"),
+        Binding("2", "switch_mode('scaffold')", "Scaffold", show=False, id="app.mode.scaffold"),
+        Binding("3", "switch_mode('deploy')", "Deploy", show=False, id="app.mode.deploy"),
+        Binding("4", "switch_mode('docs')", "Docs", show=False, id="app.mode.docs"),
+        Binding("5", "switch_mode('status')", "Status", show=False, id="app.mode.status"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
+    ]
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.catalog: Catalog | None = None
+        self.catalog_signal: Signal[Catalog] = Signal(self, "catalog")
+        self.command_history = CommandHistory.for_state_dir()
+        if workspace.theme:
+            self.theme = workspace.theme if workspace.theme in self.available_themes else self.theme
+
+    # -- start-up -----------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        keymap = self.workspace.keymap
+        if keymap:
+            self.set_keymap(keymap)
+        self.load_catalog()
+
+    @work(thread=True, exclusive=True, group="catalog", name="load catalog")
+    def load_catalog(self) -> None:
+        from backends.catalog import load_catalog
+
+        catalog = load_catalog(
+            self.workspace, on_event=lambda event: self.post_message(CatalogProgress(str(event)))
+        )
+        self.post_message(CatalogLoaded(catalog))
+
+    def on_catalog_progress(self, message: CatalogProgress) -> None:
+        for screen in self._catalog_screens():
+            screen.show_progress(message.text)
+
+    def on_catalog_loaded(self, message: CatalogLoaded) -> None:
+        first_load = self.catalog is None
+        self.catalog = message.catalog
+        self.catalog_signal.publish(message.catalog)
+        errors = sum(1 for p in message.catalog.problems if p.severity.value == "error")
+        if errors:
+            self.notify(
+                f"{errors} catalog errors — press p on the catalog to see them",
+                severity="warning",
+                timeout=6,
+            )
+        elif not first_load:
+            self.notify(f"Catalog reloaded: {len(message.catalog.entities)} entities", timeout=3)
+
+    def action_reload_catalog(self) -> None:
+        self.load_catalog()
+
+    def _catalog_screens(self) -> list[CatalogScreen]:
+        return [s for s in self.screen_stack if isinstance(s, CatalogScreen)]
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        # The one place a failed background job becomes visible: never a silent failure.
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.notify(
+                f"{event.worker.name or 'background task'} failed: {error}",
+                title="Error",
+                severity="error",
+                timeout=10,
+            )
+
+    # -- navigation (ConsoleContext) ----------------------------------------------------------
+    def open_entity(self, ref: str) -> None:
+        """Push the entity screen for ``ref`` (name, short or canonical ref) on the current mode."""
+        if self.catalog is None:
+            self.notify("The catalog is still loading…", timeout=3)
+            return
+        entity = self.catalog.get(ref, default_kind="Component") or self._find_by_name(ref)
+        if entity is None:
+            self.notify(f"{ref}: not in the catalog", severity="warning", timeout=5)
+            return
+        current = self.screen
+        mode = current.mode_name if isinstance(current, ConsoleScreen) else "catalog"
+        self.push_screen(EntityScreen(entity, mode=mode))
+
+    def _find_by_name(self, name: str) -> object | None:
+        assert self.catalog is not None
+        lowered = name.lower()
+        for entity in self.catalog.entities:
+            if entity.name.lower() == lowered:
+                return entity
+        return None
+
+    def open_docs(self, ref: str) -> None:
+        self.notify("Docs are not available in this version yet.", timeout=4)
+
+    def open_url(self, url: str, *, new_tab: bool = True) -> None:
+        # Over SSH a browser would open on the bastion host, not for the user: copy instead.
+        self.copy_to_clipboard(url)
+        self.notify(f"Link copied to your clipboard: {url}", timeout=5)
+
+    # -- : command line -----------------------------------------------------------------------
+    def action_command_line(self) -> None:
+        self.push_screen(CommandPrompt(command_line.complete), self._run_command_text)
+
+    def _run_command_text(self, text: str | None) -> None:
+        if not text or not text.strip():
+            return
+        self.command_history.append(text)
+        try:
+            command = parse_command(text)
+        except CommandLineError as error:
+            self.notify(str(error), severity="warning", timeout=4)
+            return
+        self.run_command(command)
+
+    def run_command(self, command: command_line.Command) -> None:
+        match command.name:
+            case "catalog":
+                self.switch_mode("catalog")
+                if command.args:
+                    self.call_after_refresh(self._set_catalog_filter, command.argument)
+            case "entity":
+                if not command.args:
+                    self.notify("usage: :entity NAME|REF", severity="warning")
+                else:
+                    self.open_entity(command.argument)
+            case "scaffold" | "deploy" | "docs" | "status":
+                self.switch_mode(command.name)
+            case "search":
+                self.switch_mode("catalog")
+                self.call_after_refresh(self._set_catalog_filter, command.argument)
+            case "problems":
+                self.switch_mode("catalog")
+                self.call_after_refresh(self._open_problems)
+            case "theme":
+                self._set_theme(command.argument)
+            case "help":
+                self.action_help()
+            case "quit":
+                self.exit()
+
+    def _set_catalog_filter(self, text: str) -> None:
+        screen = self.screen
+        if isinstance(screen, CatalogScreen):
+            screen.set_filter(text)
+
+    def _open_problems(self) -> None:
+        screen = self.screen
+        if isinstance(screen, CatalogScreen) and not screen.query_one("#problems-panel").has_class("-open"):
+            screen.action_toggle_problems()
+
+    def _set_theme(self, name: str) -> None:
+        if name not in self.available_themes:
+            names = ", ".join(sorted(self.available_themes))
+            self.notify(f"unknown theme {name!r}; available: {names}", severity="warning", timeout=8)
+            return
+        self.theme = name
+
+    # -- ? help -------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        keys: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for _key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.description in seen:
+                continue
+            seen.add(binding.description)
+            keys.append((self.get_key_display(binding), binding.description))
+        commands = [(spec.usage + _aliases(spec.aliases), spec.help) for spec in COMMANDS]
+        title = screen.crumb if isinstance(screen, ConsoleScreen) else screen.__class__.__name__
+        about = getattr(screen, "HELP", "")
+        self.push_screen(HelpScreen(title, about, keys, commands))
+
+
+def _aliases(aliases: tuple[str, ...]) -> str:
+    return f"  (:{', :'.join(aliases)})" if aliases else ""
+
+
+__all__ = ["MODES", "IdpConsoleApp"]

@@ -1,0 +1,78 @@
+"""The ``:`` command line: k9s-style commands with short aliases.
+
+Parsing is pure (no Textual) so it can be tested directly and listed in the help overlay.
+The app executes a parsed ``Command`` by its ``name``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    aliases: tuple[str, ...]
+    usage: str
+    help: str
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("catalog", ("c", "cat"), ":catalog [FILTER]", "the catalog, optionally filtered"),
+    CommandSpec("entity", ("e", "ent"), ":entity NAME|REF", "open an entity (e.g. :entity payment-service)"),
+    CommandSpec("scaffold", ("s", "new", "create"), ":scaffold [TEMPLATE]", "golden paths: create a service"),
+    CommandSpec("deploy", ("d", "dep"), ":deploy [SERVICE]", "deploy and watch rollouts"),
+    CommandSpec("docs", ("doc",), ":docs [ENTITY]", "TechDocs"),
+    CommandSpec("search", ("find", "?"), ":search QUERY", "search catalog, docs and templates"),
+    CommandSpec("status", ("st",), ":status", "what runs where, platform metrics"),
+    CommandSpec("problems", ("p", "errors"), ":problems", "catalog validation problems"),
+    CommandSpec("theme", (), ":theme NAME", "switch the colour theme"),
+    CommandSpec("help", ("h",), ":help", "keys and commands for this screen"),
+    CommandSpec("quit", ("q", "q!", "exit"), ":quit", "leave idp-console"),
+)
+
+_BY_WORD: dict[str, CommandSpec] = {
+    word: spec for spec in COMMANDS for word in (spec.name, *spec.aliases)
+}
+
+
+class CommandLineError(ValueError):
+    """Unknown command or malformed arguments (message is shown to the user)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    args: tuple[str, ...] = ()
+
+    @property
+    def argument(self) -> str:
+        """All arguments as one string (e.g. a filter query with spaces)."""
+        return " ".join(self.args)
+
+
+def parse_command(text: str) -> Command:
+    """``"d payment-service"`` → ``Command("deploy", ("payment-service",))``."""
+    text = text.strip().removeprefix(":").strip()
+    if not text:
+        raise CommandLineError("empty command — try :help")
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise CommandLineError(f"cannot parse {text!r}: {error}") from error
+    spec = _BY_WORD.get(words[0].lower())
+    if spec is None:
+        raise CommandLineError(f"unknown command :{words[0]} — try :help")
+    return Command(spec.name, tuple(words[1:]))
+
+
+def complete(prefix: str) -> str | None:
+    """The first command name starting with ``prefix`` (for the input's suggestion)."""
+    prefix = prefix.strip().lower()
+    if not prefix or " " in prefix:
+        return None
+    for spec in COMMANDS:
+        if spec.name.startswith(prefix):
+            return spec.name
+    return None

@@ -1,0 +1,54 @@
+"""The frame every mode and detail screen shares: top bar with crumbs, body, footer."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from screens.context import MODES, SIMULATED_BANNER, ConsoleContext, context_of
+from widgets.top_bar import TopBar
+
+
+class ConsoleScreen(Screen):
+    """Base for all full screens. Subclasses set ``MODE`` and implement ``compose_body``."""
+
+    MODE: ClassVar[str] = "catalog"
+    HELP: ClassVar[str] = ""  # a paragraph for the ? overlay, in the user's words
+
+    @property
+    def ctx(self) -> ConsoleContext:
+        return context_of(self.app)
+
+    @property
+    def mode_name(self) -> str:
+        """The mode tab highlighted while this screen shows."""
+        return self.MODE
+
+    @property
+    def crumb(self) -> str:
+        """This screen's part of the crumbs line."""
+        return self.MODE
+
+    def compose(self) -> ComposeResult:
+        workspace = self.ctx.workspace
+        banner = SIMULATED_BANNER if workspace.is_demo else None
+        yield TopBar(MODES, self.mode_name, workspace.name, self._crumbs(), banner)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def _crumbs(self) -> list[str]:
+        stack = [s for s in self.app.screen_stack if isinstance(s, ConsoleScreen)]
+        if self not in stack:
+            stack.append(self)
+        return [s.crumb for s in stack]
+
+    def on_screen_resume(self) -> None:
+        # Crumbs depend on the stack, which changes when a screen above is popped.
+        if self.is_mounted:
+            self.query_one(TopBar).set_crumbs(self._crumbs())

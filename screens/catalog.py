@@ -1,0 +1,245 @@
+"""The catalog: every entity in a virtual list, filtered as you type, with a problems panel."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from screens.base import ConsoleScreen
+from widgets.virtual_table import Column, VirtualTable
+
+if TYPE_CHECKING:
+    from backends.catalog import Catalog
+    from backends.catalog.model import Entity, Problem
+
+ENTITY_COLUMNS: tuple[Column, ...] = (
+    Column("kind", "KIND", 10),
+    Column("name", "NAMESPACE/NAME", 30),
+    Column("title", "TITLE", 28),
+    Column("owner", "OWNER", 18),
+    Column("lifecycle", "LIFECYCLE", 12),
+    Column("type", "TYPE", 12),
+    Column("system", "SYSTEM", 16),
+)
+SORT_KEYS: tuple[str, ...] = tuple(c.key for c in ENTITY_COLUMNS)
+
+PROBLEM_COLUMNS: tuple[Column, ...] = (
+    Column("severity", "SEVERITY", 8),
+    Column("where", "FILE:LINE", 44),
+    Column("message", "MESSAGE", 40),
+)
+
+FILTER_HINT = "/ filter — kind:component owner:team-a lifecycle:production tag:python system:x  free text"
+
+
+def entity_row(entity: Entity) -> tuple[str, ...]:
+    name = entity.name if entity.namespace == "default" else f"{entity.namespace}/{entity.name}"
+    return (
+        entity.kind,
+        name,
+        entity.title,
+        entity.owner,
+        entity.lifecycle,
+        entity.type,
+        entity.system,
+    )
+
+
+def problem_row(problem: Problem) -> tuple[str, ...]:
+    return (problem.severity.value, str(problem.position), problem.message.replace("\n", " "))
+
+
+class CatalogScreen(ConsoleScreen):
+    MODE = "catalog"
+    HELP = (
+        "Every entity of the workspace catalog. Type / and a query to filter: facets "
+        "kind: owner: lifecycle: tag: system: type: namespace: plus free words matched against "
+        "name, title, description and tags. Enter opens an entity; s / S change the sort."
+    )
+    BINDINGS: ClassVar = [
+        Binding("slash", "focus_filter", "Filter", id="catalog.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="catalog.clear_filter"),
+        Binding("s", "cycle_sort", "Sort", id="catalog.sort"),
+        Binding("S", "reverse_sort", "Reverse", show=False, id="catalog.reverse_sort"),
+        Binding("p", "toggle_problems", "Problems", id="catalog.problems"),
+        Binding("y", "copy_ref", "Copy ref", id="catalog.copy_ref"),
+        Binding("r", "reload", "Reload", id="catalog.reload"),
+    ]
+    DEFAULT_CSS = """
+    CatalogScreen #filter { height: 1; border: none; padding: 0 1; background: $boost; }
+    CatalogScreen #filter:focus { background: $surface-lighten-1; }
+    CatalogScreen #summary { height: 1; padding: 0 1; color: $text-muted; }
+    CatalogScreen #problems-panel { height: 12; border-top: solid $error; display: none; }
+    CatalogScreen #problems-panel.-open { display: block; }
+    CatalogScreen #problems-title { height: 1; padding: 0 1; text-style: bold; }
+    """
+
+    def __init__(self, initial_filter: str = "") -> None:
+        super().__init__()
+        self._initial_filter = initial_filter
+        self._catalog: Catalog | None = None
+        self._row_of: dict[Entity, tuple[str, ...]] = {}
+        self._sorted: list[Entity] = []
+        self._visible: list[Entity] = []
+        self._problems: list[Problem] = []
+        self._sort_index = 1  # by name
+        self._descending = False
+        self._progress = "Loading catalog…"
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(value=self._initial_filter, placeholder=FILTER_HINT, id="filter")
+        yield Static(self._progress, id="summary")
+        yield VirtualTable(ENTITY_COLUMNS, empty_text="Loading catalog…", id="entities")
+        with Vertical(id="problems-panel"):
+            yield Static("Problems", id="problems-title")
+            yield VirtualTable(PROBLEM_COLUMNS, empty_text="No problems.", id="problems")
+
+    def on_mount(self) -> None:
+        self.ctx.catalog_signal.subscribe(self, self._on_catalog)
+        self.query_one("#entities", VirtualTable).focus()
+        if self.ctx.catalog is not None:
+            self._on_catalog(self.ctx.catalog)
+
+    # -- data ---------------------------------------------------------------------------------
+    def _on_catalog(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._row_of = {entity: entity_row(entity) for entity in catalog.entities}
+        self._problems = list(catalog.problems)
+        self._resort()
+        problems = self.query_one("#problems", VirtualTable)
+        problems.set_rows([problem_row(p) for p in self._problems])
+        self.query_one("#entities", VirtualTable).empty_text = "No entity matches the filter."
+        self._refresh_problem_title()
+
+    def show_progress(self, text: str) -> None:
+        """Loading progress from the app's worker (shown until the catalog arrives)."""
+        self._progress = text
+        if self._catalog is None and self.is_mounted:
+            self.query_one("#summary", Static).update(text)
+
+    def _resort(self) -> None:
+        from backends.catalog import sort_entities
+
+        assert self._catalog is not None
+        key = SORT_KEYS[self._sort_index]
+        self._sorted = sort_entities(self._catalog.entities, key, self._descending)
+        self.query_one("#entities", VirtualTable).set_sort_indicator(key, self._descending)
+        self._apply_filter(keep_cursor=True)
+
+    def _apply_filter(self, *, keep_cursor: bool = False) -> None:
+        if self._catalog is None:
+            return
+        text = self.query_one("#filter", Input).value
+        if text.strip():
+            matched = set(self._catalog.filter(text))
+            # Keep the current sort order: walk the presorted list instead of re-sorting.
+            self._visible = [e for e in self._sorted if e in matched]
+        else:
+            self._visible = self._sorted
+        table = self.query_one("#entities", VirtualTable)
+        table.set_rows([self._row_of[e] for e in self._visible], keep_cursor=keep_cursor)
+        self._refresh_summary()
+
+    def _refresh_summary(self) -> None:
+        assert self._catalog is not None
+        total = len(self._catalog.entities)
+        shown = len(self._visible)
+        errors = sum(1 for p in self._problems if p.severity.value == "error")
+        warnings = len(self._problems) - errors
+        column = ENTITY_COLUMNS[self._sort_index].label.lower()
+        order = "▼" if self._descending else "▲"
+        matches = f"{shown} of {total} entities" if shown != total else f"{total} entities"
+        summary = f"{matches} · sorted by {column} {order}"
+        if self._problems:
+            summary += f" · {errors} errors, {warnings} warnings (p)"
+        self.query_one("#summary", Static).update(summary)
+
+    def _refresh_problem_title(self) -> None:
+        title = f"Problems ({len(self._problems)}) — enter opens the entity, p closes"
+        self.query_one("#problems-title", Static).update(title)
+
+    # -- events -------------------------------------------------------------------------------
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self._apply_filter()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one("#entities", VirtualTable).focus()
+
+    @on(VirtualTable.Selected, "#entities")
+    def _entity_selected(self, event: VirtualTable.Selected) -> None:
+        self.ctx.open_entity(self._visible[event.index].ref.canonical)
+
+    @on(VirtualTable.Selected, "#problems")
+    def _problem_selected(self, event: VirtualTable.Selected) -> None:
+        problem = self._problems[event.index]
+        if problem.ref and self._catalog and self._catalog.get(problem.ref):
+            self.ctx.open_entity(problem.ref)
+        else:
+            self.notify(str(problem), title="Problem", timeout=8)
+
+    @on(VirtualTable.HeaderClicked, "#entities")
+    def _header_clicked(self, event: VirtualTable.HeaderClicked) -> None:
+        index = SORT_KEYS.index(event.column.key)
+        if index == self._sort_index:
+            self._descending = not self._descending
+        else:
+            self._sort_index, self._descending = index, False
+        if self._catalog is not None:
+            self._resort()
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if filter_input.has_focus:
+            self.query_one("#entities", VirtualTable).focus()
+        elif filter_input.value:
+            filter_input.value = ""
+        elif self.query_one("#problems-panel").has_class("-open"):
+            self.action_toggle_problems()
+
+    def set_filter(self, text: str) -> None:
+        self.query_one("#filter", Input).value = text
+
+    def action_cycle_sort(self) -> None:
+        self._sort_index = (self._sort_index + 1) % len(SORT_KEYS)
+        self._descending = False
+        if self._catalog is not None:
+            self._resort()
+
+    def action_reverse_sort(self) -> None:
+        self._descending = not self._descending
+        if self._catalog is not None:
+            self._resort()
+
+    def action_toggle_problems(self) -> None:
+        panel = self.query_one("#problems-panel")
+        panel.toggle_class("-open")
+        target = "#problems" if panel.has_class("-open") else "#entities"
+        self.query_one(target, VirtualTable).focus()
+
+    def action_copy_ref(self) -> None:
+        table = self.query_one("#entities", VirtualTable)
+        if self._visible and table.cursor_row < len(self._visible):
+            ref = self._visible[table.cursor_row].ref.canonical
+            self.app.copy_to_clipboard(ref)
+            self.notify(f"Copied {ref}", timeout=3)
+
+    def action_reload(self) -> None:
+        self.app.run_action("reload_catalog")
+
+    @property
+    def highlighted_entity(self) -> Entity | None:
+        table = self.query_one("#entities", VirtualTable)
+        if self._visible and table.cursor_row < len(self._visible):
+            return self._visible[table.cursor_row]
+        return None

@@ -1,0 +1,174 @@
+"""One entity: metadata, spec, links, annotations and its relations grouped by type.
+
+Enter on a related entity opens it on top (esc walks back); the crumbs show the path.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from screens.base import ConsoleScreen
+
+if TYPE_CHECKING:
+    from backends.catalog.model import Entity
+
+# The order people read relations in: ownership and structure first, then dependencies and APIs.
+RELATION_ORDER: tuple[str, ...] = (
+    "ownedBy", "ownerOf", "partOf", "hasPart", "dependsOn", "dependencyOf",
+    "providesApi", "apiProvidedBy", "consumesApi", "apiConsumedBy",
+    "memberOf", "hasMember", "childOf", "parentOf",
+)  # fmt: skip
+
+
+def _kv_table(rows: list[tuple[str, Any]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, value if isinstance(value, Text) else _format_value(value))
+    return table
+
+
+def _format_value(value: Any) -> Text:
+    if isinstance(value, list):
+        return Text(", ".join(_plain(v) for v in value) or "[]")
+    if isinstance(value, dict):
+        return Text("; ".join(f"{k}: {_plain(v)}" for k, v in value.items()) or "{}")
+    return Text(_plain(value))
+
+
+def _plain(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def relation_options(entity: Entity, known: set[str]) -> list[Option | None]:
+    """Options grouped by relation type: a disabled heading, then one option per target."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for relation in entity.relations:
+        groups[relation.type].append(relation.target)
+    order = [t for t in RELATION_ORDER if t in groups] + sorted(set(groups) - set(RELATION_ORDER))
+    options: list[Option | None] = []
+    for relation_type in order:
+        targets = sorted(groups[relation_type])
+        options.append(Option(Text(f"{relation_type} ({len(targets)})", style="bold"), disabled=True))
+        for target in targets:
+            label = Text("  " + target)
+            if target not in known:
+                label.append("  (not in catalog)", style="italic dim")
+            options.append(Option(label, id=target))
+    return options
+
+
+class EntityScreen(ConsoleScreen):
+    HELP = (
+        "One entity. Enter on a relation opens the related entity; esc goes back. "
+        "y copies the entity ref, d opens its docs. Links are terminal hyperlinks."
+    )
+    BINDINGS: ClassVar = [
+        Binding("escape", "back", "Back", id="entity.back"),
+        Binding("y", "copy_ref", "Copy ref", id="entity.copy_ref"),
+        Binding("d", "open_docs", "Docs", id="entity.docs"),
+    ]
+    DEFAULT_CSS = """
+    EntityScreen #entity-body { height: 1fr; }
+    EntityScreen #details { width: 3fr; padding: 0 1; }
+    EntityScreen #relations { width: 2fr; border-left: solid $primary; }
+    EntityScreen .section-title { text-style: bold; color: $accent; margin-top: 1; }
+    EntityScreen #heading { padding: 0 1; margin-bottom: 0; }
+    """
+
+    def __init__(self, entity: Entity, mode: str = "catalog") -> None:
+        super().__init__()
+        self.entity = entity
+        self._mode = mode  # the entity screen belongs to the mode it was opened from
+
+    @property
+    def mode_name(self) -> str:
+        return self._mode
+
+    @property
+    def crumb(self) -> str:
+        return self.entity.ref.short
+
+    def compose_body(self) -> ComposeResult:
+        entity = self.entity
+        heading = Text()
+        heading.append(entity.title or entity.name, style="bold")
+        heading.append(f"   {entity.ref.canonical}", style="dim")
+        if entity.description:
+            heading.append("\n" + entity.description)
+        yield Static(heading, id="heading")
+        with Horizontal(id="entity-body"):
+            with VerticalScroll(id="details"):
+                yield from self._sections()
+            known = set(self.ctx.catalog.by_ref) if self.ctx.catalog else set()
+            yield OptionList(*relation_options(entity, known), id="relations")
+
+    def _sections(self) -> ComposeResult:
+        entity = self.entity
+        metadata: list[tuple[str, Any]] = [
+            ("kind", entity.kind),
+            ("namespace", entity.namespace),
+            ("name", entity.name),
+        ]
+        if entity.title:
+            metadata.append(("title", entity.title))
+        if entity.tags:
+            metadata.append(("tags", Text(" ".join(f"#{t}" for t in entity.tags), style="cyan")))
+        for key, value in entity.labels.items():
+            metadata.append((f"label {key}", value))
+        metadata.append(("source", str(entity.position)))
+        yield Static("Metadata", classes="section-title")
+        yield Static(_kv_table(metadata))
+
+        if entity.spec:
+            yield Static("Spec", classes="section-title")
+            yield Static(_kv_table(list(entity.spec.items())))
+
+        if entity.links:
+            yield Static("Links", classes="section-title")
+            yield Static(_kv_table([(self._link_title(link), self._link(link)) for link in entity.links]))
+
+        if entity.annotations:
+            yield Static("Annotations", classes="section-title")
+            yield Static(_kv_table(list(entity.annotations.items())))
+
+    @staticmethod
+    def _link_title(link: dict[str, Any]) -> str:
+        return str(link.get("title") or link.get("type") or "link")
+
+    @staticmethod
+    def _link(link: dict[str, Any]) -> Text:
+        # A terminal hyperlink (OSC 8): the user's own terminal opens it, also over SSH.
+        url = str(link.get("url", ""))
+        return Text(url, style=f"underline link {url}")
+
+    def on_mount(self) -> None:
+        self.query_one("#relations", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#relations")
+    def _relation_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.ctx.open_entity(event.option.id)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_copy_ref(self) -> None:
+        ref = self.entity.ref.canonical
+        self.app.copy_to_clipboard(ref)
+        self.notify(f"Copied {ref}", timeout=3)
+
+    def action_open_docs(self) -> None:
+        self.ctx.open_docs(self.entity.ref.canonical)
