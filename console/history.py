@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from backends import paths
@@ -27,7 +28,6 @@ class CommandHistory:
         if not command or (self.entries and self.entries[-1] == command):
             return
         self.entries = [*self.entries, command][-MAX_ENTRIES:]
-        try:
+        # History is a convenience: a read-only state dir must not break the app.
+        with contextlib.suppress(OSError):
             write_text_atomic(self.file, "\n".join(self.entries) + "\n")
-        except OSError:
-            pass  # history is a convenience: a read-only state dir must not break the app
