@@ -1,0 +1,1 @@
+"""Scaffolder (API documented below once complete)."""

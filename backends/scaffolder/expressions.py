@@ -1,0 +1,392 @@
+"""The template engine: Backstage's ``${{ … }}`` / ``{% … %}`` syntax on a sandboxed Jinja2.
+
+Backstage renders with nunjitsu (a Nunjucks subset). Real templates lean on a few JavaScript-isms
+that Jinja2 does not speak, so sources are lightly rewritten before compiling:
+
+- ``===`` / ``!==`` become ``==`` / ``!=`` (outside string literals);
+- ``{% for k, v in obj %}`` iterates an object's entries, as Nunjucks does;
+- ``null`` / ``undefined`` are names; ``x.length`` and a handful of JS string/array methods work;
+- attribute access prefers mapping keys (``values.items`` is the value named ``items``);
+- output is stringified the JavaScript way (``true``, ``a,b``, nothing for undefined).
+
+The sandbox (Jinja2's ``SandboxedEnvironment``) refuses ``_``-prefixed attributes and
+interpreter internals; there is no loader, so ``include``/``import`` cannot read files; the size of
+``*``/``**`` results and of every rendered string is capped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+import jinja2
+from jinja2 import ChainableUndefined, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from backends.catalog.refs import EntityRefError, parse_entity_ref
+from backends.scaffolder.errors import ExpressionError
+
+MAX_RENDERED_CHARS = 10_000_000  # one rendered string; a skeleton file bigger than this is a bug
+MAX_BINOP_RESULT = 1_000_000  # ``'x' * 10**9`` must not eat the machine
+
+_REGION = re.compile(r"\$\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_STRICT_EQ = re.compile(r"(===|!==)|('(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\")")
+_FOR_PAIR = re.compile(r"(\{%-?\s*for\s+\w+\s*,\s*\w+\s+in\s+)(.+?)(\s*-?%\})", re.DOTALL)
+_LONE_EXPR = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
+_LONE_BLOCK = re.compile(r"^\s*\{%.*%\}\s*$", re.DOTALL)
+
+
+def _fix_operators(region: str) -> str:
+    """Rewrite JS strict equality inside one ``${{ }}``/``{% %}`` region, leaving strings alone."""
+
+    def swap(match: re.Match[str]) -> str:
+        if match.group(1):
+            return "==" if match.group(1) == "===" else "!="
+        return match.group(2)
+
+    return _STRICT_EQ.sub(swap, region)
+
+
+def nunjucks_to_jinja(source: str) -> str:
+    """The Jinja2 spelling of a Nunjucks-flavoured template (see the module docstring)."""
+    if "${{" not in source and "{%" not in source:
+        return source
+    source = _REGION.sub(lambda m: _fix_operators(m.group(0)), source)
+    return _FOR_PAIR.sub(lambda m: f"{m.group(1)}({m.group(2)})|_entries{m.group(3)}", source)
+
+
+def is_templated(value: Any) -> bool:
+    """Whether a string contains template syntax at all (cheap test before rendering)."""
+    return isinstance(value, str) and ("${{" in value or "{%" in value)
+
+
+# -- JavaScript-ish output and member access ---------------------------------------------------
+
+
+def js_string(value: Any) -> str:
+    """How JavaScript would print ``value`` inside a template (``true``, ``a,b``, ``3``)."""
+    if value is None or isinstance(value, Undefined):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return ",".join(js_string(v) for v in value)
+    if isinstance(value, Mapping):
+        return "[object Object]"
+    return str(value)
+
+
+def _js_replace(text: str, old: str, new: str = "") -> str:
+    return text.replace(str(old), str(new), 1)  # JS String.replace with a string: first only
+
+
+_STR_METHODS: dict[str, Callable[..., Any]] = {
+    "toUpperCase": lambda s: s.upper(),
+    "toLowerCase": lambda s: s.lower(),
+    "trim": lambda s: s.strip(),
+    "startsWith": lambda s, p: s.startswith(str(p)),
+    "endsWith": lambda s, p: s.endswith(str(p)),
+    "includes": lambda s, p: str(p) in s,
+    "indexOf": lambda s, p: s.find(str(p)),
+    "replace": _js_replace,
+    "replaceAll": lambda s, a, b="": s.replace(str(a), str(b)),
+    "substring": lambda s, a, b=None: s[int(a) : None if b is None else int(b)],
+    "slice": lambda s, a, b=None: s[int(a) : None if b is None else int(b)],
+    "padStart": lambda s, n, f=" ": s.rjust(int(n), str(f)[:1] or " "),
+    "toString": lambda s: s,
+}
+_LIST_METHODS: dict[str, Callable[..., Any]] = {
+    "includes": lambda seq, x: x in seq,
+    "indexOf": lambda seq, x: seq.index(x) if x in seq else -1,
+    "join": lambda seq, sep=",": str(sep).join(js_string(v) for v in seq),
+    "concat": lambda seq, *more: [*seq, *(v for m in more for v in (m if isinstance(m, list) else [m]))],
+    "slice": lambda seq, a=0, b=None: list(seq[int(a) : None if b is None else int(b)]),
+}
+
+
+# -- filters: Backstage's own and the Nunjucks built-ins Jinja2 lacks or spells differently -----
+
+
+def parse_repo_url(value: Any) -> dict[str, str]:
+    """Backstage's ``parseRepoUrl``: ``host?owner=o&repo=r`` → ``{host, owner, repo, …}``."""
+    text = str(value or "")
+    host, _, query = text.partition("?")
+    if not host:
+        raise ExpressionError(f"parseRepoUrl: no host in {text!r} (expected host?owner=o&repo=r)")
+    params = {k: v[0] for k, v in parse_qs(query).items() if v}
+    if not params.get("repo"):
+        raise ExpressionError(f"parseRepoUrl: no repo in {text!r} (expected host?owner=o&repo=r)")
+    result = {"host": host}
+    for key in ("owner", "repo", "organization", "workspace", "project"):
+        if params.get(key):
+            result[key] = params[key]
+    return result
+
+
+def _parse_entity_ref_filter(value: Any, options: Mapping[str, Any] | None = None) -> dict[str, str]:
+    options = options or {}
+    try:
+        ref = parse_entity_ref(
+            str(value),
+            default_kind=options.get("defaultKind"),
+            default_namespace=str(options.get("defaultNamespace") or "default"),
+        )
+    except EntityRefError as error:
+        raise ExpressionError(f"parseEntityRef: {error}") from error
+    return {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
+
+
+def pick(value: Any, path: str) -> Any:
+    """lodash ``get``: ``pick(obj, 'a.b[0].c')``; undefined (None) when any step is missing."""
+    current = value
+    for part in re.findall(r"[^.\[\]]+", str(path)):
+        if isinstance(current, Mapping):
+            current = current.get(part)
+        elif isinstance(current, (list, tuple)) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current
+
+
+def project_slug(value: Any) -> str:
+    """Backstage's ``projectSlug``: ``owner/repo`` of a RepoUrlPicker value."""
+    parsed = parse_repo_url(value)
+    return (
+        f"{parsed.get('owner') or parsed.get('organization') or parsed.get('workspace', '')}/{parsed['repo']}"
+    )
+
+
+def _dump(value: Any, spaces: int | str | None = None) -> str:
+    if isinstance(value, Undefined):
+        return ""
+    indent = spaces if isinstance(spaces, int) and spaces > 0 else None
+    if isinstance(spaces, str) and spaces:
+        indent = spaces
+    separators = (",", ":") if indent is None else (",", ": ")
+    return json.dumps(value, indent=indent, separators=separators, default=js_string, ensure_ascii=False)
+
+
+def _truncate(text: Any, length: int = 255, killwords: bool = False, end: str = "...") -> str:
+    # Nunjucks semantics: no "leeway", cut at a word boundary unless killwords.
+    text = js_string(text)
+    if len(text) <= length:
+        return text
+    cut = text[:length]
+    if not killwords and " " in cut:
+        cut = cut[: cut.rfind(" ")]
+    return cut + end
+
+
+def _nl2br(text: Any) -> str:
+    return js_string(text).replace("\r\n", "<br />\n").replace("\n", "<br />\n")
+
+
+def _entries(value: Any) -> Any:
+    return list(value.items()) if isinstance(value, Mapping) else value
+
+
+def _replace(text: Any, old: Any, new: Any = "", count: int | None = None) -> str:
+    text = js_string(text)
+    if count is None:
+        return text.replace(js_string(old), js_string(new))
+    return text.replace(js_string(old), js_string(new), int(count))
+
+
+_SAFE_BINOPS: dict[str, Callable[[Any, Any], Any]] = {"*": operator.mul, "**": operator.pow}
+
+
+class _ScaffolderEnvironment(SandboxedEnvironment):
+    intercepted_binops = frozenset(_SAFE_BINOPS)
+
+    def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        """Refuse ``*``/``**`` results that would be huge (strings, lists, giant integers)."""
+        if operator_name == "**" and isinstance(right, (int, float)) and abs(right) > 1000:
+            raise ExpressionError("exponent too large in template expression")
+        if operator_name == "*":
+            size = right if isinstance(left, (str, list)) else left if isinstance(right, (str, list)) else 0
+            other = left if isinstance(left, (str, list)) else right
+            if (
+                isinstance(size, int)
+                and isinstance(other, (str, list))
+                and size * len(other) > MAX_BINOP_RESULT
+            ):
+                raise ExpressionError("repetition too large in template expression")
+        return _SAFE_BINOPS[operator_name](left, right)
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        """Refuse loudly: a silent undefined would hide an attempted sandbox escape."""
+        raise ExpressionError(f"access to attribute {attribute!r} of {type(obj).__name__} is not allowed")
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """JavaScript member access: mapping keys first, then ``length`` and a few JS methods."""
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        if attribute == "length" and isinstance(obj, (str, list, tuple, Mapping)):
+            return len(obj)
+        if isinstance(obj, str) and attribute in _STR_METHODS:
+            method = _STR_METHODS[attribute]
+            return lambda *args: method(obj, *args)
+        if isinstance(obj, (list, tuple)) and attribute in _LIST_METHODS:
+            method = _LIST_METHODS[attribute]
+            return lambda *args: method(obj, *args)
+        return super().getattr(obj, attribute)
+
+
+def _build_environment(*, trim_blocks: bool, lstrip_blocks: bool, cookiecutter: bool) -> SandboxedEnvironment:
+    env = _ScaffolderEnvironment(
+        variable_start_string="{{" if cookiecutter else "${{",
+        variable_end_string="}}",
+        block_start_string="{%",
+        block_end_string="%}",
+        comment_start_string="{#",
+        comment_end_string="#}",
+        trim_blocks=trim_blocks,
+        lstrip_blocks=lstrip_blocks,
+        keep_trailing_newline=True,
+        undefined=ChainableUndefined,  # Nunjucks: a.b.c on undefined is undefined, not an error
+        autoescape=False,
+        finalize=js_string,
+        loader=None,  # no include/import/extends: templates cannot read files
+    )
+    env.filters.update(
+        {
+            "dump": _dump,
+            "jsonify": _dump,
+            "nl2br": _nl2br,
+            "truncate": _truncate,
+            "replace": _replace,
+            "_entries": _entries,
+            "parseRepoUrl": parse_repo_url,
+            "parseEntityRef": _parse_entity_ref_filter,
+            "pick": pick,
+            "projectSlug": project_slug,
+        }
+    )
+    env.globals.update({"null": None, "undefined": None, "true": True, "false": False})
+    for name in ("cycler", "joiner", "lipsum"):
+        env.globals.pop(name, None)
+    return env
+
+
+class TemplateEngine:
+    """Renders Backstage template strings and step inputs in a sandbox.
+
+    One engine per option set; it caches compiled templates, so reuse it across files and steps.
+    """
+
+    def __init__(
+        self, *, trim_blocks: bool = False, lstrip_blocks: bool = False, cookiecutter_compat: bool = False
+    ) -> None:
+        self._env = _build_environment(
+            trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks, cookiecutter=cookiecutter_compat
+        )
+        self._cookiecutter = cookiecutter_compat
+        self._cache: dict[str, jinja2.Template] = {}
+        self._expr_cache: dict[str, Callable[..., Any]] = {}
+
+    def add_globals(self, **functions: Any) -> None:
+        """Expose extra names (the runner adds ``always()`` and ``failure()``)."""
+        self._env.globals.update(functions)
+
+    # -- strings ------------------------------------------------------------------------------
+    def render_string(self, source: str, context: Mapping[str, Any]) -> str:
+        """Render ``source`` to text; raises ExpressionError naming the offending expression."""
+        if not self._has_syntax(source):
+            return source
+        template = self._cache.get(source)
+        try:
+            if template is None:
+                template = self._env.from_string(nunjucks_to_jinja(source))
+                self._cache[source] = template
+            text = template.render(dict(context))
+        except ExpressionError:
+            raise
+        except jinja2.TemplateSyntaxError as error:
+            raise ExpressionError(f"syntax error in {_short(source)}: {error.message}") from error
+        except Exception as error:  # noqa: BLE001 - any failure inside a template is the template's
+            raise ExpressionError(f"cannot render {_short(source)}: {error}") from error
+        if len(text) > MAX_RENDERED_CHARS:
+            raise ExpressionError(
+                f"rendered text of {_short(source)} exceeds {MAX_RENDERED_CHARS} characters"
+            )
+        return text
+
+    def evaluate(self, expression: str, context: Mapping[str, Any]) -> Any:
+        """Evaluate a bare expression (no delimiters) to its native value; undefined → None."""
+        compiled = self._expr_cache.get(expression)
+        try:
+            if compiled is None:
+                compiled = self._env.compile_expression(_fix_operators(expression), undefined_to_none=False)
+                self._expr_cache[expression] = compiled
+            value = compiled(**dict(context))
+        except ExpressionError:
+            raise
+        except jinja2.TemplateSyntaxError as error:
+            raise ExpressionError(
+                f"syntax error in ${{{{ {expression.strip()} }}}}: {error.message}"
+            ) from error
+        except Exception as error:  # noqa: BLE001
+            raise ExpressionError(f"cannot evaluate ${{{{ {expression.strip()} }}}}: {error}") from error
+        return None if isinstance(value, Undefined) else value
+
+    # -- values (step inputs, conditions, outputs) -------------------------------------------
+    def render_value(self, value: Any, context: Mapping[str, Any]) -> Any:
+        """Render every string inside ``value`` the way Backstage renders step inputs.
+
+        A lone ``${{ x }}`` keeps its native type; a lone ``{% %}`` block is JSON-coerced; an
+        empty result becomes None and drops its key from a mapping (so the action's default holds).
+        """
+        if isinstance(value, str):
+            return self._render_scalar(value, context)
+        if isinstance(value, Mapping):
+            rendered = {}
+            for key, item in value.items():
+                result = self.render_value(item, context)
+                if result is not None:
+                    rendered[key] = result
+            return rendered
+        if isinstance(value, list):
+            return [self.render_value(item, context) for item in value]
+        return value
+
+    def _render_scalar(self, text: str, context: Mapping[str, Any]) -> Any:
+        if not self._has_syntax(text):
+            return text
+        lone = None if self._cookiecutter else _LONE_EXPR.match(text)
+        if lone and "${{" not in lone.group(1) and "}}" not in lone.group(1):
+            result = self.evaluate(lone.group(1), context)
+            return None if result == "" else result
+        rendered = self.render_string(text, context)
+        if rendered == "":
+            return None
+        if _LONE_BLOCK.match(text):
+            try:
+                return json.loads(rendered)
+            except ValueError:
+                return rendered
+        return rendered
+
+    def _has_syntax(self, text: str) -> bool:
+        return ("{{" if self._cookiecutter else "${{") in text or "{%" in text or "{#" in text
+
+
+def is_truthy(value: Any) -> bool:
+    """JavaScript truthiness, plus: an empty array is false (Backstage's ``isTruthy``)."""
+    if isinstance(value, (list, tuple)):
+        return len(value) > 0
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    return bool(value)
+
+
+def _short(source: str) -> str:
+    text = source.strip().replace("\n", "⏎")
+    return repr(text if len(text) <= 80 else text[:77] + "...")
