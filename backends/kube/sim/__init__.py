@@ -1,0 +1,1 @@
+"""Simulated Kubernetes cluster (work in progress; the full API description follows)."""

@@ -1,0 +1,390 @@
+"""The simulated Kubernetes API server: kmock's emulator with its known gaps closed.
+
+kmock 0.8's ``KubernetesEmulator`` provides the aiohttp plumbing, request parsing, discovery and
+``Status`` error rendering. Its object model (a plain dict per object, merged on every write,
+no versions) cannot give resourceVersion-based watch resumption, generation, ``/status``
+isolation or strategic merge, so every request for a served resource is answered here from an
+`ObjectStore`, and everything else (discovery, the kmock DSL) still goes through kmock.
+
+Also fixed on the way: trailing-slash discovery paths (``/version/``, ``/apis/``), watch streams
+served as ``application/json`` (client-go and kubectl need it), ``timeoutSeconds``, PUT, server-side
+apply creating missing objects, the ``scale`` subresource returning a ``Scale``, label and field
+selectors, and an unbounded request log (kmock keeps every request; a long demo would leak).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from typing import Any
+
+import aiohttp.web
+import attrs
+import yaml
+from kmock import KubernetesEmulator
+from kmock._internal import apps, parsing, references, rendering
+from typing_extensions import override
+
+from . import errors
+from .errors import ApiError
+from .faults import ApiFaults
+from .patching import json_merge_patch, json_patch, strategic_merge_patch
+from .resources import BY_GVR, RESOURCES, ResourceType
+from .selectors import FieldRequirement, parse_field_selector, parse_label_selector
+from .store import Obj, ObjectStore, Watcher
+
+# kube-apiserver closes watches after a random 30–60 minutes when the client names no timeout.
+DEFAULT_WATCH_TIMEOUT = 1800.0
+# How often an idle watch checks whether its client went away (aiohttp does not cancel handlers).
+_IDLE_CHECK = 0.5
+_KEEP_REQUESTS = 200
+
+
+@attrs.define(kw_only=True)
+class SimulatedApiServer(KubernetesEmulator):
+    """A Kubernetes API server good enough for the official client, kubectl and the deploy engine.
+
+    Serve it with ``kmock.Server(server)`` inside ``async with server:``. ``store`` holds the
+    objects (shared with the simulated controller), ``faults`` the fault-injection hooks.
+    """
+
+    store: ObjectStore = attrs.field(factory=ObjectStore)
+    faults: ApiFaults = attrs.field(factory=ApiFaults)
+    _open_watches: dict[Watcher, tuple[str, aiohttp.web.BaseRequest | None]] = attrs.field(
+        factory=dict, init=False
+    )
+
+    @override
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        for resource in RESOURCES:
+            self.resources[f"{resource.api_version}/{resource.plural}"] = references.ResourceInfo(
+                kind=resource.kind,
+                namespaced=resource.namespaced,
+                singular=resource.kind.lower(),
+                verbs=set(resource.verbs),
+                shortnames=set(resource.short_names),
+                subresources=set(resource.subresources),
+            )
+        self.faults._drop_watches = self._drop_watches
+
+    # ------------------------------------------------------------------ dispatch
+
+    @override
+    async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        try:
+            return await super().__call__(raw_request)
+        finally:
+            # kmock records every request and error for assertions; keep only the recent ones.
+            if len(self._requests) > 2 * _KEEP_REQUESTS:
+                del self._requests[:-_KEEP_REQUESTS]
+            for accumulated in self._errors:
+                del accumulated[:-_KEEP_REQUESTS]
+
+    @override
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        path = request.url.path
+        method = request.method.value
+        is_watch = request.params.get("watch") in ("true", "1")
+        try:
+            rule = self.faults.take(method, path, is_watch)
+            if rule is not None:
+                if rule.kind == "hang":
+                    await asyncio.sleep(rule.seconds)
+                    raise ApiError(
+                        504, "Timeout", f"injected fault: {method} {path} hung for {rule.seconds}s"
+                    )
+                raise ApiError(rule.status, "InternalError", f"injected fault: {method} {path}")
+            parsed = parsing.parse_path(path)
+            if parsed.group is not None and parsed.plural is not None:
+                return await self._serve_resource(request, parsed)
+            payload = await self._discovery(request, parsed)
+            if payload is not None:
+                return aiohttp.web.json_response(payload)
+        except ApiError as exc:
+            return aiohttp.web.json_response(exc.to_status(), status=exc.status)
+        # Not ours: kmock's DSL reactions and its 404 fallback.
+        return await apps.RawHandler._handle(self, request)
+
+    async def _discovery(self, request: rendering.Request, parsed: parsing.ParsedPath) -> Any:
+        """Discovery documents, with or without a trailing slash (client 37 adds one)."""
+        if request.method.value != "GET":
+            return None
+        path = request.url.path.rstrip("/") or "/"
+        if path == "/":
+            return await self._serve_root(request)
+        if path == "/version":
+            return await self._serve_server_version(request)
+        if path == "/api":
+            return await self._serve_api(request)
+        if path == "/apis":
+            return await self._serve_apis(request)
+        if parsed.group is not None and parsed.version is None:
+            return await self._serve_group(request)  # /apis/apps
+        if parsed.group is not None:
+            return await self._serve_version(request)  # /api/v1, /apis/apps/v1
+        return None
+
+    async def _serve_resource(
+        self, request: rendering.Request, parsed: parsing.ParsedPath
+    ) -> aiohttp.web.StreamResponse:
+        resource = BY_GVR.get((parsed.group or "", parsed.version or "", parsed.plural or ""))
+        if resource is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        method = request.method.value
+        namespace = parsed.namespace if resource.namespaced else None
+        name, sub = parsed.name, parsed.subresource
+        if sub is not None and sub not in resource.subresources:
+            raise ApiError(404, "NotFound", f"the server could not find the requested resource ({sub})")
+        params = request.params
+        if method == "GET" and params.get("watch") in ("true", "1"):
+            return await self._serve_watch_stream(request, resource, namespace, name)
+        if method == "GET" and name is None:
+            return aiohttp.web.json_response(self._list(resource, namespace, params))
+        if method == "GET" and name is not None:
+            obj = self.store.get(resource, namespace, name)
+            if obj is None:
+                raise errors.not_found(resource.kind, name)
+            return aiohttp.web.json_response(_scale_view(resource, obj) if sub == "scale" else obj)
+        if method == "POST" and name is None:
+            return aiohttp.web.json_response(
+                self.store.create(resource, namespace, _body(request)), status=201
+            )
+        if method == "PUT" and name is not None:
+            return aiohttp.web.json_response(self._replace(request, resource, namespace, name, sub))
+        if method == "PATCH" and name is not None:
+            obj, created = self._patch(request, resource, namespace, name, sub)
+            return aiohttp.web.json_response(obj, status=201 if created else 200)
+        if method == "DELETE" and name is not None:
+            deleted = self.store.delete(resource, namespace, name)
+            return aiohttp.web.json_response(_success_status(resource, deleted))
+        if method == "DELETE" and name is None:
+            return aiohttp.web.json_response(self._delete_collection(resource, namespace, params))
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {request.url.path}")
+
+    # ------------------------------------------------------------------ verbs
+
+    def _list(self, resource: ResourceType, namespace: str | None, params: Any) -> Obj:
+        labels = parse_label_selector(params.get("labelSelector"))
+        fields = parse_field_selector(params.get("fieldSelector"))
+        items, rv = self.store.list(resource, namespace, labels, fields)
+        return {
+            "apiVersion": resource.api_version,
+            "kind": f"{resource.kind}List",
+            "metadata": {"resourceVersion": str(rv)},
+            "items": items,
+        }
+
+    def _replace(
+        self,
+        request: rendering.Request,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        sub: str | None,
+    ) -> Obj:
+        body = _body(request)
+        if sub == "scale":
+            return self._write_scale(resource, namespace, name, lambda _scale: body)
+        # PUT is an update: a missing object is 404, as for kube-apiserver's update verb.
+        return self.store.update(resource, namespace, name, lambda _current: body, subresource=sub)
+
+    def _patch(
+        self,
+        request: rendering.Request,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        sub: str | None,
+    ) -> tuple[Obj, bool]:
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        body = _body(request)
+        if content_type == "application/json-patch+json":
+            if not isinstance(body, list):
+                raise errors.bad_request("a JSON patch must be a list of operations")
+            apply = lambda current: json_patch(current, body)  # noqa: E731
+        elif content_type == "application/merge-patch+json":
+            apply = lambda current: json_merge_patch(current, body)  # noqa: E731
+        elif content_type in ("application/strategic-merge-patch+json", "application/apply-patch+yaml", ""):
+            # Server-side apply is approximated by a strategic merge (no field ownership).
+            apply = lambda current: strategic_merge_patch(current, body)  # noqa: E731
+        else:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format: {content_type}",
+            )
+        if sub == "scale":
+            return self._write_scale(resource, namespace, name, apply), False
+        if (
+            content_type == "application/apply-patch+yaml"
+            and sub is None
+            and self.store.get(resource, namespace, name) is None
+        ):
+            if not isinstance(body, dict):
+                raise errors.bad_request("an apply patch must be an object")
+            meta = body.setdefault("metadata", {})
+            if meta.get("name") not in (None, name):
+                raise errors.bad_request("the name of the object does not match the request")
+            meta["name"] = name
+            try:
+                return self.store.create(resource, namespace, body), True
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise  # lost a race with another create: fall through to a normal apply
+        return self.store.update(resource, namespace, name, apply, subresource=sub), False
+
+    def _write_scale(self, resource: ResourceType, namespace: str | None, name: str, apply: Any) -> Obj:
+        def mutate(current: Obj) -> Obj:
+            scale = apply(_scale_view(resource, current))
+            replicas = (scale.get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise errors.invalid("Scale", name, "spec.replicas must be a non-negative integer")
+            current.setdefault("spec", {})["replicas"] = replicas
+            sent_rv = (scale.get("metadata") or {}).get("resourceVersion")
+            current["metadata"]["resourceVersion"] = sent_rv or current["metadata"]["resourceVersion"]
+            return current
+
+        return _scale_view(resource, self.store.update(resource, namespace, name, mutate))
+
+    def _delete_collection(self, resource: ResourceType, namespace: str | None, params: Any) -> Obj:
+        labels = parse_label_selector(params.get("labelSelector"))
+        fields = parse_field_selector(params.get("fieldSelector"))
+        items, _rv = self.store.list(resource, namespace, labels, fields)
+        deleted = []
+        for item in items:
+            meta = item["metadata"]
+            # An item may already be gone, garbage-collected with an owner deleted just before.
+            with contextlib.suppress(ApiError):
+                deleted.append(self.store.delete(resource, meta.get("namespace"), meta["name"]))
+        return {
+            "apiVersion": resource.api_version,
+            "kind": f"{resource.kind}List",
+            "metadata": {"resourceVersion": str(self.store.resource_version)},
+            "items": deleted,
+        }
+
+    # ------------------------------------------------------------------ watch
+
+    async def _serve_watch_stream(
+        self, request: rendering.Request, resource: ResourceType, namespace: str | None, name: str | None
+    ) -> aiohttp.web.StreamResponse:
+        params = request.params
+        labels = parse_label_selector(params.get("labelSelector"))
+        fields = parse_field_selector(params.get("fieldSelector"))
+        if name is not None:  # the old per-object watch URL
+            fields.append(FieldRequirement(("metadata", "name"), False, name))
+        timeout = float(params.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
+        raw = request._raw_request
+        assert raw is not None
+        response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(raw)
+        try:
+            watcher = self.store.watch(
+                resource,
+                namespace,
+                resource_version=params.get("resourceVersion"),
+                labels=labels,
+                fields=fields,
+            )
+        except ApiError as exc:
+            # Like kube-apiserver: a too-old version is a 200 stream with one ERROR event.
+            await response.write(_line({"type": "ERROR", "object": exc.to_status()}))
+            await response.write_eof()
+            return response
+        self._open_watches[watcher] = (request.url.path, raw)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(watcher.queue.get(), min(remaining, _IDLE_CHECK))
+                except TimeoutError:
+                    if raw.transport is None or raw.transport.is_closing():
+                        return response  # the client went away
+                    continue
+                if item is None:  # dropped by fault injection
+                    if watcher.abrupt and raw.transport is not None:
+                        raw.transport.abort()
+                        return response
+                    break
+                event_type, obj = item
+                await response.write(_line({"type": event_type, "object": obj}))
+        except (ConnectionResetError, ConnectionError):
+            return response
+        finally:
+            self.store.unwatch(watcher)
+            self._open_watches.pop(watcher, None)
+        await response.write_eof()
+        return response
+
+    def _drop_watches(self, path: re.Pattern[str] | None, abrupt: bool) -> int:
+        def chosen(watcher: Watcher) -> bool:
+            entry = self._open_watches.get(watcher)
+            if entry is None:
+                return False
+            watcher.abrupt = abrupt
+            return path is None or path.search(entry[0]) is not None
+
+        return self.store.close_watches(chosen)
+
+
+def _line(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode() + b"\n"
+
+
+def _body(request: rendering.Request) -> Any:
+    content_type = request.headers.get("Content-Type", "").lower()
+    if not request.body:
+        raise errors.bad_request("the request has no body")
+    try:
+        return json.loads(request.body)
+    except ValueError:
+        if "yaml" in content_type:
+            try:
+                return yaml.safe_load(request.body)
+            except yaml.YAMLError as exc:
+                raise errors.bad_request(f"invalid YAML: {exc}") from exc
+        raise errors.bad_request("the body is not valid JSON") from None
+
+
+def _scale_view(resource: ResourceType, obj: Obj) -> Obj:
+    """The ``autoscaling/v1`` Scale of a Deployment or ReplicaSet."""
+    meta = obj["metadata"]
+    match_labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return {
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in match_labels.items()),
+        },
+    }
+
+
+def _success_status(resource: ResourceType, deleted: Obj) -> Obj:
+    meta = deleted["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Status",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": meta["name"],
+            "group": resource.group,
+            "kind": resource.plural,
+            "uid": meta.get("uid"),
+        },
+    }

@@ -1,0 +1,424 @@
+"""The simulated cluster's object store: what etcd plus the generic apiserver registry do.
+
+One cluster-wide, monotonic ``resourceVersion`` counter; server-owned metadata (``uid``,
+``creationTimestamp``, ``generation`` bumped on spec changes only); ``/status`` kept apart from the
+rest of the object; optimistic concurrency (409 on a stale ``resourceVersion``); a bounded event
+history so a watch can resume from a resourceVersion (410 Gone once that version was compacted);
+and owner-reference garbage collection on delete.
+
+Every write — from HTTP handlers and from the in-process controller alike — goes through
+`ObjectStore._commit`, so resourceVersions, watch events and persistence never diverge.
+The store is thread-safe; watchers are woken on their own event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime
+import secrets
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import errors
+from .resources import BY_KEY, ResourceType
+from .selectors import FieldRequirement, LabelRequirement, fields_match, labels_match
+
+ObjectKey = tuple[str, str | None, str]  # (resource key, namespace or None, name)
+Obj = dict[str, Any]
+
+
+def now_iso() -> str:
+    """A Kubernetes timestamp (RFC 3339, second precision, UTC)."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A change as recorded in the history: ``old`` is the previous state (``None`` for ADDED)."""
+
+    type: str  # ADDED | MODIFIED | DELETED
+    resource: ResourceType
+    resource_version: int
+    object: Obj
+    old: Obj | None = None
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One open watch: filters events for its resource/namespace/selectors and queues them.
+
+    ``queue`` yields ``(type, object)`` tuples, or ``None`` when the watch is closed from the
+    server side (a dropped stream in fault injection, or the store shutting down).
+    """
+
+    resource: ResourceType
+    namespace: str | None
+    labels: list[LabelRequirement]
+    fields: list[FieldRequirement]
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[tuple[str, Obj] | None] = field(default_factory=asyncio.Queue)
+    closed: bool = False
+    abrupt: bool = False  # how a server-side close ends the HTTP stream (fault injection)
+
+    def _selects(self, obj: Obj | None) -> bool:
+        if obj is None:
+            return False
+        meta = obj.get("metadata", {})
+        if self.namespace is not None and meta.get("namespace") != self.namespace:
+            return False
+        return labels_match(self.labels, meta.get("labels")) and fields_match(self.fields, obj)
+
+    def translate(self, event: StoredEvent) -> tuple[str, Obj] | None:
+        """The event as this watcher sees it; an object leaving the selection is a DELETED."""
+        if event.resource.key != self.resource.key:
+            return None
+        now_in = self._selects(event.object)
+        if event.type == "DELETED":
+            return ("DELETED", event.object) if now_in else None
+        was_in = self._selects(event.old)
+        if now_in and was_in:
+            return ("MODIFIED", event.object)
+        if now_in:
+            return ("ADDED", event.object)
+        if was_in:
+            return ("DELETED", event.object)
+        return None
+
+    def deliver(self, item: tuple[str, Obj] | None) -> None:
+        """Queue an item from any thread."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            self.queue.put_nowait(item)
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+    def close(self) -> None:
+        """End the stream from the server side (the client sees the connection end)."""
+        if not self.closed:
+            self.closed = True
+            self.deliver(None)
+
+
+def _spec_part(obj: Obj) -> Obj:
+    """Everything a ``generation`` bump depends on: all but metadata and status."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+
+
+def _without_rv(obj: Obj) -> Obj:
+    clone = dict(obj)
+    clone["metadata"] = {k: v for k, v in obj.get("metadata", {}).items() if k != "resourceVersion"}
+    return clone
+
+
+class ObjectStore:
+    """In-memory objects of every served resource with Kubernetes write semantics."""
+
+    def __init__(self, *, history_limit: int = 5000) -> None:
+        self._lock = threading.RLock()
+        self._objects: dict[ObjectKey, Obj] = {}
+        self._rv = 0
+        self._history: deque[StoredEvent] = deque()
+        self._history_limit = history_limit
+        # Watches may resume from any version >= this one; older ones get 410 Gone.
+        self._oldest_resumable = 0
+        self._watchers: set[Watcher] = set()
+        self._listeners: list[Callable[[StoredEvent], None]] = []
+
+    # ----------------------------------------------------------------- reading
+
+    @property
+    def resource_version(self) -> int:
+        """The newest resourceVersion handed out (the list ``metadata.resourceVersion``)."""
+        with self._lock:
+            return self._rv
+
+    def get(self, resource: ResourceType, namespace: str | None, name: str) -> Obj | None:
+        """A deep copy of one object, or None."""
+        with self._lock:
+            obj = self._objects.get(self._key(resource, namespace, name))
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def list(
+        self,
+        resource: ResourceType,
+        namespace: str | None = None,
+        labels: list[LabelRequirement] | None = None,
+        fields: list[FieldRequirement] | None = None,
+    ) -> tuple[list[Obj], int]:
+        """Deep copies of the matching objects (all namespaces when ``namespace`` is None) and the rv."""
+        with self._lock:
+            return [copy.deepcopy(obj) for obj in self._select(resource, namespace, labels, fields)], self._rv
+
+    def _select(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        labels: list[LabelRequirement] | None,
+        fields: list[FieldRequirement] | None,
+    ) -> Iterator[Obj]:
+        for (key, ns, _name), obj in self._objects.items():
+            if key != resource.key or (namespace is not None and ns != namespace):
+                continue
+            if labels and not labels_match(labels, obj["metadata"].get("labels")):
+                continue
+            if fields and not fields_match(fields, obj):
+                continue
+            yield obj
+
+    # ----------------------------------------------------------------- writing
+
+    def create(self, resource: ResourceType, namespace: str | None, body: Obj) -> Obj:
+        """POST semantics: 409 AlreadyExists on a duplicate; server fields set; status dropped."""
+        with self._lock:
+            obj = copy.deepcopy(body)
+            meta = obj.setdefault("metadata", {})
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
+            name = meta.get("name")
+            if not name:
+                raise errors.invalid(resource.kind, "", "metadata.name: Required value")
+            if resource.namespaced:
+                namespace = namespace or meta.get("namespace") or "default"
+                if meta.get("namespace") not in (None, namespace):
+                    raise errors.bad_request("the namespace of the object does not match the request")
+                meta["namespace"] = namespace
+            else:
+                namespace = None
+                meta.pop("namespace", None)
+            key = self._key(resource, namespace, name)
+            if key in self._objects:
+                raise errors.already_exists(resource.kind, name)
+            obj["apiVersion"] = resource.api_version
+            obj["kind"] = resource.kind
+            if resource.has_status and resource.kind != "Namespace":
+                # The real registries reset status on create; only the controller writes it.
+                obj.pop("status", None)
+            if resource.kind == "Namespace":
+                obj["status"] = {"phase": "Active"}
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = now_iso()
+            meta["generation"] = 1
+            for server_field in ("resourceVersion", "deletionTimestamp", "managedFields"):
+                meta.pop(server_field, None)
+            return copy.deepcopy(self._commit("ADDED", resource, key, obj, None))
+
+    def update(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        mutate: Callable[[Obj], Obj],
+        *,
+        subresource: str | None = None,
+    ) -> Obj:
+        """Read-modify-write one object (PUT and PATCH both end here).
+
+        ``mutate`` gets a deep copy of the current object and returns the desired one. A
+        ``metadata.resourceVersion`` in the result that differs from the stored one is a stale
+        write → 409. On the main resource the status is kept; on ``/status`` only status changes.
+        """
+        with self._lock:
+            key = self._key(resource, namespace, name)
+            current = self._objects.get(key)
+            if current is None:
+                raise errors.not_found(resource.kind, name)
+            candidate = mutate(copy.deepcopy(current))
+            if not isinstance(candidate, dict):
+                raise errors.bad_request("the patched object is not a JSON object")
+            cand_meta = candidate.get("metadata") or {}
+            sent_rv = cand_meta.get("resourceVersion")
+            if sent_rv not in (None, "") and str(sent_rv) != current["metadata"]["resourceVersion"]:
+                raise errors.conflict(resource.kind, name)
+            if cand_meta.get("name") not in (None, name):
+                raise errors.bad_request("the name of the object does not match the request")
+            new = self._merge_sides(resource, current, candidate, subresource)
+            if _without_rv(new) == _without_rv(current):
+                return copy.deepcopy(current)  # a no-op write: no new version, no event
+            return copy.deepcopy(self._commit("MODIFIED", resource, key, new, current))
+
+    def _merge_sides(
+        self, resource: ResourceType, current: Obj, candidate: Obj, subresource: str | None
+    ) -> Obj:
+        if subresource == "status":
+            new = copy.deepcopy(current)
+            if "status" in candidate:
+                new["status"] = candidate["status"]
+            else:
+                new.pop("status", None)
+            return new
+        new = copy.deepcopy(candidate)
+        if resource.has_status:
+            if "status" in current:
+                new["status"] = copy.deepcopy(current["status"])
+            else:
+                new.pop("status", None)
+        meta = new.setdefault("metadata", {})
+        old_meta = current["metadata"]
+        for server_field in (
+            "uid",
+            "creationTimestamp",
+            "namespace",
+            "name",
+            "resourceVersion",
+            "generation",
+        ):
+            if server_field in old_meta:
+                meta[server_field] = old_meta[server_field]
+            else:
+                meta.pop(server_field, None)
+        new["apiVersion"] = resource.api_version
+        new["kind"] = resource.kind
+        if _spec_part(new) != _spec_part(current):
+            meta["generation"] = int(old_meta.get("generation", 1)) + 1
+        return new
+
+    def delete(self, resource: ResourceType, namespace: str | None, name: str) -> Obj:
+        """Delete at once (finalizers are not simulated) and garbage-collect owned objects."""
+        with self._lock:
+            key = self._key(resource, namespace, name)
+            current = self._objects.get(key)
+            if current is None:
+                raise errors.not_found(resource.kind, name)
+            self._delete_cascading(key)
+            return copy.deepcopy(current)
+
+    def _delete_cascading(self, key: ObjectKey) -> None:
+        obj = self._objects.pop(key)
+        resource = BY_KEY[key[0]]
+        self._commit("DELETED", resource, key, obj, obj, store=False)
+        uid = obj["metadata"].get("uid")
+        dependents = [
+            other_key
+            for other_key, other in self._objects.items()
+            if any(ref.get("uid") == uid for ref in other["metadata"].get("ownerReferences") or [])
+        ]
+        for dependent in dependents:
+            if dependent in self._objects:
+                self._delete_cascading(dependent)
+
+    def _commit(
+        self,
+        kind: str,
+        resource: ResourceType,
+        key: ObjectKey,
+        obj: Obj,
+        old: Obj | None,
+        *,
+        store: bool = True,
+    ) -> Obj:
+        """Give ``obj`` the next resourceVersion, store it, record the event and wake watchers."""
+        self._rv += 1
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = str(self._rv)
+        if store:
+            self._objects[key] = obj
+        event = StoredEvent(kind, resource, self._rv, obj, old)
+        self._history.append(event)
+        while len(self._history) > self._history_limit:
+            dropped = self._history.popleft()
+            self._oldest_resumable = dropped.resource_version
+        for watcher in list(self._watchers):
+            translated = watcher.translate(event)
+            if translated is not None:
+                watcher.deliver(translated)
+        for listener in self._listeners:
+            listener(event)
+        return obj
+
+    # ----------------------------------------------------------------- watching
+
+    def watch(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        *,
+        resource_version: str | None,
+        labels: list[LabelRequirement] | None = None,
+        fields: list[FieldRequirement] | None = None,
+    ) -> Watcher:
+        """Open a watch on the running event loop.
+
+        Without a resourceVersion (or "0") the current objects come first as ADDED events, like
+        kube-apiserver. With one, every later change is replayed from the history, then live
+        events follow; snapshot and subscription happen under one lock, so nothing slips between.
+        """
+        watcher = Watcher(resource, namespace, labels or [], fields or [], asyncio.get_running_loop())
+        with self._lock:
+            if resource_version in (None, "", "0"):
+                for obj in self._select(resource, namespace, labels, fields):
+                    watcher.queue.put_nowait(("ADDED", obj))
+            else:
+                try:
+                    since = int(resource_version)
+                except ValueError as exc:
+                    raise errors.bad_request(f"invalid resourceVersion {resource_version!r}") from exc
+                if since < self._oldest_resumable:
+                    raise errors.gone(since, self._oldest_resumable)
+                for event in self._history:
+                    if event.resource_version > since:
+                        translated = watcher.translate(event)
+                        if translated is not None:
+                            watcher.queue.put_nowait(translated)
+            self._watchers.add(watcher)
+        return watcher
+
+    def unwatch(self, watcher: Watcher) -> None:
+        """Forget a watcher (its stream has ended)."""
+        with self._lock:
+            self._watchers.discard(watcher)
+
+    def close_watches(self, predicate: Callable[[Watcher], bool] = lambda _w: True) -> int:
+        """Close the matching open watches; returns how many were closed."""
+        with self._lock:
+            victims = [w for w in self._watchers if predicate(w)]
+        for watcher in victims:
+            watcher.close()
+        return len(victims)
+
+    def add_listener(self, listener: Callable[[StoredEvent], None]) -> None:
+        """Call ``listener`` (under the store lock; keep it quick) for every committed change."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    # ----------------------------------------------------------------- persistence
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to restart the cluster: the objects and the resourceVersion counter."""
+        with self._lock:
+            return {
+                "resourceVersion": self._rv,
+                "objects": [
+                    {"resource": key[0], "object": copy.deepcopy(obj)} for key, obj in self._objects.items()
+                ],
+            }
+
+    def load(self, snapshot: dict[str, Any]) -> None:
+        """Replace the contents with a snapshot; watches cannot resume across it (410)."""
+        with self._lock:
+            self._objects.clear()
+            self._history.clear()
+            for entry in snapshot.get("objects", []):
+                resource = BY_KEY.get(entry["resource"])
+                if resource is None:
+                    continue  # a resource this version no longer serves
+                obj = entry["object"]
+                meta = obj["metadata"]
+                namespace = meta.get("namespace") if resource.namespaced else None
+                self._objects[self._key(resource, namespace, meta["name"])] = obj
+            highest = max(
+                (int(o["metadata"].get("resourceVersion", 0)) for o in self._objects.values()), default=0
+            )
+            self._rv = max(int(snapshot.get("resourceVersion", 0)), highest)
+            self._oldest_resumable = self._rv
+
+    @staticmethod
+    def _key(resource: ResourceType, namespace: str | None, name: str) -> ObjectKey:
+        return (resource.key, namespace if resource.namespaced else None, name)
