@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS deploys (
     commit_sha TEXT,
     commit_time REAL,
     started_at REAL NOT NULL,
-    pid INTEGER NOT NULL            -- who runs it, to tell a live deploy from an interrupted one
+    pid INTEGER NOT NULL,           -- who runs it, to tell a live deploy from an interrupted one
+    host TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -79,6 +80,7 @@ class DeployRecord:
     to_version: str
     started_at: float
     pid: int = 0
+    host: str = ""
     commit_sha: str | None = None
     commit_time: float | None = None
     finished_at: float | None = None
@@ -117,12 +119,12 @@ class DeployHistory:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO deploys (id, kind, service, environment, namespace, deployment, user, "
-                "from_version, to_version, commit_sha, commit_time, started_at, pid) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "from_version, to_version, commit_sha, commit_time, started_at, pid, host) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.id, record.kind, record.service, record.environment, record.namespace,
                     record.deployment, record.user, record.from_version, record.to_version,
-                    record.commit_sha, record.commit_time, record.started_at, record.pid,
+                    record.commit_sha, record.commit_time, record.started_at, record.pid, record.host,
                 ),
             )  # fmt: skip
 
@@ -210,7 +212,8 @@ class DeployHistory:
                 id=row["id"], kind=row["kind"], service=row["service"], environment=row["environment"],
                 namespace=row["namespace"], deployment=row["deployment"], user=row["user"],
                 from_version=row["from_version"], to_version=row["to_version"], started_at=row["started_at"],
-                pid=row["pid"], commit_sha=row["commit_sha"], commit_time=row["commit_time"],
+                pid=row["pid"], host=row["host"],
+                commit_sha=row["commit_sha"], commit_time=row["commit_time"],
                 finished_at=row["finished_at"], outcome=Outcome(row["outcome"]) if row["outcome"] else None,
                 version=row["version"], reason=row["reason"] or "",
             )

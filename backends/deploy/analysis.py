@@ -1,0 +1,170 @@
+"""Canary analysis: pod health read from the watched cluster, and an error rate from Prometheus.
+
+A check returns a :class:`Check` with a :class:`Verdict`. Missing data is ``INCONCLUSIVE``, never
+``PASSED``: the engine then pauses and asks a person (as an Argo Rollouts inline analysis does).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from backends.deploy.events import Verdict
+from backends.kube.rollout import progress_deadline_exceeded, rollout_status
+
+# Waiting reasons that mean the pod will not become ready by itself.
+BAD_WAITING_REASONS = frozenset(
+    {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    verdict: Verdict
+    detail: str
+    value: float | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PodHealth:
+    total: int
+    ready: int
+    restarts: int
+    problems: tuple[str, ...]  # "payment-service-canary-x: CrashLoopBackOff", …
+
+
+def pod_health(pods: list[dict[str, Any]]) -> PodHealth:
+    """Readiness, restarts and stuck-container reasons over a set of pods."""
+    ready = restarts = 0
+    problems: list[str] = []
+    for pod in pods:
+        status = pod.get("status") or {}
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+        if conditions.get("Ready") == "True":
+            ready += 1
+        for container in status.get("containerStatuses") or []:
+            restarts += int(container.get("restartCount") or 0)
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            reason = waiting.get("reason")
+            if reason in BAD_WAITING_REASONS:
+                problems.append(f"{pod['metadata'].get('name')}: {reason}")
+        if status.get("phase") == "Failed":
+            problems.append(f"{pod['metadata'].get('name')}: pod failed ({status.get('reason') or 'Failed'})")
+    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    return PodHealth(total=len(live), ready=ready, restarts=restarts, problems=tuple(problems))
+
+
+def health_checks(canary: dict[str, Any] | None, pods: list[dict[str, Any]], desired: int) -> list[Check]:
+    """The checks that need no metrics: pods ready, no restarts/crash loops, deadline not exceeded."""
+    if canary is None:
+        return [Check("pods-ready", Verdict.FAILED, "the canary Deployment has disappeared")]
+    health = pod_health(pods)
+    status = rollout_status(canary)
+    checks = []
+    if progress_deadline_exceeded(canary):
+        checks.append(Check("progress-deadline", Verdict.FAILED, status.message))
+    else:
+        checks.append(Check("progress-deadline", Verdict.PASSED, "within the progress deadline"))
+    if health.problems:
+        checks.append(Check("restarts", Verdict.FAILED, "; ".join(health.problems[:3]), health.restarts, 0))
+    elif health.restarts:
+        checks.append(
+            Check("restarts", Verdict.FAILED, f"{health.restarts} container restarts", health.restarts, 0)
+        )
+    else:
+        checks.append(Check("restarts", Verdict.PASSED, "no restarts", 0, 0))
+    ready = health.ready
+    if status.done and ready >= desired:
+        checks.append(
+            Check("pods-ready", Verdict.PASSED, f"{ready}/{desired} canary pods ready", ready, desired)
+        )
+    else:
+        checks.append(
+            Check(
+                "pods-ready",
+                Verdict.FAILED,
+                f"{ready}/{desired} canary pods ready: {status.message}",
+                ready,
+                desired,
+            )
+        )
+    return checks
+
+
+class PrometheusError(Exception):
+    pass
+
+
+class Prometheus:
+    """A minimal client for Prometheus' HTTP API: one instant query, one number out."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0, attempts: int = 3) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.attempts = attempts
+
+    def query(self, promql: str) -> float | None:
+        """The first sample of an instant query; None when the result is empty or NaN (no data)."""
+        last: Exception | None = None
+        for attempt in range(self.attempts):
+            try:
+                response = httpx.get(
+                    f"{self.url}/api/v1/query", params={"query": promql}, timeout=self.timeout
+                )
+                if response.status_code >= 500:
+                    raise PrometheusError(f"HTTP {response.status_code}")
+                payload = response.json()
+                break
+            except (httpx.HTTPError, PrometheusError, ValueError) as error:
+                last = error
+                time.sleep(0.1 * (attempt + 1))
+        else:
+            raise PrometheusError(f"Prometheus at {self.url} failed: {last}")
+        if payload.get("status") != "success":
+            raise PrometheusError(f"Prometheus: {payload.get('errorType')}: {payload.get('error')}")
+        data = payload.get("data") or {}
+        result = data.get("result")
+        if data.get("resultType") == "scalar":
+            sample = result
+        elif result:
+            sample = result[0].get("value")
+        else:
+            return None
+        try:
+            value = float(sample[1])
+        except (TypeError, ValueError, IndexError):
+            return None
+        return None if math.isnan(value) or math.isinf(value) else value
+
+
+def error_rate_check(prometheus: Prometheus | None, query: str, threshold: float) -> Check:
+    """Compare the query's value with the threshold; no Prometheus or no data → inconclusive."""
+    if prometheus is None:
+        return Check(
+            "error-rate", Verdict.INCONCLUSIVE, "no Prometheus configured (deploy.analysis.prometheus)"
+        )
+    try:
+        value = prometheus.query(query)
+    except PrometheusError as error:
+        return Check("error-rate", Verdict.INCONCLUSIVE, str(error), None, threshold)
+    if value is None:
+        return Check("error-rate", Verdict.INCONCLUSIVE, "no data for the error-rate query", None, threshold)
+    if value > threshold:
+        return Check(
+            "error-rate",
+            Verdict.FAILED,
+            f"error rate {value:.2%} above threshold {threshold:.2%}",
+            value,
+            threshold,
+        )
+    return Check(
+        "error-rate", Verdict.PASSED, f"error rate {value:.2%} within {threshold:.2%}", value, threshold
+    )

@@ -1,0 +1,175 @@
+"""Pre-deployment checks, and the target they resolve: which cluster, namespace and Deployment.
+
+The checks, each refusing with a sentence a person can act on: the service exists in the catalog;
+the environment exists and allows the service's lifecycle; in production the user belongs to the
+owning group (identity matched to the catalog's ``User`` and its ``memberOf``); the cluster answers
+and the service's Deployment is there. The lease (no concurrent deploy) is taken by the run itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from backends.catalog.model import Entity
+from backends.catalog.refs import EntityRefError, parse_entity_ref
+from backends.deploy import canary
+from backends.deploy.analysis import Prometheus
+from backends.deploy.config import DeploySettings
+from backends.kube.cluster import Cluster, ClusterError
+from backends.kube.environments import Environment, WorkloadRef, workload_for
+
+
+class DeployRefused(Exception):
+    """A pre-check said no; the message says why and what to do."""
+
+
+class CatalogLike(Protocol):
+    def get(self, ref: str, default_kind: str = ...) -> Entity | None: ...  # noqa: D102
+
+
+@dataclass
+class DeployTarget:
+    """Everything a run needs to know about where the service lives."""
+
+    entity: Entity
+    environment: Environment
+    cluster: Cluster
+    workload: WorkloadRef
+    stable_name: str
+    settings: DeploySettings
+    prometheus: Prometheus | None
+
+    @property
+    def service(self) -> str:
+        return self.entity.name
+
+    @property
+    def namespace(self) -> str:
+        return self.workload.namespace
+
+    @property
+    def canary_name(self) -> str:
+        return canary.canary_name(self.stable_name)
+
+
+def find_service(catalog: CatalogLike, service: str) -> Entity:
+    """The catalog Component for ``service`` (a name or any entity ref)."""
+    try:
+        entity = catalog.get(service, default_kind="Component")
+    except (EntityRefError, ValueError) as error:
+        raise DeployRefused(f"{service!r} is not a valid entity reference: {error}") from error
+    if entity is None:
+        raise DeployRefused(f"{service}: no such service in the catalog")
+    if entity.kind.lower() != "component":
+        raise DeployRefused(f"{service}: is a {entity.kind}, only Components can be deployed")
+    return entity
+
+
+def check_lifecycle(entity: Entity, environment: Environment) -> None:
+    if not environment.allows(entity.lifecycle):
+        allowed = ", ".join(environment.lifecycles)
+        raise DeployRefused(
+            f"{entity.name} has lifecycle {entity.lifecycle or '(none)'!r}; "
+            f"{environment.name} accepts only {allowed}"
+        )
+
+
+def group_memberships(catalog: CatalogLike, user: str) -> set[str] | None:
+    """Canonical refs of the groups ``user`` belongs to; None when the user is not in the catalog."""
+    entity = catalog.get(user, default_kind="User")
+    if entity is None:
+        return None
+    groups = set(entity.relations_of("memberOf"))
+    # A catalog built without relations still has spec.memberOf; read it the same way.
+    for raw in entity.spec.get("memberOf") or []:
+        try:
+            groups.add(
+                parse_entity_ref(str(raw), default_kind="Group", default_namespace=entity.namespace).canonical
+            )
+        except EntityRefError:
+            continue
+    return groups
+
+
+def check_owner(catalog: CatalogLike, entity: Entity, environment: Environment, user: str) -> None:
+    """In production, only members of the owning group (or the owning user) may deploy."""
+    if not environment.production:
+        return
+    if not entity.owner:
+        raise DeployRefused(f"{entity.name} has no owner in the catalog; production deploys need one")
+    owner = parse_entity_ref(entity.owner, default_kind="Group", default_namespace=entity.namespace)
+    user_ref = parse_entity_ref(user, default_kind="User")
+    if owner.canonical == user_ref.canonical:
+        return
+    groups = group_memberships(catalog, user)
+    if groups is None:
+        raise DeployRefused(f"{user} is not a User in the catalog, so cannot deploy to {environment.name}")
+    if owner.canonical not in groups:
+        raise DeployRefused(
+            f"{user} is not a member of {owner.short.removeprefix('group:')}, which owns {entity.name}; "
+            f"only its members may deploy to {environment.name}"
+        )
+
+
+def find_stable_deployment(cluster: Cluster, workload: WorkloadRef) -> dict[str, Any]:
+    """The service's stable Deployment: by label selector when annotated, else by name."""
+    try:
+        if workload.label_selector:
+            items, _ = cluster.list("deployments", workload.namespace, workload.label_selector)
+            stable = [
+                d
+                for d in items
+                if (d["metadata"].get("labels") or {}).get(canary.TRACK) != "canary"
+                and not d["metadata"]["name"].endswith("-canary")
+            ]
+            named = [d for d in stable if d["metadata"]["name"] == workload.name]
+            if named or len(stable) == 1:
+                return (named or stable)[0]
+        found = cluster.find("deployments", workload.namespace, workload.name)
+    except ClusterError as error:
+        raise DeployRefused(str(error)) from error
+    if found is None:
+        how = (
+            f"label {workload.label_selector} or name {workload.name}"
+            if workload.label_selector
+            else workload.name
+        )
+        raise DeployRefused(f"no Deployment for {how} in namespace {workload.namespace} ({cluster.name})")
+    return found
+
+
+def resolve_target(
+    catalog: CatalogLike,
+    service: str,
+    environment: Environment,
+    user: str,
+    *,
+    cluster_for: Callable[[Environment], Cluster],
+    settings_for: Callable[[str], DeploySettings],
+    prometheus_for: Callable[[DeploySettings], Prometheus | None],
+    check_permissions: bool = True,
+) -> tuple[DeployTarget, dict[str, Any]]:
+    """Run the pre-checks; the target and the stable Deployment as it is now."""
+    entity = find_service(catalog, service)
+    if check_permissions:
+        check_lifecycle(entity, environment)
+        check_owner(catalog, entity, environment, user)
+    try:
+        cluster = cluster_for(environment)
+    except ClusterError as error:
+        raise DeployRefused(str(error)) from error
+    workload = workload_for(entity, environment)
+    stable = find_stable_deployment(cluster, workload)
+    settings = settings_for(entity.name)
+    target = DeployTarget(
+        entity=entity,
+        environment=environment,
+        cluster=cluster,
+        workload=workload,
+        stable_name=stable["metadata"]["name"],
+        settings=settings,
+        prometheus=prometheus_for(settings),
+    )
+    return target, stable
