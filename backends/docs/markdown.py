@@ -92,10 +92,14 @@ class PreparedMarkdown:
 
 def prepare(source: str) -> PreparedMarkdown:
     """Rewrite mkdocs-only syntax for a terminal and collect headings (with anchors) and images."""
-    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    source = source.replace("\r\n", "\n").replace("\r", "\n")
+    lines = source.split("\n")
     images: list[Image] = []
-    lines = _rewrite_admonitions(lines)
-    lines = _rewrite_images(lines, images)
+    # Each pass scans every line; skip the ones whose syntax cannot occur (most pages).
+    if "!!!" in source or "???" in source:
+        lines = _rewrite_admonitions(lines)
+    if "![" in source:
+        lines = _rewrite_images(lines, images)
     headings = _collect_headings(lines)
     return PreparedMarkdown("\n".join(lines), headings, images)
 
@@ -261,10 +265,14 @@ def _outside_inline_code(line: str, transform) -> str:  # noqa: ANN001 - a str -
 def plain_text(markdown: str) -> str:
     """The words of a page for search: markup, link targets and code fences' markers removed.
 
-    Code inside fences is kept (people search for commands), headings keep their text.
+    Code inside fences is kept (people search for commands), headings keep their text. Every
+    substitution stays within a line, so line N of the result is line N of the input (the search
+    index relies on this to find sections).
     """
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
+    text = re.sub(r"!?\[([^\]\n]*)\]\([^)\n]*\)", r"\1", markdown)
     text = re.sub(r"^ {0,3}(?:`{3,}|~{3,}).*$", " ", text, flags=re.MULTILINE)
     text = re.sub(r"<[^>\n]+>", " ", text)
+    text = re.sub(r"^ {0,3}(?:=+|-+|\*+|_+)[ \t]*$", " ", text, flags=re.MULTILINE)  # setext/rules
+    text = re.sub(r"\{[^}\n]*#[\w-]+[^}\n]*\}", " ", text)  # attr_list ids
     text = re.sub(r"^[ \t]*(?:#{1,6}|>|[-*+]|\d+[.)]|\|)[ \t]?", "", text, flags=re.MULTILINE)
     return re.sub(r"[*_`|]+", " ", text)

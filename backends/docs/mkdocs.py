@@ -19,11 +19,14 @@ CONFIG_NAMES = ("mkdocs.yml", "mkdocs.yaml")
 DEFAULT_DOCS_DIR = "docs"
 
 
-class _TolerantLoader(yaml.SafeLoader):
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
+
+
+class _TolerantLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """SafeLoader that turns any unknown tag into its plain scalar/sequence/mapping value."""
 
 
-def _construct_unknown(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+def _construct_unknown(loader: Any, tag_suffix: str, node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):

@@ -8,6 +8,7 @@ page so a viewer can always show *something*.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 MAX_PAGE_BYTES = 512 * 1024  # big enough for a 200 KB generated reference, small enough to stay snappy
 MAX_PAGES = 5000  # a docs dir with more Markdown files than this is almost certainly a mistake
 _TITLE_PROBE_BYTES = 8192
+_FIRST_H1 = re.compile(r"^ {0,3}# +(.+?)[ #]*$", re.MULTILINE)
 
 
 def load_site(
@@ -199,6 +201,7 @@ def _home_first(paths: list[str]) -> list[str]:
 
 
 def _probe_title(file: Path) -> str:
+    """The first ``# Title`` of a file, reading only its head (used to list pages quickly)."""
     try:
         with file.open("rb") as handle:
             head = handle.read(_TITLE_PROBE_BYTES)
@@ -207,7 +210,10 @@ def _probe_title(file: Path) -> str:
     if b"\x00" in head:
         return ""
     text = head.decode("utf-8", errors="replace")
-    for heading in md.extract_headings(text):
+    match = _FIRST_H1.search(text)
+    if match and "```" not in text[: match.start()] and "~~~" not in text[: match.start()]:
+        return md.inline_text(match.group(1).strip())
+    for heading in md.extract_headings(text):  # setext titles, or an H1 after a code block
         if heading.level == 1:
             return heading.text
     return ""

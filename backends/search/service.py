@@ -1,0 +1,117 @@
+"""The workspace search: one index fed by the catalog, docs and templates, kept up to date.
+
+``SearchService.watch(catalog)`` subscribes to catalog changes and updates only the entities that
+changed (their entity document and their docs pages), so a ``catalog:register`` from the scaffolder
+shows up in search without a rebuild.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backends.docs.location import Checkout
+from backends.search.index import SearchIndex
+from backends.search.model import SearchResults
+from backends.search.sources import docs_documents, entity_document, entity_ref_of, template_document
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    """What a (re)index did, for logs and the bench."""
+
+    entities: int
+    pages: int
+    templates: int
+    seconds: float
+
+
+class SearchService:
+    """Search over a workspace. Thread-safe: index in a worker, query from the UI thread."""
+
+    def __init__(
+        self,
+        index: SearchIndex | None = None,
+        *,
+        include_docs: bool = True,
+        checkout: Checkout | None = None,
+    ) -> None:
+        self.index = index or SearchIndex()
+        self.include_docs = include_docs
+        self._checkout = checkout
+        self._claimed_roots: dict[Path, str] = {}  # docs directory → entity whose pages it holds
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def index_entities(self, entities: Iterable[Any]) -> IndexStats:
+        """Add (or replace) entities and their docs; templates among them become template results."""
+        started = time.perf_counter()
+        entities = list(entities)
+        documents = [entity_document(entity) for entity in entities]
+        templates = sum(1 for doc in documents if doc.type.value == "template")
+        pages = 0
+        if self.include_docs:
+            for entity in entities:
+                self._drop_docs(entity_ref_of(entity))
+            page_docs = list(docs_documents(entities, checkout=self._checkout, claimed=self._claimed_roots))
+            documents.extend(page_docs)
+            pages = len(page_docs)
+        self.index.add_many(documents)
+        return IndexStats(len(entities) - templates, pages, templates, time.perf_counter() - started)
+
+    def index_templates(self, templates: Iterable[Any]) -> int:
+        """Add templates from a non-catalog loader (objects or mappings with name/title/…)."""
+        return self.index.add_many(template_document(t) for t in templates)
+
+    def remove_entities(self, refs: Iterable[Any]) -> int:
+        """Drop entities (and their docs pages) by entity, ``EntityRef`` or ref string."""
+        removed = 0
+        for item in refs:
+            ref = entity_ref_of(item)
+            self._drop_docs(ref)
+            removed += self.index.remove_group(ref)
+        return removed
+
+    def on_catalog_changed(self, change: Any) -> None:
+        """Apply a ``CatalogChanged(added, removed)``: removals first, then (re)additions."""
+        removed = list(getattr(change, "removed", ()) or ())
+        added = list(getattr(change, "added", ()) or ())
+        if removed:
+            self.remove_entities(removed)
+        if added:
+            self.index_entities(added)
+
+    def watch(self, catalog: Any) -> Callable[[], None]:
+        """Index ``catalog.entities`` now and follow its changes; returns a function to stop."""
+        self.index_entities(_entities_of(catalog))
+        result = catalog.subscribe(self.on_catalog_changed)
+        self._unsubscribe = result if callable(result) else None
+        return self.stop
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def search(self, query: str, *, kind: str | None = None, limit: int = 10) -> SearchResults:
+        """See ``SearchIndex.search``."""
+        return self.index.search(query, kind=kind, limit=limit)
+
+    def _drop_docs(self, ref: str) -> None:
+        """Remove an entity's pages and release its docs directories so they can be re-read."""
+        for doc in self.index.documents(ref):
+            if doc.type.value == "docs":
+                self.index.remove(doc.id)
+        for root in [root for root, owner in self._claimed_roots.items() if owner == ref]:
+            del self._claimed_roots[root]
+
+
+def _entities_of(catalog: Any) -> list[Any]:
+    entities = catalog.entities
+    if callable(entities):
+        entities = entities()
+    if isinstance(entities, dict):
+        entities = entities.values()
+    return list(entities)

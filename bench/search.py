@@ -1,0 +1,163 @@
+"""Search and docs benchmark: ``uv run python bench/search.py [--entities N] [--pages N]``.
+
+A synthetic corpus (default 10k entities + 2,000 docs pages of ~3 KB across 200 docs sites,
+written to a temp dir) is indexed end to end — entity documents, reading and preparing every
+page from disk, the inverted index — then 1–3 word queries are timed. ``--screen`` also
+measures opening a 200 KB page in the docs screen (needs the app shell). Figures are printed,
+never asserted (goals: build ≤ 2 s, query p95 ≤ 30 ms, 200 KB page first paint ≤ 300 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backends.catalog.model import Entity, SourcePosition  # noqa: E402
+from backends.search import SearchIndex, SearchService  # noqa: E402
+
+WORDS = (  # noqa: SIM905 - a paragraph of words reads better than a 100-item list
+    "payment order invoice ledger refund fraud user auth session cart price checkout search "
+    "catalog inventory shipping warehouse notification email sms push metrics alert log trace "
+    "deploy build artifact cache queue stream event kafka postgres redis grpc rest graphql "
+    "python java go rust node kubernetes terraform helm canary rollout rollback runbook incident "
+    "latency error budget slo dashboard oncall pager escalation backup restore migration schema "
+    "index shard replica failover region zone network ingress gateway proxy tls certificate "
+    "secret vault token oauth saml identity profile account billing subscription plan tax "
+    "currency exchange settlement reconciliation report export import batch worker scheduler"
+).split()
+TEAMS = [f"team-{w}" for w in ("payments", "checkout", "identity", "platform", "data", "sre", "growth", "ml")]
+KINDS = ["Component", "Component", "Component", "API", "Resource", "System"]
+
+
+def fake_words(rng: random.Random, count: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(count))
+
+
+def make_page(rng: random.Random, title: str, size: int = 3000) -> str:
+    parts = [f"# {title}\n"]
+    while sum(map(len, parts)) < size:
+        parts.append(f"\n## {fake_words(rng, 3).capitalize()}\n\n")
+        parts.append(fake_words(rng, 60).capitalize() + ".\n")
+        if rng.random() < 0.3:
+            parts.append(f"\n```bash\nkubectl rollout status deploy/{rng.choice(WORDS)}\n```\n")
+        if rng.random() < 0.3:
+            parts.append(f"\n- {fake_words(rng, 6)}\n- {fake_words(rng, 6)}\n")
+    return "".join(parts)
+
+
+def make_corpus(root: Path, entities: int, pages: int, pages_per_site: int = 10) -> list[Entity]:
+    rng = random.Random(42)
+    result: list[Entity] = []
+    sites = pages // pages_per_site
+    for i in range(entities):
+        name = f"{rng.choice(WORDS)}-{rng.choice(WORDS)}-{i}"
+        annotations = {}
+        file = root / "catalog" / f"part-{i // 100}.yaml"
+        if i < sites:
+            site = root / "sites" / name
+            (site / "docs").mkdir(parents=True)
+            nav = "\n".join(f"  - page-{p}.md" for p in range(pages_per_site))
+            (site / "mkdocs.yml").write_text(f"site_name: {name}\nnav:\n{nav}\n")
+            for p in range(pages_per_site):
+                title = fake_words(rng, 3).capitalize()
+                (site / "docs" / f"page-{p}.md").write_text(make_page(rng, title))
+            annotations["backstage.io/techdocs-ref"] = f"dir:../sites/{name}"
+        raw = {
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": rng.choice(KINDS),
+            "metadata": {
+                "name": name,
+                "title": name.replace("-", " ").title(),
+                "description": fake_words(rng, 12).capitalize() + ".",
+                "tags": rng.sample(WORDS, 3),
+                "annotations": annotations,
+            },
+            "spec": {"type": "service", "owner": rng.choice(TEAMS), "lifecycle": "production"},
+        }
+        result.append(Entity(raw, SourcePosition(str(file), 1)))
+    return result
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entities", type=int, default=10_000)
+    parser.add_argument("--pages", type=int, default=2_000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--screen", action="store_true", help="also time the docs screen (200 KB page)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="idp-bench-") as tmp:
+        root = Path(tmp)
+        started = time.perf_counter()
+        entities = make_corpus(root, args.entities, args.pages)
+        print(
+            f"corpus: {args.entities} entities, {args.pages} pages written "
+            f"in {time.perf_counter() - started:.2f} s"
+        )
+
+        service = SearchService(SearchIndex())
+        stats = service.index_entities(entities)
+        print(
+            f"index build (entities + reading/preparing pages + index): {stats.seconds:.2f} s "
+            f"[{stats.entities} entities, {stats.pages} pages, {len(service.index)} documents]  goal <= 2 s"
+        )
+        rng = random.Random(7)
+        queries = []
+        for _ in range(args.queries):
+            words = rng.sample(WORDS, rng.randint(1, 3))
+            if rng.random() < 0.3:  # as-you-type: a prefix of the last word
+                words[-1] = words[-1][: max(2, len(words[-1]) // 2)]
+            queries.append(" ".join(words))
+        service.search("warm up")
+        timings = []
+        for query in queries:
+            t0 = time.perf_counter()
+            service.search(query, limit=10)
+            timings.append((time.perf_counter() - t0) * 1000)
+        print(
+            f"query ({len(queries)} queries of 1-3 words, 30% prefix): "
+            f"p50 {statistics.median(timings):.1f} ms, "
+            f"p95 {percentile(timings, 0.95):.1f} ms, max {max(timings):.1f} ms  goal p95 <= 30 ms"
+        )
+        t0 = time.perf_counter()
+        victim = entities[0]
+        service.remove_entities([victim])
+        service.index_entities([victim])
+        print(
+            "incremental update (remove + re-add one entity with 10 pages): "
+            f"{(time.perf_counter() - t0) * 1000:.1f} ms"
+        )
+        if args.screen:
+            bench_screen(root)
+    return 0
+
+
+def bench_screen(root: Path) -> None:
+    """Time from opening a 200 KB page in the docs screen to its first paint."""
+    try:
+        from bench_docs_screen import time_first_paint  # type: ignore[import-not-found]
+    except ImportError:
+        from bench._docs_screen import time_first_paint  # type: ignore[import-not-found,no-redef]
+    rng = random.Random(3)
+    site = root / "big"
+    (site / "docs").mkdir(parents=True)
+    (site / "mkdocs.yml").write_text("site_name: Big\n")
+    (site / "docs" / "index.md").write_text(make_page(rng, "Big page", size=200 * 1024))
+    seconds = time_first_paint(site)
+    print(f"docs screen: open a 200 KB page to first paint: {seconds * 1000:.0f} ms  goal <= 300 ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
