@@ -62,6 +62,9 @@ class Entity:
     raw: dict[str, Any]
     position: SourcePosition
     relations: list[Relation] = field(default_factory=list)
+    # What the entity's own spec fields declare, ``[(type, canonical target)]``; ``relations`` is
+    # computed from these plus the reverse relations other entities declare towards this one.
+    declared_relations: list[tuple[str, str]] = field(default_factory=list)
 
     # -- envelope -----------------------------------------------------------------------------
     @property

@@ -1,0 +1,195 @@
+"""Reading catalog files into per-document verdicts, following Location entities.
+
+This is the one pipeline behind both ``idp-console catalog validate`` and the workspace catalog:
+read (size cap, binary and encoding checks) -> split into documents -> parse -> placeholders ->
+validate -> relations, and for a valid ``kind: Location`` (when following) its targets, resolved the
+way Backstage resolves them for a file location: a target starting with ``.`` is relative to the
+Location's file, any other relative target is relative to ``plain_base`` (Backstage uses its process
+cwd; the workspace uses the source root so results do not depend on where the console was started).
+
+Files are visited depth-first in the oracle's order (a file's documents, then each target's matches
+sorted), each file once; a Location that leads back to a file on its own chain is reported as a
+cycle instead of being followed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from backends.catalog.globs import glob_files, has_magic
+from backends.catalog.loader import CatalogFileError, parse_documents, read_catalog_file
+from backends.catalog.placeholders import PlaceholderContext, PlaceholderError, resolve_placeholders
+from backends.catalog.validation import entity_ref_of, validate_entity
+
+
+@dataclass(slots=True)
+class DocumentResult:
+    """The verdict on one YAML document (or on a whole file that could not be read: ``index`` None).
+
+    ``valid`` is None for an empty document (Backstage skips those). ``data`` is the document after
+    placeholder resolution, and ``relations`` its forward relations, when valid.
+    """
+
+    file: str  # label shown to people: a path, or ``<url>@<ref>:path`` for git
+    path: str  # the file on disk
+    line: int
+    index: int | None
+    ref: str | None
+    valid: bool | None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    data: dict[str, Any] | None = None
+    relations: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The CLI's JSON shape: ``{"file","line","index","ref","valid","errors"}`` (+ warnings)."""
+        result: dict[str, Any] = {
+            "file": self.file,
+            "line": self.line,
+            "index": self.index,
+            "ref": self.ref,
+            "valid": self.valid,
+            "errors": list(self.errors),
+        }
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
+        return result
+
+
+@dataclass(slots=True)
+class ReadOptions:
+    """How to read: follow Locations or not, and the boundaries of the source."""
+
+    follow: bool = True
+    root: str | None = None  # Locations and placeholders must stay inside (None: anywhere)
+    plain_base: str = "."  # what a relative Location target not starting with "." is relative to
+    label: Callable[[str], str] = os.path.normpath  # file path -> label shown in results
+
+
+@dataclass(slots=True)
+class _Pending:
+    path: str  # as given or joined (what labels are computed from)
+    chain: tuple[str, ...]  # real paths of the files that led here, this one included
+
+
+def read_documents(paths: list[str], options: ReadOptions) -> Iterator[DocumentResult]:
+    """Results for every document of ``paths`` (and, when following, of the files Locations name)."""
+    visited: set[str] = set()
+    stack = [_Pending(p, (os.path.realpath(p),)) for p in reversed(paths)]
+    while stack:
+        pending = stack.pop()
+        real = pending.chain[-1]
+        if real in visited:
+            continue
+        visited.add(real)
+        children: list[_Pending] = []
+        yield from _read_file(pending, options, children)
+        stack.extend(reversed(children))
+
+
+def _read_file(pending: _Pending, options: ReadOptions, children: list[_Pending]) -> Iterator[DocumentResult]:
+    path = pending.path
+    label = options.label(path)
+    try:
+        text = read_catalog_file(path)
+    except CatalogFileError as error:
+        yield DocumentResult(label, path, 1, None, None, False, [str(error)])
+        return
+    base_dir = os.path.dirname(os.path.abspath(path))
+    for document in parse_documents(text):
+        result = DocumentResult(label, path, document.line, document.index, None, None)
+        if document.error is not None:
+            result.valid = False
+            result.errors.append(document.error)
+            yield result
+            continue
+        data = document.data
+        if data is None:
+            yield result  # an empty document: skipped, like Backstage
+            continue
+        result.ref = entity_ref_of(data)
+        if document.has_dollar and isinstance(data, dict):
+            context = PlaceholderContext(base_dir, options.root)
+            try:
+                data = resolve_placeholders(data, context)
+            except PlaceholderError as error:
+                result.valid = False
+                result.errors.append(str(error))
+                yield result
+                continue
+            result.warnings.extend(context.warnings)
+        verdict = validate_entity(data)
+        result.ref = verdict.ref
+        if verdict.error is not None:
+            result.valid = False
+            result.errors.append(verdict.error)
+            yield result
+            continue
+        result.valid = True
+        result.data = data
+        result.relations = verdict.relations
+        if options.follow and data["kind"] == "Location":
+            _follow(result, data, pending, options, children)
+        yield result
+
+
+def _follow(
+    result: DocumentResult,
+    data: dict[str, Any],
+    pending: _Pending,
+    options: ReadOptions,
+    children: list[_Pending],
+) -> None:
+    """Resolve a Location's targets; problems with them are errors on the Location's document."""
+    spec = data.get("spec") or {}
+    location_type = spec.get("type") or "file"
+    presence = spec.get("presence") or "required"
+    targets: list[str] = []
+    if spec.get("target"):
+        targets.append(spec["target"])
+    targets.extend(spec.get("targets") or [])
+    for target in targets:
+        if location_type != "file":
+            result.warnings.append(
+                f"{location_type} location {target} is not followed (only file locations are)"
+            )
+            continue
+        if target.endswith(("/", os.sep)):
+            result.errors.append(f"a file location target cannot end with a path separator: {target}")
+            continue
+        if target.startswith("."):
+            joined = os.path.join(os.path.dirname(pending.path), target)
+        else:
+            joined = os.path.join(options.plain_base, target)
+        joined = os.path.normpath(joined)
+        if options.root is not None and not _inside(joined, options.root):
+            result.errors.append(f"target {target} points outside the source root {options.root}; refused")
+            continue
+        matches = glob_files(joined) if has_magic(joined) else ([joined] if os.path.exists(joined) else [])
+        if not matches:
+            if presence != "optional":
+                result.errors.append(f"file {target} does not exist (resolved to {joined})")
+            continue
+        for match in matches:
+            real = os.path.realpath(match)
+            if options.root is not None and not _inside(real, options.root):
+                result.errors.append(
+                    f"target {match} resolves outside the source root {options.root}; refused"
+                )
+                continue
+            if real in pending.chain:
+                loop = " -> ".join(options.label(p) for p in (*pending.chain, real))
+                result.errors.append(f"Location cycle: {loop}; not followed again")
+                continue
+            children.append(_Pending(match, (*pending.chain, real)))
+    if result.errors:
+        result.valid = False
+
+
+def _inside(path: str, root: str) -> bool:
+    real = os.path.realpath(path) if os.path.exists(path) else os.path.abspath(path)
+    root = os.path.realpath(root)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
