@@ -1,0 +1,224 @@
+"""Publishing a directory to a git remote: init, commit, push — any remote git can reach.
+
+Remotes may be a bare repository path, ``file://``, ``ssh://``/scp-style, or ``https://`` with a
+token from the secret store. The token travels in an ``http.extraHeader`` set through
+``GIT_CONFIG_*`` environment variables, never in the URL, the argv or ``.git/config``.
+Local bare remotes are created on demand (the demo workspace keeps them under the XDG data dir).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import git
+
+from backends import paths
+
+DEMO_REMOTE_BASE = "{data_dir}/git"
+
+
+class PublishError(Exception):
+    """Publishing failed; ``local_path`` is where the committed result still is, when it exists."""
+
+    def __init__(self, message: str, local_path: Path | None = None) -> None:
+        super().__init__(message)
+        self.local_path = local_path
+
+
+class PushRejected(PublishError):
+    """The remote refused the push (hook, permissions, non-fast-forward)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GitSettings:
+    """The ``git:`` section of ``idp-console.yaml``.
+
+    ``remoteBase``: where ``owner/repo`` repositories live (a directory, file://, ssh or https URL;
+    ``{data_dir}`` expands to the XDG data dir). ``hosts``: per-host bases for ``publish:github`` /
+    ``publish:gitlab`` repoUrls (``github.com: ssh://git@git.acme.example``). ``contentsUrl``: how
+    to show a repository in a browser, with ``{owner} {repo} {branch} {remote}`` placeholders.
+    ``tokenSecret``: the secret-store name of the https token (``tokenUser`` is the basic-auth user).
+    """
+
+    remote_base: str | None = None
+    hosts: Mapping[str, str] = field(default_factory=dict)
+    contents_url: str | None = None
+    token_secret: str | None = None
+    token_user: str = "x-access-token"
+    author_name: str = "idp-console"
+    author_email: str = "idp-console@localhost"
+    create_missing: bool = True
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], *, is_demo: bool = False) -> GitSettings:
+        """Read the section; the demo workspace defaults to bare repos under the data dir."""
+        base = section.get("remoteBase") or (DEMO_REMOTE_BASE if is_demo else None)
+        author = section.get("author") if isinstance(section.get("author"), Mapping) else {}
+        hosts = section.get("hosts") if isinstance(section.get("hosts"), Mapping) else {}
+        return cls(
+            remote_base=str(base) if base else None,
+            hosts={str(k): str(v) for k, v in hosts.items()},
+            contents_url=str(section["contentsUrl"]) if section.get("contentsUrl") else None,
+            token_secret=str(section["tokenSecret"]) if section.get("tokenSecret") else None,
+            token_user=str(section.get("tokenUser") or "x-access-token"),
+            author_name=str(author.get("name") or "idp-console"),
+            author_email=str(author.get("email") or "idp-console@localhost"),
+            create_missing=bool(section.get("createMissing", True)),
+        )
+
+    def base_for(self, host: str | None) -> str | None:
+        """The remote base for a repoUrl host: ``hosts[host]``, else ``remoteBase``."""
+        base = self.hosts.get(host or "") or self.remote_base
+        return base.replace("{data_dir}", str(paths.data_dir())) if base else None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    remote_url: str
+    repo_contents_url: str
+    commit_hash: str
+    branch: str
+    local_path: Path
+
+
+def remote_for(base: str, owner: str, repo: str) -> str:
+    """``base/owner/repo.git`` for a path or URL base."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", repo) or (owner and not re.fullmatch(r"[A-Za-z0-9_.-]+", owner)):
+        raise PublishError(f"invalid owner/repository name {owner!r}/{repo!r}")
+    if repo.startswith(".") or owner.startswith("."):
+        raise PublishError(f"invalid owner/repository name {owner!r}/{repo!r}")
+    suffix = f"{owner}/{repo}.git" if owner else f"{repo}.git"
+    if is_local(base) and "://" not in base:
+        return str(Path(base).expanduser() / suffix)
+    return base.rstrip("/") + "/" + suffix
+
+
+def is_local(remote: str) -> bool:
+    """A path on this machine (absolute path or file:// URL)."""
+    return remote.startswith("file://") or os.path.isabs(os.path.expanduser(remote))
+
+
+def local_path_of(remote: str) -> Path:
+    return Path(unquote(urlparse(remote).path)) if remote.startswith("file://") else Path(remote).expanduser()
+
+
+def ensure_bare_repo(remote: str, branch: str) -> None:
+    """Create a local bare repository for ``remote`` when it does not exist yet."""
+    path = local_path_of(remote)
+    if path.exists():
+        if not (path / "HEAD").exists() and not (path / ".git").exists():
+            raise PublishError(f"{path} exists but is not a git repository")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git.Repo.init(path, bare=True, initial_branch=branch)
+
+
+def auth_environment(token: str | None, user: str = "x-access-token") -> dict[str, str]:
+    """Environment for git: never prompt; send the token as a basic-auth header when given."""
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    env.setdefault("GIT_SSH_COMMAND", os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"))
+    if token:
+        credentials = base64.b64encode(f"{user}:{token}".encode()).decode()
+        env.update(
+            {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.extraHeader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {credentials}",
+            }
+        )
+    return env
+
+
+def contents_url(settings: GitSettings, remote: str, owner: str, repo: str, branch: str) -> str:
+    """Where the pushed files can be read: ``contentsUrl`` if configured, else ``<remote>/blob/<branch>``."""
+    if settings.contents_url:
+        return settings.contents_url.format(owner=owner, repo=repo, branch=branch, remote=remote)
+    as_url = local_path_of(remote).as_uri() if is_local(remote) else remote
+    return f"{as_url}/blob/{branch}"
+
+
+def publish_directory(
+    source: Path,
+    remote: str,
+    *,
+    branch: str = "main",
+    message: str = "Initial commit",
+    author_name: str = "idp-console",
+    author_email: str = "idp-console@localhost",
+    token: str | None = None,
+    token_user: str = "x-access-token",
+    create_missing: bool = True,
+) -> tuple[str, Path]:
+    """Commit everything in ``source`` and push it to ``remote``'s ``branch``; returns (hash, repo dir).
+
+    Raises PushRejected (with ``local_path``) when the remote refuses, so the caller can say where
+    the committed result is.
+    """
+    if is_local(remote):
+        if create_missing:
+            ensure_bare_repo(remote, branch)
+        elif not local_path_of(remote).exists():
+            raise PublishError(f"remote {remote} does not exist (git.createMissing is false)")
+    env = {
+        **auth_environment(token, token_user),
+        "GIT_AUTHOR_NAME": author_name,
+        "GIT_AUTHOR_EMAIL": author_email,
+        "GIT_COMMITTER_NAME": author_name,
+        "GIT_COMMITTER_EMAIL": author_email,
+    }
+    try:
+        repo = (
+            git.Repo(source) if (source / ".git").exists() else git.Repo.init(source, initial_branch=branch)
+        )
+        runner = repo.git
+        runner.execute(["git", "checkout", "-B", branch], env=env)
+        runner.execute(["git", "add", "-A"], env=env)
+        runner.execute(
+            ["git", "-c", "commit.gpgsign=false", "commit", "--allow-empty", "-q", "-m", message], env=env
+        )
+        commit = repo.head.commit.hexsha
+        if "origin" in [r.name for r in repo.remotes]:
+            runner.execute(["git", "remote", "set-url", "origin", remote], env=env)
+        else:
+            runner.execute(["git", "remote", "add", "origin", remote], env=env)
+    except git.GitCommandError as error:
+        raise PublishError(f"git failed in {source}: {_stderr(error)}", source) from error
+    try:
+        runner.execute(["git", "push", "-q", "origin", f"HEAD:refs/heads/{branch}"], env=env)
+    except git.GitCommandError as error:
+        raise PushRejected(
+            f"push to {remote} was rejected: {_stderr(error)}\n"
+            f"the committed result is kept in {source} (retry: git -C {source} push origin {branch})",
+            source,
+        ) from error
+    return commit, source
+
+
+def clone_or_update(
+    remote: str, branch: str, dest: Path, *, token: str | None = None, token_user: str = "x-access-token"
+) -> Path:
+    """A working copy of ``remote`` at ``dest``: cloned once, fast-forwarded afterwards."""
+    env = auth_environment(token, token_user)
+    try:
+        if (dest / ".git").exists():
+            repo = git.Repo(dest)
+            repo.git.execute(["git", "pull", "-q", "--ff-only", "origin", branch], env=env)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            git.Repo.clone_from(remote, dest, branch=branch, env=env)
+    except git.GitCommandError as error:
+        raise PublishError(f"cannot check out {remote} into {dest}: {_stderr(error)}", dest) from error
+    return dest
+
+
+def _stderr(error: git.GitCommandError) -> str:
+    text = str(error.stderr or error).strip()
+    text = re.sub(r"^stderr: ?'?", "", text).rstrip("'").strip()
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -1,0 +1,262 @@
+"""``fetch:template``, ``fetch:template:file``, ``fetch:plain``, ``fetch:plain:file``.
+
+Skeleton rendering follows Backstage (see the reference): every relative path — directories
+included — is rendered; an entry whose rendered path is empty, absolute or contains ``//`` is
+skipped (the conditional-file trick); only ``values`` is in scope; binaries and symlinks are copied
+verbatim; an existing file is kept unless ``replace``. On top of Backstage: rendered paths and
+skeleton symlinks that would leave the workspace are refused, and output is capped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from backends.scaffolder.actions.base import Action, ActionContext
+from backends.scaffolder.errors import ActionFailed, InputError, PathEscapeError
+from backends.scaffolder.expressions import TemplateEngine
+from backends.scaffolder.files import GlobSet, TaskFiles, is_binary
+from backends.scaffolder.template import Template
+
+_RENDER_OPTIONS = {
+    "values": {"type": "object"},
+    "cookiecutterCompat": {"type": "boolean"},
+    "replace": {"type": "boolean"},
+    "trimBlocks": {"type": "boolean"},
+    "lstripBlocks": {"type": "boolean"},
+    "token": {"type": "string"},
+}
+
+
+def _skeleton_engine(step_input: Mapping[str, Any]) -> tuple[TemplateEngine, dict[str, Any]]:
+    compat = bool(step_input.get("cookiecutterCompat"))
+    engine = TemplateEngine(
+        trim_blocks=bool(step_input.get("trimBlocks")),
+        lstrip_blocks=bool(step_input.get("lstripBlocks")),
+        cookiecutter_compat=compat,
+    )
+    values = dict(step_input.get("values") or {})
+    return engine, {"cookiecutter" if compat else "values": values}
+
+
+def _check_symlink(link: Path, skeleton_root: Path) -> str:
+    """The link's target text, if it stays inside the skeleton; PathEscapeError otherwise."""
+    target = os.readlink(link)
+    resolved = (link.parent / target).resolve()
+    if os.path.isabs(target) or not resolved.is_relative_to(skeleton_root):
+        raise PathEscapeError(f"symlink {link} in the skeleton points outside it ({target})")
+    return target
+
+
+def _place_symlink(files: TaskFiles, dest: Path, target: str) -> None:
+    if not (dest.parent / target).resolve().is_relative_to(files.root):
+        raise PathEscapeError(f"symlink {files.relative(dest)} would point outside the workspace")
+    files.count_copy(0, dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink() or dest.exists():
+        dest.unlink()
+    os.symlink(target, dest)
+
+
+def _existing_dir(ctx: ActionContext, url: str) -> Path:
+    source = ctx.source_path(url)
+    if not source.is_dir():
+        raise ActionFailed(f"url {url!r}: {source} is not a directory")
+    return source.resolve()
+
+
+def _existing_file(ctx: ActionContext, url: str) -> Path:
+    source = ctx.source_path(url)
+    if not source.is_file():
+        raise ActionFailed(f"url {url!r}: {source} is not a file")
+    return source
+
+
+def _check_url(step_input: Mapping[str, Any], template: Template, want_dir: bool) -> list[str]:
+    url = step_input.get("url")
+    if not isinstance(url, str) or "${{" in url or "://" in url:
+        return []
+    path = Path(url) if os.path.isabs(url) else template.base_dir / url
+    if want_dir and not path.is_dir():
+        return [f"url {url!r}: no directory {path}"]
+    if not want_dir and not path.is_file():
+        return [f"url {url!r}: no file {path}"]
+    return []
+
+
+class FetchTemplate(Action):
+    id = "fetch:template"
+    description = "Render a skeleton directory (names and contents) into the workspace."
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {
+            "url": {"type": "string"},
+            "targetPath": {"type": "string"},
+            "copyWithoutTemplating": {"type": "array", "items": {"type": "string"}},
+            "copyWithoutRender": {"type": "array", "items": {"type": "string"}},  # accepted, ignored (lint)
+            "templateFileExtension": {"type": ["boolean", "string"]},
+            **_RENDER_OPTIONS,
+        },
+    }
+
+    def check(self, step_input: Mapping[str, Any], template: Template) -> list[str]:
+        problems = _check_url(step_input, template, want_dir=True)
+        if step_input.get("templateFileExtension") and (
+            step_input.get("copyWithoutTemplating") or step_input.get("cookiecutterCompat")
+        ):
+            problems.append(
+                "templateFileExtension cannot be combined with copyWithoutTemplating or cookiecutterCompat"
+            )
+        return problems
+
+    def run(self, ctx: ActionContext) -> None:
+        step_input = ctx.input
+        if step_input.get("templateFileExtension") and (
+            step_input.get("copyWithoutTemplating") or step_input.get("cookiecutterCompat")
+        ):
+            raise InputError(
+                "templateFileExtension cannot be combined with copyWithoutTemplating or cookiecutterCompat"
+            )
+        source = _existing_dir(ctx, step_input["url"])
+        target = ctx.files.resolve(step_input.get("targetPath") or "./", what="targetPath")
+        if target.is_relative_to(source):
+            raise InputError("targetPath must not be inside the template directory")
+        extension = step_input.get("templateFileExtension")
+        if extension is True:
+            extension = ".njk"
+        elif isinstance(extension, str) and extension and not extension.startswith("."):
+            extension = "." + extension
+        raw_globs = GlobSet(step_input.get("copyWithoutTemplating") or [])
+        replace = bool(step_input.get("replace"))
+        engine, context = _skeleton_engine(step_input)
+        ctx.log(
+            f"Processing {len(context.get('values') or context.get('cookiecutter') or {})} values; "
+            f"rendering {source} into {ctx.files.relative(target)}"
+        )
+        written = skipped = 0
+        for entry in ctx.files.walk(source):
+            if ctx.cancelled.is_set():
+                raise ActionFailed("cancelled")
+            rel = entry.relative_to(source).as_posix()
+            rendered = engine.render_string(rel, context)
+            render_contents = not raw_globs.matches(rel)
+            if extension:
+                render_contents = entry.is_file() and rendered.endswith(extension)
+                if render_contents:
+                    rendered = rendered[: -len(extension)]
+            if not rendered or rendered.startswith("/") or "//" in rendered:
+                continue  # Backstage's conditional-file trick: an empty name means "leave it out"
+            dest = target / rendered
+            if not dest.resolve().is_relative_to(ctx.files.root):
+                raise PathEscapeError(
+                    f"skeleton entry {rel!r} renders to {rendered!r}, outside the workspace"
+                )
+            if entry.is_symlink():
+                _place_symlink(ctx.files, dest, _check_symlink(entry, source))
+                written += 1
+                continue
+            if entry.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            if dest.exists() and not replace:
+                skipped += 1
+                ctx.log(f"Skipping {ctx.files.relative(dest)}: it exists (set replace: true to overwrite)")
+                continue
+            data = entry.read_bytes()
+            if render_contents and not is_binary(data):
+                text = data.decode("utf-8")
+                data = engine.render_string(text, context).encode("utf-8")
+            ctx.files.write_bytes(dest, data, entry.stat().st_mode)
+            written += 1
+        ctx.log(f"Template result written to {ctx.files.relative(target)} ({written} files, {skipped} kept)")
+
+
+class FetchTemplateFile(Action):
+    id = "fetch:template:file"
+    description = "Render one file into the workspace."
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url", "targetPath"],
+        "properties": {"url": {"type": "string"}, "targetPath": {"type": "string"}, **_RENDER_OPTIONS},
+    }
+
+    def check(self, step_input: Mapping[str, Any], template: Template) -> list[str]:
+        return _check_url(step_input, template, want_dir=False)
+
+    def run(self, ctx: ActionContext) -> None:
+        source = _existing_file(ctx, ctx.input["url"])
+        dest = ctx.files.resolve(ctx.input["targetPath"], what="targetPath")
+        if dest.exists() and not ctx.input.get("replace"):
+            ctx.log(f"Skipping {ctx.files.relative(dest)}: it exists (set replace: true to overwrite)")
+            return
+        engine, context = _skeleton_engine(ctx.input)
+        data = source.read_bytes()
+        if not is_binary(data):
+            data = engine.render_string(data.decode("utf-8"), context).encode("utf-8")
+        ctx.files.write_bytes(dest, data, source.stat().st_mode)
+        ctx.log(f"Rendered {source.name} to {ctx.files.relative(dest)}")
+
+
+class FetchPlain(Action):
+    id = "fetch:plain"
+    description = "Copy a directory into the workspace as it is."
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {
+            "url": {"type": "string"},
+            "targetPath": {"type": "string"},
+            "token": {"type": "string"},
+        },
+    }
+
+    def check(self, step_input: Mapping[str, Any], template: Template) -> list[str]:
+        return _check_url(step_input, template, want_dir=True)
+
+    def run(self, ctx: ActionContext) -> None:
+        source = _existing_dir(ctx, ctx.input["url"])
+        target = ctx.files.resolve(ctx.input.get("targetPath") or "./", what="targetPath")
+        count = 0
+        for entry in ctx.files.walk(source):
+            dest = target / entry.relative_to(source)
+            if entry.is_symlink():
+                _place_symlink(ctx.files, dest, _check_symlink(entry, source))
+            elif entry.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+            else:
+                ctx.files.count_copy(entry.stat().st_size, dest)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(entry, dest)
+                count += 1
+        ctx.log(f"Copied {count} files from {source} to {ctx.files.relative(target)}")
+
+
+class FetchPlainFile(Action):
+    id = "fetch:plain:file"
+    description = "Copy one file into the workspace as it is."
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url", "targetPath"],
+        "properties": {
+            "url": {"type": "string"},
+            "targetPath": {"type": "string"},
+            "token": {"type": "string"},
+        },
+    }
+
+    def check(self, step_input: Mapping[str, Any], template: Template) -> list[str]:
+        return _check_url(step_input, template, want_dir=False)
+
+    def run(self, ctx: ActionContext) -> None:
+        source = _existing_file(ctx, ctx.input["url"])
+        dest = ctx.files.resolve(ctx.input["targetPath"], what="targetPath")
+        ctx.files.write_bytes(dest, source.read_bytes(), source.stat().st_mode)
+        ctx.log(f"Copied {source.name} to {ctx.files.relative(dest)}")

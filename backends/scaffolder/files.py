@@ -1,0 +1,167 @@
+"""The task's working directory: every write goes through here so paths and sizes are checked.
+
+Rendered names come from user input (``${{ values.name }}/…``), so a path is only accepted when it
+resolves — symlinks included — inside the task workspace, and the number and size of written files
+are capped so a runaway template cannot fill the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from backends.scaffolder.errors import LimitExceeded, PathEscapeError
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps for one task's output."""
+
+    max_files: int = 10_000
+    max_total_bytes: int = 200 * 1024 * 1024
+    max_file_bytes: int = 50 * 1024 * 1024
+
+
+class TaskFiles:
+    """Safe access to one task workspace directory."""
+
+    def __init__(self, root: Path, limits: Limits | None = None) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root.resolve()
+        self.limits = limits or Limits()
+        self.files_written = 0
+        self.bytes_written = 0
+
+    def resolve(self, relative: str | os.PathLike[str], *, what: str = "path") -> Path:
+        """``relative`` inside the workspace, or PathEscapeError (absolute, ``..``, outbound symlink)."""
+        text = os.fspath(relative)
+        if (
+            text.startswith(("/", "\\"))
+            or PurePosixPath(text).is_absolute()
+            or re.match(r"^[A-Za-z]:[\\/]", text)
+        ):
+            raise PathEscapeError(
+                f"{what} {text!r} is absolute; only paths inside the task workspace are allowed"
+            )
+        candidate = (self.root / text).resolve()
+        if candidate != self.root and not candidate.is_relative_to(self.root):
+            raise PathEscapeError(f"{what} {text!r} resolves outside the task workspace ({candidate})")
+        return candidate
+
+    def relative(self, path: Path) -> str:
+        """A workspace path as the user would write it (posix, relative)."""
+        normal = Path(os.path.normpath(path if path.is_absolute() else self.root / path))
+        try:
+            return normal.relative_to(self.root).as_posix() or "."
+        except ValueError:
+            return str(normal)
+
+    def write_bytes(self, path: Path, data: bytes, mode: int | None = None) -> None:
+        """Write a file at an already resolved path, counting it against the caps."""
+        self._count(len(data), path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            path.unlink()  # never write through a link: it might have been planted to point outside
+        path.write_bytes(data)
+        if mode is not None:
+            os.chmod(path, mode & 0o777)
+
+    def count_copy(self, size: int, path: Path) -> None:
+        """Count a file written by other means (a copy, a symlink) against the caps."""
+        self._count(size, path)
+
+    def _count(self, size: int, path: Path) -> None:
+        if size > self.limits.max_file_bytes:
+            raise LimitExceeded(
+                f"{self.relative(path)}: {size} bytes exceeds the file cap {self.limits.max_file_bytes}"
+            )
+        self.files_written += 1
+        self.bytes_written += size
+        if self.files_written > self.limits.max_files:
+            raise LimitExceeded(f"the task wrote more than {self.limits.max_files} files (cap)")
+        if self.bytes_written > self.limits.max_total_bytes:
+            raise LimitExceeded(f"the task wrote more than {self.limits.max_total_bytes} bytes (cap)")
+
+    def walk(self, start: Path | None = None) -> Iterator[Path]:
+        """Every file and directory under ``start`` (default: the root), sorted, no symlink following."""
+        base = start or self.root
+        for directory, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            current = Path(directory)
+            for name in dirnames:
+                yield current / name
+            for name in sorted(filenames):
+                yield current / name
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A compiled regex for a globby-style pattern: ``**``, ``*``, ``?``, ``[..]``, ``{a,b}``."""
+    out = []
+    i = 0
+    pattern = pattern.removeprefix("./")
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                out.append(f"[{'^' + body[1:] if body.startswith('!') else body}]")
+                i = end
+        elif char == "{":
+            end = pattern.find("}", i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1 : end].split(",")) + ")")
+                i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("^" + "".join(out).rstrip("/") + "/?$")
+
+
+class GlobSet:
+    """A list of globs where ``!pattern`` excludes, matched against posix relative paths."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.include = [glob_regex(p) for p in patterns if p and not p.startswith("!")]
+        self.exclude = [glob_regex(p[1:]) for p in patterns if p.startswith("!")]
+
+    def __bool__(self) -> bool:
+        return bool(self.include)
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` or one of its parent directories is matched (and not excluded)."""
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+        if any(rx.match(p) for rx in self.exclude for p in prefixes):
+            return False
+        return any(rx.match(p) for rx in self.include for p in prefixes)
+
+
+def is_binary(data: bytes) -> bool:
+    """Like isbinaryfile: a NUL byte in the first 8000 bytes, or text that is not UTF-8."""
+    if b"\0" in data[:8000]:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False

@@ -1,0 +1,479 @@
+"""Running a template: precheck, then steps in order, as a stream of typed events.
+
+Semantics follow Backstage's workflow runner: ``if`` (bool or expression) skips a step; after a
+failure later steps are skipped unless their ``if`` calls ``always()`` or ``failure()``; ``each``
+runs the action once per item (``each.key`` / ``each.value``) and turns outputs into arrays;
+``spec.output`` is rendered only after success. Unlike Backstage, a failed run keeps its log and
+workspace, and a failed idempotent step can be retried in place.
+
+Secrets (``secrets.*`` and any token an action reads) are replaced by ``***`` in every event.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from backends.catalog.refs import EntityRefError, parse_entity_ref
+from backends.scaffolder.actions import ActionRegistry, Services, StepSkipped, default_registry
+from backends.scaffolder.actions.base import ActionContext
+from backends.scaffolder.errors import PrecheckError, ScaffolderError
+from backends.scaffolder.events import (
+    StepFinished,
+    StepInfo,
+    StepLog,
+    StepStarted,
+    TaskEvent,
+    TaskFinished,
+    TaskStarted,
+)
+from backends.scaffolder.expressions import TemplateEngine, is_truthy
+from backends.scaffolder.files import Limits, TaskFiles
+from backends.scaffolder.lint import precheck
+from backends.scaffolder.template import StepSpec, Template
+
+REDACTED = "***"
+_DONE = object()
+_STATUS_FUNCTIONS = re.compile(r"\b(always|failure)\s*\(\s*\)")
+
+
+class Redactor:
+    """Replaces every known secret value in text (longest first, so overlapping values stay hidden)."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self._values: set[str] = set()
+        for value in (values or {}).values():
+            self.add(value)
+
+    def add(self, value: Any) -> None:
+        if isinstance(value, str) and value:
+            self._values.add(value)
+
+    def text(self, text: str) -> str:
+        for value in sorted(self._values, key=len, reverse=True):
+            text = text.replace(value, REDACTED)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """Redact strings anywhere inside a JSON-like value."""
+        if not self._values:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
+
+
+class TaskRunner:
+    """Creates and runs template tasks with one action registry and one set of services."""
+
+    def __init__(
+        self,
+        registry: ActionRegistry | None = None,
+        services: Services | None = None,
+        *,
+        limits: Limits | None = None,
+    ) -> None:
+        self.registry = registry or default_registry()
+        self.services = services or Services()
+        self.limits = limits or Limits()
+
+    def precheck(self, template: Template) -> list[str]:
+        """Every problem that would stop the template from running, each naming its step."""
+        return precheck(template, self.registry, self.services)
+
+    def create_task(
+        self,
+        template: Template,
+        parameters: Mapping[str, Any],
+        secrets: Mapping[str, str] | None = None,
+        *,
+        user: str | None = None,
+        dry_run: bool = False,
+        keep_dir: str | Path | None = None,
+    ) -> TemplateTask:
+        """A task ready to ``run()``; raises PrecheckError before anything is written."""
+        problems = self.precheck(template)
+        if keep_dir is not None:
+            keep = Path(keep_dir)
+            if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+                problems.append(f"--keep directory {keep} exists and is not empty")
+        if problems:
+            raise PrecheckError(problems)
+        return TemplateTask(self, template, dict(parameters), dict(secrets or {}), user, dry_run, keep_dir)
+
+    def run(
+        self,
+        template: Template,
+        parameters: Mapping[str, Any],
+        secrets: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> Iterator[TaskEvent]:
+        """Convenience: ``create_task(...).run()``."""
+        return self.create_task(template, parameters, secrets, **options).run()
+
+
+class TemplateTask:
+    """One run of a template: its workspace, step outputs, log and status.
+
+    Iterate ``run()`` for events; after a failure, ``retry_from(step_id)`` re-runs from that step
+    (only when ``can_retry_from`` says the step is idempotent). ``cancel()`` is thread-safe.
+    """
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        template: Template,
+        parameters: dict[str, Any],
+        secrets: dict[str, str],
+        user: str | None,
+        dry_run: bool,
+        keep_dir: str | Path | None,
+    ) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.runner = runner
+        self.template = template
+        self.parameters = parameters
+        self.dry_run = dry_run
+        self.keep_dir = Path(keep_dir) if keep_dir is not None else None
+        self.status: str = "pending"
+        self.step_status: dict[str, str] = {step.id: "pending" for step in template.steps}
+        self.step_outputs: dict[str, dict[str, Any]] = {}
+        self.log: list[StepLog] = []
+        self.failed_step: str | None = None
+        self.workspace_path: Path | None = None
+        self._secrets = secrets
+        self._redactor = Redactor(secrets)
+        self._user = self._user_context(user)
+        self._state: dict[str, Any] = {}
+        self._cancelled = threading.Event()
+        self._files: TaskFiles | None = None
+        self._engine = TemplateEngine()
+        self._failed = False
+        self._engine.add_globals(always=lambda: True, failure=lambda: self._failed)
+
+    # -- public -------------------------------------------------------------------------------
+    def run(self) -> Iterator[TaskEvent]:
+        """Run every step from the first; yields events as they happen."""
+        return self._run_from(0)
+
+    def can_retry_from(self, step_id: str) -> bool:
+        """A failed task may be re-run from an idempotent step at or before the failure."""
+        if self.status != "failed" or self.failed_step is None:
+            return False
+        index = self._index(step_id)
+        action = self.runner.registry.get(self.template.steps[index].action)
+        return index <= self._index(self.failed_step) and bool(action and action.idempotent)
+
+    def retry_from(self, step_id: str) -> Iterator[TaskEvent]:
+        """Re-run from ``step_id`` in the same workspace, keeping earlier steps' outputs."""
+        if not self.can_retry_from(step_id):
+            raise ScaffolderError(f"cannot retry from step {step_id!r}")
+        index = self._index(step_id)
+        for step in self.template.steps[index:]:
+            self.step_outputs.pop(step.id, None)
+            self.step_status[step.id] = "pending"
+        return self._run_from(index)
+
+    def cancel(self) -> None:
+        """Stop after the running step (a waiting step stops at once)."""
+        self._cancelled.set()
+
+    @property
+    def retryable_steps(self) -> list[str]:
+        return [s.id for s in self.template.steps if self.can_retry_from(s.id)]
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _run_from(self, start: int) -> Iterator[TaskEvent]:
+        started = time.monotonic()
+        self._failed = False
+        self.failed_step = None
+        self.status = "processing"
+        error: str | None = None
+        if self._files is None:
+            self._files = self._make_workspace()
+        yield TaskStarted(
+            task_id=self.id,
+            template=self.template.ref,
+            steps=[StepInfo(s.id, s.name, s.action) for s in self.template.steps],
+            dry_run=self.dry_run,
+            workspace_path=str(self._files.root),
+        )
+        if self.dry_run:
+            yield self._log(None, f"Dry run of {self.template.ref}: nothing is pushed, applied or registered")
+        for step in self.template.steps[start:]:
+            if self._cancelled.is_set():
+                error = error or "cancelled"
+                self.step_status[step.id] = "skipped"
+                yield StepFinished(step.id, "skipped", 0.0, error="cancelled")
+                continue
+            step_error = yield from self._run_step(step)
+            if step_error is not None and error is None:
+                error, self.failed_step = step_error, step.id
+        yield from self._finish(error, time.monotonic() - started)
+
+    def _run_step(self, step: StepSpec) -> Iterator[TaskEvent]:
+        """Run one step; returns its error message (or None) via StopIteration."""
+        started = time.monotonic()
+        yield StepStarted(step.id, step.name, step.action, step.index)
+        self.step_status[step.id] = "processing"
+        condition = step.condition
+        uses_status = isinstance(condition, str) and bool(_STATUS_FUNCTIONS.search(condition))
+        if self._failed and not uses_status:
+            yield self._log(step.id, f"Skipping step {step.id} because a previous step failed")
+            return (yield from self._finish_step(step, "skipped", started))
+        try:
+            items = self._each_items(step)
+            output: dict[str, Any] = {}
+            outputs_per_item: list[dict[str, Any]] = []
+            ran_any = False
+            for item in items:
+                context = self._context(with_secrets=False, each=item)
+                if condition is not None and not self._condition_true(condition, context):
+                    label = f" for item {item['key']}" if item is not None else ""
+                    yield self._log(
+                        step.id, f"Skipping step {step.id}{label} because its if condition is false"
+                    )
+                    continue
+                ran_any = True
+                item_output = yield from self._run_action(step, item)
+                outputs_per_item.append(item_output)
+            if not ran_any:
+                return (yield from self._finish_step(step, "skipped", started))
+            if step.each is None:
+                output = outputs_per_item[0]
+            else:
+                keys = {k for o in outputs_per_item for k in o}
+                output = {k: [o.get(k) for o in outputs_per_item] for k in sorted(keys)}
+            self.step_outputs[step.id] = output
+            skipped = self._state.pop("skipped", False)
+            return (
+                yield from self._finish_step(step, "skipped" if skipped else "done", started, output=output)
+            )
+        except StepSkipped as reason:
+            yield self._log(step.id, str(reason), "warning")
+            self.step_outputs[step.id] = {}
+            return (yield from self._finish_step(step, "skipped", started))
+        except Exception as failure:  # noqa: BLE001 - any action failure fails the step, never the app
+            message = self._redactor.text(
+                f"{type(failure).__name__}: {failure}"
+                if not isinstance(failure, ScaffolderError)
+                else str(failure)
+            )
+            self._failed = True
+            yield self._log(step.id, message, "error")
+            return (yield from self._finish_step(step, "failed", started, error=message))
+
+    def _run_action(self, step: StepSpec, item: dict[str, Any] | None) -> Iterator[TaskEvent]:
+        action = self.runner.registry.get(step.action)
+        assert action is not None  # precheck guarantees it
+        step_input = self._engine.render_value(step.input, self._context(with_secrets=True, each=item))
+        action.validate(step_input)
+        if self.dry_run:
+            shown = json.dumps(step_input, default=str, sort_keys=True)
+            yield self._log(
+                step.id, f"Running {step.action} in dry-run mode with inputs (secrets redacted): {shown}"
+            )
+            if not action.supports_dry_run:
+                yield self._log(step.id, f"Skipping because {step.action} does not support dry-run")
+                self._state["skipped"] = True
+                return action.fake_outputs()
+        outputs: dict[str, Any] = {}
+        assert self._files is not None
+        context = ActionContext(
+            step_id=step.id,
+            input=step_input,
+            files=self._files,
+            template=self.template,
+            services=self.runner.services,
+            dry_run=self.dry_run,
+            logger=lambda line: None,
+            outputs=outputs,
+            secrets=self._secrets,
+            user=self._user,
+            task_id=self.id,
+            task_state=self._state,
+            cancelled=self._cancelled,
+            add_secret=self._redactor.add,
+        )
+        # The action runs in a helper thread so its log lines stream out (redacted) while it works.
+        lines: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        context.logger = lines.put
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                action.run(context)
+            except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
+                failure.append(error)
+            finally:
+                lines.put(_DONE)
+
+        worker = threading.Thread(target=work, name=f"scaffolder-{step.id}", daemon=True)
+        worker.start()
+        while (line := lines.get()) is not _DONE:
+            yield self._log(step.id, str(line))
+        worker.join()
+        if failure:
+            raise failure[0]
+        return outputs
+
+    def _finish_step(
+        self,
+        step: StepSpec,
+        status: str,
+        started: float,
+        *,
+        output: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> Iterator[TaskEvent]:
+        self.step_status[step.id] = status
+        if status != "done":
+            self.step_outputs.setdefault(step.id, output or {})
+        yield StepFinished(
+            step_id=step.id,
+            status=status,  # type: ignore[arg-type]
+            duration=round(time.monotonic() - started, 4),
+            error=error,
+            output=self._redactor.value(output or {}),
+        )
+        return error
+
+    def _finish(self, error: str | None, duration: float) -> Iterator[TaskEvent]:
+        assert self._files is not None
+        workspace: str | None = str(self._files.root)
+        outputs: dict[str, Any] = {}
+        if self._cancelled.is_set() and error in (None, "cancelled"):
+            self.status, error = "cancelled", "cancelled"
+        elif error is None:
+            self.status = "completed"
+            try:
+                outputs = self._render_output()
+            except ScaffolderError as failure:
+                self.status, error = "failed", f"spec.output: {failure}"
+        else:
+            self.status = "failed"
+        if error is not None:
+            yield self._log(
+                None, f"Run failed at step {self.failed_step}: {error}; files kept in {workspace}", "error"
+            )
+        elif not self.dry_run and self.keep_dir is None:
+            shutil.rmtree(self._files.root, ignore_errors=True)  # pushed already; nothing to keep
+            workspace = None
+        yield self._log(None, f"Run completed with status: {self.status}")
+        yield TaskFinished(
+            status=self.status,  # type: ignore[arg-type]
+            outputs=self._redactor.value(outputs),
+            workspace_path=workspace,
+            error=self._redactor.text(error) if error else None,
+            failed_step=self.failed_step,
+            dry_run=self.dry_run,
+            duration=round(duration, 4),
+        )
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _make_workspace(self) -> TaskFiles:
+        if self.keep_dir is not None:
+            root = self.keep_dir
+        else:
+            root = Path(tempfile.mkdtemp(prefix=f"idp-scaffold-{self.template.name}-"))
+        self.workspace_path = root.resolve() if root.exists() else root
+        files = TaskFiles(root, self.runner.limits)
+        self.workspace_path = files.root
+        return files
+
+    def _context(self, *, with_secrets: bool, each: dict[str, Any] | None = None) -> dict[str, Any]:
+        context: dict[str, Any] = {
+            "parameters": self.parameters,
+            "steps": {step_id: {"output": output} for step_id, output in self.step_outputs.items()},
+            "user": self._user,
+            "context": {"task": {"id": self.id}},
+        }
+        if with_secrets:
+            context["secrets"] = self._secrets
+        if each is not None:
+            context["each"] = each
+        return context
+
+    def _each_items(self, step: StepSpec) -> list[dict[str, Any] | None]:
+        if step.each is None:
+            return [None]
+        value = self._engine.render_value(step.each, self._context(with_secrets=True))
+        if isinstance(value, list):
+            return [{"key": str(i), "value": v} for i, v in enumerate(value)]
+        if isinstance(value, Mapping):
+            return [{"key": k, "value": v} for k, v in value.items()]
+        raise ScaffolderError(f"each must render to an array or an object, got {type(value).__name__}")
+
+    def _condition_true(self, condition: Any, context: Mapping[str, Any]) -> bool:
+        if isinstance(condition, bool):
+            return condition
+        return is_truthy(self._engine.render_value(condition, context))
+
+    def _render_output(self) -> dict[str, Any]:
+        context = self._context(with_secrets=False)
+        rendered: dict[str, Any] = {}
+        for key, value in self.template.output.items():
+            if key in ("links", "text") and isinstance(value, list):
+                items = []
+                for item in value:
+                    if not isinstance(item, Mapping):
+                        continue
+                    if "if" in item and not self._condition_true(item["if"], context):
+                        continue
+                    body = self._engine.render_value({k: v for k, v in item.items() if k != "if"}, context)
+                    items.append(body)
+                rendered[key] = items
+            else:
+                rendered[key] = self._engine.render_value(value, context)
+        return rendered
+
+    def _user_context(self, user: str | None) -> dict[str, Any]:
+        if not user:
+            return {}
+        try:
+            ref = parse_entity_ref(user, default_kind="User")
+        except EntityRefError:
+            return {}
+        entity = None
+        catalog = self.runner.services.catalog
+        if catalog is not None:
+            entities = getattr(catalog, "entities", [])
+            entities = entities.values() if isinstance(entities, Mapping) else entities
+            entity = next((e.raw for e in entities if e.ref.canonical == ref.canonical), None)
+        return {"ref": ref.canonical, "entity": entity or {}}
+
+    def _log(self, step_id: str | None, message: str, level: str = "info") -> StepLog:
+        event = StepLog(step_id, self._redactor.text(message), level)  # type: ignore[arg-type]
+        self.log.append(event)
+        return event
+
+    def _index(self, step_id: str) -> int:
+        for index, step in enumerate(self.template.steps):
+            if step.id == step_id:
+                return index
+        raise ScaffolderError(f"no step {step_id!r}")
+
+
+def collect(
+    events: Iterator[TaskEvent], on_event: Callable[[TaskEvent], None] | None = None
+) -> list[TaskEvent]:
+    """Drain an event stream into a list (optionally calling ``on_event`` for each)."""
+    result = []
+    for event in events:
+        if on_event is not None:
+            on_event(event)
+        result.append(event)
+    return result
