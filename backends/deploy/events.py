@@ -58,7 +58,9 @@ class DeployStarted(DeployEvent):
     to_version: str
     user: str
     namespace: str
-    steps: tuple[int, ...]  # canary weights, e.g. (5, 25, 50, 100)
+    steps: tuple[int, ...]  # canary weights, e.g. (5, 25, 50, 100); empty for rollback/scale
+    bakes: tuple[float, ...] = ()  # bake seconds of each step
+    kind: str = "deploy"  # deploy | rollback | scale | abort
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +174,7 @@ def event_from_dict(data: dict[str, Any]) -> DeployEvent:
     kwargs = {k: v for k, v in data.items() if k != "event"}
     if cls is DeployStarted:
         kwargs["steps"] = tuple(kwargs.get("steps") or ())
+        kwargs["bakes"] = tuple(kwargs.get("bakes") or ())
     for name, enum in (("stage", Stage), ("outcome", Outcome), ("verdict", Verdict)):
         if name in kwargs and kwargs[name] is not None:
             kwargs[name] = enum(kwargs[name])

@@ -1,0 +1,295 @@
+"""The deploy engine's front door: one :class:`DeployEngine` per workspace, handing out runs.
+
+:class:`DeployContext` holds what every run shares: the catalog, the environments, the ``deploy:``
+settings, the history, who the user is, and one :class:`~backends.kube.cluster.Cluster` per
+kubeconfig context (verified reachable once; an unreachable real cluster is an error, never a
+reason to use the simulated one).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from backends.deploy import canary as cn
+from backends.deploy.analysis import Prometheus
+from backends.deploy.config import DeploySettings, parse_deploy_settings
+from backends.deploy.events import Stage, StageFinished
+from backends.deploy.history import DeployHistory
+from backends.deploy.lease import current_holder, describe_holder, lease_name
+from backends.deploy.prechecks import CatalogLike, DeployRefused, DeployTarget, resolve_target
+from backends.deploy.run import ACTIVE_RUNS, DeployRun, InterruptedDeploy
+from backends.deploy.status import ServiceStatus, read_status
+from backends.kube.cluster import Cluster, ClusterError, ClusterUnreachable, RetryPolicy
+from backends.kube.environments import (
+    Environment,
+    EnvironmentConfigError,
+    get_environment,
+    parse_environments,
+)
+
+SIMULATED_PROMETHEUS = "simulated"
+
+
+class DeployContext:
+    """Shared, thread-safe state of the deploy area for one workspace."""
+
+    def __init__(
+        self,
+        *,
+        catalog: CatalogLike,
+        environments: dict[str, Any],
+        deploy: dict[str, Any],
+        history: DeployHistory,
+        user: str,
+        simulated_kubeconfig: Callable[[], tuple[str, str | None]] | None = None,
+        simulated_prometheus: Callable[[], str] | None = None,
+        retry: RetryPolicy | None = None,
+        request_timeout: tuple[float, float] = (3.0, 15.0),
+    ) -> None:
+        self.catalog = catalog
+        self.environments_section = environments
+        self.deploy_section = deploy
+        self.history = history
+        self.user = user
+        self._simulated_kubeconfig = simulated_kubeconfig
+        self._simulated_prometheus = simulated_prometheus
+        self.retry = retry
+        self.request_timeout = request_timeout
+        self._clusters: dict[tuple[str | None, str | None], Cluster] = {}
+        self._lock = threading.Lock()
+
+    # -- configuration ----------------------------------------------------------------------------
+    def environments(self) -> dict[str, Environment]:
+        try:
+            return parse_environments(self.environments_section)
+        except EnvironmentConfigError as error:
+            raise DeployRefused(str(error)) from error
+
+    def environment(self, name: str) -> Environment:
+        try:
+            return get_environment(self.environments_section, name)
+        except EnvironmentConfigError as error:
+            raise DeployRefused(str(error)) from error
+
+    def settings_for(self, service: str) -> DeploySettings:
+        return parse_deploy_settings(self.deploy_section, service)
+
+    def prometheus_for(self, settings: DeploySettings) -> Prometheus | None:
+        url = settings.analysis.prometheus
+        if url == SIMULATED_PROMETHEUS:
+            if self._simulated_prometheus is None:
+                return None
+            url = self._simulated_prometheus()
+        return Prometheus(url, timeout=settings.analysis.timeout) if url else None
+
+    # -- clusters ---------------------------------------------------------------------------------
+    def cluster_for(self, environment: Environment) -> Cluster:
+        """The cluster of an environment, checked reachable the first time it is asked for."""
+        if environment.simulated:
+            if self._simulated_kubeconfig is None:
+                raise ClusterError(
+                    f"environment {environment.name} uses the simulated cluster, which is not running"
+                )
+            kubeconfig, context = self._simulated_kubeconfig()
+        else:
+            kubeconfig, context = environment.kubeconfig, environment.context
+        key = (kubeconfig, context)
+        with self._lock:
+            cluster = self._clusters.get(key)
+        if cluster is not None:
+            return cluster
+        kwargs: dict[str, Any] = {"request_timeout": self.request_timeout}
+        if self.retry is not None:
+            kwargs["retry"] = self.retry
+        cluster = Cluster.from_kubeconfig(kubeconfig, context, **kwargs)
+        probe = Cluster(
+            cluster.api_client, name=cluster.name, retry=RetryPolicy(attempts=2), request_timeout=(3, 5)
+        )
+        try:
+            probe.version()
+        except ClusterUnreachable as error:
+            raise ClusterUnreachable(
+                f"{error} — environment {environment.name} is not reachable "
+                "(idp-console never falls back to the simulated cluster)"
+            ) from error
+        with self._lock:
+            self._clusters.setdefault(key, cluster)
+            return self._clusters[key]
+
+    def resolve(
+        self, service: str, environment: Environment, *, check_permissions: bool = True
+    ) -> tuple[DeployTarget, dict[str, Any]]:
+        """Pre-checks plus the stable Deployment (see :func:`~backends.deploy.prechecks.resolve_target`)."""
+        return resolve_target(
+            self.catalog,
+            service,
+            environment,
+            self.user,
+            cluster_for=self.cluster_for,
+            settings_for=self.settings_for,
+            prometheus_for=self.prometheus_for,
+            check_permissions=check_permissions,
+        )
+
+
+class DeployEngine:
+    """Deploys, rollbacks, scaling, status and crash recovery for one workspace.
+
+    Every method that changes the cluster returns a :class:`~backends.deploy.run.DeployRun`: iterate
+    ``run.events()`` to perform it; steer it from another thread with ``run.promote()``,
+    ``run.pause()``, ``run.resume()``, ``run.abort()``, ``run.rollback()``.
+    """
+
+    def __init__(self, context: DeployContext) -> None:
+        self.context = context
+
+    def deploy(
+        self,
+        service: str,
+        environment: str,
+        version: str,
+        *,
+        commit_sha: str | None = None,
+        commit_time: float | None = None,
+    ) -> DeployRun:
+        """A canary deploy of ``version``."""
+        return DeployRun(
+            self.context,
+            kind="deploy",
+            service=service,
+            environment=environment,
+            version=version,
+            commit_sha=commit_sha,
+            commit_time=commit_time,
+        )
+
+    def rollback(self, service: str, environment: str, to: str | None = None) -> DeployRun:
+        """Put the stable Deployment back on ``to``, or on the last good version within 72 h."""
+        return DeployRun(
+            self.context, kind="rollback", service=service, environment=environment, version=to or ""
+        )
+
+    def scale(self, service: str, environment: str, replicas: int) -> DeployRun:
+        return DeployRun(
+            self.context, kind="scale", service=service, environment=environment, replicas=replicas
+        )
+
+    def status(self, service: str, environment: str) -> ServiceStatus:
+        """One look at what the service runs in the environment (raises DeployRefused/ClusterError)."""
+        env = self.context.environment(environment)
+        target, stable = self.context.resolve(service, env, check_permissions=False)
+        records = self.context.history.records(target.service, environment, limit=1)
+        current = cn.deployed_version(stable)
+        back = self.context.history.rollback_target(target.service, environment, current)
+        return read_status(
+            target.cluster,
+            target.namespace,
+            target.stable_name,
+            service=target.service,
+            environment=environment,
+            lease_holder=current_holder(target.cluster, target.namespace, target.service),
+            last_deploy=records[0] if records else None,
+            rollback_to=back or cn.annotations(stable).get(cn.A_PREVIOUS) or None,
+        )
+
+    # -- crash recovery ---------------------------------------------------------------------------
+    def find_interrupted(
+        self, service: str | None = None, environment: str | None = None
+    ) -> list[InterruptedDeploy]:
+        """Deploys that started, never finished, and are not running anywhere now.
+
+        A run is alive if it is in this process, or its process on this host still exists, or (for
+        another host) it still renews its lease. Everything else is interrupted: shown with where it
+        stopped (last completed step from history, the canary from the cluster), to resume or abort.
+        """
+        found = []
+        for record in self.context.history.unfinished(service, environment):
+            if record.kind not in ("deploy", "abort") or record.id in ACTIVE_RUNS:
+                continue
+            same_host = record.host == socket.gethostname()
+            if same_host and record.pid != os.getpid() and _process_alive(record.pid):
+                continue
+            try:
+                env = self.context.environment(record.environment)
+                cluster = self.context.cluster_for(env)
+            except (DeployRefused, ClusterError):
+                continue
+            if not same_host:
+                holder = current_holder(cluster, record.namespace, record.service)
+                if holder and holder.get("deploy") == record.id:
+                    continue
+            canary = cluster.find("deployments", record.namespace, cn.canary_name(record.deployment))
+            stable = cluster.find("deployments", record.namespace, record.deployment)
+            last_step = -1
+            for event in self.context.history.events(record.id):
+                if isinstance(event, StageFinished) and event.stage is Stage.CANARY and event.ok:
+                    last_step = max(last_step, event.step if event.step is not None else -1)
+            stable_replicas = None
+            if canary is not None:
+                notes = cn.annotations(canary)
+                last_step = max(last_step, int(notes.get(cn.A_STEP) or -1))
+                stable_replicas = (
+                    int(notes[cn.A_STABLE_REPLICAS]) if notes.get(cn.A_STABLE_REPLICAS) else None
+                )
+            found.append(
+                InterruptedDeploy(
+                    record=record,
+                    last_step=last_step,
+                    stable_replicas=stable_replicas,
+                    canary_present=canary is not None,
+                    stable_version=cn.deployed_version(stable) if stable else "",
+                    canary_replicas=cn.desired_replicas(canary) if canary else 0,
+                )
+            )
+        return found
+
+    def _interrupted(self, deploy_id: str) -> InterruptedDeploy:
+        for item in self.find_interrupted():
+            if item.record.id == deploy_id:
+                return item
+        raise DeployRefused(f"no interrupted deploy {deploy_id} (it finished, or is still running)")
+
+    def resume(self, deploy_id: str) -> DeployRun:
+        """Continue an interrupted deploy from the step after the last one it completed."""
+        point = self._interrupted(deploy_id)
+        record = point.record
+        return DeployRun(
+            self.context,
+            kind="deploy",
+            service=record.service,
+            environment=record.environment,
+            version=record.to_version,
+            resume=point,
+        )
+
+    def abort(self, deploy_id: str) -> DeployRun:
+        """Roll an interrupted deploy back: stable restored to its old version and size, canary removed."""
+        point = self._interrupted(deploy_id)
+        record = point.record
+        return DeployRun(
+            self.context,
+            kind="abort",
+            service=record.service,
+            environment=record.environment,
+            version=record.to_version,
+            resume=point,
+        )
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["DeployContext", "DeployEngine", "describe_holder", "lease_name"]

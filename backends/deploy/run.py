@@ -1,0 +1,930 @@
+"""One deploy, rollback or scale, run step by step as a stream of events, steerable from any thread.
+
+``DeployRun.events()`` does the work in the thread that iterates it and yields each event the
+moment it happens; ``promote()``, ``pause()``, ``resume()``, ``abort()`` and ``rollback()`` may be
+called from any other thread (the TUI's) and take effect at the next wake-up, which is at most a
+fraction of a second away. The run learns about the cluster from watches (a change wakes it at
+once), never by polling.
+
+Canary strategy, per step: scale the canary up to its share, wait for its pods to be ready, only
+then scale the stable down (capacity never dips); then bake — watch the canary for restarts,
+crash loops and the progress deadline — and analyse (the error rate from Prometheus). Any failure
+restores the stable Deployment and removes the canary. After the last step the stable Deployment
+gets the new version and the canary is removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from backends.deploy import canary as cn
+from backends.deploy.analysis import BAD_WAITING_REASONS, error_rate_check, health_checks, pod_health
+from backends.deploy.config import format_duration
+from backends.deploy.events import (
+    AnalysisResult,
+    DeployEvent,
+    DeployFinished,
+    DeployStarted,
+    LogLine,
+    Outcome,
+    Paused,
+    Resumed,
+    RolloutProgress,
+    Stage,
+    StageFinished,
+    StageStarted,
+    Verdict,
+)
+from backends.deploy.history import DeployRecord
+from backends.deploy.lease import DeployLease, LeaseHeld
+from backends.deploy.prechecks import DeployRefused, DeployTarget
+from backends.deploy.weights import split_replicas
+from backends.kube.cluster import ClusterError
+from backends.kube.rollout import progress_deadline_exceeded, rollout_status
+from backends.kube.watch import ResourceWatch
+
+if TYPE_CHECKING:
+    from backends.deploy.engine import DeployContext
+
+log = logging.getLogger(__name__)
+Steps = Generator[DeployEvent, None, None]
+
+# Deploys running in this process, so find_interrupted() never offers to resume a live one.
+ACTIVE_RUNS: set[str] = set()
+
+
+def new_deploy_id() -> str:
+    return f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+class _Stop(Exception):
+    """Leave the happy path: roll back with ``outcome`` because of ``reason``."""
+
+    def __init__(self, reason: str, outcome: Outcome = Outcome.ROLLED_BACK) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.outcome = outcome
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptedDeploy:
+    """A deploy that started and never finished, and where it stopped (history + cluster state)."""
+
+    record: DeployRecord
+    last_step: int  # index of the last canary step that completed, -1 if none
+    stable_replicas: int | None  # the stable's size before the deploy, from the canary's annotation
+    canary_present: bool = False
+    stable_version: str = ""  # what the stable Deployment runs now
+    canary_replicas: int = 0
+
+
+class DeployRun:
+    """A deploy (``kind="deploy"``), ``"rollback"``, ``"scale"`` or ``"abort"`` of an interrupted one."""
+
+    def __init__(
+        self,
+        context: DeployContext,
+        *,
+        kind: str,
+        service: str,
+        environment: str,
+        version: str = "",
+        replicas: int | None = None,
+        commit_sha: str | None = None,
+        commit_time: float | None = None,
+        resume: InterruptedDeploy | None = None,
+    ) -> None:
+        self.context = context
+        self.kind = kind
+        self.service = service
+        self.environment_name = environment
+        self.version = version
+        self.replicas = replicas
+        self.commit_sha = commit_sha
+        self.commit_time = commit_time
+        self.resume_point = resume
+        self.deploy_id = resume.record.id if resume else new_deploy_id()
+        self.user = context.user
+        # filled by the pre-checks
+        self.target: DeployTarget | None = None
+        self.from_version = resume.record.from_version if resume else ""
+        self.total = 0  # the stable's replicas before the deploy: what the service should run
+        self.lease: DeployLease | None = None
+        self.outcome: Outcome | None = None
+        self.current_step: int | None = None
+        self.weight = 0
+        # controls (any thread)
+        self._wake = threading.Condition()
+        self._changes = 0  # bumped by every watch event and control call
+        self._paused = False
+        self._pause_reason = ""
+        self._needs_decision = False
+        self._skip = False  # promote: end the current bake now
+        self._resumed_by = ""
+        self._paused_total = 0.0  # seconds spent paused, so bakes and deadlines exclude them
+        self._promote_full = False
+        self._stop_request: _Stop | None = None
+        # bookkeeping
+        self._recorded = False
+        self._pending: list[DeployEvent] = []
+        self._watches: list[ResourceWatch] = []
+        self._last_progress: tuple | None = None
+        self._last_renew = 0.0
+        self._finished = False
+
+    # -- controls (thread-safe) -------------------------------------------------------------------
+    def promote(self, *, full: bool = False) -> None:
+        """Go on: accept an inconclusive analysis or end a pause; otherwise end the current (or next)
+        bake early. ``full`` skips the remaining steps and promotes straight away."""
+        with self._wake:
+            if self._paused:
+                self._paused = False
+                self._needs_decision = False
+                self._resumed_by = "promote"
+            else:
+                self._skip = True
+            self._promote_full = self._promote_full or full
+            self._poke()
+
+    def pause(self, reason: str = "paused by user") -> None:
+        """Hold at the current point (the bake clock stops) until resume/promote/abort."""
+        with self._wake:
+            if not self._paused:
+                self._paused = True
+                self._pause_reason = reason
+            self._poke()
+
+    def resume(self) -> None:
+        """Continue after :meth:`pause`. An inconclusive analysis needs promote or abort instead."""
+        with self._wake:
+            if self._paused and not self._needs_decision:
+                self._paused = False
+                self._resumed_by = "resume"
+            self._poke()
+
+    def abort(self, reason: str = "aborted by user") -> None:
+        """Stop and roll back (stable restored, canary removed); outcome ``aborted``."""
+        with self._wake:
+            self._stop_request = self._stop_request or _Stop(reason, Outcome.ABORTED)
+            self._poke()
+
+    def rollback(self, reason: str = "rollback requested by user") -> None:
+        """Stop and roll back; outcome ``rolled-back``."""
+        with self._wake:
+            self._stop_request = self._stop_request or _Stop(reason, Outcome.ROLLED_BACK)
+            self._poke()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def waiting_for_decision(self) -> bool:
+        return self._paused and self._needs_decision
+
+    def _poke(self) -> None:
+        self._changes += 1
+        self._wake.notify_all()
+
+    def _on_watch(self, _kind: str, _obj: dict[str, Any]) -> None:
+        with self._wake:
+            self._poke()
+
+    # -- the stream -------------------------------------------------------------------------------
+    def events(self) -> Iterator[DeployEvent]:
+        """Run it, yielding every event as it happens. Stopping the iteration early leaves the
+        deploy interrupted (resumable), exactly like a killed process."""
+        ACTIVE_RUNS.add(self.deploy_id)
+        try:
+            yield from self._run()
+        finally:
+            ACTIVE_RUNS.discard(self.deploy_id)
+            for watch in self._watches:
+                watch.stop()
+            if self._finished and self.lease is not None:
+                try:
+                    self.lease.release()
+                except ClusterError as error:
+                    log.warning("could not release the deploy lease: %s", error)
+
+    def _emit(self, event: DeployEvent) -> DeployEvent:
+        if self._recorded:
+            self.context.history.append(event)
+        else:
+            self._pending.append(event)
+        return event
+
+    def _record_start(self, stable_name: str, namespace: str) -> None:
+        if self._recorded:
+            return
+        if self.resume_point is None:
+            self.context.history.start(
+                DeployRecord(
+                    id=self.deploy_id,
+                    kind=self.kind,
+                    service=self.service,
+                    environment=self.environment_name,
+                    namespace=namespace,
+                    deployment=stable_name,
+                    user=self.user,
+                    from_version=self.from_version,
+                    to_version=self.version,
+                    started_at=time.time(),
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    commit_sha=self.commit_sha,
+                    commit_time=self.commit_time,
+                )
+            )
+        self._recorded = True
+        for event in self._pending:
+            self.context.history.append(event)
+        self._pending.clear()
+
+    def _finish(self, outcome: Outcome, reason: str, version: str) -> DeployEvent:
+        self.outcome = outcome
+        self._finished = True
+        event = self._emit(DeployFinished(self.deploy_id, outcome=outcome, reason=reason, version=version))
+        self.context.history.finish(self.deploy_id, outcome, version, reason)
+        return event
+
+    def _run(self) -> Steps:
+        started = time.monotonic()
+        yield self._emit(StageStarted(self.deploy_id, stage=Stage.PRECHECKS))
+        try:
+            stable = self._prechecks()
+        except (DeployRefused, LeaseHeld, ClusterError) as error:
+            reason = str(error)
+            yield self._emit(StageFinished(self.deploy_id, stage=Stage.PRECHECKS, ok=False, detail=reason))
+            target = self.target
+            self._record_start(target.stable_name if target else "", target.namespace if target else "")
+            yield self._finish(Outcome.FAILED, reason, self.from_version)
+            return
+        assert self.target is not None
+        target = self.target
+        self._record_start(target.stable_name, target.namespace)
+        yield self._emit(
+            DeployStarted(
+                self.deploy_id,
+                service=self.service,
+                environment=self.environment_name,
+                from_version=self.from_version,
+                to_version=self.version,
+                user=self.user,
+                namespace=target.namespace,
+                steps=tuple(s.weight for s in target.settings.steps) if self.kind == "deploy" else (),
+                bakes=tuple(s.bake for s in target.settings.steps) if self.kind == "deploy" else (),
+                kind=self.kind,
+            )
+        )
+        yield self._emit(
+            StageFinished(
+                self.deploy_id,
+                stage=Stage.PRECHECKS,
+                ok=True,
+                detail=f"{target.stable_name} in {target.namespace} ({target.cluster.name}) runs "
+                f"{self.from_version} on {self.total} pods",
+                duration=time.monotonic() - started,
+            )
+        )
+        self._start_watches(stable)
+        handler = {
+            "deploy": self._deploy,
+            "rollback": self._rollback_to,
+            "scale": self._scale,
+            "abort": None,
+        }[self.kind]
+        try:
+            if handler is None:
+                raise _Stop(f"interrupted deploy {self.deploy_id} aborted", Outcome.ABORTED)
+            yield from handler()
+        except _Stop as stop:
+            yield from self._roll_back(stop)
+        except ClusterError as error:
+            yield from self._roll_back(_Stop(f"cluster error: {error}"))
+
+    # -- pre-checks -------------------------------------------------------------------------------
+    def _prechecks(self) -> dict[str, Any]:
+        context = self.context
+        environment = context.environment(self.environment_name)
+        # Aborting an interrupted deploy must always be possible, whatever the catalog says now.
+        check = self.kind != "abort"
+        self.target, stable = context.resolve(self.service, environment, check_permissions=check)
+        target = self.target
+        current = cn.deployed_version(stable)
+        if self.resume_point is None:
+            self.from_version = current
+        self.total = cn.desired_replicas(stable)
+        existing = target.cluster.find("deployments", target.namespace, target.canary_name)
+        if self.resume_point is not None:
+            self.version = self.resume_point.record.to_version
+            if self.resume_point.stable_replicas is not None:
+                self.total = self.resume_point.stable_replicas
+            elif existing is not None:
+                self.total = int(cn.annotations(existing).get(cn.A_STABLE_REPLICAS) or self.total)
+        elif existing is not None:
+            owner = cn.annotations(existing).get(cn.A_DEPLOY_ID, "?")
+            raise DeployRefused(
+                f"{target.canary_name} from unfinished deploy {owner} is still in {target.namespace}: "
+                f"resume or abort it first (idp-console deploy {self.service} --env {self.environment_name} "
+                "--resume | --abort)"
+            )
+        if self.kind == "deploy" and self.resume_point is None:
+            if not self.version:
+                raise DeployRefused("no version given")
+            if self.version == current:
+                raise DeployRefused(f"{self.service} already runs {current} in {self.environment_name}")
+        if self.kind == "rollback":
+            self._choose_rollback_version(stable, current)
+        if self.kind == "scale":
+            if self.replicas is None or self.replicas < 0:
+                raise DeployRefused("replicas must be 0 or more")
+            self.version = current
+        self.lease = DeployLease(
+            target.cluster,
+            target.namespace,
+            self.service,
+            self.environment_name,
+            self.deploy_id,
+            self.user,
+            seconds=target.settings.lease_seconds,
+        )
+        self.lease.acquire(take_over_from=self.resume_point.record.id if self.resume_point else None)
+        self._last_renew = time.monotonic()
+        return stable
+
+    def _choose_rollback_version(self, stable: dict[str, Any], current: str) -> None:
+        if self.version:
+            if self.version == current:
+                raise DeployRefused(f"{self.service} already runs {current} in {self.environment_name}")
+            return
+        found = self.context.history.rollback_target(self.service, self.environment_name, current)
+        # Without local history (another machine deployed), the Deployment's own annotation knows.
+        found = found or cn.annotations(stable).get(cn.A_PREVIOUS)
+        if not found or found == current:
+            raise DeployRefused(
+                f"no earlier version of {self.service} in {self.environment_name} within 72 h "
+                "to roll back to; name one with --to VERSION"
+            )
+        self.version = found
+
+    # -- watching ---------------------------------------------------------------------------------
+    def _start_watches(self, stable: dict[str, Any]) -> None:
+        target = self.target
+        assert target is not None
+        selector = dict((stable.get("spec") or {}).get("selector", {}).get("matchLabels") or {})
+        selector[cn.TRACK] = "canary"
+        pod_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        self.deployments = ResourceWatch(
+            target.cluster, "deployments", target.namespace, listener=self._on_watch
+        )
+        self.pods = ResourceWatch(
+            target.cluster, "pods", target.namespace, label_selector=pod_selector, listener=self._on_watch
+        )
+        self._watches = [self.deployments.start(), self.pods.start()]
+        for watch in self._watches:
+            watch.synced.wait(timeout=30)
+
+    def _stable(self) -> dict[str, Any] | None:
+        assert self.target is not None
+        return self.deployments.get(self.target.stable_name)
+
+    def _canary(self) -> dict[str, Any] | None:
+        assert self.target is not None
+        return self.deployments.get(self.target.canary_name)
+
+    def _canary_pods(self) -> list[dict[str, Any]]:
+        return list(self.pods.objects().values())
+
+    # -- waiting ----------------------------------------------------------------------------------
+    def _wait(
+        self,
+        until: Callable[[], bool],
+        *,
+        timeout: float,
+        what: str,
+        watch_canary: bool = True,
+        wake_by: Callable[[], float] | None = None,
+    ) -> Generator[DeployEvent, None, None]:
+        """Yield progress until ``until()``; raise _Stop on abort, canary failure or timeout.
+
+        Time spent paused does not count against ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            paused_for = yield from self._honour_controls()
+            deadline += paused_for
+            progress = self._progress()
+            if progress is not None:
+                yield self._emit(progress)
+            if watch_canary:
+                problem = self._canary_problem()
+                if problem:
+                    raise _Stop(problem)
+            with self._wake:
+                seen = self._changes
+            if until():
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Stop(f"{what} did not happen within {format_duration(round(timeout, 1))}")
+            self._renew_lease()
+            # Sleep until something changes (a watch event or a control call wakes us at once),
+            # or until the clock matters: the deadline, the end of a bake, a lease renewal.
+            sleep = min(remaining, 1.0)
+            if wake_by is not None:
+                sleep = min(sleep, max(0.0, wake_by() - time.monotonic()))
+            with self._wake:
+                if self._changes == seen and sleep > 0:
+                    self._wake.wait(sleep)
+
+    def _honour_controls(self) -> Generator[DeployEvent, None, float]:
+        """Raise on abort; while paused, keep emitting progress and renewing the lease."""
+        with self._wake:
+            if self._stop_request is not None:
+                raise self._stop_request
+            if not self._paused:
+                return 0.0
+            reason, decision = self._pause_reason, self._needs_decision
+        began = time.monotonic()
+        yield self._emit(
+            Paused(self.deploy_id, reason=reason, step=self.current_step, needs_decision=decision)
+        )
+        while True:
+            with self._wake:
+                if self._stop_request is not None:
+                    raise self._stop_request
+                if not self._paused:
+                    break
+                self._wake.wait(1.0)
+            progress = self._progress()
+            if progress is not None:
+                yield self._emit(progress)
+            self._renew_lease()
+        yield self._emit(Resumed(self.deploy_id, by=self._resumed_by))
+        paused_for = time.monotonic() - began
+        self._paused_total += paused_for
+        return paused_for
+
+    def _renew_lease(self) -> None:
+        assert self.target is not None and self.lease is not None
+        if time.monotonic() - self._last_renew > self.target.settings.lease_seconds / 3:
+            self._last_renew = time.monotonic()
+            try:
+                self.lease.renew()
+            except ClusterError as error:
+                log.warning("could not renew the deploy lease: %s", error)
+
+    def _progress(self) -> RolloutProgress | None:
+        """A progress event when the replica counts changed since the last one."""
+        stable, canary = self._stable(), self._canary()
+        stable_desired = cn.desired_replicas(stable) if stable else 0
+        stable_ready = cn.ready_replicas(stable) if stable else 0
+        canary_desired = cn.desired_replicas(canary) if canary else 0
+        canary_ready = cn.ready_replicas(canary) if canary else 0
+        restarts = pod_health(self._canary_pods()).restarts if canary else 0
+        key = (
+            self.weight,
+            stable_desired,
+            stable_ready,
+            canary_desired,
+            canary_ready,
+            restarts,
+            self.current_step,
+        )
+        if key == self._last_progress:
+            return None
+        self._last_progress = key
+        serving = stable_ready + canary_ready
+        return RolloutProgress(
+            self.deploy_id,
+            weight=self.weight,
+            actual_weight=round(100.0 * canary_ready / serving, 1) if serving else 0.0,
+            stable_desired=stable_desired,
+            stable_ready=stable_ready,
+            canary_desired=canary_desired,
+            canary_ready=canary_ready,
+            canary_restarts=restarts,
+            step=self.current_step,
+        )
+
+    def _canary_problem(self) -> str | None:
+        """A reason to fail now: the canary crash-loops, cannot pull, restarts or missed its deadline."""
+        canary = self._canary()
+        if canary is None:
+            return None
+        if progress_deadline_exceeded(canary):
+            return f"{self.target.canary_name if self.target else 'canary'} exceeded its progress deadline"
+        health = pod_health(self._canary_pods())
+        if health.problems:
+            return "canary pods failing: " + "; ".join(health.problems[:2])
+        if health.restarts:
+            return f"canary containers restarted {health.restarts} times"
+        return None
+
+    # -- deploy -----------------------------------------------------------------------------------
+    def _deploy(self) -> Steps:
+        target = self.target
+        assert target is not None
+        steps = target.settings.steps
+        first = 0
+        if self.resume_point is not None:
+            first = self.resume_point.last_step + 1
+            yield self._emit(
+                LogLine(self.deploy_id, message=f"resuming {self.deploy_id} at step {first + 1}")
+            )
+        yield from self._update_stage()
+        for index in range(first, len(steps)):
+            if self._promote_full:
+                break
+            yield from self._canary_step(index)
+        yield from self._promote()
+
+    def _update_stage(self) -> Steps:
+        target = self.target
+        assert target is not None
+        began = time.monotonic()
+        yield self._emit(
+            StageStarted(self.deploy_id, stage=Stage.UPDATE, detail=f"{target.canary_name} {self.version}")
+        )
+        if target.cluster.find("deployments", target.namespace, target.canary_name) is None:
+            stable = target.cluster.get("deployments", target.namespace, target.stable_name)
+            body = cn.canary_manifest(
+                stable, version=self.version, replicas=0, deploy_id=self.deploy_id, stable_replicas=self.total
+            )
+            body["metadata"]["annotations"][cn.A_DEPLOYED_BY] = self.user
+            target.cluster.create("deployments", target.namespace, body)
+        yield from self._wait(lambda: self._canary() is not None, timeout=30, what="the canary to appear")
+        yield self._emit(
+            StageFinished(
+                self.deploy_id,
+                stage=Stage.UPDATE,
+                ok=True,
+                detail=f"{target.canary_name} created with {self.version}",
+                duration=time.monotonic() - began,
+            )
+        )
+
+    def _set_replicas(
+        self, name: str, replicas: int, extra: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        target = self.target
+        assert target is not None
+
+        def change(deployment: dict[str, Any]) -> None:
+            deployment.setdefault("spec", {})["replicas"] = replicas
+            if extra is not None:
+                extra(deployment)
+
+        target.cluster.update("deployments", target.namespace, name, change)
+
+    def _settled(self, deployment: dict[str, Any] | None, replicas: int, version: str | None = None) -> bool:
+        """The Deployment has rolled out to exactly ``replicas`` ready pods (of ``version``)."""
+        if deployment is None:
+            return False
+        if cn.desired_replicas(deployment) != replicas:
+            return False
+        if version is not None and cn.deployed_version(deployment) != version:
+            return False
+        status = deployment.get("status") or {}
+        return (
+            rollout_status(deployment).done
+            and int(status.get("replicas") or 0) == replicas
+            and cn.ready_replicas(deployment) >= replicas
+        )
+
+    def _canary_step(self, index: int) -> Steps:
+        target = self.target
+        assert target is not None
+        step = target.settings.steps[index]
+        self.current_step, self.weight = index, step.weight
+        began = time.monotonic()
+        split = split_replicas(self.total, step.weight, target.settings.max_surge)
+        yield self._emit(
+            StageStarted(
+                self.deploy_id,
+                stage=Stage.CANARY,
+                step=index,
+                detail=f"{step.weight}%: {split.canary} canary / {split.stable} stable pods",
+            )
+        )
+        deadline = target.settings.progress_deadline
+        # Canary up first, and only when its pods are ready, stable down: capacity never dips.
+        self._set_replicas(target.canary_name, split.canary)
+        yield from self._wait(
+            lambda: self._settled(self._canary(), split.canary),
+            timeout=deadline,
+            what=f"{split.canary} ready canary pods",
+        )
+        self._set_replicas(target.stable_name, split.stable)
+        yield from self._wait(
+            lambda: self._settled(self._stable(), split.stable),
+            timeout=deadline,
+            what=f"stable scaled to {split.stable}",
+        )
+
+        def note_step(deployment: dict[str, Any]) -> None:
+            deployment["metadata"].setdefault("annotations", {})[cn.A_STEP] = str(index)
+
+        target.cluster.update("deployments", target.namespace, target.canary_name, note_step)
+        yield self._emit(
+            StageFinished(
+                self.deploy_id,
+                stage=Stage.CANARY,
+                ok=True,
+                step=index,
+                detail=f"{step.weight}% traffic routed to {self.version}",
+                duration=time.monotonic() - began,
+            )
+        )
+        if step.analysis:
+            yield from self._analyse(index, split.canary)
+        elif step.bake and step.weight < 100:
+            yield from self._bake(step.bake)
+
+    def _bake(self, seconds: float) -> Steps:
+        """Watch the canary for ``seconds`` (pauses extend it; promote ends it)."""
+        end = time.monotonic() + seconds
+        paused_before = self._paused_total
+
+        def finishes_at() -> float:
+            return end + (self._paused_total - paused_before)
+
+        def baked() -> bool:
+            return self._skip or time.monotonic() >= finishes_at()
+
+        yield from self._wait(baked, timeout=seconds + 60, what="the bake", wake_by=finishes_at)
+        with self._wake:
+            self._skip = False
+
+    def _analyse(self, index: int, canary_pods: int) -> Steps:
+        target = self.target
+        assert target is not None
+        step = target.settings.steps[index]
+        began = time.monotonic()
+        yield self._emit(
+            StageStarted(
+                self.deploy_id, stage=Stage.ANALYSIS, step=index, detail=f"bake {format_duration(step.bake)}"
+            )
+        )
+        try:
+            yield from self._bake(step.bake)
+        except _Stop as stop:
+            if stop.outcome is Outcome.ROLLED_BACK and self._stop_request is None:
+                yield self._emit(
+                    AnalysisResult(
+                        self.deploy_id, step=index, check="health", verdict=Verdict.FAILED, detail=stop.reason
+                    )
+                )
+                yield self._emit(
+                    StageFinished(
+                        self.deploy_id, stage=Stage.ANALYSIS, ok=False, step=index, detail=stop.reason
+                    )
+                )
+            raise
+        if self._promote_full:
+            return
+        checks = health_checks(self._canary(), self._canary_pods(), canary_pods)
+        analysis = target.settings.analysis
+        query = analysis.render(
+            {
+                "service": self.service,
+                "namespace": target.namespace,
+                "environment": self.environment_name,
+                "deployment": target.stable_name,
+                "canary": target.canary_name,
+                "version": self.version,
+                "track": "canary",
+            }
+        )
+        checks.append(error_rate_check(target.prometheus, query, analysis.threshold))
+        for check in checks:
+            yield self._emit(
+                AnalysisResult(
+                    self.deploy_id,
+                    step=index,
+                    check=check.name,
+                    verdict=check.verdict,
+                    detail=check.detail,
+                    value=check.value,
+                    threshold=check.threshold,
+                )
+            )
+        failed = [c for c in checks if c.verdict is Verdict.FAILED]
+        if failed:
+            reason = f"{failed[0].detail} at {step.weight}%"
+            yield self._emit(
+                StageFinished(self.deploy_id, stage=Stage.ANALYSIS, ok=False, step=index, detail=reason)
+            )
+            raise _Stop(reason)
+        unsure = [c for c in checks if c.verdict is Verdict.INCONCLUSIVE]
+        if unsure:
+            # Never pass silently: wait for a person to promote (accept) or abort.
+            with self._wake:
+                self._paused, self._needs_decision, self._skip = True, True, False
+                self._pause_reason = f"analysis inconclusive at {step.weight}%: {unsure[0].detail}"
+            yield from self._honour_controls()
+        yield self._emit(
+            StageFinished(
+                self.deploy_id,
+                stage=Stage.ANALYSIS,
+                ok=True,
+                step=index,
+                detail=(
+                    f"health checks passing ({format_duration(step.bake)}); "
+                    + ("error rate accepted by user" if unsure else "error rate within threshold")
+                ),
+                duration=time.monotonic() - began,
+            )
+        )
+
+    def _promote(self) -> Steps:
+        target = self.target
+        assert target is not None
+        began = time.monotonic()
+        self.current_step = None
+        yield self._emit(
+            StageStarted(self.deploy_id, stage=Stage.PROMOTE, detail=f"{target.stable_name} → {self.version}")
+        )
+        old, new = self.from_version, self.version
+
+        def promote(deployment: dict[str, Any]) -> None:
+            cn.set_version(deployment, old, new)
+            deployment["spec"]["replicas"] = self.total
+            self._annotate(deployment, Outcome.SUCCEEDED, previous=old, version=new)
+
+        target.cluster.update("deployments", target.namespace, target.stable_name, promote)
+        yield from self._wait(
+            lambda: self._settled(self._stable(), self.total, new),
+            timeout=target.settings.progress_deadline,
+            what=f"{target.stable_name} to roll out {new}",
+            watch_canary=False,
+        )
+        yield from self._remove_canary()
+        yield self._emit(
+            StageFinished(
+                self.deploy_id,
+                stage=Stage.PROMOTE,
+                ok=True,
+                detail=f"{target.stable_name} runs {new} on {self.total} pods; canary removed",
+                duration=time.monotonic() - began,
+            )
+        )
+        yield self._finish(Outcome.SUCCEEDED, "", new)
+
+    def _annotate(self, deployment: dict[str, Any], outcome: Outcome, *, previous: str, version: str) -> None:
+        """Record the deploy on the Deployment itself, so other tools (and other machines) see it."""
+        notes = deployment["metadata"].setdefault("annotations", {})
+        notes.update(
+            {
+                cn.A_VERSION: version,
+                cn.A_PREVIOUS: previous,
+                cn.A_DEPLOY_ID: self.deploy_id,
+                cn.A_DEPLOYED_BY: self.user,
+                cn.A_DEPLOYED_AT: dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                cn.A_OUTCOME: str(outcome),
+            }
+        )
+        if self.commit_sha:
+            notes[cn.A_COMMIT] = self.commit_sha
+
+    def _remove_canary(self) -> Steps:
+        target = self.target
+        assert target is not None
+        target.cluster.delete("deployments", target.namespace, target.canary_name)
+        yield from self._wait(
+            lambda: self._canary() is None, timeout=60, what="the canary to be removed", watch_canary=False
+        )
+
+    # -- rollback ---------------------------------------------------------------------------------
+    def _roll_back(self, stop: _Stop) -> Steps:
+        """Stable back to the old version at full size, then the canary removed."""
+        target = self.target
+        assert target is not None
+        # Controls are spent: a second abort during the rollback must not interrupt it.
+        with self._wake:
+            self._stop_request = None
+            self._paused = False
+        began = time.monotonic()
+        old = self.from_version
+        yield self._emit(StageStarted(self.deploy_id, stage=Stage.ROLLBACK, detail=stop.reason))
+        try:
+
+            def restore(deployment: dict[str, Any]) -> None:
+                cn.set_version(deployment, cn.deployed_version(deployment), old)
+                deployment["spec"]["replicas"] = self.total
+                self._annotate(deployment, stop.outcome, previous=self.version, version=old)
+                # Keep what was there before: "previous" of a failed deploy is not a version to return to.
+                deployment["metadata"]["annotations"][cn.A_PREVIOUS] = (
+                    cn.annotations(deployment).get(cn.A_PREVIOUS) or ""
+                )
+
+            target.cluster.update("deployments", target.namespace, target.stable_name, restore)
+            yield from self._wait(
+                lambda: self._settled(self._stable(), self.total, old),
+                timeout=target.settings.progress_deadline,
+                what=f"{target.stable_name} to return to {old}",
+                watch_canary=False,
+            )
+            if self.kind in ("deploy", "abort"):
+                yield from self._remove_canary()
+        except (ClusterError, _Stop) as error:
+            reason = f"{stop.reason}; rollback incomplete: {error}"
+            yield self._emit(StageFinished(self.deploy_id, stage=Stage.ROLLBACK, ok=False, detail=reason))
+            # No outcome recorded: the deploy stays visible to find_interrupted() for a later abort.
+            yield self._emit(
+                DeployFinished(self.deploy_id, outcome=Outcome.INTERRUPTED, reason=reason, version="")
+            )
+            return
+        yield self._emit(
+            StageFinished(
+                self.deploy_id,
+                stage=Stage.ROLLBACK,
+                ok=True,
+                detail=f"{target.stable_name} back on {old} with {self.total} pods"
+                + ("; canary removed" if self.kind in ("deploy", "abort") else ""),
+                duration=time.monotonic() - began,
+            )
+        )
+        yield self._finish(stop.outcome, stop.reason, old)
+
+    # -- rollback command and scale ---------------------------------------------------------------
+    def _rollback_to(self) -> Steps:
+        """``idp-console rollback``: the stable goes straight to an earlier version, no canary."""
+        target = self.target
+        assert target is not None
+        began = time.monotonic()
+        old, new = self.from_version, self.version
+        yield self._emit(StageStarted(self.deploy_id, stage=Stage.ROLLBACK, detail=f"{old} → {new}"))
+
+        def back(deployment: dict[str, Any]) -> None:
+            cn.set_version(deployment, old, new)
+            self._annotate(deployment, Outcome.SUCCEEDED, previous=old, version=new)
+
+        target.cluster.update("deployments", target.namespace, target.stable_name, back)
+        if self._canary() is not None:
+            yield from self._remove_canary()
+        try:
+            yield from self._wait(
+                lambda: self._settled(self._stable(), self.total, new),
+                timeout=target.settings.progress_deadline,
+                what=f"{target.stable_name} to roll out {new}",
+                watch_canary=False,
+            )
+        except _Stop as stop:
+            yield self._emit(
+                StageFinished(self.deploy_id, stage=Stage.ROLLBACK, ok=False, detail=stop.reason)
+            )
+            yield self._finish(Outcome.FAILED, stop.reason, new)
+            return
+        yield self._emit(
+            StageFinished(
+                self.deploy_id,
+                stage=Stage.ROLLBACK,
+                ok=True,
+                detail=f"{target.stable_name} runs {new} on {self.total} pods",
+                duration=time.monotonic() - began,
+            )
+        )
+        yield self._finish(Outcome.SUCCEEDED, "", new)
+
+    def _scale(self) -> Steps:
+        target = self.target
+        assert target is not None and self.replicas is not None
+        began = time.monotonic()
+        replicas = self.replicas
+        yield self._emit(StageStarted(self.deploy_id, stage=Stage.SCALE, detail=f"{self.total} → {replicas}"))
+        self._set_replicas(target.stable_name, replicas)
+        try:
+            yield from self._wait(
+                lambda: self._settled(self._stable(), replicas),
+                timeout=target.settings.progress_deadline,
+                what=f"{replicas} ready pods",
+                watch_canary=False,
+            )
+        except _Stop as stop:
+            yield self._emit(StageFinished(self.deploy_id, stage=Stage.SCALE, ok=False, detail=stop.reason))
+            yield self._finish(Outcome.FAILED, stop.reason, self.version)
+            return
+        yield self._emit(
+            StageFinished(
+                self.deploy_id,
+                stage=Stage.SCALE,
+                ok=True,
+                detail=f"{target.stable_name} runs {replicas} pods",
+                duration=time.monotonic() - began,
+            )
+        )
+        yield self._finish(Outcome.SUCCEEDED, "", self.version)
+
+
+__all__ = ["ACTIVE_RUNS", "BAD_WAITING_REASONS", "DeployRun", "InterruptedDeploy", "new_deploy_id"]
