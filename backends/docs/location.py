@@ -1,7 +1,9 @@
 """Where an entity's docs live: the ``backstage.io/techdocs-ref`` annotation, or a fallback.
 
 * ``dir:<path>`` — relative to the file the entity was read from. For an entity read from a git
-  catalog source (``git:<url>@<ref>:<path>``) that is a path inside the same checkout.
+  catalog source (position ``<url>@<ref>:<path>``, optionally prefixed ``git:``) that is a path
+  inside the same checkout. Local positions are labels relative to the catalog source's root
+  (the workspace directory), so callers pass that ``root``.
 * ``url:<repository>[/tree/<ref>[/<subdir>]]`` — a git repository fetched like a git catalog
   source (GitHub/GitLab style ``/tree/`` or ``/blob/`` URLs name a ref and a sub-directory).
 * no annotation — an ``mkdocs.yml`` or ``docs/`` folder next to the entity file, else its README,
@@ -55,13 +57,17 @@ def default_checkout(url: str, ref: str) -> CheckoutResult:
     return sync_repository(url, ref)
 
 
-def locate_docs(entity: Any, *, checkout: Checkout | None = None) -> DocsLocation:
-    """Resolve where ``entity``'s docs are; see the module docstring for the rules."""
+def locate_docs(entity: Any, *, root: Path | None = None, checkout: Checkout | None = None) -> DocsLocation:
+    """Resolve where ``entity``'s docs are; see the module docstring for the rules.
+
+    ``root`` is what relative entity positions are relative to (the workspace directory);
+    without it they are taken relative to the current directory.
+    """
     checkout = checkout or default_checkout
     ref = str(entity.ref)
     location = DocsLocation(entity_ref=ref)
     annotation = entity.annotations.get(TECHDOCS_REF)
-    base, base_error = _entity_directory(str(entity.position.file), checkout, location)
+    base, base_error = _entity_directory(str(entity.position.file), root, checkout, location)
     if annotation is None:
         if base is None:
             location.error = base_error or "no docs: the entity has no backstage.io/techdocs-ref annotation"
@@ -90,22 +96,21 @@ def locate_docs(entity: Any, *, checkout: Checkout | None = None) -> DocsLocatio
 
 
 def parse_git_position(file: str) -> tuple[str, str, str] | None:
-    """Split a git source position ``git:<url>@<ref>:<path>`` into (url, ref, path).
+    """Split a git source position ``[git:]<url>@<ref>:<path>`` into (url, ref, path).
 
     The ref cannot contain ':' (git forbids it) and the url's own '@' (``git@host:…``) comes
     before the last '@', so splitting on the last '@' before the final ':' is unambiguous.
+    Local labels (``catalog/payments.yaml``) have no ``@…:`` part and give None.
     """
-    if not file.startswith("git:"):
-        return None
-    rest = file[len("git:") :]
+    rest = file[len("git:") :] if file.startswith("git:") else file
     at = rest.rfind("@")
     if at == -1:
         return None
     url, ref_and_path = rest[:at], rest[at + 1 :]
     ref, colon, path = ref_and_path.partition(":")
-    if not colon or not url:
+    if not colon or not url or not ref or not path:
         return None
-    return url, ref or "HEAD", path
+    return url, ref, path
 
 
 def parse_repository_url(url: str) -> tuple[str, str, str]:
@@ -124,14 +129,19 @@ def parse_repository_url(url: str) -> tuple[str, str, str]:
 
 
 def _entity_directory(
-    file: str, checkout: Checkout, location: DocsLocation
+    file: str, root: Path | None, checkout: Checkout, location: DocsLocation
 ) -> tuple[Path | None, str | None]:
     """The directory of the entity's file on disk (checking out its git source when needed)."""
+    if not file:
+        return None, "the entity was not read from a file"
+    local = Path(file)
+    if not local.is_absolute() and root is not None:
+        local = root / file
+    if local.exists():
+        return local.resolve().parent, None
     git = parse_git_position(file)
     if git is None:
-        if not file:
-            return None, "the entity was not read from a file"
-        return Path(file).resolve().parent, None
+        return local.resolve().parent, None
     url, ref, path = git
     try:
         result = checkout(url, ref)

@@ -25,10 +25,17 @@ _FIRST_H1 = re.compile(r"^ {0,3}# +(.+?)[ #]*$", re.MULTILINE)
 
 
 def load_site(
-    entity: Any, *, checkout: Checkout | None = None, max_page_bytes: int = MAX_PAGE_BYTES
+    entity: Any,
+    *,
+    root: Path | None = None,
+    checkout: Checkout | None = None,
+    max_page_bytes: int = MAX_PAGE_BYTES,
 ) -> DocSite:
-    """The docs site of a catalog entity (resolving its techdocs-ref), never raising."""
-    location = locate_docs(entity, checkout=checkout)
+    """The docs site of a catalog entity (resolving its techdocs-ref), never raising.
+
+    ``root``: the workspace directory, which local entity positions are relative to.
+    """
+    location = locate_docs(entity, root=root, checkout=checkout)
     title = getattr(entity, "title", "") or getattr(entity, "name", "") or location.entity_ref
     return site_from_location(location, title=title, max_page_bytes=max_page_bytes)
 

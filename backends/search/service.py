@@ -36,10 +36,13 @@ class SearchService:
         self,
         index: SearchIndex | None = None,
         *,
+        root: Path | None = None,
         include_docs: bool = True,
         checkout: Checkout | None = None,
     ) -> None:
+        """``root``: the workspace directory, for entity positions relative to it (see docs)."""
         self.index = index or SearchIndex()
+        self.root = root
         self.include_docs = include_docs
         self._checkout = checkout
         self._claimed_roots: dict[Path, str] = {}  # docs directory → entity whose pages it holds
@@ -55,7 +58,9 @@ class SearchService:
         if self.include_docs:
             for entity in entities:
                 self._drop_docs(entity_ref_of(entity))
-            page_docs = list(docs_documents(entities, checkout=self._checkout, claimed=self._claimed_roots))
+            page_docs = list(
+                docs_documents(entities, root=self.root, checkout=self._checkout, claimed=self._claimed_roots)
+            )
             documents.extend(page_docs)
             pages = len(page_docs)
         self.index.add_many(documents)

@@ -118,6 +118,7 @@ def page_documents(site: DocSite) -> list[SearchDocument]:
 def docs_documents(
     entities: Iterable[Any],
     *,
+    root: Path | None = None,
     checkout: Checkout | None = None,
     claimed: dict[Path, str] | None = None,
 ) -> Iterator[SearchDocument]:
@@ -126,7 +127,8 @@ def docs_documents(
     Entities without a techdocs-ref may share a fallback ``docs/`` folder (several entities in one
     file); the first one claims it, recorded in ``claimed`` (docs root → entity ref) so a later
     update can release it. ``checkout`` defaults to *not* fetching remote repositories, so
-    indexing never blocks on the network; pass ``default_checkout`` to include them.
+    indexing never blocks on the network; pass ``default_checkout`` to include them. ``root`` is
+    the workspace directory (local entity positions are relative to it).
     """
     checkout = checkout or _no_remote_checkout
     claimed = claimed if claimed is not None else {}
@@ -139,7 +141,7 @@ def docs_documents(
             if directory in fallback_dirs:
                 continue
             fallback_dirs.add(directory)
-        site = load_site(entity, checkout=checkout)
+        site = load_site(entity, root=root, checkout=checkout)
         if site.root is None:
             continue
         owner = claimed.setdefault(site.root, site.entity_ref)

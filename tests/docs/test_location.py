@@ -186,3 +186,41 @@ def test_parse_git_position(position: str, expected: tuple[str, str, str] | None
 )
 def test_parse_repository_url(url: str, expected: tuple[str, str, str]) -> None:
     assert parse_repository_url(url) == expected
+
+
+def test_real_catalog_dir_and_git_sources(tmp_path: Path) -> None:
+    """End to end with the catalog loader: positions are labels relative to the workspace root."""
+    from backends.catalog import load_catalog
+    from backends.workspace import load_workspace
+
+    entity_yaml = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n"
+        "  annotations:\n    backstage.io/techdocs-ref: dir:./site\nspec:\n"
+        "  type: service\n  lifecycle: production\n  owner: team-a\n"
+    )
+    make_repo(
+        tmp_path / "remote",
+        {
+            "catalog-info.yaml": entity_yaml.format(name="remote-svc"),
+            **{f"site/{k}": v for k, v in SITE.items()},
+        },
+    )
+    write_files(
+        tmp_path / "ws",
+        {
+            "idp-console.yaml": (
+                "catalog:\n  sources:\n    - type: dir\n      path: catalog\n"
+                f"    - type: git\n      url: {tmp_path / 'remote'}\n      ref: main\n"
+            ),
+            "catalog/local.yaml": entity_yaml.format(name="local-svc"),
+            **{f"catalog/site/{k}": v for k, v in SITE.items()},
+        },
+    )
+    workspace = load_workspace(tmp_path / "ws")
+    catalog = load_catalog(workspace)
+    for name in ("local-svc", "remote-svc"):
+        entity = catalog.get(name)
+        assert entity is not None, catalog.problems
+        site = load_site(entity, root=workspace.root)
+        assert site.error is None, (entity.position, site.notices)
+        assert "Undo." in load_page(site, "runbook.md").markdown
