@@ -1,1 +1,1 @@
-"""golden_paths."""
+"""Golden paths shipped with idp-console: one directory per template (``*/template.yaml`` + skeleton)."""
