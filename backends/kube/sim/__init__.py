@@ -1,1 +1,96 @@
-"""Simulated Kubernetes cluster (work in progress; the full API description follows)."""
+"""The simulated Kubernetes cluster: a real HTTP Kubernetes API on loopback, a controller, a Prometheus.
+
+Point the official ``kubernetes`` client (or kubectl) at it exactly as at a real cluster::
+
+    from backends.kube.sim import DEMO_SERVICES, start_simulated_cluster
+
+    with start_simulated_cluster(state_dir() / "simulated-cluster.json", seed_objects=DEMO_SERVICES) as sim:
+        kubeconfig = sim.kubeconfig(tmp / "kubeconfig")        # context "simulated"
+        api = kubernetes.config.new_client_from_config(str(kubeconfig), context="simulated")
+        sim.set_error_rate("payment-service", "canary", 0.07)  # for canary analysis
+        sim.controller.set_fault("payment-service-canary", PodFault(crash_loop=True))
+        sim.faults.fail_next(2, method="PATCH", path="/deployments/")
+
+Public API
+----------
+``start_simulated_cluster(state_file, *, time_scale=0.1, seed_objects=None, attach=True, timings=None)``
+    → `SimulatedCluster` (context manager; ``stop()``). Runs API server, controller and Prometheus
+    on an event loop in a daemon thread, on 127.0.0.1 with ephemeral ports.
+``SimulatedCluster``
+    ``api_url``, ``prometheus_url``, ``kubeconfig(path, context="simulated")``,
+    ``set_error_rate(service, track, value | None, namespace=None)``, ``seed(services)``, ``save()``,
+    ``attached``; owner only: ``faults`` (`ApiFaults`), ``controller`` (`SimulatedController`),
+    ``prometheus`` (`FakePrometheus`), ``store`` (`ObjectStore`).
+``ApiFaults``: ``fail_next(n, method=, path=regex, status=500)``, ``hang_next(n, method=, path=,
+    seconds=)`` (then 504), ``drop_watches(path=None, abrupt=True)``, ``clear()``, ``hits``.
+``SimulatedController``: ``set_fault(match, PodFault | None)`` where ``match`` is a Deployment name,
+    a full image or an image tag; ``clear_faults()``; ``time_scale``.
+    ``PodFault(crash_loop=False, image_pull_error=False, ready_after=None)``. Without a rule, an
+    image tag containing ``crashloop`` crash-loops, ``pullerror`` fails to pull, and ``slow``
+    becomes ready after 60 simulated seconds — usable from the CLI (``--version v2.3.1-crashloop``).
+``SeedService``, ``DEMO_SERVICES`` (payment-service v2.3.0 ×4 in staging and production, and
+    more), ``deployment_manifest``, ``service_manifest``: Deployment ``<name>`` with selector
+    ``app=<name>,track=stable``; Service ``<name>`` selecting ``app=<name>`` only.
+
+Time: ``time_scale`` is real seconds per simulated second. Pods take 2 s to start and 3 s more to
+become ready (`PodTimings`), crash-looping containers exit after 3 s with 10 s, 20 s … back-off,
+``progressDeadlineSeconds`` counts simulated seconds. With the default 0.1 a rollout of 4 pods
+takes well under a second and a 600 s progress deadline expires after 60 s.
+
+Prometheus query convention
+---------------------------
+``GET {prometheus_url}/api/v1/query?query=...``: the PromQL text must contain the label matchers
+``service="<service>"`` and ``track="<stable|canary>"`` (optionally ``namespace="<ns>"``), e.g.
+``sum(rate(http_requests_total{service="payment-service",track="canary",code=~"5.."}[1m])) /
+sum(rate(http_requests_total{service="payment-service",track="canary"}[1m]))``. The answer is the
+error-rate *ratio* set for that service/track as a one-sample vector
+(``{"status":"success","data":{"resultType":"vector","result":[{"metric":{...},"value":[ts,"0.07"]}]}}``),
+or an empty ``result`` (no data → the engine must treat it as inconclusive) when none is set.
+
+API server behaviour worth knowing (it is Kubernetes behaviour)
+--------------------------------------------------------------
+- ``resourceVersion`` is one cluster-wide counter; lists return it in ``metadata.resourceVersion``;
+  watches resume from it, and answer an ``ERROR`` event with code 410 once it is too old (the
+  history keeps the last 5000 changes, and none survive a restart from the state file).
+- ``generation`` changes on spec changes only; ``/status`` writes change only status, and main
+  resource writes ignore status. A write carrying a stale ``metadata.resourceVersion`` gets 409.
+- Status counts that are 0 are omitted, as Kubernetes does (read a missing count as 0).
+- PATCH supports strategic merge (default of the Python client for dicts; containers merge by
+  name), JSON merge and JSON patch; server-side apply creates missing objects. PUT on a missing
+  object is 404. DELETE removes at once and garbage-collects owned objects (no finalizers).
+- Namespaces are not enforced: objects can be created in a namespace that does not exist.
+
+Several processes: the first `start_simulated_cluster` for a state file owns the servers and
+writes ``<state_file>.endpoint.json``; later ones (CLI while the TUI runs) attach to it, see
+`cluster` for the details.
+"""
+
+from __future__ import annotations
+
+from .cluster import DEFAULT_TIME_SCALE, SimulatedCluster, start_simulated_cluster
+from .controller import SimulatedController
+from .emulator import SimulatedApiServer
+from .faults import ApiFaults, FaultRule
+from .kubelet import PodFault, PodTimings
+from .prometheus import FakePrometheus
+from .seed import DEMO_SERVICES, SeedService, deployment_manifest, namespace_manifest, service_manifest
+from .store import ObjectStore
+
+__all__ = [
+    "DEFAULT_TIME_SCALE",
+    "DEMO_SERVICES",
+    "ApiFaults",
+    "FakePrometheus",
+    "FaultRule",
+    "ObjectStore",
+    "PodFault",
+    "PodTimings",
+    "SeedService",
+    "SimulatedApiServer",
+    "SimulatedCluster",
+    "SimulatedController",
+    "deployment_manifest",
+    "namespace_manifest",
+    "service_manifest",
+    "start_simulated_cluster",
+]

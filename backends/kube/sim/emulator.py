@@ -18,13 +18,15 @@ import asyncio
 import contextlib
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp.web
 import attrs
 import yaml
 from kmock import KubernetesEmulator
-from kmock._internal import apps, parsing, references, rendering
+from kmock._internal import references, rendering
 from typing_extensions import override
 
 from . import errors
@@ -32,6 +34,7 @@ from .errors import ApiError
 from .faults import ApiFaults
 from .patching import json_merge_patch, json_patch, strategic_merge_patch
 from .resources import BY_GVR, RESOURCES, ResourceType
+from .routes import ApiPath, parse_api_path
 from .selectors import FieldRequirement, parse_field_selector, parse_label_selector
 from .store import Obj, ObjectStore, Watcher
 
@@ -40,6 +43,22 @@ DEFAULT_WATCH_TIMEOUT = 1800.0
 # How often an idle watch checks whether its client went away (aiohttp does not cancel handlers).
 _IDLE_CHECK = 0.5
 _KEEP_REQUESTS = 200
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One HTTP request to the API, read in full (kmock's parsed Request cannot represent all paths)."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    raw: aiohttp.web.BaseRequest
+
+    @property
+    def is_watch(self) -> bool:
+        return self.method == "GET" and self.params.get("watch") in ("true", "1")
 
 
 @attrs.define(kw_only=True)
@@ -74,6 +93,30 @@ class SimulatedApiServer(KubernetesEmulator):
 
     @override
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        call = ApiCall(
+            method=raw_request.method.upper(),
+            path=raw_request.path,
+            params=dict(raw_request.query),
+            headers=raw_request.headers,
+            body=await raw_request.read(),
+            raw=raw_request,
+        )
+        route = parse_api_path(call.path)
+        try:
+            rule = self.faults.take(call.method, call.path, call.is_watch)
+            if rule is not None:
+                if rule.kind == "hang":
+                    await asyncio.sleep(rule.seconds)
+                    raise ApiError(504, "Timeout", f"injected fault: {call.method} {call.path} hung")
+                raise ApiError(rule.status, "InternalError", f"injected fault: {call.method} {call.path}")
+            if route is not None and route.plural is not None:
+                return await self._serve_resource(call, route)
+            payload = await self._discovery(call, route)
+            if payload is not None:
+                return aiohttp.web.json_response(payload)
+        except ApiError as exc:
+            return aiohttp.web.json_response(exc.to_status(), status=exc.status)
+        # Not an API path we serve: kmock's DSL reactions, then its 404 fallback.
         try:
             return await super().__call__(raw_request)
         finally:
@@ -83,36 +126,13 @@ class SimulatedApiServer(KubernetesEmulator):
             for accumulated in self._errors:
                 del accumulated[:-_KEEP_REQUESTS]
 
-    @override
-    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
-        path = request.url.path
-        method = request.method.value
-        is_watch = request.params.get("watch") in ("true", "1")
-        try:
-            rule = self.faults.take(method, path, is_watch)
-            if rule is not None:
-                if rule.kind == "hang":
-                    await asyncio.sleep(rule.seconds)
-                    raise ApiError(
-                        504, "Timeout", f"injected fault: {method} {path} hung for {rule.seconds}s"
-                    )
-                raise ApiError(rule.status, "InternalError", f"injected fault: {method} {path}")
-            parsed = parsing.parse_path(path)
-            if parsed.group is not None and parsed.plural is not None:
-                return await self._serve_resource(request, parsed)
-            payload = await self._discovery(request, parsed)
-            if payload is not None:
-                return aiohttp.web.json_response(payload)
-        except ApiError as exc:
-            return aiohttp.web.json_response(exc.to_status(), status=exc.status)
-        # Not ours: kmock's DSL reactions and its 404 fallback.
-        return await apps.RawHandler._handle(self, request)
-
-    async def _discovery(self, request: rendering.Request, parsed: parsing.ParsedPath) -> Any:
+    async def _discovery(self, call: ApiCall, route: ApiPath | None) -> Any:
         """Discovery documents, with or without a trailing slash (client 37 adds one)."""
-        if request.method.value != "GET":
+        if call.method != "GET":
             return None
-        path = request.url.path.rstrip("/") or "/"
+        path = call.path.rstrip("/") or "/"
+        resource = None if route is None else references.resource(group=route.group, version=route.version)
+        request = rendering.Request(method=call.method, url=call.raw.url, resource=resource)
         if path == "/":
             return await self._serve_root(request)
         if path == "/version":
@@ -121,26 +141,24 @@ class SimulatedApiServer(KubernetesEmulator):
             return await self._serve_api(request)
         if path == "/apis":
             return await self._serve_apis(request)
-        if parsed.group is not None and parsed.version is None:
+        if route is not None and route.version is None:
             return await self._serve_group(request)  # /apis/apps
-        if parsed.group is not None:
+        if route is not None:
             return await self._serve_version(request)  # /api/v1, /apis/apps/v1
         return None
 
-    async def _serve_resource(
-        self, request: rendering.Request, parsed: parsing.ParsedPath
-    ) -> aiohttp.web.StreamResponse:
-        resource = BY_GVR.get((parsed.group or "", parsed.version or "", parsed.plural or ""))
+    async def _serve_resource(self, call: ApiCall, route: ApiPath) -> aiohttp.web.StreamResponse:
+        resource = BY_GVR.get((route.group, route.version or "", route.plural or ""))
         if resource is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        method = request.method.value
-        namespace = parsed.namespace if resource.namespaced else None
-        name, sub = parsed.name, parsed.subresource
+        method = call.method
+        namespace = route.namespace if resource.namespaced else None
+        name, sub = route.name, route.subresource
         if sub is not None and sub not in resource.subresources:
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({sub})")
-        params = request.params
-        if method == "GET" and params.get("watch") in ("true", "1"):
-            return await self._serve_watch_stream(request, resource, namespace, name)
+        params = call.params
+        if method == "GET" and call.is_watch:
+            return await self._serve_watch_stream(call, resource, namespace, name)
         if method == "GET" and name is None:
             return aiohttp.web.json_response(self._list(resource, namespace, params))
         if method == "GET" and name is not None:
@@ -149,20 +167,18 @@ class SimulatedApiServer(KubernetesEmulator):
                 raise errors.not_found(resource.kind, name)
             return aiohttp.web.json_response(_scale_view(resource, obj) if sub == "scale" else obj)
         if method == "POST" and name is None:
-            return aiohttp.web.json_response(
-                self.store.create(resource, namespace, _body(request)), status=201
-            )
+            return aiohttp.web.json_response(self.store.create(resource, namespace, _body(call)), status=201)
         if method == "PUT" and name is not None:
-            return aiohttp.web.json_response(self._replace(request, resource, namespace, name, sub))
+            return aiohttp.web.json_response(self._replace(call, resource, namespace, name, sub))
         if method == "PATCH" and name is not None:
-            obj, created = self._patch(request, resource, namespace, name, sub)
+            obj, created = self._patch(call, resource, namespace, name, sub)
             return aiohttp.web.json_response(obj, status=201 if created else 200)
         if method == "DELETE" and name is not None:
             deleted = self.store.delete(resource, namespace, name)
             return aiohttp.web.json_response(_success_status(resource, deleted))
         if method == "DELETE" and name is None:
             return aiohttp.web.json_response(self._delete_collection(resource, namespace, params))
-        raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {request.url.path}")
+        raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {call.path}")
 
     # ------------------------------------------------------------------ verbs
 
@@ -179,13 +195,13 @@ class SimulatedApiServer(KubernetesEmulator):
 
     def _replace(
         self,
-        request: rendering.Request,
+        call: ApiCall,
         resource: ResourceType,
         namespace: str | None,
         name: str,
         sub: str | None,
     ) -> Obj:
-        body = _body(request)
+        body = _body(call)
         if sub == "scale":
             return self._write_scale(resource, namespace, name, lambda _scale: body)
         # PUT is an update: a missing object is 404, as for kube-apiserver's update verb.
@@ -193,14 +209,14 @@ class SimulatedApiServer(KubernetesEmulator):
 
     def _patch(
         self,
-        request: rendering.Request,
+        call: ApiCall,
         resource: ResourceType,
         namespace: str | None,
         name: str,
         sub: str | None,
     ) -> tuple[Obj, bool]:
-        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        body = _body(request)
+        content_type = call.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        body = _body(call)
         if content_type == "application/json-patch+json":
             if not isinstance(body, list):
                 raise errors.bad_request("a JSON patch must be a list of operations")
@@ -269,16 +285,15 @@ class SimulatedApiServer(KubernetesEmulator):
     # ------------------------------------------------------------------ watch
 
     async def _serve_watch_stream(
-        self, request: rendering.Request, resource: ResourceType, namespace: str | None, name: str | None
+        self, call: ApiCall, resource: ResourceType, namespace: str | None, name: str | None
     ) -> aiohttp.web.StreamResponse:
-        params = request.params
+        params = call.params
         labels = parse_label_selector(params.get("labelSelector"))
         fields = parse_field_selector(params.get("fieldSelector"))
         if name is not None:  # the old per-object watch URL
             fields.append(FieldRequirement(("metadata", "name"), False, name))
         timeout = float(params.get("timeoutSeconds") or DEFAULT_WATCH_TIMEOUT)
-        raw = request._raw_request
-        assert raw is not None
+        raw = call.raw
         response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         await response.prepare(raw)
@@ -295,7 +310,7 @@ class SimulatedApiServer(KubernetesEmulator):
             await response.write(_line({"type": "ERROR", "object": exc.to_status()}))
             await response.write_eof()
             return response
-        self._open_watches[watcher] = (request.url.path, raw)
+        self._open_watches[watcher] = (call.path, raw)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
@@ -339,16 +354,16 @@ def _line(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode() + b"\n"
 
 
-def _body(request: rendering.Request) -> Any:
-    content_type = request.headers.get("Content-Type", "").lower()
-    if not request.body:
+def _body(call: ApiCall) -> Any:
+    content_type = call.headers.get("Content-Type", "").lower()
+    if not call.body:
         raise errors.bad_request("the request has no body")
     try:
-        return json.loads(request.body)
+        return json.loads(call.body)
     except ValueError:
         if "yaml" in content_type:
             try:
-                return yaml.safe_load(request.body)
+                return yaml.safe_load(call.body)
             except yaml.YAMLError as exc:
                 raise errors.bad_request(f"invalid YAML: {exc}") from exc
         raise errors.bad_request("the body is not valid JSON") from None

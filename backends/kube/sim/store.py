@@ -157,6 +157,14 @@ class ObjectStore:
         with self._lock:
             return [copy.deepcopy(obj) for obj in self._select(resource, namespace, labels, fields)], self._rv
 
+    def peek(self, resource: ResourceType, namespace: str | None = None) -> list[Obj]:
+        """The stored objects themselves, without copying: read-only, for the in-process controller.
+
+        Safe because a write never mutates a stored dict; it replaces it with a new one.
+        """
+        with self._lock:
+            return list(self._select(resource, namespace, None, None))
+
     def _select(
         self,
         resource: ResourceType,
@@ -387,6 +395,12 @@ class ObjectStore:
         """Call ``listener`` (under the store lock; keep it quick) for every committed change."""
         with self._lock:
             self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[StoredEvent], None]) -> None:
+        """Stop calling a listener added with `add_listener`."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
 
     # ----------------------------------------------------------------- persistence
 

@@ -1,0 +1,694 @@
+"""The simulated control plane: Deployment and ReplicaSet controllers plus a kubelet.
+
+It runs on the emulator's event loop and reads and writes through the same `ObjectStore` path
+as HTTP requests, so every status it writes bumps resourceVersion and reaches watchers exactly as
+a real controller's writes would. It wakes on changes to Deployments, ReplicaSets and Pods and at
+the next moment a pod or a progress deadline is due, and never writes an unchanged object.
+
+Time runs ``1 / time_scale`` times faster than real time: with ``time_scale=0.01`` a pod that
+needs 5 simulated seconds to become ready is ready after 50 ms, and a Deployment's
+``progressDeadlineSeconds: 600`` expires after 6 s.
+
+Pod faults, by rule (`set_fault`, matched against a Deployment name, a full image or a tag) or by
+convention in the image tag: a tag containing ``crashloop`` crash-loops, ``pullerror`` fails to
+pull, ``slow`` becomes ready only after 60 simulated seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import threading
+import time
+
+from . import errors
+from .kubelet import PodFault, PodTimings, pod_status
+from .resources import DEPLOYMENTS, EVENTS, PODS, REPLICASETS, ResourceType
+from .store import Obj, ObjectStore, StoredEvent, now_iso
+from .workloads import (
+    ReplicaCounts,
+    resolve_int_or_percent,
+    rolling_update_targets,
+    safe_encode,
+    template_hash,
+)
+
+log = logging.getLogger(__name__)
+
+REVISION = "deployment.kubernetes.io/revision"
+HASH_LABEL = "pod-template-hash"
+_WATCHED = frozenset({DEPLOYMENTS.key, REPLICASETS.key, PODS.key})
+_SLOW_READY = 60.0  # simulated seconds for a tag containing "slow"
+_MAX_EVENTS = 1000
+_SAFETY_PASS = 5.0  # real seconds between passes when nothing is due (catches missed wake-ups)
+
+
+def _tag(image: str) -> str:
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else "latest"
+
+
+def _owner_uid(obj: Obj) -> str | None:
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref.get("uid")
+    return None
+
+
+def _owner_ref(obj: Obj) -> Obj:
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _is_ready(pod: Obj) -> bool:
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return condition.get("status") == "True"
+    return False
+
+
+def _parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def _without_zeros(status: Obj) -> Obj:
+    # Kubernetes omits zero counts (`omitempty`); clients must read a missing count as 0.
+    return {k: v for k, v in status.items() if v != 0}
+
+
+class SimulatedController:
+    """Deployments → ReplicaSets → Pods with rolling updates, statuses, conditions and faults."""
+
+    def __init__(
+        self, store: ObjectStore, *, time_scale: float = 1.0, timings: PodTimings | None = None
+    ) -> None:
+        self.store = store
+        self.time_scale = time_scale
+        self.timings = timings or PodTimings()
+        self._rules: dict[str, PodFault] = {}
+        self._rules_lock = threading.Lock()
+        self._pod_starts: dict[str, tuple[float, float]] = {}  # uid → (monotonic, epoch) start
+        self._progress_at: dict[str, float] = {}  # deployment uid → monotonic time of last progress
+        self._pod_reasons: dict[str, str] = {}  # pod uid → last waiting reason (for Events)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self.passes = 0
+
+    # ------------------------------------------------------------------ faults
+
+    def set_fault(self, match: str, fault: PodFault | None) -> None:
+        """Make pods misbehave: ``match`` is a Deployment name, a full image or an image tag.
+
+        ``None`` removes the rule. Existing pods follow the new rule at the next pass.
+        """
+        with self._rules_lock:
+            if fault is None:
+                self._rules.pop(match, None)
+            else:
+                self._rules[match] = fault
+        self.wake()
+
+    def clear_faults(self) -> None:
+        """Remove every rule set with `set_fault` (tag conventions still apply)."""
+        with self._rules_lock:
+            self._rules.clear()
+        self.wake()
+
+    def fault_for(self, image: str, deployment: str | None) -> PodFault | None:
+        """The fault for a container of ``image`` in a pod of ``deployment`` (rules, then tag words)."""
+        tag = _tag(image)
+        with self._rules_lock:
+            for key in (deployment, image, tag, f":{tag}"):
+                if key is not None and key in self._rules:
+                    return self._rules[key]
+        lowered = tag.lower()
+        if "crashloop" in lowered:
+            return PodFault(crash_loop=True)
+        if "pullerror" in lowered:
+            return PodFault(image_pull_error=True)
+        if "slow" in lowered:
+            return PodFault(ready_after=_SLOW_READY)
+        return None
+
+    # ------------------------------------------------------------------ loop
+
+    async def run(self) -> None:
+        """Reconcile until `stop`; meant to run as a task on the emulator's event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.store.add_listener(self._on_change)
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    due = self.reconcile_once()
+                except Exception:  # a bug in one pass must not stop the cluster
+                    log.exception("simulated controller pass failed")
+                    due = 0.5
+                timeout = _SAFETY_PASS if due is None else min(max(due, 0.0), _SAFETY_PASS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                await asyncio.sleep(0.002)  # coalesce a burst of changes into one pass
+        finally:
+            self.store.remove_listener(self._on_change)
+
+    def stop(self) -> None:
+        """Ask `run` to return after the current pass."""
+        self._stopping = True
+        self.wake()
+
+    def wake(self) -> None:
+        """Run a pass soon (thread-safe)."""
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None or loop.is_closed():
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            wake.set()
+        else:
+            loop.call_soon_threadsafe(wake.set)
+
+    def _on_change(self, event: StoredEvent) -> None:
+        if event.resource.key in _WATCHED:
+            self.wake()
+
+    def reconcile_once(self) -> float | None:
+        """One pass over kubelet, ReplicaSets and Deployments; real seconds until the next is due."""
+        self.passes += 1
+        now = time.monotonic()
+        due: list[float] = []
+        self._kubelet(now, due)
+        self._replicasets()
+        self._deployments(now, due)
+        return (min(due) - time.monotonic()) if due else None
+
+    # ------------------------------------------------------------------ kubelet
+
+    def _pod_start(self, pod: Obj, now: float) -> tuple[float, float]:
+        uid = pod["metadata"]["uid"]
+        if uid not in self._pod_starts:
+            # A pod we did not create in this run (restored from the state file, or created by a
+            # client): its age comes from creationTimestamp.
+            created = _parse_time(pod["metadata"].get("creationTimestamp")) or time.time()
+            age = max(time.time() - created, 0.0)
+            self._pod_starts[uid] = (now - age, created)
+        return self._pod_starts[uid]
+
+    def _kubelet(self, now: float, due: list[float]) -> None:
+        deployment_of_rs = {
+            rs["metadata"]["uid"]: ref.get("name")
+            for rs in self.store.peek(REPLICASETS)
+            for ref in rs["metadata"].get("ownerReferences") or []
+            if ref.get("kind") == "Deployment"
+        }
+        alive: set[str] = set()
+        for pod in self.store.peek(PODS):
+            meta = pod["metadata"]
+            alive.add(meta["uid"])
+            start, wall = self._pod_start(pod, now)
+            deployment = deployment_of_rs.get(_owner_uid(pod) or "")
+            containers = (pod.get("spec") or {}).get("containers") or []
+            faults = [self.fault_for(c.get("image", ""), deployment) for c in containers]
+            age = (now - start) / self.time_scale
+            status, next_change = pod_status(pod, faults, age, self.timings, wall, self.time_scale)
+            if next_change is not None:
+                due.append(start + next_change * self.time_scale)
+            if status != pod.get("status"):
+                self._write_status(PODS, meta["namespace"], meta["name"], status)
+                self._pod_event(pod, status)
+        for uid in set(self._pod_starts) - alive:
+            del self._pod_starts[uid]
+            self._pod_reasons.pop(uid, None)
+
+    def _pod_event(self, pod: Obj, status: Obj) -> None:
+        uid = pod["metadata"]["uid"]
+        reasons = [
+            (cs.get("state") or {}).get("waiting", {}).get("reason", "")
+            for cs in status.get("containerStatuses") or []
+        ]
+        reason = next(
+            (r for r in reasons if r in ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff")), ""
+        )
+        restarts = sum(cs.get("restartCount", 0) for cs in status.get("containerStatuses") or [])
+        key = f"{reason}/{restarts}"
+        if not reason or self._pod_reasons.get(uid) == key:
+            return
+        self._pod_reasons[uid] = key
+        if reason == "CrashLoopBackOff":
+            self.record_event(pod, "Warning", "BackOff", "Back-off restarting failed container")
+        else:
+            self.record_event(pod, "Warning", "Failed", f"Error: {reason}")
+
+    # ------------------------------------------------------------------ replicasets
+
+    def _replicasets(self) -> None:
+        pods_by_owner: dict[str, list[Obj]] = {}
+        for pod in self.store.peek(PODS):
+            owner = _owner_uid(pod)
+            if owner is not None:
+                pods_by_owner.setdefault(owner, []).append(pod)
+        for rs in self.store.peek(REPLICASETS):
+            meta, spec = rs["metadata"], rs.get("spec") or {}
+            want = int(spec.get("replicas", 1))
+            pods = pods_by_owner.get(meta["uid"], [])
+            if len(pods) < want:
+                for _ in range(want - len(pods)):
+                    pods.append(self._create_pod(rs))
+            elif len(pods) > want:
+                # Remove pods that are not ready first, then the youngest, like the RS controller.
+                by_preference = sorted(
+                    pods,
+                    key=lambda p: (_is_ready(p), -(_parse_time(p["metadata"].get("creationTimestamp")) or 0)),
+                )
+                victims = by_preference[: len(pods) - want]
+                for pod in victims:
+                    with contextlib.suppress(errors.ApiError):
+                        self.store.delete(PODS, meta["namespace"], pod["metadata"]["name"])
+                pods = [p for p in pods if p not in victims]
+            ready = sum(1 for p in pods if _is_ready(p))
+            # ReplicaSetStatus.replicas is required (no omitempty); the other counts are omitted at 0.
+            status = {
+                "replicas": len(pods),
+                **_without_zeros(
+                    {"fullyLabeledReplicas": len(pods), "readyReplicas": ready, "availableReplicas": ready}
+                ),
+            }
+            status["observedGeneration"] = meta.get("generation", 1)
+            if status != rs.get("status"):
+                self._write_status(REPLICASETS, meta["namespace"], meta["name"], status)
+
+    def _create_pod(self, rs: Obj) -> Obj:
+        meta = rs["metadata"]
+        template = (rs.get("spec") or {}).get("template") or {}
+        tmeta = template.get("metadata") or {}
+        pod = {
+            "metadata": {
+                "generateName": f"{meta['name']}-",
+                "namespace": meta["namespace"],
+                "labels": dict(tmeta.get("labels") or {}),
+                "annotations": dict(tmeta.get("annotations") or {}),
+                "ownerReferences": [_owner_ref(rs)],
+            },
+            "spec": {**(template.get("spec") or {}), "nodeName": "sim-node-1"},
+        }
+        for _attempt in range(5):
+            pod["metadata"]["name"] = f"{meta['name']}-{safe_encode(str(time.monotonic_ns()).encode(), 5)}"
+            try:
+                created = self.store.create(PODS, meta["namespace"], pod)
+            except errors.ApiError as exc:
+                if exc.status != 409:
+                    raise
+                continue
+            self._pod_starts[created["metadata"]["uid"]] = (time.monotonic(), time.time())
+            return created
+        raise RuntimeError("could not find a free pod name")
+
+    # ------------------------------------------------------------------ deployments
+
+    def _deployments(self, now: float, due: list[float]) -> None:
+        pods_by_owner: dict[str, list[Obj]] = {}
+        for pod in self.store.peek(PODS):
+            owner = _owner_uid(pod)
+            if owner is not None:
+                pods_by_owner.setdefault(owner, []).append(pod)
+        rs_by_owner: dict[str, list[Obj]] = {}
+        for rs in self.store.peek(REPLICASETS):
+            owner = _owner_uid(rs)
+            if owner is not None:
+                rs_by_owner.setdefault(owner, []).append(rs)
+        alive: set[str] = set()
+        for deployment in self.store.peek(DEPLOYMENTS):
+            uid = deployment["metadata"]["uid"]
+            alive.add(uid)
+            try:
+                self._sync_deployment(deployment, rs_by_owner.get(uid, []), pods_by_owner, now, due)
+            except errors.ApiError as exc:
+                if exc.status not in (404, 409):  # deleted or changed meanwhile: the next pass retries
+                    raise
+        for uid in set(self._progress_at) - alive:
+            del self._progress_at[uid]
+
+    def _sync_deployment(
+        self,
+        deployment: Obj,
+        rses: list[Obj],
+        pods_by_owner: dict[str, list[Obj]],
+        now: float,
+        due: list[float],
+    ) -> None:
+        meta, spec = deployment["metadata"], deployment.get("spec") or {}
+        namespace = meta["namespace"]
+        desired = int(spec.get("replicas", 1))
+        template = spec.get("template") or {}
+        pod_hash = template_hash(template)
+        rses = sorted(rses, key=_revision)
+        new_rs = next(
+            (rs for rs in rses if rs["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash), None
+        )
+        old_rses = [rs for rs in rses if rs is not new_rs]
+        top_revision = max((_revision(rs) for rs in rses), default=0)
+        created_rs = False
+        paused = bool(spec.get("paused"))
+        if new_rs is None and not paused:
+            new_rs = self._create_rs(deployment, template, pod_hash, top_revision + 1)
+            created_rs = True
+        elif new_rs is not None and _revision(new_rs) < top_revision and not paused:
+            # A rollback to an earlier template: its ReplicaSet becomes the newest revision again.
+            revision = str(top_revision + 1)
+            new_rs = self.store.update(
+                REPLICASETS,
+                namespace,
+                new_rs["metadata"]["name"],
+                lambda cur: _with_annotation(cur, REVISION, revision),
+            )
+        if new_rs is not None and not paused:
+            self._scale(deployment, new_rs, old_rses, pods_by_owner, desired)
+
+        # Fresh view after scaling: pods are not created yet, so count the ReplicaSets' pods.
+        all_rses = [rs for rs in [new_rs, *old_rses] if rs is not None]
+        pods = [p for rs in all_rses for p in pods_by_owner.get(rs["metadata"]["uid"], [])]
+        new_pods = pods_by_owner.get(new_rs["metadata"]["uid"], []) if new_rs is not None else []
+        ready = sum(1 for p in pods if _is_ready(p))
+        counts = {
+            "replicas": len(pods),
+            "updatedReplicas": len(new_pods),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "unavailableReplicas": max(desired - ready, 0),
+        }
+        old_status = deployment.get("status") or {}
+        status: Obj = {"observedGeneration": meta.get("generation", 1), **_without_zeros(counts)}
+        status["conditions"] = self._conditions(
+            deployment, new_rs, counts, old_status, created_rs, paused, now, due
+        )
+        if status != old_status:
+            self._write_status(DEPLOYMENTS, namespace, meta["name"], status)
+        self._prune_history(spec, old_rses, pods_by_owner)
+
+    def _scale(
+        self,
+        deployment: Obj,
+        new_rs: Obj,
+        old_rses: list[Obj],
+        pods_by_owner: dict[str, list[Obj]],
+        desired: int,
+    ) -> None:
+        spec = deployment.get("spec") or {}
+        strategy = spec.get("strategy") or {}
+
+        def counts(rs: Obj) -> ReplicaCounts:
+            pods = pods_by_owner.get(rs["metadata"]["uid"], [])
+            return ReplicaCounts(
+                int((rs.get("spec") or {}).get("replicas", 0)), sum(1 for p in pods if _is_ready(p))
+            )
+
+        new, old = counts(new_rs), [counts(rs) for rs in old_rses]
+        if strategy.get("type") == "Recreate":
+            old_pods = sum(len(pods_by_owner.get(rs["metadata"]["uid"], [])) for rs in old_rses)
+            new_target, old_targets = (desired if old_pods == 0 else 0), [0] * len(old)
+        else:
+            rolling = strategy.get("rollingUpdate") or {}
+            surge = resolve_int_or_percent(rolling.get("maxSurge"), desired, default="25%", round_up=True)
+            unavailable = resolve_int_or_percent(
+                rolling.get("maxUnavailable"), desired, default="25%", round_up=False
+            )
+            new_target, old_targets = rolling_update_targets(desired, surge, unavailable, new, old)
+        for rs, before, after in [
+            (new_rs, new.spec, new_target),
+            *zip(old_rses, [c.spec for c in old], old_targets, strict=True),
+        ]:
+            if before != after:
+                self._set_replicas(rs, after)
+                verb = "up" if after > before else "down"
+                message = f"Scaled {verb} replica set {rs['metadata']['name']} from {before} to {after}"
+                self.record_event(deployment, "Normal", "ScalingReplicaSet", message)
+
+    def _set_replicas(self, rs: Obj, replicas: int) -> None:
+        def mutate(current: Obj) -> Obj:
+            current.setdefault("spec", {})["replicas"] = replicas
+            return current
+
+        self.store.update(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"], mutate)
+
+    def _conditions(
+        self,
+        deployment: Obj,
+        new_rs: Obj | None,
+        counts: dict[str, int],
+        old_status: Obj,
+        created_rs: bool,
+        paused: bool,
+        now: float,
+        due: list[float],
+    ) -> list[Obj]:
+        meta, spec = deployment["metadata"], deployment.get("spec") or {}
+        uid = meta["uid"]
+        desired = int(spec.get("replicas", 1))
+        old_conditions = {c.get("type"): c for c in old_status.get("conditions") or []}
+        rs_name = new_rs["metadata"]["name"] if new_rs is not None else ""
+        stamp = now_iso()
+
+        rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+        max_unavailable = resolve_int_or_percent(
+            rolling.get("maxUnavailable"), desired, default="25%", round_up=False
+        )
+        if (spec.get("strategy") or {}).get("type") == "Recreate":
+            max_unavailable = desired
+        available_ok = counts["availableReplicas"] >= desired - max_unavailable
+        available = _condition(
+            old_conditions.get("Available"),
+            "Available",
+            "True" if available_ok else "False",
+            "MinimumReplicasAvailable" if available_ok else "MinimumReplicasUnavailable",
+            "Deployment has minimum availability."
+            if available_ok
+            else "Deployment does not have minimum availability.",
+            stamp,
+        )
+
+        previous = old_conditions.get("Progressing")
+        previous_reason = (previous or {}).get("reason")
+        complete = (
+            counts["updatedReplicas"] == desired
+            and counts["availableReplicas"] == desired
+            and counts["replicas"] == desired
+        )
+        old_replicas = lambda s: s.get("replicas", 0) - s.get("updatedReplicas", 0)  # noqa: E731
+        progressed = (
+            counts["updatedReplicas"] > old_status.get("updatedReplicas", 0)
+            or old_replicas(counts) < old_replicas(old_status)
+            or counts["readyReplicas"] > old_status.get("readyReplicas", 0)
+            or counts["availableReplicas"] > old_status.get("availableReplicas", 0)
+        )
+        deadline = float(spec.get("progressDeadlineSeconds", 600)) * self.time_scale
+        if uid not in self._progress_at:
+            last = _parse_time((previous or {}).get("lastUpdateTime"))
+            self._progress_at[uid] = now - max(time.time() - last, 0.0) if last else now
+
+        if paused:
+            progressing = _condition(
+                previous, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", stamp
+            )
+        elif created_rs:
+            self._progress_at[uid] = now
+            progressing = _condition(
+                previous,
+                "Progressing",
+                "True",
+                "NewReplicaSetCreated",
+                f'Created new replica set "{rs_name}"',
+                stamp,
+                True,
+            )
+        elif complete:
+            if previous_reason != "NewReplicaSetAvailable":
+                self._progress_at[uid] = now
+            progressing = _condition(
+                previous,
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                f'ReplicaSet "{rs_name}" has successfully progressed.',
+                stamp,
+            )
+        elif progressed:
+            self._progress_at[uid] = now
+            progressing = _condition(
+                previous,
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                f'ReplicaSet "{rs_name}" is progressing.',
+                stamp,
+                True,
+            )
+        elif previous_reason in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded"):
+            progressing = previous  # complete rollouts never time out; a timed-out one stays so
+        elif now - self._progress_at[uid] >= deadline:
+            progressing = _condition(
+                previous,
+                "Progressing",
+                "False",
+                "ProgressDeadlineExceeded",
+                f'ReplicaSet "{rs_name}" has timed out progressing.',
+                stamp,
+            )
+        else:
+            progressing = previous or _condition(
+                None,
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                f'ReplicaSet "{rs_name}" is progressing.',
+                stamp,
+            )
+            due.append(self._progress_at[uid] + deadline)
+        return [available, progressing]
+
+    def _create_rs(self, deployment: Obj, template: Obj, pod_hash: str, revision: int) -> Obj:
+        meta, spec = deployment["metadata"], deployment.get("spec") or {}
+        tmeta = dict(template.get("metadata") or {})
+        labels = {**(tmeta.get("labels") or {}), HASH_LABEL: pod_hash}
+        selector = dict(spec.get("selector") or {})
+        selector["matchLabels"] = {**(selector.get("matchLabels") or {}), HASH_LABEL: pod_hash}
+        rs = {
+            "metadata": {
+                "name": f"{meta['name']}-{pod_hash}",
+                "namespace": meta["namespace"],
+                "labels": labels,
+                "annotations": {
+                    REVISION: str(revision),
+                    "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
+                },
+                "ownerReferences": [_owner_ref(deployment)],
+            },
+            "spec": {
+                "replicas": 0,
+                "minReadySeconds": spec.get("minReadySeconds", 0),
+                "selector": selector,
+                "template": {**template, "metadata": {**tmeta, "labels": labels}},
+            },
+        }
+        return self.store.create(REPLICASETS, meta["namespace"], rs)
+
+    def _prune_history(self, spec: Obj, old_rses: list[Obj], pods_by_owner: dict[str, list[Obj]]) -> None:
+        limit = int(spec.get("revisionHistoryLimit", 10))
+        idle = [
+            rs
+            for rs in old_rses
+            if not (rs.get("spec") or {}).get("replicas") and not pods_by_owner.get(rs["metadata"]["uid"])
+        ]
+        for rs in idle[: max(len(idle) - limit, 0)]:  # oldest revisions first
+            with contextlib.suppress(errors.ApiError):
+                self.store.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
+
+    # ------------------------------------------------------------------ writes
+
+    def _write_status(self, resource: ResourceType, namespace: str, name: str, status: Obj) -> None:
+        def mutate(current: Obj) -> Obj:
+            current["status"] = status
+            return current
+
+        with contextlib.suppress(errors.ApiError):  # deleted meanwhile
+            self.store.update(resource, namespace, name, mutate, subresource="status")
+
+    def record_event(self, involved: Obj, event_type: str, reason: str, message: str) -> None:
+        """Create or bump a core/v1 Event about ``involved`` (deduplicated by reason and message)."""
+        meta = involved["metadata"]
+        fingerprint = f"{meta.get('uid')}/{reason}/{message}".encode()
+        name = f"{meta['name']}.{safe_encode(fingerprint, 8)}"
+        namespace = meta.get("namespace") or "default"
+        stamp = now_iso()
+        existing = self.store.get(EVENTS, namespace, name)
+        if existing is not None:
+
+            def bump(current: Obj) -> Obj:
+                current["count"] = int(current.get("count", 1)) + 1
+                current["lastTimestamp"] = stamp
+                return current
+
+            self.store.update(EVENTS, namespace, name, bump)
+            return
+        events = self.store.peek(EVENTS)
+        for old in events[: max(len(events) - _MAX_EVENTS + 1, 0)]:
+            with contextlib.suppress(errors.ApiError):
+                self.store.delete(EVENTS, old["metadata"].get("namespace"), old["metadata"]["name"])
+        self.store.create(
+            EVENTS,
+            namespace,
+            {
+                "metadata": {"name": name, "namespace": namespace},
+                "involvedObject": {
+                    "apiVersion": involved.get("apiVersion"),
+                    "kind": involved.get("kind"),
+                    "name": meta["name"],
+                    "namespace": namespace,
+                    "uid": meta.get("uid"),
+                    "resourceVersion": meta.get("resourceVersion"),
+                },
+                "reason": reason,
+                "message": message,
+                "type": event_type,
+                "count": 1,
+                "firstTimestamp": stamp,
+                "lastTimestamp": stamp,
+                "source": {
+                    "component": "deployment-controller"
+                    if involved.get("kind") == "Deployment"
+                    else "kubelet"
+                },
+                "reportingComponent": "idp-console-simulator",
+            },
+        )
+
+
+def _revision(rs: Obj) -> int:
+    try:
+        return int((rs["metadata"].get("annotations") or {}).get(REVISION, 0))
+    except ValueError:
+        return 0
+
+
+def _with_annotation(obj: Obj, key: str, value: str) -> Obj:
+    obj["metadata"].setdefault("annotations", {})[key] = value
+    return obj
+
+
+def _condition(
+    previous: Obj | None,
+    kind: str,
+    status: str,
+    reason: str,
+    message: str,
+    stamp: str,
+    touch: bool = False,
+) -> Obj:
+    """A condition that keeps its timestamps unless something about it changed (so no-op passes
+    write nothing); ``touch`` refreshes lastUpdateTime to record progress."""
+    unchanged = previous is not None and previous.get("status") == status
+    same_reason = unchanged and previous is not None and previous.get("reason") == reason
+    return {
+        "type": kind,
+        "status": status,
+        "lastUpdateTime": previous["lastUpdateTime"] if same_reason and not touch and previous else stamp,
+        "lastTransitionTime": previous["lastTransitionTime"] if unchanged and previous else stamp,
+        "reason": reason,
+        "message": message,
+    }

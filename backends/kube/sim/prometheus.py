@@ -1,0 +1,153 @@
+"""A fake Prometheus for canary analysis: ``GET|POST /api/v1/query`` answering an instant vector.
+
+Query convention (what the deploy engine sends): any PromQL whose text contains the label
+matchers ``service="<name>"`` and ``track="<stable|canary>"`` — and optionally
+``namespace="<ns>"`` — e.g.::
+
+    sum(rate(http_requests_total{service="payment-service",track="canary",code=~"5.."}[1m]))
+      / sum(rate(http_requests_total{service="payment-service",track="canary"}[1m]))
+
+is answered with the error rate set by `FakePrometheus.set_error_rate` for that service/track
+(namespace-specific first, then any namespace) as a one-sample vector, or with an empty result
+("no data") when nothing is set. The expression itself is not evaluated.
+
+``POST /sim/error-rate`` with JSON ``{"service", "track", "value", "namespace"?}`` sets a rate
+over HTTP, so a second process attached to a running simulation can steer it too.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+import aiohttp.web
+
+_MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+RateKey = tuple[str, str, str | None]  # (service, track, namespace or None for any)
+
+
+def parse_matchers(query: str) -> dict[str, str]:
+    """The ``label="value"`` equality matchers in a PromQL text (``!=`` and ``=~`` never match the
+    pattern, since ``=`` must be followed by the quote); the first occurrence of a label wins."""
+    found: dict[str, str] = {}
+    for match in _MATCHER.finditer(query):
+        found.setdefault(match.group(1), match.group(2))
+    return found
+
+
+class FakePrometheus:
+    """Error rates per service/track served over Prometheus' HTTP API (thread-safe setters)."""
+
+    def __init__(self) -> None:
+        self._rates: dict[RateKey, float] = {}
+        self._lock = threading.Lock()
+        self._failures = 0
+        self.queries: list[str] = []  # the most recent queries, for assertions
+        self._runner: aiohttp.web.AppRunner | None = None
+        self.url = ""
+
+    def set_error_rate(
+        self, service: str, track: str, value: float | None, *, namespace: str | None = None
+    ) -> None:
+        """Serve ``value`` (a ratio, e.g. 0.07 for 7 %) for the service/track; ``None`` means no data."""
+        with self._lock:
+            key = (service, track, namespace)
+            if value is None:
+                self._rates.pop(key, None)
+            else:
+                self._rates[key] = float(value)
+
+    def clear(self) -> None:
+        """Forget every error rate (all queries return no data)."""
+        with self._lock:
+            self._rates.clear()
+
+    def error_rate(self, service: str, track: str, namespace: str | None = None) -> float | None:
+        """The rate a query for these labels gets, or None (no data)."""
+        with self._lock:
+            if namespace is not None and (service, track, namespace) in self._rates:
+                return self._rates[(service, track, namespace)]
+            return self._rates.get((service, track, None))
+
+    def fail_next(self, count: int = 1) -> None:
+        """Answer the next ``count`` queries with 503, as an overloaded Prometheus would."""
+        with self._lock:
+            self._failures += count
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on ``host:port`` (0 = ephemeral); returns the base URL."""
+        app = aiohttp.web.Application()
+        app.router.add_route("GET", "/api/v1/query", self._query)
+        app.router.add_route("POST", "/api/v1/query", self._query)
+        app.router.add_route("GET", "/-/healthy", self._healthy)
+        app.router.add_route("GET", "/-/ready", self._healthy)
+        app.router.add_route("POST", "/sim/error-rate", self._set_rate)
+        self._runner = aiohttp.web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = aiohttp.web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = site._server.sockets if site._server is not None else []  # type: ignore[attr-defined]
+        bound_port = sockets[0].getsockname()[1]
+        self.url = f"http://{host}:{bound_port}"
+        return self.url
+
+    async def stop(self) -> None:
+        """Close the listener."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthy(self, _request: aiohttp.web.Request) -> aiohttp.web.Response:
+        return aiohttp.web.Response(text="Prometheus Server is Healthy.\n")
+
+    async def _query(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        params: dict[str, Any] = dict(request.query)
+        if request.method == "POST":
+            params.update(await request.post())
+        query = str(params.get("query") or "")
+        with self._lock:
+            self.queries.append(query)
+            del self.queries[:-200]
+            failing = self._failures > 0
+            if failing:
+                self._failures -= 1
+        if failing:
+            return _error(503, "unavailable", "injected fault: Prometheus is unavailable")
+        if not query:
+            return _error(400, "bad_data", 'invalid parameter "query": query is empty')
+        labels = parse_matchers(query)
+        service, track = labels.get("service"), labels.get("track")
+        value = self.error_rate(service, track, labels.get("namespace")) if service and track else None
+        result = []
+        if value is not None:
+            metric = {k: v for k, v in labels.items() if k in ("service", "track", "namespace")}
+            result.append({"metric": metric, "value": [round(time.time(), 3), _format(value)]})
+        body = {"status": "success", "data": {"resultType": "vector", "result": result}}
+        return aiohttp.web.json_response(body)
+
+    async def _set_rate(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        body = await request.json()
+        value = body.get("value")
+        self.set_error_rate(
+            body["service"],
+            body["track"],
+            None if value is None else float(value),
+            namespace=body.get("namespace"),
+        )
+        return aiohttp.web.json_response({"status": "success"})
+
+
+def _format(value: float) -> str:
+    # Prometheus renders sample values as strings in Go's shortest float format.
+    return repr(float(value)) if value != int(value) else str(int(value))
+
+
+def _error(status: int, error_type: str, message: str) -> aiohttp.web.Response:
+    return aiohttp.web.json_response(
+        {"status": "error", "errorType": error_type, "error": message}, status=status
+    )
