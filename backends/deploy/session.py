@@ -1,0 +1,121 @@
+"""Wire the deploy area to a workspace: catalog, environments, history and (for the demo) the
+simulated cluster, which is started — or attached to, if another idp-console already runs it —
+only when an environment that uses it is first touched.
+
+```python
+with open_deploy(workspace) as session:
+    run = session.engine.deploy("payment-service", "production", "v2.3.1")
+    for event in run.events(): ...
+```
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backends import paths
+from backends.deploy.engine import DeployContext, DeployEngine
+from backends.deploy.history import DeployHistory
+from backends.deploy.prechecks import CatalogLike
+
+if TYPE_CHECKING:
+    from backends.kube.sim.cluster import SimulatedCluster
+    from backends.workspace import Workspace
+
+SIMULATED_BANNER = "SIMULATED CLUSTER — nothing is really deployed"
+SIM_STATE_FILE = "simulated-cluster.json"
+SIM_KUBECONFIG = "simulated-kubeconfig.yaml"
+SIM_CONTEXT = "simulated"
+# A healthy service's error rate in the demo's fake Prometheus (0.2 %): analysis passes.
+DEMO_ERROR_RATE = 0.002
+
+
+class DeploySession:
+    """The engine for one workspace plus whatever it started; close it (or use ``with``)."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        catalog: CatalogLike | None = None,
+        history: DeployHistory | None = None,
+        time_scale: float | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self._catalog = catalog
+        self._time_scale = time_scale
+        self.simulated: SimulatedCluster | None = None
+        self._sim_lock = threading.Lock()
+        self.context = DeployContext(
+            catalog=self,  # the catalog is loaded on first use: status/scale may not need it twice
+            environments=workspace.section("environments"),
+            deploy=workspace.section("deploy"),
+            history=history or DeployHistory(),
+            user=workspace.identity,
+            simulated_kubeconfig=self._simulated_kubeconfig,
+            simulated_prometheus=self._simulated_prometheus,
+        )
+        self.engine = DeployEngine(self.context)
+
+    @property
+    def uses_simulation(self) -> bool:
+        """Whether any environment of this workspace is the simulated cluster (show the banner)."""
+        return any(
+            isinstance(env, dict) and env.get("cluster") == "simulated"
+            for env in self.workspace.section("environments").values()
+        )
+
+    # -- catalog (lazy) ---------------------------------------------------------------------------
+    def get(self, ref: str, default_kind: str | None = None) -> Any:
+        if self._catalog is None:
+            from backends.catalog import load_catalog
+
+            self._catalog = load_catalog(self.workspace)
+        return self._catalog.get(ref, default_kind=default_kind)
+
+    # -- simulated cluster ------------------------------------------------------------------------
+    def simulation(self) -> SimulatedCluster:
+        """Start or attach to the simulated cluster (kept in the state dir between runs)."""
+        with self._sim_lock:
+            if self.simulated is None:
+                from backends.kube.sim.cluster import DEFAULT_TIME_SCALE, start_simulated_cluster
+                from backends.kube.sim.seed import DEMO_SERVICES
+
+                state = paths.state_dir() / SIM_STATE_FILE
+                self.simulated = start_simulated_cluster(
+                    state,
+                    time_scale=self._time_scale or DEFAULT_TIME_SCALE,
+                    seed_objects=DEMO_SERVICES if self.workspace.is_demo else None,
+                )
+                if self.workspace.is_demo and self.simulated.prometheus is not None:
+                    # A fresh owner has an empty Prometheus: give the demo's services healthy numbers.
+                    for service in DEMO_SERVICES:
+                        for track in ("stable", "canary"):
+                            if self.simulated.prometheus.error_rate(service.name, track) is None:
+                                self.simulated.set_error_rate(service.name, track, DEMO_ERROR_RATE)
+            return self.simulated
+
+    def _simulated_kubeconfig(self) -> tuple[str, str | None]:
+        path = self.simulation().kubeconfig(Path(paths.state_dir() / SIM_KUBECONFIG), context=SIM_CONTEXT)
+        return str(path), SIM_CONTEXT
+
+    def _simulated_prometheus(self) -> str:
+        return self.simulation().prometheus_url
+
+    def close(self) -> None:
+        if self.simulated is not None:
+            self.simulated.stop()
+            self.simulated = None
+
+    def __enter__(self) -> DeploySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_deploy(workspace: Workspace, **kwargs: Any) -> DeploySession:
+    """A :class:`DeploySession` for ``workspace`` (see the module docstring)."""
+    return DeploySession(workspace, **kwargs)
