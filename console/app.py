@@ -35,7 +35,7 @@ from screens.entity import EntityScreen
 from screens.help import HelpScreen
 
 if TYPE_CHECKING:
-    from backends.catalog import Catalog
+    from backends.catalog import Catalog, CatalogEvent
     from backends.workspace import Workspace
 
 
@@ -46,7 +46,12 @@ class CatalogLoaded(Message):
 
 @dataclass
 class CatalogProgress(Message):
-    text: str
+    event: CatalogEvent
+
+
+@dataclass
+class CatalogUpdated(Message):
+    """Entities were registered after loading (e.g. by the scaffolder's catalog:register)."""
 
 
 class IdpConsoleApp(App[None]):
@@ -91,14 +96,32 @@ class IdpConsoleApp(App[None]):
     def load_catalog(self) -> None:
         from backends.catalog import load_catalog
 
-        catalog = load_catalog(
-            self.workspace, on_event=lambda event: self.post_message(CatalogProgress(str(event)))
-        )
+        catalog = load_catalog(self.workspace, on_event=lambda event: self.post_message(CatalogProgress(event)))
+        # post_message is thread-safe: registration may happen in any worker.
+        catalog.subscribe(lambda _change: self.post_message(CatalogUpdated()))
         self.post_message(CatalogLoaded(catalog))
 
     def on_catalog_progress(self, message: CatalogProgress) -> None:
+        from backends.catalog import SourceFailed, SourceLoaded, SourceStarted
+
+        event = message.event
+        if isinstance(event, SourceStarted):
+            text = f"Loading catalog: reading {event.source} ({event.index + 1}/{event.total})…"
+        elif isinstance(event, SourceLoaded):
+            text = f"Loading catalog: {event.source}: {event.entities} entities"
+            if event.warning:
+                self.notify(event.warning, title=event.source, severity="warning", timeout=15)
+        elif isinstance(event, SourceFailed):
+            text = f"Loading catalog: {event.source} failed"
+            self.notify(event.error, title=f"{event.source} failed", severity="error", timeout=15)
+        else:
+            text = "Catalog loaded"
         for screen in self._catalog_screens():
-            screen.show_progress(message.text)
+            screen.show_progress(text)
+
+    def on_catalog_updated(self, _message: CatalogUpdated) -> None:
+        if self.catalog is not None:
+            self.catalog_signal.publish(self.catalog)
 
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         first_load = self.catalog is None

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import Static
 
 
@@ -19,17 +20,17 @@ class ModeTabs(Static):
         self._current = current
         self._right = right
 
-    def render(self) -> Text:
-        text = Text(" idp-console ", style="bold reverse")
+    def render(self) -> Content:
+        parts = [Content.styled(" idp-console ", "bold reverse")]
         for number, mode in enumerate(self._modes, start=1):
             style = "bold reverse" if mode == self._current else "dim"
-            text.append(" ")
-            text.append(f" {number} {mode} ", style=f"{style} @click=app.switch_mode('{mode}')")
-        padding = self.size.width - text.cell_len - len(self._right) - 1
-        if padding > 0:
-            text.append(" " * padding)
-        text.append(self._right, style="italic")
-        return text
+            # @click runs the app action, so the tabs work with a mouse too.
+            parts.append(Content(" "))
+            parts.append(Content.from_markup(f"[{style} @click=app.switch_mode('{mode}')] {number} {mode} [/]"))
+        left = Content("").join(parts)
+        padding = self.size.width - left.cell_length - len(self._right) - 1
+        right = Content.styled(self._right, "italic")
+        return Content("").join([left, Content(" " * max(padding, 1)), right])
 
 
 class Crumbs(Static):

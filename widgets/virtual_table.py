@@ -116,6 +116,10 @@ class VirtualTable(ScrollView, can_focus=True):
             self.table = table
             self.column = column
 
+        @property
+        def control(self) -> VirtualTable:
+            return self.table
+
     def __init__(
         self,
         columns: Sequence[Column],

@@ -1,0 +1,134 @@
+"""TUI benchmarks for the catalog screen (prints figures; never asserted in tests).
+
+- cold start → first paint with a 10k-entity workspace vs a bare one-widget Textual app,
+  both as whole processes started from here (interpreter start and imports included);
+- filter keystroke → list repainted, at 10k and 100k entities, driven by Pilot (p50/p95).
+
+Usage: uv run python bench/tui.py [--sizes 10000,100000] [--keystrokes 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._corpus import write_corpus  # noqa: E402
+
+BARE_APP = textwrap.dedent(
+    """
+    import sys, time
+    t0 = float(sys.argv[1])
+    from textual.app import App
+    from textual.widgets import Static
+    class Bare(App):
+        def compose(self):
+            yield Static("hello")
+        def on_mount(self):
+            self.call_after_refresh(self.done)
+        def done(self):
+            print(time.time() - t0)
+            self.exit()
+    Bare().run(headless=True, size=(140, 40))
+    """
+)
+
+IDP_APP = textwrap.dedent(
+    """
+    import sys, time
+    t0 = float(sys.argv[1])
+    from backends.workspace import load_workspace
+    from console.app import IdpConsoleApp
+    class Timed(IdpConsoleApp):
+        def on_mount(self):
+            super().on_mount()
+            self.call_after_refresh(self.done)
+        def done(self):
+            print(time.time() - t0)
+            self.exit()
+    Timed(load_workspace(sys.argv[2])).run(headless=True, size=(140, 40))
+    """
+)
+
+
+def first_paint(script: str, *args: str, runs: int = 5) -> float:
+    """Median seconds from process spawn to the first refresh of the first screen."""
+    samples = []
+    for _ in range(runs):
+        start = time.time()
+        out = subprocess.run(
+            [sys.executable, "-c", script, repr(start), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(samples)
+
+
+async def filter_latencies(workspace: Path, keystrokes: int) -> list[float]:
+    from backends.workspace import load_workspace
+    from console.app import IdpConsoleApp
+    from screens.catalog import CatalogScreen
+
+    app = IdpConsoleApp(load_workspace(workspace))
+    timings: list[float] = []
+    async with app.run_test(size=(140, 40)) as pilot:
+        while app.catalog is None:
+            await pilot.pause(0.1)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CatalogScreen)
+        await pilot.press("slash")
+        # Type queries a user would: a facet, then words, then delete back (every key counts).
+        typed = "kind:component owner:team-1 svc"[: keystrokes // 2]
+        keys = list(typed) + ["backspace"] * len(typed)
+        for key in keys:
+            start = time.perf_counter()
+            await pilot.press(key)
+            await pilot.pause()
+            # Paint the whole screen as the terminal would receive it.
+            app.screen._compositor.render_update(full=True)
+            timings.append(time.perf_counter() - start)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--keystrokes", type=int, default=40)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="idp-bench-tui-") as tmp:
+        workspaces = {
+            size: write_corpus(Path(tmp) / f"c{size}", entities=size, files=max(size // 10, 1))
+            for size in sizes
+        }
+        if 10000 in workspaces:
+            bare = first_paint(BARE_APP)
+            idp = first_paint(IDP_APP, str(workspaces[10000]))
+            print(f"first paint: bare Textual app {bare * 1000:.0f} ms (median of 5)")
+            print(f"first paint: idp-console, 10k-entity workspace {idp * 1000:.0f} ms (median of 5)")
+            print(f"first paint ratio: {idp / bare:.2f}x (goal <= 1.5x)")
+        for size, workspace in workspaces.items():
+            timings = asyncio.run(filter_latencies(workspace, args.keystrokes))
+            timings.sort()
+            p50 = statistics.median(timings) * 1000
+            p95 = timings[int(len(timings) * 0.95) - 1] * 1000
+            print(
+                f"filter keystroke -> repainted, {size} entities: p50 {p50:.1f} ms, "
+                f"p95 {p95:.1f} ms over {len(timings)} keys (goal p95 <= 50 ms at 100k)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Shared helpers for Pilot tests: start the app on a workspace and wait for the catalog."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from backends.workspace import Workspace, load_demo_workspace, load_workspace
+from console.app import IdpConsoleApp
+
+
+def demo_app() -> IdpConsoleApp:
+    return IdpConsoleApp(load_demo_workspace())
+
+
+def workspace_app(root: Path) -> IdpConsoleApp:
+    return IdpConsoleApp(load_workspace(root))
+
+
+def write_workspace(root: Path, files: dict[str, str], extra_config: str = "") -> Workspace:
+    """A workspace whose catalog is the given files (relative path → YAML text)."""
+    (root / "catalog").mkdir(parents=True, exist_ok=True)
+    for relative, text in files.items():
+        target = root / "catalog" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    config = "name: Test workspace\ncatalog:\n  sources:\n    - type: dir\n      path: catalog\n"
+    (root / "idp-console.yaml").write_text(config + extra_config, encoding="utf-8")
+    return load_workspace(root)
+
+
+async def wait_for_catalog(pilot: Pilot, timeout: float = 20.0) -> None:
+    app = pilot.app
+    assert isinstance(app, IdpConsoleApp)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while app.catalog is None:
+        assert loop.time() < deadline, "catalog did not load"
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def screen_text(app: IdpConsoleApp) -> str:
+    """What the terminal shows for the current screen, as plain text lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
