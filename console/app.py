@@ -96,7 +96,9 @@ class IdpConsoleApp(App[None]):
     def load_catalog(self) -> None:
         from backends.catalog import load_catalog
 
-        catalog = load_catalog(self.workspace, on_event=lambda event: self.post_message(CatalogProgress(event)))
+        catalog = load_catalog(
+            self.workspace, on_event=lambda event: self.post_message(CatalogProgress(event))
+        )
         # post_message is thread-safe: registration may happen in any worker.
         catalog.subscribe(lambda _change: self.post_message(CatalogUpdated()))
         self.post_message(CatalogLoaded(catalog))

@@ -26,7 +26,8 @@ class ModeTabs(Static):
             style = "bold reverse" if mode == self._current else "dim"
             # @click runs the app action, so the tabs work with a mouse too.
             parts.append(Content(" "))
-            parts.append(Content.from_markup(f"[{style} @click=app.switch_mode('{mode}')] {number} {mode} [/]"))
+            action = f"app.switch_mode('{mode}')"
+            parts.append(Content.from_markup(f"[{style} @click={action}] {number} {mode} [/]"))
         left = Content("").join(parts)
         padding = self.size.width - left.cell_length - len(self._right) - 1
         right = Content.styled(self._right, "italic")
