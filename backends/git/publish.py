@@ -221,4 +221,5 @@ def clone_or_update(
 def _stderr(error: git.GitCommandError) -> str:
     text = str(error.stderr or error).strip()
     text = re.sub(r"^stderr: ?'?", "", text).rstrip("'").strip()
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+    lines = [line.strip() for line in text.splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith("hint:"))

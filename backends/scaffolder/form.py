@@ -154,6 +154,10 @@ class FormModel:
             return value.lower() in ("y", "yes", "on")
         return value
 
+    def is_secret(self, name: str) -> bool:
+        """Whether ``name`` is a ``Secret`` field (its value must never be shown or logged)."""
+        return self._field_schema(name).get("ui:field") == "Secret"
+
     # -- pages and fields ---------------------------------------------------------------------
     def pages(self) -> list[FormPage]:
         """The visible pages, in order, with their visible fields, values and errors."""

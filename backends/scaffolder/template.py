@@ -242,22 +242,17 @@ def _is_template_file(path: Path) -> bool:
 
 
 def _checkout(source: Any, problems: list[str]) -> Path | None:
-    """A local checkout of a git template source, via the catalog area's git helper when present."""
+    """The files of a git template source at its ref (the catalog area's cached checkouts)."""
+    from backends.git.checkout import GitSourceError, sync_repository
+
     try:
-        from backends.git import checkout as git_checkout  # owned by the catalog area
-    except ImportError:
-        problems.append(f"git template source {source.url}: git checkouts are not available")
+        checkout = sync_repository(source.url, source.ref)
+    except GitSourceError as error:
+        problems.append(f"git template source {source.url}: {error}")
         return None
-    for name in ("checkout", "checkout_source", "ensure_checkout"):
-        function = getattr(git_checkout, name, None)
-        if callable(function):
-            try:
-                return Path(function(source))
-            except Exception as error:  # noqa: BLE001 - one broken source must not hide the others
-                problems.append(f"git template source {source.url}: {error}")
-                return None
-    problems.append(f"git template source {source.url}: no checkout function found")
-    return None
+    if checkout.warning:
+        problems.append(f"git template source {source.url}: {checkout.warning}")
+    return checkout.path
 
 
 def _catalog_entities(catalog: Any) -> Iterable[Any]:
