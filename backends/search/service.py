@@ -70,6 +70,18 @@ class SearchService:
         """Add templates from a non-catalog loader (objects or mappings with name/title/…)."""
         return self.index.add_many(template_document(t) for t in templates)
 
+    def index_workspace_templates(self, workspace: Any, catalog: Any = None) -> list[str]:
+        """Add every template the scaffolder knows (golden paths, template sources, catalog).
+
+        Returns the scaffolder's problems (unreadable templates) for the caller to show. Catalog
+        Template entities get the same document id either way, so nothing is indexed twice.
+        """
+        from backends.scaffolder.template import TemplateLibrary
+
+        library = TemplateLibrary.discover(workspace, catalog)
+        self.index_templates(library.list())
+        return list(library.problems)
+
     def remove_entities(self, refs: Iterable[Any]) -> int:
         """Drop entities (and their docs pages) by entity, ``EntityRef`` or ref string."""
         removed = 0

@@ -160,7 +160,7 @@ def _search(args: argparse.Namespace) -> int:
     catalog = _load_catalog(workspace)
     service = SearchService(root=workspace.root, include_docs=not args.no_docs)
     service.index_entities(catalog.entities)
-    _index_scaffolder_templates(service, workspace)
+    _index_scaffolder_templates(service, workspace, catalog)
     results = service.search(" ".join(args.query), kind=args.kind, limit=args.limit)
     if args.output == "json":
         json.dump(results.as_dict(), sys.stdout, indent=2)
@@ -170,27 +170,15 @@ def _search(args: argparse.Namespace) -> int:
     return EXIT_OK if results.hits else EXIT_NOT_FOUND
 
 
-def _index_scaffolder_templates(service: Any, workspace: Any) -> None:
-    """Templates the scaffolder loads from its own sources (catalog Template entities are indexed already)."""
+def _index_scaffolder_templates(service: Any, workspace: Any, catalog: Any) -> None:
+    """Templates from golden paths and template sources, next to the catalog's Template entities."""
     try:
-        from backends import scaffolder
-    except ImportError:
-        return
-    loader = getattr(scaffolder, "load_templates", None)
-    if loader is None:
-        return
-    try:
-        loaded = loader(workspace)
-    except Exception as error:  # noqa: BLE001 - search still works without extra templates
+        problems = service.index_workspace_templates(workspace, catalog)
+    except Exception as error:  # noqa: BLE001 - search still works without the extra templates
         print(f"idp-console: search: templates not indexed: {error}", file=sys.stderr)
         return
-    templates = getattr(loaded, "templates", loaded)
-    service.index_templates(t for t in templates if f"template:{_ref_of(t)}" not in service.index)
-
-
-def _ref_of(template: Any) -> str:
-    ref = getattr(template, "ref", None)
-    return str(getattr(ref, "canonical", ref) or "").lower()
+    for problem in problems:
+        print(f"idp-console: search: template skipped: {problem}", file=sys.stderr)
 
 
 _GROUP_TITLES = {"entity": "Entities", "docs": "Docs pages", "template": "Templates"}

@@ -63,3 +63,12 @@ def test_no_hits_exit_1(workspace: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_bad_limit(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", "x", "--limit", "0", "--workspace", str(workspace)]) == 2
+
+
+def test_golden_path_templates_are_searchable(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["search", "golden", "path", "--kind", "template", "-o", "json", "--workspace", str(workspace)])
+        == 0
+    )
+    hits = json.loads(capsys.readouterr().out)["groups"]["template"]["hits"]
+    assert hits and hits[0]["target"]["ref"].startswith("template:default/")
