@@ -1,9 +1,427 @@
-"""`idp-console deploy` sub-commands (filled in by the deploy area)."""
+"""``idp-console deploy | rollback | scale | status``: the deploy engine from the command line.
+
+Text output prints one line per stage as it really completes (``✓``, or ``✗`` with the reason and
+the rollback that followed); ``--output json`` prints every engine event as one JSON object per
+line. Production needs a typed confirmation (the service name) unless ``--yes``; without a
+terminal and without ``--yes`` it is refused. Exit codes: 0 done, 1 deploy failed/rolled back,
+2 refused or usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import copy
+import json
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+from console.commands import CommandError, workspace_from_args
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Registers nothing yet."""
+    """Add ``deploy``, ``rollback``, ``scale`` and ``status``."""
+    deploy = subparsers.add_parser(
+        "deploy",
+        help="canary-deploy a service version to an environment",
+        description="Canary deploy: 5% → analysis → 25% → 50% → 100% (steps from the deploy: config), "
+        "rolled back automatically when the canary fails.",
+    )
+    deploy.add_argument("service", help="catalog Component name or ref")
+    _common(deploy)
+    deploy.add_argument("--version", help="the version (image tag) to deploy")
+    deploy.add_argument("--commit", metavar="SHA", help="commit SHA of the version, kept in the history")
+    recovery = deploy.add_mutually_exclusive_group()
+    recovery.add_argument("--resume", action="store_true", help="resume this service's interrupted deploy")
+    recovery.add_argument("--abort", action="store_true", help="roll back this service's interrupted deploy")
+    deploy.add_argument(
+        "--on-inconclusive",
+        choices=("ask", "promote", "abort"),
+        default="ask",
+        help="when the analysis has no data: ask on the terminal (default; abort without one), or decide now",
+    )
+    deploy.set_defaults(handler=_deploy)
+
+    rollback = subparsers.add_parser("rollback", help="return a service to an earlier version")
+    rollback.add_argument("service")
+    _common(rollback)
+    rollback.add_argument("--to", metavar="VERSION", help="default: the last good version within 72 h")
+    rollback.set_defaults(handler=_rollback)
+
+    scale = subparsers.add_parser("scale", help="set how many pods a service runs")
+    scale.add_argument("service")
+    _common(scale)
+    scale.add_argument("--replicas", type=int, required=True, metavar="N")
+    scale.set_defaults(handler=_scale)
+
+    status = subparsers.add_parser("status", help="what a service runs in an environment")
+    status.add_argument("service")
+    status.add_argument("--env", required=True, metavar="ENV", help="environment from idp-console.yaml")
+    status.add_argument("--context", help="kube context to use instead of the environment's")
+    status.add_argument("--kubeconfig", help="kubeconfig instead of $KUBECONFIG / ~/.kube/config")
+    status.add_argument("--output", choices=("text", "json"), default="text")
+    status.set_defaults(handler=_status)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", required=True, metavar="ENV", help="environment from idp-console.yaml")
+    parser.add_argument("--yes", action="store_true", help="skip the typed confirmation production asks for")
+    parser.add_argument("--output", choices=("text", "json"), default="text", help="json: one event per line")
+    parser.add_argument("--context", help="kube context to use instead of the environment's (as kubectl)")
+    parser.add_argument("--kubeconfig", help="kubeconfig instead of $KUBECONFIG / ~/.kube/config")
+
+
+# -- session --------------------------------------------------------------------------------------
+
+
+def _session(args: argparse.Namespace) -> Any:
+    from backends.deploy.session import SIMULATED_BANNER, open_deploy
+
+    workspace = workspace_from_args(args)
+    environments = copy.deepcopy(workspace.section("environments"))
+    env = environments.get(args.env)
+    if isinstance(env, dict) and (args.context or args.kubeconfig):
+        env.pop("cluster", None)  # an explicit context means a real cluster
+        if args.context:
+            env["context"] = args.context
+        if args.kubeconfig:
+            env["kubeconfig"] = args.kubeconfig
+    workspace.raw = {**workspace.raw, "environments": environments}
+    session = open_deploy(workspace)
+    if isinstance(env, dict) and env.get("cluster") == "simulated":
+        print(SIMULATED_BANNER, file=sys.stderr, flush=True)
+    return session
+
+
+def _environment(session: Any, name: str) -> Any:
+    from backends.deploy.prechecks import DeployRefused
+
+    try:
+        return session.context.environment(name)
+    except DeployRefused as error:
+        raise CommandError(str(error), EXIT_USAGE) from error
+
+
+def _confirm(args: argparse.Namespace, environment: Any, action: str) -> None:
+    """Production: the user types the service name, unless --yes; no terminal and no --yes → refuse."""
+    if not environment.production or args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CommandError(
+            f"{environment.name} is production: confirm by typing the service name in a terminal, "
+            "or pass --yes",
+            EXIT_USAGE,
+        )
+    print(f"This will {action} in {environment.name.upper()}.", file=sys.stderr)
+    answer = input(f"Type the service name ({args.service}) to confirm: ").strip()
+    if answer != args.service:
+        raise CommandError("confirmation did not match; nothing was changed", EXIT_USAGE)
+
+
+# -- printing -------------------------------------------------------------------------------------
+
+
+class TextPrinter:
+    """Turns engine events into the human lines of the issue, one per completed stage."""
+
+    def __init__(self, service: str, out: IO[str]) -> None:
+        self.service = service
+        self.out = out
+        self.tty = out.isatty()
+        self.version = ""
+        self.kind = "deploy"
+        self.steps: tuple[int, ...] = ()
+        self.bakes: tuple[float, ...] = ()
+        self.routed: list[int] = []
+        self.failure_shown = False
+        self.from_version = ""
+
+    def line(self, text: str) -> None:
+        if self.tty and self.routed and not text.startswith("… "):
+            self.out.write("\r\x1b[K")  # replace the in-progress rollout line
+        print(text, file=self.out, flush=True)
+
+    def __call__(self, event: Any) -> None:
+        from backends.deploy.config import format_duration
+        from backends.deploy.events import (
+            AnalysisResult,
+            DeployFinished,
+            DeployStarted,
+            LogLine,
+            Outcome,
+            Stage,
+            StageFinished,
+            StageStarted,
+            Verdict,
+        )
+
+        if isinstance(event, DeployStarted):
+            self.version, self.kind = event.to_version, event.kind
+            self.steps, self.bakes, self.from_version = event.steps, event.bakes, event.from_version
+        elif isinstance(event, StageFinished):
+            if event.stage is Stage.PRECHECKS:
+                if event.ok:
+                    self.line("✓ Running pre-deployment checks...")
+                else:
+                    self.line(f"✗ Pre-deployment checks failed: {event.detail}")
+                    self.failure_shown = True
+            elif event.stage is Stage.UPDATE and event.ok:
+                self.line("✓ Updating Kubernetes deployment...")
+            elif event.stage is Stage.CANARY and event.ok and event.step is not None:
+                weight = self.steps[event.step] if event.step < len(self.steps) else 0
+                if event.step == 0:
+                    self.line(f"✓ Canary: {weight}% traffic routed to {self.version}")
+                else:
+                    self.routed.append(weight)
+                    if self.tty and weight < 100:
+                        progress = " → ".join(f"{w}%" for w in self.routed)
+                        self.out.write(f"\r\x1b[K… Progressive rollout: {progress}")
+                        self.out.flush()
+            elif event.stage is Stage.ANALYSIS and not event.ok:
+                self.line(f"✗ Canary: {event.detail}")
+                self.failure_shown = True
+            elif event.stage is Stage.PROMOTE and event.ok and self.routed:
+                self.line("✓ Progressive rollout: " + " → ".join(f"{w}%" for w in self.routed))
+            elif event.stage is Stage.ROLLBACK:
+                if not event.ok:
+                    self.line(f"✗ Rollback failed: {event.detail}")
+                elif self.kind == "rollback":
+                    self.line(
+                        f"✓ Rolled back {self.service}: {self.from_version} → {self.version} ({event.detail})"
+                    )
+                else:
+                    self.line(f"↩ Rolled back: {event.detail}")
+            elif event.stage is Stage.SCALE:
+                self.line(f"{'✓' if event.ok else '✗'} Scale: {event.detail}")
+        elif isinstance(event, AnalysisResult) and event.step == 0:
+            if event.check == "pods-ready" and event.verdict is Verdict.PASSED:
+                bake = format_duration(self.bakes[0]) if self.bakes else "?"
+                self.line(f"✓ Canary: Health checks passing ({bake})")
+            elif event.check == "error-rate" and event.verdict is Verdict.PASSED:
+                self.line("✓ Canary: Error rate within threshold")
+        elif isinstance(event, AnalysisResult) and event.verdict is Verdict.INCONCLUSIVE:
+            self.line(f"? Canary: {event.check} inconclusive: {event.detail}")
+        elif isinstance(event, StageStarted) and event.stage is Stage.ROLLBACK and self.kind != "rollback":
+            if not self.failure_shown:
+                self.line(f"✗ {event.detail}")
+                self.failure_shown = True
+        elif isinstance(event, LogLine) and event.level != "info":
+            self.line(f"! {event.message}")
+        elif isinstance(event, DeployFinished):
+            self._finished(event, Outcome)
+
+    def _finished(self, event: Any, outcome: Any) -> None:
+        if event.outcome is outcome.SUCCEEDED:
+            if self.kind == "deploy":
+                self.line(f"✓ Deployment complete. Rollback available for {event.rollback_hours}h.")
+            elif self.kind == "rollback":
+                self.line("✓ Rollback complete.")
+        elif event.outcome is outcome.ROLLED_BACK:
+            self.line(f"✗ Deployment failed: {event.reason}. {self.service} is back on {event.version}.")
+        elif event.outcome is outcome.ABORTED:
+            self.line(f"✗ Deployment aborted: {event.reason}. {self.service} is back on {event.version}.")
+        elif event.outcome is outcome.INTERRUPTED or not self.failure_shown:
+            self.line(f"✗ {event.reason}")
+
+
+class JsonPrinter:
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+
+    def __call__(self, event: Any) -> None:
+        from backends.deploy.events import event_to_dict
+
+        print(json.dumps(event_to_dict(event), default=str, ensure_ascii=False), file=self.out, flush=True)
+
+
+def _drive(run: Any, printer: Any, args: argparse.Namespace, decision: str = "ask") -> int:
+    """Iterate the run, printing events; answer pauses; the exit code from its outcome."""
+    from backends.deploy.events import DeployFinished, Outcome, Paused
+
+    outcome = None
+    events: Iterator[Any] = run.events()
+    try:
+        for event in events:
+            printer(event)
+            if isinstance(event, Paused) and event.needs_decision:
+                _decide(run, event, decision)
+            if isinstance(event, DeployFinished):
+                outcome = event.outcome
+    except KeyboardInterrupt:
+        events.close()  # leaves the deploy interrupted: the canary and the history stay as they are
+        if run.kind == "deploy":
+            print(
+                "idp-console: interrupted; continue with "
+                f"`idp-console deploy {args.service} --env {args.env} --resume` or roll back with `--abort`",
+                file=sys.stderr,
+            )
+        raise
+    return EXIT_OK if outcome is Outcome.SUCCEEDED else EXIT_FAILED
+
+
+def _decide(run: Any, event: Any, decision: str) -> None:
+    """Inconclusive analysis: ask a person; never pass silently."""
+    if decision == "ask" and sys.stdin.isatty():
+        while True:
+            answer = input(f"? {event.reason} — [p]romote or [a]bort? ").strip().lower()
+            if answer in ("p", "promote"):
+                run.promote()
+                return
+            if answer in ("a", "abort"):
+                run.abort("aborted after an inconclusive analysis")
+                return
+    if decision == "promote":
+        run.promote()
+        return
+    why = "--on-inconclusive abort" if decision == "abort" else "no terminal to ask"
+    run.abort(f"analysis inconclusive ({why})")
+
+
+def _printer(args: argparse.Namespace) -> Any:
+    return JsonPrinter(sys.stdout) if args.output == "json" else TextPrinter(args.service, sys.stdout)
+
+
+# -- handlers -------------------------------------------------------------------------------------
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from backends.deploy.prechecks import DeployRefused
+
+    if not (args.version or args.resume or args.abort):
+        raise CommandError("deploy needs --version (or --resume / --abort)", EXIT_USAGE)
+    session = _session(args)
+    try:
+        environment = _environment(session, args.env)
+        engine = session.engine
+        if args.resume or args.abort:
+            try:
+                interrupted = engine.find_interrupted(None, args.env)
+            except DeployRefused as error:
+                raise CommandError(str(error), EXIT_USAGE) from error
+            mine = [i for i in interrupted if i.record.service == args.service]
+            if not mine:
+                raise CommandError(f"no interrupted deploy of {args.service} in {args.env}", EXIT_USAGE)
+            record = mine[0].record
+            action = "resume" if args.resume else "abort"
+            _confirm(args, environment, f"{action} deploy {record.id} of {args.service} {record.to_version}")
+            run = engine.resume(record.id) if args.resume else engine.abort(record.id)
+        else:
+            _confirm(args, environment, f"deploy {args.service} {args.version}")
+            run = engine.deploy(args.service, args.env, args.version, commit_sha=args.commit)
+        return _drive(run, _printer(args), args, args.on_inconclusive)
+    finally:
+        session.close()
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    session = _session(args)
+    try:
+        environment = _environment(session, args.env)
+        target = f" to {args.to}" if args.to else " to its last good version"
+        _confirm(args, environment, f"roll {args.service} back{target}")
+        return _drive(session.engine.rollback(args.service, args.env, args.to), _printer(args), args)
+    finally:
+        session.close()
+
+
+def _scale(args: argparse.Namespace) -> int:
+    if args.replicas < 0:
+        raise CommandError("--replicas must be 0 or more", EXIT_USAGE)
+    session = _session(args)
+    try:
+        environment = _environment(session, args.env)
+        _confirm(args, environment, f"scale {args.service} to {args.replicas} pods")
+        return _drive(session.engine.scale(args.service, args.env, args.replicas), _printer(args), args)
+    finally:
+        session.close()
+
+
+def _status(args: argparse.Namespace) -> int:
+    from backends.deploy.prechecks import DeployRefused
+    from backends.kube.cluster import ClusterError
+
+    session = _session(args)
+    try:
+        _environment(session, args.env)
+        try:
+            status = session.engine.status(args.service, args.env)
+            interrupted = [
+                i
+                for i in session.engine.find_interrupted(None, args.env)
+                if i.record.service == status.service
+            ]
+        except (DeployRefused, ClusterError) as error:
+            raise CommandError(str(error), EXIT_USAGE) from error
+        if args.output == "json":
+            data = status.as_dict()
+            data["interrupted"] = [
+                {"deploy_id": i.record.id, "to_version": i.record.to_version, "last_step": i.last_step}
+                for i in interrupted
+            ]
+            print(json.dumps(data, default=str, ensure_ascii=False))
+        else:
+            _print_status(status, interrupted)
+        return EXIT_OK
+    finally:
+        session.close()
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{int(seconds)}s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)}m"
+    if seconds < 172800:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
+
+
+def _print_status(status: Any, interrupted: list[Any]) -> None:
+    import datetime as dt
+
+    print(f"{status.service} in {status.environment} (namespace {status.namespace})")
+    for track, workload in (("stable", status.stable), ("canary", status.canary)):
+        if workload is None:
+            if track == "stable":
+                print("  stable  — no Deployment")
+            continue
+        icon = "✔" if workload.rollout_done else "✖" if workload.rollout_failed else "◌"
+        print(
+            f"  {icon} {track:<6} {workload.name}  {workload.version}  "
+            f"{workload.ready}/{workload.desired} ready  — {workload.rollout}"
+        )
+    for pod in status.pods:
+        icon = (
+            "✔"
+            if pod.ready
+            else "✖"
+            if pod.reason in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull")
+            else "◌"
+        )
+        state = "ready" if pod.ready else (pod.reason or pod.phase)
+        print(
+            f"      {icon} {pod.name:<44} {pod.track:<6} {pod.version:<10} {state:<18} "
+            f"restarts:{pod.restarts}  age:{_age(pod.age_seconds)}"
+        )
+    if status.last_deploy is not None:
+        record = status.last_deploy
+        when = dt.datetime.fromtimestamp(record.started_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        outcome = record.outcome or "in progress"
+        print(
+            f"  last {record.kind}: {record.from_version} → {record.to_version} "
+            f"by {record.user}, {when}: {outcome}"
+        )
+    if status.rollback_to:
+        print(f"  rollback available to {status.rollback_to}")
+    if status.lease_holder:
+        holder = status.lease_holder
+        print(f"  deploy in progress: {holder.get('user', '?')} (deploy {holder.get('deploy', '?')})")
+    for item in interrupted:
+        record = item.record
+        print(
+            f"  ⚠ interrupted deploy {record.id} ({record.from_version} → {record.to_version}) after step "
+            f"{item.last_step + 1}: `idp-console deploy {record.service} --env {record.environment} "
+            "--resume` or `--abort`"
+        )
