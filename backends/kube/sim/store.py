@@ -124,7 +124,9 @@ class ObjectStore:
     def __init__(self, *, history_limit: int = 5000) -> None:
         self._lock = threading.RLock()
         self._objects: dict[ObjectKey, Obj] = {}
-        self._rv = 0
+        # Never 0: a list answering resourceVersion "0" would make a watch from it mean "any
+        # version" (replay current objects) instead of "after this point".
+        self._rv = 1
         self._history: deque[StoredEvent] = deque()
         self._history_limit = history_limit
         # Watches may resume from any version >= this one; older ones get 410 Gone.
