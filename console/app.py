@@ -28,11 +28,11 @@ from screens.context import MODES
 from screens.empty_mode import (
     DeployPlaceholderScreen,
     DocsPlaceholderScreen,
-    ScaffoldPlaceholderScreen,
     StatusScreen,
 )
 from screens.entity import EntityScreen
 from screens.help import HelpScreen
+from screens.scaffold import ScaffoldScreen
 
 if TYPE_CHECKING:
     from backends.catalog import Catalog, CatalogEvent
@@ -58,7 +58,7 @@ class IdpConsoleApp(App[None]):
     TITLE = "idp-console"
     MODES: ClassVar = {
         "catalog": CatalogScreen,
-        "scaffold": ScaffoldPlaceholderScreen,
+        "scaffold": ScaffoldScreen,
         "deploy": DeployPlaceholderScreen,
         "docs": DocsPlaceholderScreen,
         "status": StatusScreen,

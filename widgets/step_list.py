@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual.widgets import Static
 from textual.timer import Timer
+from textual.widgets import Static
 
 ICONS: dict[str, str] = {"pending": "○", "running": "◐", "done": "✔", "skipped": "⤼", "failed": "✖"}
 

@@ -1,0 +1,663 @@
+"""The scaffold mode: pick a template, fill its pages, review, run with a live step list.
+
+Four stages in one screen (a ContentSwitcher), so ``esc`` can walk back through them without losing
+answers: template list → form pages → review → run. The form's rules (visibility, defaults,
+validation, masking) live in the backend's ``FormModel``; this screen only feeds it what was typed
+and redraws what it says. The run happens in a thread worker that only posts the runner's events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Button, ContentSwitcher, Input, Log, Markdown, OptionList, Static
+from textual.widgets.option_list import Option
+
+from screens.base import ConsoleScreen
+from widgets.schema_form import SchemaForm
+from widgets.step_list import StepList, format_duration
+from widgets.top_bar import TopBar
+from widgets.virtual_table import Column, VirtualTable
+
+if TYPE_CHECKING:
+    from backends.scaffolder.actions import Services
+    from backends.scaffolder.events import TaskEvent, TaskFinished
+    from backends.scaffolder.form import FormModel, FormPage
+    from backends.scaffolder.pickers import PickerOption
+    from backends.scaffolder.runner import TemplateTask
+    from backends.scaffolder.template import Template, TemplateLibrary
+
+Stage = Literal["pick", "form", "review", "run"]
+
+TEMPLATE_COLUMNS: tuple[Column, ...] = (
+    Column("title", "TEMPLATE", 30),
+    Column("type", "TYPE", 12),
+    Column("tags", "TAGS", 24),
+    Column("description", "DESCRIPTION", 40),
+)
+
+
+# -- messages from workers (posted from threads; handled on the app's loop) --------------------
+
+
+@dataclass
+class TemplatesFound(Message):
+    library: TemplateLibrary
+
+
+@dataclass
+class TaskCreated(Message):
+    task: TemplateTask
+
+
+@dataclass
+class TaskRefused(Message):
+    """The template failed its pre-run check: nothing ran, nothing was written."""
+
+    problems: list[str]
+
+
+@dataclass
+class TaskEventPosted(Message):
+    event: TaskEvent
+
+
+@dataclass
+class EntitiesRegistered(Message):
+    """``catalog:register`` added entities to the live catalog (from the action's thread)."""
+
+    refs: list[str]
+
+
+def template_row(template: Template) -> tuple[str, ...]:
+    return (template.display_title, template.type, ", ".join(template.tags), template.description)
+
+
+def template_matches(template: Template, words: list[str]) -> bool:
+    haystack = " ".join(
+        [template.name, template.display_title, template.type, template.description, *template.tags]
+    ).lower()
+    return all(word in haystack for word in words)
+
+
+class ScaffoldScreen(ConsoleScreen):
+    MODE = "scaffold"
+    HELP = (
+        "Golden paths: pick a template (/ filters, enter starts), fill its pages — tab and shift+tab "
+        "move between fields, ctrl+n or the Next button goes on, esc goes back without losing answers. "
+        "The review lists every answer (secrets masked); Run shows each step live with its log. After "
+        "a failure, r retries from the failed step when that step is safe to repeat."
+    )
+    BINDINGS: ClassVar = [
+        Binding("slash", "focus_filter", "Filter", id="scaffold.filter"),
+        Binding("escape", "back", "Back", id="scaffold.back"),
+        Binding("ctrl+b", "back", "Back", show=False, id="scaffold.previous_page"),
+        Binding("ctrl+n", "next", "Next", id="scaffold.next"),
+        Binding("ctrl+r", "run", "Run", id="scaffold.run"),
+        Binding("d", "dry_run", "Dry run", id="scaffold.dry_run"),
+        Binding("r", "retry", "Retry failed step", id="scaffold.retry"),
+        Binding("n", "new", "Templates", id="scaffold.new"),
+    ]
+    # Which bindings make sense in which stage (check_action hides the rest from the footer).
+    STAGE_ACTIONS: ClassVar[dict[str, set[Stage]]] = {
+        "focus_filter": {"pick"},
+        "next": {"form", "review"},
+        "run": {"review"},
+        "dry_run": {"review"},
+        "retry": {"run"},
+        "new": {"run"},
+    }
+    DEFAULT_CSS = """
+    ScaffoldScreen #stages { height: 1fr; }
+    ScaffoldScreen #template-filter { height: 1; border: none; padding: 0 1; background: $boost; }
+    ScaffoldScreen #template-filter:focus { background: $surface-lighten-1; }
+    ScaffoldScreen #template-about { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
+    ScaffoldScreen .nav { height: 1; padding: 0 1; background: $panel; }
+    ScaffoldScreen .about { height: auto; padding: 0 1; color: $text-muted; }
+    ScaffoldScreen #form-scroll, ScaffoldScreen #review-scroll { height: 1fr; }
+    ScaffoldScreen .buttons { height: auto; padding: 0 1; }
+    ScaffoldScreen .buttons Button { margin: 0 1 0 0; }
+    ScaffoldScreen .status { height: auto; padding: 0 1; color: $warning; }
+    ScaffoldScreen #review { padding: 0 1; }
+    ScaffoldScreen #run-top { height: auto; max-height: 60%; }
+    ScaffoldScreen #steps { width: 1fr; }
+    ScaffoldScreen #results { width: 1fr; height: auto; max-height: 100%; }
+    ScaffoldScreen #failure { height: auto; color: $error; padding: 0 1; display: none; }
+    ScaffoldScreen #failure.-shown { display: block; }
+    ScaffoldScreen #links { height: auto; max-height: 8; display: none; border: round $success 50%; }
+    ScaffoldScreen #links.-shown { display: block; }
+    ScaffoldScreen #output-text { height: auto; display: none; }
+    ScaffoldScreen #output-text.-shown { display: block; }
+    ScaffoldScreen #log { height: 1fr; min-height: 6; border-top: solid $panel-lighten-2; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stage: Stage = "pick"
+        self.templates: list[Template] = []
+        self._visible_templates: list[Template] = []
+        self.template: Template | None = None
+        self.model: FormModel | None = None
+        self.page_index = 0
+        self._answers: dict[str, dict[str, Any]] = {}  # template name → answers, kept across visits
+        self.template_task: TemplateTask | None = None
+        self.running = False
+        self.finished: TaskEvent | None = None
+        self.registered: list[str] = []
+        self._step_names: dict[str, str] = {}
+        self._links: list[dict[str, Any]] = []
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose_body(self) -> ComposeResult:
+        with ContentSwitcher(initial="pick", id="stages"):
+            with Vertical(id="pick"):
+                yield Input(
+                    placeholder="/ filter templates: words in title, tags, description", id="template-filter"
+                )
+                yield VirtualTable(TEMPLATE_COLUMNS, empty_text="Looking for templates…", id="templates")
+                yield Static("", id="template-about", markup=False)
+            with Vertical(id="form-pane"):
+                yield Static("", id="form-nav", classes="nav")
+                yield Static("", id="page-about", classes="about", markup=False)
+                with VerticalScroll(id="form-scroll"):
+                    yield SchemaForm(self._suggest, id="form")
+                yield Static("", id="form-status", classes="status", markup=False)
+                with Horizontal(classes="buttons"):
+                    yield Button("◀ Back", id="form-back")
+                    yield Button("Next ▶", id="form-next", variant="primary")
+            with Vertical(id="review-pane"):
+                yield Static("", id="review-nav", classes="nav")
+                with VerticalScroll(id="review-scroll"):
+                    yield Static("", id="review")
+                yield Static("", id="review-status", classes="status", markup=False)
+                with Horizontal(classes="buttons"):
+                    yield Button("◀ Back", id="review-back")
+                    yield Button("Dry run", id="dry-run")
+                    yield Button("Run ▶", id="run", variant="success")
+            with Vertical(id="run-pane"):
+                yield Static("", id="run-status", classes="nav")
+                with Horizontal(id="run-top"):
+                    yield StepList(id="steps")
+                    with VerticalScroll(id="results"):
+                        yield Static("", id="failure", markup=False)
+                        yield OptionList(id="links")
+                        yield Markdown("", id="output-text")
+                yield Log(id="log", highlight=False)
+
+    def on_mount(self) -> None:
+        self.ctx.catalog_signal.subscribe(self, self._on_catalog)
+        self.query_one("#templates", VirtualTable).focus()
+        self.find_templates()
+
+    @property
+    def crumb(self) -> str:
+        parts = [self.MODE]
+        if self.template is not None and self.stage != "pick":
+            parts.append(self.template.name)
+            if self.stage == "form" and self.model is not None:
+                pages = self.model.pages()
+                if pages:
+                    parts.append(pages[min(self.page_index, len(pages) - 1)].title)
+            elif self.stage in ("review", "run"):
+                parts.append(self.stage)
+        return " › ".join(parts)
+
+    def _show_stage(self, stage: Stage) -> None:
+        self.stage = stage
+        self.query_one("#stages", ContentSwitcher).current = {
+            "pick": "pick",
+            "form": "form-pane",
+            "review": "review-pane",
+            "run": "run-pane",
+        }[stage]
+        self.query_one(TopBar).set_crumbs(self._crumbs())
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        stages = self.STAGE_ACTIONS.get(action)
+        if stages is None:
+            return True
+        if self.stage not in stages:
+            return False
+        if action == "retry":
+            return self._retry_step() is not None
+        if action == "new":
+            return not self.running
+        return True
+
+    # -- template list ------------------------------------------------------------------------
+    def _on_catalog(self, catalog: object) -> None:
+        # Catalog Template entities join the list once the catalog is there (or changes).
+        self.find_templates()
+
+    @work(thread=True, exclusive=True, group="scaffold-templates", name="find templates")
+    def find_templates(self) -> None:
+        from backends.scaffolder.template import TemplateLibrary
+
+        self.post_message(TemplatesFound(TemplateLibrary.discover(self.ctx.workspace, self.ctx.catalog)))
+
+    def on_templates_found(self, message: TemplatesFound) -> None:
+        self.templates = message.library.list()
+        for problem in message.library.problems:
+            self.notify(problem, title="Template skipped", severity="warning", timeout=8)
+        table = self.query_one("#templates", VirtualTable)
+        table.empty_text = "No template matches the filter."
+        self._filter_templates()
+
+    @on(Input.Changed, "#template-filter")
+    def _filter_templates(self) -> None:
+        words = self.query_one("#template-filter", Input).value.lower().split()
+        self._visible_templates = [t for t in self.templates if template_matches(t, words)]
+        table = self.query_one("#templates", VirtualTable)
+        table.set_rows([template_row(t) for t in self._visible_templates], keep_cursor=True)
+        self._describe_highlighted(table.cursor_row)
+
+    @on(Input.Submitted, "#template-filter")
+    def _filter_done(self) -> None:
+        self.query_one("#templates", VirtualTable).focus()
+
+    @on(VirtualTable.Highlighted, "#templates")
+    def _template_highlighted(self, event: VirtualTable.Highlighted) -> None:
+        self._describe_highlighted(event.index)
+
+    def _describe_highlighted(self, index: int) -> None:
+        about = self.query_one("#template-about", Static)
+        if 0 <= index < len(self._visible_templates):
+            template = self._visible_templates[index]
+            about.update(
+                f"{template.display_title} ({template.ref}) — {template.description}\n{template.source}"
+            )
+        else:
+            about.update("")
+
+    @on(VirtualTable.Selected, "#templates")
+    async def _template_chosen(self, event: VirtualTable.Selected) -> None:
+        await self.start_wizard(self._visible_templates[event.index])
+
+    async def start_wizard(self, template: Template) -> None:
+        """Open ``template``'s first page (answers from an earlier visit are kept)."""
+        from backends.scaffolder.form import FormModel
+
+        self.template = template
+        self.model = FormModel(
+            template,
+            catalog=self.ctx.catalog,
+            user=self.ctx.workspace.identity,
+            answers=self._answers.setdefault(template.name, {}),
+        )
+        # The model copies the dict: keep the screen's copy as the model's own, so answers survive.
+        self._answers[template.name] = self.model.answers
+        self.page_index = 0
+        if not self.model.pages():
+            self._show_review()
+            return
+        await self._show_page()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#template-filter", Input).focus()
+
+    # -- form pages ---------------------------------------------------------------------------
+    def _suggest(self, name: str, query: str) -> list[PickerOption]:
+        return self.model.options(name, query) if self.model is not None else []
+
+    def _pages(self) -> list[FormPage]:
+        assert self.model is not None
+        return self.model.pages()
+
+    def _current_page(self) -> FormPage:
+        pages = self._pages()
+        self.page_index = max(0, min(self.page_index, len(pages) - 1))
+        return pages[self.page_index]
+
+    async def _show_page(self) -> None:
+        page = self._current_page()
+        self._show_stage("form")
+        self._draw_nav()
+        self.query_one("#page-about", Static).update(page.description)
+        self.query_one("#form-status", Static).update("")
+        await self.query_one("#form", SchemaForm).show_page(page.fields)
+        self.query_one("#form-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def _draw_nav(self) -> None:
+        pages = self._pages()
+        text = Text()
+        for index, page in enumerate(pages):
+            style = "bold reverse" if index == self.page_index and self.stage == "form" else "dim"
+            text.append(f" {index + 1} {page.title} ", style=style)
+            text.append(" › ", style="dim")
+        text.append(" Review ", style="bold reverse" if self.stage == "review" else "dim")
+        if self.stage == "form":
+            text.append(f"   page {self.page_index + 1} of {len(pages)}", style="italic")
+        target = "#form-nav" if self.stage == "form" else "#review-nav"
+        self.query_one(target, Static).update(text)
+
+    @on(SchemaForm.FieldChanged)
+    async def _field_changed(self, event: SchemaForm.FieldChanged) -> None:
+        if self.model is None or self.stage != "form":
+            return
+        if event.typed:
+            self.model.set_text(event.name, event.value)
+        else:
+            self.model.set(event.name, event.value)
+        page = self._current_page()
+        await self.query_one("#form", SchemaForm).update_fields(page.fields)
+        self._draw_nav()  # a page's ``when`` may have changed with this answer
+        if page.valid:
+            self.query_one("#form-status", Static).update("")
+
+    async def action_next(self) -> None:
+        if self.stage == "review":
+            self.action_run()
+            return
+        if self.stage != "form":
+            return
+        page = self._current_page()
+        if not page.valid:
+            count = len(page.errors)
+            self.query_one("#form-status", Static).update(
+                f"Fix {count} field{'s' if count != 1 else ''} on this page to go on."
+            )
+            self.query_one("#form", SchemaForm).reveal_errors()
+            return
+        if self.page_index + 1 < len(self._pages()):
+            self.page_index += 1
+            await self._show_page()
+        else:
+            self._show_review()
+
+    async def action_back(self) -> None:
+        match self.stage:
+            case "pick":
+                table = self.query_one("#templates", VirtualTable)
+                filter_input = self.query_one("#template-filter", Input)
+                if filter_input.has_focus:
+                    table.focus()
+                elif filter_input.value:
+                    filter_input.value = ""
+            case "form":
+                if self.page_index > 0:
+                    self.page_index -= 1
+                    await self._show_page()
+                else:
+                    self._show_stage("pick")
+                    self.query_one("#templates", VirtualTable).focus()
+            case "review":
+                self.page_index = len(self._pages()) - 1
+                if self.page_index < 0:
+                    self._show_stage("pick")
+                else:
+                    await self._show_page()
+            case "run":
+                if self.running:
+                    self.notify("The run is still going; wait for it to finish.", timeout=4)
+                else:
+                    self._show_review()
+
+    @on(Button.Pressed, "#form-next")
+    async def _next_pressed(self) -> None:
+        await self.action_next()
+
+    @on(Button.Pressed, "#form-back, #review-back")
+    async def _back_pressed(self) -> None:
+        await self.action_back()
+
+    # -- review -------------------------------------------------------------------------------
+    def _show_review(self) -> None:
+        assert self.model is not None and self.template is not None
+        self._show_stage("review")
+        self._draw_nav()
+        table = Table(box=None, show_header=True, header_style="bold", expand=False, padding=(0, 2, 0, 0))
+        table.add_column("PAGE", style="dim")
+        table.add_column("FIELD")
+        table.add_column("VALUE", overflow="fold")
+        for item in self.model.review():
+            table.add_row(item.page, item.title, item.display)
+        self.query_one("#review", Static).update(table)
+        problems = self.model.errors()
+        missing = self.model.missing_required()
+        status = self.query_one("#review-status", Static)
+        if problems or missing:
+            names = ", ".join(sorted({*problems, *(f.name for f in missing)}))
+            status.update(f"Some answers are not valid yet ({names}): go back with esc to fix them.")
+        else:
+            status.update(f"Ready to run {self.template.display_title}. Enter runs it, d runs it dry.")
+        self.query_one("#run", Button).focus()
+
+    @on(Button.Pressed, "#run")
+    def action_run(self) -> None:
+        self._start_run(dry_run=False)
+
+    @on(Button.Pressed, "#dry-run")
+    def action_dry_run(self) -> None:
+        self._start_run(dry_run=True)
+
+    # -- run ----------------------------------------------------------------------------------
+    def _start_run(self, *, dry_run: bool) -> None:
+        if self.stage != "review" or self.running or self.model is None or self.template is None:
+            return
+        if not self.model.valid or self.model.missing_required():
+            self.notify("Some answers are not valid yet: esc goes back to fix them.", severity="warning")
+            return
+        self.running = True
+        self.finished = None
+        self.template_task = None
+        self.registered = []
+        self._step_names = {step.id: step.name for step in self.template.steps}
+        self._show_stage("run")
+        steps = self.query_one("#steps", StepList)
+        steps.set_steps([(s.id, s.name, s.action) for s in self.template.steps])
+        self.query_one("#log", Log).clear()
+        self._clear_results()
+        mode = "Dry run of" if dry_run else "Running"
+        self.query_one("#run-status", Static).update(
+            Text(f" {mode} {self.template.display_title}…", style="bold")
+        )
+        self.run_template(self.template, self.model.parameters(), self.model.secrets(), dry_run)
+
+    @work(thread=True, exclusive=True, group="scaffold-run", name="scaffolder run")
+    def run_template(
+        self, template: Template, parameters: dict[str, Any], secrets: dict[str, str], dry_run: bool
+    ) -> None:
+        from backends.scaffolder.errors import PrecheckError
+        from backends.scaffolder.runner import TaskRunner
+
+        runner = TaskRunner(services=self._services())
+        try:
+            task = runner.create_task(
+                template, parameters, secrets, user=self.ctx.workspace.identity, dry_run=dry_run
+            )
+        except PrecheckError as error:
+            self.post_message(TaskRefused(error.problems))
+            return
+        self.post_message(TaskCreated(task))
+        for event in task.run():
+            self.post_message(TaskEventPosted(event))
+
+    @work(thread=True, exclusive=True, group="scaffold-run", name="scaffolder retry")
+    def retry_task(self, task: TemplateTask, step_id: str) -> None:
+        for event in task.retry_from(step_id):
+            self.post_message(TaskEventPosted(event))
+
+    def _services(self) -> Services:
+        """The runner's services: the live catalog (registration reported back to this screen),
+        the Kubernetes applier when the deploy area offers one, and the secret store for git tokens."""
+        from backends.scaffolder.actions import Services
+        from backends.secrets import default_secret_store
+
+        catalog = self.ctx.catalog
+        services = Services.from_workspace(
+            self.ctx.workspace,
+            catalog=catalog,
+            applier=_applier(self.ctx.workspace),
+            secret_store=default_secret_store(),
+        )
+        register = services.register
+        if register is not None:
+
+            def register_and_report(path: str) -> list[Any]:
+                entities = register(path)
+                self.post_message(EntitiesRegistered([e.ref.canonical for e in entities]))
+                return entities
+
+            services.register = register_and_report
+        return services
+
+    def on_task_created(self, message: TaskCreated) -> None:
+        self.template_task = message.task
+
+    def on_task_refused(self, message: TaskRefused) -> None:
+        self.running = False
+        self.refresh_bindings()
+        self.query_one("#run-status", Static).update(
+            Text(" ✖ The template was refused before any step ran", style="bold red")
+        )
+        failure = self.query_one("#failure", Static)
+        failure.update("Nothing was written. Problems:\n" + "\n".join(f"  • {p}" for p in message.problems))
+        failure.add_class("-shown")
+
+    def on_entities_registered(self, message: EntitiesRegistered) -> None:
+        self.registered.extend(message.refs)
+        catalog = self.ctx.catalog
+        if catalog is not None:
+            # The catalog screen listens to this signal: the new entity shows without a restart.
+            self.ctx.catalog_signal.publish(catalog)
+
+    def on_task_event_posted(self, message: TaskEventPosted) -> None:
+        from backends.scaffolder.events import StepFinished, StepLog, StepStarted, TaskFinished, TaskStarted
+
+        event = message.event
+        steps = self.query_one("#steps", StepList)
+        log = self.query_one("#log", Log)
+        match event:
+            case TaskStarted():
+                where = "dry run, " if event.dry_run else ""
+                log.write_line(f"Task {event.task_id} ({where}workspace {event.workspace_path})")
+            case StepStarted():
+                steps.start(event.step_id)
+                log.write_line(f"── {event.name} ({event.action})")
+            case StepLog():
+                prefix = f"[{event.step_id}] " if event.step_id else ""
+                marker = {"warning": "! ", "error": "✖ "}.get(event.level, "")
+                log.write_line(f"{marker}{prefix}{event.message}")
+            case StepFinished():
+                steps.finish(event.step_id, event.status, event.duration)
+            case TaskFinished():
+                self._task_finished(event)
+
+    def _task_finished(self, event: TaskFinished) -> None:
+        self.running = False
+        self.finished = event
+        status = self.query_one("#run-status", Static)
+        took = format_duration(event.duration)
+        dry = " (dry run)" if event.dry_run else ""
+        if event.status == "completed":
+            status.update(Text(f" ✔ Completed{dry} in {took}", style="bold green"))
+            self._show_outputs(event.outputs)
+            if event.workspace_path:
+                self.query_one("#log", Log).write_line(f"Rendered files kept in {event.workspace_path}")
+        else:
+            step = self._step_names.get(event.failed_step or "", event.failed_step or "")
+            where = f" at step {step!r}" if step else ""
+            status.update(Text(f" ✖ {event.status.capitalize()}{dry}{where} after {took}", style="bold red"))
+            lines = [f"Step {step} failed:" if step else "The run failed:", f"  {event.error}"]
+            if event.workspace_path:
+                lines.append(f"Files kept in {event.workspace_path}")
+            retry = self._retry_step()
+            if retry is not None:
+                lines.append(f"Press r to retry from {self._step_names.get(retry, retry)!r}.")
+            failure = self.query_one("#failure", Static)
+            failure.update("\n".join(lines))
+            failure.add_class("-shown")
+        self.refresh_bindings()
+
+    def _clear_results(self) -> None:
+        self.query_one("#failure", Static).remove_class("-shown")
+        links = self.query_one("#links", OptionList)
+        links.clear_options()
+        links.remove_class("-shown")
+        text = self.query_one("#output-text", Markdown)
+        text.update("")
+        text.remove_class("-shown")
+
+    def _show_outputs(self, outputs: dict[str, Any]) -> None:
+        links = self.query_one("#links", OptionList)
+        self._links = [link for link in outputs.get("links") or [] if isinstance(link, dict)]
+        for index, link in enumerate(self._links):
+            links.add_option(Option(link_prompt(link), id=str(index)))
+        if self._links:
+            links.add_class("-shown")
+            links.highlighted = 0
+            links.focus()
+        texts = [t for t in outputs.get("text") or [] if isinstance(t, dict)]
+        if texts:
+            markdown = "\n\n".join(
+                (f"### {t['title']}\n\n" if t.get("title") else "") + str(t.get("content") or "")
+                for t in texts
+            )
+            output_text = self.query_one("#output-text", Markdown)
+            output_text.update(markdown)
+            output_text.add_class("-shown")
+
+    @on(OptionList.OptionSelected, "#links")
+    def _link_chosen(self, event: OptionList.OptionSelected) -> None:
+        link = self._links[event.option_index]
+        if link.get("entityRef"):
+            self.ctx.open_entity(str(link["entityRef"]))
+        elif link.get("url"):
+            # The app copies instead of opening a browser (which would open on an SSH server).
+            self.app.open_url(str(link["url"]))
+
+    def _retry_step(self) -> str | None:
+        task = self.template_task
+        if task is None or self.running or task.failed_step is None:
+            return None
+        return task.failed_step if task.can_retry_from(task.failed_step) else None
+
+    def action_retry(self) -> None:
+        step_id = self._retry_step()
+        if step_id is None or self.template_task is None:
+            return
+        self.running = True
+        self.refresh_bindings()
+        self._clear_results()
+        self.query_one("#steps", StepList).reset_from(step_id)
+        self.query_one("#log", Log).write_line(f"── retrying from {self._step_names.get(step_id, step_id)}")
+        self.query_one("#run-status", Static).update(Text(" Retrying…", style="bold"))
+        self.retry_task(self.template_task, step_id)
+
+    def action_new(self) -> None:
+        if not self.running:
+            self._show_stage("pick")
+            self.query_one("#templates", VirtualTable).focus()
+
+
+def _applier(workspace: Any) -> Any:
+    """The Kubernetes backend's ManifestApplier for the workspace, if that area provides one yet."""
+    from backends import kube
+
+    factory = getattr(kube, "applier_for", None)
+    return factory(workspace) if callable(factory) else None
+
+
+def link_prompt(link: dict[str, Any]) -> Text:
+    """A link line: its title as a terminal hyperlink (urls) or an entity to open (entity refs)."""
+    title = str(link.get("title") or link.get("url") or link.get("entityRef") or "link")
+    if link.get("entityRef"):
+        text = Text("⧉ ", style="bold")
+        text.append(title, style="bold underline")
+        text.append(f"  {link['entityRef']} — enter opens it", style="dim")
+        return text
+    url = str(link.get("url") or "")
+    text = Text("↗ ", style="bold")
+    text.append(title, style=Style(bold=True, underline=True, link=url or None))
+    text.append(f"  {url}", style=Style(dim=True, link=url or None))
+    return text
