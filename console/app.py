@@ -112,10 +112,14 @@ class IdpConsoleApp(App[None]):
         elif isinstance(event, SourceLoaded):
             text = f"Loading catalog: {event.source}: {event.entities} entities"
             if event.warning:
-                self.notify(event.warning, title=event.source, severity="warning", timeout=15)
+                self.notify(
+                    event.warning, title=event.source, severity="warning", timeout=15, markup=False
+                )
         elif isinstance(event, SourceFailed):
             text = f"Loading catalog: {event.source} failed"
-            self.notify(event.error, title=f"{event.source} failed", severity="error", timeout=15)
+            self.notify(
+                event.error, title=f"{event.source} failed", severity="error", timeout=15, markup=False
+            )
         else:
             text = "Catalog loaded"
         for screen in self._catalog_screens():
@@ -155,6 +159,7 @@ class IdpConsoleApp(App[None]):
                 title="Error",
                 severity="error",
                 timeout=10,
+                markup=False,
             )
 
     # -- navigation (ConsoleContext) ----------------------------------------------------------
@@ -165,7 +170,7 @@ class IdpConsoleApp(App[None]):
             return
         entity = self.catalog.get(ref, default_kind="Component") or self._find_by_name(ref)
         if entity is None:
-            self.notify(f"{ref}: not in the catalog", severity="warning", timeout=5)
+            self.notify(f"{ref}: not in the catalog", severity="warning", timeout=5, markup=False)
             return
         current = self.screen
         mode = current.mode_name if isinstance(current, ConsoleScreen) else "catalog"
@@ -198,7 +203,7 @@ class IdpConsoleApp(App[None]):
         try:
             command = parse_command(text)
         except CommandLineError as error:
-            self.notify(str(error), severity="warning", timeout=4)
+            self.notify(str(error), severity="warning", timeout=4, markup=False)
             return
         self.run_command(command)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,11 +21,11 @@ if TYPE_CHECKING:
 ENTITY_COLUMNS: tuple[Column, ...] = (
     Column("kind", "KIND", 10),
     Column("name", "NAMESPACE/NAME", 30),
-    Column("title", "TITLE", 28),
-    Column("owner", "OWNER", 18),
+    Column("title", "TITLE", 26),
+    Column("owner", "OWNER", 16),
     Column("lifecycle", "LIFECYCLE", 12),
-    Column("type", "TYPE", 12),
-    Column("system", "SYSTEM", 16),
+    Column("type", "TYPE", 11),
+    Column("system", "SYSTEM", 18),
 )
 SORT_KEYS: tuple[str, ...] = tuple(c.key for c in ENTITY_COLUMNS)
 
@@ -74,7 +75,8 @@ class CatalogScreen(ConsoleScreen):
     CatalogScreen #filter { height: 1; border: none; padding: 0 1; background: $boost; }
     CatalogScreen #filter:focus { background: $surface-lighten-1; }
     CatalogScreen #summary { height: 1; padding: 0 1; color: $text-muted; }
-    CatalogScreen #problems-panel { height: 12; border-top: solid $error; display: none; }
+    CatalogScreen #problems-panel { height: 14; border-top: solid $error; display: none; }
+    CatalogScreen #problem-detail { height: 3; padding: 0 1; color: $text-muted; }
     CatalogScreen #problems-panel.-open { display: block; }
     CatalogScreen #problems-title { height: 1; padding: 0 1; text-style: bold; }
     """
@@ -98,6 +100,7 @@ class CatalogScreen(ConsoleScreen):
         with Vertical(id="problems-panel"):
             yield Static("Problems", id="problems-title")
             yield VirtualTable(PROBLEM_COLUMNS, empty_text="No problems.", id="problems")
+            yield Static("", id="problem-detail")
 
     def on_mount(self) -> None:
         self.ctx.catalog_signal.subscribe(self, self._on_catalog)
@@ -120,7 +123,7 @@ class CatalogScreen(ConsoleScreen):
         """Loading progress from the app's worker (shown until the catalog arrives)."""
         self._progress = text
         if self._catalog is None and self.is_mounted:
-            self.query_one("#summary", Static).update(text)
+            self.query_one("#summary", Static).update(Text(text))
 
     def _resort(self) -> None:
         from backends.catalog import sort_entities
@@ -182,7 +185,12 @@ class CatalogScreen(ConsoleScreen):
         if problem.ref and self._catalog and self._catalog.get(problem.ref):
             self.ctx.open_entity(problem.ref)
         else:
-            self.notify(str(problem), title="Problem", timeout=8)
+            self.notify(str(problem), title="Problem", timeout=8, markup=False)
+
+    @on(VirtualTable.Highlighted, "#problems")
+    def _problem_highlighted(self, event: VirtualTable.Highlighted) -> None:
+        if event.index < len(self._problems):
+            self.query_one("#problem-detail", Static).update(Text(str(self._problems[event.index])))
 
     @on(VirtualTable.HeaderClicked, "#entities")
     def _header_clicked(self, event: VirtualTable.HeaderClicked) -> None:

@@ -155,7 +155,9 @@ class EntityScreen(ConsoleScreen):
         return Text(url, style=f"underline link {url}")
 
     def on_mount(self) -> None:
-        self.query_one("#relations", OptionList).focus()
+        relations = self.query_one("#relations", OptionList)
+        relations.border_title = "Relations"
+        relations.focus()
 
     @on(OptionList.OptionSelected, "#relations")
     def _relation_selected(self, event: OptionList.OptionSelected) -> None:

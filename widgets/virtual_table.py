@@ -27,7 +27,7 @@ Row = Sequence[str]
 class Column:
     key: str
     label: str
-    width: int  # cells; the last column takes what is left
+    width: int  # preferred cells; the last column also takes what is left
 
 
 def _fit(text: str, width: int) -> str:
@@ -159,11 +159,20 @@ class VirtualTable(ScrollView, can_focus=True):
 
     # -- geometry -----------------------------------------------------------------------------
     def _widths(self) -> list[int]:
+        """Column widths for the current size: preferred widths, scaled down to fit if needed.
+
+        Extra room goes to the last column; when the terminal is narrower than the preferred
+        total, every column shrinks in proportion (never below 3 cells) so none is dropped.
+        """
         available = max(self.scrollable_content_region.width, 10)
-        widths = [c.width for c in self.columns[:-1]]
-        # One space between columns; the last column gets the rest (at least 8 cells).
-        fixed = sum(widths) + len(widths)
-        widths.append(max(available - fixed, 8))
+        gaps = len(self.columns) - 1
+        preferred = [c.width for c in self.columns]
+        room = available - gaps
+        if sum(preferred) <= room:
+            return [*preferred[:-1], room - sum(preferred[:-1])]
+        scale = room / sum(preferred)
+        widths = [max(int(w * scale), 3) for w in preferred]
+        widths[-1] = max(room - sum(widths[:-1]), 3)
         return widths
 
     def on_resize(self, event: events.Resize) -> None:
