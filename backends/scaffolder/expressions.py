@@ -9,8 +9,8 @@ that Jinja2 does not speak, so sources are lightly rewritten before compiling:
 - attribute access prefers mapping keys (``values.items`` is the value named ``items``);
 - output is stringified the JavaScript way (``true``, ``a,b``, nothing for undefined).
 
-The sandbox (Jinja2's ``SandboxedEnvironment``) refuses ``_``-prefixed attributes and
-interpreter internals; there is no loader, so ``include``/``import`` cannot read files; the size of
+The sandbox (Jinja2's ``ImmutableSandboxedEnvironment``) refuses ``_``-prefixed attributes and
+interpreter internals and in-place mutation; there is no loader, so ``include``/``import`` cannot read files; the size of
 ``*``/``**`` results and of every rendered string is capped.
 """
 
@@ -26,7 +26,8 @@ from urllib.parse import parse_qs
 
 import jinja2
 from jinja2 import ChainableUndefined, Undefined
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.filters import do_batch as _jinja_batch
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from backends.catalog.refs import EntityRefError, parse_entity_ref
 from backends.scaffolder.errors import ExpressionError
@@ -203,7 +204,8 @@ def _replace(text: Any, old: Any, new: Any = "", count: int | None = None) -> st
 _SAFE_BINOPS: dict[str, Callable[[Any, Any], Any]] = {"*": operator.mul, "**": operator.pow}
 
 
-class _ScaffolderEnvironment(SandboxedEnvironment):
+class _ScaffolderEnvironment(ImmutableSandboxedEnvironment):
+    # Immutable: a template must not change the parameters or step outputs other steps read.
     intercepted_binops = frozenset(_SAFE_BINOPS)
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
@@ -261,6 +263,7 @@ def _build_environment(*, trim_blocks: bool, lstrip_blocks: bool, cookiecutter: 
             "dump": _dump,
             "jsonify": _dump,
             "nl2br": _nl2br,
+            "batch": lambda value, size, fill=None: [list(b) for b in _jinja_batch(value, size, fill)],
             "truncate": _truncate,
             "replace": _replace,
             "_entries": _entries,

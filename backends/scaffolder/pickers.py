@@ -220,15 +220,25 @@ def tag_options(entities: Iterable[Any], ui_options: Mapping[str, Any]) -> list[
 
 
 def fuzzy_filter(options: Sequence[PickerOption], query: str, limit: int = 50) -> list[PickerOption]:
-    """Options best matching ``query`` (rapidfuzz WRatio), all of them in order for an empty query."""
+    """Options best matching ``query``, all of them in order for an empty query.
+
+    Substring hits (in label, value or detail) come first; then fuzzy (rapidfuzz WRatio) matches
+    against the label and the value's name, whichever scores higher.
+    """
     query = query.strip().lower()
     if not query:
         return list(options[:limit])
-    # A substring hit always beats a fuzzy near-miss: people type the start of a name.
-    keys = [o.search_key for o in options]
-    hits = process.extract(query, keys, scorer=fuzz.WRatio, limit=max(limit * 2, 20), score_cutoff=50)
-    ranked = sorted(hits, key=lambda hit: (query not in keys[hit[2]], -hit[1], options[hit[2]].label.lower()))
-    return [options[index] for _, _, index in ranked][:limit]
+    scores: dict[int, float] = {}
+    labels = [o.label.lower() for o in options]
+    names = [o.value.lower().rsplit("/", 1)[-1] for o in options]
+    for choices in (labels, names):
+        for _, score, index in process.extract(query, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=60):
+            scores[index] = max(score, scores.get(index, 0.0))
+    for index, option in enumerate(options):
+        if query in option.search_key:
+            scores[index] = 200.0 + (100.0 if labels[index].startswith(query) else 0.0)
+    ranked = sorted(scores, key=lambda i: (-scores[i], labels[i]))
+    return [options[i] for i in ranked[:limit]]
 
 
 # -- RepoUrlPicker ------------------------------------------------------------------------------
