@@ -9,9 +9,9 @@ that Jinja2 does not speak, so sources are lightly rewritten before compiling:
 - attribute access prefers mapping keys (``values.items`` is the value named ``items``);
 - output is stringified the JavaScript way (``true``, ``a,b``, nothing for undefined).
 
-The sandbox (Jinja2's ``ImmutableSandboxedEnvironment``) refuses ``_``-prefixed attributes and
-interpreter internals and in-place mutation; there is no loader, so ``include``/``import`` cannot read files; the size of
-``*``/``**`` results and of every rendered string is capped.
+The sandbox (Jinja2's ``ImmutableSandboxedEnvironment``) refuses ``_``-prefixed attributes,
+interpreter internals and in-place mutation; there is no loader, so ``include``/``import`` cannot
+read files; the size of ``*``/``**`` results and of every rendered string is capped.
 """
 
 from __future__ import annotations

@@ -232,7 +232,9 @@ def fuzzy_filter(options: Sequence[PickerOption], query: str, limit: int = 50) -
     labels = [o.label.lower() for o in options]
     names = [o.value.lower().rsplit("/", 1)[-1] for o in options]
     for choices in (labels, names):
-        for _, score, index in process.extract(query, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=60):
+        for _, score, index in process.extract(
+            query, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=60
+        ):
             scores[index] = max(score, scores.get(index, 0.0))
     for index, option in enumerate(options):
         if query in option.search_key:
