@@ -255,14 +255,16 @@ class IdpConsoleApp(App[None]):
         screen = self.screen
         if isinstance(screen, HelpScreen):
             return
+        # Only bindings with an id: they are the ones a user can remap in the keymap, and the
+        # id is shown so they know what to write there.
         keys: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for _key, active in screen.active_bindings.items():
+        for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.description in seen:
+            if not binding.id or not binding.description or binding.id in seen:
                 continue
-            seen.add(binding.description)
-            keys.append((self.get_key_display(binding), binding.description))
+            seen.add(binding.id)
+            keys.append((self.get_key_display(binding), f"{binding.description}  [{binding.id}]"))
         commands = [(spec.usage + _aliases(spec.aliases), spec.help) for spec in COMMANDS]
         title = screen.crumb if isinstance(screen, ConsoleScreen) else screen.__class__.__name__
         about = getattr(screen, "HELP", "")

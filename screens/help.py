@@ -59,7 +59,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for key, description in rows:
-            table.add_row(key, description)
+            table.add_row(Text(key), Text(description))  # plain text: ids contain [brackets]
         return table
 
     async def action_dismiss(self, result: None = None) -> None:
