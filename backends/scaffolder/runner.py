@@ -355,8 +355,8 @@ class TemplateTask:
         assert self._files is not None
         workspace: str | None = str(self._files.root)
         outputs: dict[str, Any] = {}
-        if self._cancelled.is_set() and error in (None, "cancelled"):
-            self.status, error = "cancelled", "cancelled"
+        if self._cancelled.is_set():
+            self.status, error = "cancelled", error or "cancelled"
         elif error is None:
             self.status = "completed"
             try:
