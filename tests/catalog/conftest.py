@@ -28,3 +28,8 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Known to pytest-xdist; registered here too so `-p no:xdist` runs do not warn about it.
+    config.addinivalue_line("markers", "xdist_group(name): run these tests in one xdist worker")

@@ -102,8 +102,40 @@ def test_bom_is_ignored(tmp_path: Path) -> None:
 
 # -- no input makes the loader raise -------------------------------------------------------------
 _yaml_alphabet = st.sampled_from(
-    ["---", "...", "\n", " ", "  ", "-", ":", "a", "b: ", "[", "]", "{", "}", "#", "'", '"', "&x", "*x", "!!", "<<",
-     "kind: Component", "metadata:", "  name: x", "spec:", "\t", "%YAML 1.2", "|", ">", "?", ",", "\x00", "é"]
+    [
+        "---",
+        "...",
+        "\n",
+        " ",
+        "  ",
+        "-",
+        ":",
+        "a",
+        "b: ",
+        "[",
+        "]",
+        "{",
+        "}",
+        "#",
+        "'",
+        '"',
+        "&x",
+        "*x",
+        "!!",
+        "<<",
+        "kind: Component",
+        "metadata:",
+        "  name: x",
+        "spec:",
+        "\t",
+        "%YAML 1.2",
+        "|",
+        ">",
+        "?",
+        ",",
+        "\x00",
+        "é",
+    ]
 )
 
 
@@ -116,26 +148,62 @@ def test_no_exception_escapes_parse_documents(text: str) -> None:
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=20,
 )
 _entityish = st.fixed_dictionaries(
     {},
     optional={
-        "apiVersion": st.sampled_from(["backstage.io/v1alpha1", "scaffolder.backstage.io/v1beta3", "x"]) | _json_values,
-        "kind": st.sampled_from(["Component", "API", "Group", "User", "Location", "Template", "System"]) | _json_values,
-        "metadata": st.fixed_dictionaries({"name": st.text(max_size=10) | _json_values}, optional={
-            "namespace": _json_values, "labels": _json_values, "annotations": _json_values,
-            "tags": _json_values, "links": _json_values, "title": _json_values}) | _json_values,
+        "apiVersion": st.sampled_from(["backstage.io/v1alpha1", "scaffolder.backstage.io/v1beta3", "x"])
+        | _json_values,
+        "kind": st.sampled_from(["Component", "API", "Group", "User", "Location", "Template", "System"])
+        | _json_values,
+        "metadata": st.fixed_dictionaries(
+            {"name": st.text(max_size=10) | _json_values},
+            optional={
+                "namespace": _json_values,
+                "labels": _json_values,
+                "annotations": _json_values,
+                "tags": _json_values,
+                "links": _json_values,
+                "title": _json_values,
+            },
+        )
+        | _json_values,
         "spec": st.dictionaries(
-            st.sampled_from(["type", "lifecycle", "owner", "dependsOn", "dependencyOf", "memberOf", "children",
-                             "target", "targets", "steps", "definition", "system", "parameters", "output"]),
-            _json_values, max_size=6) | _json_values,
+            st.sampled_from(
+                [
+                    "type",
+                    "lifecycle",
+                    "owner",
+                    "dependsOn",
+                    "dependencyOf",
+                    "memberOf",
+                    "children",
+                    "target",
+                    "targets",
+                    "steps",
+                    "definition",
+                    "system",
+                    "parameters",
+                    "output",
+                ]
+            ),
+            _json_values,
+            max_size=6,
+        )
+        | _json_values,
     },
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(_entityish)
 def test_no_exception_escapes_the_pipeline(tmp_path: Path, document: dict) -> None:
     import json
@@ -145,3 +213,9 @@ def test_no_exception_escapes_the_pipeline(tmp_path: Path, document: dict) -> No
     for result in read_documents([str(path)], ReadOptions(follow=True, root=str(tmp_path))):
         assert result.valid in (True, False, None)
         assert result.valid is not False or result.errors
+
+
+def test_a_directory_where_a_file_is_expected_is_an_error_result(tmp_path: Path) -> None:
+    (tmp_path / "dir.yaml").mkdir()
+    [result] = read_documents([str(tmp_path / "dir.yaml")], ReadOptions())
+    assert result.valid is False and result.errors == ["cannot read file: Is a directory"]

@@ -18,6 +18,12 @@ def verdict(text: str) -> str | None:
     return validate_entity(doc.data).error
 
 
+def entity(kind: str, spec: str | None, api: str = "backstage.io/v1alpha1") -> str:
+    """A one-line-per-field document of ``kind`` named ``x`` (``spec`` None: no spec at all)."""
+    text = f"apiVersion: {api}\nkind: {kind}\nmetadata: {{name: x}}\n"
+    return text if spec is None else f"{text}spec: {spec}\n"
+
+
 def component(metadata: str, spec: str = SPEC) -> str:
     return f"{HEAD}metadata: {metadata}\n{spec}"
 
@@ -35,7 +41,10 @@ def component(metadata: str, spec: str = SPEC) -> str:
         ("just text\n", "Expected object at root, got string"),
         ("- a\n", "Expected object at root, got array"),
         # apiVersion and kind formats
-        (component("{name: x}").replace("backstage.io/v1alpha1", "Backstage.io/v1"), '"apiVersion" is not valid'),
+        (
+            component("{name: x}").replace("backstage.io/v1alpha1", "Backstage.io/v1"),
+            '"apiVersion" is not valid',
+        ),
         (component("{name: x}").replace("backstage.io/v1alpha1", "a/b/c"), '"apiVersion" is not valid'),
         (component("{name: x}").replace("kind: Component", "kind: 1x"), '"kind" is not valid'),
         (component("{name: x}").replace("kind: Component", "kind: component"), "kinds are case-sensitive"),
@@ -64,33 +73,61 @@ def component(metadata: str, spec: str = SPEC) -> str:
         (component("{name: x}") + "extra: 1\n", "must NOT have additional properties (extra)"),
         # per-kind spec
         (component("{name: x}", "spec: {type: s, owner: g}\n"), "required property 'lifecycle'"),
-        (component("{name: x}", "spec: {type: s, lifecycle: l, owner: {kind: Group, name: g}}\n"),
-         "/spec/owner must be string"),
+        (
+            component("{name: x}", "spec: {type: s, lifecycle: l, owner: {kind: Group, name: g}}\n"),
+            "/spec/owner must be string",
+        ),
         (component("{name: x}", "spec: [a]\n"), "/spec must be object"),
-        ("apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata: {name: a}\nspec: {type: t, lifecycle: l, owner: g}\n",
-         "required property 'definition'"),
-        ("apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {name: r}\nspec: {owner: g}\n",
-         "required property 'type'"),
-        ("apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata: {name: s}\nspec: {}\n", "required property 'owner'"),
-        ("apiVersion: backstage.io/v1alpha1\nkind: Domain\nmetadata: {name: d}\n", "required property 'spec'"),
-        ("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: g}\nspec: {type: team}\n",
-         "required property 'children'"),
-        ("apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: {name: u}\nspec: {}\n",
-         "required property 'memberOf'"),
-        ("apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: l}\nspec: {presence: maybe}\n",
-         "/spec/presence must be equal to one of the allowed values"),
-        ("apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: t}\nspec: {type: service}\n",
-         "required property 'steps'"),
-        ("apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: t}\n"
-         "spec: {type: service, steps: [{name: x}]}\n", "/spec/steps/0 must have required property 'action'"),
-        ("apiVersion: backstage.io/v1alpha1\nkind: Template\nmetadata: {name: t}\nspec: {type: s, steps: []}\n",
-         "a Template needs apiVersion scaffolder.backstage.io/v1beta3"),
+        (
+            entity("API", "{type: t, lifecycle: l, owner: g}"),
+            "required property 'definition'",
+        ),
+        (
+            entity("Resource", "{owner: g}"),
+            "required property 'type'",
+        ),
+        (
+            entity("System", "{}"),
+            "required property 'owner'",
+        ),
+        (
+            entity("Domain", None),
+            "required property 'spec'",
+        ),
+        (
+            entity("Group", "{type: team}"),
+            "required property 'children'",
+        ),
+        (
+            entity("User", "{}"),
+            "required property 'memberOf'",
+        ),
+        (
+            entity("Location", "{presence: maybe}"),
+            "/spec/presence must be equal to one of the allowed values",
+        ),
+        (
+            entity("Template", "{type: service}", api="scaffolder.backstage.io/v1beta3"),
+            "required property 'steps'",
+        ),
+        (
+            entity("Template", "{type: service, steps: [{name: x}]}", api="scaffolder.backstage.io/v1beta3"),
+            "/spec/steps/0 must have required property 'action'",
+        ),
+        (
+            entity("Template", "{type: s, steps: []}"),
+            "a Template needs apiVersion scaffolder.backstage.io/v1beta3",
+        ),
         # bad refs in relation fields fail the entity
         (component("{name: x}", "spec: {type: s, lifecycle: l, owner: 'group:'}\n"), "was not on the form"),
-        (component("{name: x}", "spec: {type: s, lifecycle: l, owner: g, dependsOn: [db]}\n"),
-         "had missing or empty kind"),
-        (component("{name: x}", "spec: {type: s, lifecycle: l, owner: g, dependencyOf: [5]}\n"),
-         "had missing or empty kind"),
+        (
+            component("{name: x}", "spec: {type: s, lifecycle: l, owner: g, dependsOn: [db]}\n"),
+            "had missing or empty kind",
+        ),
+        (
+            component("{name: x}", "spec: {type: s, lifecycle: l, owner: g, dependencyOf: [5]}\n"),
+            "had missing or empty kind",
+        ),
         # YAML 1.2: 0755 is a number, so not a valid type
         (component("{name: x}", "spec: {type: 0755, lifecycle: l, owner: g}\n"), "/spec/type must be string"),
     ],
@@ -111,11 +148,14 @@ def test_invalid_documents_name_the_rule(text: str, error: str) -> None:
         component("{name: x}", "spec: {type: yes, lifecycle: 2024-01-01, owner: on}\n"),  # YAML 1.2 strings
         component("{name: x}", "spec: {type: s, lifecycle: l, owner: g, unknownKey: [1]}\n"),
         component("{name: x}").replace("v1alpha1", "v1beta1"),
-        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: g}\nspec: {type: team, children: []}\n",
-        "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: {name: u}\nspec: {memberOf: []}\n",
-        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: l}\nspec: {}\n",
-        "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: {name: t}\n"
-        "spec: {type: service, steps: [{action: fetch:template}], parameters: [{when: true}]}\n",
+        entity("Group", "{type: team, children: []}"),
+        entity("User", "{memberOf: []}"),
+        entity("Location", "{}"),
+        entity(
+            "Template",
+            "{type: service, steps: [{action: fetch:template}], parameters: [{when: true}]}",
+            api="scaffolder.backstage.io/v1beta3",
+        ),
     ],
 )
 def test_valid_documents(text: str) -> None:
