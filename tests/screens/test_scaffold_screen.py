@@ -16,7 +16,6 @@ from widgets.schema_form import FieldBox, SchemaForm
 from widgets.step_list import StepList
 from widgets.virtual_table import VirtualTable
 
-
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -132,3 +131,241 @@ async def test_golden_path_fill_review_run_and_open_the_new_entity() -> None:
         await pilot.pause()
         assert isinstance(app.screen, EntityScreen)
         assert app.screen.entity.name == "orders-api"
+
+
+# -- templates in a temporary workspace ---------------------------------------------------------
+
+OWNERS = """\
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: team-a
+spec:
+  type: team
+  children: []
+"""
+
+CANARY = "canary-s3cr3t-value"
+
+FORM_TEMPLATE = """\
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: conditional-form
+  title: Conditional form
+  description: Fields that come and go.
+  tags: [test]
+spec:
+  type: service
+  parameters:
+    - title: Basics
+      required: [kind, name]
+      properties:
+        name:
+          title: Name
+          type: string
+          pattern: "^[a-z][a-z0-9-]*$"
+          ui:help: Lowercase, starts with a letter.
+        kind:
+          title: Kind
+          type: string
+          enum: [library, service]
+          default: library
+          ui:widget: radio
+        token:
+          title: Token
+          type: string
+          ui:field: Secret
+      dependencies:
+        kind:
+          oneOf:
+            - properties:
+                kind: {const: library}
+            - properties:
+                kind: {const: service}
+                port:
+                  title: Port
+                  type: integer
+                  default: 8080
+                  minimum: 1024
+              required: [port]
+    - title: Extras
+      properties:
+        public:
+          title: Public
+          type: boolean
+        colours:
+          title: Colours
+          type: array
+          items: {type: string, enum: [red, green, blue]}
+          uniqueItems: true
+          ui:widget: checkboxes
+  steps:
+    - id: hello
+      name: Say hello
+      action: debug:log
+      input:
+        message: "hello ${{ parameters.name }} with ${{ secrets.token }}"
+    - id: copy
+      name: Copy the extras
+      action: fetch:plain
+      input:
+        url: "./${{ 'extras' }}"
+        targetPath: extras
+    - id: bye
+      name: Say goodbye
+      action: debug:log
+      input:
+        message: bye
+  output:
+    links:
+      - title: Docs
+        url: https://docs.example.com/${{ parameters.name }}
+    text:
+      - title: Done
+        content: "**${{ parameters.name }}** is ready."
+"""
+
+
+def form_workspace(root: Path) -> Path:
+    write_workspace(
+        root,
+        {"org.yaml": OWNERS},
+        extra_config="templates:\n  sources:\n    - type: dir\n      path: templates\n",
+    )
+    template_dir = root / "templates" / "conditional-form"
+    template_dir.mkdir(parents=True)
+    (template_dir / "template.yaml").write_text(FORM_TEMPLATE, encoding="utf-8")
+    return template_dir
+
+
+async def test_conditional_field_appears_and_disappears(tmp_path: Path) -> None:
+    form_workspace(tmp_path)
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "conditional-form")
+        assert form_of(screen).field_names == ["name", "kind", "token"]
+
+        await pilot.press(*"lib-one", "tab")  # to the kind radio set (library pressed)
+        await pilot.press("down", "enter")  # service
+        await pilot.pause()
+        assert screen.model.answers["kind"] == "service"
+        assert form_of(screen).field_names == ["name", "kind", "token", "port"]
+        port = box(screen, "port").query_one(Input)
+        assert port.value == "8080"  # the branch's default is pre-filled
+
+        await pilot.press("up", "enter")  # back to library: port goes away
+        await pilot.pause()
+        assert form_of(screen).field_names == ["name", "kind", "token"]
+        assert "port" not in screen.model.parameters()
+
+
+async def test_validation_error_inline_as_you_type_and_blocks_next() -> None:
+    app = demo_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "microservice-golden-path")
+        assert error_text(screen, "name") == ""  # a fresh page is not covered in errors
+        await pilot.press(*"Bad_Name")
+        assert "must match pattern" in error_text(screen, "name")
+        assert error_text(screen, "owner") == ""  # untouched
+
+        await pilot.press("ctrl+n")
+        assert screen.stage == "form" and screen.page_index == 0
+        assert "is required" in error_text(screen, "owner")  # revealed by trying to go on
+        assert "Fix 2 fields" in text_of(screen, "#form-status")
+        assert box(screen, "name").query_one(Input).has_focus  # the first invalid field
+
+        await pilot.press(*["backspace"] * 8, *"good-name")
+        assert error_text(screen, "name") == ""
+
+
+async def test_escape_walks_back_without_losing_answers() -> None:
+    app = demo_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "microservice-golden-path")
+        await pilot.press(*"kept-name", "tab", "tab", *"team-payments", "enter", "ctrl+n")
+        await pilot.pause()
+        assert screen.page_index == 1
+        await pilot.press("tab", "tab")  # to port
+        await pilot.press(*["backspace"] * 4, *"9090", "ctrl+n")
+        await pilot.pause()
+        assert screen.stage == "review"
+
+        await pilot.press("escape")
+        assert screen.stage == "form" and screen.page_index == 1
+        assert box(screen, "port").query_one(Input).value == "9090"
+        await pilot.press("escape")
+        assert screen.page_index == 0
+        assert box(screen, "name").query_one(Input).value == "kept-name"
+        assert box(screen, "owner").query_one(PickerInput).input.value == "group:default/team-payments"
+        await pilot.press("escape")
+        assert screen.stage == "pick"
+
+        # Coming back to the same template finds the answers again.
+        await pilot.press("enter")
+        await pilot.pause()
+        assert box(screen, "name").query_one(Input).value == "kept-name"
+
+
+async def test_secret_is_masked_on_review_and_never_on_screen(tmp_path: Path) -> None:
+    template_dir = form_workspace(tmp_path)
+    (template_dir / "extras").mkdir()
+    (template_dir / "extras" / "README.md").write_text("extras\n", encoding="utf-8")
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "conditional-form")
+        await pilot.press(*"sec-one", "tab", "tab", *CANARY)
+        token = box(screen, "token").query_one(Input)
+        assert token.password  # masked while typing
+        assert CANARY not in app.export_screenshot()
+        await pilot.press("ctrl+n", "ctrl+n")
+        await pilot.pause()
+        assert screen.stage == "review"
+        review = review_text(screen)
+        assert "sec-one" in review and "••••••" in review and CANARY not in review
+        assert CANARY not in app.export_screenshot()
+
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.finished is not None)
+        assert "Completed" in text_of(screen, "#run-status")
+        log_text = "\n".join(screen.query_one("#log", Log).lines)
+        assert "hello sec-one with ***" in log_text
+        assert CANARY not in log_text and CANARY not in app.export_screenshot()
+        markdown = screen.query_one("#output-text")
+        assert markdown.display
+
+
+async def test_failure_keeps_failing_step_error_and_log_then_retry_from_here(tmp_path: Path) -> None:
+    template_dir = form_workspace(tmp_path)  # no extras/ directory: the copy step fails
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "conditional-form")
+        await pilot.press(*"fails", "ctrl+n", "ctrl+n")
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.finished is not None)
+
+        statuses = {r.id: r.status for r in screen.query_one("#steps", StepList).rows}
+        assert statuses == {"hello": "done", "copy": "failed", "bye": "skipped"}
+        assert "at step 'Copy the extras'" in text_of(screen, "#run-status")
+        failure = text_of(screen, "#failure")
+        assert "Step Copy the extras failed" in failure and "extras" in failure
+        assert "Press r to retry" in failure
+        log_lines = screen.query_one("#log", Log).lines
+        assert any("hello fails" in line for line in log_lines)  # the full log stays
+        assert any(line.startswith("✖ [copy]") for line in log_lines)
+
+        # esc goes back to the review (answers kept); the failed run stays until a new one.
+        (template_dir / "extras").mkdir()
+        (template_dir / "extras" / "notes.txt").write_text("x\n", encoding="utf-8")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: not screen.running)
+        statuses = {r.id: r.status for r in screen.query_one("#steps", StepList).rows}
+        assert statuses == {"hello": "done", "copy": "done", "bye": "done"}
+        assert "Completed" in text_of(screen, "#run-status")
+        assert not screen.query_one("#failure").display
