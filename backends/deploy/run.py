@@ -324,6 +324,18 @@ class DeployRun:
         if self.resume_point is None:
             self.from_version = current
         self.total = cn.desired_replicas(stable)
+        # The lease first: a concurrent deploy is refused naming who holds it.
+        self.lease = DeployLease(
+            target.cluster,
+            target.namespace,
+            self.service,
+            self.environment_name,
+            self.deploy_id,
+            self.user,
+            seconds=target.settings.lease_seconds,
+        )
+        self.lease.acquire(take_over_from=self.resume_point.record.id if self.resume_point else None)
+        self._last_renew = time.monotonic()
         existing = target.cluster.find("deployments", target.namespace, target.canary_name)
         if self.resume_point is not None:
             self.version = self.resume_point.record.to_version
@@ -349,17 +361,6 @@ class DeployRun:
             if self.replicas is None or self.replicas < 0:
                 raise DeployRefused("replicas must be 0 or more")
             self.version = current
-        self.lease = DeployLease(
-            target.cluster,
-            target.namespace,
-            self.service,
-            self.environment_name,
-            self.deploy_id,
-            self.user,
-            seconds=target.settings.lease_seconds,
-        )
-        self.lease.acquire(take_over_from=self.resume_point.record.id if self.resume_point else None)
-        self._last_renew = time.monotonic()
         return stable
 
     def _choose_rollback_version(self, stable: dict[str, Any], current: str) -> None:
