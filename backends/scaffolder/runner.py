@@ -55,8 +55,10 @@ class Redactor:
             self.add(value)
 
     def add(self, value: Any) -> None:
+        """Hide ``value`` and the spellings a template filter or JSON dump commonly gives it."""
         if isinstance(value, str) and value:
-            self._values.add(value)
+            escaped = json.dumps(value)[1:-1]
+            self._values.update({value, value.upper(), value.lower(), escaped})
 
     def text(self, text: str) -> str:
         for value in sorted(self._values, key=len, reverse=True):
