@@ -1,0 +1,548 @@
+"""TechDocs in the terminal: pick an entity's docs, read pages, follow links, go back and forth.
+
+Thin by design: loading a site or a page runs in a thread worker (a ``url:`` techdocs-ref may clone a
+repository) and comes back as a message; the sidebar (``DocNav``/``DocToc``) and the page
+(``DocView``) are widgets fed plain data; where a link leads is decided by ``backends.docs``.
+
+History entries are (entity, page, anchor) plus the scroll position when you left, so back and
+forward land where you were, across entities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import ContentSwitcher, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from screens.base import ConsoleScreen
+from widgets.doc_nav import DocNav, DocToc, NavEntry
+from widgets.doc_view import DocView
+
+if TYPE_CHECKING:
+    from backends.docs import DocPage, DocSite, NavItem
+
+
+@dataclass(slots=True)
+class DocLocation:
+    """One place in the docs: an entity's site, a page of it, a heading, and where you scrolled."""
+
+    entity_ref: str
+    page: str | None = None
+    anchor: str | None = None
+    scroll_y: float | None = None
+
+
+@dataclass
+class SitesFound(Message):
+    """Entities that have docs: (canonical ref, title, how the docs were found)."""
+
+    sites: list[tuple[str, str, str]]
+
+
+@dataclass
+class SiteLoaded(Message):
+    request: int
+    entity_ref: str
+    site: DocSite | None
+    error: str | None = None
+
+
+@dataclass
+class PageLoaded(Message):
+    request: int
+    location: DocLocation
+    page: DocPage
+
+
+@dataclass
+class _History:
+    entries: list[DocLocation] = field(default_factory=list)
+    index: int = -1
+
+    @property
+    def current(self) -> DocLocation | None:
+        return self.entries[self.index] if 0 <= self.index < len(self.entries) else None
+
+    def push(self, location: DocLocation) -> None:
+        del self.entries[self.index + 1 :]
+        self.entries.append(location)
+        self.index = len(self.entries) - 1
+
+
+def nav_entries(items: list[NavItem]) -> tuple[NavEntry, ...]:
+    """The backend's nav items as the sidebar's plain data."""
+    return tuple(
+        NavEntry(item.title, item.page, item.url, item.error, nav_entries(item.children)) for item in items
+    )
+
+
+class DocsScreen(ConsoleScreen):
+    """The docs mode (without an entity: a list of everything that has docs) and the docs viewer.
+
+    ``DocsScreen("component:default/payment-service", "runbook.md", "rollback")`` opens a page at a
+    heading; ``mode`` is the tab to highlight when pushed from another mode (``d`` on an entity).
+    """
+
+    MODE = "docs"
+    HELP = (
+        "TechDocs of the catalog's entities. The nav is on the left, the page's headings below it. "
+        "] and [ move between links, enter follows one (links to other pages and entities' docs open "
+        "here; web links are terminal hyperlinks — ctrl+click them, or enter copies them). "
+        "/ finds in the page (enter / n next, N previous), backspace goes back, alt+right forward, "
+        "y copies the page's link, o lists all docs, esc leaves."
+    )
+    BINDINGS: ClassVar = [
+        Binding("escape", "leave", "Back", id="docs.leave"),
+        Binding("slash", "find", "Find", id="docs.find"),
+        Binding("n", "find_next", "Next match", show=False, id="docs.find_next"),
+        Binding("N", "find_previous", "Previous match", show=False, id="docs.find_previous"),
+        Binding("backspace,alt+left", "history_back", "History back", id="docs.history_back"),
+        Binding("alt+right", "history_forward", "Forward", show=False, id="docs.history_forward"),
+        Binding("y", "copy_link", "Copy link", id="docs.copy_link"),
+        Binding("o", "pick_site", "All docs", id="docs.pick_site"),
+        Binding("t", "focus_toc", "Contents", show=False, id="docs.toc"),
+    ]
+    DEFAULT_CSS = """
+    DocsScreen #docs-body { height: 1fr; }
+    DocsScreen #docs-sidebar { width: 32; border-right: solid $primary; }
+    DocsScreen #site-title { height: auto; padding: 0 1; text-style: bold; background: $panel; }
+    DocsScreen #toc-title { height: 1; padding: 0 1; color: $text-muted; background: $panel; }
+    DocsScreen #nav { height: 2fr; }
+    DocsScreen #toc { height: 1fr; }
+    DocsScreen #page-header { height: 1; padding: 0 1; background: $boost; }
+    DocsScreen #notices { height: auto; max-height: 5; padding: 0 1; color: $text-warning; display: none; }
+    DocsScreen #notices.-shown { display: block; }
+    DocsScreen #find-bar { height: 1; display: none; }
+    DocsScreen #find-bar.-open { display: block; }
+    DocsScreen #find { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
+    DocsScreen #find-status { width: auto; min-width: 16; padding: 0 1; background: $boost; }
+    DocsScreen #site-filter { height: 1; border: none; padding: 0 1; background: $boost; }
+    DocsScreen #sites { height: 1fr; border: none; }
+    """
+
+    def __init__(
+        self,
+        entity_ref: str | None = None,
+        page: str | None = None,
+        anchor: str | None = None,
+        *,
+        mode: str = "docs",
+    ) -> None:
+        super().__init__()
+        self._mode = mode
+        self._start = DocLocation(entity_ref, page, anchor) if entity_ref else None
+        self._history = _History()
+        self._sites: dict[str, DocSite] = {}  # loaded sites by canonical ref (history revisits them)
+        self._site: DocSite | None = None
+        self._page: DocPage | None = None
+        self._request = 0
+        self._site_list: list[tuple[str, str, str]] = []
+
+    @property
+    def mode_name(self) -> str:
+        return self._mode
+
+    @property
+    def crumb(self) -> str:
+        location = self._history.current
+        if location is None:
+            return "docs"
+        name = location.entity_ref.rsplit("/", 1)[-1]
+        return f"docs › {name}" + (f" › {location.page}" if location.page else "")
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="docs-body"):
+            with Vertical(id="docs-sidebar"):
+                yield Static("Docs", id="site-title")
+                yield DocNav(id="nav")
+                yield Static("On this page", id="toc-title")
+                yield DocToc(id="toc")
+            with ContentSwitcher(initial="picker", id="docs-main"):
+                with Vertical(id="picker"):
+                    yield Input(placeholder="/ filter: entity name, title", id="site-filter")
+                    yield OptionList(id="sites")
+                with Vertical(id="reader"):
+                    yield Static("", id="page-header")
+                    yield Static("", id="notices")
+                    yield DocView(id="view", code_theme=self._code_theme())
+                    with Horizontal(id="find-bar"):
+                        yield Input(placeholder="find in page", id="find")
+                        yield Static("", id="find-status")
+
+    def _code_theme(self) -> str:
+        return "monokai" if self.app.current_theme.dark else "friendly"
+
+    def on_mount(self) -> None:
+        self.ctx.catalog_signal.subscribe(self, self._on_catalog)
+        if self._start is not None:
+            self.navigate(self._start)
+        else:
+            self.query_one("#sites", OptionList).focus()
+        if self.ctx.catalog is not None:
+            self._on_catalog(self.ctx.catalog)
+
+    def _on_catalog(self, catalog: Any) -> None:
+        self._sites.clear()  # entities (and their techdocs-refs) may have changed
+        self.find_sites()
+        current = self._history.current
+        if current is not None and self._site is None:
+            self.navigate(current, push=False)
+
+    # -- the list of sites -------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="docs-sites", name="find docs")
+    def find_sites(self) -> None:
+        from backends.docs import TECHDOCS_REF, locate_docs
+
+        catalog = self.ctx.catalog
+        if catalog is None:
+            return
+        found: list[tuple[str, str, str]] = []
+        seen_fallback_dirs: set[str] = set()
+        for entity in catalog.entities:
+            if entity.kind.lower() in ("user", "group", "location", "domain"):
+                continue
+            ref = entity.ref.canonical
+            title = entity.title or entity.name
+            annotation = entity.annotations.get(TECHDOCS_REF)
+            if annotation:
+                found.append((ref, title, str(annotation)))
+                continue
+            folder = str(entity.position.file).rsplit("/", 1)[0]
+            if folder in seen_fallback_dirs:
+                continue  # one shared fallback folder: list it once, under its first entity
+            location = locate_docs(entity, root=self.ctx.workspace.root, checkout=_no_fetch)
+            if location.error is None:
+                seen_fallback_dirs.add(folder)
+                found.append((ref, title, f"fallback: {location.source}"))
+        found.sort(key=lambda item: item[1].lower())
+        self.post_message(SitesFound(found))
+
+    def on_sites_found(self, message: SitesFound) -> None:
+        self._site_list = message.sites
+        self._fill_site_list()
+
+    @on(Input.Changed, "#site-filter")
+    def _fill_site_list(self) -> None:
+        words = self.query_one("#site-filter", Input).value.lower().split()
+        sites = self.query_one("#sites", OptionList)
+        sites.clear_options()
+        matching = [s for s in self._site_list if all(w in f"{s[0]} {s[1]}".lower() for w in words)]
+        if not matching:
+            empty = "No entity has docs yet." if not self._site_list else "No docs match the filter."
+            sites.add_option(Option(Text(empty, style="italic dim"), disabled=True))
+            return
+        for ref, title, how in matching:
+            prompt = Text(title, style="bold")
+            prompt.append(f"  {ref}", style="dim")
+            prompt.append(f"  {how}", style="italic dim")
+            sites.add_option(Option(prompt, id=ref))
+        sites.highlighted = 0
+
+    @on(Input.Submitted, "#site-filter")
+    def _site_filter_done(self) -> None:
+        self.query_one("#sites", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#sites")
+    def _site_chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.navigate(DocLocation(event.option.id))
+
+    def action_pick_site(self) -> None:
+        self.query_one("#docs-main", ContentSwitcher).current = "picker"
+        self.query_one("#site-filter", Input).focus()
+
+    # -- navigation --------------------------------------------------------------------------
+    def navigate(self, location: DocLocation, *, push: bool = True) -> None:
+        """Show ``location`` (loading its site first if needed); ``push`` records it in history."""
+        current = self._history.current
+        if push and current is not None:
+            current.scroll_y = self.query_one(DocView).scroll_y
+        if push:
+            self._history.push(location)
+        self.query_one("#docs-main", ContentSwitcher).current = "reader"
+        self.query_one(DocView).focus()
+        self._refresh_crumbs()
+        ref = location.entity_ref
+        site = self._sites.get(ref)
+        if (
+            site is not None
+            and self._site is site
+            and self._page is not None
+            and location.page
+            in (
+                None,
+                self._page.path,
+            )
+        ):
+            # Same page: only the position changes.
+            if location.anchor:
+                self._goto_anchor(location.anchor)
+            elif location.scroll_y is not None:
+                self.query_one(DocView).scroll_to(y=location.scroll_y, animate=False)
+            return
+        self._request += 1
+        if site is not None:
+            self._show_site(site)
+            self._open_page(location)
+        else:
+            self.query_one("#page-header", Static).update(Text(f"Loading docs of {ref}…", style="italic"))
+            self.load_site(self._request, ref)
+
+    @work(thread=True, exclusive=True, group="docs-load", name="load docs")
+    def load_site(self, request: int, ref: str) -> None:
+        from backends.docs import load_site
+
+        catalog = self.ctx.catalog
+        if catalog is None:
+            self.post_message(SiteLoaded(request, ref, None, "The catalog is still loading…"))
+            return
+        entity = catalog.get(ref)
+        if entity is None:
+            self.post_message(SiteLoaded(request, ref, None, f"{ref} is not in the catalog"))
+            return
+        self.post_message(SiteLoaded(request, ref, load_site(entity, root=self.ctx.workspace.root)))
+
+    def on_site_loaded(self, message: SiteLoaded) -> None:
+        if message.request != self._request:
+            return
+        location = self._history.current
+        if message.site is None or location is None:
+            self._show_problem("No docs", message.error or "unknown error")
+            return
+        self._sites[message.entity_ref] = message.site
+        self._show_site(message.site)
+        self._open_page(location)
+
+    def _show_site(self, site: DocSite) -> None:
+        from backends.docs import unlisted_pages
+
+        self._site = site
+        title = self.query_one("#site-title", Static)
+        title.update(Text(site.title, style="bold"))
+        nav = self.query_one(DocNav)
+        unlisted = tuple(NavEntry(p.title, p.path) for p in unlisted_pages(site))
+        nav.set_nav(site.title, nav_entries(site.nav), unlisted)
+
+    def _open_page(self, location: DocLocation) -> None:
+        site = self._site
+        assert site is not None
+        if site.error:
+            self._page = None
+            self._show_problem("No docs for this entity", site.error, site.notices)
+            return
+        path = site.find_page(location.page) if location.page else site.home
+        if path is None:
+            self._page = None
+            self._show_problem(
+                "Page not found",
+                f"'{location.page}' is not a page of {site.title}. The nav on the left lists every page.",
+                site.notices,
+            )
+            return
+        location.page = path
+        self._refresh_crumbs()
+        self.load_page(self._request, site, location)
+
+    @work(thread=True, exclusive=True, group="docs-page", name="load page")
+    def load_page(self, request: int, site: DocSite, location: DocLocation) -> None:
+        from backends.docs import load_page
+
+        self.post_message(PageLoaded(request, location, load_page(site, location.page or "")))
+
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        if message.request != self._request:
+            return
+        page = message.page
+        self._page = page
+        site = self._site
+        notices = [*(site.notices if site else []), *page.notices]
+        if page.error:
+            self._show_problem(page.title, page.error, notices)
+            return
+        header = Text()
+        header.append(page.title, style="bold")
+        header.append(f"   {page.path}", style="dim")
+        if site and site.source:
+            header.append(f"   {site.source}", style="dim italic")
+        self.query_one("#page-header", Static).update(header)
+        self._show_notices(notices)
+        self.query_one(DocToc).set_headings([(h.level, h.text, h.anchor) for h in page.headings])
+        self.query_one(DocNav).show_page(page.path)
+        view = self.query_one(DocView)
+        location = message.location
+        view.show(
+            page.markdown,
+            [(h.anchor, h.line) for h in page.headings],
+            anchor=location.anchor,
+            scroll_y=location.scroll_y,
+        )
+        if self.query_one("#find-bar").has_class("-open"):
+            view.find(self.query_one("#find", Input).value)
+
+    def _show_problem(self, title: str, message: str, notices: list[str] | None = None) -> None:
+        self.query_one("#page-header", Static).update(Text(title, style="bold"))
+        self._show_notices([n for n in notices or [] if n != message])
+        self.query_one(DocToc).set_headings([])
+        body = (
+            f"# {title}\n\n{message}\n\n"
+            "Press **o** to see every entity that has docs, **backspace** to go back."
+        )
+        self.query_one(DocView).show(body)
+
+    def _show_notices(self, notices: list[str]) -> None:
+        widget = self.query_one("#notices", Static)
+        widget.update(Text("\n".join(f"⚠ {n}" for n in notices)))
+        widget.set_class(bool(notices), "-shown")
+
+    def _refresh_crumbs(self) -> None:
+        from widgets.top_bar import TopBar
+
+        if self.is_mounted:
+            self.query_one(TopBar).set_crumbs(self._crumbs())
+
+    def _goto_anchor(self, anchor: str) -> None:
+        if not self.query_one(DocView).goto_anchor(anchor):
+            self.notify(f"No heading #{anchor} on this page.", severity="warning", timeout=4)
+
+    # -- links, nav, toc ---------------------------------------------------------------------
+    @on(DocView.LinkActivated)
+    def _link(self, event: DocView.LinkActivated) -> None:
+        from backends.docs import LinkKind, resolve_link
+
+        site, page = self._site, self._page
+        if site is None or page is None:
+            # A link on a problem page: only web links make sense there.
+            if "://" in event.href:
+                self._external(event.href)
+            return
+        target = resolve_link(site, page.path, event.href)
+        current = self._history.current
+        assert current is not None
+        if target.kind is LinkKind.PAGE:
+            self.navigate(DocLocation(current.entity_ref, target.page, target.anchor))
+        elif target.kind is LinkKind.ENTITY_DOCS and target.entity_ref:
+            self.navigate(DocLocation(target.entity_ref, target.page, target.anchor))
+        elif target.kind is LinkKind.EXTERNAL and target.url:
+            self._external(target.url)
+        elif target.kind is LinkKind.FILE:
+            self.app.copy_to_clipboard(target.url or "")
+            self.notify(f"A file, not a page: {target.url} (path copied)", timeout=6)
+        else:
+            self.notify(target.message or "broken link", title="Broken link", severity="warning", timeout=6)
+
+    def _external(self, url: str) -> None:
+        # Never open_url: over SSH that would start a browser on the bastion. The text on screen is a
+        # terminal hyperlink (ctrl+click in most terminals); enter copies it as well.
+        self.app.copy_to_clipboard(url)
+        message = Content.from_markup("Web link copied: [link=$url]$url[/link]", url=url)
+        self.notify(message, title="ctrl+click opens it in your terminal", timeout=6)
+
+    @on(DocNav.Chosen)
+    def _nav_chosen(self, event: DocNav.Chosen) -> None:
+        entry = event.entry
+        current = self._history.current
+        if entry.error:
+            self.notify(entry.error, title="Broken nav entry", severity="warning", timeout=6)
+        elif entry.url:
+            self._external(entry.url)
+        elif entry.page and current is not None:
+            self.navigate(DocLocation(current.entity_ref, entry.page))
+
+    @on(DocToc.AnchorChosen)
+    def _toc_chosen(self, event: DocToc.AnchorChosen) -> None:
+        current = self._history.current
+        if current is not None and self._page is not None:
+            self.navigate(DocLocation(current.entity_ref, self._page.path, event.anchor))
+
+    def action_focus_toc(self) -> None:
+        self.query_one(DocToc).focus()
+
+    # -- history -----------------------------------------------------------------------------
+    def action_history_back(self) -> None:
+        self._step_history(-1)
+
+    def action_history_forward(self) -> None:
+        self._step_history(1)
+
+    def _step_history(self, step: int) -> None:
+        target = self._history.index + step
+        if not 0 <= target < len(self._history.entries):
+            self.notify("No more history in this direction.", timeout=2)
+            return
+        current = self._history.current
+        if current is not None:
+            current.scroll_y = self.query_one(DocView).scroll_y
+        self._history.index = target
+        location = self._history.entries[target]
+        self.navigate(DocLocation(location.entity_ref, location.page, None, location.scroll_y), push=False)
+
+    def action_leave(self) -> None:
+        if self.query_one("#find-bar").has_class("-open"):
+            self._close_find()
+            return
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        else:
+            self.action_pick_site()
+
+    # -- find in page ------------------------------------------------------------------------
+    def action_find(self) -> None:
+        self.query_one("#find-bar").add_class("-open")
+        self.query_one("#find", Input).focus()
+
+    def _close_find(self) -> None:
+        self.query_one("#find-bar").remove_class("-open")
+        view = self.query_one(DocView)
+        view.clear_find()
+        view.focus()
+
+    @on(Input.Changed, "#find")
+    def _find_changed(self, event: Input.Changed) -> None:
+        self.query_one(DocView).find(event.value)
+
+    @on(Input.Submitted, "#find")
+    def _find_submitted(self) -> None:
+        self.query_one(DocView).find_next()
+
+    def action_find_next(self) -> None:
+        self.query_one(DocView).find_next()
+
+    def action_find_previous(self) -> None:
+        self.query_one(DocView).find_previous()
+
+    @on(DocView.FindResult)
+    def _find_result(self, event: DocView.FindResult) -> None:
+        status = self.query_one("#find-status", Static)
+        if not event.query:
+            status.update("")
+        elif event.total:
+            status.update(f"{event.current}/{event.total}  n/N")
+        else:
+            status.update(Text("no match", style="bold red"))
+
+    # -- copy link ---------------------------------------------------------------------------
+    def action_copy_link(self) -> None:
+        from backends.docs import entity_docs_href
+
+        current = self._history.current
+        if current is None:
+            return
+        anchor = self.query_one(DocView).anchor_at_top() if self._page else None
+        href = entity_docs_href(current.entity_ref, current.page or "", anchor or "")
+        base = str(self.ctx.workspace.section("docs").get("base_url") or "").rstrip("/")
+        link = f"{base}{href}" if base else href
+        self.app.copy_to_clipboard(link)
+        self.notify(f"Copied {link}", timeout=4)
+
+
+def _no_fetch(url: str, ref: str) -> Any:
+    raise RuntimeError("not fetched while listing")  # listing docs must never clone repositories
