@@ -40,7 +40,7 @@ Stage = Literal["pick", "form", "review", "run"]
 
 TEMPLATE_COLUMNS: tuple[Column, ...] = (
     Column("title", "TEMPLATE", 30),
-    Column("type", "TYPE", 12),
+    Column("type", "TYPE", 14),
     Column("tags", "TAGS", 24),
     Column("description", "DESCRIPTION", 40),
 )
@@ -128,14 +128,16 @@ class ScaffoldScreen(ConsoleScreen):
     ScaffoldScreen .buttons Button { margin: 0 1 0 0; }
     ScaffoldScreen .status { height: auto; padding: 0 1; color: $warning; }
     ScaffoldScreen #review { padding: 0 1; }
-    ScaffoldScreen #run-top { height: auto; max-height: 60%; }
-    ScaffoldScreen #steps { width: 1fr; }
-    ScaffoldScreen #results { width: 1fr; height: auto; max-height: 100%; }
-    ScaffoldScreen #failure { height: auto; color: $error; padding: 0 1; display: none; }
+    ScaffoldScreen #results { height: auto; max-height: 60%; }
+    ScaffoldScreen #steps { margin: 1 0; }
+    ScaffoldScreen #failure { height: auto; color: $error; padding: 0 1; margin: 0 0 1 0; display: none; }
     ScaffoldScreen #failure.-shown { display: block; }
-    ScaffoldScreen #links { height: auto; max-height: 8; display: none; border: round $success 50%; }
+    ScaffoldScreen #links {
+        height: auto; max-height: 8; display: none; border: round $success 50%; text-wrap: nowrap;
+        text-overflow: ellipsis; margin: 0 1;
+    }
     ScaffoldScreen #links.-shown { display: block; }
-    ScaffoldScreen #output-text { height: auto; display: none; }
+    ScaffoldScreen #output-text { height: auto; display: none; margin: 0 1; }
     ScaffoldScreen #output-text.-shown { display: block; }
     ScaffoldScreen #log { height: 1fr; min-height: 6; border-top: solid $panel-lighten-2; }
     """
@@ -185,12 +187,11 @@ class ScaffoldScreen(ConsoleScreen):
                     yield Button("Run ▶", id="run", variant="success")
             with Vertical(id="run-pane"):
                 yield Static("", id="run-status", classes="nav")
-                with Horizontal(id="run-top"):
+                with VerticalScroll(id="results"):
                     yield StepList(id="steps")
-                    with VerticalScroll(id="results"):
-                        yield Static("", id="failure", markup=False)
-                        yield OptionList(id="links")
-                        yield Markdown("", id="output-text")
+                    yield Static("", id="failure", markup=False)
+                    yield OptionList(id="links")
+                    yield Markdown("", id="output-text")
                 yield Log(id="log", highlight=False)
 
     def on_mount(self) -> None:

@@ -47,6 +47,7 @@ class PickerInput(Vertical):
     PickerInput { height: auto; }
     PickerInput > OptionList {
         display: none; max-height: 10; border: round $accent 50%; padding: 0; margin: 0 0 0 2;
+        text-wrap: nowrap; text-overflow: ellipsis;
     }
     PickerInput.-open > OptionList { display: block; }
     """
@@ -157,8 +158,9 @@ class PickerInput(Vertical):
 
 def _prompt(suggestion: Suggestion) -> Text:
     text = Text(suggestion.label, style="bold")
+    # The detail already names the entity when there is one; else show the stored value.
     if suggestion.detail:
         text.append("  " + suggestion.detail, style="dim")
-    if suggestion.label != suggestion.value:
+    elif suggestion.label != suggestion.value:
         text.append(f"  {suggestion.value}", style="italic dim")
     return text

@@ -95,10 +95,12 @@ class FieldBox(Vertical):
     FieldBox > .field--help { height: auto; color: $text-muted; padding: 0 0 0 1; }
     FieldBox > .field--error { height: auto; color: $error; padding: 0 0 0 1; display: none; }
     FieldBox.-invalid > .field--error { display: block; }
-    FieldBox > Input, FieldBox > Select { width: 100%; }
-    FieldBox > TextArea { height: 6; }
+    FieldBox > Input, FieldBox > Select, FieldBox > PickerInput, FieldBox > TextArea { max-width: 100; }
+    FieldBox > TextArea { height: 5; }
+    FieldBox > RadioSet { width: auto; }
     FieldBox > SelectionList { height: auto; max-height: 10; }
     FieldBox > RadioSet { height: auto; }
+    FieldBox > SelectionList { width: auto; min-width: 30; }
     """
 
     def __init__(self, view: FieldView, suggest: SuggestFor) -> None:

@@ -38,7 +38,7 @@ class StepList(Static):
     """One line per step: icon, name, action, status and duration."""
 
     DEFAULT_CSS = """
-    StepList { height: auto; padding: 0 1; }
+    StepList { height: auto; width: auto; padding: 0 1; }
     """
     STYLES: ClassVar[dict[str, str]] = {
         "pending": "dim",
@@ -97,14 +97,16 @@ class StepList(Static):
         for index, row in enumerate(self.rows):
             if index:
                 text.append("\n")
-            icon = ICONS.get(row.status, "?")
             style = self.STYLES.get(row.status, "")
-            text.append(f"{icon} ", style=style)
+            text.append(f"{ICONS.get(row.status, '?')} ", style=style)
             text.append(row.name.ljust(width), style=style)
-            text.append(f"  {row.action:<18}", style="dim")
-            text.append(f" {row.status:<8}", style=style)
+            text.append(f"  {row.status:<8}", style=style)
             if row.duration is not None:
-                text.append(f" {format_duration(row.duration)}", style="dim")
+                clock = format_duration(row.duration)
             elif row.started is not None:
-                text.append(f" {format_duration(time.monotonic() - row.started)}…", style="dim")
+                clock = format_duration(time.monotonic() - row.started) + "…"
+            else:
+                clock = ""
+            text.append(f" {clock:>8}  ", style="dim")
+            text.append(row.action, style="dim italic")
         self.update(text)
