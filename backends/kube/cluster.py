@@ -317,7 +317,9 @@ class Cluster:
         except ApiException as error:
             if error.status == 410:
                 raise Gone(f"watch {kind}: {_reason(error)}", 410) from error
-            raise
+            raise ClusterError(
+                f"watch {kind} in {namespace}: HTTP {error.status}: {_reason(error)}", error.status
+            ) from error
         if on_open is not None:
             on_open(response)
         try:
