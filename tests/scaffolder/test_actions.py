@@ -52,8 +52,13 @@ def test_fetch_template_renders_names_contents_and_skips_empty_names(tmp_path: P
     assert finished(events).status == "completed"
     out = keep(tmp_path) / "app"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
-        ".hidden", "README.md", "logo.png", "run.sh", "svc-dir", "svc-dir/conf.txt",
-    ]  # fmt: skip
+        ".hidden",
+        "README.md",
+        "logo.png",
+        "run.sh",
+        "svc-dir",
+        "svc-dir/conf.txt",
+    ]
     # Only ``values`` is in scope inside a skeleton: ``parameters`` renders empty.
     assert (out / "README.md").read_text() == "# svc\nparams: []\n"
     assert (out / "svc-dir/conf.txt").read_text() == "name=svc"
@@ -325,7 +330,7 @@ def test_catalog_register_calls_the_workspace_catalog(tmp_path: Path, catalog: F
                         "spec": {"type": "service"},
                     }
                 },
-            },  # fmt: skip
+            },
             {
                 "id": "register",
                 "action": "catalog:register",
@@ -389,7 +394,7 @@ def test_catalog_fetch(tmp_path: Path, catalog: FakeCatalog) -> None:
                 "if": "${{ always() }}",
                 "input": {"message": "owner=${{ steps.one.output.entity.spec.owner }}"},
             },
-        ],  # fmt: skip
+        ],
     )
     events = run(template, services=Services(catalog=catalog))
     outputs = {e.step_id: e.output for e in events if type(e).__name__ == "StepFinished"}
@@ -453,10 +458,23 @@ def test_kube_apply_skips_without_applier_and_in_dry_run(tmp_path: Path) -> None
 
 def test_registry_has_every_action_from_the_issue() -> None:
     assert set(default_registry().ids()) == {
-        "fetch:template", "fetch:template:file", "fetch:plain", "fetch:plain:file", "fs:rename", "fs:delete",
-        "fs:readdir", "debug:log", "debug:wait", "catalog:write", "catalog:register", "catalog:fetch",
-        "kube:apply", "publish:git", "publish:github", "publish:gitlab",
-    }  # fmt: skip
+        "fetch:template",
+        "fetch:template:file",
+        "fetch:plain",
+        "fetch:plain:file",
+        "fs:rename",
+        "fs:delete",
+        "fs:readdir",
+        "debug:log",
+        "debug:wait",
+        "catalog:write",
+        "catalog:register",
+        "catalog:fetch",
+        "kube:apply",
+        "publish:git",
+        "publish:github",
+        "publish:gitlab",
+    }
 
 
 def test_rendered_input_is_validated(tmp_path: Path) -> None:

@@ -184,11 +184,23 @@ def test_field_kinds_and_ui_keys() -> None:
     assert list(by_name)[0] == "secret" and list(by_name)[-1] == "first"
     kinds = {name: f.kind for name, f in by_name.items()}
     assert kinds == {
-        "secret": "secret", "text": "text", "pw": "password", "radio": "enum", "checks": "multiselect",
-        "free": "array", "num": "number", "int": "integer", "flag": "boolean", "ro": "string",
-        "hid": "string", "repo": "repo-url", "owner": "entity", "many": "entities", "tags": "tags",
+        "secret": "secret",
+        "text": "text",
+        "pw": "password",
+        "radio": "enum",
+        "checks": "multiselect",
+        "free": "array",
+        "num": "number",
+        "int": "integer",
+        "flag": "boolean",
+        "ro": "string",
+        "hid": "string",
+        "repo": "repo-url",
+        "owner": "entity",
+        "many": "entities",
+        "tags": "tags",
         "first": "string",
-    }  # fmt: skip
+    }
     first = by_name["first"]
     assert (first.autofocus, first.help, first.placeholder) == (True, "help!", "p")
     assert by_name["radio"].widget == "radio" and by_name["radio"].choices == [("a", "A"), ("b", "B")]

@@ -40,16 +40,26 @@ def outputs_of(events: list[Any], step: str) -> dict[str, Any]:
 
 def test_publish_git_to_bare_repo_path(tmp_path: Path, make_bare: Callable[[str], Path]) -> None:
     remote = make_bare("svc")
-    template = publish_template(tmp_path, "publish:git", str(remote), gitCommitMessage="first!",
-                                gitAuthorName="Ada", gitAuthorEmail="ada@example.com")  # fmt: skip
+    template = publish_template(
+        tmp_path,
+        "publish:git",
+        str(remote),
+        gitCommitMessage="first!",
+        gitAuthorName="Ada",
+        gitAuthorEmail="ada@example.com",
+    )
     events = run(template)
     assert finished(events).status == "completed", log_text(events)
     output = outputs_of(events, "publish")
     assert output["remoteUrl"] == str(remote)
     assert output["repoContentsUrl"] == f"{remote.as_uri()}/blob/main"
     assert git_show(remote, "main:README.md") == "# svc\n"
-    log = subprocess.run(["git", "--git-dir", str(remote), "log", "-1", "--format=%H %an %ae %s", "main"],
-                         check=True, capture_output=True, text=True).stdout.split(" ", 3)  # fmt: skip
+    log = subprocess.run(
+        ["git", "--git-dir", str(remote), "log", "-1", "--format=%H %an %ae %s", "main"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split(" ", 3)
     assert log[0] == output["commitHash"]
     assert log[1:] == ["Ada", "ada@example.com", "first!\n"]
 
@@ -83,8 +93,14 @@ def test_contents_url_setting(tmp_path: Path) -> None:
 
 def test_publish_github_and_gitlab_are_mapped_onto_the_git_server(tmp_path: Path) -> None:
     settings = GitSettings(remote_base=str(tmp_path / "default"), hosts={"github.com": str(tmp_path / "gh")})
-    github = publish_template(tmp_path / "a", "publish:github", "github.com?owner=acme&repo=web",
-                              repoVisibility="private", protectDefaultBranch=True, topics=["x"])  # fmt: skip
+    github = publish_template(
+        tmp_path / "a",
+        "publish:github",
+        "github.com?owner=acme&repo=web",
+        repoVisibility="private",
+        protectDefaultBranch=True,
+        topics=["x"],
+    )
     events = run(github, services=Services(git=settings))
     assert finished(events).status == "completed", log_text(events)
     assert (tmp_path / "gh/acme/web.git/HEAD").exists()
@@ -150,8 +166,10 @@ def test_push_to_an_existing_history_is_rejected_cleanly(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("repo_url", ["?owner=../../etc&repo=x", "?owner=o&repo=../x", "?owner=o&repo=.git"])
 def test_repo_names_cannot_escape_the_remote_base(tmp_path: Path, repo_url: str) -> None:
-    events = run(publish_template(tmp_path, "publish:git", repo_url),
-                 services=Services(git=GitSettings(remote_base=str(tmp_path / "srv"))))  # fmt: skip
+    events = run(
+        publish_template(tmp_path, "publish:git", repo_url),
+        services=Services(git=GitSettings(remote_base=str(tmp_path / "srv"))),
+    )
     assert step_status(events)["publish"] == "failed"
     assert "invalid owner/repository name" in finished(events).error
 

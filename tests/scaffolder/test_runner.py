@@ -85,8 +85,12 @@ def test_failure_skips_later_steps_unless_always_or_failure(tmp_path: Path) -> N
     )
     events = run(template)
     assert step_status(events) == {
-        "ok": "done", "boom": "failed", "after": "skipped", "cleanup": "done", "on-fail": "done",
-    }  # fmt: skip
+        "ok": "done",
+        "boom": "failed",
+        "after": "skipped",
+        "cleanup": "done",
+        "on-fail": "done",
+    }
     text = log_text(events)
     assert "Skipping step after because a previous step failed" in text
     assert "always ran" in text and "failure ran" in text and "never" not in text
@@ -206,8 +210,13 @@ def test_dry_run_keeps_workspace_and_log_and_skips_side_effects(tmp_path: Path, 
     )
     events = run(template, services=Services(catalog=catalog, register=catalog.register), dry_run=True)
     statuses = step_status(events)
-    assert statuses == {"fetch": "done", "publish": "skipped", "register": "skipped", "wait": "skipped",
-                        "broken": "failed"}  # fmt: skip
+    assert statuses == {
+        "fetch": "done",
+        "publish": "skipped",
+        "register": "skipped",
+        "wait": "skipped",
+        "broken": "failed",
+    }
     text = log_text(events)
     assert "Skipping because publish:git does not support dry-run" in text
     assert "Running fetch:template in dry-run mode with inputs (secrets redacted)" in text
@@ -331,7 +340,7 @@ def test_secrets_never_reach_events(tmp_path: Path) -> None:
                 "if": "${{ always() }}",
                 "input": {"message": "param ${{ parameters.name }} / output ${{ secrets.token | upper }}"},
             },
-        ],  # fmt: skip
+        ],
         parameters={
             "properties": {"name": {"type": "string"}, "token": {"type": "string", "ui:field": "Secret"}}
         },
