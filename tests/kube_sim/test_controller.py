@@ -29,7 +29,7 @@ def _conditions(apps: client.AppsV1Api, name: str) -> dict[str, Any]:
 def _waiting_reasons(pod: Any) -> set[str]:
     return {
         cs.state.waiting.reason
-        for cs in (pod.status.container_statuses or [])
+        for cs in ((pod.status.container_statuses if pod.status else None) or [])
         if cs.state is not None and cs.state.waiting is not None
     }
 

@@ -22,6 +22,7 @@ import datetime
 import logging
 import threading
 import time
+from typing import Any
 
 from . import errors
 from .kubelet import PodFault, PodTimings, pod_status
@@ -42,6 +43,7 @@ HASH_LABEL = "pod-template-hash"
 _WATCHED = frozenset({DEPLOYMENTS.key, REPLICASETS.key, PODS.key})
 _SLOW_READY = 60.0  # simulated seconds for a tag containing "slow"
 _MAX_EVENTS = 1000
+_COALESCE = 0.01  # real seconds to let a burst of changes (a seed, a rollout step) become one pass
 _SAFETY_PASS = 5.0  # real seconds between passes when nothing is due (catches missed wake-ups)
 
 
@@ -103,6 +105,11 @@ class SimulatedController:
         self._pod_starts: dict[str, tuple[float, float]] = {}  # uid → (monotonic, epoch) start
         self._progress_at: dict[str, float] = {}  # deployment uid → monotonic time of last progress
         self._pod_reasons: dict[str, str] = {}  # pod uid → last waiting reason (for Events)
+        # pod uid → (resourceVersion we last saw or wrote, faults, when it next changes): lets a
+        # pass skip pods whose status cannot have changed, so passes stay cheap with many pods.
+        self._pod_cache: dict[str, tuple[str, tuple[PodFault | None, ...], float | None]] = {}
+        # deployment uid → (fingerprint of it, its ReplicaSets and pods; when it is next due).
+        self._deployment_cache: dict[str, tuple[Any, float | None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._stopping = False
@@ -162,7 +169,7 @@ class SimulatedController:
                 timeout = _SAFETY_PASS if due is None else min(max(due, 0.0), _SAFETY_PASS)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
-                await asyncio.sleep(0.002)  # coalesce a burst of changes into one pass
+                await asyncio.sleep(_COALESCE)
         finally:
             self.store.remove_listener(self._on_change)
 
@@ -225,16 +232,29 @@ class SimulatedController:
             start, wall = self._pod_start(pod, now)
             deployment = deployment_of_rs.get(_owner_uid(pod) or "")
             containers = (pod.get("spec") or {}).get("containers") or []
-            faults = [self.fault_for(c.get("image", ""), deployment) for c in containers]
+            faults = tuple(self.fault_for(c.get("image", ""), deployment) for c in containers)
+            cached = self._pod_cache.get(meta["uid"])
+            if cached is not None and cached[:2] == (meta["resourceVersion"], faults):
+                if cached[2] is None:
+                    continue  # nothing will change until the pod or its fault does
+                if now < cached[2]:
+                    due.append(cached[2])
+                    continue
             age = (now - start) / self.time_scale
-            status, next_change = pod_status(pod, faults, age, self.timings, wall, self.time_scale)
-            if next_change is not None:
-                due.append(start + next_change * self.time_scale)
+            status, next_change = pod_status(pod, list(faults), age, self.timings, wall, self.time_scale)
+            due_at = None if next_change is None else start + next_change * self.time_scale
+            if due_at is not None:
+                due.append(due_at)
+            version = meta["resourceVersion"]
             if status != pod.get("status"):
-                self._write_status(PODS, meta["namespace"], meta["name"], status)
+                written = self._write_status(PODS, meta["namespace"], meta["name"], status)
+                version = written["metadata"]["resourceVersion"] if written else version
                 self._pod_event(pod, status)
+            self._pod_cache[meta["uid"]] = (version, faults, due_at)
         for uid in set(self._pod_starts) - alive:
             del self._pod_starts[uid]
+        for uid in set(self._pod_cache) - alive:
+            del self._pod_cache[uid]
             self._pod_reasons.pop(uid, None)
 
     def _pod_event(self, pod: Obj, status: Obj) -> None:
@@ -337,13 +357,35 @@ class SimulatedController:
         for deployment in self.store.peek(DEPLOYMENTS):
             uid = deployment["metadata"]["uid"]
             alive.add(uid)
+            owned = rs_by_owner.get(uid, [])
+            # Skip a Deployment when neither it, its ReplicaSets nor their pods changed since its
+            # last sync and no deadline is due: most passes touch only a few of many workloads.
+            fingerprint = (
+                deployment["metadata"]["resourceVersion"],
+                tuple(rs["metadata"]["resourceVersion"] for rs in owned),
+                tuple(
+                    p["metadata"]["resourceVersion"]
+                    for rs in owned
+                    for p in pods_by_owner.get(rs["metadata"]["uid"], [])
+                ),
+            )
+            cached = self._deployment_cache.get(uid)
+            if cached is not None and cached[0] == fingerprint and (cached[1] is None or now < cached[1]):
+                if cached[1] is not None:
+                    due.append(cached[1])
+                continue
+            mine: list[float] = []
             try:
-                self._sync_deployment(deployment, rs_by_owner.get(uid, []), pods_by_owner, now, due)
+                self._sync_deployment(deployment, owned, pods_by_owner, now, mine)
             except errors.ApiError as exc:
                 if exc.status not in (404, 409):  # deleted or changed meanwhile: the next pass retries
                     raise
+            due.extend(mine)
+            self._deployment_cache[uid] = (fingerprint, min(mine) if mine else None)
         for uid in set(self._progress_at) - alive:
             del self._progress_at[uid]
+        for uid in set(self._deployment_cache) - alive:
+            del self._deployment_cache[uid]
 
     def _sync_deployment(
         self,
@@ -601,13 +643,15 @@ class SimulatedController:
 
     # ------------------------------------------------------------------ writes
 
-    def _write_status(self, resource: ResourceType, namespace: str, name: str, status: Obj) -> None:
+    def _write_status(self, resource: ResourceType, namespace: str, name: str, status: Obj) -> Obj | None:
         def mutate(current: Obj) -> Obj:
             current["status"] = status
             return current
 
-        with contextlib.suppress(errors.ApiError):  # deleted meanwhile
-            self.store.update(resource, namespace, name, mutate, subresource="status")
+        try:
+            return self.store.update(resource, namespace, name, mutate, subresource="status")
+        except errors.ApiError:
+            return None  # deleted meanwhile
 
     def record_event(self, involved: Obj, event_type: str, reason: str, message: str) -> None:
         """Create or bump a core/v1 Event about ``involved`` (deduplicated by reason and message)."""

@@ -162,7 +162,7 @@ class SimulatedApiServer(KubernetesEmulator):
         if method == "GET" and name is None:
             return aiohttp.web.json_response(self._list(resource, namespace, params))
         if method == "GET" and name is not None:
-            obj = self.store.get(resource, namespace, name)
+            obj = self.store.get(resource, namespace, name, copy_=False)
             if obj is None:
                 raise errors.not_found(resource.kind, name)
             return aiohttp.web.json_response(_scale_view(resource, obj) if sub == "scale" else obj)
@@ -185,7 +185,7 @@ class SimulatedApiServer(KubernetesEmulator):
     def _list(self, resource: ResourceType, namespace: str | None, params: Any) -> Obj:
         labels = parse_label_selector(params.get("labelSelector"))
         fields = parse_field_selector(params.get("fieldSelector"))
-        items, rv = self.store.list(resource, namespace, labels, fields)
+        items, rv = self.store.list(resource, namespace, labels, fields, copy_=False)
         return {
             "apiVersion": resource.api_version,
             "kind": f"{resource.kind}List",

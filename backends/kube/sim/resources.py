@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 _VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -19,12 +20,12 @@ class ResourceType:
     subresources: tuple[str, ...] = ()
     short_names: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def api_version(self) -> str:
         """``apps/v1`` or, for the core group, ``v1``."""
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
+    @cached_property
     def key(self) -> str:
         """A stable textual id used in the state file: ``apps/v1/deployments``, ``v1/pods``."""
         return f"{self.api_version}/{self.plural}"

@@ -124,6 +124,8 @@ class ObjectStore:
     def __init__(self, *, history_limit: int = 5000) -> None:
         self._lock = threading.RLock()
         self._objects: dict[ObjectKey, Obj] = {}
+        # The same objects per resource key, so listing pods does not walk every Event.
+        self._by_resource: dict[str, dict[ObjectKey, Obj]] = {}
         # Never 0: a list answering resourceVersion "0" would make a watch from it mean "any
         # version" (replay current objects) instead of "after this point".
         self._rv = 1
@@ -142,11 +144,13 @@ class ObjectStore:
         with self._lock:
             return self._rv
 
-    def get(self, resource: ResourceType, namespace: str | None, name: str) -> Obj | None:
-        """A deep copy of one object, or None."""
+    def get(
+        self, resource: ResourceType, namespace: str | None, name: str, *, copy_: bool = True
+    ) -> Obj | None:
+        """A deep copy of one object (the stored, read-only dict with ``copy_=False``), or None."""
         with self._lock:
             obj = self._objects.get(self._key(resource, namespace, name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return copy.deepcopy(obj) if obj is not None and copy_ else obj
 
     def list(
         self,
@@ -154,10 +158,17 @@ class ObjectStore:
         namespace: str | None = None,
         labels: list[LabelRequirement] | None = None,
         fields: list[FieldRequirement] | None = None,
+        *,
+        copy_: bool = True,
     ) -> tuple[list[Obj], int]:
-        """Deep copies of the matching objects (all namespaces when ``namespace`` is None) and the rv."""
+        """The matching objects (all namespaces when ``namespace`` is None) and the current rv.
+
+        Deep copies, unless ``copy_=False``: then the stored dicts, which must be treated as
+        read-only (used to serialise HTTP responses without copying).
+        """
         with self._lock:
-            return [copy.deepcopy(obj) for obj in self._select(resource, namespace, labels, fields)], self._rv
+            found = list(self._select(resource, namespace, labels, fields))
+            return ([copy.deepcopy(obj) for obj in found] if copy_ else found), self._rv
 
     def peek(self, resource: ResourceType, namespace: str | None = None) -> list[Obj]:
         """The stored objects themselves, without copying: read-only, for the in-process controller.
@@ -174,8 +185,8 @@ class ObjectStore:
         labels: list[LabelRequirement] | None,
         fields: list[FieldRequirement] | None,
     ) -> Iterator[Obj]:
-        for (key, ns, _name), obj in self._objects.items():
-            if key != resource.key or (namespace is not None and ns != namespace):
+        for (_key, ns, _name), obj in self._by_resource.get(resource.key, {}).items():
+            if namespace is not None and ns != namespace:
                 continue
             if labels and not labels_match(labels, obj["metadata"].get("labels")):
                 continue
@@ -208,11 +219,16 @@ class ObjectStore:
                 raise errors.already_exists(resource.kind, name)
             obj["apiVersion"] = resource.api_version
             obj["kind"] = resource.kind
-            if resource.has_status and resource.kind != "Namespace":
-                # The real registries reset status on create; only the controller writes it.
+            if resource.has_status:
+                # The real registries reset status on create; only the controller writes it…
                 obj.pop("status", None)
-            if resource.kind == "Namespace":
-                obj["status"] = {"phase": "Active"}
+            # …except for the phase the apiserver itself initialises.
+            initial_status = {
+                "Namespace": {"phase": "Active"},
+                "Pod": {"phase": "Pending", "qosClass": "BestEffort"},
+            }
+            if resource.kind in initial_status:
+                obj["status"] = dict(initial_status[resource.kind])
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_iso()
             meta["generation"] = 1
@@ -302,6 +318,7 @@ class ObjectStore:
 
     def _delete_cascading(self, key: ObjectKey) -> None:
         obj = self._objects.pop(key)
+        self._by_resource[key[0]].pop(key, None)
         resource = BY_KEY[key[0]]
         self._commit("DELETED", resource, key, obj, obj, store=False)
         uid = obj["metadata"].get("uid")
@@ -330,6 +347,7 @@ class ObjectStore:
         obj["metadata"]["resourceVersion"] = str(self._rv)
         if store:
             self._objects[key] = obj
+            self._by_resource.setdefault(key[0], {})[key] = obj
         event = StoredEvent(kind, resource, self._rv, obj, old)
         self._history.append(event)
         while len(self._history) > self._history_limit:
@@ -420,6 +438,7 @@ class ObjectStore:
         """Replace the contents with a snapshot; watches cannot resume across it (410)."""
         with self._lock:
             self._objects.clear()
+            self._by_resource.clear()
             self._history.clear()
             for entry in snapshot.get("objects", []):
                 resource = BY_KEY.get(entry["resource"])
@@ -428,7 +447,9 @@ class ObjectStore:
                 obj = entry["object"]
                 meta = obj["metadata"]
                 namespace = meta.get("namespace") if resource.namespaced else None
-                self._objects[self._key(resource, namespace, meta["name"])] = obj
+                key = self._key(resource, namespace, meta["name"])
+                self._objects[key] = obj
+                self._by_resource.setdefault(resource.key, {})[key] = obj
             highest = max(
                 (int(o["metadata"].get("resourceVersion", 0)) for o in self._objects.values()), default=0
             )
