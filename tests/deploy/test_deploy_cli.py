@@ -1,0 +1,179 @@
+"""The deploy CLI end to end: the demo workspace's simulated cluster, and a real kubeconfig to a
+cluster the test runs, with a CLI process killed mid-canary and resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from backends.deploy import canary as cn
+from backends.deploy.history import DeployHistory
+from backends.kube.cluster import Cluster
+from console.cli import main
+
+from .conftest import SERVICE
+
+ISSUE_LINES = [
+    "✓ Running pre-deployment checks...",
+    "✓ Updating Kubernetes deployment...",
+    "✓ Canary: 5% traffic routed to v2.3.1",
+    "✓ Canary: Health checks passing (2 s)",  # the demo's configured bake
+    "✓ Canary: Error rate within threshold",
+    "✓ Progressive rollout: 25% → 50% → 100%",
+    "✓ Deployment complete. Rollback available for 72h.",
+]
+
+
+def test_demo_deploy_prints_the_issues_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["deploy", "payment-service", "--env", "production", "--version", "v2.3.1", "--yes"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.splitlines() == ISSUE_LINES
+    assert "SIMULATED CLUSTER — nothing is really deployed" in err
+
+    # the simulated cluster kept its objects: status (a new process would see the same) shows v2.3.1
+    assert main(["status", "payment-service", "--env", "production", "--output", "json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["stable"]["version"] == "v2.3.1" and status["stable"]["ready"] == 4
+    assert status["canary"] is None and status["rollback_to"] == "v2.3.0"
+
+    assert main(["rollback", "payment-service", "--env", "production", "--yes"]) == 0
+    out, _ = capsys.readouterr()
+    assert "✓ Rolled back payment-service: v2.3.1 → v2.3.0" in out and out.endswith("✓ Rollback complete.\n")
+
+
+def test_demo_failing_canary_prints_cross_and_rollback(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["deploy", "payment-service", "--env", "staging", "--version", "v2.3.1-crashloop"])
+    out, _ = capsys.readouterr()
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[:2] == ISSUE_LINES[:2]
+    assert any(
+        line.startswith("✗ ") and ("CrashLoopBackOff" in line or "restarted" in line) for line in lines
+    )
+    assert any(line.startswith("↩ Rolled back: payment-service back on v2.3.0 with 4 pods") for line in lines)
+    assert lines[-1].startswith("✗ Deployment failed:") and lines[-1].endswith("is back on v2.3.0.")
+
+
+def test_production_needs_confirmation_or_yes(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["deploy", "payment-service", "--env", "production", "--version", "v2.3.1"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "pass --yes" in err
+
+
+def test_json_output_is_one_event_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["scale", "payment-service", "--env", "staging", "--replicas", "5", "--output", "json"])
+    out, _ = capsys.readouterr()
+    events = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert events[0]["event"] == "StageStarted" and events[-1]["event"] == "DeployFinished"
+    assert events[-1]["outcome"] == "succeeded"
+    assert {"RolloutProgress", "StageFinished", "DeployStarted"} <= {e["event"] for e in events}
+
+
+def test_unknown_environment_and_context(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "payment-service", "--env", "qa"]) == 2
+    assert "unknown environment 'qa' (known: staging, production)" in capsys.readouterr().err
+
+
+# -- a real kubeconfig, and a CLI process killed mid-canary ----------------------------------------
+
+
+def _workspace(root: Path, kubeconfig: Path, prometheus: str) -> Path:
+    (root / "catalog").mkdir(parents=True)
+    (root / "catalog" / "all.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            apiVersion: backstage.io/v1alpha1
+            kind: Component
+            metadata:
+              name: {SERVICE}
+              annotations: {{backstage.io/kubernetes-id: {SERVICE}}}
+            spec: {{type: service, lifecycle: production, owner: team-payments}}
+            ---
+            apiVersion: backstage.io/v1alpha1
+            kind: Group
+            metadata: {{name: team-payments}}
+            spec: {{type: team, children: []}}
+            ---
+            apiVersion: backstage.io/v1alpha1
+            kind: User
+            metadata: {{name: jane.doe}}
+            spec: {{memberOf: [team-payments]}}
+            """
+        )
+    )
+    (root / "idp-console.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            name: test
+            identity: {{user: jane.doe}}
+            catalog: {{sources: [{{type: dir, path: catalog}}]}}
+            environments:
+              production:
+                kubeconfig: {kubeconfig}
+                context: simulated
+                namespace: production
+                lifecycles: [production]
+                production: true
+            deploy:
+              bake: 0.3s
+              progress_deadline: 20s
+              steps: [5, {{weight: 25, bake: 60s}}, 50, 100]
+              analysis: {{prometheus: "{prometheus}", threshold: 0.01}}
+            """
+        )
+    )
+    return root
+
+
+def test_killed_cli_mid_canary_is_resumed(sim, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+    workspace = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
+    args = ["--workspace", str(workspace), "deploy", SERVICE, "--env", "production", "--version", "v2.3.1"]
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main(sys.argv[1:]))",
+         *args, "--yes", "--output", "json"],
+        stdout=subprocess.PIPE, text=True, env=dict(os.environ), cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert child.stdout is not None
+    deploy_id = ""
+    for line in child.stdout:
+        event = json.loads(line)
+        deploy_id = event["deploy_id"]
+        if event["event"] == "StageStarted" and event["stage"] == "analysis" and event["step"] == 1:
+            break  # baking at 25% for a minute: kill it here
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+
+    # the next start sees it, from history and the cluster
+    assert main(["--workspace", str(workspace), "status", SERVICE, "--env", "production"]) == 0
+    out = capsys.readouterr().out
+    assert f"⚠ interrupted deploy {deploy_id} (v2.3.0 → v2.3.1) after step 2" in out
+    assert "canary" in out  # the canary still runs
+    record = DeployHistory().get(deploy_id)
+    assert record is not None and record.outcome is None and record.pid == child.pid
+
+    code = main(
+        ["--workspace", str(workspace), "deploy", SERVICE, "--env", "production", "--resume", "--yes"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.splitlines()[-1] == "✓ Deployment complete. Rollback available for 72h."
+    cluster = Cluster.from_kubeconfig(str(kubeconfig), "simulated")
+    assert cn.deployed_version(cluster.get("deployments", "production", SERVICE)) == "v2.3.1"
+    assert cluster.find("deployments", "production", f"{SERVICE}-canary") is None
+    assert DeployHistory().get(deploy_id).outcome == "succeeded"
+    # nothing left to resume
+    assert (
+        main(["--workspace", str(workspace), "deploy", SERVICE, "--env", "production", "--abort", "--yes"])
+        == 2
+    )
+    assert "no interrupted deploy" in capsys.readouterr().err
