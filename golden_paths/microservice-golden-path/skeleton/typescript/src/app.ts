@@ -1,4 +1,4 @@
-// ${{ values.name }}: ${{ values.description }}
+// ${{ values.name }}: HTTP service created from the microservice golden path.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 export const serviceName = "${{ values.name }}";
