@@ -275,7 +275,7 @@ class ScaffoldScreen(ConsoleScreen):
         if 0 <= index < len(self._visible_templates):
             template = self._visible_templates[index]
             about.update(
-                f"{template.display_title} ({template.ref}) — {template.description}\n{template.source}"
+                f"{template.display_title} ({template.ref}) — {template.description}\n{origin(template)}"
             )
         else:
             about.update("")
@@ -639,6 +639,15 @@ class ScaffoldScreen(ConsoleScreen):
         if not self.running:
             self._show_stage("pick")
             self.query_one("#templates", VirtualTable).focus()
+
+
+def origin(template: Template) -> str:
+    """Where a template comes from, in the user's words (golden paths ship with the console)."""
+    from backends.scaffolder.template import GOLDEN_PATHS_DIR
+
+    if template.source.startswith(str(GOLDEN_PATHS_DIR)):
+        return "Golden path shipped with idp-console"
+    return f"From {template.source}"
 
 
 def _applier(workspace: Any) -> Any:

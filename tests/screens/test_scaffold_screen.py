@@ -369,3 +369,39 @@ async def test_failure_keeps_failing_step_error_and_log_then_retry_from_here(tmp
         assert statuses == {"hello": "done", "copy": "done", "bye": "done"}
         assert "Completed" in text_of(screen, "#run-status")
         assert not screen.query_one("#failure").display
+
+
+# -- snapshots (fixed size; open the SVGs under __snapshots__ to see them) ------------------------
+
+
+def test_snapshot_template_list(snap_compare) -> None:  # noqa: ANN001
+    async def run_before(pilot: Pilot) -> None:
+        await open_scaffold(pilot)
+        await pilot.press("down")
+
+    assert snap_compare(demo_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_snapshot_form_with_inline_error_and_owner_suggestions(snap_compare) -> None:  # noqa: ANN001
+    async def run_before(pilot: Pilot) -> None:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "microservice-golden-path")
+        await pilot.press(*"Bad_Name", "tab", "tab", *"team-p")
+        await pilot.pause()
+
+    assert snap_compare(demo_app(), terminal_size=(120, 40), run_before=run_before)
+
+
+def test_snapshot_review_masks_the_secret(snap_compare, tmp_path: Path) -> None:  # noqa: ANN001
+    form_workspace(tmp_path)
+
+    async def run_before(pilot: Pilot) -> None:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "conditional-form")
+        await pilot.press(*"snap-one", "tab", "down", "enter", "tab", *CANARY, "ctrl+n")
+        await pilot.pause()
+        await pilot.press("space", "tab", "space", "down", "down", "space", "ctrl+n")
+        await pilot.pause()
+        assert screen.stage == "review"
+
+    assert snap_compare(workspace_app(tmp_path), terminal_size=(120, 40), run_before=run_before)
