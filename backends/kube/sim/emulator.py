@@ -147,6 +147,46 @@ class SimulatedApiServer(KubernetesEmulator):
             return await self._serve_version(request)  # /api/v1, /apis/apps/v1
         return None
 
+    @override
+    async def _serve_version(self, request: rendering.Request) -> Any:
+        # kmock's version lists "/v1" as the core groupVersion (kubectl then finds no pods) and
+        # copies short names onto subresources (kubectl warns about ambiguous short names).
+        assert request.resource is not None
+        group, version = request.resource.group or "", request.resource.version
+        served = [r for r in RESOURCES if r.group == group and r.version == version]
+        if not served:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        entries: list[dict[str, Any]] = []
+        for resource in served:
+            entries.append(
+                {
+                    "name": resource.plural,
+                    "singularName": resource.kind.lower(),
+                    "namespaced": resource.namespaced,
+                    "kind": resource.kind,
+                    "verbs": list(resource.verbs),
+                    "shortNames": list(resource.short_names),
+                }
+            )
+            for sub in resource.subresources:
+                kind = "Scale" if sub == "scale" else resource.kind
+                entries.append(
+                    {
+                        "name": f"{resource.plural}/{sub}",
+                        "singularName": "",
+                        "namespaced": resource.namespaced,
+                        "kind": kind,
+                        "verbs": ["get", "patch", "update"],
+                        **({"group": "autoscaling", "version": "v1"} if sub == "scale" else {}),
+                    }
+                )
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{group}/{version}" if group else version,
+            "resources": entries,
+        }
+
     async def _serve_resource(self, call: ApiCall, route: ApiPath) -> aiohttp.web.StreamResponse:
         resource = BY_GVR.get((route.group, route.version or "", route.plural or ""))
         if resource is None:
