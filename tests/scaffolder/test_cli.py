@@ -1,0 +1,152 @@
+"""``idp-console scaffold`` and ``idp-console template lint|list``, end to end on the demo workspace."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.cli import main
+from tests.scaffolder.helpers import write_template
+
+SERVICE = ["--set", "name=cli-svc", "--set", "owner=group:default/team-payments", "--set", "language=python"]
+
+
+def test_scaffold_golden_path_non_interactively(
+    isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["scaffold", "microservice-golden-path", *SERVICE, "--set", "database=postgres"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert "✓ fetch-service: Render the service source — done" in out
+    assert "✓ publish: Publish to git — done" in out
+    assert "- provision: Provision in the first environment — skipped" in out  # no cluster applier yet
+    assert "✓ register: Register in the catalog — done" in out
+    assert "Registered component:default/cli-svc" in out
+    assert "→ Open in catalog: component:default/cli-svc" in out
+    remote = isolated_home / "data/git/team-payments/cli-svc.git"
+    assert f"→ Repository: {remote}" in out
+    assert (remote / "HEAD").is_file()
+    assert (isolated_home / "data/repos/team-payments/cli-svc/catalog-info.yaml").is_file()
+
+
+def test_values_file_dry_run_and_keep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text("name: from-file\nowner: group:default/team-checkout\nlanguage: go\ndatabase: none\n")
+    keep = tmp_path / "kept"
+    code = main(
+        ["scaffold", "microservice-golden-path", "--values", str(values), "--dry-run", "--keep", str(keep)]
+    )
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "(dry run)" in out and "Skipping because publish:git does not support dry-run" in out
+    assert f"Rendered files: {keep}" in out
+    assert (keep / "main.go").is_file() and (keep / "catalog-info.yaml").is_file()
+    assert not (keep / ".git").exists()
+
+
+def test_json_output_is_one_event_per_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["scaffold", "microservice-golden-path", *SERVICE, "--dry-run", "--output", "json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    assert lines[0]["type"] == "task-started" and lines[-1]["type"] == "task-finished"
+    assert {line["type"] for line in lines} >= {"step-started", "step-log", "step-finished"}
+    final = lines[-1]
+    assert final["status"] == "completed" and final["dry_run"] is True
+    assert Path(final["workspace_path"]).is_dir()
+
+
+def test_missing_required_values_without_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["scaffold", "microservice-golden-path", "--set", "language=go"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "missing required values: name (Name), owner (Owner)" in err
+    assert "--set KEY=VALUE" in err
+
+
+def test_invalid_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["scaffold", "microservice-golden-path", *SERVICE, "--set", "name=Not_Valid", "--set", "port=80"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "name: must match pattern ^[a-z][a-z0-9-]*$" in err and "port: must be ≥ 1024" in err
+
+
+def test_unknown_template_and_bad_set(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scaffold", "no-such-template"]) == 2
+    assert "no template named 'no-such-template'" in capsys.readouterr().err
+    assert main(["scaffold", "docs-site", "--set", "novalue"]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_template_path_task_failure_exit_code_and_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_template(
+        tmp_path / "t",
+        [
+            {"id": "say", "action": "debug:log", "input": {"message": "token=${{ secrets.token }}"}},
+            {"id": "boom", "action": "fs:rename", "input": {"files": [{"from": "nope", "to": "x"}]}},
+        ],
+        parameters={"properties": {"token": {"type": "string", "ui:field": "Secret"}}},
+    )
+    assert main(["scaffold", str(tmp_path / "t/template.yaml"), "--set", "token=abc"]) == 2
+    assert "token is a secret; export IDP_CONSOLE_SECRET_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("IDP_CONSOLE_SECRET_TOKEN", "canary-cli-0042")
+    code = main(["scaffold", str(tmp_path / "t/template.yaml")])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "token=***" in out and "canary-cli-0042" not in out + err
+    assert "✗ boom: fs:rename — failed" in out and "Task failed" in err
+
+
+def test_interactive_prompts_when_stdin_is_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    answers = iter(["Bad Name", "asked-svc", "group:default/team-payments"])
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    code = main(["scaffold", "microservice-golden-path", "--dry-run", "--keep", str(tmp_path / "k")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "must match pattern" in err
+    assert "choices:" in out and "group:default/team-payments" in out
+    assert "asked-svc" in (tmp_path / "k/catalog-info.yaml").read_text()
+
+
+def test_template_lint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["template", "lint", "microservice-golden-path"]) == 0
+    assert "microservice-golden-path: 0 errors, 0 warnings" in capsys.readouterr().out
+    steps: list[dict[str, Any]] = [
+        {
+            "id": "fetch",
+            "action": "fetch:template",
+            "input": {"url": "./s", "copyWithoutRender": [".github/*"]},
+        },
+        {"id": "oops", "action": "debug:log", "input": {"message": "${{ parameters.undeclared }}"}},
+        {"id": "late", "action": "debug:log", "input": {"message": "${{ steps.later.output.x }}"}},
+        {"id": "later", "action": "debug:log"},
+    ]
+    write_template(tmp_path / "t", steps, files={"s/a": "a"})
+    assert main(["template", "lint", str(tmp_path / "t")]) == 0
+    out = capsys.readouterr().out
+    assert "warning: step 'fetch' (fetch:template): copyWithoutRender is ignored" in out
+    assert "parameters.undeclared is not declared" in out
+    assert "refers to step 'later', which runs later" in out
+    write_template(tmp_path / "bad", [{"id": "x", "action": "publish:nowhere"}])
+    assert main(["template", "lint", str(tmp_path / "bad")]) == 1
+    assert "error: step 'x' (publish:nowhere): unknown action" in capsys.readouterr().out
+
+
+def test_template_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["template", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "microservice-golden-path" in out and "docs-site" in out
