@@ -90,7 +90,9 @@ class IdpConsoleApp(App[None]):
         keymap = self.workspace.keymap
         if keymap:
             self.set_keymap(keymap)
-        self.load_catalog()
+        # Start loading after the first paint: the worker thread competes for the GIL, and the
+        # user should see the screen (with a progress line) before the catalog is parsed.
+        self.call_after_refresh(self.load_catalog)
 
     @work(thread=True, exclusive=True, group="catalog", name="load catalog")
     def load_catalog(self) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Sequence
+from itertools import compress
+from typing import TYPE_CHECKING, ClassVar, TypeVar, overload
 
 from rich.text import Text
 from textual import on
@@ -35,7 +37,30 @@ PROBLEM_COLUMNS: tuple[Column, ...] = (
     Column("message", "MESSAGE", 40),
 )
 
+T = TypeVar("T")
+
 FILTER_HINT = "/ filter — kind:component owner:team-a lifecycle:production tag:python system:x  free text"
+
+
+class _EntityView(Sequence[T]):
+    """``items`` seen through a list of positions: the filtered, sorted rows without copying them."""
+
+    __slots__ = ("_items", "_order")
+
+    def __init__(self, items: Sequence[T], order: Sequence[int]) -> None:
+        self._items, self._order = items, order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self._items[i] for i in self._order[index]]
+        return self._items[self._order[index]]
 
 
 def entity_row(entity: Entity) -> tuple[str, ...]:
@@ -85,9 +110,11 @@ class CatalogScreen(ConsoleScreen):
         super().__init__()
         self._initial_filter = initial_filter
         self._catalog: Catalog | None = None
-        self._row_of: dict[Entity, tuple[str, ...]] = {}
-        self._sorted: list[Entity] = []
-        self._visible: list[Entity] = []
+        self._entities: list[Entity] = []
+        self._rows: list[tuple[str, ...]] = []  # aligned with _entities
+        self._position: dict[Entity, int] = {}
+        self._sorted_positions: list[int] = []
+        self._visible: _EntityView = _EntityView([], [])
         self._problems: list[Problem] = []
         self._sort_index = 1  # by name
         self._descending = False
@@ -111,7 +138,9 @@ class CatalogScreen(ConsoleScreen):
     # -- data ---------------------------------------------------------------------------------
     def _on_catalog(self, catalog: Catalog) -> None:
         self._catalog = catalog
-        self._row_of = {entity: entity_row(entity) for entity in catalog.entities}
+        self._entities = list(catalog.entities)
+        self._rows = [entity_row(entity) for entity in self._entities]
+        self._position = {entity: index for index, entity in enumerate(self._entities)}
         self._problems = list(catalog.problems)
         self._resort()
         problems = self.query_one("#problems", VirtualTable)
@@ -128,9 +157,9 @@ class CatalogScreen(ConsoleScreen):
     def _resort(self) -> None:
         from backends.catalog import sort_entities
 
-        assert self._catalog is not None
         key = SORT_KEYS[self._sort_index]
-        self._sorted = sort_entities(self._catalog.entities, key, self._descending)
+        ordered = sort_entities(self._entities, key, self._descending)
+        self._sorted_positions = [self._position[e] for e in ordered]
         self.query_one("#entities", VirtualTable).set_sort_indicator(key, self._descending)
         self._apply_filter(keep_cursor=True)
 
@@ -138,14 +167,18 @@ class CatalogScreen(ConsoleScreen):
         if self._catalog is None:
             return
         text = self.query_one("#filter", Input).value
+        order = self._sorted_positions
         if text.strip():
-            matched = set(self._catalog.filter(text))
-            # Keep the current sort order: walk the presorted list instead of re-sorting.
-            self._visible = [e for e in self._sorted if e in matched]
-        else:
-            self._visible = self._sorted
+            # Mark the matches, then walk the presorted positions: the current sort order is kept
+            # without re-sorting, and nothing per-entity is allocated beyond one byte.
+            mask = bytearray(len(self._entities))
+            position = self._position
+            for entity in self._catalog.filter(text):
+                mask[position[entity]] = 1
+            order = list(compress(order, map(mask.__getitem__, order)))
+        self._visible = _EntityView(self._entities, order)
         table = self.query_one("#entities", VirtualTable)
-        table.set_rows([self._row_of[e] for e in self._visible], keep_cursor=keep_cursor)
+        table.set_rows(_EntityView(self._rows, order), keep_cursor=keep_cursor)
         self._refresh_summary()
 
     def _refresh_summary(self) -> None:
