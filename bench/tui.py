@@ -86,11 +86,11 @@ async def filter_latencies(workspace: Path, keystrokes: int) -> list[float]:
     app = IdpConsoleApp(load_workspace(workspace))
     timings: list[float] = []
     async with app.run_test(size=(140, 40)) as pilot:
-        while app.catalog is None:
-            await pilot.pause(0.1)
-        await pilot.pause()
         screen = app.screen
         assert isinstance(screen, CatalogScreen)
+        while not screen.is_ready:
+            await pilot.pause(0.1)
+        await pilot.pause()
         await pilot.press("slash")
         # Type queries a user would: a facet, then words, then delete back (every key counts).
         typed = "kind:component owner:team-1 svc"[: keystrokes // 2]

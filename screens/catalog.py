@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import compress
 from typing import TYPE_CHECKING, ClassVar, TypeVar, overload
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Input, Static
 
 from screens.base import ConsoleScreen
@@ -61,6 +63,32 @@ class _EntityView(Sequence[T]):
         if isinstance(index, slice):
             return [self._items[i] for i in self._order[index]]
         return self._items[self._order[index]]
+
+
+def _sorted_positions(
+    entities: list[Entity], position: dict[Entity, int], sort_key: str, descending: bool
+) -> list[int]:
+    from backends.catalog import sort_entities
+
+    return [position[e] for e in sort_entities(entities, sort_key, descending)]
+
+
+@dataclass
+class _RowsReady(Message):
+    catalog: Catalog
+    entities: list[Entity]
+    rows: list[tuple[str, ...]]
+    position: dict[Entity, int]
+    sort_key: str
+    descending: bool
+    order: list[int]
+
+
+@dataclass
+class _SortReady(Message):
+    sort_key: str
+    descending: bool
+    order: list[int]
 
 
 def entity_row(entity: Entity) -> tuple[str, ...]:
@@ -137,12 +165,23 @@ class CatalogScreen(ConsoleScreen):
 
     # -- data ---------------------------------------------------------------------------------
     def _on_catalog(self, catalog: Catalog) -> None:
-        self._catalog = catalog
-        self._entities = list(catalog.entities)
-        self._rows = [entity_row(entity) for entity in self._entities]
-        self._position = {entity: index for index, entity in enumerate(self._entities)}
-        self._problems = list(catalog.problems)
-        self._resort()
+        # Rows and the sort order cost seconds at 100k entities: prepare them off the UI thread.
+        self._prepare_rows(catalog, SORT_KEYS[self._sort_index], self._descending)
+
+    @work(thread=True, exclusive=True, group="catalog-rows", name="prepare catalog rows")
+    def _prepare_rows(self, catalog: Catalog, sort_key: str, descending: bool) -> None:
+        entities = list(catalog.entities)
+        rows = [entity_row(entity) for entity in entities]
+        position = {entity: index for index, entity in enumerate(entities)}
+        order = _sorted_positions(entities, position, sort_key, descending)
+        self.post_message(_RowsReady(catalog, entities, rows, position, sort_key, descending, order))
+
+    @on(_RowsReady)
+    def _rows_ready(self, message: _RowsReady) -> None:
+        self._catalog = message.catalog
+        self._entities, self._rows, self._position = message.entities, message.rows, message.position
+        self._problems = list(message.catalog.problems)
+        self._apply_sorted(message.sort_key, message.descending, message.order)
         problems = self.query_one("#problems", VirtualTable)
         problems.set_rows([problem_row(p) for p in self._problems])
         self.query_one("#entities", VirtualTable).empty_text = "No entity matches the filter."
@@ -155,12 +194,21 @@ class CatalogScreen(ConsoleScreen):
             self.query_one("#summary", Static).update(Text(text))
 
     def _resort(self) -> None:
-        from backends.catalog import sort_entities
-
         key = SORT_KEYS[self._sort_index]
-        ordered = sort_entities(self._entities, key, self._descending)
-        self._sorted_positions = [self._position[e] for e in ordered]
-        self.query_one("#entities", VirtualTable).set_sort_indicator(key, self._descending)
+        self._sort_rows(key, self._descending)
+
+    @work(thread=True, exclusive=True, group="catalog-sort", name="sort catalog")
+    def _sort_rows(self, sort_key: str, descending: bool) -> None:
+        order = _sorted_positions(self._entities, self._position, sort_key, descending)
+        self.post_message(_SortReady(sort_key, descending, order))
+
+    @on(_SortReady)
+    def _sort_ready(self, message: _SortReady) -> None:
+        self._apply_sorted(message.sort_key, message.descending, message.order)
+
+    def _apply_sorted(self, sort_key: str, descending: bool, order: list[int]) -> None:
+        self._sorted_positions = order
+        self.query_one("#entities", VirtualTable).set_sort_indicator(sort_key, descending)
         self._apply_filter(keep_cursor=True)
 
     def _apply_filter(self, *, keep_cursor: bool = False) -> None:
@@ -277,6 +325,11 @@ class CatalogScreen(ConsoleScreen):
 
     def action_reload(self) -> None:
         self.app.run_action("reload_catalog")
+
+    @property
+    def is_ready(self) -> bool:
+        """The catalog has arrived and its rows are on screen."""
+        return self._catalog is not None
 
     @property
     def highlighted_entity(self) -> Entity | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -36,7 +37,14 @@ async def wait_for_catalog(pilot: Pilot, timeout: float = 20.0) -> None:
     assert isinstance(app, IdpConsoleApp)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while app.catalog is None:
+    from screens.catalog import CatalogScreen
+
+    def ready() -> bool:
+        # The app has the catalog, and every catalog screen has prepared its rows (a worker).
+        screens = [s for s in app.screen_stack if isinstance(s, CatalogScreen)]
+        return app.catalog is not None and all(s.is_ready for s in screens)
+
+    while not ready():
         assert loop.time() < deadline, "catalog did not load"
         await pilot.pause(0.05)
     await pilot.pause()
@@ -45,3 +53,12 @@ async def wait_for_catalog(pilot: Pilot, timeout: float = 20.0) -> None:
 def screen_text(app: IdpConsoleApp) -> str:
     """What the terminal shows for the current screen, as plain text lines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until ``condition`` holds (work may finish in a thread worker)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not reached in time"
+        await pilot.pause(0.02)

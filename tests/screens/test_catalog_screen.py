@@ -10,7 +10,14 @@ from textual.widgets import Input, OptionList, Static
 from screens.catalog import CatalogScreen
 from screens.entity import EntityScreen
 from screens.help import HelpScreen
-from tests.screens.helpers import demo_app, screen_text, wait_for_catalog, workspace_app, write_workspace
+from tests.screens.helpers import (
+    demo_app,
+    screen_text,
+    until,
+    wait_for_catalog,
+    workspace_app,
+    write_workspace,
+)
 from widgets.top_bar import Banner, Crumbs
 from widgets.virtual_table import VirtualTable
 
@@ -154,10 +161,10 @@ async def test_sorting_by_column(tmp_path: Path) -> None:
         screen = app.screen
         assert visible_names(screen) == ["alpha", "zeta"]  # by name
         await pilot.press("S")
+        await until(pilot, lambda: visible_names(screen) == ["zeta", "alpha"])
+        await pilot.press("s")  # next column: title, ascending
+        await until(pilot, lambda: "sorted by title" in summary_text(screen))
         assert visible_names(screen) == ["zeta", "alpha"]
-        await pilot.press("s")  # next column: title
-        assert visible_names(screen) == ["zeta", "alpha"]
-        assert "sorted by title" in summary_text(screen)
 
 
 async def test_problems_panel_lists_errors_with_file_and_line(tmp_path: Path) -> None:
