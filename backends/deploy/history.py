@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,19 +100,25 @@ class DeployHistory:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths.state_dir() / HISTORY_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection per thread (sqlite3 connections must not cross threads), kept open:
+        # opening one per event cost more than the engine's own work per canary step.
+        self._local = threading.local()
         with self._connect() as db:
             db.executescript(_SCHEMA + _APPEND_ONLY)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")  # the CLI and the TUI may write at once
+            # WAL + NORMAL survives a killed process (what recovery is about); only a power cut
+            # may lose the last events, never corrupt the file.
+            db.execute("PRAGMA synchronous=NORMAL")
             db.row_factory = sqlite3.Row
-            with db:
-                yield db
-        finally:
-            db.close()
+            self._local.db = db
+        with db:
+            yield db
 
     # -- writing ----------------------------------------------------------------------------------
     def start(self, record: DeployRecord) -> None:
