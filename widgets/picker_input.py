@@ -54,6 +54,7 @@ class PickerInput(Vertical):
     BINDINGS: ClassVar = [
         Binding("down", "move(1)", "Next suggestion", show=False, id="picker.down"),
         Binding("up", "move(-1)", "Previous suggestion", show=False, id="picker.up"),
+        Binding("escape", "close", "Close suggestions", show=False, id="picker.close"),
     ]
 
     def __init__(
@@ -122,9 +123,18 @@ class PickerInput(Vertical):
         self.remove_class("-open")
 
     # -- keys ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # With the list closed these keys belong to the screen (esc goes back a page).
+        if action in ("move", "close"):
+            return self.has_class("-open")
+        return True
+
+    def action_close(self) -> None:
+        self.remove_class("-open")
+
     def action_move(self, delta: int) -> None:
         options = self.query_one(OptionList)
-        if not self.has_class("-open") or not self._shown:
+        if not self._shown:
             return
         current = options.highlighted or 0
         options.highlighted = max(0, min(current + delta, len(self._shown) - 1))

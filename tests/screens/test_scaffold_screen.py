@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input, Log, OptionList, Static
 
+from screens.catalog import CatalogScreen
 from screens.entity import EntityScreen
 from screens.scaffold import ScaffoldScreen
 from tests.screens.helpers import demo_app, wait_for_catalog, workspace_app, write_workspace
@@ -131,6 +132,15 @@ async def test_golden_path_fill_review_run_and_open_the_new_entity() -> None:
         await pilot.pause()
         assert isinstance(app.screen, EntityScreen)
         assert app.screen.entity.name == "orders-api"
+
+        # The catalog screen lists it without a restart.
+        await pilot.press("escape")
+        assert app.screen is screen
+        await pilot.press("1")
+        catalog_screen = app.screen
+        assert isinstance(catalog_screen, CatalogScreen)
+        table = catalog_screen.query_one("#entities", VirtualTable)
+        assert any(table._rows[i][1] == "orders-api" for i in range(table.row_count))
 
 
 # -- templates in a temporary workspace ---------------------------------------------------------
@@ -405,3 +415,114 @@ def test_snapshot_review_masks_the_secret(snap_compare, tmp_path: Path) -> None:
         assert screen.stage == "review"
 
     assert snap_compare(workspace_app(tmp_path), terminal_size=(120, 40), run_before=run_before)
+
+
+WIDGETS_TEMPLATE = """\
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: every-widget
+  title: Every widget
+spec:
+  type: service
+  parameters:
+    - title: Widgets
+      ui:order: [title, "*", notes]
+      properties:
+        notes: {title: Notes, type: string, ui:widget: textarea, default: first line}
+        title: {title: Title, type: string}
+        password: {title: Password, type: string, ui:widget: password}
+        internal: {type: string, ui:widget: hidden, default: kept-out-of-sight}
+        fixed: {title: Fixed, type: string, default: locked, ui:readonly: true}
+        components:
+          title: Components
+          type: array
+          items: {type: string}
+          ui:field: MultiEntityPicker
+          ui:options: {catalogFilter: {kind: Component}}
+        count: {title: Count, type: integer, default: 3, ui:autofocus: true}
+    - title: Advanced
+      when: "${{ parameters.count > 2 }}"
+      properties:
+        level: {title: Level, type: string, enum: [low, high]}
+  steps:
+    - id: log
+      action: debug:log
+      input: {message: "${{ parameters.title }}"}
+"""
+
+COMPONENTS = """\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: {name}
+  tags: [python]
+spec:
+  type: service
+  lifecycle: production
+  owner: team-a
+"""
+
+
+async def test_every_widget_order_hidden_readonly_autofocus_pickers_and_page_conditions(
+    tmp_path: Path,
+) -> None:
+    write_workspace(
+        tmp_path,
+        {
+            "org.yaml": OWNERS,
+            "a.yaml": COMPONENTS.format(name="payment-service"),
+            "b.yaml": COMPONENTS.format(name="user-service"),
+        },
+        extra_config="templates:\n  sources:\n    - type: dir\n      path: templates\n",
+    )
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "template.yaml").write_text(WIDGETS_TEMPLATE, encoding="utf-8")
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "every-widget")
+        form = form_of(screen)
+        # ui:order puts title first and notes last; the hidden field is not drawn but kept.
+        assert form.field_names == ["title", "password", "fixed", "components", "count", "notes"]
+        assert screen.model.parameters()["internal"] == "kept-out-of-sight"
+        assert box(screen, "count").query_one(Input).has_focus  # ui:autofocus
+        assert box(screen, "fixed").query_one(Input).disabled  # ui:readonly
+        assert box(screen, "password").query_one(Input).password
+        assert box(screen, "notes").query_one("TextArea").text == "first line"
+        assert len(screen._pages()) == 2
+
+        # A page whose `when` turns false leaves the wizard (and comes back).
+        await pilot.press("backspace", "1")
+        assert len(screen._pages()) == 1
+        assert "Advanced" not in text_of(screen, "#form-nav")
+        await pilot.press("backspace", "5")
+        assert "Advanced" in text_of(screen, "#form-nav")
+
+        # The multi-entity picker completes item by item from the catalog.
+        box(screen, "components").query_one(PickerInput).input.focus()
+        await pilot.pause()
+        await pilot.press(*"pay")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.press(*"user")
+        await pilot.pause()
+        picker = box(screen, "components").query_one(PickerInput)
+        assert picker.suggestions[0].value == "component:default/user-service"
+        await pilot.press("escape")  # closes the suggestions, stays on the page
+        assert screen.stage == "form" and not picker.has_class("-open")
+        assert screen.model.answers["components"] == ["component:default/payment-service", "user"]
+
+        box(screen, "title").query_one(Input).focus()
+        await pilot.press(*"Hello")
+        box(screen, "password").query_one(Input).focus()
+        await pilot.press(*"hunter2")
+        # Next with the keyboard on the Next button.
+        screen.query_one("#form-next").focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.stage == "form" and screen.page_index == 1
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        review = review_text(screen)
+        assert "Hello" in review and "hunter2" not in review and "••••••" in review
