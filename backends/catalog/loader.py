@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml_rs
 
@@ -29,14 +28,14 @@ _MARKER = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.MULTILINE)
 _CONTENT = re.compile(r"^[ \t]*[^\s#%]", re.MULTILINE)
 _ERROR_AT = re.compile(r"line (\d+), column (\d+)")
 _DUPLICATE_KEY = re.compile(r"duplicate mapping key: '(.*)'", re.DOTALL)
+_loads = yaml_rs.loads
 
 
 class CatalogFileError(Exception):
     """A file that cannot be used at all (unreadable, binary, too large); the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class RawDocument:
+class RawDocument(NamedTuple):
     """One YAML document of a file, parsed, with where it starts.
 
     ``data`` is the parsed value (``None`` for an empty document); ``error`` is set instead when the
@@ -48,7 +47,7 @@ class RawDocument:
     line: int
     data: Any
     error: str | None = None
-    has_dollar: bool = False
+    has_dollar: bool = False  # "$" occurs in the document's text
 
 
 def read_catalog_file(path: Path | str) -> str:
@@ -121,18 +120,31 @@ def split_documents(text: str) -> list[tuple[int, int, str]]:
 
 def parse_documents(text: str) -> list[RawDocument]:
     """Every YAML document of ``text``, each parsed on its own (errors never escape)."""
-    result: list[RawDocument] = []
-    for index, (line, first_line, chunk) in enumerate(split_documents(text)):
-        has_dollar = "$" in chunk
+    chunks = split_documents(text)
+    if len(chunks) > 1:
+        # Fast path: one parser call for the whole file. It is only trusted when it yields exactly
+        # the documents our split found (it splits on the same markers); any error falls back to
+        # parsing document by document, so one broken document still spares its siblings.
         try:
-            data = yaml_rs.loads(chunk, parse_datetime=False)
+            whole = _loads(text, parse_datetime=False)
+        except Exception:  # noqa: BLE001 - any parser failure just means "take the slow path"
+            whole = None
+        if type(whole) is list and len(whole) == len(chunks):
+            return [
+                RawDocument(index, line, data, None, "$" in chunk)
+                for index, ((line, _, chunk), data) in enumerate(zip(chunks, whole, strict=True))
+            ]
+    result: list[RawDocument] = []
+    for index, (line, first_line, chunk) in enumerate(chunks):
+        try:
+            data = _loads(chunk, parse_datetime=False)
         except yaml_rs.YAMLDecodeError as error:
             result.append(RawDocument(index, line, None, _syntax_error(str(error), chunk, first_line)))
             continue
         except (ValueError, TypeError, OverflowError, RecursionError) as error:
             result.append(RawDocument(index, line, None, f"YAML error: {error}"))
             continue
-        result.append(RawDocument(index, line, data, None, has_dollar))
+        result.append(RawDocument(index, line, data, None, "$" in chunk))
     return result
 
 

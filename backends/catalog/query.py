@@ -68,36 +68,48 @@ def _ref_values(ref: str) -> tuple[str, str]:
     return ref, ref.rsplit("/", 1)[-1]
 
 
-def entity_facets(entity: Entity) -> dict[str, list[str]]:
-    """The lowercase facet values of one entity (what ``kind:`` ``owner:`` … compare against)."""
-    values: dict[str, list[str]] = {
-        "kind": [entity.kind.lower()],
-        "namespace": [entity.namespace.lower()],
-        "name": [entity.name.lower()],
-        "tag": [t.lower() for t in entity.tags],
-    }
-    if entity.lifecycle:
-        values["lifecycle"] = [entity.lifecycle.lower()]
-    if entity.type:
-        values["type"] = [entity.type.lower()]
-    owners: list[str] = []
-    systems: list[str] = []
+def _postings_of(entity: Entity, position: int, postings: dict[str, dict[str, list[int]]]) -> str:
+    """Add one entity's facet values to ``postings``; return its free-text search key.
+
+    Reads the raw document rather than the ``Entity`` properties: this runs for every entity when
+    the index is built, and an entity in the catalog is valid, so the types are known.
+    """
+
+    def add(facet: str, value: str) -> None:
+        bucket = postings[facet].get(value)
+        if bucket is None:
+            postings[facet][value] = [position]
+        elif bucket[-1] != position:
+            bucket.append(position)
+
+    raw = entity.raw
+    metadata = raw["metadata"]
+    spec = raw.get("spec") or {}
+    name = metadata["name"].lower()
+    namespace = (metadata.get("namespace") or "default").lower()
+    add("kind", raw["kind"].lower())
+    add("namespace", namespace)
+    add("name", name)
+    tags = metadata.get("tags") or ()
+    for tag in tags:
+        add("tag", tag.lower())
+    for facet in ("lifecycle", "type"):
+        value = spec.get(facet)
+        if value and isinstance(value, str):
+            add(facet, value.lower())
     for relation_type, target in entity.declared_relations:
         if relation_type == OWNED_BY:
-            owners.extend(_ref_values(target))
+            add("owner", target)
+            add("owner", target[target.rindex("/") + 1 :])
         elif relation_type == PART_OF and target.startswith("system:"):
-            systems.extend(_ref_values(target))
-    if entity.kind == "System":
-        systems.extend(_ref_values(entity.ref.canonical))  # `system:x` also finds the System itself
-    if owners:
-        values["owner"] = owners
-    if systems:
-        values["system"] = systems
-    return values
-
-
-def search_key(entity: Entity) -> str:
-    return "\n".join((entity.name, entity.title, entity.description, " ".join(entity.tags))).lower()
+            add("system", target)
+            add("system", target[target.rindex("/") + 1 :])
+    if raw["kind"] == "System":  # `system:x` also finds the System itself
+        add("system", f"system:{namespace}/{name}")
+        add("system", name)
+    title = metadata.get("title") or ""
+    description = metadata.get("description") or ""
+    return f"{metadata['name']}\n{title}\n{description}\n{' '.join(tags)}".lower()
 
 
 class SearchIndex:
@@ -105,18 +117,11 @@ class SearchIndex:
 
     def __init__(self, entities: Sequence[Entity]) -> None:
         self.entities = list(entities)
-        self.keys: list[str] = []
         self.postings: dict[str, dict[str, list[int]]] = {facet: {} for facet in FACETS}
-        for position, entity in enumerate(self.entities):
-            self.keys.append(search_key(entity))
-            for facet, values in entity_facets(entity).items():
-                postings = self.postings[facet]
-                for value in values:
-                    bucket = postings.get(value)
-                    if bucket is None:
-                        postings[value] = [position]
-                    elif bucket[-1] != position:
-                        bucket.append(position)
+        postings = self.postings
+        self.keys: list[str] = [
+            _postings_of(e, position, postings) for position, e in enumerate(self.entities)
+        ]
 
     def positions(self, query: Query) -> list[int]:
         """Positions (in catalog order) of the entities matching ``query``."""
@@ -166,14 +171,8 @@ class SearchIndex:
 
 
 def matches(entity: Entity, query: Query) -> bool:
-    """Does one entity match (the same rules as ``SearchIndex``, without an index)."""
-    facets = entity_facets(entity)
-    for facet, values in query.facets.items():
-        have = set(facets.get(facet, ()))
-        if not any(key in have for value in values for key in SearchIndex._facet_keys(facet, value)):
-            return False
-    key = search_key(entity)
-    return all(word in key for word in query.words)
+    """Does one entity match (exactly the index's rules, on a one-entity index)."""
+    return bool(SearchIndex([entity]).positions(query))
 
 
 # -- sorting ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 from backends.catalog.globs import glob_files, has_magic
 from backends.catalog.loader import CatalogFileError, parse_documents, read_catalog_file
 from backends.catalog.placeholders import PlaceholderContext, PlaceholderError, resolve_placeholders
-from backends.catalog.validation import entity_ref_of, validate_entity
+from backends.catalog.validation import EntityInvalid, check_envelope, entity_ref_of, validate_entity
 
 
 @dataclass(slots=True)
@@ -112,6 +112,15 @@ def _read_file(pending: _Pending, options: ReadOptions, children: list[_Pending]
             continue
         result.ref = entity_ref_of(data)
         if document.has_dollar and isinstance(data, dict):
+            # Backstage checks the envelope before it resolves placeholders, so a placeholder can
+            # never stand in for a kind or name.
+            try:
+                check_envelope(data)
+            except EntityInvalid as error:
+                result.valid = False
+                result.errors.append(str(error))
+                yield result
+                continue
             context = PlaceholderContext(base_dir, options.root)
             try:
                 data = resolve_placeholders(data, context)
@@ -121,7 +130,7 @@ def _read_file(pending: _Pending, options: ReadOptions, children: list[_Pending]
                 yield result
                 continue
             result.warnings.extend(context.warnings)
-        verdict = validate_entity(data)
+        verdict = validate_entity(data, result.ref)
         result.ref = verdict.ref
         if verdict.error is not None:
             result.valid = False

@@ -118,6 +118,22 @@ def _json(value: object) -> str:
         return repr(value)
 
 
+# (value, default kind, namespace) -> canonical ref: owners and systems repeat across many entities.
+_TARGETS: dict[tuple[str, str | None, str], str] = {}
+
+
+def _cached_target(value: object, default_kind: str | None, namespace: str) -> str:
+    if type(value) is not str:
+        return target_ref(value, default_kind, namespace)
+    key = (value, default_kind, namespace)
+    found = _TARGETS.get(key)
+    if found is None:
+        if len(_TARGETS) > 200_000:
+            _TARGETS.clear()
+        found = _TARGETS[key] = target_ref(value, default_kind, namespace)
+    return found
+
+
 def forward_relations(data: dict[str, Any]) -> list[tuple[str, str]]:
     """``[(relation type, canonical target)]`` declared by a valid entity's spec fields."""
     kind = data["kind"]
@@ -135,7 +151,7 @@ def forward_relations(data: dict[str, Any]) -> list[tuple[str, str]]:
             continue  # Backstage skips falsy values ("", 0, null, false)
         # `[targets].flat()`: one level of list flattening, exactly like Backstage
         for item in value if isinstance(value, list) else (value,):
-            relations.append((relation, target_ref(item, default_kind, namespace)))
+            relations.append((relation, _cached_target(item, default_kind, namespace)))
     return relations
 
 

@@ -76,11 +76,13 @@ def _expand(paths: list[str]) -> list[str]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from backends.catalog.catalog import gc_paused
     from backends.catalog.reader import ReadOptions, read_documents
 
     files = _expand(args.paths)
     options = ReadOptions(follow=args.follow, root=None, plain_base=os.getcwd())
-    results = [result.as_dict() for result in read_documents(files, options)]
+    with gc_paused():
+        results = [result.as_dict() for result in read_documents(files, options)]
     if args.output == "json":
         _print_json_list(results)
     else:
