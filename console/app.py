@@ -25,8 +25,8 @@ from screens.base import ConsoleScreen
 from screens.catalog import CatalogScreen
 from screens.command_prompt import CommandPrompt
 from screens.context import MODES
+from screens.deploy import DeployScreen
 from screens.empty_mode import (
-    DeployPlaceholderScreen,
     DocsPlaceholderScreen,
     StatusScreen,
 )
@@ -59,7 +59,7 @@ class IdpConsoleApp(App[None]):
     MODES: ClassVar = {
         "catalog": CatalogScreen,
         "scaffold": ScaffoldScreen,
-        "deploy": DeployPlaceholderScreen,
+        "deploy": DeployScreen,
         "docs": DocsPlaceholderScreen,
         "status": StatusScreen,
     }
@@ -220,6 +220,9 @@ class IdpConsoleApp(App[None]):
                     self.notify("usage: :entity NAME|REF", severity="warning")
                 else:
                     self.open_entity(command.argument)
+            case "deploy" if command.args:
+                self.switch_mode("deploy")
+                self.call_after_refresh(self._preselect_deploy, command.argument)
             case "scaffold" | "deploy" | "docs" | "status":
                 self.switch_mode(command.name)
             case "search":
@@ -239,6 +242,11 @@ class IdpConsoleApp(App[None]):
         screen = self.screen
         if isinstance(screen, CatalogScreen):
             screen.set_filter(text)
+
+    def _preselect_deploy(self, service: str) -> None:
+        screen = self.screen
+        if isinstance(screen, DeployScreen):
+            screen.preselect(service)
 
     def _open_problems(self) -> None:
         screen = self.screen

@@ -1,0 +1,821 @@
+"""The deploy mode: what runs where, then pick → confirm → watch a canary deploy live.
+
+Three views in one screen (a ContentSwitcher), so ``esc`` walks back without losing a running
+deploy: the status board (services × environments, kept current by Deployment watches), the deploy
+form (service with a fuzzy filter, environment with what it runs now, version), and the watch view
+(the rollout tree, the canary steps with their analysis, the event log). The engine runs in a
+thread worker that only posts its events; watch threads post a message that coalesces bursts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import ContentSwitcher, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from screens.base import ConsoleScreen
+from screens.deploy_confirm import ConfirmDeploy
+from screens.deploy_view import Clock, RunState, board_cell, rollout_tree, running_version
+from widgets.canary_steps import CanarySteps
+from widgets.event_log import EventLog
+from widgets.rollout_tree import RolloutTree
+from widgets.virtual_table import Column, VirtualTable
+
+if TYPE_CHECKING:
+    from backends.catalog import Catalog
+    from backends.catalog.model import Entity
+    from backends.deploy.engine import DeployEngine
+    from backends.deploy.events import DeployEvent
+    from backends.deploy.run import DeployRun, InterruptedDeploy
+    from backends.deploy.session import DeploySession
+    from screens.deploy_live import LiveBoard, LiveRollout
+
+View = Literal["board", "form", "watch"]
+
+
+# -- messages from workers and watch threads ---------------------------------------------------
+
+
+@dataclass
+class BoardStarted(Message):
+    live: LiveBoard
+
+
+class BoardChanged(Message):
+    """A Deployment changed somewhere on the board; only the latest of a burst is handled."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, BoardChanged)
+
+
+@dataclass
+class BoardFailed(Message):
+    error: str
+
+
+@dataclass
+class InterruptedFound(Message):
+    items: list[InterruptedDeploy]
+
+
+@dataclass
+class RolloutWatchStarted(Message):
+    live: LiveRollout
+
+
+@dataclass
+class RolloutWatchFailed(Message):
+    service: str
+    environment: str
+    error: str
+
+
+class RolloutChanged(Message):
+    """A pod, ReplicaSet or Deployment of the watched rollout changed (coalesced like BoardChanged)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RolloutChanged)
+
+
+@dataclass
+class RunCreated(Message):
+    run: DeployRun
+
+
+@dataclass
+class RunEvent(Message):
+    event: DeployEvent
+
+
+@dataclass
+class RunRefused(Message):
+    error: str
+
+
+@dataclass
+class RunEnded(Message):
+    """The worker stopped iterating (finished, or left interrupted because the screen closed)."""
+
+
+class _LiveCatalog:
+    """The engine's catalog, read from the app at call time (it loads, and reloads, later)."""
+
+    def __init__(self, screen: DeployScreen) -> None:
+        self._screen = screen
+
+    def get(self, ref: str, default_kind: str | None = "Component") -> Entity | None:
+        catalog = self._screen.ctx.catalog
+        if catalog is None:
+            return None
+        return catalog.get(ref, default_kind=default_kind or "Component")
+
+
+def fuzzy_filter(query: str, names: list[str]) -> list[str]:
+    """Names containing the query (in order); when none does, close fuzzy matches by score."""
+    from rapidfuzz import fuzz, process
+
+    query = query.strip().lower()
+    if not query:
+        return names
+    exact = [n for n in names if query in n.lower()]
+    if exact:
+        return exact  # a typed substring is what the user meant; fuzzy guesses would only crowd it
+    scored = process.extract(query, names, scorer=fuzz.partial_ratio, limit=None, score_cutoff=75)
+    return [name for name, _score, _index in scored]
+
+
+class DeployScreen(ConsoleScreen):
+    MODE = "deploy"
+    HELP = (
+        "What runs where, and canary deploys watched live. The board lists every service × "
+        "environment (version, ready/total, a canary when one runs); enter or n starts a deploy: "
+        "type to filter services, pick the environment, type the version, confirm (production asks "
+        "for the service name). While it runs: p promotes (ends the bake, or accepts an inconclusive "
+        "analysis), P promotes fully, space pauses/resumes, a aborts, b rolls back; o folds pods. "
+        "esc goes back to the board; w returns to the running deploy."
+    )
+    BINDINGS: ClassVar = [
+        Binding("n", "new_deploy", "Deploy", id="deploy.new"),
+        Binding("w", "watch", "Watch", id="deploy.watch"),
+        Binding("r", "resume_interrupted", "Resume interrupted", id="deploy.resume_interrupted"),
+        Binding("x", "abort_interrupted", "Abort interrupted", id="deploy.abort_interrupted"),
+        Binding("p", "promote", "Promote", id="deploy.promote"),
+        Binding("P", "promote_full", "Promote fully", show=False, id="deploy.promote_full"),
+        Binding("space", "pause_resume", "Pause/resume", id="deploy.pause_resume"),
+        Binding("a", "abort", "Abort", id="deploy.abort"),
+        Binding("b", "rollback", "Roll back", id="deploy.rollback"),
+        Binding("o", "toggle_pods", "Pods", id="deploy.toggle_pods"),
+        Binding("escape", "back", "Back", id="deploy.back"),
+    ]
+    # Which bindings make sense in which view (check_action hides the rest from the footer).
+    VIEW_ACTIONS: ClassVar[dict[str, set[View]]] = {
+        "new_deploy": {"board"},
+        "watch": {"board"},
+        "resume_interrupted": {"board"},
+        "abort_interrupted": {"board"},
+        "promote": {"watch"},
+        "promote_full": {"watch"},
+        "pause_resume": {"watch"},
+        "abort": {"watch"},
+        "rollback": {"watch"},
+        "toggle_pods": {"watch"},
+        "back": {"form", "watch"},
+    }
+    DEFAULT_CSS = """
+    DeployScreen #views { height: 1fr; }
+    DeployScreen .title { height: 1; padding: 0 1; text-style: bold; background: $panel; }
+    DeployScreen .hint { height: auto; padding: 0 1; color: $text-muted; }
+    DeployScreen #board-errors { height: auto; padding: 0 1; color: $error; text-style: bold; display: none; }
+    DeployScreen #board-errors.-shown { display: block; }
+    DeployScreen #interrupted { height: auto; padding: 0 1; border: heavy $warning; display: none; }
+    DeployScreen #interrupted.-shown { display: block; }
+    DeployScreen #board { height: 1fr; }
+    DeployScreen #service-filter, DeployScreen #version {
+        height: 1; border: none; padding: 0 1; background: $boost;
+    }
+    DeployScreen #service-filter:focus, DeployScreen #version:focus { background: $surface-lighten-1; }
+    DeployScreen #services { height: 1fr; min-height: 5; }
+    DeployScreen #environments { height: auto; max-height: 8; }
+    DeployScreen #form-error { height: auto; padding: 0 1; color: $error; }
+    DeployScreen #run-header { height: 1; padding: 0 1; text-style: bold; background: $panel; }
+    DeployScreen #run-header.-failed { background: $error 40%; }
+    DeployScreen #run-header.-succeeded { background: $success 30%; }
+    DeployScreen #decision {
+        height: auto; padding: 0 1; border: heavy $warning; color: $warning; text-style: bold; display: none;
+    }
+    DeployScreen #decision.-shown { display: block; }
+    DeployScreen #watch-top { height: 1fr; min-height: 8; }
+    DeployScreen #tree-scroll { width: 1fr; }
+    DeployScreen #steps-scroll { width: 54; border-left: solid $panel-lighten-2; }
+    DeployScreen #log { height: 10; border-top: solid $panel-lighten-2; }
+    """
+
+    # Tests speed the simulated cluster up and freeze the clock; the app never changes these.
+    SESSION_TIME_SCALE: ClassVar[float | None] = None
+    clock: ClassVar[Clock] = Clock()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session: DeploySession | None = None
+        self.services: list[Entity] = []
+        self.versions: dict[tuple[str, str], Any] = {}  # (service, env) → stable WorkloadStatus
+        self.board: LiveBoard | None = None
+        self.live: LiveRollout | None = None
+        self.interrupted: list[InterruptedDeploy] = []
+        self.run: DeployRun | None = None
+        self.state: RunState | None = None
+        self.view: View = "board"
+        self._board_rows: list[str] = []
+        self._form_names: list[str] = []
+        self._service: str | None = None
+        self._pending_service: str | None = None
+        self._closing = False
+        self._catalog_seen = False
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose_body(self) -> ComposeResult:
+        environments = self._environment_names()
+        columns = [Column("service", "SERVICE", 24)] + [Column(env, env.upper(), 30) for env in environments]
+        with ContentSwitcher(initial="board-view", id="views"):
+            with Vertical(id="board-view"):
+                yield Static("Services × environments — live from the cluster", classes="title")
+                yield Static("", id="board-errors")
+                yield Static("", id="interrupted")
+                yield VirtualTable(columns, empty_text="Connecting to the cluster…", id="board")
+                yield Static(
+                    "enter deploys the highlighted service · n deploys any · w watches", classes="hint"
+                )
+            with Vertical(id="form-view"):
+                yield Static("New deploy", classes="title")
+                yield Input(placeholder="service — type to filter", id="service-filter")
+                yield OptionList(id="services")
+                yield Static("Environment", classes="title")
+                yield OptionList(id="environments")
+                yield Static("Version", classes="title")
+                yield Input(placeholder="version (image tag), e.g. v2.3.1 — enter to confirm", id="version")
+                yield Static("", id="form-error")
+                yield Static("tab moves on · enter on the version asks to confirm · esc back", classes="hint")
+            with Vertical(id="watch-view"):
+                yield Static("", id="run-header")
+                yield Static("", id="decision")
+                with Horizontal(id="watch-top"):
+                    with VerticalScroll(id="tree-scroll"):
+                        yield RolloutTree(id="tree")
+                    with VerticalScroll(id="steps-scroll"):
+                        yield CanarySteps(id="steps")
+                yield EventLog(id="log")
+
+    def _environment_names(self) -> list[str]:
+        environments = self.ctx.workspace.section("environments")
+        return [str(name) for name in environments]
+
+    def on_mount(self) -> None:
+        from backends.deploy.session import open_deploy
+
+        self.session = open_deploy(
+            self.ctx.workspace, catalog=_LiveCatalog(self), time_scale=self.SESSION_TIME_SCALE
+        )
+        self.ctx.catalog_signal.subscribe(self, self._on_catalog)
+        self.query_one("#board", VirtualTable).focus()
+        # Pod ages move on without any cluster event: repaint them from the watch cache (no request).
+        self.set_interval(1.0, self._tick_ages)
+        if self.ctx.catalog is not None:
+            self._on_catalog(self.ctx.catalog)
+
+    def _tick_ages(self) -> None:
+        if self.view == "watch" and self.is_current:
+            self._redraw_tree()
+
+    def on_unmount(self) -> None:
+        # A running deploy is left exactly as a killed process leaves it: interrupted, resumable.
+        self._closing = True
+        if self.live is not None:
+            self.live.stop()
+        if self.board is not None:
+            self.board.stop()
+        if self.session is not None:
+            self.session.close()
+
+    @property
+    def engine(self) -> DeployEngine:
+        assert self.session is not None
+        return self.session.engine
+
+    # -- catalog and board --------------------------------------------------------------------
+    def _on_catalog(self, catalog: Catalog) -> None:
+        from screens.deploy_live import deployable_services
+
+        self.services = deployable_services(catalog.entities)
+        self._refresh_form_services()
+        if not self._catalog_seen:
+            self._catalog_seen = True
+            self._start_board()
+        if self._pending_service is not None:
+            service, self._pending_service = self._pending_service, None
+            self.preselect(service)
+
+    @work(thread=True, exclusive=True, group="deploy-board", name="deploy status board")
+    def _start_board(self) -> None:
+        from screens.deploy_live import start_board
+
+        assert self.session is not None
+        try:
+            live = start_board(
+                self.session.context, self.services, lambda _s, _e: self.post_message(BoardChanged())
+            )
+        except Exception as error:  # noqa: BLE001 — shown on the board, whatever it is
+            self.post_message(BoardFailed(str(error) or type(error).__name__))
+            return
+        self.post_message(BoardStarted(live))
+        if live.board is None:
+            return
+        try:
+            found = self.engine.find_interrupted()
+        except Exception as error:  # noqa: BLE001
+            self.post_message(BoardFailed(f"could not read interrupted deploys: {error}"))
+            return
+        self.post_message(InterruptedFound(found))
+
+    def on_board_started(self, message: BoardStarted) -> None:
+        if self._closing:
+            message.live.stop()
+            return
+        self.board = message.live
+        errors = self.query_one("#board-errors", Static)
+        if message.live.errors:
+            lines = [f"✖ {env}: {error}" for env, error in message.live.errors.items()]
+            errors.update(Text("\n".join(lines)))
+            errors.add_class("-shown")
+        table = self.query_one("#board", VirtualTable)
+        table.empty_text = "No deployable services in the catalog."
+        self._refresh_board()
+
+    def on_board_failed(self, message: BoardFailed) -> None:
+        errors = self.query_one("#board-errors", Static)
+        errors.update(Text(f"✖ {message.error}"))
+        errors.add_class("-shown")
+        self.query_one("#board", VirtualTable).empty_text = "The cluster could not be read."
+        self.query_one("#board", VirtualTable).refresh()
+
+    def on_board_changed(self, _message: BoardChanged) -> None:
+        self._refresh_board()
+
+    def _refresh_board(self) -> None:
+        live = self.board
+        if live is None or live.board is None:
+            cells: dict[tuple[str, str], Any] = {}
+        else:
+            cells = live.board.snapshot()
+        self.versions = {key: stable for key, (stable, _canary) in cells.items()}
+        environments = self._environment_names()
+        rows = []
+        for entity in self.services:
+            row = [entity.name]
+            for env in environments:
+                if live is not None and env in live.errors:
+                    row.append("✖ unreachable")
+                else:
+                    row.append(board_cell(*cells.get((entity.name, env), (None, None))))
+            rows.append(tuple(row))
+        self._board_rows = [entity.name for entity in self.services]
+        self.query_one("#board", VirtualTable).set_rows(rows, keep_cursor=True)
+        if self.view == "form":
+            self._refresh_environments()
+
+    def on_interrupted_found(self, message: InterruptedFound) -> None:
+        self.interrupted = message.items
+        self._show_interrupted()
+
+    def _show_interrupted(self) -> None:
+        panel = self.query_one("#interrupted", Static)
+        if not self.interrupted:
+            panel.remove_class("-shown")
+            self.refresh_bindings()
+            return
+        text = Text("⚠ Deploys interrupted in an earlier run\n", style="bold yellow")
+        for item in self.interrupted:
+            record = item.record
+            canary = f"canary {item.canary_replicas} pods" if item.canary_present else "no canary"
+            text.append(
+                f"  {record.service} in {record.environment}: {record.from_version} → {record.to_version} "
+                f"by {record.user}, stopped after step {item.last_step + 1} ({canary})\n"
+            )
+        text.append("  r resumes it · x aborts it (stable restored, canary removed)", style="dim")
+        panel.update(text)
+        panel.add_class("-shown")
+        self.refresh_bindings()
+
+    @on(VirtualTable.Selected, "#board")
+    def _board_selected(self, event: VirtualTable.Selected) -> None:
+        if event.index < len(self._board_rows):
+            self.preselect(self._board_rows[event.index])
+
+    # -- the form -----------------------------------------------------------------------------
+    def preselect(self, service: str) -> None:
+        """Open the deploy form with ``service`` chosen (``:deploy payment-service``)."""
+        if not self.services:
+            self._pending_service = service  # the catalog is still loading
+            self._show("form")
+            return
+        names = [e.name for e in self.services]
+        match = next((n for n in names if n.lower() == service.lower()), None)
+        self._show("form")
+        filter_input = self.query_one("#service-filter", Input)
+        filter_input.value = match or service
+        self._refresh_form_services()
+        if match is None:
+            self._form_error(f"{service}: not a deployable service in the catalog")
+            filter_input.focus()
+            return
+        self._choose_service(match)
+
+    def action_new_deploy(self) -> None:
+        self._service = None
+        self._show("form")
+        self.query_one("#service-filter", Input).value = ""
+        self.query_one("#version", Input).value = ""
+        self._form_error("")
+        self._refresh_form_services()
+        self.query_one("#service-filter", Input).focus()
+
+    def _refresh_form_services(self) -> None:
+        if not self.is_mounted:
+            return
+        query = self.query_one("#service-filter", Input).value
+        self._form_names = fuzzy_filter(query, [e.name for e in self.services])
+        options = self.query_one("#services", OptionList)
+        options.clear_options()
+        options.add_options([Option(self._service_prompt(name), id=name) for name in self._form_names])
+        if self._service in self._form_names:
+            options.highlighted = self._form_names.index(self._service)
+
+    def _service_prompt(self, name: str) -> Text:
+        text = Text(
+            f"{'● ' if name == self._service else '  '}{name:<28}",
+            style="bold" if name == self._service else "",
+        )
+        for env in self._environment_names():
+            stable = self.versions.get((name, env))
+            text.append(f"  {env}: {running_version(stable)}", style="dim")
+        return text
+
+    def _refresh_environments(self) -> None:
+        options = self.query_one("#environments", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        section = self.ctx.workspace.section("environments")
+        for env in self._environment_names():
+            raw = section.get(env) or {}
+            text = Text(f"{env:<14}", style="bold")
+            stable = self.versions.get((self._service or "", env))
+            text.append(f"runs {running_version(stable)}")
+            if isinstance(raw, dict) and raw.get("production"):
+                text.append("   production: typed confirmation", style="bold red")
+            options.add_option(Option(text, id=env))
+        if options.option_count:
+            options.highlighted = min(highlighted or 0, options.option_count - 1)
+
+    @on(Input.Changed, "#service-filter")
+    def _filter_changed(self) -> None:
+        self._refresh_form_services()
+
+    @on(Input.Submitted, "#service-filter")
+    def _filter_submitted(self) -> None:
+        if len(self._form_names) >= 1:
+            self._choose_service(self._form_names[0])
+
+    @on(OptionList.OptionSelected, "#services")
+    def _service_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self._choose_service(event.option.id)
+
+    def _choose_service(self, name: str) -> None:
+        self._service = name
+        self._form_error("")
+        self._refresh_form_services()
+        self._refresh_environments()
+        self.query_one("#environments", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#environments")
+    def _environment_selected(self) -> None:
+        self.query_one("#version", Input).focus()
+
+    @on(Input.Submitted, "#version")
+    def _version_submitted(self) -> None:
+        self.submit_form()
+
+    def submit_form(self) -> None:
+        """Check the form and ask for confirmation."""
+        service = self._service
+        options = self.query_one("#environments", OptionList)
+        env_option = (
+            options.get_option_at_index(options.highlighted) if options.highlighted is not None else None
+        )
+        version = self.query_one("#version", Input).value.strip()
+        if service is None:
+            self._form_error("Choose a service first (type to filter, enter picks).")
+            self.query_one("#service-filter", Input).focus()
+            return
+        if env_option is None or env_option.id is None:
+            self._form_error("Choose an environment.")
+            options.focus()
+            return
+        if not version:
+            self._form_error("Type the version to deploy.")
+            return
+        env = env_option.id
+        stable = self.versions.get((service, env))
+        if stable is not None and stable.version == version:
+            self._form_error(f"{service} already runs {version} in {env}.")
+            return
+        self._form_error("")
+        current = running_version(stable)
+        body = (
+            f"{service} in {env}\n{current} → {version}\n"
+            "Canary with analysis; rolled back automatically on failure."
+        )
+        self._confirm(
+            f"Deploy {service} {version} to {env}?",
+            body,
+            env,
+            service,
+            lambda engine: engine.deploy(service, env, version),
+            kind="deploy",
+            version=version,
+        )
+
+    def _form_error(self, text: str) -> None:
+        self.query_one("#form-error", Static).update(Text(text))
+
+    # -- confirm and run ----------------------------------------------------------------------
+    def _is_production(self, env: str) -> bool:
+        raw = self.ctx.workspace.section("environments").get(env)
+        return isinstance(raw, dict) and bool(raw.get("production"))
+
+    def _confirm(
+        self,
+        title: str,
+        body: str,
+        env: str,
+        service: str,
+        make_run: Callable[[DeployEngine], DeployRun],
+        *,
+        kind: str,
+        version: str = "",
+    ) -> None:
+        typed = service if self._is_production(env) else None
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.start_run(service, env, make_run, kind=kind, version=version)
+
+        self.app.push_screen(ConfirmDeploy(title, body, type_to_confirm=typed), answered)
+
+    def start_run(
+        self,
+        service: str,
+        env: str,
+        make_run: Callable[[DeployEngine], DeployRun],
+        *,
+        kind: str = "deploy",
+        version: str = "",
+    ) -> None:
+        """Show the watch view and run ``make_run(engine)`` in a worker (already confirmed)."""
+        if self.run is not None and self.state is not None and not self.state.finished:
+            self.notify("A deploy is already running here; watch it with w.", severity="warning")
+            return
+        self.run = None
+        self.state = RunState(service, env, to_version=version, kind=kind)
+        # Whatever was interrupted here is now being resumed or aborted (or refused, then found again).
+        self.interrupted = [
+            i for i in self.interrupted if (i.record.service, i.record.environment) != (service, env)
+        ]
+        self._show_interrupted()
+        self.query_one("#log", EventLog).reset()
+        self._show("watch")
+        self._redraw_run()
+        if self.live is None or (self.live.service, self.live.environment) != (service, env):
+            self._watch_rollout(service, env)
+        self._drive(make_run)
+
+    @work(thread=True, group="deploy-run", name="deploy")
+    def _drive(self, make_run: Callable[[DeployEngine], DeployRun]) -> None:
+        from backends.deploy.prechecks import DeployRefused
+
+        try:
+            run = make_run(self.engine)
+        except DeployRefused as error:
+            self.post_message(RunRefused(str(error)))
+            return
+        self.post_message(RunCreated(run))
+        events = run.events()
+        try:
+            for event in events:
+                self.post_message(RunEvent(event))
+                if self._closing:
+                    break
+        finally:
+            events.close()
+            self.post_message(RunEnded())
+
+    def on_run_created(self, message: RunCreated) -> None:
+        self.run = message.run
+        self.refresh_bindings()
+
+    def on_run_refused(self, message: RunRefused) -> None:
+        state = self.state
+        if state is not None:
+            state.phase, state.outcome, state.reason = "Failed", "failed", message.error
+        self.query_one("#log", EventLog).add(self.clock.stamp(self.clock.now()), message.error, "error")
+        self._redraw_run()
+
+    def on_run_event(self, message: RunEvent) -> None:
+        state = self.state
+        if state is None:
+            return
+        entry = state.apply(message.event)
+        if entry is not None:
+            self.query_one("#log", EventLog).add(self.clock.stamp(entry.at), entry.text, entry.level)
+        self._redraw_run()
+
+    def on_run_ended(self, _message: RunEnded) -> None:
+        self.refresh_bindings()
+        if self.board is None or self.board.board is None:
+            return
+        # A finished deploy leaves nothing interrupted; a failed rollback may. Ask again.
+        self._refresh_interrupted()
+
+    @work(thread=True, exclusive=True, group="deploy-interrupted", name="find interrupted deploys")
+    def _refresh_interrupted(self) -> None:
+        self.post_message(InterruptedFound(self.engine.find_interrupted()))
+
+    def _redraw_run(self) -> None:
+        state = self.state
+        if state is None:
+            return
+        header = self.query_one("#run-header", Static)
+        header.update(Text(state.headline()))
+        header.set_class(state.finished and state.outcome != "succeeded", "-failed")
+        header.set_class(state.outcome == "succeeded", "-succeeded")
+        decision = self.query_one("#decision", Static)
+        if state.needs_decision:
+            decision.update(
+                Text(
+                    f"⚠ {state.pause_reason}\n"
+                    "The analysis had no data, so it cannot pass on its own: "
+                    "p promotes (accept and go on) · a aborts (roll back)"
+                )
+            )
+        elif state.paused:
+            decision.update(Text(f"⏸ Paused: {state.pause_reason} — space resumes · p promotes · a aborts"))
+        decision.set_class(state.paused, "-shown")
+        steps = self.query_one("#steps", CanarySteps)
+        steps.show(state.step_views(), state.highlighted_step, state.weight, state.actual_weight)
+        self.refresh_bindings()
+
+    # -- the live rollout tree ----------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="deploy-live", name="watch rollout")
+    def _watch_rollout(self, service: str, env: str) -> None:
+        from screens.deploy_live import LiveRollout
+
+        assert self.session is not None
+        try:
+            live = LiveRollout(
+                self.session.context, service, env, lambda: self.post_message(RolloutChanged())
+            )
+            live.start()
+        except Exception as error:  # noqa: BLE001 — shown in the tree, whatever it is
+            self.post_message(RolloutWatchFailed(service, env, str(error) or type(error).__name__))
+            return
+        self.post_message(RolloutWatchStarted(live))
+
+    def on_rollout_watch_started(self, message: RolloutWatchStarted) -> None:
+        if self.live is not None:
+            self.live.stop()
+        self.live = message.live
+        if self._closing:
+            message.live.stop()
+            return
+        self._redraw_tree()
+
+    def on_rollout_watch_failed(self, message: RolloutWatchFailed) -> None:
+        from widgets.rollout_tree import RolloutTreeData
+
+        data = RolloutTreeData(message.service, message.environment, "?", note=f"✖ {message.error}")
+        self.query_one("#tree", RolloutTree).show(data)
+
+    def on_rollout_changed(self, _message: RolloutChanged) -> None:
+        self._redraw_tree()
+
+    def _redraw_tree(self) -> None:
+        live = self.live
+        if live is None:
+            return
+        data = rollout_tree(
+            service=live.service,
+            environment=live.environment,
+            namespace=live.namespace,
+            cluster=live.cluster_name,
+            stable_name=live.stable_name,
+            deployments=live.deployments.objects(),
+            replicasets=live.replicasets.objects(),
+            pods=live.pods.objects(),
+            clock=self.clock,
+        )
+        self.query_one("#tree", RolloutTree).show(data)
+
+    # -- views and actions --------------------------------------------------------------------
+    def _show(self, view: View) -> None:
+        self.view = view
+        self.query_one("#views", ContentSwitcher).current = f"{view}-view"
+        if view == "board":
+            self.query_one("#board", VirtualTable).focus()
+        elif view == "watch":
+            self.query_one("#tree-scroll").focus()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        views = self.VIEW_ACTIONS.get(action)
+        if views is not None and self.view not in views:
+            return False
+        running = self.run is not None and self.state is not None and not self.state.finished
+        if action in ("resume_interrupted", "abort_interrupted"):
+            return bool(self.interrupted)
+        if action == "watch":
+            return self.state is not None
+        if action in ("promote", "promote_full", "pause_resume", "abort"):
+            return running
+        if action == "rollback":
+            return self.state is not None and self.state.kind in ("deploy", "rollback")
+        return True
+
+    def action_back(self) -> None:
+        if self.view in ("form", "watch"):
+            self._show("board")
+
+    def action_watch(self) -> None:
+        if self.state is not None:
+            self._show("watch")
+
+    def action_toggle_pods(self) -> None:
+        tree = self.query_one("#tree", RolloutTree)
+        tree.show_pods = not tree.show_pods
+
+    def action_promote(self) -> None:
+        if self.run is not None:
+            self.run.promote()
+
+    def action_promote_full(self) -> None:
+        if self.run is not None:
+            self.run.promote(full=True)
+
+    def action_pause_resume(self) -> None:
+        if self.run is None or self.state is None:
+            return
+        if self.state.needs_decision:
+            self.notify("The analysis is inconclusive: promote (p) or abort (a).", severity="warning")
+        elif self.state.paused:
+            self.run.resume()
+        else:
+            self.run.pause()
+
+    def action_abort(self) -> None:
+        if self.run is not None:
+            self.run.abort()
+
+    def action_rollback(self) -> None:
+        state = self.state
+        if state is None:
+            return
+        if self.run is not None and not state.finished:
+            self.run.rollback()  # during the deploy: stop now and restore the stable
+            return
+        service, env = state.service, state.environment
+        self._confirm(
+            f"Roll {service} back in {env}?",
+            f"{service} in {env} goes back to its last good version (within 72 h); no canary.",
+            env,
+            service,
+            lambda engine: engine.rollback(service, env),
+            kind="rollback",
+        )
+
+    def action_resume_interrupted(self) -> None:
+        self._recover("resume")
+
+    def action_abort_interrupted(self) -> None:
+        self._recover("abort")
+
+    def _recover(self, how: Literal["resume", "abort"]) -> None:
+        if not self.interrupted:
+            return
+        record = self.interrupted[0].record
+        deploy_id = record.id
+        verb = "Resume" if how == "resume" else "Abort"
+        body = f"{record.service} in {record.environment}: {record.from_version} → {record.to_version}\n" + (
+            "Continues from the step after the last one completed."
+            if how == "resume"
+            else "Restores the stable Deployment and removes the canary."
+        )
+
+        def make(engine: DeployEngine) -> DeployRun:
+            return engine.resume(deploy_id) if how == "resume" else engine.abort(deploy_id)
+
+        self._confirm(
+            f"{verb} the interrupted deploy of {record.service}?",
+            body,
+            record.environment,
+            record.service,
+            make,
+            kind="deploy" if how == "resume" else "abort",
+            version=record.to_version,
+        )
