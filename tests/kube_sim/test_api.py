@@ -375,3 +375,35 @@ def test_leases_for_deploy_locks(api: client.ApiClient) -> None:
     with pytest.raises(ApiException) as taken:
         leases.create_namespaced_lease("production", body)
     assert taken.value.status == 409
+
+
+def test_idle_watch_with_bookmarks_gets_a_fresh_resource_version(
+    core: client.CoreV1Api, sim: SimulatedCluster
+) -> None:
+    assert sim.api_server is not None
+    sim.api_server.bookmark_interval = 0.2
+    start = core.list_namespaced_config_map("default").metadata.resource_version
+    events: list[dict] = []
+
+    def consume() -> None:
+        stream = watch.Watch()
+        for event in stream.stream(
+            core.list_namespaced_config_map,
+            "default",
+            resource_version=start,
+            allow_watch_bookmarks=True,
+            timeout_seconds=2,
+            deserialize=False,
+        ):
+            events.append(event)
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    time.sleep(0.2)
+    other = core.create_namespaced_service(
+        "default", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    thread.join(5)
+    bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
+    assert bookmarks and not [e for e in events if e["type"] != "BOOKMARK"]
+    assert bookmarks[-1]["object"]["metadata"]["resourceVersion"] == other.metadata.resource_version

@@ -36,7 +36,7 @@ from .patching import json_merge_patch, json_patch, strategic_merge_patch
 from .resources import BY_GVR, RESOURCES, ResourceType
 from .routes import ApiPath, parse_api_path
 from .selectors import FieldRequirement, parse_field_selector, parse_label_selector
-from .store import Obj, ObjectStore, Watcher
+from .store import PROGRESS, Obj, ObjectStore, Watcher
 
 # kube-apiserver closes watches after a random 30–60 minutes when the client names no timeout.
 DEFAULT_WATCH_TIMEOUT = 1800.0
@@ -71,6 +71,8 @@ class SimulatedApiServer(KubernetesEmulator):
 
     store: ObjectStore = attrs.field(factory=ObjectStore)
     faults: ApiFaults = attrs.field(factory=ApiFaults)
+    # Seconds of silence before a watch that allows bookmarks gets one (kube-apiserver: ~1 min).
+    bookmark_interval: float = 5.0
     _open_watches: dict[Watcher, tuple[str, aiohttp.web.BaseRequest | None]] = attrs.field(
         factory=dict, init=False
     )
@@ -344,6 +346,7 @@ class SimulatedApiServer(KubernetesEmulator):
                 resource_version=params.get("resourceVersion"),
                 labels=labels,
                 fields=fields,
+                bookmarks=params.get("allowWatchBookmarks") in ("true", "1"),
             )
         except ApiError as exc:
             # Like kube-apiserver: a too-old version is a 200 stream with one ERROR event.
@@ -353,6 +356,7 @@ class SimulatedApiServer(KubernetesEmulator):
         self._open_watches[watcher] = (call.path, raw)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        progress, announced, last_write = watcher.progress, watcher.progress, loop.time()
         try:
             while True:
                 remaining = deadline - loop.time()
@@ -363,6 +367,16 @@ class SimulatedApiServer(KubernetesEmulator):
                 except TimeoutError:
                     if raw.transport is None or raw.transport.is_closing():
                         return response  # the client went away
+                    quiet = loop.time() - last_write >= self.bookmark_interval
+                    if watcher.bookmarks and quiet and progress > announced:
+                        # Tell an idle watcher how far it is, so its resume version stays fresh.
+                        bookmark = {
+                            "kind": resource.kind,
+                            "apiVersion": resource.api_version,
+                            "metadata": {"resourceVersion": str(progress)},
+                        }
+                        await response.write(_line({"type": "BOOKMARK", "object": bookmark}))
+                        announced, last_write = progress, loop.time()
                     continue
                 if item is None:  # dropped by fault injection
                     if watcher.abrupt and raw.transport is not None:
@@ -370,7 +384,11 @@ class SimulatedApiServer(KubernetesEmulator):
                         return response
                     break
                 event_type, obj = item
+                progress = max(progress, int(obj["metadata"]["resourceVersion"]))
+                if event_type == PROGRESS:
+                    continue
                 await response.write(_line({"type": event_type, "object": obj}))
+                announced, last_write = progress, loop.time()
         except (ConnectionResetError, ConnectionError):
             return response
         finally:

@@ -30,6 +30,7 @@ from .selectors import FieldRequirement, LabelRequirement, fields_match, labels_
 
 ObjectKey = tuple[str, str | None, str]  # (resource key, namespace or None, name)
 Obj = dict[str, Any]
+PROGRESS = "PROGRESS"  # an internal queue item type: "nothing for you up to this resourceVersion"
 
 
 def now_iso() -> str:
@@ -64,6 +65,10 @@ class Watcher:
     queue: asyncio.Queue[tuple[str, Obj] | None] = field(default_factory=asyncio.Queue)
     closed: bool = False
     abrupt: bool = False  # how a server-side close ends the HTTP stream (fault injection)
+    # With bookmarks, events this watcher filters out still advance its progress: they are queued
+    # as PROGRESS items, so a BOOKMARK never claims a version whose events are still in flight.
+    bookmarks: bool = False
+    progress: int = 0  # the resourceVersion up to which everything relevant was queued
 
     def _selects(self, obj: Obj | None) -> bool:
         if obj is None:
@@ -357,6 +362,8 @@ class ObjectStore:
             translated = watcher.translate(event)
             if translated is not None:
                 watcher.deliver(translated)
+            elif watcher.bookmarks:
+                watcher.deliver((PROGRESS, {"metadata": {"resourceVersion": str(self._rv)}}))
         for listener in self._listeners:
             listener(event)
         return obj
@@ -371,6 +378,7 @@ class ObjectStore:
         resource_version: str | None,
         labels: list[LabelRequirement] | None = None,
         fields: list[FieldRequirement] | None = None,
+        bookmarks: bool = False,
     ) -> Watcher:
         """Open a watch on the running event loop.
 
@@ -379,7 +387,9 @@ class ObjectStore:
         events follow; snapshot and subscription happen under one lock, so nothing slips between.
         """
         watcher = Watcher(resource, namespace, labels or [], fields or [], asyncio.get_running_loop())
+        watcher.bookmarks = bookmarks
         with self._lock:
+            watcher.progress = self._rv
             if resource_version in (None, "", "0"):
                 for obj in self._select(resource, namespace, labels, fields):
                     watcher.queue.put_nowait(("ADDED", obj))
