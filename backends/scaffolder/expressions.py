@@ -293,6 +293,9 @@ class TemplateEngine:
         )
         self._cookiecutter = cookiecutter_compat
         self._cache: dict[str, jinja2.Template] = {}
+        self._shape_cache: dict[tuple[str, ...], jinja2.Template] = {}
+        start = re.escape("{{" if cookiecutter_compat else "${{")
+        self._region_pattern = re.compile(start + r".*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
         self._expr_cache: dict[str, Callable[..., Any]] = {}
 
     def add_globals(self, **functions: Any) -> None:
@@ -304,6 +307,9 @@ class TemplateEngine:
         """Render ``source`` to text; raises ExpressionError naming the offending expression."""
         if not self._has_syntax(source):
             return source
+        fast = self._render_by_shape(source, context)
+        if fast is not None:
+            return fast
         template = self._cache.get(source)
         try:
             if template is None:
@@ -321,6 +327,65 @@ class TemplateEngine:
                 f"rendered text of {_short(source)} exceeds {MAX_RENDERED_CHARS} characters"
             )
         return text
+
+    # Compiling a Jinja2 template costs ~1 ms; a skeleton of 1,000 files would spend seconds on it.
+    # Files usually share their *shape* (the same tags, different literal text), so the literal
+    # text is lifted out into a variable and one compiled template serves every file of a shape.
+    # Whitespace control (``-``, trim_blocks, lstrip_blocks) is applied to the lifted text first,
+    # exactly as Jinja's lexer would. Anything unusual (raw blocks, quotes that could hide a
+    # delimiter, any error) takes the ordinary path, which also produces the error messages.
+    def _render_by_shape(self, source: str, context: Mapping[str, Any]) -> str | None:
+        split = self._split(source)
+        if split is None:
+            return None
+        regions, literals = split
+        template = self._shape_cache.get(regions)
+        try:
+            if template is None:
+                start = self._env.variable_start_string
+                parts = [f"{start} _L[{i}] }}}}{region}" for i, region in enumerate(regions)]
+                shape = "".join(parts) + f"{start} _L[{len(regions)}] }}}}"
+                template = self._env.from_string(nunjucks_to_jinja(shape))
+                self._shape_cache[regions] = template
+            text = template.render({**context, "_L": literals})
+        except Exception:  # noqa: BLE001 - the ordinary path reports the error properly
+            return None
+        return text if len(text) <= MAX_RENDERED_CHARS else None
+
+    def _split(self, source: str) -> tuple[tuple[str, ...], list[str]] | None:
+        if "raw" in source and re.search(r"\{%[-+]?\s*raw", source):
+            return None
+        literals: list[str] = []
+        regions: list[str] = []
+        position = 0
+        for match in self._region_pattern.finditer(source):
+            region = match.group(0)
+            inner = region[2:-2]
+            if inner.count("'") % 2 or inner.count('"') % 2:
+                return None  # a quoted "%}" may have ended the match early
+            literals.append(source[position : match.start()])
+            regions.append(region)
+            position = match.end()
+        literals.append(source[position:])
+        options = self._env
+        for index, region in enumerate(regions):
+            is_variable = region.startswith(options.variable_start_string)
+            opener = region[len(options.variable_start_string) if is_variable else 2 :][:1]
+            closer = region[-3:-2]
+            if opener == "-":
+                literals[index] = literals[index].rstrip()
+            elif not is_variable and options.lstrip_blocks and opener != "+":
+                literals[index] = _strip_line_start(literals[index], at_file_start=index == 0)
+            if closer == "-":
+                literals[index + 1] = literals[index + 1].lstrip()
+            elif not is_variable and options.trim_blocks and closer != "+":
+                following = literals[index + 1]
+                literals[index + 1] = (
+                    following[2:]
+                    if following.startswith("\r\n")
+                    else (following[1:] if following.startswith("\n") else following)
+                )
+        return tuple(regions), literals
 
     def evaluate(self, expression: str, context: Mapping[str, Any]) -> Any:
         """Evaluate a bare expression (no delimiters) to its native value; undefined → None."""
@@ -379,6 +444,15 @@ class TemplateEngine:
 
     def _has_syntax(self, text: str) -> bool:
         return ("{{" if self._cookiecutter else "${{") in text or "{%" in text or "{#" in text
+
+
+def _strip_line_start(text: str, *, at_file_start: bool) -> str:
+    """lstrip_blocks: drop spaces/tabs between the last line start and a block tag."""
+    newline = text.rfind("\n")
+    if newline == -1 and not at_file_start:
+        return text
+    tail = text[newline + 1 :]
+    return text[: newline + 1] if tail.strip(" \t") == "" else text
 
 
 def is_truthy(value: Any) -> bool:

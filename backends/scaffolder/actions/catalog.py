@@ -85,10 +85,20 @@ class CatalogRegister(Action):
                 return
             raise ActionFailed(f"cannot register {location}: {error}") from error
         entities = list(entities or [])
-        if entities:
-            chosen = next((e for e in entities if e.kind.lower() != "location"), entities[0])
-            ctx.output("entityRef", chosen.ref.canonical)
-            ctx.log(f"Registered {', '.join(e.ref.canonical for e in entities)}")
+        if not entities:
+            problems = [
+                p.message
+                for p in getattr(ctx.services.catalog, "problems", None) or []
+                if os.path.abspath(str(getattr(p.position, "file", ""))) == os.path.abspath(path)
+            ]
+            detail = "; ".join(problems) if problems else "the file holds no valid entity"
+            if ctx.input.get("optional"):
+                ctx.log(f"Nothing registered from {location} (optional): {detail}")
+                return
+            raise ActionFailed(f"nothing registered from {location}: {detail}")
+        chosen = next((e for e in entities if e.kind.lower() != "location"), entities[0])
+        ctx.output("entityRef", chosen.ref.canonical)
+        ctx.log(f"Registered {', '.join(e.ref.canonical for e in entities)}")
 
 
 def _local_file(ctx: ActionContext, location: str) -> Path:
