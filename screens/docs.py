@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.style import Style
 from textual.widgets import ContentSwitcher, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -186,7 +187,7 @@ class DocsScreen(ConsoleScreen):
         if self._start is not None:
             self.navigate(self._start)
         else:
-            self.query_one("#sites", OptionList).focus()
+            self.query_one("#site-filter", Input).focus()
         if self.ctx.catalog is not None:
             self._on_catalog(self.ctx.catalog)
 
@@ -443,7 +444,7 @@ class DocsScreen(ConsoleScreen):
         # Never open_url: over SSH that would start a browser on the bastion. The text on screen is a
         # terminal hyperlink (ctrl+click in most terminals); enter copies it as well.
         self.app.copy_to_clipboard(url)
-        message = Content.from_markup("Web link copied: [link=$url]$url[/link]", url=url)
+        message = Content.assemble("Web link copied: ", (url, Style(link=url, underline=True)))
         self.notify(message, title="ctrl+click opens it in your terminal", timeout=6)
 
     @on(DocNav.Chosen)
@@ -496,6 +497,9 @@ class DocsScreen(ConsoleScreen):
 
     # -- find in page ------------------------------------------------------------------------
     def action_find(self) -> None:
+        if self.query_one("#docs-main", ContentSwitcher).current == "picker":
+            self.query_one("#site-filter", Input).focus()
+            return
         self.query_one("#find-bar").add_class("-open")
         self.query_one("#find", Input).focus()
 

@@ -318,7 +318,8 @@ class DocView(ScrollView, can_focus=True):
                 self._pending_anchor = anchor
                 return True
             return False
-        self.scroll_to(y=line, animate=False, immediate=True)
+        # After the next refresh: the new virtual size must be laid out first, or the scroll clamps.
+        self.call_after_refresh(self.scroll_to, y=line, animate=False, immediate=True)
         return True
 
     def text_lines(self) -> list[str]:
@@ -379,7 +380,7 @@ class DocView(ScrollView, can_focus=True):
             self.goto_anchor(self._pending_anchor)
             self._pending_anchor = None
         elif self._pending_scroll is not None:
-            self.scroll_to(y=self._pending_scroll, animate=False, immediate=True)
+            self.call_after_refresh(self.scroll_to, y=self._pending_scroll, animate=False, immediate=True)
         self._pending_scroll = None
         self.post_message(self.Rendered(self, len(self._rendered.lines)))
 

@@ -273,6 +273,9 @@ def plain_text(markdown: str) -> str:
     text = re.sub(r"^ {0,3}(?:`{3,}|~{3,}).*$", " ", text, flags=re.MULTILINE)
     text = re.sub(r"<[^>\n]+>", " ", text)
     text = re.sub(r"^ {0,3}(?:=+|-+|\*+|_+)[ \t]*$", " ", text, flags=re.MULTILINE)  # setext/rules
+    text = re.sub(
+        r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$", " ", text, flags=re.M
+    )
     text = re.sub(r"\{[^}\n]*#[\w-]+[^}\n]*\}", " ", text)  # attr_list ids
     text = re.sub(r"^[ \t]*(?:#{1,6}|>|[-*+]|\d+[.)]|\|)[ \t]?", "", text, flags=re.MULTILINE)
     return re.sub(r"[*_`|]+", " ", text)

@@ -126,6 +126,10 @@ class SearchResults:
         """Every returned hit, group by group in ``ResultType`` order."""
         return [hit for kind in ResultType for hit in self.groups.get(kind, [])]
 
+    def ranked_groups(self) -> list[tuple[ResultType, list[SearchHit]]]:
+        """Groups ordered by their best hit, so the group holding the best match comes first."""
+        return sorted(self.groups.items(), key=lambda item: -item[1][0].score if item[1] else 0.0)
+
     @property
     def best(self) -> SearchHit | None:
         """The single best hit across groups (highest score)."""

@@ -7,6 +7,7 @@ shows up in search without a rebuild.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ class SearchService:
         self._checkout = checkout
         self._claimed_roots: dict[Path, str] = {}  # docs directory → entity whose pages it holds
         self._unsubscribe: Callable[[], None] | None = None
+        self._watched: Any = None
+        self._watch_lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
 
     def index_entities(self, entities: Iterable[Any]) -> IndexStats:
         """Add (or replace) entities and their docs; templates among them become template results."""
@@ -99,6 +103,47 @@ class SearchService:
             self.remove_entities(removed)
         if added:
             self.index_entities(added)
+        for listener in list(self._listeners):
+            listener()
+
+    def add_listener(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (in the changing thread) after each incremental update; returns a remover."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    @property
+    def watched(self) -> Any:
+        """The catalog this service indexes and follows (None before ``ensure_watching``)."""
+        return self._watched
+
+    def ensure_watching(self, catalog: Any, workspace: Any = None) -> IndexStats | None:
+        """Index ``catalog`` (and the workspace's templates) once and follow it; idempotent.
+
+        A different catalog object (a reload) replaces everything. Safe to call from several
+        workers at once: the others wait and return None.
+        """
+        with self._watch_lock:
+            if self._watched is catalog:
+                return None
+            self.stop()
+            self.index.clear()
+            self._claimed_roots.clear()
+            started = time.perf_counter()
+            stats = self.index_entities(_entities_of(catalog))
+            result = catalog.subscribe(self.on_catalog_changed)
+            self._unsubscribe = result if callable(result) else None
+            templates = 0
+            if workspace is not None:
+                try:
+                    before = len(self.index)
+                    self.index_workspace_templates(workspace, catalog)
+                    templates = len(self.index) - before
+                except Exception:  # noqa: BLE001 - templates are a bonus; entities and docs still work
+                    templates = 0
+            self._watched = catalog
+            return IndexStats(
+                stats.entities, stats.pages, stats.templates + templates, time.perf_counter() - started
+            )
 
     def watch(self, catalog: Any) -> Callable[[], None]:
         """Index ``catalog.entities`` now and follow its changes; returns a function to stop."""

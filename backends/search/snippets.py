@@ -38,10 +38,11 @@ def make_snippet(doc: SearchDocument, words: list[str]) -> tuple[Snippet, Sectio
         if not text:
             continue
         if field == "body" and doc.sections:
-            found = _best_section(doc, text, pattern)
+            found = _best_section(doc, text, pattern, words)
             if found is not None:
                 position, section = found
-                return _window(field, text, position, pattern), section
+                floor = section.offset if section is not None else 0
+                return _window(field, text, position, pattern, floor=floor), section
             continue
         match = pattern.search(text)
         if match:
@@ -54,9 +55,10 @@ def make_snippet(doc: SearchDocument, words: list[str]) -> tuple[Snippet, Sectio
 
 
 def _best_section(
-    doc: SearchDocument, text: str, pattern: re.Pattern[str]
+    doc: SearchDocument, text: str, pattern: re.Pattern[str], words: list[str]
 ) -> tuple[int, Section | None] | None:
-    """Pick the section with the most distinct words matched (ties: the earliest)."""
+    """Pick the section matching the most distinct query words (then: in its heading, earliest)."""
+    by_length = sorted(words, key=len, reverse=True)
     offsets = [section.offset for section in doc.sections]
     seen: dict[int, set[str]] = {}
     first: dict[int, int] = {}
@@ -65,7 +67,9 @@ def _best_section(
         if count >= _MAX_MATCHES:
             break
         index = bisect.bisect_right(offsets, match.start()) - 1
-        seen.setdefault(index, set()).add(match.group(0).lower())
+        matched = match.group(0).lower()
+        word = next((w for w in by_length if matched.startswith(w)), matched)
+        seen.setdefault(index, set()).add(word)
         first.setdefault(index, match.start())
         if index >= 0 and match.start() < doc.sections[index].offset + len(doc.sections[index].title) + 8:
             heading_hit.add(index)
@@ -75,10 +79,11 @@ def _best_section(
     return first[best], doc.sections[best] if best >= 0 else None
 
 
-def _window(field: str, text: str, position: int, pattern: re.Pattern[str]) -> Snippet:
+def _window(field: str, text: str, position: int, pattern: re.Pattern[str], *, floor: int = 0) -> Snippet:
+    """About ``SNIPPET_WIDTH`` characters around ``position``, never starting before ``floor``."""
     width = SNIPPET_WIDTH
-    start = max(0, position - width // 3)
-    if start:
+    start = max(floor, position - width // 3)
+    if start > floor:
         space = text.find(" ", start, position)
         start = space + 1 if space != -1 else start
     end = min(len(text), start + width)
