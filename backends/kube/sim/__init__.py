@@ -13,9 +13,11 @@ Point the official ``kubernetes`` client (or kubectl) at it exactly as at a real
 
 Public API
 ----------
-``start_simulated_cluster(state_file, *, time_scale=0.1, seed_objects=None, attach=True, timings=None)``
+``start_simulated_cluster(state_file, *, time_scale=0.1, seed_objects=None, attach=True,
+detached=False, idle_exit=600, timings=None)``
     → `SimulatedCluster` (context manager; ``stop()``). Runs API server, controller and Prometheus
-    on an event loop in a daemon thread, on 127.0.0.1 with ephemeral ports.
+    on an event loop in a daemon thread, on 127.0.0.1 with ephemeral ports — or, with
+    ``detached=True``, in a background process shared by every caller (exits when idle).
 ``SimulatedCluster``
     ``api_url``, ``prometheus_url``, ``kubeconfig(path, context="simulated")``,
     ``set_error_rate(service, track, value | None, namespace=None)``, ``seed(services)``, ``save()``,
@@ -61,8 +63,10 @@ API server behaviour worth knowing (it is Kubernetes behaviour)
 - Namespaces are not enforced: objects can be created in a namespace that does not exist.
 
 Several processes: the first `start_simulated_cluster` for a state file owns the servers and
-writes ``<state_file>.endpoint.json``; later ones (CLI while the TUI runs) attach to it, see
-`cluster` for the details.
+writes ``<state_file>.endpoint.json``; later ones (CLI while the TUI runs) attach to it. When
+the owner exits, attached processes lose the API; ``detached=True`` avoids that (see `cluster`).
+Attached clusters have no ``controller``/``faults``/``prometheus`` objects: use
+``set_error_rate`` (works over HTTP) and the image-tag fault words instead.
 """
 
 from __future__ import annotations

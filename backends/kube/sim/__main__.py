@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=DEFAULT_TIME_SCALE)
     parser.add_argument("--seed-demo", action="store_true", help="create the demo services if absent")
     parser.add_argument("--kubeconfig", type=Path, default=None, help="also write a kubeconfig here")
+    parser.add_argument(
+        "--idle-exit", type=float, default=0.0, help="stop after this many seconds without clients (0: never)"
+    )
     args = parser.parse_args(argv)
 
     done = threading.Event()
@@ -37,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(info), flush=True)
         if sim.attached:
             return 0  # someone else serves this state file already
-        done.wait()
+        assert sim.api_server is not None
+        while not done.wait(1.0):
+            if args.idle_exit and sim.api_server.idle_for() > args.idle_exit:
+                break
     return 0
 
 

@@ -7,6 +7,10 @@ finds that endpoint, checks that the pid is alive and the API answers, and *atta
 servers of its own) — so a deploy from the CLI is seen live by a TUI that started the simulation.
 When the owner stops, the simulation stops with it: an attached process then gets connection
 errors, and its next `start_simulated_cluster` starts a new owner from the saved state.
+
+``detached=True`` avoids that: the simulation then always runs in a background process of its
+own (started on demand, ``<state_file>.log``), every caller attaches, and the server exits
+after a while without clients — the choice for a TUI and a CLI that come and go in any order.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import fcntl
 import json
 import logging
 import os
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -250,6 +257,8 @@ def start_simulated_cluster(
     time_scale: float = DEFAULT_TIME_SCALE,
     seed_objects: Iterable[SeedService] | None = None,
     attach: bool = True,
+    detached: bool = False,
+    idle_exit: float = 600.0,
     timings: PodTimings | None = None,
     history_limit: int = 5000,
 ) -> SimulatedCluster:
@@ -259,26 +268,81 @@ def start_simulated_cluster(
     ``time_scale``: real seconds per simulated second (0.1 → pods ready in a few tenths of a
     second, a 600 s progress deadline after 60 s). ``seed_objects``: services to create if absent.
     ``attach=False`` always starts a private simulation (it still loads and saves ``state_file``).
+    ``detached=True`` never serves in this process: it attaches to the running simulation or
+    starts one as a background process (``python -m backends.kube.sim``) that outlives this one
+    and exits after ``idle_exit`` seconds without requests or open watches — so a TUI and a
+    CLI can come and go in any order. Its log is ``<state_file>.log``.
     """
-    with _startup_lock(state_file):
-        if attach and state_file is not None:
-            endpoint = Endpoint.read(state_file)
-            if endpoint is not None and endpoint.is_live():
-                cluster = SimulatedCluster(
-                    api_url=endpoint.api_url,
-                    prometheus_url=endpoint.prometheus_url,
-                    state_file=state_file,
-                    attached=True,
-                )
-                if seed_objects:
-                    cluster.seed(seed_objects)
-                return cluster
-        cluster = _start_owner(state_file, time_scale, timings, history_limit)
-        if attach and state_file is not None:
-            Endpoint(os.getpid(), cluster.api_url, cluster.prometheus_url).write(state_file)
+    if detached:
+        if state_file is None:
+            raise ValueError("a detached simulation needs a state file")
+        cluster = _attach_or_spawn(state_file, time_scale, idle_exit)
+    else:
+        with _startup_lock(state_file):
+            running = _attach(state_file) if attach and state_file is not None else None
+            if running is not None:
+                cluster = running
+            else:
+                cluster = _start_owner(state_file, time_scale, timings, history_limit)
+                if attach and state_file is not None:
+                    Endpoint(os.getpid(), cluster.api_url, cluster.prometheus_url).write(state_file)
     if seed_objects:
         cluster.seed(seed_objects)
     return cluster
+
+
+def _attach(state_file: Path) -> SimulatedCluster | None:
+    endpoint = Endpoint.read(state_file)
+    if endpoint is None or not endpoint.is_live():
+        return None
+    return SimulatedCluster(
+        api_url=endpoint.api_url, prometheus_url=endpoint.prometheus_url, state_file=state_file, attached=True
+    )
+
+
+def _attach_or_spawn(
+    state_file: Path, time_scale: float, idle_exit: float, timeout: float = 30.0
+) -> SimulatedCluster:
+    log_path = state_file.with_name(state_file.name + ".log")
+    with _startup_lock(state_file):
+        running = _attach(state_file)
+        if running is not None:
+            return running
+        # The server takes the same startup lock, so it can only start once we release it.
+        _spawn_server(state_file, time_scale, idle_exit, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = _attach(state_file)  # the endpoint file is written atomically: no lock needed
+        if running is not None:
+            return running
+        time.sleep(0.05)
+    raise RuntimeError(f"the simulated cluster did not start within {timeout:.0f}s; see {log_path}")
+
+
+def _spawn_server(state_file: Path, time_scale: float, idle_exit: float, log_path: Path) -> None:
+    root = Path(__file__).resolve().parents[3]  # the directory holding the `backends` package
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
+    command = [
+        sys.executable, "-m", "backends.kube.sim",
+        "--state-file", str(state_file),
+        "--time-scale", str(time_scale),
+        "--idle-exit", str(idle_exit),
+    ]  # fmt: skip
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log_file:
+        # A new session: the server survives the terminal (and Ctrl-C) of the process that started it.
+        server = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+        )
+    # Reap it when it exits while we still run, so it does not linger as a zombie.
+    threading.Thread(target=server.wait, name="simulated-cluster-reaper", daemon=True).start()
 
 
 def _start_owner(

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ class SimulatedApiServer(KubernetesEmulator):
     faults: ApiFaults = attrs.field(factory=ApiFaults)
     # Seconds of silence before a watch that allows bookmarks gets one (kube-apiserver: ~1 min).
     bookmark_interval: float = 5.0
+    _last_activity: float = attrs.field(factory=time.monotonic, init=False)
     _open_watches: dict[Watcher, tuple[str, aiohttp.web.BaseRequest | None]] = attrs.field(
         factory=dict, init=False
     )
@@ -93,8 +95,15 @@ class SimulatedApiServer(KubernetesEmulator):
 
     # ------------------------------------------------------------------ dispatch
 
+    def idle_for(self) -> float:
+        """Seconds since the last request ended, or 0 while a watch is open (a client is there)."""
+        if self._open_watches:
+            return 0.0
+        return time.monotonic() - self._last_activity
+
     @override
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        self._last_activity = time.monotonic()
         call = ApiCall(
             method=raw_request.method.upper(),
             path=raw_request.path,
@@ -394,6 +403,7 @@ class SimulatedApiServer(KubernetesEmulator):
         finally:
             self.store.unwatch(watcher)
             self._open_watches.pop(watcher, None)
+            self._last_activity = time.monotonic()
         await response.write_eof()
         return response
 
