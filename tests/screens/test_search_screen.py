@@ -79,7 +79,7 @@ async def test_kind_filter_and_no_results(workspace: Path) -> None:
         screen = await open_search(pilot, "kind:docs payment")
         assert screen._hits
         assert {h.target.type.value for h in screen._hits} == {"docs"}
-        await pilot.press(*" xyzzy")  # the query box still has the focus
+        await pilot.press("end", *" xyzzy")  # the query box has the focus, its text selected
         assert screen._hits == []
         assert "No results for “payment xyzzy” (kind:docs)" in summary(screen)
 
