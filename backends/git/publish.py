@@ -174,20 +174,20 @@ def publish_directory(
         "GIT_COMMITTER_EMAIL": author_email,
     }
     try:
-        repo = (
-            git.Repo(source) if (source / ".git").exists() else git.Repo.init(source, initial_branch=branch)
-        )
+        fresh = not (source / ".git").exists()
+        repo = git.Repo.init(source, initial_branch=branch) if fresh else git.Repo(source)
         runner = repo.git
-        runner.execute(["git", "checkout", "-B", branch], env=env)
+        if not fresh:  # a retry: the kept repository may sit on another branch
+            runner.execute(["git", "checkout", "-q", "-B", branch], env=env)
         runner.execute(["git", "add", "-A"], env=env)
         runner.execute(
             ["git", "-c", "commit.gpgsign=false", "commit", "--allow-empty", "-q", "-m", message], env=env
         )
-        commit = repo.head.commit.hexsha
-        if "origin" in [r.name for r in repo.remotes]:
-            runner.execute(["git", "remote", "set-url", "origin", remote], env=env)
-        else:
-            runner.execute(["git", "remote", "add", "origin", remote], env=env)
+        commit = runner.execute(["git", "rev-parse", "HEAD"], env=env).strip()
+        # Written directly (no extra git process): origin is what a developer expects in the copy.
+        with repo.config_writer() as config:
+            config.set_value('remote "origin"', "url", remote)
+            config.set_value('remote "origin"', "fetch", "+refs/heads/*:refs/remotes/origin/*")
     except git.GitCommandError as error:
         raise PublishError(f"git failed in {source}: {_stderr(error)}", source) from error
     try:

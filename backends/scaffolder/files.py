@@ -32,6 +32,8 @@ class TaskFiles:
         root.mkdir(parents=True, exist_ok=True)
         self.root = root.resolve()
         self.limits = limits or Limits()
+        self.has_links = False
+        self._dirs: set[str] = set()
         self.files_written = 0
         self.bytes_written = 0
 
@@ -59,14 +61,31 @@ class TaskFiles:
         except ValueError:
             return str(normal)
 
+    def inside(self, path: Path) -> bool:
+        """Whether ``path`` stays in the workspace (symlinks followed once the task has made any)."""
+        if self.has_links:
+            resolved = path.resolve()
+            return resolved == self.root or resolved.is_relative_to(self.root)
+        # No links in the workspace: a lexical check is exact, and far cheaper than realpath.
+        normal = os.path.normpath(path)
+        return normal == str(self.root) or normal.startswith(str(self.root) + os.sep)
+
+    def note_symlink(self) -> None:
+        """Record that the workspace now holds a symlink, so ``inside`` must follow links."""
+        self.has_links = True
+
     def write_bytes(self, path: Path, data: bytes, mode: int | None = None) -> None:
-        """Write a file at an already resolved path, counting it against the caps."""
+        """Write a file at an already checked path, counting it against the caps."""
         self._count(len(data), path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink():
+        parent = str(path.parent)
+        if parent not in self._dirs:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(parent)
+        if self.has_links and path.is_symlink():
             path.unlink()  # never write through a link: it might have been planted to point outside
-        path.write_bytes(data)
-        if mode is not None:
+        with open(path, "wb") as handle:
+            handle.write(data)
+        if mode is not None and mode & 0o777 != 0o644:
             os.chmod(path, mode & 0o777)
 
     def count_copy(self, size: int, path: Path) -> None:

@@ -55,6 +55,7 @@ def _place_symlink(files: TaskFiles, dest: Path, target: str) -> None:
     if not (dest.parent / target).resolve().is_relative_to(files.root):
         raise PathEscapeError(f"symlink {files.relative(dest)} would point outside the workspace")
     files.count_copy(0, dest)
+    files.note_symlink()
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.is_symlink() or dest.exists():
         dest.unlink()
@@ -152,7 +153,7 @@ class FetchTemplate(Action):
             if not rendered or rendered.startswith("/") or "//" in rendered:
                 continue  # Backstage's conditional-file trick: an empty name means "leave it out"
             dest = target / rendered
-            if not dest.resolve().is_relative_to(ctx.files.root):
+            if not ctx.files.inside(dest):
                 raise PathEscapeError(
                     f"skeleton entry {rel!r} renders to {rendered!r}, outside the workspace"
                 )
