@@ -54,7 +54,7 @@ class PickerInput(Vertical):
     BINDINGS: ClassVar = [
         Binding("down", "move(1)", "Next suggestion", show=False, id="picker.down"),
         Binding("up", "move(-1)", "Previous suggestion", show=False, id="picker.up"),
-        Binding("escape", "close", "Close suggestions", show=False, id="picker.close"),
+        Binding("escape", "close", "Close list", id="picker.close"),
     ]
 
     def __init__(
