@@ -407,3 +407,18 @@ def test_idle_watch_with_bookmarks_gets_a_fresh_resource_version(
     bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
     assert bookmarks and not [e for e in events if e["type"] != "BOOKMARK"]
     assert bookmarks[-1]["object"]["metadata"]["resourceVersion"] == other.metadata.resource_version
+
+
+def test_table_printing_for_kubectl(sim: SimulatedCluster, core: client.CoreV1Api) -> None:
+    core.create_namespaced_service(
+        "default", {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}
+    )
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    table = httpx.get(f"{sim.api_url}/api/v1/namespaces/default/services", headers={"Accept": accept}).json()
+    assert table["kind"] == "Table"
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Type", "Cluster-IP", "Port(s)", "Age"]
+    (row,) = table["rows"]
+    assert row["cells"][:2] == ["web", "ClusterIP"] and row["cells"][2].startswith("10.96.")
+    assert row["object"]["metadata"]["name"] == "web"
+    # Without the Accept header, the plain list (what the Python client asks for).
+    assert httpx.get(f"{sim.api_url}/api/v1/namespaces/default/services").json()["kind"] == "ServiceList"

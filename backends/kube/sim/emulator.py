@@ -38,6 +38,7 @@ from .resources import BY_GVR, RESOURCES, ResourceType
 from .routes import ApiPath, parse_api_path
 from .selectors import FieldRequirement, parse_field_selector, parse_label_selector
 from .store import PROGRESS, Obj, ObjectStore, Watcher
+from .tables import to_table, wants_table
 
 # kube-apiserver closes watches after a random 30–60 minutes when the client names no timeout.
 DEFAULT_WATCH_TIMEOUT = 1800.0
@@ -210,13 +211,21 @@ class SimulatedApiServer(KubernetesEmulator):
         params = call.params
         if method == "GET" and call.is_watch:
             return await self._serve_watch_stream(call, resource, namespace, name)
+        table = wants_table(call.headers.get("Accept", ""))
         if method == "GET" and name is None:
-            return aiohttp.web.json_response(self._list(resource, namespace, params))
+            listing = self._list(resource, namespace, params)
+            if table:
+                listing = to_table(resource, listing["items"], listing["metadata"]["resourceVersion"])
+            return aiohttp.web.json_response(listing)
         if method == "GET" and name is not None:
             obj = self.store.get(resource, namespace, name, copy_=False)
             if obj is None:
                 raise errors.not_found(resource.kind, name)
-            return aiohttp.web.json_response(_scale_view(resource, obj) if sub == "scale" else obj)
+            if sub == "scale":
+                obj = _scale_view(resource, obj)
+            elif table and sub is None:
+                obj = to_table(resource, [obj], obj["metadata"]["resourceVersion"])
+            return aiohttp.web.json_response(obj)
         if method == "POST" and name is None:
             return aiohttp.web.json_response(self.store.create(resource, namespace, _body(call)), status=201)
         if method == "PUT" and name is not None:

@@ -112,6 +112,18 @@ class Watcher:
             self.deliver(None)
 
 
+def _allocate_cluster_ip(service: Obj) -> None:
+    # The apiserver allocates a ClusterIP on create; derive one from the name so it is stable.
+    spec = service.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    if spec["type"] != "ExternalName" and not spec.get("clusterIP"):
+        digest = uuid.uuid5(
+            uuid.NAMESPACE_DNS, f"{service['metadata'].get('namespace')}/{service['metadata']['name']}"
+        )
+        spec["clusterIP"] = f"10.96.{digest.bytes[0]}.{digest.bytes[1] or 1}"
+        spec["clusterIPs"] = [spec["clusterIP"]]
+
+
 def _spec_part(obj: Obj) -> Obj:
     """Everything a ``generation`` bump depends on: all but metadata and status."""
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
@@ -234,6 +246,8 @@ class ObjectStore:
             }
             if resource.kind in initial_status:
                 obj["status"] = dict(initial_status[resource.kind])
+            if resource.kind == "Service":
+                _allocate_cluster_ip(obj)
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_iso()
             meta["generation"] = 1
