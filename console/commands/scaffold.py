@@ -91,13 +91,12 @@ def _catalog(workspace: Any) -> Any:
 
 
 def _applier(workspace: Any) -> Any:
-    """The Kubernetes backend's ManifestApplier for this workspace, when the deploy area offers one."""
-    try:
-        from backends import kube
-    except ImportError:
+    """A ManifestApplier for the workspace's environments (None when it has none)."""
+    if not workspace.section("environments"):
         return None
-    factory = getattr(kube, "applier_for", None)
-    return factory(workspace) if callable(factory) else None
+    from backends.scaffolder.kube import WorkspaceApplier
+
+    return WorkspaceApplier(workspace)
 
 
 # -- template list / lint -----------------------------------------------------------------------
@@ -171,8 +170,9 @@ def run_scaffold(args: argparse.Namespace) -> int:
             "invalid values: " + "; ".join(f"{name}: {message}" for name, message in errors.items()),
             EXIT_USAGE,
         )
+    applier = None if args.dry_run else _applier(workspace)
     services = Services.from_workspace(
-        workspace, catalog=catalog, applier=_applier(workspace), secret_store=default_secret_store()
+        workspace, catalog=catalog, applier=applier, secret_store=default_secret_store()
     )
     runner = TaskRunner(services=services)
     try:
@@ -188,10 +188,15 @@ def run_scaffold(args: argparse.Namespace) -> int:
         raise CommandError(str(error), EXIT_USAGE) from error
     printer = _print_json if args.output == "json" else _TextPrinter().print
     status = "failed"
-    for event in task.run():
-        printer(event)
-        if type(event).__name__ == "TaskFinished":
-            status = event.status
+    try:
+        for event in task.run():
+            printer(event)
+            if type(event).__name__ == "TaskFinished":
+                status = event.status
+    finally:
+        close = getattr(applier, "close", None)
+        if callable(close):
+            close()  # stops a simulated cluster this command started
     return EXIT_OK if status == "completed" else EXIT_FAILED
 
 
