@@ -10,6 +10,7 @@ never asserted (goals: build ≤ 2 s, query p95 ≤ 30 ms, 200 KB page first pai
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -108,10 +109,13 @@ def main() -> int:
         )
 
         service = SearchService(SearchIndex())
+        cpu = time.process_time()
         stats = service.index_entities(entities)
+        cpu = time.process_time() - cpu
         print(
-            f"index build (entities + reading/preparing pages + index): {stats.seconds:.2f} s "
-            f"[{stats.entities} entities, {stats.pages} pages, {len(service.index)} documents]  goal <= 2 s"
+            f"index build (entities + reading/preparing pages + index): {stats.seconds:.2f} s wall, "
+            f"{cpu:.2f} s CPU [{stats.entities} entities, {stats.pages} pages, "
+            f"{len(service.index)} documents]  goal <= 2 s"
         )
         rng = random.Random(7)
         queries = []
@@ -122,15 +126,19 @@ def main() -> int:
             queries.append(" ".join(words))
         service.search("warm up")
         timings = []
+        cpu_timings = []
         for query in queries:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             service.search(query, limit=10)
             timings.append((time.perf_counter() - t0) * 1000)
+            cpu_timings.append((time.process_time() - c0) * 1000)
         print(
             f"query ({len(queries)} queries of 1-3 words, 30% prefix): "
             f"p50 {statistics.median(timings):.1f} ms, "
-            f"p95 {percentile(timings, 0.95):.1f} ms, max {max(timings):.1f} ms  goal p95 <= 30 ms"
+            f"p95 {percentile(timings, 0.95):.1f} ms, max {max(timings):.1f} ms wall; "
+            f"CPU p95 {percentile(cpu_timings, 0.95):.1f} ms  goal p95 <= 30 ms"
         )
+        print(f"load average while measuring: {os.getloadavg()[0]:.1f} (2 cores; >2 means shared CPU)")
         t0 = time.perf_counter()
         victim = entities[0]
         service.remove_entities([victim])

@@ -193,7 +193,10 @@ class SearchScreen(ConsoleScreen):
             )
         else:
             total = sum(results.totals.values())
-            summary.update(f"{total} results in {results.elapsed_ms:.1f} ms · {documents}")
+            line = f"{total} results in {results.elapsed_ms:.1f} ms · {documents}"
+            if results.partial:
+                line = f"Nothing has all of “{text}” — showing partial matches · " + line
+            summary.update(line)
 
     def _show(self, results: SearchResults) -> None:
         ranked = results.ranked_groups()

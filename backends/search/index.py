@@ -168,13 +168,19 @@ class SearchIndex:
             if not scores:
                 results.elapsed_ms = (time.perf_counter() - started) * 1000
                 return results
-            by_type: dict[ResultType, list[tuple[float, int]]] = {}
             docs = self._docs
-            for no, score in scores.items():
-                doc = docs[no]
-                if kind_filter and kind_filter != doc.type.value and kind_filter != doc.kind:
-                    continue
-                by_type.setdefault(doc.type, []).append((score, no))
+            candidates = [
+                (score, found, no)
+                for no, (score, found) in scores.items()
+                if not kind_filter or kind_filter in (docs[no].type.value, docs[no].kind)
+            ]
+            # Every word must match (as a word or a prefix); only when no document has them all
+            # are partial matches shown, flagged, so a typo still finds something.
+            complete = [item for item in candidates if item[1] == len(words)]
+            results.partial = not complete and bool(candidates)
+            by_type: dict[ResultType, list[tuple[float, int]]] = {}
+            for score, _, no in complete or candidates:
+                by_type.setdefault(docs[no].type, []).append((score, no))
             for result_type in ResultType:
                 candidates = by_type.get(result_type)
                 if not candidates:
@@ -196,7 +202,8 @@ class SearchIndex:
         return results
 
     # -- internals -------------------------------------------------------------------------------
-    def _score(self, words: list[str]) -> dict[int, float]:
+    def _score(self, words: list[str]) -> dict[int, tuple[float, int]]:
+        """Score every document matching at least one word: ``no → (score, words matched)``."""
         total = len(self._docs)
         totals: dict[int, float] = {}
         matched: Counter[int] = Counter()
@@ -221,19 +228,18 @@ class SearchIndex:
             for no, value in best.items():
                 totals[no] = totals.get(no, 0.0) + value
             matched.update(best.keys())
-        if not totals:
-            return totals
         count = len(words)
         phrase = " ".join(words)
         keys = self._doc_keys
+        scored: dict[int, tuple[float, int]] = {}
         for no, value in totals.items():
             coverage = matched[no] / count
             value *= coverage * coverage
             name_key, title_key = keys[no]
             if phrase in (name_key, title_key):
                 value *= EXACT_BONUS
-            totals[no] = value
-        return totals
+            scored[no] = (value, matched[no])
+        return scored
 
     def _expand(self, word: str, *, last: bool) -> list[tuple[str, float]]:
         """The indexed terms a query word matches: itself, and words it is a prefix of."""

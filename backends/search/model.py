@@ -114,12 +114,16 @@ class SearchHit:
 
 @dataclass(slots=True)
 class SearchResults:
-    """Ranked hits, grouped by type (each group best first) with the total matches per group."""
+    """Ranked hits, grouped by type (each group best first) with the total matches per group.
+
+    Hits match every query word; when none does, ``partial`` is set and hits match some words.
+    """
 
     query: str
     groups: dict[ResultType, list[SearchHit]] = field(default_factory=dict)
     totals: dict[ResultType, int] = field(default_factory=dict)
     elapsed_ms: float = 0.0
+    partial: bool = False  # no document matched every word: these match some of them
 
     @property
     def hits(self) -> list[SearchHit]:
@@ -139,6 +143,7 @@ class SearchResults:
         return {
             "query": self.query,
             "elapsed_ms": round(self.elapsed_ms, 2),
+            "partial": self.partial,
             "groups": {
                 kind.value: {"total": self.totals.get(kind, 0), "hits": [h.as_dict() for h in hits]}
                 for kind, hits in self.groups.items()

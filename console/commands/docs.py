@@ -192,6 +192,8 @@ def _print_results(results: Any) -> None:
     if not results.hits:
         console.print(f"No results for “{results.query}”.")
         return
+    if results.partial:
+        console.print(Text(f"Nothing has all of “{results.query}”; partial matches:", style="italic"))
     for result_type, hits in results.groups.items():
         total = results.totals.get(result_type, len(hits))
         shown = f"{len(hits)} of {total}" if total > len(hits) else f"{total}"

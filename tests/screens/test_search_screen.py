@@ -80,8 +80,11 @@ async def test_kind_filter_and_no_results(workspace: Path) -> None:
         assert screen._hits
         assert {h.target.type.value for h in screen._hits} == {"docs"}
         await pilot.press("end", *" xyzzy")  # the query box has the focus, its text selected
+        assert {h.target.type.value for h in screen._hits} == {"docs"}  # partial: "payment" only
+        assert "Nothing has all of “payment xyzzy” — showing partial matches" in summary(screen)
+        await pilot.press(*["backspace"] * len("payment xyzzy"), *"xyzzy")
         assert screen._hits == []
-        assert "No results for “payment xyzzy” (kind:docs)" in summary(screen)
+        assert "No results for “xyzzy” (kind:docs)" in summary(screen)
 
 
 async def test_index_follows_catalog_registrations(workspace: Path) -> None:

@@ -123,3 +123,12 @@ def test_results_serialise_to_json(service: SearchService) -> None:
         "page": "runbook.md",
         "anchor": "rollback",
     }
+
+
+def test_every_word_must_match_unless_nothing_has_them_all(service: SearchService) -> None:
+    results = service.search("payment rollback")
+    assert not results.partial
+    assert [h.document.title for h in results.hits] == ["Payment Service runbook"]
+    typo = service.search("payment rolback")
+    assert typo.partial
+    assert typo.groups[ResultType.ENTITY][0].document.title in ("Payment Service", "Payment API")
