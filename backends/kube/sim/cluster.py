@@ -222,8 +222,9 @@ class SimulatedCluster:
 
     def _on_change(self, _event: StoredEvent) -> None:
         loop, dirty = self._loop, self._dirty
-        if loop is not None and dirty is not None and not loop.loop.is_closed():
-            loop.loop.call_soon_threadsafe(dirty.set)
+        if loop is not None and dirty is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile; stop() saves anyway
+                loop.loop.call_soon_threadsafe(dirty.set)
 
     async def _save_loop(self) -> None:
         assert self._dirty is not None

@@ -190,7 +190,8 @@ class SimulatedController:
         if on_loop:
             wake.set()
         else:
-            loop.call_soon_threadsafe(wake.set)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(wake.set)
 
     def _on_change(self, event: StoredEvent) -> None:
         if event.resource.key in _WATCHED:

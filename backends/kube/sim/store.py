@@ -14,6 +14,7 @@ The store is thread-safe; watchers are woken on their own event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import datetime
 import secrets
@@ -31,6 +32,10 @@ from .selectors import FieldRequirement, LabelRequirement, fields_match, labels_
 ObjectKey = tuple[str, str | None, str]  # (resource key, namespace or None, name)
 Obj = dict[str, Any]
 PROGRESS = "PROGRESS"  # an internal queue item type: "nothing for you up to this resourceVersion"
+_INITIAL_STATUS: dict[str, Obj] = {
+    "Namespace": {"phase": "Active"},
+    "Pod": {"phase": "Pending", "qosClass": "BestEffort"},
+}
 
 
 def now_iso() -> str:
@@ -102,8 +107,9 @@ class Watcher:
             running = None
         if running is self.loop:
             self.queue.put_nowait(item)
-        elif not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody listens
+                self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
 
     def close(self) -> None:
         """End the stream from the server side (the client sees the connection end)."""
@@ -239,13 +245,9 @@ class ObjectStore:
             if resource.has_status:
                 # The real registries reset status on create; only the controller writes it…
                 obj.pop("status", None)
-            # …except for the phase the apiserver itself initialises.
-            initial_status = {
-                "Namespace": {"phase": "Active"},
-                "Pod": {"phase": "Pending", "qosClass": "BestEffort"},
-            }
-            if resource.kind in initial_status:
-                obj["status"] = dict(initial_status[resource.kind])
+            # …except for what the apiserver itself initialises.
+            if resource.kind in _INITIAL_STATUS:
+                obj["status"] = dict(_INITIAL_STATUS[resource.kind])
             if resource.kind == "Service":
                 _allocate_cluster_ip(obj)
             meta["uid"] = str(uuid.uuid4())
