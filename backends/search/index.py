@@ -164,22 +164,23 @@ class SearchIndex:
             return results
         kind_filter = (kind or "").strip().lower() or None
         with self._lock:
-            scores = self._score(words)
-            if not scores:
-                results.elapsed_ms = (time.perf_counter() - started) * 1000
-                return results
             docs = self._docs
-            candidates = [
-                (score, found, no)
-                for no, (score, found) in scores.items()
-                if not kind_filter or kind_filter in (docs[no].type.value, docs[no].kind)
-            ]
+
+            def candidates(require_all: bool) -> list[tuple[float, int]]:
+                return [
+                    (score, no)
+                    for no, (score, _) in self._score(words, require_all=require_all).items()
+                    if not kind_filter or kind_filter in (docs[no].type.value, docs[no].kind)
+                ]
+
             # Every word must match (as a word or a prefix); only when no document has them all
             # are partial matches shown, flagged, so a typo still finds something.
-            complete = [item for item in candidates if item[1] == len(words)]
-            results.partial = not complete and bool(candidates)
+            found = candidates(True)
+            if not found and len(words) > 1:
+                found = candidates(False)
+                results.partial = bool(found)
             by_type: dict[ResultType, list[tuple[float, int]]] = {}
-            for score, _, no in complete or candidates:
+            for score, no in found:
                 by_type.setdefault(docs[no].type, []).append((score, no))
             for result_type in ResultType:
                 candidates = by_type.get(result_type)
@@ -202,33 +203,54 @@ class SearchIndex:
         return results
 
     # -- internals -------------------------------------------------------------------------------
-    def _score(self, words: list[str]) -> dict[int, tuple[float, int]]:
-        """Score every document matching at least one word: ``no → (score, words matched)``."""
+    def _score(self, words: list[str], *, require_all: bool) -> dict[int, tuple[float, int]]:
+        """Score documents: ``no → (score, words matched)``.
+
+        With ``require_all`` only documents matching every word are scored, and the words are
+        taken rarest first so each later word only probes the survivors (a dict lookup per
+        candidate instead of a walk over a long posting list). Otherwise any word counts, and a
+        coverage factor ranks documents matching more of the words first.
+        """
         total = len(self._docs)
-        totals: dict[int, float] = {}
-        matched: Counter[int] = Counter()
         postings = self._postings
-        for position, word in enumerate(words):
-            expansions = self._expand(word, last=position == len(words) - 1)
-            if not expansions:
-                continue
-            best: dict[int, float] = {}
-            for term, weight in expansions:
-                posting = postings[term]
-                df = len(posting)
-                factor = weight * math.log(1.0 + (total - df + 0.5) / (df + 0.5))
-                if not best:
-                    best = {no: factor * impact for no, impact in posting.items()}
-                    continue
-                get = best.get
-                for no, impact in posting.items():
-                    value = factor * impact
-                    if value > get(no, 0.0):
-                        best[no] = value
-            for no, value in best.items():
-                totals[no] = totals.get(no, 0.0) + value
-            matched.update(best.keys())
+        expansions = [self._expand(word, last=i == len(words) - 1) for i, word in enumerate(words)]
+        weighted = [
+            [
+                (
+                    postings[term],
+                    weight
+                    * math.log(1.0 + (total - len(postings[term]) + 0.5) / (len(postings[term]) + 0.5)),
+                )
+                for term, weight in terms
+            ]
+            for terms in expansions
+        ]
         count = len(words)
+        matched: Counter[int] = Counter()
+        if require_all:
+            if any(not terms for terms in weighted):
+                return {}
+            weighted.sort(key=lambda terms: sum(len(posting) for posting, _ in terms))
+            totals = _best_per_document(weighted[0])
+            for terms in weighted[1:]:
+                survivors: dict[int, float] = {}
+                for no, value in totals.items():
+                    best = max(factor * posting.get(no, 0.0) for posting, factor in terms)
+                    if best > 0.0:
+                        survivors[no] = value + best
+                totals = survivors
+                if not totals:
+                    return {}
+            matched = Counter(dict.fromkeys(totals, count))
+        else:
+            totals = {}
+            for terms in weighted:
+                if not terms:
+                    continue
+                best = _best_per_document(terms)
+                for no, value in best.items():
+                    totals[no] = totals.get(no, 0.0) + value
+                matched.update(best.keys())
         phrase = " ".join(words)
         keys = self._doc_keys
         scored: dict[int, tuple[float, int]] = {}
@@ -327,6 +349,19 @@ class SearchIndex:
                     at = bisect.bisect_left(self._vocab, term)
                     if at < len(self._vocab) and self._vocab[at] == term:
                         del self._vocab[at]
+
+
+def _best_per_document(terms: list[tuple[dict[int, float], float]]) -> dict[int, float]:
+    """For one query word: each document's best score over the terms the word expands to."""
+    (first, factor), *rest = terms
+    best = {no: factor * impact for no, impact in first.items()}
+    for posting, factor in rest:
+        get = best.get
+        for no, impact in posting.items():
+            value = factor * impact
+            if value > get(no, 0.0):
+                best[no] = value
+    return best
 
 
 def _tokenize_fields(doc: SearchDocument) -> dict[str, list[str]]:
