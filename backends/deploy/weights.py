@@ -50,7 +50,9 @@ def split_replicas(replicas: int, weight: int, max_surge: int = 1) -> ReplicaSpl
     # ceil == replicas would leave stable with no pod; only allowed at the extremes.
     if ceil < replicas or zero_allowed:
         candidates.append((ceil, replicas))
-    if not _is_tie(weight, replicas) and (floor != 0 or zero_allowed):
+    # On a tie the floor loses to the ceiling — unless the ceiling was ruled out (2 replicas at
+    # 75%, no surge). Argo then returns no canary at all; we keep the "never zero" promise.
+    if (not _is_tie(weight, replicas) or not candidates) and (floor != 0 or zero_allowed):
         candidates.append((floor, replicas))
     if max_surge > 0:
         candidates.append((ceil, replicas + 1))

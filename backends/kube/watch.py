@@ -100,6 +100,11 @@ class ResourceWatch:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @property
+    def streaming(self) -> bool:
+        """Whether a watch stream is open right now (False while listing or reconnecting)."""
+        return self._response is not None
+
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 

@@ -72,9 +72,12 @@ def test_gone_relists_and_reports_the_difference(tmp_path) -> None:
             ),
         )
         with watch:
-            assert watch.synced.wait(5)
-            sim.faults.fail_next(3, watch=True, status=500)  # the reconnects fail for a while…
-            sim.faults.drop_watches()
+            deadline = time.monotonic() + 5
+            while not watch.streaming:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            sim.faults.fail_next(5, watch=True, status=500)  # the reconnects fail for a while…
+            assert sim.faults.drop_watches() >= 1
             for i in range(10, 30):  # …while the history moves past the watch's version
                 cluster.patch("deployments", "staging", SERVICE, {"metadata": {"labels": {"n": str(i)}}})
             assert watch.wait_until(
