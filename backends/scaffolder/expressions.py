@@ -367,6 +367,9 @@ class TemplateEngine:
             regions.append(region)
             position = match.end()
         literals.append(source[position:])
+        starts = ("{%", "{#", self._env.variable_start_string)
+        if any(start in literal for literal in literals for start in starts):
+            return None  # an unclosed tag: let Jinja decide what it means
         options = self._env
         for index, region in enumerate(regions):
             is_variable = region.startswith(options.variable_start_string)
