@@ -183,7 +183,7 @@ def publish_directory(
         runner.execute(
             ["git", "-c", "commit.gpgsign=false", "commit", "--allow-empty", "-q", "-m", message], env=env
         )
-        commit = runner.execute(["git", "rev-parse", "HEAD"], env=env).strip()
+        commit = _head_commit(source, branch) or runner.execute(["git", "rev-parse", "HEAD"], env=env).strip()
         # Written directly (no extra git process): origin is what a developer expects in the copy.
         with repo.config_writer() as config:
             config.set_value('remote "origin"', "url", remote)
@@ -216,6 +216,15 @@ def clone_or_update(
     except git.GitCommandError as error:
         raise PublishError(f"cannot check out {remote} into {dest}: {_stderr(error)}", dest) from error
     return dest
+
+
+def _head_commit(source: Path, branch: str) -> str | None:
+    """The branch's commit read from its loose ref (saves a git process); None when packed."""
+    try:
+        text = (source / ".git" / "refs" / "heads" / branch).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if re.fullmatch(r"[0-9a-f]{40,64}", text) else None
 
 
 def _stderr(error: git.GitCommandError) -> str:
