@@ -26,9 +26,11 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, RadioButton, RadioSet, Select, SelectionList, Static, TextArea
 
 from widgets.picker_input import PickerInput, Suggestion
+from widgets.repo_url_input import RepoUrlInput
 
 PICKER_KINDS = frozenset({"entity", "entities", "tags"})
 TEXT_KINDS = frozenset({"string", "number", "integer", "array", "object", "repo-url", "password", "secret"})
+# (repo-url is text too: its widget joins host, owner and repo into ``host?owner=o&repo=r``)
 
 
 class FieldView(Protocol):
@@ -62,6 +64,8 @@ class FieldView(Protocol):
     def hidden(self) -> bool: ...
     @property
     def choices(self) -> list[tuple[Any, str]]: ...
+    @property
+    def options(self) -> dict[str, Any]: ...
 
 
 SuggestFor = Callable[[str, str], Sequence[Suggestion]]
@@ -117,7 +121,8 @@ class FieldBox(Vertical):
         view = self._view
         if view.kind != "boolean":
             yield Static(_title(view), classes="field--title")
-        yield self._control(view)
+        self.control = self._control(view)
+        yield self.control
         help_text = _help(view)
         if help_text:
             yield Static(help_text, classes="field--help", markup=False)
@@ -131,6 +136,13 @@ class FieldBox(Vertical):
                 lambda query: self._suggest(view.name, query),
                 multiple=view.kind != "entity",
                 placeholder=view.placeholder,
+                disabled=disabled,
+            )
+        if view.kind == "repo-url":
+            return RepoUrlInput(
+                as_text(view.kind, view.value),
+                hosts=[str(h) for h in view.options.get("allowedHosts") or []],
+                owners=[str(o) for o in view.options.get("allowedOwners") or []],
                 disabled=disabled,
             )
         if view.kind == "text":
@@ -177,8 +189,13 @@ class FieldBox(Vertical):
                 widget.focus()
                 return
 
-    def value_of(self, control: Widget) -> tuple[Any, bool]:
+    def value(self) -> tuple[Any, bool]:
         """The control's current value, and whether it is typed text for the model to coerce."""
+        control = self.control
+        if isinstance(control, RepoUrlInput):
+            return control.value, True
+        if isinstance(control, PickerInput):
+            return control.input.value, True
         if isinstance(control, Input):
             return control.value, True
         if isinstance(control, TextArea):
@@ -295,7 +312,7 @@ class SchemaForm(Vertical):
             return
         if not box.is_mounted:
             return
-        value, typed = box.value_of(control)
+        value, typed = box.value()
         if value == box.last_value:
             return
         box.last_value = value
@@ -328,7 +345,7 @@ class SchemaForm(Vertical):
 
 
 def _initial(view: FieldView) -> Any:
-    """The value ``FieldBox.value_of`` reports for an untouched control."""
+    """The value ``FieldBox.value`` reports for an untouched control."""
     if view.kind in ("text", *TEXT_KINDS, *PICKER_KINDS):
         return as_text(view.kind, view.value)
     if view.kind == "boolean":

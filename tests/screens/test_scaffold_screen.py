@@ -445,6 +445,11 @@ spec:
       when: "${{ parameters.count > 2 }}"
       properties:
         level: {title: Level, type: string, enum: [low, high]}
+        repoUrl:
+          title: Repository
+          type: string
+          ui:field: RepoUrlPicker
+          ui:options: {allowedHosts: [github.com, git.acme.example]}
   steps:
     - id: log
       action: debug:log
@@ -522,6 +527,9 @@ async def test_every_widget_order_hidden_readonly_autofocus_pickers_and_page_con
         await pilot.press("enter")
         await pilot.pause()
         assert screen.stage == "form" and screen.page_index == 1
+        # RepoUrlPicker: host (first allowed preselected), owner, repository → host?owner=o&repo=r
+        await pilot.press("tab", "tab", *"acme", "tab", *"thing")
+        assert screen.model.answers["repoUrl"] == "github.com?owner=acme&repo=thing"
         await pilot.press("ctrl+n")
         await pilot.pause()
         review = review_text(screen)
