@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from backends.catalog import relations as relation_rules
+from backends.catalog import validation
 from backends.catalog.events import (
     CatalogChanged,
     CatalogEvent,
@@ -73,7 +75,10 @@ class Catalog:
             self._read_problems.append(Problem(Severity.WARNING, warning, position, result.ref))
         if result.data is None or result.ref is None:
             return None
-        entity = Entity(raw=result.data, position=position, declared_relations=result.relations)
+        if result.text is not None:
+            entity = Entity.from_text(result.text, result.data, position, result.relations)
+        else:
+            entity = Entity(result.data, position, None, result.relations)
         existing = self.by_ref.get(result.ref)
         if existing is not None and not replace:
             self._read_problems.append(
@@ -224,6 +229,8 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        validation.clear_caches()
+        relation_rules.clear_caches()
         gc.freeze()
         if was_enabled:
             gc.enable()

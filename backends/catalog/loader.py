@@ -48,6 +48,7 @@ class RawDocument(NamedTuple):
     data: Any
     error: str | None = None
     has_dollar: bool = False  # "$" occurs in the document's text
+    text: str = ""  # the document's YAML (what the catalog keeps instead of the parsed data)
 
 
 def read_catalog_file(path: Path | str) -> str:
@@ -131,7 +132,7 @@ def parse_documents(text: str) -> list[RawDocument]:
             whole = None
         if type(whole) is list and len(whole) == len(chunks):
             return [
-                RawDocument(index, line, data, None, "$" in chunk)
+                RawDocument(index, line, data, None, "$" in chunk, chunk)
                 for index, ((line, _, chunk), data) in enumerate(zip(chunks, whole, strict=True))
             ]
     result: list[RawDocument] = []
@@ -144,7 +145,7 @@ def parse_documents(text: str) -> list[RawDocument]:
         except (ValueError, TypeError, OverflowError, RecursionError) as error:
             result.append(RawDocument(index, line, None, f"YAML error: {error}"))
             continue
-        result.append(RawDocument(index, line, data, None, "$" in chunk))
+        result.append(RawDocument(index, line, data, None, "$" in chunk, chunk))
     return result
 
 

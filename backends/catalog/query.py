@@ -12,7 +12,9 @@ positions of the entities with each value, built once when the catalog loads.
 
 from __future__ import annotations
 
+import re
 import shlex
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
@@ -71,8 +73,7 @@ def _ref_values(ref: str) -> tuple[str, str]:
 def _postings_of(entity: Entity, position: int, postings: dict[str, dict[str, list[int]]]) -> str:
     """Add one entity's facet values to ``postings``; return its free-text search key.
 
-    Reads the raw document rather than the ``Entity`` properties: this runs for every entity when
-    the index is built, and an entity in the catalog is valid, so the types are known.
+    Uses the entity's summary fields only, so building the index never re-parses a document.
     """
 
     def add(facet: str, value: str) -> None:
@@ -82,21 +83,18 @@ def _postings_of(entity: Entity, position: int, postings: dict[str, dict[str, li
         elif bucket[-1] != position:
             bucket.append(position)
 
-    raw = entity.raw
-    metadata = raw["metadata"]
-    spec = raw.get("spec") or {}
-    name = metadata["name"].lower()
-    namespace = (metadata.get("namespace") or "default").lower()
-    add("kind", raw["kind"].lower())
+    name = entity.name.lower()
+    namespace = entity.namespace.lower()
+    add("kind", entity.kind.lower())
     add("namespace", namespace)
     add("name", name)
-    tags = metadata.get("tags") or ()
+    tags = entity.tags
     for tag in tags:
         add("tag", tag.lower())
-    for facet in ("lifecycle", "type"):
-        value = spec.get(facet)
-        if value and isinstance(value, str):
-            add(facet, value.lower())
+    if entity.lifecycle:
+        add("lifecycle", entity.lifecycle.lower())
+    if entity.type:
+        add("type", entity.type.lower())
     for relation_type, target in entity.declared_relations:
         if relation_type == OWNED_BY:
             add("owner", target)
@@ -104,16 +102,21 @@ def _postings_of(entity: Entity, position: int, postings: dict[str, dict[str, li
         elif relation_type == PART_OF and target.startswith("system:"):
             add("system", target)
             add("system", target[target.rindex("/") + 1 :])
-    if raw["kind"] == "System":  # `system:x` also finds the System itself
+    if entity.kind == "System":  # `system:x` also finds the System itself
         add("system", f"system:{namespace}/{name}")
         add("system", name)
-    title = metadata.get("title") or ""
-    description = metadata.get("description") or ""
-    return f"{metadata['name']}\n{title}\n{description}\n{' '.join(tags)}".lower()
+    return f"{entity.name}\n{entity.title}\n{entity.description}\n{' '.join(tags)}".lower()
 
 
 class SearchIndex:
-    """Precomputed lowercase keys and facet postings for a fixed list of entities."""
+    """Precomputed lowercase keys and facet postings for a fixed list of entities.
+
+    Free text is matched two ways, chosen per word by sampling how common it is: a common word is
+    tested against every key (one C-level pass), a rare one is found by a regex scan over all keys
+    joined into one string, which costs one pass of ``str`` search plus one step per hit. The last
+    result is remembered: while a person types, each new query usually narrows the previous one, so
+    only the previous hits need checking.
+    """
 
     def __init__(self, entities: Sequence[Entity]) -> None:
         self.entities = list(entities)
@@ -122,19 +125,47 @@ class SearchIndex:
         self.keys: list[str] = [
             _postings_of(e, position, postings) for position, e in enumerate(self.entities)
         ]
+        self._joined: str | None = None  # keys joined by NUL, built on the first rare-word search
+        self._starts: list[int] = []
+        self._last: tuple[Query, list[int]] | None = None
 
     def positions(self, query: Query) -> list[int]:
         """Positions (in catalog order) of the entities matching ``query``."""
+        last = self._last
+        if last is not None and _narrows(last[0], query):
+            candidates: list[int] | None = last[1]
+        else:
+            candidates = self._facet_positions(query)
+        if candidates is not None and not candidates:
+            return []
+        keys = self.keys
+        # Longest word first: it usually narrows the most.
+        for word in sorted(query.words, key=len, reverse=True):
+            if candidates is None:
+                candidates = self._scan(word)
+            else:
+                candidates = [p for p in candidates if word in keys[p]]
+            if not candidates:
+                break
+        result = list(range(len(keys))) if candidates is None else list(candidates)
+        self._last = (query, result)
+        return list(result)
+
+    def _facet_positions(self, query: Query) -> list[int] | None:
+        """Entities matching every facet (None: the query has no facets)."""
         candidates: list[int] | None = None
+        # Smallest posting lists first: intersections then stay small.
+        groups = []
         for facet, values in query.facets.items():
             postings = self.postings.get(facet, {})
             buckets = [
-                postings[key] for value in values for key in self._facet_keys(facet, value) if key in postings
+                postings[k] for value in values for k in self._facet_keys(facet, value) if k in postings
             ]
             if not buckets:
                 return []
             # Posting lists are already in catalog order; only a union of several needs sorting.
-            matched = buckets[0] if len(buckets) == 1 else sorted(set().union(*buckets))
+            groups.append(buckets[0] if len(buckets) == 1 else sorted(set().union(*buckets)))
+        for matched in sorted(groups, key=len):
             if candidates is None:
                 candidates = matched
             else:
@@ -142,16 +173,26 @@ class SearchIndex:
                 candidates = [p for p in candidates if p in wanted]
             if not candidates:
                 return []
+        return candidates
+
+    def _scan(self, word: str) -> list[int]:
         keys = self.keys
-        # Longest word first: it usually narrows the most.
-        for word in sorted(query.words, key=len, reverse=True):
-            if candidates is None:
-                candidates = list(compress(range(len(keys)), map(contains, keys, repeat(word))))
-            else:
-                candidates = [p for p in candidates if word in keys[p]]
-            if not candidates:
-                return []
-        return list(range(len(keys))) if candidates is None else list(candidates)
+        sample = keys[:: max(1, len(keys) // 400)]
+        hits = sum(1 for key in sample if word in key)
+        if len(keys) < 2000 or hits * 20 > len(sample):  # common (> 5% of entities): test every key
+            return list(compress(range(len(keys)), map(contains, keys, repeat(word))))
+        if self._joined is None:
+            self._joined = "\x00".join(keys)
+            starts, offset = [], 0
+            for key in keys:
+                starts.append(offset)
+                offset += len(key) + 1
+            self._starts = starts
+        # Each match swallows the rest of its key, so an entity is reported at most once.
+        pattern = re.compile(re.escape(word) + "[^\x00]*")
+        locate = bisect_right
+        starts = self._starts
+        return [locate(starts, match.start()) - 1 for match in pattern.finditer(self._joined)]
 
     @staticmethod
     def _facet_keys(facet: str, value: str) -> tuple[str, ...]:
@@ -168,6 +209,13 @@ class SearchIndex:
             query = parse_query(query)
         entities = self.entities
         return [entities[p] for p in self.positions(query)]
+
+
+def _narrows(previous: Query, query: Query) -> bool:
+    """Can ``query`` only match a subset of what ``previous`` matched (same facets, longer words)?"""
+    if previous.is_empty or previous.facets != query.facets:
+        return False
+    return all(any(old in new for new in query.words) for old in previous.words)
 
 
 def matches(entity: Entity, query: Query) -> bool:

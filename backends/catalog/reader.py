@@ -43,6 +43,7 @@ class DocumentResult:
     warnings: list[str] = field(default_factory=list)
     data: dict[str, Any] | None = None
     relations: list[tuple[str, str]] = field(default_factory=list)
+    text: str | None = None  # the document's YAML when ``data`` is exactly what it parses to
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI's JSON shape: ``{"file","line","index","ref","valid","errors"}`` (+ warnings)."""
@@ -140,6 +141,8 @@ def _read_file(pending: _Pending, options: ReadOptions, children: list[_Pending]
         result.valid = True
         result.data = data
         result.relations = verdict.relations
+        if data is document.data:  # no placeholder changed it: the text alone can rebuild it
+            result.text = document.text
         if options.follow and data["kind"] == "Location":
             _follow(result, data, pending, options, children)
         yield result

@@ -120,6 +120,14 @@ def _json(value: object) -> str:
 
 # (value, default kind, namespace) -> canonical ref: owners and systems repeat across many entities.
 _TARGETS: dict[tuple[str, str | None, str], str] = {}
+# One shared (type, target) tuple per distinct relation: 100k entities declare ~600k of them.
+_PAIRS: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def clear_caches() -> None:
+    """Forget the memoized refs (call after a load; they only speed up one pass over many entities)."""
+    _TARGETS.clear()
+    _PAIRS.clear()
 
 
 def _cached_target(value: object, default_kind: str | None, namespace: str) -> str:
@@ -151,7 +159,8 @@ def forward_relations(data: dict[str, Any]) -> list[tuple[str, str]]:
             continue  # Backstage skips falsy values ("", 0, null, false)
         # `[targets].flat()`: one level of list flattening, exactly like Backstage
         for item in value if isinstance(value, list) else (value,):
-            relations.append((relation, _cached_target(item, default_kind, namespace)))
+            pair = (relation, _cached_target(item, default_kind, namespace))
+            relations.append(_PAIRS.setdefault(pair, pair))
     return relations
 
 

@@ -77,9 +77,19 @@ def is_valid_tag(value: object) -> bool:
     return isinstance(value, str) and 1 <= len(value) <= 63 and _TAG(value) is not None
 
 
+_CACHES: list[dict[str, bool]] = []
+
+
+def clear_caches() -> None:
+    """Forget memoized checks (call after a load, so they do not keep strings alive)."""
+    for cache in _CACHES:
+        cache.clear()
+
+
 def _memoized(check: Callable[[object], bool]) -> Callable[[object], bool]:
     """Cache a string check: annotation keys, tags and apiVersions repeat across thousands of entities."""
     cache: dict[str, bool] = {}
+    _CACHES.append(cache)
 
     def cached(value: object) -> bool:
         if type(value) is not str:
@@ -113,7 +123,7 @@ is_valid_key = _memoized(is_valid_key)
 is_valid_label_value = _memoized(is_valid_label_value)
 is_valid_tag = _memoized(is_valid_tag)
 is_valid_dns_label = _memoized(is_valid_dns_label)
-_is_valid_url = _memoized(is_valid_url)
+_is_valid_url = is_valid_url  # not memoized: URLs are nearly all distinct
 
 
 def js_key(key: object) -> str:

@@ -77,3 +77,30 @@ def test_sort_by_each_column_empty_values_last(catalog) -> None:
 
 def test_query_str_round_trips() -> None:
     assert str(Query({"kind": ("api",)}, ("x",))) == "kind:api x"
+
+
+def test_narrowing_while_typing_gives_the_same_results_as_fresh_queries(catalog) -> None:
+    from backends.catalog.query import SearchIndex
+
+    typed = SearchIndex(catalog.entities)
+    for prefix in ("p", "pa", "pay", "paym", "payment", "payment s", "payment se", "pay", "kind:api pay"):
+        fresh = SearchIndex(catalog.entities)
+        assert typed.positions(parse_query(prefix)) == fresh.positions(parse_query(prefix)), prefix
+
+
+def test_rare_and_common_words_find_the_same_entities_either_way() -> None:
+    from backends.catalog.model import Entity, SourcePosition
+    from backends.catalog.query import SearchIndex
+
+    entities = [
+        Entity(
+            {"kind": "Component", "metadata": {"name": f"svc-{i}", "description": "rare" * (i % 500 == 0)}},
+            SourcePosition("x.yaml", i),
+        )
+        for i in range(5000)
+    ]
+    index = SearchIndex(entities)
+    rare = index.positions(parse_query("rare"))  # found by the joined-string scan
+    assert rare == [i for i in range(5000) if i % 500 == 0]
+    assert index.positions(parse_query("svc")) == list(range(5000))  # common: every key tested
+    assert index.positions(parse_query("svc-49")) == [49] + list(range(490, 500)) + list(range(4900, 5000))
