@@ -371,9 +371,9 @@ class DocsScreen(ConsoleScreen):
             return
         header = Text()
         header.append(page.title, style="bold")
-        header.append(f"   {page.path}", style="dim")
+        header.append(f" · {page.path}", style="dim")
         if site and site.source:
-            header.append(f"   {site.source}", style="dim italic")
+            header.append(f" · {site.source}", style="dim italic")
         self.query_one("#page-header", Static).update(header)
         self._show_notices(notices)
         self.query_one(DocToc).set_headings([(h.level, h.text, h.anchor) for h in page.headings])

@@ -193,7 +193,7 @@ class SearchScreen(ConsoleScreen):
             )
         else:
             total = sum(results.totals.values())
-            line = f"{total} results in {results.elapsed_ms:.1f} ms · {documents}"
+            line = f"{total} result{'s' if total != 1 else ''}"
             if results.partial:
                 line = f"Nothing has all of “{text}” — showing partial matches · " + line
             summary.update(line)

@@ -269,3 +269,27 @@ async def test_huge_page_first_paint_then_complete(tmp_path: Path) -> None:
         view = screen.query_one(DocView)
         assert view.line_count > 1000
         assert top_line(screen) == "Part 100"  # the anchor waited for the rest of the page
+
+
+# -- snapshots (fixed size; look at the SVGs under __snapshots__ before accepting changes) -------------
+SNAPSHOT_SIZE = (110, 30)
+
+
+def test_snapshot_runbook_at_anchor(workspace: Path, snap_compare) -> None:  # noqa: ANN001
+    async def run_before(pilot: Pilot) -> None:
+        await open_docs(pilot, "component:default/payment-service", "runbook.md", "rollback")
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(workspace_app(workspace), terminal_size=SNAPSHOT_SIZE, run_before=run_before)
+
+
+def test_snapshot_home_with_callout_link_cursor_and_find(workspace: Path, snap_compare) -> None:  # noqa: ANN001
+    async def run_before(pilot: Pilot) -> None:
+        screen = await open_docs(pilot, "component:default/payment-service")
+        await pilot.press("right_square_bracket", "right_square_bracket", "slash", *"money")
+        screen.query_one("#find", Input).cursor_blink = False
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(workspace_app(workspace), terminal_size=SNAPSHOT_SIZE, run_before=run_before)

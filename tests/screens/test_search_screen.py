@@ -129,3 +129,14 @@ def test_results_widget_skips_headings() -> None:
     assert prompt.plain.splitlines() == ["Title  sub  → somewhere", "  a match here"]
     assert ResultGroup("Entities", 3, (row,)).total == 3
     assert SearchResultList  # imported for its messages in the screen tests above
+
+
+def test_snapshot_grouped_results(workspace: Path, snap_compare) -> None:  # noqa: ANN001
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        screen = await open_search(pilot)
+        screen.query_one("#query", Input).cursor_blink = False
+        await pilot.press(*"pay")
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(workspace_app(workspace), terminal_size=(110, 30), run_before=run_before)
