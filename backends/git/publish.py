@@ -57,14 +57,20 @@ class GitSettings:
     create_missing: bool = True
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any], *, is_demo: bool = False) -> GitSettings:
-        """Read the section; the demo workspace defaults to bare repos under the data dir."""
+    def from_config(
+        cls, section: Mapping[str, Any], *, is_demo: bool = False, root: Path | None = None
+    ) -> GitSettings:
+        """Read the section; the demo workspace defaults to bare repos under the data dir.
+
+        A relative local ``remoteBase`` (or host base) is relative to the workspace ``root``.
+        """
         base = section.get("remoteBase") or (DEMO_REMOTE_BASE if is_demo else None)
+        base = _anchor(str(base), root) if base else None
         author = section.get("author") if isinstance(section.get("author"), Mapping) else {}
         hosts = section.get("hosts") if isinstance(section.get("hosts"), Mapping) else {}
         return cls(
             remote_base=str(base) if base else None,
-            hosts={str(k): str(v) for k, v in hosts.items()},
+            hosts={str(k): _anchor(str(v), root) for k, v in hosts.items()},
             contents_url=str(section["contentsUrl"]) if section.get("contentsUrl") else None,
             token_secret=str(section["tokenSecret"]) if section.get("tokenSecret") else None,
             token_user=str(section.get("tokenUser") or "x-access-token"),
@@ -77,6 +83,13 @@ class GitSettings:
         """The remote base for a repoUrl host: ``hosts[host]``, else ``remoteBase``."""
         base = self.hosts.get(host or "") or self.remote_base
         return base.replace("{data_dir}", str(paths.data_dir())) if base else None
+
+
+def _anchor(base: str, root: Path | None) -> str:
+    """A relative directory base made absolute against the workspace root; URLs untouched."""
+    if root is None or "://" in base or base.startswith("{") or "@" in base or os.path.isabs(base):
+        return base
+    return str((root / base).resolve())
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,10 +149,29 @@ def load_template_file(path: str | os.PathLike[str]) -> Template:
     return template_from_dict(documents, file.parent.resolve(), str(file))
 
 
-def template_from_entity(entity: Any) -> Template:
-    """A Template from a catalog Entity (``backends.catalog.model.Entity``)."""
-    position = str(entity.position.file)
-    base = Path(position).parent if not position.startswith("git:") else Path(".")
+def template_from_entity(entity: Any, root: Path | None = None) -> Template:
+    """A Template from a catalog Entity; relative ``url``s resolve next to the entity's file.
+
+    Local positions are labels relative to the catalog source's root (the workspace directory,
+    ``root``); git positions (``<url>@<ref>:<path>``) resolve inside the cached checkout.
+    """
+    from backends.docs.location import parse_git_position
+
+    label = str(entity.position.file)
+    git_position = parse_git_position(label)
+    if git_position is not None:
+        from backends.git.checkout import GitSourceError, sync_repository
+
+        url, ref, path = git_position
+        try:
+            base = sync_repository(url, ref).path / Path(path).parent
+        except GitSourceError as error:
+            raise TemplateError(f"{entity.position}: cannot check out {url}@{ref}: {error}") from error
+    else:
+        file = Path(label)
+        if not file.is_absolute() and root is not None:
+            file = Path(root) / file
+        base = file.parent
     return template_from_dict(entity.raw, base.resolve(), str(entity.position))
 
 
@@ -184,7 +203,7 @@ class TemplateLibrary:
         for entity in _catalog_entities(catalog):
             if entity.kind == "Template" and entity.api_version == API_VERSION:
                 try:
-                    library._add(template_from_entity(entity))
+                    library._add(template_from_entity(entity, getattr(workspace, "root", None)))
                 except TemplateError as error:
                     library.problems.append(str(error))
         return library

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from console.cli import main
-from tests.scaffolder.helpers import write_template
+from tests.scaffolder.helpers import git_show, write_template
 
 SERVICE = ["--set", "name=cli-svc", "--set", "owner=group:default/team-payments", "--set", "language=python"]
 
@@ -152,3 +152,55 @@ def test_template_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["template", "list"]) == 0
     out = capsys.readouterr().out
     assert "microservice-golden-path" in out and "docs-site" in out
+
+
+def test_workspace_config_templates_and_catalog_templates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``templates.sources``, Template entities in the catalog, and a relative ``git.remoteBase``."""
+    workspace = tmp_path / "ws"
+    (workspace / "catalog/tpl/skeleton").mkdir(parents=True)
+    (workspace / "templates/web/skeleton").mkdir(parents=True)
+    (workspace / "idp-console.yaml").write_text(
+        "name: test\n"
+        "catalog:\n  sources:\n    - {type: dir, path: catalog}\n"
+        "templates:\n  sources:\n    - {type: dir, path: templates}\n"
+        "git:\n  remoteBase: ./git-server\n"
+    )
+    (workspace / "catalog/all.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: tpl}\n"
+        "spec: {targets: [./tpl/template.yaml]}\n---\n"
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-a}\nspec: {type: team}\n"
+    )
+    template = """\
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata: {name: NAME}
+spec:
+  owner: group:default/team-a
+  type: service
+  parameters: {required: [name], properties: {name: {type: string}}}
+  steps:
+    - id: fetch
+      action: fetch:template
+      input: {url: ./skeleton, values: {name: '${{ parameters.name }}'}}
+    - id: publish
+      action: publish:git
+      input: {repoUrl: '?owner=team-a&repo=${{ parameters.name }}'}
+"""
+    (workspace / "catalog/tpl/template.yaml").write_text(template.replace("NAME", "from-catalog"))
+    (workspace / "catalog/tpl/skeleton/README.md").write_text("# ${{ values.name }}\n")
+    (workspace / "templates/web/template.yaml").write_text(template.replace("NAME", "from-source"))
+    (workspace / "templates/web/skeleton/index.html").write_text("<h1>${{ values.name }}</h1>\n")
+
+    assert main(["--workspace", str(workspace), "template", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "from-catalog" in listing and "from-source" in listing and "microservice-golden-path" in listing
+
+    for name, expected in (("from-catalog", "README.md"), ("from-source", "index.html")):
+        code = main(["--workspace", str(workspace), "scaffold", name, "--set", f"name={name}-svc"])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        remote = workspace / f"git-server/team-a/{name}-svc.git"
+        assert (remote / "HEAD").is_file(), out
+        assert f"{name}-svc" in git_show(remote, f"main:{expected}")

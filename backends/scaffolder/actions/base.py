@@ -60,7 +60,9 @@ class Services:
             applier=applier,
             environments=environment_names(workspace.raw.get("environments") if workspace else None),
             git=GitSettings.from_config(
-                workspace.section("git") if workspace else {}, is_demo=bool(workspace and workspace.is_demo)
+                workspace.section("git") if workspace else {},
+                is_demo=bool(workspace and workspace.is_demo),
+                root=workspace.root if workspace else None,
             ),
             secret_store=secret_store,
         )
