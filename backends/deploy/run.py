@@ -296,6 +296,9 @@ class DeployRun:
                 duration=time.monotonic() - started,
             )
         )
+        if self.kind == "deploy":
+            for warning in self._topology_warnings(stable):
+                yield self._emit(LogLine(self.deploy_id, message=warning, level="warning"))
         self._start_watches(stable)
         handler = {
             "deploy": self._deploy,
@@ -362,6 +365,38 @@ class DeployRun:
                 raise DeployRefused("replicas must be 0 or more")
             self.version = current
         return stable
+
+    def _topology_warnings(self, stable: dict[str, Any]) -> list[str]:
+        """Ways the Deployment/Service layout would make the canary's weight a lie."""
+        target = self.target
+        assert target is not None
+        warnings = []
+        selector = (stable.get("spec") or {}).get("selector", {}).get("matchLabels") or {}
+        if cn.TRACK not in selector:
+            warnings.append(
+                f"the selector of {target.stable_name} has no '{cn.TRACK}' label, so it also matches the "
+                f"canary's pods; give it (and its pod labels) {cn.TRACK}: stable"
+            )
+        labels = ((stable.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
+        try:
+            services, _ = target.cluster.list("services", target.namespace)
+        except ClusterError:
+            return warnings
+        serving = [
+            svc
+            for svc in services
+            if (sel := (svc.get("spec") or {}).get("selector") or {})
+            and all(labels.get(k) == v for k, v in sel.items() if k != cn.TRACK)
+        ]
+        if not serving:
+            warnings.append(f"no Service in {target.namespace} selects {target.stable_name}'s pods")
+        for svc in serving:
+            if cn.TRACK in svc["spec"]["selector"]:
+                warnings.append(
+                    f"Service {svc['metadata']['name']} selects {cn.TRACK}="
+                    f"{svc['spec']['selector'][cn.TRACK]} only: the canary gets no traffic from it"
+                )
+        return warnings
 
     def _choose_rollback_version(self, stable: dict[str, Any], current: str) -> None:
         if self.version:

@@ -15,6 +15,7 @@ from backends.deploy.events import (
     AnalysisResult,
     DeployFinished,
     DeployStarted,
+    LogLine,
     Outcome,
     Paused,
     Resumed,
@@ -337,3 +338,18 @@ def test_abandoned_run_is_found_and_resumed_or_aborted(harness: Harness, how: st
         assert_back_on_old(harness)
     assert harness.engine.find_interrupted() == []
     assert harness.history.get(run.deploy_id).outcome is end.outcome
+
+
+def test_layout_warnings_when_the_service_would_not_split_traffic(harness: Harness) -> None:
+    cluster = harness.cluster
+    only_stable = {"spec": {"selector": {"app": SERVICE, "track": "stable"}}}
+    cluster.patch("services", "production", SERVICE, only_stable)
+    run = harness.engine.deploy(SERVICE, "production", NEW)
+    events = []
+    for event in run.events():
+        events.append(event)
+        if isinstance(event, StageFinished) and event.stage is Stage.UPDATE:
+            run.abort("seen enough")
+    warnings = [e.message for e in events if isinstance(e, LogLine) and e.level == "warning"]
+    assert warnings == [f"Service {SERVICE} selects track=stable only: the canary gets no traffic from it"]
+    assert finished(events).outcome is Outcome.ABORTED
