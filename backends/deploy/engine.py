@@ -116,6 +116,8 @@ class DeployContext:
                 f"{error} — environment {environment.name} is not reachable "
                 "(idp-console never falls back to the simulated cluster)"
             ) from error
+        except ClusterError:
+            pass  # it answered (with an error): reachable; real calls retry with the full policy
         with self._lock:
             self._clusters.setdefault(key, cluster)
             return self._clusters[key]
