@@ -55,7 +55,7 @@ def _tag(image: str) -> str:
 def _owner_uid(obj: Obj) -> str | None:
     for ref in obj["metadata"].get("ownerReferences") or []:
         if ref.get("controller"):
-            return ref.get("uid")
+            return str(ref.get("uid"))
     return None
 
 
@@ -73,7 +73,7 @@ def _owner_ref(obj: Obj) -> Obj:
 def _is_ready(pod: Obj) -> bool:
     for condition in (pod.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
+            return bool(condition.get("status") == "True")
     return False
 
 
@@ -533,7 +533,10 @@ class SimulatedController:
             and counts["availableReplicas"] == desired
             and counts["replicas"] == desired
         )
-        old_replicas = lambda s: s.get("replicas", 0) - s.get("updatedReplicas", 0)  # noqa: E731
+
+        def old_replicas(status: Obj) -> int:
+            return int(status.get("replicas", 0)) - int(status.get("updatedReplicas", 0))
+
         progressed = (
             counts["updatedReplicas"] > old_status.get("updatedReplicas", 0)
             or old_replicas(counts) < old_replicas(old_status)
@@ -582,7 +585,10 @@ class SimulatedController:
                 stamp,
                 True,
             )
-        elif previous_reason in ("NewReplicaSetAvailable", "ProgressDeadlineExceeded"):
+        elif previous is not None and previous_reason in (
+            "NewReplicaSetAvailable",
+            "ProgressDeadlineExceeded",
+        ):
             progressing = previous  # complete rollouts never time out; a timed-out one stays so
         elif now - self._progress_at[uid] >= deadline:
             progressing = _condition(

@@ -245,7 +245,7 @@ class SimulatedApiServer(KubernetesEmulator):
     def _list(self, resource: ResourceType, namespace: str | None, params: Any) -> Obj:
         labels = parse_label_selector(params.get("labelSelector"))
         fields = parse_field_selector(params.get("fieldSelector"))
-        items, rv = self.store.list(resource, namespace, labels, fields, copy_=False)
+        items, rv = self.store.list_objects(resource, namespace, labels, fields, copy_=False)
         return {
             "apiVersion": resource.api_version,
             "kind": f"{resource.kind}List",
@@ -328,7 +328,7 @@ class SimulatedApiServer(KubernetesEmulator):
     def _delete_collection(self, resource: ResourceType, namespace: str | None, params: Any) -> Obj:
         labels = parse_label_selector(params.get("labelSelector"))
         fields = parse_field_selector(params.get("fieldSelector"))
-        items, _rv = self.store.list(resource, namespace, labels, fields)
+        items, _rv = self.store.list_objects(resource, namespace, labels, fields)
         deleted = []
         for item in items:
             meta = item["metadata"]

@@ -175,7 +175,7 @@ class ObjectStore:
             obj = self._objects.get(self._key(resource, namespace, name))
             return copy.deepcopy(obj) if obj is not None and copy_ else obj
 
-    def list(
+    def list_objects(
         self,
         resource: ResourceType,
         namespace: str | None = None,
