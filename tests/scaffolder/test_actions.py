@@ -513,3 +513,40 @@ def test_precheck_refuses_before_anything_is_written(
         TaskRunner().create_task(template, {}, keep_dir=keep(tmp_path))
     assert any(message in p and "step 'x'" in p for p in raised.value.problems), raised.value.problems
     assert not keep(tmp_path).exists()
+
+
+def test_fetch_from_a_repository_url(tmp_path: Path) -> None:
+    import subprocess
+
+    source = tmp_path / "shared"
+    (source / "skeletons/web").mkdir(parents=True)
+    (source / "skeletons/web/index.html").write_text("<h1>${{ values.name }}</h1>\n")
+    (source / "LICENSE").write_text("MIT\n")
+    for command in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "skeletons"],
+    ):
+        subprocess.run(["git", "-C", str(source), *command], check=True)
+    base = source.as_uri()
+    template = write_template(
+        tmp_path / "t",
+        [
+            {
+                "action": "fetch:template",
+                "input": {"url": f"{base}/tree/main/skeletons/web", "values": {"name": "x"}},
+            },
+            {
+                "action": "fetch:plain:file",
+                "input": {"url": f"{base}/blob/main/LICENSE", "targetPath": "LICENSE"},
+            },
+        ],
+    )
+    events = run(template, keep_dir=keep(tmp_path))
+    assert finished(events).status == "completed", log_text(events)
+    assert (keep(tmp_path) / "index.html").read_text() == "<h1>x</h1>\n"
+    assert (keep(tmp_path) / "LICENSE").read_text() == "MIT\n"
+    bad = write_template(
+        tmp_path / "bad", [{"action": "fetch:plain", "input": {"url": f"{base}/tree/main/../../.."}}]
+    )
+    assert "leaves the repository" in (finished(run(bad)).error or "")

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 import jsonschema
 
 from backends.git.publish import GitSettings
-from backends.scaffolder.errors import InputError
+from backends.scaffolder.errors import ActionFailed, InputError
 from backends.scaffolder.expressions import is_templated
 from backends.scaffolder.files import TaskFiles
 from backends.scaffolder.template import Template
@@ -114,16 +114,36 @@ class ActionContext:
         self.outputs[name] = value
 
     def source_path(self, url: str) -> Path:
-        """A ``url`` input resolved against the template's directory (relative path or file://)."""
-        if "://" in url:
+        """A ``url`` input resolved to a local path.
+
+        Relative paths resolve against the template's directory; ``file://`` paths are used as
+        they are; repository URLs (``https://github.com/o/r/tree/main/skeleton``, or any git URL,
+        ``file://`` included, with ``/tree/<ref>/<dir>`` or ``/blob/…``) are fetched into the
+        git cache and resolved inside the checkout.
+        """
+        if "://" in url or url.startswith("git@"):
             parsed = urlparse(url)
-            if parsed.scheme != "file":
-                raise InputError(
-                    f"url {url!r}: only paths relative to the template (or file:// URLs) can be fetched here"
-                )
-            return Path(unquote(parsed.path))
+            if parsed.scheme == "file" and "/tree/" not in url and "/blob/" not in url:
+                return Path(unquote(parsed.path))
+            return _from_repository(url)
         path = Path(url)
         return path if path.is_absolute() else (self.template.base_dir / path).resolve()
+
+
+def _from_repository(url: str) -> Path:
+    from backends.docs.location import parse_repository_url
+    from backends.git.checkout import GitSourceError, sync_repository
+
+    repository, ref, subdirectory = parse_repository_url(url)
+    try:
+        checkout = sync_repository(repository, ref)
+    except GitSourceError as error:
+        raise ActionFailed(f"cannot fetch {url}: {error}") from error
+    root = checkout.path.resolve()
+    path = (root / subdirectory).resolve()
+    if not path.is_relative_to(root):
+        raise ActionFailed(f"{url}: the path leaves the repository")
+    return path
 
 
 class Action:
