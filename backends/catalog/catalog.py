@@ -31,7 +31,7 @@ from backends.catalog.query import Query, SearchIndex, parse_query
 from backends.catalog.reader import DocumentResult, ReadOptions, read_documents
 from backends.catalog.refs import DEFAULT_NAMESPACE, EntityRefError, parse_entity_ref
 from backends.catalog.relations import OWNED_BY, REVERSE
-from backends.catalog.sources import SourceError, SourceFiles, source_from_config
+from backends.catalog.sources import SourceFiles, source_from_config
 from backends.workspace import Workspace
 
 # When a name is looked up without a kind, the kinds people most often mean come first.
@@ -260,11 +260,11 @@ def _load(workspace: Workspace, emit: Callable[[CatalogEvent], None]) -> Catalog
         emit(SourceStarted(source.description, number, len(sources)))
         try:
             files = source.resolve()
-        except SourceError as error:
+        except Exception as error:  # noqa: BLE001 - one broken source (git, disk) must not stop the rest
             catalog._read_problems.append(
                 Problem(
                     Severity.ERROR,
-                    f"catalog source {source.description}: {error}",
+                    f"catalog source {source.description}: {error or type(error).__name__}",
                     SourcePosition(config_label),
                 )
             )
