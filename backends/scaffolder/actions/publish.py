@@ -138,7 +138,7 @@ class PublishGit(Action):
             ctx.add_secret(str(token))
         ctx.log(f"Publishing {ctx.files.relative(source)} to {remote} ({branch})")
         try:
-            commit, local = publish_directory(
+            commit, _ = publish_directory(
                 source,
                 remote,
                 branch=branch,
@@ -165,7 +165,7 @@ class PublishGit(Action):
         ctx.output("remoteUrl", remote)
         ctx.output("repoContentsUrl", contents)
         ctx.output("commitHash", commit)
-        ctx.log(f"Pushed {commit[:12]} to {remote}; local repository at {local}")
+        ctx.log(f"Pushed {commit[:12]} to {remote} ({branch})")
 
 
 class PublishGithub(PublishGit):
