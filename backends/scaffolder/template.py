@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml_rs
 
+import golden_paths
 from backends.scaffolder.errors import TemplateError
 
 API_VERSION = "scaffolder.backstage.io/v1beta3"
-GOLDEN_PATHS_DIR = Path(__file__).resolve().parents[2] / "golden_paths"
+GOLDEN_PATHS_DIR = Path(golden_paths.__file__).resolve().parent  # shipped as a package, so it installs
 TEMPLATE_FILE = "template.yaml"
 
 
