@@ -69,6 +69,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         apps.patch_namespaced_deployment("payment-service", "production", patch)
         wait_for(lambda: rolled_out(apps, "payment-service", "production"))
         before = apps.read_namespaced_deployment("payment-service", "production")
+        sim.set_error_rate("payment-service", "canary", 0.03, namespace="production")
         wait_for(lambda: state.exists())  # saved shortly after changes, not only at stop
     saved = json.loads(state.read_text())
     assert saved["resourceVersion"] >= int(before.metadata.resource_version)
@@ -80,6 +81,8 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert after.spec.template.spec.containers[0].image == "pay:v2.3.1"
         assert after.metadata.generation == before.metadata.generation
         assert rolled_out(apps, "payment-service", "production")
+        assert again.prometheus is not None
+        assert again.prometheus.error_rate("payment-service", "canary", "production") == 0.03
         # New writes continue the resourceVersion sequence.
         bumped = apps.patch_namespaced_deployment(
             "payment-service", "production", {"metadata": {"labels": {"x": "1"}}}

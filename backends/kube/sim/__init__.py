@@ -62,6 +62,9 @@ API server behaviour worth knowing (it is Kubernetes behaviour)
   object is 404. DELETE removes at once and garbage-collects owned objects (no finalizers).
 - Namespaces are not enforced: objects can be created in a namespace that does not exist.
 
+Persistence: objects (and error rates) are saved atomically to the state file shortly after each
+change and at ``stop()``, and loaded at start; pods restored from it keep their age.
+
 Several processes: the first `start_simulated_cluster` for a state file owns the servers and
 writes ``<state_file>.endpoint.json``; later ones (CLI while the TUI runs) attach to it. When
 the owner exits, attached processes lose the API; ``detached=True`` avoids that (see `cluster`).

@@ -175,7 +175,10 @@ class SimulatedCluster:
         """Write the state file now (the owner also saves on its own shortly after each change)."""
         if self.store is None or self.state_file is None:
             return
-        write_text_atomic(self.state_file, json.dumps(self.store.snapshot(), separators=(",", ":")))
+        state = self.store.snapshot()
+        if self.prometheus is not None:
+            state["errorRates"] = self.prometheus.snapshot()
+        write_text_atomic(self.state_file, json.dumps(state, separators=(",", ":")))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -220,7 +223,7 @@ class SimulatedCluster:
 
     # ------------------------------------------------------------------ persistence
 
-    def _on_change(self, _event: StoredEvent) -> None:
+    def _on_change(self, _event: StoredEvent | None = None) -> None:
         loop, dirty = self._loop, self._dirty
         if loop is not None and dirty is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile; stop() saves anyway
@@ -350,10 +353,13 @@ def _start_owner(
     state_file: Path | None, time_scale: float, timings: PodTimings | None, history_limit: int
 ) -> SimulatedCluster:
     store = ObjectStore(history_limit=history_limit)
+    prometheus = FakePrometheus()
     if state_file is not None and state_file.exists():
         try:
-            store.load(json.loads(state_file.read_text()))
-        except (OSError, ValueError, KeyError) as exc:
+            state = json.loads(state_file.read_text())
+            store.load(state)
+            prometheus.load(state.get("errorRates", []))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             # A damaged state file must not make the demo unusable: start empty, keep the file aside.
             log.warning("ignoring unreadable simulated cluster state %s: %s", state_file, exc)
             with contextlib.suppress(OSError):
@@ -361,7 +367,6 @@ def _start_owner(
     loop = LoopThread()
     api_server = SimulatedApiServer(store=store)
     controller = SimulatedController(store, time_scale=time_scale, timings=timings)
-    prometheus = FakePrometheus()
 
     async def boot() -> tuple[str, kmock.Server]:
         await api_server.__aenter__()
@@ -396,4 +401,5 @@ def _start_owner(
 
         loop.call(start_saver())
         store.add_listener(cluster._on_change)
+        prometheus.on_change = cluster._on_change
     return cluster

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp.web
@@ -43,6 +44,8 @@ class FakePrometheus:
 
     def __init__(self) -> None:
         self._rates: dict[RateKey, float] = {}
+        # Called after every rate change (the cluster saves its state file then).
+        self.on_change: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._failures = 0
         self.queries: list[str] = []  # the most recent queries, for assertions
@@ -59,11 +62,28 @@ class FakePrometheus:
                 self._rates.pop(key, None)
             else:
                 self._rates[key] = float(value)
+        if self.on_change is not None:
+            self.on_change()
 
     def clear(self) -> None:
         """Forget every error rate (all queries return no data)."""
         with self._lock:
             self._rates.clear()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The error rates as JSON-able records (kept in the cluster's state file)."""
+        with self._lock:
+            return [
+                {"service": service, "track": track, "namespace": namespace, "value": value}
+                for (service, track, namespace), value in self._rates.items()
+            ]
+
+    def load(self, records: list[dict[str, Any]]) -> None:
+        """Restore rates saved by `snapshot`."""
+        with self._lock:
+            for record in records:
+                key = (str(record["service"]), str(record["track"]), record.get("namespace"))
+                self._rates[key] = float(record["value"])
 
     def error_rate(self, service: str, track: str, namespace: str | None = None) -> float | None:
         """The rate a query for these labels gets, or None (no data)."""
