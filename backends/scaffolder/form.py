@@ -261,7 +261,9 @@ class FormModel:
 
     # -- internals ----------------------------------------------------------------------------
     def _page_visible(self, page: Mapping[str, Any], earlier: Mapping[str, Any]) -> bool:
-        condition = page.get("when", page.get("if"))
+        condition = page.get("when")
+        if condition is None and isinstance(page.get("if"), (str, bool)):
+            condition = page["if"]  # a JSON-Schema ``if`` is a mapping and is resolved, not obeyed
         if condition is None:
             return True
         if isinstance(condition, bool):
@@ -320,7 +322,9 @@ class FormModel:
     def _validate(
         self, page: Mapping[str, Any], properties: Mapping[str, Mapping[str, Any]], values: Mapping[str, Any]
     ) -> dict[str, str]:
-        schema = {k: v for k, v in page.items() if k not in ("title", "description", "when", "if")}
+        schema = {k: v for k, v in page.items() if k not in ("title", "description", "when")}
+        if not isinstance(schema.get("if"), Mapping):
+            schema.pop("if", None)
         schema.setdefault("type", "object")
         errors: dict[str, str] = {}
         validator = jsonschema.Draft7Validator(schema, format_checker=_FORMAT_CHECKER)
@@ -447,7 +451,10 @@ def _resolve_schema(
                         break
             elif trigger in answers:
                 merge(dependency)
-    for sub in schema.get("allOf") or []:
+    conditionals = list(schema.get("allOf") or [])
+    if isinstance(schema.get("if"), Mapping):
+        conditionals.append({k: schema[k] for k in ("if", "then", "else") if k in schema})
+    for sub in conditionals:
         if not isinstance(sub, Mapping):
             continue
         if "if" in sub:

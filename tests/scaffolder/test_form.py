@@ -375,3 +375,17 @@ def test_enum_options_without_catalog() -> None:
         {"properties": {"lang": {"type": "string", "enum": ["go", "python"], "enumNames": ["Go", "Python"]}}}
     )
     assert [(o.value, o.label) for o in form.options("lang", "py")] == [("python", "Python")]
+
+
+def test_top_level_if_then() -> None:
+    form = make(
+        {
+            "properties": {"public": {"type": "boolean", "default": False}},
+            "if": {"properties": {"public": {"const": True}}},
+            "then": {"required": ["domain"], "properties": {"domain": {"type": "string"}}},
+        }
+    )
+    assert "domain" not in fields(form)
+    form.set("public", True)
+    assert fields(form)["domain"].required
+    assert form.errors() == {"domain": "is required"}
