@@ -296,12 +296,14 @@ class DocsScreen(ConsoleScreen):
             self._open_page(location)
         else:
             self.query_one("#page-header", Static).update(Text(f"Loading docs of {ref}…", style="italic"))
-            self.load_site(self._request, ref)
+            self.load_site(self._request, location)
 
     @work(thread=True, exclusive=True, group="docs-load", name="load docs")
-    def load_site(self, request: int, ref: str) -> None:
-        from backends.docs import load_site
+    def load_site(self, request: int, location: DocLocation) -> None:
+        """Load the site and, in the same trip, the page to show (one worker round trip, not two)."""
+        from backends.docs import load_page, load_site
 
+        ref = location.entity_ref
         catalog = self.ctx.catalog
         if catalog is None:
             self.post_message(SiteLoaded(request, ref, None, "The catalog is still loading…"))
@@ -310,7 +312,14 @@ class DocsScreen(ConsoleScreen):
         if entity is None:
             self.post_message(SiteLoaded(request, ref, None, f"{ref} is not in the catalog"))
             return
-        self.post_message(SiteLoaded(request, ref, load_site(entity, root=self.ctx.workspace.root)))
+        site = load_site(entity, root=self.ctx.workspace.root)
+        self.post_message(SiteLoaded(request, ref, site))
+        path = None if site.error else (site.find_page(location.page) if location.page else site.home)
+        if path is not None:
+            page = load_page(site, path)
+            self.post_message(
+                PageLoaded(request, DocLocation(ref, path, location.anchor, location.scroll_y), page)
+            )
 
     def on_site_loaded(self, message: SiteLoaded) -> None:
         if message.request != self._request:
@@ -319,9 +328,15 @@ class DocsScreen(ConsoleScreen):
         if message.site is None or location is None:
             self._show_problem("No docs", message.error or "unknown error")
             return
-        self._sites[message.entity_ref] = message.site
-        self._show_site(message.site)
-        self._open_page(location)
+        site = message.site
+        self._sites[message.entity_ref] = site
+        self._show_site(site)
+        path = None if site.error else (site.find_page(location.page) if location.page else site.home)
+        if path is None:
+            self._open_page(location)  # shows why there is nothing to show
+        else:
+            location.page = path  # the page itself is on its way from the same worker
+            self._refresh_crumbs()
 
     def _show_site(self, site: DocSite) -> None:
         from backends.docs import unlisted_pages
@@ -380,6 +395,9 @@ class DocsScreen(ConsoleScreen):
         self.query_one(DocNav).show_page(page.path)
         view = self.query_one(DocView)
         location = message.location
+        current = self._history.current
+        if current is not None and current.entity_ref == location.entity_ref:
+            current.page = location.page
         view.show(
             page.markdown,
             [(h.anchor, h.line) for h in page.headings],

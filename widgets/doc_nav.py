@@ -80,7 +80,11 @@ class DocNav(Tree[NavEntry]):
 
     def show_page(self, page: str | None) -> None:
         """Move the cursor to the node of ``page`` (if it is in the tree) without posting Chosen."""
-        node = self._page_nodes.get(page or "")
+        # After a refresh: a tree just rebuilt by set_nav has not laid out its lines yet.
+        self.call_after_refresh(self._move_to_page, page or "")
+
+    def _move_to_page(self, page: str) -> None:
+        node = self._page_nodes.get(page)
         if node is not None:
             self.move_cursor(node)
 
