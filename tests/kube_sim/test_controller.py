@@ -170,13 +170,20 @@ def test_image_pull_failure_by_tag_convention(apps: client.AppsV1Api, core: clie
 
 
 def test_slow_readiness(apps: client.AppsV1Api, core: client.CoreV1Api, sim: SimulatedCluster) -> None:
-    sim.controller.set_fault("nginx:slow-one", PodFault(ready_after=40))  # 0.4 s at the test time scale
+    sim.controller.set_fault("nginx:slow-one", PodFault(ready_after=100))  # 1 s at the test time scale
     started = time.monotonic()
     apps.create_namespaced_deployment("default", deployment("slow", "nginx:slow-one", replicas=1))
-    wait_for(lambda: [p for p in _pods(core, "slow") if p.status.phase == "Running"])
-    assert not rolled_out(apps, "slow")
+
+    def running_not_ready() -> list[Any]:
+        return [
+            p
+            for p in _pods(core, "slow")
+            if p.status.phase == "Running" and not p.status.container_statuses[0].ready
+        ]
+
+    wait_for(running_not_ready)
     wait_for(lambda: rolled_out(apps, "slow"))
-    assert time.monotonic() - started >= 0.4
+    assert time.monotonic() - started >= 1.0
 
 
 def test_progress_deadline_exceeded(apps: client.AppsV1Api, sim: SimulatedCluster) -> None:
