@@ -9,6 +9,7 @@ and redraws what it says. The run happens in a thread worker that only posts the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from rich.style import Style
@@ -105,6 +106,7 @@ class ScaffoldScreen(ConsoleScreen):
         Binding("ctrl+r", "run", "Run", id="scaffold.run"),
         Binding("d", "dry_run", "Dry run", id="scaffold.dry_run"),
         Binding("r", "retry", "Retry failed step", id="scaffold.retry"),
+        Binding("ctrl+x", "cancel", "Cancel run", id="scaffold.cancel"),
         Binding("n", "new", "Templates", id="scaffold.new"),
     ]
     # Which bindings make sense in which stage (check_action hides the rest from the footer).
@@ -114,6 +116,7 @@ class ScaffoldScreen(ConsoleScreen):
         "run": {"review"},
         "dry_run": {"review"},
         "retry": {"run"},
+        "cancel": {"run"},
         "new": {"run"},
     }
     DEFAULT_CSS = """
@@ -157,6 +160,7 @@ class ScaffoldScreen(ConsoleScreen):
         self.registered: list[str] = []
         self._step_names: dict[str, str] = {}
         self._links: list[dict[str, Any]] = []
+        self._cancel_requested = False
 
     # -- layout -------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -233,12 +237,22 @@ class ScaffoldScreen(ConsoleScreen):
             return self._retry_step() is not None
         if action == "new":
             return not self.running
+        if action == "cancel":
+            return self.running and self.template_task is not None
         return True
 
     # -- template list ------------------------------------------------------------------------
     def _on_catalog(self, catalog: object) -> None:
         # Catalog Template entities join the list once the catalog is there (or changes).
         self.find_templates()
+        if self.model is not None and self.template is not None and not self.running:
+            # Pickers read the catalog the model was built with: rebuild it, answers kept.
+            from backends.scaffolder.form import FormModel
+
+            self.model = FormModel(
+                self.template, catalog=catalog, user=self.ctx.workspace.identity, answers=self.model.answers
+            )
+            self._answers[self.template.name] = self.model.answers
 
     @work(thread=True, exclusive=True, group="scaffold-templates", name="find templates")
     def find_templates(self) -> None:
@@ -449,6 +463,7 @@ class ScaffoldScreen(ConsoleScreen):
             self.notify("Some answers are not valid yet: esc goes back to fix them.", severity="warning")
             return
         self.running = True
+        self._cancel_requested = False
         self.finished = None
         self.template_task = None
         self.registered = []
@@ -514,6 +529,16 @@ class ScaffoldScreen(ConsoleScreen):
 
     def on_task_created(self, message: TaskCreated) -> None:
         self.template_task = message.task
+        self.refresh_bindings()
+
+    def action_cancel(self) -> None:
+        if self.running and self.template_task is not None:
+            # Thread-safe in the backend: the running step finishes, the rest are skipped.
+            self._cancel_requested = True
+            self.template_task.cancel()
+            self.query_one("#run-status", Static).update(
+                Text(" Cancelling after the current step…", style="bold")
+            )
 
     def on_task_refused(self, message: TaskRefused) -> None:
         self.running = False
@@ -568,7 +593,9 @@ class ScaffoldScreen(ConsoleScreen):
         else:
             step = self._step_names.get(event.failed_step or "", event.failed_step or "")
             where = f" at step {step!r}" if step else ""
-            status.update(Text(f" ✖ {event.status.capitalize()}{dry}{where} after {took}", style="bold red"))
+            # A step interrupted by the user's cancel ends as "failed" in the backend: say what happened.
+            outcome = "Cancelled" if self._cancel_requested else event.status.capitalize()
+            status.update(Text(f" ✖ {outcome}{dry}{where} after {took}", style="bold red"))
             lines = [f"Step {step} failed:" if step else "The run failed:", f"  {event.error}"]
             if event.workspace_path:
                 lines.append(f"Files kept in {event.workspace_path}")
@@ -628,6 +655,7 @@ class ScaffoldScreen(ConsoleScreen):
         if step_id is None or self.template_task is None:
             return
         self.running = True
+        self._cancel_requested = False
         self.refresh_bindings()
         self._clear_results()
         self.query_one("#steps", StepList).reset_from(step_id)
@@ -667,7 +695,9 @@ def link_prompt(link: dict[str, Any]) -> Text:
         text.append(f"  {link['entityRef']} — enter opens it", style="dim")
         return text
     url = str(link.get("url") or "")
+    # A local path (a bare repository in the demo) is only clickable as a file:// URL.
+    target = Path(url).as_uri() if url.startswith("/") else url
     text = Text("↗ ", style="bold")
-    text.append(title, style=Style(bold=True, underline=True, link=url or None))
-    text.append(f"  {url}", style=Style(dim=True, link=url or None))
+    text.append(title, style=Style(bold=True, underline=True, link=target or None))
+    text.append(f"  {url}", style=Style(dim=True, link=target or None))
     return text

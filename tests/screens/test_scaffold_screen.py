@@ -45,7 +45,7 @@ async def choose_template(pilot: Pilot, screen: ScaffoldScreen, name: str) -> No
     assert screen._visible_templates[table.cursor_row].name == name
     await pilot.press("enter")
     await pilot.pause()
-    assert screen.stage == "form"
+    assert screen.stage != "pick"
 
 
 def form_of(screen: ScaffoldScreen) -> SchemaForm:
@@ -534,3 +534,80 @@ async def test_every_widget_order_hidden_readonly_autofocus_pickers_and_page_con
         await pilot.pause()
         review = review_text(screen)
         assert "Hello" in review and "hunter2" not in review and "••••••" in review
+
+
+SLOW_TEMPLATE = """\
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: slow
+  title: Slow
+spec:
+  type: service
+  parameters: []
+  steps:
+    - id: render
+      name: Render
+      action: debug:log
+      input: {message: rendering}
+    - id: wait
+      name: Wait a long time
+      action: debug:wait
+      input: {seconds: 60}
+    - id: after
+      name: After the wait
+      action: debug:log
+      input: {message: never}
+  output:
+    links:
+      - title: Somewhere
+        url: https://example.com/slow
+"""
+
+
+def slow_workspace(root: Path) -> None:
+    write_workspace(
+        root,
+        {"org.yaml": OWNERS},
+        extra_config="templates:\n  sources:\n    - type: dir\n      path: templates\n",
+    )
+    (root / "templates").mkdir()
+    (root / "templates" / "template.yaml").write_text(SLOW_TEMPLATE, encoding="utf-8")
+
+
+async def test_running_step_shows_live_then_cancel_stops_the_run(tmp_path: Path) -> None:
+    slow_workspace(tmp_path)
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "slow")
+        assert screen.stage == "review"  # no parameters: straight to the review
+        await pilot.press("enter")
+        steps = screen.query_one("#steps", StepList)
+        await wait_until(pilot, lambda: steps.status_of("wait") == "running")
+        assert steps.status_of("render") == "done" and steps.status_of("after") == "pending"
+        await pilot.press("escape")  # cannot leave a running task's view
+        assert screen.stage == "run"
+        await pilot.press("ctrl+x")
+        await wait_until(pilot, lambda: screen.finished is not None)
+        assert "Cancelled" in text_of(screen, "#run-status")
+        assert steps.status_of("after") == "skipped"
+
+
+async def test_dry_run_runs_nothing_for_real(tmp_path: Path) -> None:
+    app = demo_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "microservice-golden-path")
+        await pilot.press(*"dry-svc", "tab", "tab", *"team-payments", "enter", "ctrl+n")
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("d")
+        await wait_until(pilot, lambda: screen.finished is not None, timeout=60)
+        assert "Completed (dry run)" in text_of(screen, "#run-status")
+        steps = screen.query_one("#steps", StepList)
+        assert steps.status_of("register") == "skipped"
+        assert app.catalog.get("component:dry-svc") is None
+        log_text = "\n".join(screen.query_one("#log", Log).lines)
+        assert "dry-run" in log_text or "dry run" in log_text.lower()
