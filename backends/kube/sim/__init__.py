@@ -61,6 +61,11 @@ API server behaviour worth knowing (it is Kubernetes behaviour)
   name), JSON merge and JSON patch; server-side apply creates missing objects. PUT on a missing
   object is 404. DELETE removes at once and garbage-collects owned objects (no finalizers).
 - Namespaces are not enforced: objects can be created in a namespace that does not exist.
+- Watches honour ``labelSelector``/``fieldSelector`` (an object leaving the selection arrives as
+  DELETED), ``timeoutSeconds`` and ``allowWatchBookmarks`` (BOOKMARK after 5 s of silence).
+- kubectl works too (discovery, ``get`` with server-side Table columns, ``rollout status``,
+  ``describe``, ``set image``, ``scale``); the controller writes core/v1 Events
+  (``ScalingReplicaSet``, ``BackOff``, ``Failed``).
 
 Persistence: objects (and error rates) are saved atomically to the state file shortly after each
 change and at ``stop()``, and loaded at start; pods restored from it keep their age.
