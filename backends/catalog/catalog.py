@@ -217,12 +217,11 @@ class Catalog:
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while the catalog's objects are created.
 
-    Loading allocates hundreds of thousands of dicts and lists that all stay alive; the collector
-    would walk them again and again for nothing (a quarter of the load time at 10k entities), and
-    once more right after, when it is re-enabled. So the survivors are frozen (``gc.freeze``): the
-    collector never scans them again, which also keeps the TUI free of long GC pauses with 100k
-    entities in memory. Reference counting still frees them as usual; the catalog's data is
-    acyclic (plain dicts, lists and strings), so nothing it drops needs the cycle collector.
+    Loading allocates hundreds of thousands of dicts, lists and strings that all stay alive; the
+    collector would walk them again and again for nothing (a quarter of the load time at 10k
+    entities). Reference counting still frees garbage as usual; the collector resumes afterwards.
+    (Short-lived processes such as the CLI may also ``gc.freeze()`` after loading; a library must
+    not, since frozen cyclic garbage of the host application would never be collected.)
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -231,7 +230,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         validation.clear_caches()
         relation_rules.clear_caches()
-        gc.freeze()
         if was_enabled:
             gc.enable()
 

@@ -8,6 +8,7 @@ Exit codes: 0 all valid, 1 something invalid, 2 usage or I/O error (e.g. a path 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -83,6 +84,7 @@ def _validate(args: argparse.Namespace) -> int:
     options = ReadOptions(follow=args.follow, root=None, plain_base=os.getcwd())
     with gc_paused():
         results = [result.as_dict() for result in read_documents(files, options)]
+        gc.freeze()  # this process ends soon: never scan the results for cycles
     if args.output == "json":
         _print_json_list(results)
     else:
@@ -114,6 +116,7 @@ def _list(args: argparse.Namespace) -> int:
 
     workspace = workspace_from_args(args)
     catalog = load_catalog(workspace)
+    gc.freeze()  # this process ends soon: never scan the catalog's objects for cycles again
     for problem in catalog.problems:
         print(problem, file=sys.stderr)
     entities = catalog.filter(args.filter)
