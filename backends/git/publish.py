@@ -231,6 +231,99 @@ def clone_or_update(
     return dest
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeRequest:
+    """A branch pushed for review, numbered like a forge's pull/merge request."""
+
+    number: int
+    branch: str
+    target_branch: str
+    commit: str
+
+
+def push_change_request(
+    source: Path,
+    remote: str,
+    *,
+    branch: str,
+    target_branch: str | None,
+    target_path: str,
+    message: str,
+    author_name: str,
+    author_email: str,
+    token: str | None = None,
+    token_user: str = "x-access-token",
+    replace_branch: bool = False,
+) -> ChangeRequest:
+    """Put ``source``'s files under ``target_path`` of ``remote`` on a new ``branch``, for review.
+
+    The change is also pushed to ``refs/pull/<n>/head`` (n = one more than the highest existing),
+    which is how GitHub keeps pull requests; a plain git server then shows it to anyone who
+    fetches ``refs/pull/*``. Raises PushRejected when the branch exists (unless ``replace_branch``).
+    """
+    import shutil
+    import tempfile
+
+    env = {
+        **auth_environment(token, token_user),
+        "GIT_AUTHOR_NAME": author_name,
+        "GIT_AUTHOR_EMAIL": author_email,
+        "GIT_COMMITTER_NAME": author_name,
+        "GIT_COMMITTER_EMAIL": author_email,
+    }
+    with tempfile.TemporaryDirectory(prefix="idp-change-") as scratch:
+        clone = Path(scratch) / "repo"
+        try:
+            options = {"branch": target_branch} if target_branch else {}
+            repo = git.Repo.clone_from(remote, clone, env=env, **options)
+            runner = repo.git
+            heads = runner.execute(["git", "ls-remote", "origin", "refs/pull/*/head"], env=env)
+        except git.GitCommandError as error:
+            raise PublishError(f"cannot read {remote}: {_stderr(error)}") from error
+        if not repo.head.is_valid():
+            raise PublishError(f"{remote} has no commits: there is no branch to propose a change to")
+        base = target_branch or repo.active_branch.name
+        numbers = [int(m) for m in re.findall(r"refs/pull/(\d+)/head", heads)]
+        number = max(numbers, default=0) + 1
+        destination = (clone / target_path).resolve()
+        if not destination.is_relative_to(clone.resolve()):
+            raise PublishError(f"targetPath {target_path!r} leaves the repository")
+        for item in source.rglob("*"):
+            relative = item.relative_to(source)
+            if relative.parts[0] == ".git" or item.is_dir():
+                continue
+            target = destination / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(item, target, follow_symlinks=False)
+        try:
+            runner.execute(["git", "checkout", "-q", "-b", branch], env=env)
+            runner.execute(["git", "add", "-A"], env=env)
+            runner.execute(
+                ["git", "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", message], env=env
+            )
+            commit = runner.execute(["git", "rev-parse", "HEAD"], env=env).strip()
+        except git.GitCommandError as error:
+            raise PublishError(f"git failed preparing {branch}: {_stderr(error)}") from error
+        force = ["--force"] if replace_branch else []
+        try:
+            runner.execute(
+                [
+                    "git",
+                    "push",
+                    "-q",
+                    "--atomic",  # the branch and its pull ref land together or not at all
+                    *force,
+                    "origin",
+                    f"HEAD:refs/heads/{branch}",
+                    f"HEAD:refs/pull/{number}/head",
+                ],
+                env=env,
+            )
+        except git.GitCommandError as error:
+            raise PushRejected(f"push of {branch} to {remote} was rejected: {_stderr(error)}") from error
+    return ChangeRequest(number=number, branch=branch, target_branch=base, commit=commit)
+
+
 def _head_commit(source: Path, branch: str) -> str | None:
     """The branch's commit read from its loose ref (saves a git process); None when packed."""
     try:

@@ -474,6 +474,8 @@ def test_registry_has_every_action_from_the_issue() -> None:
         "publish:git",
         "publish:github",
         "publish:gitlab",
+        "publish:github:pull-request",
+        "publish:gitlab:merge-request",
     }
 
 

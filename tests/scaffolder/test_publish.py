@@ -221,3 +221,71 @@ def test_auth_environment_never_prompts() -> None:
     env = auth_environment(None)
     assert env["GIT_TERMINAL_PROMPT"] == "0" and "GIT_CONFIG_COUNT" not in env
     assert "BatchMode=yes" in env["GIT_SSH_COMMAND"]
+
+
+def test_pull_and_merge_requests_become_numbered_branches(tmp_path: Path) -> None:
+    base = tmp_path / "srv"
+    services = Services(git=GitSettings(remote_base=str(base), hosts={"github.com": str(base)}))
+    first = publish_template(tmp_path / "seed", "publish:git", "?owner=acme&repo=mono")
+    assert finished(run(first, services=services)).status == "completed"
+    template = write_template(
+        tmp_path / "pr",
+        [
+            {"id": "fetch", "action": "fetch:template", "input": {"url": "./s", "values": {"name": "new"}}},
+            {
+                "id": "pr",
+                "action": "publish:github:pull-request",
+                "input": {
+                    "repoUrl": "github.com?owner=acme&repo=mono",
+                    "branchName": "add-${{ parameters.name }}",
+                    "title": "Add ${{ parameters.name }}",
+                    "description": "${{ parameters.name if parameters.name }}",
+                    "targetPath": "services/${{ parameters.name }}",
+                    "reviewers": ["someone"],
+                },
+            },
+        ],
+        files=SKELETON,
+        output={"links": [{"title": "Go to PR", "url": "${{ steps.pr.output.remoteUrl }}"}]},
+    )
+    events = run(template, {"name": "alpha"}, services=services)
+    assert finished(events).status == "completed", log_text(events)
+    output = outputs_of(events, "pr")
+    remote = base / "acme/mono.git"
+    assert output == {
+        "remoteUrl": f"{remote.as_uri()}/pull/1",
+        "targetBranchName": "main",
+        "pullRequestNumber": 1,
+    }
+    assert git_show(remote, "add-alpha:services/alpha/README.md") == "# new\n"
+    assert git_show(remote, "refs/pull/1/head:README.md") == "# svc\n"  # the target branch's files stay
+    assert "Ignoring reviewers" in log_text(events)
+    again = run(template, {"name": "beta"}, services=services)
+    assert outputs_of(again, "pr")["pullRequestNumber"] == 2
+    clash = run(template, {"name": "alpha"}, services=services)
+    assert "rejected" in (finished(clash).error or "")
+
+    gitlab = write_template(
+        tmp_path / "mr",
+        [
+            {"id": "fetch", "action": "fetch:plain", "input": {"url": "./s"}},
+            {
+                "id": "mr",
+                "action": "publish:gitlab:merge-request",
+                "input": {
+                    "repoUrl": "gitlab.com?owner=acme&repo=mono",
+                    "branchName": "mr-1",
+                    "title": "t",
+                    "description": "d",
+                    "commitAction": "create",
+                    "removeSourceBranch": True,
+                },
+            },
+        ],
+        files=SKELETON,
+    )
+    events = run(gitlab, services=services)
+    assert finished(events).status == "completed", log_text(events)
+    output = outputs_of(events, "mr")
+    assert output["mergeRequestUrl"] == f"{remote.as_uri()}/merge_requests/3"
+    assert output["projectPath"] == "acme/mono" and len(output["commitHash"]) == 40

@@ -14,7 +14,13 @@ from backends.scaffolder.actions.catalog import CatalogFetch, CatalogRegister, C
 from backends.scaffolder.actions.fetch import FetchPlain, FetchPlainFile, FetchTemplate, FetchTemplateFile
 from backends.scaffolder.actions.fs import DebugLog, DebugWait, FsDelete, FsReaddir, FsRename
 from backends.scaffolder.actions.kube import KubeApply
-from backends.scaffolder.actions.publish import PublishGit, PublishGithub, PublishGitlab
+from backends.scaffolder.actions.publish import (
+    PublishGit,
+    PublishGithub,
+    PublishGitlab,
+    PublishMergeRequest,
+    PublishPullRequest,
+)
 
 BUILTIN_ACTIONS: tuple[type[Action], ...] = (
     FetchTemplate,
@@ -33,6 +39,8 @@ BUILTIN_ACTIONS: tuple[type[Action], ...] = (
     PublishGit,
     PublishGithub,
     PublishGitlab,
+    PublishPullRequest,
+    PublishMergeRequest,
 )
 
 

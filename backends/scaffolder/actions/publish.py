@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from backends.git.publish import (
+    ChangeRequest,
     PublishError,
     PushRejected,
     contents_url,
     is_local,
     publish_directory,
+    push_change_request,
     remote_for,
 )
 from backends.scaffolder.actions.base import Action, ActionContext
@@ -195,6 +197,130 @@ class PublishGitlab(PublishGithub):
     }
 
 
+_PR_INPUTS = {
+    "repoUrl": {"type": "string"},
+    "branchName": {"type": "string"},
+    "title": {"type": "string"},
+    "description": {"type": "string"},
+    "targetBranchName": {"type": "string"},
+    "sourcePath": {"type": "string"},
+    "targetPath": {"type": "string"},
+    "gitAuthorName": {"type": "string"},
+    "gitAuthorEmail": {"type": "string"},
+    "commitMessage": {"type": "string"},
+    "token": {"type": "string"},
+    "update": {"type": "boolean"},
+}
+_PR_IGNORED = [
+    "draft",
+    "reviewers",
+    "teamReviewers",
+    "assignees",
+    "labels",
+    "forceFork",
+    "createWhenEmpty",
+    "filesToDelete",
+    "forceEmptyGitAuthor",
+    "host",
+    "allowedHosts",
+]
+_MR_IGNORED = [
+    "commitAction",
+    "removeSourceBranch",
+    "assignee",
+    "reviewers",
+    "labels",
+    "projectid",
+    "allowedHosts",
+]
+
+
+class PublishPullRequest(PublishGit):
+    """``publish:github:pull-request`` on a plain git server: a branch plus ``refs/pull/<n>/head``."""
+
+    id = "publish:github:pull-request"
+    description = "Propose the workspace as a branch of an existing repository (a numbered change request)."
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["repoUrl", "branchName", "title", "description"],
+        "properties": {**_PR_INPUTS, **{key: {} for key in _PR_IGNORED}},
+    }
+    output_schema = {
+        "type": "object",
+        "properties": {
+            "remoteUrl": {"type": "string", "examples": ["<example>"]},
+            "targetBranchName": {"type": "string", "examples": ["main"]},
+            "pullRequestNumber": {"type": "number", "examples": [0]},
+        },
+    }
+
+    def run(self, ctx: ActionContext) -> None:
+        for key in sorted(set(ctx.input) - set(_PR_INPUTS)):
+            ctx.log(f"Ignoring {key}: it does not apply to a plain git remote")
+        remote, parsed = self.remote(ctx)
+        settings = ctx.services.git
+        token = ctx.input.get("token")
+        if token:
+            ctx.add_secret(str(token))
+        source = ctx.files.resolve(ctx.input.get("sourcePath") or ".", what="sourcePath")
+        ctx.log(f"Proposing {ctx.files.relative(source)} to {remote} as branch {ctx.input['branchName']}")
+        try:
+            change = push_change_request(
+                source,
+                remote,
+                branch=str(ctx.input["branchName"]),
+                target_branch=ctx.input.get("targetBranchName"),
+                target_path=str(ctx.input.get("targetPath") or "."),
+                message=str(ctx.input.get("commitMessage") or ctx.input["title"]),
+                author_name=str(ctx.input.get("gitAuthorName") or settings.author_name),
+                author_email=str(ctx.input.get("gitAuthorEmail") or settings.author_email),
+                token=str(token) if token else None,
+                token_user=settings.token_user,
+                replace_branch=bool(ctx.input.get("update")),
+            )
+        except PublishError as error:
+            raise ActionFailed(str(error)) from error
+        owner = parsed.owner or parsed.organization or parsed.workspace or parsed.project
+        base = contents_url(settings, remote, owner, parsed.repo, change.branch).rsplit("/blob/", 1)[0]
+        url = f"{base}/pull/{change.number}"
+        ctx.log(f"Change #{change.number}: {change.branch} → {change.target_branch} ({change.commit[:10]})")
+        self.outputs(ctx, url, change)
+
+    def outputs(self, ctx: ActionContext, url: str, change: ChangeRequest) -> None:
+        ctx.output("remoteUrl", url)
+        ctx.output("targetBranchName", change.target_branch)
+        ctx.output("pullRequestNumber", change.number)
+
+
+class PublishMergeRequest(PublishPullRequest):
+    """``publish:gitlab:merge-request`` on a plain git server (same mechanics as the pull request)."""
+
+    id = "publish:gitlab:merge-request"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["repoUrl", "branchName", "title", "description"],
+        "properties": {**_PR_INPUTS, **{key: {} for key in _MR_IGNORED}},
+    }
+    output_schema = {
+        "type": "object",
+        "properties": {
+            "mergeRequestUrl": {"type": "string", "examples": ["<example>"]},
+            "targetBranchName": {"type": "string", "examples": ["main"]},
+            "projectPath": {"type": "string", "examples": ["<example>"]},
+            "commitHash": {"type": "string", "examples": ["<example>"]},
+        },
+    }
+
+    def outputs(self, ctx: ActionContext, url: str, change: ChangeRequest) -> None:
+        ctx.output("mergeRequestUrl", url.replace("/pull/", "/merge_requests/"))
+        ctx.output("targetBranchName", change.target_branch)
+        parsed = RepoUrl.parse(str(ctx.input["repoUrl"]))
+        ctx.output("projectPath", f"{parsed.owner}/{parsed.repo}")
+        ctx.output("commitHash", change.commit)
+
+
 def check_remote_configured(action_id: str, repo_url: Any, settings: Any) -> str | None:
     """Precheck helper: the missing-setting message for a literal repoUrl, or None."""
     if not isinstance(repo_url, str) or "${{" in repo_url or "?" not in repo_url:
@@ -205,4 +331,11 @@ def check_remote_configured(action_id: str, repo_url: Any, settings: Any) -> str
     return f"{action_id}: no git remote configured for {host!r}: set git.remoteBase (or git.hosts.{host})"
 
 
-__all__ = ["PublishGit", "PublishGithub", "PublishGitlab", "ActionFailed", "check_remote_configured"]
+__all__ = [
+    "PublishGit",
+    "PublishGithub",
+    "PublishGitlab",
+    "PublishMergeRequest",
+    "PublishPullRequest",
+    "check_remote_configured",
+]
