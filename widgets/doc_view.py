@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import Heading, Markdown
+from rich.markdown import BlockQuote, Heading, Markdown, Paragraph
 from rich.rule import Rule
 from rich.segment import Segment
 from rich.style import Style
@@ -58,10 +58,45 @@ class _LeftHeading(Heading):
             yield text
 
 
-class DocMarkdown(Markdown):
-    """rich's Markdown with left-aligned headings (module docstring explains the rest)."""
+# Admonition kinds (as rewritten by backends.docs.markdown: "> **Warning: title**") → bar colour.
+_CALLOUT_COLOURS = {
+    **dict.fromkeys(("note", "info", "abstract", "summary"), "dodger_blue1"),
+    **dict.fromkeys(("tip", "hint", "success"), "green3"),
+    **dict.fromkeys(("warning", "caution", "attention", "question"), "yellow3"),
+    **dict.fromkeys(("danger", "error", "failure", "bug"), "red1"),
+    **dict.fromkeys(("example", "quote"), "medium_purple1"),
+}
+_CALLOUT_TITLE = re.compile(r"^(\w+)(?::|$)")
 
-    elements = {**Markdown.elements, "heading_open": _LeftHeading}
+
+class _Callout(BlockQuote):
+    """A blockquote; when its first line names an admonition kind, a callout in that kind's colour.
+
+    The quote's text keeps the page's normal colours (rich tints all quoted text), so a long
+    runbook warning stays readable; the bar and the title carry the colour.
+    """
+
+    style_name = "none"
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        first = next(iter(self.elements), None)
+        match = _CALLOUT_TITLE.match(first.text.plain) if isinstance(first, Paragraph) else None
+        colour = _CALLOUT_COLOURS.get(match.group(1).lower()) if match else None
+        lines = console.render_lines(self.elements, options.update(width=options.max_width - 4))
+        bar = Segment("┃ " if colour else "▌ ", Style(color=colour) if colour else Style(dim=True))
+        for number, line in enumerate(lines):
+            yield bar
+            if number == 0 and colour:  # the title line: in the callout's colour
+                yield from Segment.apply_style(line, post_style=Style(color=colour, bold=True))
+            else:
+                yield from line
+            yield Segment("\n")
+
+
+class DocMarkdown(Markdown):
+    """rich's Markdown with left-aligned headings and coloured callouts (see the module docstring)."""
+
+    elements = {**Markdown.elements, "heading_open": _LeftHeading, "blockquote_open": _Callout}
 
 
 @dataclass(slots=True)
