@@ -11,6 +11,7 @@ with open_deploy(workspace) as session:
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,10 @@ class DeploySession:
                 from backends.kube.sim.cluster import DEFAULT_TIME_SCALE, start_simulated_cluster
                 from backends.kube.sim.seed import DEMO_SERVICES
 
+                # The simulated API server logs every watch a client closes mid-write as an error;
+                # on a CLI's stderr that is noise about the simulation, not about the deploy.
+                logging.getLogger("aiohttp.server").addHandler(logging.NullHandler())
+                logging.getLogger("aiohttp.server").propagate = False
                 state = paths.state_dir() / SIM_STATE_FILE
                 self.simulated = start_simulated_cluster(
                     state,

@@ -16,11 +16,11 @@ import json
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import urllib3
 from kubernetes import client, config
@@ -73,16 +73,22 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True, slots=True)
 class _Resource:
-    api: type
-    suffix: str  # the client's method suffix, e.g. "namespaced_deployment"
+    prefix: str  # the API group's path
+    plural: str
+
+    def path(self, namespace: str, name: str | None = None, *, watch: bool = False) -> str:
+        base = f"{self.prefix}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+        return f"{base}/{quote(name, safe='')}" if name else base
 
 
+# Plain paths through ApiClient rather than the generated AppsV1Api/CoreV1Api: those import every
+# pydantic model of their group on first use (~3 s of CPU each here), for objects we read as dicts.
 RESOURCES: dict[str, _Resource] = {
-    "deployments": _Resource(client.AppsV1Api, "namespaced_deployment"),
-    "replicasets": _Resource(client.AppsV1Api, "namespaced_replica_set"),
-    "pods": _Resource(client.CoreV1Api, "namespaced_pod"),
-    "services": _Resource(client.CoreV1Api, "namespaced_service"),
-    "leases": _Resource(client.CoordinationV1Api, "namespaced_lease"),
+    "deployments": _Resource("/apis/apps/v1", "deployments"),
+    "replicasets": _Resource("/apis/apps/v1", "replicasets"),
+    "pods": _Resource("/api/v1", "pods"),
+    "services": _Resource("/api/v1", "services"),
+    "leases": _Resource("/apis/coordination.k8s.io/v1", "leases"),
 }
 
 
@@ -106,8 +112,6 @@ class Cluster:
         self.name = name or api_client.configuration.host
         self.retry = retry or RetryPolicy()
         self.request_timeout = request_timeout
-        self._apis: dict[type, Any] = {}
-        self._lock = threading.Lock()
         self.stats = {"calls": 0, "retries": 0, "conflicts": 0}
 
     # -- construction ---------------------------------------------------------------------------
@@ -135,12 +139,6 @@ class Cluster:
         configuration.retries = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
         name = context or _current_context(path) or configuration.host
         return cls(client.ApiClient(configuration), name=name, **kwargs)
-
-    def _api(self, api_type: type) -> Any:
-        with self._lock:
-            if api_type not in self._apis:
-                self._apis[api_type] = api_type(self.api_client)
-            return self._apis[api_type]
 
     # -- the one place HTTP happens ----------------------------------------------------------------
     def _request(self, what: str, call: Callable[[], Any]) -> Any:
@@ -181,25 +179,45 @@ class Cluster:
             f"{what}: {_short(last)}"
         )
 
-    def _method(self, kind: str, verb: str) -> Callable[..., Any]:
-        resource = RESOURCES[kind]
-        return getattr(self._api(resource.api), f"{verb}_{resource.suffix}")
+    def _http(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: tuple[float, float] | None = None,
+    ) -> Any:
+        """One request through the official client (auth, TLS, proxy from the kubeconfig); the raw
+        urllib3 response, unread, so watches can stream it. Non-2xx raises ApiException."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        method_, url, headers_, body_, _ = self.api_client.param_serialize(
+            method,
+            path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api_client.call_api(
+            method_, url, header_params=headers_, body=body_, _request_timeout=timeout or self.request_timeout
+        )
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
 
     # -- verbs ------------------------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
         """The server's /version; the cheapest proof the cluster is reachable."""
-        api = self._api(client.VersionApi)
-        return self._request(
-            "get /version",
-            lambda: api.get_code(_preload_content=False, _request_timeout=self.request_timeout),
-        )
+        return self._request("get /version", lambda: self._http("GET", "/version"))
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
-        method = self._method(kind, "read")
-        return self._request(
-            f"get {kind}/{name} in {namespace}",
-            lambda: method(name, namespace, _preload_content=False, _request_timeout=self.request_timeout),
-        )
+        path = RESOURCES[kind].path(namespace, name)
+        return self._request(f"get {kind}/{name} in {namespace}", lambda: self._http("GET", path))
 
     def find(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """:meth:`get`, but None when the object does not exist."""
@@ -210,45 +228,30 @@ class Cluster:
 
     def list(self, kind: str, namespace: str, label_selector: str | None = None) -> tuple[list[dict], str]:
         """Items and the list's resourceVersion (where a watch continues from)."""
-        method = self._method(kind, "list")
-        kwargs: dict[str, Any] = {"_preload_content": False, "_request_timeout": self.request_timeout}
-        if label_selector:
-            kwargs["label_selector"] = label_selector
-        data = self._request(f"list {kind} in {namespace}", lambda: method(namespace, **kwargs))
+        path = RESOURCES[kind].path(namespace)
+        query = [("labelSelector", label_selector)] if label_selector else []
+        data = self._request(f"list {kind} in {namespace}", lambda: self._http("GET", path, query=query))
         return list(data.get("items") or []), str((data.get("metadata") or {}).get("resourceVersion") or "")
 
     def create(self, kind: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-        method = self._method(kind, "create")
+        path = RESOURCES[kind].path(namespace)
         name = (body.get("metadata") or {}).get("name", "?")
         return self._request(
-            f"create {kind}/{name} in {namespace}",
-            lambda: method(namespace, body, _preload_content=False, _request_timeout=self.request_timeout),
+            f"create {kind}/{name} in {namespace}", lambda: self._http("POST", path, body=body)
         )
 
     def patch(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         """A JSON merge patch (RFC 7386). Include metadata.resourceVersion to make it conditional."""
-        method = self._method(kind, "patch")
+        path = RESOURCES[kind].path(namespace, name)
         return self._request(
             f"patch {kind}/{name} in {namespace}",
-            lambda: method(
-                name,
-                namespace,
-                patch,
-                _content_type=MERGE_PATCH,
-                _preload_content=False,
-                _request_timeout=self.request_timeout,
-            ),
+            lambda: self._http("PATCH", path, body=patch, content_type=MERGE_PATCH),
         )
 
     def delete(self, kind: str, namespace: str, name: str, *, missing_ok: bool = True) -> None:
-        method = self._method(kind, "delete")
+        path = RESOURCES[kind].path(namespace, name)
         try:
-            self._request(
-                f"delete {kind}/{name} in {namespace}",
-                lambda: method(
-                    name, namespace, _preload_content=False, _request_timeout=self.request_timeout
-                ),
-            )
+            self._request(f"delete {kind}/{name} in {namespace}", lambda: self._http("DELETE", path))
         except NotFound:
             if not missing_ok:
                 raise
@@ -299,21 +302,19 @@ class Cluster:
         (the caller, :class:`~backends.kube.watch.ResourceWatch`, resumes from the last version).
         ``on_open`` receives the raw response so another thread can close it to stop the watch.
         """
-        method = self._method(kind, "list")
-        kwargs: dict[str, Any] = {
-            "watch": True,
-            "allow_watch_bookmarks": True,
-            "timeout_seconds": timeout_seconds,
-            "_preload_content": False,
-            # The read timeout outlives the server's own timeout, so a silent dead stream is noticed.
-            "_request_timeout": (self.request_timeout[0], timeout_seconds + 10),
-        }
+        query: list[tuple[str, Any]] = [
+            ("watch", "true"),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", timeout_seconds),
+        ]
         if resource_version:
-            kwargs["resource_version"] = resource_version
+            query.append(("resourceVersion", resource_version))
         if label_selector:
-            kwargs["label_selector"] = label_selector
+            query.append(("labelSelector", label_selector))
+        # The read timeout outlives the server's own timeout, so a silent dead stream is noticed.
+        timeout = (self.request_timeout[0], timeout_seconds + 10)
         try:
-            response = method(namespace, **kwargs)
+            response = self._http("GET", RESOURCES[kind].path(namespace), query=query, timeout=timeout)
         except ApiException as error:
             if error.status == 410:
                 raise Gone(f"watch {kind}: {_reason(error)}", 410) from error
