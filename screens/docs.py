@@ -207,7 +207,7 @@ class DocsScreen(ConsoleScreen):
         if catalog is None:
             return
         found: list[tuple[str, str, str]] = []
-        seen_fallback_dirs: set[str] = set()
+        checked_dirs: set[str] = set()  # one fallback look per folder, found or not (10k entities)
         for entity in catalog.entities:
             if entity.kind.lower() in ("user", "group", "location", "domain"):
                 continue
@@ -217,12 +217,12 @@ class DocsScreen(ConsoleScreen):
             if annotation:
                 found.append((ref, title, str(annotation)))
                 continue
-            folder = str(entity.position.file).rsplit("/", 1)[0]
-            if folder in seen_fallback_dirs:
-                continue  # one shared fallback folder: list it once, under its first entity
+            folder = str(entity.position.file).rpartition("/")[0]
+            if folder in checked_dirs:
+                continue  # a shared fallback folder is listed once, under its first entity
+            checked_dirs.add(folder)
             location = locate_docs(entity, root=self.ctx.workspace.root, checkout=_no_fetch)
             if location.error is None:
-                seen_fallback_dirs.add(folder)
                 found.append((ref, title, f"fallback: {location.source}"))
         found.sort(key=lambda item: item[1].lower())
         self.post_message(SitesFound(found))
