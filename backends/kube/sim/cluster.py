@@ -43,7 +43,7 @@ from .faults import ApiFaults
 from .kubelet import PodTimings
 from .loop import LoopThread
 from .prometheus import FakePrometheus
-from .seed import SeedService, seed
+from .seed import SeedService, seed, seed_store
 from .store import ObjectStore, StoredEvent
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,8 @@ class SimulatedCluster:
 
     def seed(self, services: Iterable[SeedService]) -> list[str]:
         """Create the missing Namespaces, Deployments and Services of ``services`` (see `seed.seed`)."""
+        if self.store is not None:
+            return seed_store(self.store, services)
         return seed(self.api_url, services)
 
     def save(self) -> None:

@@ -332,7 +332,7 @@ class SimulatedController:
         for _attempt in range(5):
             pod["metadata"]["name"] = f"{meta['name']}-{safe_encode(str(time.monotonic_ns()).encode(), 5)}"
             try:
-                created = self.store.create(PODS, meta["namespace"], pod)
+                created = self.store.create(PODS, meta["namespace"], pod, copy_=False)
             except errors.ApiError as exc:
                 if exc.status != 409:
                     raise
@@ -488,7 +488,9 @@ class SimulatedController:
             current.setdefault("spec", {})["replicas"] = replicas
             return current
 
-        self.store.update(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"], mutate)
+        self.store.update(
+            REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"], mutate, copy_=False
+        )
 
     def _conditions(
         self,
@@ -635,7 +637,7 @@ class SimulatedController:
                 "template": {**template, "metadata": {**tmeta, "labels": labels}},
             },
         }
-        return self.store.create(REPLICASETS, meta["namespace"], rs)
+        return self.store.create(REPLICASETS, meta["namespace"], rs, copy_=False)
 
     def _prune_history(self, spec: Obj, old_rses: list[Obj], pods_by_owner: dict[str, list[Obj]]) -> None:
         limit = int(spec.get("revisionHistoryLimit", 10))
@@ -651,12 +653,8 @@ class SimulatedController:
     # ------------------------------------------------------------------ writes
 
     def _write_status(self, resource: ResourceType, namespace: str, name: str, status: Obj) -> Obj | None:
-        def mutate(current: Obj) -> Obj:
-            current["status"] = status
-            return current
-
         try:
-            return self.store.update(resource, namespace, name, mutate, subresource="status")
+            return self.store.update_status(resource, namespace, name, status, copy_=False)
         except errors.ApiError:
             return None  # deleted meanwhile
 
@@ -667,7 +665,7 @@ class SimulatedController:
         name = f"{meta['name']}.{safe_encode(fingerprint, 8)}"
         namespace = meta.get("namespace") or "default"
         stamp = now_iso()
-        existing = self.store.get(EVENTS, namespace, name)
+        existing = self.store.get(EVENTS, namespace, name, copy_=False)
         if existing is not None:
 
             def bump(current: Obj) -> Obj:
@@ -675,7 +673,7 @@ class SimulatedController:
                 current["lastTimestamp"] = stamp
                 return current
 
-            self.store.update(EVENTS, namespace, name, bump)
+            self.store.update(EVENTS, namespace, name, bump, copy_=False)
             return
         events = self.store.peek(EVENTS)
         for old in events[: max(len(events) - _MAX_EVENTS + 1, 0)]:

@@ -13,6 +13,10 @@ from typing import Any
 
 import httpx
 
+from .errors import ApiError
+from .resources import DEPLOYMENTS, NAMESPACES, SERVICES, ResourceType
+from .store import ObjectStore
+
 KUBERNETES_ID = "backstage.io/kubernetes-id"
 
 
@@ -96,18 +100,23 @@ def service_manifest(service: SeedService, namespace: str) -> dict[str, Any]:
     }
 
 
-def seed_manifests(services: Iterable[SeedService]) -> list[tuple[str, dict[str, Any]]]:
-    """``(collection path, manifest)`` pairs for POSTing: namespaces first, then workloads."""
+def seed_manifests(services: Iterable[SeedService]) -> list[tuple[ResourceType, dict[str, Any]]]:
+    """``(resource, manifest)`` pairs to create: namespaces first, then workloads."""
     services = list(services)
     namespaces = sorted({ns for service in services for ns in service.namespaces})
-    posts: list[tuple[str, dict[str, Any]]] = [
-        ("/api/v1/namespaces", namespace_manifest(ns)) for ns in namespaces
+    objects: list[tuple[ResourceType, dict[str, Any]]] = [
+        (NAMESPACES, namespace_manifest(ns)) for ns in namespaces
     ]
     for service in services:
         for ns in service.namespaces:
-            posts.append((f"/apis/apps/v1/namespaces/{ns}/deployments", deployment_manifest(service, ns)))
-            posts.append((f"/api/v1/namespaces/{ns}/services", service_manifest(service, ns)))
-    return posts
+            objects.append((DEPLOYMENTS, deployment_manifest(service, ns)))
+            objects.append((SERVICES, service_manifest(service, ns)))
+    return objects
+
+
+def _describe(manifest: dict[str, Any]) -> str:
+    meta = manifest["metadata"]
+    return f"{manifest['kind']}/{meta.get('namespace', '')}/{meta['name']}"
 
 
 def seed(api_url: str, services: Iterable[SeedService], *, timeout: float = 10.0) -> list[str]:
@@ -118,11 +127,27 @@ def seed(api_url: str, services: Iterable[SeedService], *, timeout: float = 10.0
     """
     created: list[str] = []
     with httpx.Client(base_url=api_url, timeout=timeout) as http:
-        for path, manifest in seed_manifests(services):
-            response = http.post(path, json=manifest)
+        for resource, manifest in seed_manifests(services):
+            namespace = manifest["metadata"].get("namespace")
+            prefix = f"/apis/{resource.api_version}" if resource.group else f"/api/{resource.version}"
+            scope = f"/namespaces/{namespace}" if resource.namespaced else ""
+            response = http.post(f"{prefix}{scope}/{resource.plural}", json=manifest)
             if response.status_code == 409:
                 continue
             response.raise_for_status()
-            meta = manifest["metadata"]
-            created.append(f"{manifest['kind']}/{meta.get('namespace', '')}/{meta['name']}")
+            created.append(_describe(manifest))
+    return created
+
+
+def seed_store(store: ObjectStore, services: Iterable[SeedService]) -> list[str]:
+    """`seed`, straight into the store of the process that owns the simulation (no HTTP round trips)."""
+    created: list[str] = []
+    for resource, manifest in seed_manifests(services):
+        try:
+            store.create(resource, manifest["metadata"].get("namespace"), manifest)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            continue
+        created.append(_describe(manifest))
     return created

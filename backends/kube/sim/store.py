@@ -219,8 +219,11 @@ class ObjectStore:
 
     # ----------------------------------------------------------------- writing
 
-    def create(self, resource: ResourceType, namespace: str | None, body: Obj) -> Obj:
-        """POST semantics: 409 AlreadyExists on a duplicate; server fields set; status dropped."""
+    def create(self, resource: ResourceType, namespace: str | None, body: Obj, *, copy_: bool = True) -> Obj:
+        """POST semantics: 409 AlreadyExists on a duplicate; server fields set; status dropped.
+
+        Returns a deep copy of the stored object (the stored, read-only one with ``copy_=False``).
+        """
         with self._lock:
             obj = copy.deepcopy(body)
             meta = obj.setdefault("metadata", {})
@@ -255,7 +258,8 @@ class ObjectStore:
             meta["generation"] = 1
             for server_field in ("resourceVersion", "deletionTimestamp", "managedFields"):
                 meta.pop(server_field, None)
-            return copy.deepcopy(self._commit("ADDED", resource, key, obj, None))
+            stored = self._commit("ADDED", resource, key, obj, None)
+            return copy.deepcopy(stored) if copy_ else stored
 
     def update(
         self,
@@ -265,6 +269,7 @@ class ObjectStore:
         mutate: Callable[[Obj], Obj],
         *,
         subresource: str | None = None,
+        copy_: bool = True,
     ) -> Obj:
         """Read-modify-write one object (PUT and PATCH both end here).
 
@@ -288,23 +293,42 @@ class ObjectStore:
                 raise errors.bad_request("the name of the object does not match the request")
             new = self._merge_sides(resource, current, candidate, subresource)
             if _without_rv(new) == _without_rv(current):
-                return copy.deepcopy(current)  # a no-op write: no new version, no event
-            return copy.deepcopy(self._commit("MODIFIED", resource, key, new, current))
+                stored = current  # a no-op write: no new version, no event
+            else:
+                stored = self._commit("MODIFIED", resource, key, new, current)
+            return copy.deepcopy(stored) if copy_ else stored
+
+    def update_status(
+        self, resource: ResourceType, namespace: str | None, name: str, status: Obj, *, copy_: bool = True
+    ) -> Obj:
+        """An unconditional ``/status`` write, as controllers do — `update` without copying the object."""
+        with self._lock:
+            key = self._key(resource, namespace, name)
+            current = self._objects.get(key)
+            if current is None:
+                raise errors.not_found(resource.kind, name)
+            if current.get("status") == status:
+                stored = current
+            else:
+                stored = self._commit("MODIFIED", resource, key, {**current, "status": status}, current)
+            return copy.deepcopy(stored) if copy_ else stored
 
     def _merge_sides(
         self, resource: ResourceType, current: Obj, candidate: Obj, subresource: str | None
     ) -> Obj:
+        # Stored objects are never mutated, so a new version may share parts with the previous
+        # one; ``candidate`` is private (``mutate`` got a deep copy), so it may be edited here.
         if subresource == "status":
-            new = copy.deepcopy(current)
+            new = dict(current)
             if "status" in candidate:
                 new["status"] = candidate["status"]
             else:
                 new.pop("status", None)
             return new
-        new = copy.deepcopy(candidate)
+        new = candidate
         if resource.has_status:
             if "status" in current:
-                new["status"] = copy.deepcopy(current["status"])
+                new["status"] = current["status"]
             else:
                 new.pop("status", None)
         meta = new.setdefault("metadata", {})
@@ -364,8 +388,8 @@ class ObjectStore:
     ) -> Obj:
         """Give ``obj`` the next resourceVersion, store it, record the event and wake watchers."""
         self._rv += 1
-        obj = copy.deepcopy(obj)
-        obj["metadata"]["resourceVersion"] = str(self._rv)
+        # A new top-level dict and metadata: the version stored before may share everything else.
+        obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
         if store:
             self._objects[key] = obj
             self._by_resource.setdefault(key[0], {})[key] = obj
@@ -455,9 +479,8 @@ class ObjectStore:
         with self._lock:
             return {
                 "resourceVersion": self._rv,
-                "objects": [
-                    {"resource": key[0], "object": copy.deepcopy(obj)} for key, obj in self._objects.items()
-                ],
+                # No copies: stored objects are never mutated, only replaced.
+                "objects": [{"resource": key[0], "object": obj} for key, obj in self._objects.items()],
             }
 
     def load(self, snapshot: dict[str, Any]) -> None:
