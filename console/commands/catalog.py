@@ -8,7 +8,6 @@ Exit codes: 0 all valid, 1 something invalid, 2 usage or I/O error (e.g. a path 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -82,9 +81,8 @@ def _validate(args: argparse.Namespace) -> int:
 
     files = _expand(args.paths)
     options = ReadOptions(follow=args.follow, root=None, plain_base=os.getcwd())
-    with gc_paused():
+    with gc_paused(freeze=True):  # a short-lived process: never rescan its objects
         results = [result.as_dict() for result in read_documents(files, options)]
-        gc.freeze()  # this process ends soon: never scan the results for cycles
     if args.output == "json":
         _print_json_list(results)
     else:
@@ -115,8 +113,7 @@ def _list(args: argparse.Namespace) -> int:
     from backends.catalog import load_catalog, sort_entities
 
     workspace = workspace_from_args(args)
-    catalog = load_catalog(workspace)
-    gc.freeze()  # this process ends soon: never scan the catalog's objects for cycles again
+    catalog = load_catalog(workspace, freeze_gc=True)  # a short-lived process: never rescan its objects
     for problem in catalog.problems:
         print(problem, file=sys.stderr)
     entities = catalog.filter(args.filter)
