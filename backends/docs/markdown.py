@@ -12,8 +12,8 @@ constructs into CommonMark before display, so any viewer shows them sensibly:
       > body…
 
   A viewer may style blockquotes as callouts; the kind is also kept in ``callout_kind()``.
-* Images ``![alt](path)`` become the text ``[image: alt](path)`` — a link, so a viewer can
-  show the path and the user can follow it; the pixels are never fetched.
+* Images ``![alt](path)`` become the link ``[image: alt (path)](path)``: the terminal shows the
+  alt text and where the picture is, and the user can still follow it; pixels are never fetched.
 * ``## Heading {#custom-id}`` (attr_list) keeps its custom anchor and loses the braces.
 
 Anchors follow Python-Markdown's ``toc`` slugify (what mkdocs links use), with ``_1``, ``_2``
@@ -246,7 +246,7 @@ def _replace_images(text: str, images: list[Image]) -> str:
         alt = match.group("alt").strip() or "image"
         src = match.group("src")
         images.append(Image(alt, src))
-        return f"[image: {alt}]({src})"
+        return f"[image: {alt} ({src})]({src})"
 
     return _IMAGE.sub(replace, text)
 

@@ -43,7 +43,9 @@ def test_admonition_syntax_inside_code_is_left_alone() -> None:
 
 def test_images_become_alt_text_links() -> None:
     prepared = prepare('Look: ![Architecture diagram](img/arch.png "title") and `![not](code.png)`\n')
-    assert prepared.markdown == "Look: [image: Architecture diagram](img/arch.png) and `![not](code.png)`\n"
+    assert prepared.markdown == (
+        "Look: [image: Architecture diagram (img/arch.png)](img/arch.png) and `![not](code.png)`\n"
+    )
     assert [(i.alt, i.src) for i in prepared.images] == [("Architecture diagram", "img/arch.png")]
 
 
