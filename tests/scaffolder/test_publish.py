@@ -98,6 +98,7 @@ def test_publish_github_and_gitlab_are_mapped_onto_the_git_server(tmp_path: Path
         "publish:github",
         "github.com?owner=acme&repo=web",
         repoVisibility="private",
+        allowedHosts=["github.com"],
         protectDefaultBranch=True,
         topics=["x"],
     )

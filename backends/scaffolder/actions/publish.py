@@ -78,6 +78,11 @@ _GITHUB_ONLY = [
     "topics",
     "oidcCustomization",
     "autoInit",
+    "allowedHosts",
+    "subscribe",
+    "requiredDeploymentEnvironments",
+    "blockCreations",
+    "workflowAccess",
 ]
 _GITLAB_ONLY = [
     "repoVisibility",
@@ -88,6 +93,7 @@ _GITLAB_ONLY = [
     "projectVariables",
     "skipExisting",
     "signCommit",
+    "allowedHosts",
 ]
 
 
