@@ -54,9 +54,10 @@ def test_split_never_starves_either_track(replicas: int, weight: int, surge: int
     split = split_replicas(replicas, weight, surge)
     assert split.canary >= 1 and split.stable >= 1
     assert split.total in ((replicas, replicas + 1) if surge else (replicas,))
-    # nearest: no other split over the same total is closer to the asked weight
-    best = min(abs(100 * c / split.total - weight) for c in range(1, split.total))
-    assert abs(split.actual_weight - weight) <= best + 1e-9 or split.total != replicas or surge
+    # nearest: no other split that keeps both tracks alive is closer to the asked weight
+    totals = (replicas, replicas + 1) if surge else (replicas,)
+    best = min(abs(100 * c / t - weight) for t in totals for c in range(1, t))
+    assert abs(split.actual_weight - weight) <= best + 1e-9
 
 
 def test_split_rejects_bad_weight() -> None:
