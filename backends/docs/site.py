@@ -30,18 +30,25 @@ def load_site(
     root: Path | None = None,
     checkout: Checkout | None = None,
     max_page_bytes: int = MAX_PAGE_BYTES,
+    probe_titles: bool = True,
 ) -> DocSite:
     """The docs site of a catalog entity (resolving its techdocs-ref), never raising.
 
     ``root``: the workspace directory, which local entity positions are relative to.
+    ``probe_titles=False`` skips reading each page's head for its ``# Title`` (pages outside the
+    nav are then titled by file name) — for callers that read every page anyway, like search.
     """
     location = locate_docs(entity, root=root, checkout=checkout)
     title = getattr(entity, "title", "") or getattr(entity, "name", "") or location.entity_ref
-    return site_from_location(location, title=title, max_page_bytes=max_page_bytes)
+    return site_from_location(location, title=title, max_page_bytes=max_page_bytes, probe_titles=probe_titles)
 
 
 def site_from_location(
-    location: DocsLocation, *, title: str = "", max_page_bytes: int = MAX_PAGE_BYTES
+    location: DocsLocation,
+    *,
+    title: str = "",
+    max_page_bytes: int = MAX_PAGE_BYTES,
+    probe_titles: bool = True,
 ) -> DocSite:
     """Build the site for an already-resolved location."""
     site = DocSite(
@@ -63,11 +70,18 @@ def site_from_location(
         site.nav = [NavItem(title=page_title, page=location.readme.name)]
         return site
     assert location.directory is not None
-    return load_site_from_dir(location.directory, entity_ref=location.entity_ref, site=site)
+    return load_site_from_dir(
+        location.directory, entity_ref=location.entity_ref, site=site, probe_titles=probe_titles
+    )
 
 
 def load_site_from_dir(
-    directory: Path, *, entity_ref: str = "", title: str = "", site: DocSite | None = None
+    directory: Path,
+    *,
+    entity_ref: str = "",
+    title: str = "",
+    site: DocSite | None = None,
+    probe_titles: bool = True,
 ) -> DocSite:
     """Build a site from a directory with an ``mkdocs.yml`` (or just Markdown files)."""
     site = site or DocSite(entity_ref=entity_ref, title=title or entity_ref, root=None)
@@ -107,7 +121,8 @@ def load_site_from_dir(
     infos: dict[str, PageInfo] = {}
     for path in paths:
         in_nav = path in nav_titles if raw_nav is not None else True
-        page_title = nav_titles.get(path) or _probe_title(docs_dir / path) or _title_from_path(path)
+        probed = _probe_title(docs_dir / path) if probe_titles and not nav_titles.get(path) else ""
+        page_title = nav_titles.get(path) or probed or _title_from_path(path)
         infos[path] = PageInfo(path, page_title, in_nav)
     # Nav leaves without a title take the page's own title, as mkdocs does.
     for root_item in site.nav:

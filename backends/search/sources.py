@@ -141,7 +141,7 @@ def docs_documents(
             if directory in fallback_dirs:
                 continue
             fallback_dirs.add(directory)
-        site = load_site(entity, root=root, checkout=checkout)
+        site = load_site(entity, root=root, checkout=checkout, probe_titles=False)
         if site.root is None:
             continue
         owner = claimed.setdefault(site.root, site.entity_ref)
