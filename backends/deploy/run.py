@@ -48,7 +48,7 @@ from backends.deploy.history import DeployRecord
 from backends.deploy.lease import DeployLease, LeaseHeld
 from backends.deploy.prechecks import DeployRefused, DeployTarget
 from backends.deploy.weights import split_replicas
-from backends.kube.cluster import ClusterError
+from backends.kube.cluster import ClusterError, Conflict
 from backends.kube.rollout import progress_deadline_exceeded, rollout_status
 from backends.kube.watch import ResourceWatch
 
@@ -598,7 +598,13 @@ class DeployRun:
                 stable, version=self.version, replicas=0, deploy_id=self.deploy_id, stable_replicas=self.total
             )
             body["metadata"]["annotations"][cn.A_DEPLOYED_BY] = self.user
-            target.cluster.create("deployments", target.namespace, body)
+            try:
+                target.cluster.create("deployments", target.namespace, body)
+            except Conflict:
+                # A create retried after a timeout finds its own first attempt; anyone else's is an error.
+                existing = target.cluster.get("deployments", target.namespace, target.canary_name)
+                if cn.annotations(existing).get(cn.A_DEPLOY_ID) != self.deploy_id:
+                    raise
         yield from self._wait(lambda: self._canary() is not None, timeout=30, what="the canary to appear")
         yield self._emit(
             StageFinished(
