@@ -54,19 +54,18 @@ class RawDocument(NamedTuple):
 def read_catalog_file(path: Path | str) -> str:
     """The text of a catalog file, or ``CatalogFileError`` saying clearly why it cannot be read."""
     path = os.fspath(path)
+    limit_mb = MAX_FILE_BYTES // 1024 // 1024
     try:
-        size = os.stat(path).st_size
-        if size > MAX_FILE_BYTES:
-            raise CatalogFileError(
-                f"file is {size / 1024 / 1024:.1f} MB, larger than the {MAX_FILE_BYTES // 1024 // 1024} MB "
-                "limit for catalog files"
-            )
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                size = os.fstat(handle.fileno()).st_size
+                raise CatalogFileError(
+                    f"file is {size / 1024 / 1024:.1f} MB, "
+                    f"larger than the {limit_mb} MB limit for catalog files"
+                )
     except OSError as error:
         raise CatalogFileError(f"cannot read file: {error.strerror or error}") from error
-    if len(data) > MAX_FILE_BYTES:  # grew between stat and read, or a special file
-        raise CatalogFileError(f"file is larger than the {MAX_FILE_BYTES // 1024 // 1024} MB limit")
     if b"\x00" in data:
         raise CatalogFileError("binary file (contains NUL bytes), not YAML text")
     try:

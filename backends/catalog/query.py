@@ -74,37 +74,33 @@ def _postings_of(entity: Entity, position: int, postings: dict[str, dict[str, li
     """Add one entity's facet values to ``postings``; return its free-text search key.
 
     Uses the entity's summary fields only, so building the index never re-parses a document.
+    Entities are added in position order, so a bucket already holding ``position`` has it last.
     """
-
-    def add(facet: str, value: str) -> None:
+    name = entity.name.lower()
+    namespace = entity.namespace.lower()
+    values = [("kind", entity.kind.lower()), ("namespace", namespace), ("name", name)]
+    tags = entity.tags
+    values.extend(("tag", tag.lower()) for tag in tags)
+    if entity.lifecycle:
+        values.append(("lifecycle", entity.lifecycle.lower()))
+    if entity.type:
+        values.append(("type", entity.type.lower()))
+    for relation_type, target in entity.declared_relations:
+        if relation_type == OWNED_BY:
+            values.append(("owner", target))
+            values.append(("owner", target[target.rindex("/") + 1 :]))
+        elif relation_type == PART_OF and target.startswith("system:"):
+            values.append(("system", target))
+            values.append(("system", target[target.rindex("/") + 1 :]))
+    if entity.kind == "System":  # `system:x` also finds the System itself
+        values.append(("system", f"system:{namespace}/{name}"))
+        values.append(("system", name))
+    for facet, value in values:
         bucket = postings[facet].get(value)
         if bucket is None:
             postings[facet][value] = [position]
         elif bucket[-1] != position:
             bucket.append(position)
-
-    name = entity.name.lower()
-    namespace = entity.namespace.lower()
-    add("kind", entity.kind.lower())
-    add("namespace", namespace)
-    add("name", name)
-    tags = entity.tags
-    for tag in tags:
-        add("tag", tag.lower())
-    if entity.lifecycle:
-        add("lifecycle", entity.lifecycle.lower())
-    if entity.type:
-        add("type", entity.type.lower())
-    for relation_type, target in entity.declared_relations:
-        if relation_type == OWNED_BY:
-            add("owner", target)
-            add("owner", target[target.rindex("/") + 1 :])
-        elif relation_type == PART_OF and target.startswith("system:"):
-            add("system", target)
-            add("system", target[target.rindex("/") + 1 :])
-    if entity.kind == "System":  # `system:x` also finds the System itself
-        add("system", f"system:{namespace}/{name}")
-        add("system", name)
     return f"{entity.name}\n{entity.title}\n{entity.description}\n{' '.join(tags)}".lower()
 
 
