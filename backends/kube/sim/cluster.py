@@ -38,7 +38,7 @@ import yaml
 from backends.atomic import write_text_atomic
 
 from .controller import SimulatedController
-from .emulator import SimulatedApiServer
+from .emulator import QuietTestServer, SimulatedApiServer
 from .faults import ApiFaults
 from .kubelet import PodTimings
 from .loop import LoopThread
@@ -372,7 +372,7 @@ def _start_owner(
 
     async def boot() -> tuple[str, kmock.Server]:
         await api_server.__aenter__()
-        server = kmock.Server(api_server, host="127.0.0.1")
+        server = kmock.Server(api_server, host="127.0.0.1", server_cls=QuietTestServer)
         await server.__aenter__()
         await prometheus.start()
         loop.loop.create_task(controller.run(), name="simulated-controller")

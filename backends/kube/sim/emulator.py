@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp.test_utils
 import aiohttp.web
 import attrs
 import yaml
@@ -368,8 +369,9 @@ class SimulatedApiServer(KubernetesEmulator):
             )
         except ApiError as exc:
             # Like kube-apiserver: a too-old version is a 200 stream with one ERROR event.
-            await response.write(_line({"type": "ERROR", "object": exc.to_status()}))
-            await response.write_eof()
+            with contextlib.suppress(ConnectionError):
+                await response.write(_line({"type": "ERROR", "object": exc.to_status()}))
+                await response.write_eof()
             return response
         self._open_watches[watcher] = (call.path, raw)
         loop = asyncio.get_running_loop()
@@ -413,7 +415,8 @@ class SimulatedApiServer(KubernetesEmulator):
             self.store.unwatch(watcher)
             self._open_watches.pop(watcher, None)
             self._last_activity = time.monotonic()
-        await response.write_eof()
+        with contextlib.suppress(ConnectionError):  # the client left just as the stream ended
+            await response.write_eof()
         return response
 
     def _drop_watches(self, path: re.Pattern[str] | None, abrupt: bool) -> int:
@@ -425,6 +428,14 @@ class SimulatedApiServer(KubernetesEmulator):
             return path is None or path.search(entry[0]) is not None
 
         return self.store.close_watches(chosen)
+
+
+class QuietTestServer(aiohttp.test_utils.RawTestServer):
+    """kmock's aiohttp server without an access log line per request and without debug mode:
+    a CLI or TUI hosting the simulation must not print the simulation's traffic."""
+
+    async def _make_runner(self, debug: bool = True, **kwargs: Any) -> aiohttp.web.ServerRunner:
+        return await super()._make_runner(debug=False, access_log=None, **kwargs)
 
 
 def _line(event: dict[str, Any]) -> bytes:
