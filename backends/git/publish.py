@@ -277,12 +277,16 @@ def push_change_request(
             options = {"branch": target_branch} if target_branch else {}
             repo = git.Repo.clone_from(remote, clone, env=env, **options)
             runner = repo.git
-            heads = runner.execute(["git", "ls-remote", "origin", "refs/pull/*/head"], env=env)
+            heads = runner.execute(
+                ["git", "ls-remote", "origin", "refs/pull/*/head", f"refs/heads/{branch}"], env=env
+            )
         except git.GitCommandError as error:
             raise PublishError(f"cannot read {remote}: {_stderr(error)}") from error
         if not repo.head.is_valid():
             raise PublishError(f"{remote} has no commits: there is no branch to propose a change to")
         base = target_branch or repo.active_branch.name
+        if f"refs/heads/{branch}" in heads.split() and not replace_branch:
+            raise PushRejected(f"branch {branch} already exists in {remote} (set update: true to replace it)")
         numbers = [int(m) for m in re.findall(r"refs/pull/(\d+)/head", heads)]
         number = max(numbers, default=0) + 1
         destination = (clone / target_path).resolve()

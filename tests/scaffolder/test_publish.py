@@ -264,7 +264,7 @@ def test_pull_and_merge_requests_become_numbered_branches(tmp_path: Path) -> Non
     again = run(template, {"name": "beta"}, services=services)
     assert outputs_of(again, "pr")["pullRequestNumber"] == 2
     clash = run(template, {"name": "alpha"}, services=services)
-    assert "rejected" in (finished(clash).error or "")
+    assert "branch add-alpha already exists" in (finished(clash).error or "")
 
     gitlab = write_template(
         tmp_path / "mr",
