@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "validate",
         help="check YAML files against Backstage's rules, one verdict per document",
         description="Check catalog files against Backstage's rules. PATH may be a file, a directory "
-        "(its YAML files, recursively) or a glob. Exit 0 when every document is valid, 1 otherwise, "
+        "(its *.yaml/*.yml files; sub-folders through --follow or a quoted glob such as "
+        "'catalog/**/*.yaml') or a glob. Exit 0 when every document is valid, 1 otherwise, "
         "2 when a path does not exist.",
     )
     validate.add_argument("paths", nargs="+", metavar="PATH")
@@ -57,12 +58,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # -- validate ---------------------------------------------------------------------------------------
 def _expand(paths: list[str]) -> list[str]:
     from backends.catalog.globs import glob_files, has_magic
+    from backends.catalog.sources import directory_yaml_files
 
     files: list[str] = []
     for path in paths:
         if os.path.isdir(path):
-            found = glob_files(os.path.join(path, "**/*.{yaml,yml}"))
-            files.extend(found)
+            # Like a workspace `dir` source: the folder's own YAML files; sub-folders are reached
+            # through Location entities (--follow) or a glob such as 'catalog/**/*.yaml'.
+            files.extend(directory_yaml_files(path))
         elif has_magic(path) and not os.path.exists(path):
             found = glob_files(path)
             if not found:
