@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -193,9 +193,8 @@ class DeployScreen(ConsoleScreen):
         height: auto; padding: 0 1; border: heavy $warning; color: $warning; text-style: bold; display: none;
     }
     DeployScreen #decision.-shown { display: block; }
-    DeployScreen #watch-top { height: 1fr; min-height: 8; }
-    DeployScreen #tree-scroll { width: 1fr; }
-    DeployScreen #steps-scroll { width: 54; border-left: solid $panel-lighten-2; }
+    DeployScreen #steps { border-bottom: solid $panel-lighten-2; }
+    DeployScreen #tree-scroll { height: 1fr; min-height: 6; }
     DeployScreen #log { height: 10; border-top: solid $panel-lighten-2; }
     """
 
@@ -220,6 +219,7 @@ class DeployScreen(ConsoleScreen):
         self._pending_service: str | None = None
         self._closing = False
         self._catalog_seen = False
+        self.driving = False  # a worker is iterating a run's events
 
     # -- layout -------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -247,11 +247,9 @@ class DeployScreen(ConsoleScreen):
             with Vertical(id="watch-view"):
                 yield Static("", id="run-header")
                 yield Static("", id="decision")
-                with Horizontal(id="watch-top"):
-                    with VerticalScroll(id="tree-scroll"):
-                        yield RolloutTree(id="tree")
-                    with VerticalScroll(id="steps-scroll"):
-                        yield CanarySteps(id="steps")
+                yield CanarySteps(id="steps")
+                with VerticalScroll(id="tree-scroll"):
+                    yield RolloutTree(id="tree")
                 yield EventLog(id="log")
 
     def _environment_names(self) -> list[str]:
@@ -570,7 +568,7 @@ class DeployScreen(ConsoleScreen):
         version: str = "",
     ) -> None:
         """Show the watch view and run ``make_run(engine)`` in a worker (already confirmed)."""
-        if self.run is not None and self.state is not None and not self.state.finished:
+        if self.driving:
             self.notify("A deploy is already running here; watch it with w.", severity="warning")
             return
         self.run = None
@@ -585,6 +583,7 @@ class DeployScreen(ConsoleScreen):
         self._redraw_run()
         if self.live is None or (self.live.service, self.live.environment) != (service, env):
             self._watch_rollout(service, env)
+        self.driving = True
         self._drive(make_run)
 
     @work(thread=True, group="deploy-run", name="deploy")
@@ -595,6 +594,7 @@ class DeployScreen(ConsoleScreen):
             run = make_run(self.engine)
         except DeployRefused as error:
             self.post_message(RunRefused(str(error)))
+            self.post_message(RunEnded())
             return
         self.post_message(RunCreated(run))
         events = run.events()
@@ -628,6 +628,7 @@ class DeployScreen(ConsoleScreen):
         self._redraw_run()
 
     def on_run_ended(self, _message: RunEnded) -> None:
+        self.driving = False
         self.refresh_bindings()
         if self.board is None or self.board.board is None:
             return

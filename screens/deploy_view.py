@@ -123,7 +123,7 @@ class RunState:
             self.actual_weight = event.actual_weight
             return None
         if isinstance(event, ev.AnalysisResult):
-            check = CheckView(event.check, str(event.verdict), event.detail)
+            check = CheckView(_check_label(event.check, event.value), str(event.verdict), event.detail)
             if 0 <= event.step < len(self.checks):
                 self.checks[event.step].append(check)
             level = {"passed": "info", "failed": "error", "inconclusive": "warning"}[str(event.verdict)]
@@ -245,6 +245,21 @@ class RunState:
         icon = PHASE_ICONS.get(self.phase, "?")
         versions = f"{self.from_version or '?'} → {self.to_version or '?'}"
         return f"{self.kind} {self.service} · {self.environment} · {versions} · {icon} {self.phase}"
+
+
+CHECK_LABELS: dict[str, str] = {
+    "progress-deadline": "deadline",
+    "restarts": "restarts",
+    "pods-ready": "pods ready",
+    "error-rate": "error rate",
+}
+
+
+def _check_label(check: str, value: float | None) -> str:
+    label = CHECK_LABELS.get(check, check)
+    if check == "error-rate" and value is not None:
+        label += f" {value:.2%}"
+    return label
 
 
 def _seconds(seconds: float) -> str:

@@ -30,9 +30,9 @@ CHECK_STYLES: dict[str, str] = {"passed": "green", "failed": "bold red", "inconc
 
 @dataclass(frozen=True, slots=True)
 class CheckView:
-    name: str
+    name: str  # short, shown inline: "pods ready", "error rate 0.20%"
     verdict: str  # passed | failed | inconclusive
-    detail: str
+    detail: str  # the full sentence, shown under the step unless the check passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ def weight_bar(percent: float, width: int = 20) -> Text:
 
 
 class CanarySteps(Static):
-    """One line per step (▶ marks the current one), its analysis indented below."""
+    """One line per step (▶ marks the current one) with its analysis; failures spelled out below."""
 
     DEFAULT_CSS = """
     CanarySteps { height: auto; width: auto; min-width: 100%; padding: 0 1; text-wrap: nowrap; }
@@ -79,24 +79,21 @@ class CanarySteps(Static):
         if not self.steps:
             text.append("\nNo steps: this run changes the stable Deployment directly.", style="dim italic")
         width = max((len(s.label) for s in self.steps), default=0)
+        note_width = max((len(s.note) for s in self.steps), default=0)
         for index, step in enumerate(self.steps):
             current = index == self.current
             style = STEP_STYLES.get(step.status, "")
             text.append("\n")
-            text.append("▶ " if current else "  ", style="bold reverse" if current else "")
+            text.append("▶ " if current else "  ", style="bold" if current else "")
             text.append(f"{STEP_ICONS.get(step.status, '?')} ", style=style)
-            label_style = f"{style} reverse" if current else style
-            text.append(f" {step.label:<{width}} ", style=label_style)
-            if step.note:
-                text.append(f" {step.note}", style="dim")
+            text.append(f" {step.label:<{width}} ", style=f"{style} reverse" if current else style)
+            text.append(f"  {step.note:<{note_width}}", style="dim")
+            # Every check on the step's own line; the sentence only for those that did not pass.
             for check in step.checks:
-                text.append("\n      ")
-                text.append(
-                    f"{CHECK_ICONS.get(check.verdict, '?')} ", style=CHECK_STYLES.get(check.verdict, "")
-                )
-                text.append(f"{check.name:<18}", style="dim")
-                text.append(
-                    check.detail,
-                    style=CHECK_STYLES.get(check.verdict, "") if check.verdict != "passed" else "",
-                )
+                check_style = CHECK_STYLES.get(check.verdict, "")
+                text.append(f"  {CHECK_ICONS.get(check.verdict, '?')} ", style=check_style)
+                text.append(check.name, style="" if check.verdict == "passed" else check_style)
+            for check in step.checks:
+                if check.verdict != "passed":
+                    text.append(f"\n       {check.detail}", style=CHECK_STYLES.get(check.verdict, ""))
         return text

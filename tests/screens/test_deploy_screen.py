@@ -1,0 +1,493 @@
+"""The deploy mode, driven by keyboard against the simulated cluster over HTTP (the backend's real
+code path, only faster): board, deploy → watch → complete, promote, pause/resume, abort, rollback,
+inconclusive analysis, interrupted deploys, an unreachable cluster, and snapshots."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, Static
+
+from backends.deploy.events import StageFinished
+from backends.deploy.session import open_deploy
+from backends.workspace import load_demo_workspace
+from console.app import IdpConsoleApp
+from screens.deploy import DeployScreen
+from screens.deploy_confirm import ConfirmDeploy
+from screens.deploy_view import Clock
+from tests.screens.helpers import screen_text, wait_for_catalog, workspace_app, write_workspace
+from widgets.event_log import EventLog
+from widgets.virtual_table import VirtualTable
+
+TIME_SCALE = 0.02  # simulated pods are ready in ~0.1 s
+SERVICE = "payment-service"
+
+
+class FrozenClock(Clock):
+    """Stamps and ages that never change, so snapshots are stable."""
+
+    def stamp(self, at: float) -> str:
+        return "12:00:00"
+
+    def age(self, seconds: float) -> str:
+        return "5m"
+
+
+@pytest.fixture(autouse=True)
+def fast_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(DeployScreen, "SESSION_TIME_SCALE", TIME_SCALE)
+    monkeypatch.setattr(DeployScreen, "clock", FrozenClock())
+    yield
+
+
+def deploy_app(bake: str = "0.3s", **deploy: Any) -> IdpConsoleApp:
+    """The demo workspace (simulated cluster, seeded services) with short bakes."""
+    workspace = load_demo_workspace()
+    workspace.raw["deploy"] = {**workspace.raw["deploy"], "bake": bake, **deploy}
+    return IdpConsoleApp(workspace)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+async def wait_until(
+    pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = ""
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what or 'condition'}"
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def board_rows(screen: DeployScreen) -> dict[str, tuple[str, ...]]:
+    table = screen.query_one("#board", VirtualTable)
+    return {row[0]: tuple(row) for row in table._rows}
+
+
+def settled(screen: DeployScreen) -> bool:
+    """Every seeded service shows ready pods and nothing is still rolling out."""
+    rows = board_rows(screen)
+    cells = [cell for row in rows.values() for cell in row[1:] if cell != "—"]
+    return bool(cells) and all(cell.startswith("✔") and "⇢" not in cell for cell in cells)
+
+
+async def open_deploy_mode(pilot: Pilot) -> DeployScreen:
+    await wait_for_catalog(pilot)
+    await pilot.press("3")
+    screen = pilot.app.screen
+    assert isinstance(screen, DeployScreen)
+    await wait_until(pilot, lambda: screen.board is not None and settled(screen), what="the board")
+    return screen
+
+
+async def fill_form(pilot: Pilot, screen: DeployScreen, service: str, env: str, version: str) -> None:
+    await pilot.press("n")
+    assert screen.view == "form"
+    assert screen.query_one("#service-filter", Input).has_focus
+    await pilot.press(*service[:5], "enter")  # a prefix is enough: the first match is chosen
+    assert screen._service == service
+    environments = screen.query_one("#environments", OptionList)
+    assert environments.has_focus
+    ids = [environments.get_option_at_index(i).id for i in range(environments.option_count)]
+    for _ in range(ids.index(env)):
+        await pilot.press("down")
+    await pilot.press("enter")
+    assert screen.query_one("#version", Input).has_focus
+    await pilot.press(*version, "enter")
+    await pilot.pause()
+
+
+async def confirm(pilot: Pilot, typed: str | None = None) -> None:
+    modal = pilot.app.screen
+    assert isinstance(modal, ConfirmDeploy)
+    if typed is not None:
+        await pilot.press(*typed)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def deploy(pilot: Pilot, screen: DeployScreen, env: str, version: str) -> None:
+    await fill_form(pilot, screen, SERVICE, env, version)
+    await confirm(pilot, SERVICE if env == "production" else None)
+    assert screen.view == "watch"
+
+
+async def wait_finished(pilot: Pilot, screen: DeployScreen, timeout: float = 40.0) -> str:
+    await wait_until(pilot, lambda: screen.state is not None and screen.state.finished, timeout, "the run")
+    await wait_until(pilot, lambda: not screen.driving, 10, "the worker")
+    assert screen.state is not None
+    return screen.state.outcome
+
+
+async def wait_step(pilot: Pilot, screen: DeployScreen, step: int) -> None:
+    def reached() -> bool:
+        state = screen.state
+        return state is not None and state.current_step == step and state.statuses[step] == "running"
+
+    await wait_until(pilot, reached, what=f"step {step + 1}")
+
+
+def log_text(screen: DeployScreen) -> str:
+    return "\n".join(screen.query_one("#log", EventLog).lines_text)
+
+
+def stable_cell(screen: DeployScreen, env: str) -> str:
+    environments = screen._environment_names()
+    return board_rows(screen)[SERVICE][1 + environments.index(env)]
+
+
+# -- the board ----------------------------------------------------------------------------------
+
+
+async def test_board_shows_what_runs_where_from_watches(tmp_path: Path) -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        rows = board_rows(screen)
+        assert rows[SERVICE] == (SERVICE, "✔ v2.3.0 4/4", "✔ v2.3.0 4/4")
+        assert rows["ledger-service"][1] == "✔ v3.1.0 3/3"
+        assert rows["auth-service"][1] == "—"  # in the catalog, not in the cluster
+        # A change made behind the screen's back (another client) arrives by watch.
+        sim = screen.session.simulated
+        assert sim is not None
+        from backends.kube.cluster import Cluster
+
+        cluster = Cluster.from_kubeconfig(str(sim.kubeconfig(tmp_path / "kubeconfig")), "simulated")
+        cluster.patch("deployments", "staging", "ledger-service", {"spec": {"replicas": 5}})
+        await wait_until(
+            pilot, lambda: board_rows(screen)["ledger-service"][1] == "✔ v3.1.0 5/5", what="watch"
+        )
+        assert "SIMULATED CLUSTER" in screen_text(app)
+
+
+async def test_unreachable_kubeconfig_is_an_error_on_screen_not_a_fallback(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod\n"
+        "clusters: [{name: prod, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "contexts: [{name: prod, context: {cluster: prod, user: me}}]\n"
+        "users: [{name: me, user: {token: x}}]\n"
+    )
+    component = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: api\n"
+        "  annotations: {backstage.io/kubernetes-id: api}\n"
+        "spec: {type: service, lifecycle: production, owner: team-a}\n"
+    )
+    environments = f"environments:\n  production:\n    kubeconfig: {kubeconfig}\n    context: prod\n"
+    write_workspace(tmp_path / "ws", {"api.yaml": component}, environments)
+    app = workspace_app(tmp_path / "ws")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("3")
+        screen = app.screen
+        assert isinstance(screen, DeployScreen)
+        errors = screen.query_one("#board-errors", Static)
+        await wait_until(pilot, lambda: errors.has_class("-shown"), what="the error")
+        await wait_until(pilot, lambda: "never falls back" in screen_text(app), what="the error painted")
+        text = screen_text(app)
+        assert "✖ production: cannot reach the cluster prod (http://127.0.0.1:9)" in text
+        assert board_rows(screen)["api"] == ("api", "✖ unreachable")
+        assert "SIMULATED CLUSTER" not in text
+        assert screen.session.simulated is None  # nothing was started instead
+
+
+# -- deploy, watch, controls --------------------------------------------------------------------
+
+
+async def test_deploy_to_production_confirm_watch_complete() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await fill_form(pilot, screen, SERVICE, "production", "v2.3.1")
+        modal = app.screen
+        assert isinstance(modal, ConfirmDeploy)
+        assert "v2.3.0 (4/4) → v2.3.1" in screen_text(app)
+        # enter alone (or a wrong name) does not deploy to production
+        await pilot.press(*"payment", "enter")
+        assert app.screen is modal
+        assert "not the service name" in screen_text(app)
+        await pilot.press(*"-service", "enter")
+        await pilot.pause()
+        assert screen.view == "watch"
+
+        assert await wait_finished(pilot, screen) == "succeeded"
+        text = screen_text(app)
+        assert "deploy payment-service · production · v2.3.0 → v2.3.1 · ✔ Succeeded" in text
+        assert screen.state is not None
+        assert screen.state.statuses == ["done"] * 4 and screen.state.final_status == "done"
+        log = log_text(screen)
+        assert "analysis error-rate: error rate 0.20% within 1.00%" in log
+        assert "deploy complete: payment-service runs v2.3.1; rollback available for 72h" in log
+        # the tree shows the stable on the new version; the canary is gone
+        await wait_until(pilot, lambda: "stable payment-service  v2.3.1  4/4 ready" in screen_text(app))
+        assert "canary payment-service-canary" not in screen_text(app)
+        # the board followed by watch
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: stable_cell(screen, "production") == "✔ v2.3.1 4/4", what="board")
+        assert stable_cell(screen, "staging") == "✔ v2.3.0 4/4"
+        records = screen.session.context.history.records(SERVICE, "production", limit=1)
+        assert records[0].outcome == "succeeded" and records[0].user == "jane.doe"
+
+
+async def test_watch_view_shows_canary_and_pods_while_running() -> None:
+    app = deploy_app(bake="30s")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        await wait_step(pilot, screen, 0)
+        await wait_until(
+            pilot, lambda: "canary payment-service-canary  v2.3.1  1/1 ready" in screen_text(app)
+        )
+        text = screen_text(app)
+        assert "stable payment-service  v2.3.0  4/4 ready" in text
+        assert "▶ ◐  5%" in text  # the current step is marked
+        assert "Running    1/1  ↻0" in text  # pods: ready, restarts
+        await pilot.press("o")  # fold pods
+        assert "5 pods" not in screen_text(app)
+        assert "4 pods ✔✔✔✔" in screen_text(app) and "1 pods ✔" in screen_text(app)
+        await pilot.press("P")  # promote fully: skip the remaining steps
+        assert await wait_finished(pilot, screen) == "succeeded"
+
+
+async def test_promote_ends_each_bake_early() -> None:
+    app = deploy_app(bake="60s")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        started = asyncio.get_running_loop().time()
+        for step in range(3):  # the 100% step has no bake
+            await wait_step(pilot, screen, step)
+            await pilot.press("p")
+        assert await wait_finished(pilot, screen) == "succeeded"
+        assert asyncio.get_running_loop().time() - started < 30  # not 3 × 60 s
+        assert screen.state is not None and screen.state.statuses == ["done"] * 4
+
+
+async def test_pause_and_resume() -> None:
+    app = deploy_app(bake="1s")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        await wait_step(pilot, screen, 1)
+        await pilot.press("space")
+        await wait_until(pilot, lambda: screen.state is not None and screen.state.paused, what="pause")
+        assert screen.run is not None and screen.run.paused
+        assert "⏸ Paused: paused by user" in screen_text(app)
+        assert "⏸ Paused" in screen.query_one("#run-header", Static).render().plain
+        await pilot.pause(1.5)  # longer than the bake: a paused bake does not finish
+        assert screen.state is not None and screen.state.statuses[1] == "paused"
+        await pilot.press("space")
+        await wait_until(pilot, lambda: not screen.state.paused, what="resume")
+        assert "resumed (resume)" in log_text(screen)
+        assert await wait_finished(pilot, screen) == "succeeded"
+
+
+async def test_abort_rolls_back() -> None:
+    app = deploy_app(bake="60s")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "production", "v2.3.1")
+        await wait_step(pilot, screen, 0)
+        await pilot.press("a")
+        assert await wait_finished(pilot, screen) == "aborted"
+        assert screen.state is not None
+        assert screen.state.statuses == ["failed", "skipped", "skipped", "skipped"]
+        assert "✖ Aborted" in screen_text(app)
+        assert "aborted: aborted by user; payment-service is on v2.3.0" in log_text(screen)
+        await wait_until(pilot, lambda: "canary payment-service-canary" not in screen_text(app), what="tree")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: stable_cell(screen, "production") == "✔ v2.3.0 4/4", what="board")
+
+
+async def test_rollback_after_a_deploy() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        assert await wait_finished(pilot, screen) == "succeeded"
+        await pilot.press("b")
+        assert isinstance(app.screen, ConfirmDeploy)
+        assert "last good version" in screen_text(app)
+        await confirm(pilot)  # staging: enter on the focused Confirm button
+        assert await wait_finished(pilot, screen) == "succeeded"
+        assert screen.state is not None and screen.state.kind == "rollback"
+        assert "rollback payment-service · staging · v2.3.1 → v2.3.0 · ✔ Succeeded" in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: stable_cell(screen, "staging") == "✔ v2.3.0 4/4", what="board")
+
+
+async def test_rollback_key_during_a_deploy_stops_it() -> None:
+    app = deploy_app(bake="60s")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        await wait_step(pilot, screen, 0)
+        await pilot.press("b")
+        assert await wait_finished(pilot, screen) == "rolled-back"
+        assert "rolling back: rollback requested by user" in log_text(screen)
+
+
+async def test_inconclusive_analysis_asks_and_promote_goes_on() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        assert screen.session is not None and screen.session.simulated is not None
+        screen.session.simulated.set_error_rate(SERVICE, "canary", None)  # Prometheus has no data
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        await wait_until(
+            pilot, lambda: screen.state is not None and screen.state.needs_decision, what="pause"
+        )
+        decision = screen.query_one("#decision", Static)
+        assert decision.has_class("-shown")
+        text = screen_text(app)
+        assert "analysis inconclusive at 5%" in text
+        assert "p promotes (accept and go on) · a aborts (roll back)" in text
+        await pilot.press("space")  # resume is not an answer to an inconclusive analysis
+        await pilot.pause(0.3)
+        assert screen.state.needs_decision
+        screen.session.simulated.set_error_rate(SERVICE, "canary", 0.002)
+        await pilot.press("p")
+        assert await wait_finished(pilot, screen) == "succeeded"
+        assert "error rate accepted by user" in log_text(screen)
+
+
+async def test_inconclusive_analysis_abort() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        screen.session.simulated.set_error_rate(SERVICE, "canary", None)
+        await deploy(pilot, screen, "production", "v2.3.1")
+        await wait_until(
+            pilot, lambda: screen.state is not None and screen.state.needs_decision, what="pause"
+        )
+        await pilot.press("a")
+        assert await wait_finished(pilot, screen) == "aborted"
+        assert not screen.query_one("#decision", Static).has_class("-shown")
+
+
+async def test_failing_canary_is_rolled_back_and_shown() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        screen.session.simulated.set_error_rate(SERVICE, "canary", 0.07)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        assert await wait_finished(pilot, screen) == "rolled-back"
+        assert screen.state is not None and screen.state.checks[0][-1].verdict == "failed"
+        assert "✖ error rate 7.00%" in screen_text(app)
+        assert "↩ Rolled back" in screen_text(app)
+
+
+async def test_deploy_command_preselects_the_service() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("colon", *"deploy payment-service", "enter")
+        screen = app.screen
+        assert isinstance(screen, DeployScreen)
+        await wait_until(pilot, lambda: screen._service == SERVICE, what="preselect")
+        assert screen.view == "form"
+        assert screen.query_one("#environments", OptionList).has_focus
+        await wait_until(
+            pilot, lambda: "production    runs v2.3.0 (4/4)" in screen_text(app), what="versions"
+        )
+
+
+async def test_refused_deploy_is_shown() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        # checkout-bff belongs to team-checkout: production refuses jane.doe (team-payments)
+        await fill_form(pilot, screen, "checkout-bff", "production", "v5.0.5")
+        await confirm(pilot, "checkout-bff")
+        assert await wait_finished(pilot, screen) == "failed"
+        assert "✖ Failed" in screen_text(app)
+        assert "not a member of" in log_text(screen)
+
+
+# -- recovery -----------------------------------------------------------------------------------
+
+
+def interrupt_a_deploy() -> None:
+    """A deploy to staging stopped after its first step, as if the process had been killed."""
+    from backends.catalog import load_catalog
+
+    workspace = load_demo_workspace()
+    workspace.raw["deploy"] = {**workspace.raw["deploy"], "bake": "0.2s"}
+    with open_deploy(workspace, catalog=load_catalog(workspace), time_scale=TIME_SCALE) as session:
+        events = session.engine.deploy(SERVICE, "staging", "v2.3.1").events()
+        for event in events:
+            if isinstance(event, StageFinished) and event.stage == "canary" and event.step == 0:
+                break
+        events.close()
+        assert session.simulated is not None
+        session.simulated.save()
+
+
+@pytest.mark.parametrize("key, outcome", [("x", "aborted"), ("r", "succeeded")])
+async def test_interrupted_deploy_offered_on_start(key: str, outcome: str) -> None:
+    interrupt_a_deploy()
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("3")
+        screen = app.screen
+        assert isinstance(screen, DeployScreen)
+        await wait_until(pilot, lambda: screen.interrupted, what="interrupted deploys")
+        text = screen_text(app)
+        assert "Deploys interrupted in an earlier run" in text
+        assert "payment-service in staging: v2.3.0 → v2.3.1 by jane.doe, stopped after step 1" in text
+        await pilot.press(key)
+        await confirm(pilot)
+        assert await wait_finished(pilot, screen) == outcome
+        version = "v2.3.0" if key == "x" else "v2.3.1"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: stable_cell(screen, "staging") == f"✔ {version} 4/4", what="board")
+        assert not screen.query_one("#interrupted", Static).has_class("-shown")
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+
+SIZE = (120, 40)
+
+
+async def _board(pilot: Pilot) -> None:
+    await open_deploy_mode(pilot)
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+def test_snapshot_board(snap_compare) -> None:  # noqa: ANN001
+    assert snap_compare(deploy_app(), terminal_size=SIZE, run_before=_board)
+
+
+def test_snapshot_production_confirmation(snap_compare) -> None:  # noqa: ANN001
+    async def run_before(pilot: Pilot) -> None:
+        await _board(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, DeployScreen)
+        await fill_form(pilot, screen, SERVICE, "production", "v2.3.1")
+        await pilot.press(*"payment-service")
+
+    assert snap_compare(deploy_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_finished_deploy(snap_compare) -> None:  # noqa: ANN001
+    async def run_before(pilot: Pilot) -> None:
+        await _board(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, DeployScreen)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        await wait_finished(pilot, screen)
+        await pilot.press("o")  # pods folded: their names are random
+        await wait_until(pilot, lambda: "4 pods ✔✔✔✔" in screen_text(pilot.app), what="tree")
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(deploy_app(), terminal_size=SIZE, run_before=run_before)
