@@ -194,7 +194,8 @@ class SearchIndex:
                     snippet, section = make_snippet(doc, words)
                     target = doc.target
                     heading = ""
-                    if section is not None:
+                    # The page's own title section is the page itself: no anchor to jump to.
+                    if section is not None and section.offset > 0:
                         heading = section.title
                         target = type(target)(target.type, target.ref, target.page, section.anchor)
                     hits.append(SearchHit(doc, score, snippet, target, heading))
