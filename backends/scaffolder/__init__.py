@@ -51,6 +51,15 @@ Output links carry ``url`` or ``entityRef`` (a catalog ref to open in the catalo
 ``catalog:register`` calls ``services.register`` (the workspace ``Catalog.register``), so the new
 entity appears at once; ``kube:apply`` uses ``services.applier`` — anything with
 ``apply(env, manifests) -> list[str]`` (``ManifestApplier``); without one the step is skipped.
+``kube.WorkspaceApplier(workspace, session=deploy_session)`` is that applier over the deploy
+area's clusters (pass the app's running ``DeploySession`` to share it; the simulated cluster in
+the demo).
+
+Actions (``default_registry().ids()``): fetch:template, fetch:template:file, fetch:plain,
+fetch:plain:file, fs:rename, fs:delete, fs:readdir, debug:log, debug:wait, catalog:write,
+catalog:register, catalog:fetch, kube:apply, publish:git, publish:github, publish:gitlab,
+publish:github:pull-request, publish:gitlab:merge-request (forge actions mapped onto the
+workspace's ``git:`` server). Register your own with ``registry.register(MyAction())``.
 
 Expressions: ``TemplateEngine().render_value(value, context)`` / ``render_string`` / ``evaluate``.
 Lint: ``lint(template, default_registry(), services) -> list[LintIssue]``.

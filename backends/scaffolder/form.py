@@ -225,9 +225,12 @@ class FormModel:
     # -- pickers ------------------------------------------------------------------------------
     def options(self, name: str, query: str = "", limit: int = 50) -> list[pickers.PickerOption]:
         """Choices for a picker field, fuzzy-filtered by ``query`` (catalog-fed; enum for others)."""
+        return pickers.fuzzy_filter(self._cached_options(name), query, limit)
+
+    def _cached_options(self, name: str) -> list[pickers.PickerOption]:
         if name not in self._options_cache:
             self._options_cache[name] = self._all_options(name)
-        return pickers.fuzzy_filter(self._options_cache[name], query, limit)
+        return self._options_cache[name]
 
     def _all_options(self, name: str) -> list[pickers.PickerOption]:
         schema = self._field_schema(name)
@@ -360,7 +363,7 @@ class FormModel:
                     return str(error)
             if ui_options.get("allowArbitraryValues") is False and self.entities():
                 # Only the catalog's own entities may be chosen here.
-                allowed = {o.value.lower() for o in self._all_options(name)}
+                allowed = {o.value.lower() for o in self._cached_options(name)}
                 for ref in refs:
                     if _normalise_ref(str(ref), default_kind) not in allowed:
                         return f"{ref!r} is not one of the offered entities"
