@@ -422,3 +422,24 @@ def test_table_printing_for_kubectl(sim: SimulatedCluster, core: client.CoreV1Ap
     assert row["object"]["metadata"]["name"] == "web"
     # Without the Accept header, the plain list (what the Python client asks for).
     assert httpx.get(f"{sim.api_url}/api/v1/namespaces/default/services").json()["kind"] == "ServiceList"
+
+
+def test_malformed_requests_get_kubernetes_errors(sim: SimulatedCluster) -> None:
+    url = f"{sim.api_url}/api/v1/namespaces/default/configmaps"
+    assert (
+        httpx.post(url, content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 400
+    )
+    assert httpx.get(f"{sim.api_url}/apis/apps/v1/namespaces/default/widgets").status_code == 404
+    assert httpx.get(f"{url}/x/nonsense").status_code == 404
+    httpx.post(url, json={"metadata": {"name": "a"}}).raise_for_status()
+    patch = httpx.patch(f"{url}/a", json=[1, 2], headers={"Content-Type": "application/merge-patch+json"})
+    assert patch.status_code in (400, 422, 500) and patch.json()["kind"] == "Status"
+    bad = httpx.patch(f"{url}/a", json={"x": 1}, headers={"Content-Type": "text/plain"})
+    assert bad.status_code == 415
+
+
+def test_delete_collection_by_label(core: client.CoreV1Api) -> None:
+    for name, track in (("a", "canary"), ("b", "canary"), ("c", "stable")):
+        core.create_namespaced_config_map("default", _configmap(name, {"track": track}))
+    core.delete_collection_namespaced_config_map("default", label_selector="track=canary")
+    assert [cm.metadata.name for cm in core.list_namespaced_config_map("default").items] == ["c"]

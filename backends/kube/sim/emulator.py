@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -40,6 +41,8 @@ from .routes import ApiPath, parse_api_path
 from .selectors import FieldRequirement, parse_field_selector, parse_label_selector
 from .store import PROGRESS, Obj, ObjectStore, Watcher
 from .tables import to_table, wants_table
+
+log = logging.getLogger(__name__)
 
 # kube-apiserver closes watches after a random 30–60 minutes when the client names no timeout.
 DEFAULT_WATCH_TIMEOUT = 1800.0
@@ -129,6 +132,14 @@ class SimulatedApiServer(KubernetesEmulator):
                 return aiohttp.web.json_response(payload)
         except ApiError as exc:
             return aiohttp.web.json_response(exc.to_status(), status=exc.status)
+        except (ConnectionError, asyncio.CancelledError):
+            raise  # the client went away
+        except Exception as exc:
+            # A bug in the simulation: answer like a failing apiserver instead of dropping the
+            # connection, and keep the traceback out of the CLI/TUI output (debug log only).
+            log.debug("simulated API server failed on %s %s", call.method, call.path, exc_info=True)
+            failure = ApiError(500, "InternalError", f"simulated API server error: {exc!r}")
+            return aiohttp.web.json_response(failure.to_status(), status=500)
         # Not an API path we serve: kmock's DSL reactions, then its 404 fallback.
         try:
             return await super().__call__(raw_request)
