@@ -265,6 +265,13 @@ class DeployRun:
         except (DeployRefused, LeaseHeld, ClusterError) as error:
             reason = str(error)
             yield self._emit(StageFinished(self.deploy_id, stage=Stage.PRECHECKS, ok=False, detail=reason))
+            if self.resume_point is not None:
+                # A refused resume/abort changes nothing: the deploy stays interrupted, to try again.
+                self._record_start("", "")
+                yield self._emit(
+                    DeployFinished(self.deploy_id, outcome=Outcome.INTERRUPTED, reason=reason, version="")
+                )
+                return
             target = self.target
             self._record_start(target.stable_name if target else "", target.namespace if target else "")
             yield self._finish(Outcome.FAILED, reason, self.from_version)

@@ -353,3 +353,22 @@ def test_layout_warnings_when_the_service_would_not_split_traffic(harness: Harne
     warnings = [e.message for e in events if isinstance(e, LogLine) and e.level == "warning"]
     assert warnings == [f"Service {SERVICE} selects track=stable only: the canary gets no traffic from it"]
     assert finished(events).outcome is Outcome.ABORTED
+
+
+def test_refused_resume_leaves_the_deploy_interrupted(harness: Harness) -> None:
+    run = harness.engine.deploy(SERVICE, "production", NEW)
+    events = run.events()
+    for event in events:
+        if isinstance(event, StageFinished) and event.stage is Stage.CANARY:
+            break
+    events.close()
+    # someone else's live deploy holds the lease now
+    lease = f"idp-console-deploy-{SERVICE}"
+    other = '{"deploy": "someone-else", "user": "omar"}'
+    harness.cluster.update("leases", "production", lease, lambda o: o["spec"].update(holderIdentity=other))
+    refused = collect(harness.engine.resume(run.deploy_id))
+    assert finished(refused).outcome is Outcome.INTERRUPTED and "held by omar" in finished(refused).reason
+    assert [i.record.id for i in harness.engine.find_interrupted()] == [run.deploy_id]
+    harness.cluster.delete("leases", "production", lease)
+    assert finished(collect(harness.engine.abort(run.deploy_id))).outcome is Outcome.ABORTED
+    assert_back_on_old(harness)
