@@ -36,7 +36,11 @@ MAX_RENDERED_CHARS = 10_000_000  # one rendered string; a skeleton file bigger t
 MAX_BINOP_RESULT = 1_000_000  # ``'x' * 10**9`` must not eat the machine
 
 _REGION = re.compile(r"\$\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
-_STRICT_EQ = re.compile(r"(===|!==)|('(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\")")
+_STRICT_EQ = re.compile(
+    r"(===|!==)"
+    r"|('(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\")"
+    r"|(?<![\w.)\]])r/((?:\\.|[^/\\\n])+)/([gimsuy]*)"  # a Nunjucks regex literal: r/pattern/flags
+)
 _FOR_PAIR = re.compile(r"(\{%-?\s*for\s+\w+\s*,\s*\w+\s+in\s+)(.+?)(\s*-?%\})", re.DOTALL)
 _LONE_EXPR = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
 _LONE_BLOCK = re.compile(r"^\s*\{%.*%\}\s*$", re.DOTALL)
@@ -48,6 +52,8 @@ def _fix_operators(region: str) -> str:
     def swap(match: re.Match[str]) -> str:
         if match.group(1):
             return "==" if match.group(1) == "===" else "!="
+        if match.group(3) is not None:
+            return f"_regex({json.dumps(match.group(3))}, {json.dumps(match.group(4))})"
         return match.group(2)
 
     return _STRICT_EQ.sub(swap, region)
@@ -84,7 +90,37 @@ def js_string(value: Any) -> str:
     return str(value)
 
 
-def _js_replace(text: str, old: str, new: str = "") -> str:
+class JsRegex:
+    """A Nunjucks ``r/…/flags`` literal: a compiled pattern and whether it is global (``g``)."""
+
+    def __init__(self, pattern: str, flags: str = "") -> None:
+        options = 0
+        for flag, value in (("i", re.IGNORECASE), ("m", re.MULTILINE), ("s", re.DOTALL)):
+            if flag in flags:
+                options |= value
+        try:
+            self.pattern = re.compile(pattern, options)
+        except re.error as error:
+            raise ExpressionError(f"invalid regular expression r/{pattern}/: {error}") from error
+        self.is_global = "g" in flags
+
+    def sub(self, replacement: str, text: str) -> str:
+        """JavaScript ``String.replace(regex, replacement)`` ($&, $1…, $$ in the replacement)."""
+        template = _JS_GROUP.sub(
+            lambda m: (
+                "$" if m.group(0) == "$$" else ("\\g<0>" if m.group(0) == "$&" else f"\\g<{m.group(1)}>")
+            ),
+            replacement.replace("\\", "\\\\"),
+        )
+        return self.pattern.sub(template, text, count=0 if self.is_global else 1)
+
+
+_JS_GROUP = re.compile(r"\$\$|\$&|\$(\d+)")
+
+
+def _js_replace(text: str, old: Any, new: str = "") -> str:
+    if isinstance(old, JsRegex):
+        return old.sub(str(new), text)
     return text.replace(str(old), str(new), 1)  # JS String.replace with a string: first only
 
 
@@ -196,6 +232,8 @@ def _entries(value: Any) -> Any:
 
 def _replace(text: Any, old: Any, new: Any = "", count: int | None = None) -> str:
     text = js_string(text)
+    if isinstance(old, JsRegex):
+        return old.sub(js_string(new), text)
     if count is None:
         return text.replace(js_string(old), js_string(new))
     return text.replace(js_string(old), js_string(new), int(count))
@@ -273,7 +311,7 @@ def _build_environment(*, trim_blocks: bool, lstrip_blocks: bool, cookiecutter: 
             "projectSlug": project_slug,
         }
     )
-    env.globals.update({"null": None, "undefined": None, "true": True, "false": False})
+    env.globals.update({"null": None, "undefined": None, "true": True, "false": False, "_regex": JsRegex})
     for name in ("cycler", "joiner", "lipsum"):
         env.globals.pop(name, None)
     return env

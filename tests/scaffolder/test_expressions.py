@@ -137,6 +137,22 @@ def test_nunjucks_builtin_filters(engine: TemplateEngine, expression: str, expec
     assert str(engine.render_value(expression, CONTEXT)) == expected
 
 
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("${{ 'a-b_c' | replace(r/[-_]/g, '.') }}", "a.b.c"),
+        ("${{ 'a-b_c' | replace(r/[-_]/, '.') }}", "a.b_c"),
+        ("${{ 'Hello' | replace(r/l+/, '[$&]') }}", "He[ll]o"),
+        ("${{ 'John Smith' | replace(r/(\\w+)\\s(\\w+)/, '$2, $1') }}", "Smith, John"),
+        ("${{ 'ABC' | replace(r/b/gi, 'x') }}", "AxC"),
+        ("${{ 'xx'.replace(r/x/g, 'y') }}", "yy"),
+        ("${{ 'user/r/x' }}", "user/r/x"),
+    ],
+)
+def test_nunjucks_regex_literals(engine: TemplateEngine, expression: str, expected: str) -> None:
+    assert engine.render_value(expression, CONTEXT) == expected
+
+
 def test_javascript_members(engine: TemplateEngine) -> None:
     assert engine.render_value("${{ parameters.name.length }}", CONTEXT) == 3
     assert engine.render_value("${{ parameters.name.toUpperCase() }}", CONTEXT) == "SVC"
