@@ -125,9 +125,11 @@ class Cluster:
         """Load a kubeconfig as kubectl does: ``kubeconfig`` or ``$KUBECONFIG`` or ~/.kube/config,
         and ``context`` (kubectl's ``--context``) or the file's current-context."""
         path = os.path.expanduser(kubeconfig) if kubeconfig else default_kubeconfig()
-        first = path.split(os.pathsep)[0]
-        if not os.path.exists(first):
+        # Like kubectl, a $KUBECONFIG list may name files that do not exist; all missing is an error.
+        existing = [p for p in path.split(os.pathsep) if p and os.path.exists(os.path.expanduser(p))]
+        if not existing:
             raise ClusterError(f"kubeconfig {path} does not exist")
+        path = os.pathsep.join(existing)
         configuration = client.Configuration()
         try:
             config.load_kube_config(
