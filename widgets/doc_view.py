@@ -174,13 +174,16 @@ def render_sections(
     source = "\n".join(section.markdown for section in sections)
     markdown = DocMarkdown(source, code_theme=code_theme, hyperlinks=True, inline_code_theme=code_theme)
     heading_lines: list[int] = []
+    previous_heading_line = -2
     for offset, segments in enumerate(console.render_lines(markdown, options, pad=False)):
         line_no = first_line + offset
         strip, links = _tag_links(segments, line_no)
         is_heading = any(style is not None and style.meta.get("doc-heading") for _, style, _ in segments)
         # A heading wrapped over several lines is one heading: keep its first line.
-        if is_heading and (not heading_lines or heading_lines[-1] != line_no - 1):
+        if is_heading and previous_heading_line != line_no - 1:
             heading_lines.append(line_no)
+        if is_heading:
+            previous_heading_line = line_no
         rendered.lines.append(strip)
         rendered.links.extend(links)
     rendered.lines.append(Strip.blank(0))

@@ -293,3 +293,40 @@ def test_snapshot_home_with_callout_link_cursor_and_find(workspace: Path, snap_c
         await pilot.pause()
 
     assert snap_compare(workspace_app(workspace), terminal_size=SNAPSHOT_SIZE, run_before=run_before)
+
+
+# -- the page view's rendering, without an app ------------------------------------------------------
+def test_sections_chunks_and_anchor_lines() -> None:
+    from backends.docs.markdown import prepare
+    from widgets.doc_view import chunk_sections, render_sections, split_sections
+
+    long_title = "A heading long enough to wrap over two lines at this width " * 2
+    source = (
+        "Intro text.\n\n# Title\n\nBody.\n\n"
+        f"## {long_title}\n\nMore [next](next.md) and [web](https://example.com).\n\n## Last\n\nEnd.\n"
+    )
+    page = prepare(source)
+    sections = split_sections(page.markdown, [(h.anchor, h.line) for h in page.headings])
+    assert [s.anchor for s in sections] == ["", "title", page.headings[1].anchor, "last"]
+    assert "\n".join(s.markdown for s in sections) == page.markdown
+    assert [len(c) for c in chunk_sections(sections, 10, 10_000)] == [1, 3]
+
+    whole = render_sections(sections, 40, code_theme="monokai")
+    lines = [strip.text.strip() for strip in whole.lines]
+    for anchor, expected in (("title", "Title"), ("last", "Last")):
+        assert lines[whole.anchors[anchor]] == expected
+    assert lines[whole.anchors[page.headings[1].anchor]].startswith("A heading long enough")
+    # rendering in chunks gives the same lines and anchors as one pass
+    first, second = chunk_sections(sections, 10, 10_000)
+    part1 = render_sections(first, 40, code_theme="monokai")
+    part2 = render_sections(second, 40, code_theme="monokai", first_line=len(part1.lines))
+    assert part2.anchors["last"] == len(part1.lines) + [s.text.strip() for s in part2.lines].index("Last")
+    hrefs = {link.href: link for link in whole.links}
+    assert set(hrefs) == {"next.md", "https://example.com"}
+    styles = {
+        seg.style.meta["href"]: seg.style.link
+        for strip in whole.lines
+        for seg in strip
+        if seg.style and seg.style.meta.get("href")
+    }
+    assert styles == {"next.md": None, "https://example.com": "https://example.com"}
