@@ -443,3 +443,18 @@ def test_delete_collection_by_label(core: client.CoreV1Api) -> None:
         core.create_namespaced_config_map("default", _configmap(name, {"track": track}))
     core.delete_collection_namespaced_config_map("default", label_selector="track=canary")
     assert [cm.metadata.name for cm in core.list_namespaced_config_map("default").items] == ["c"]
+
+
+def test_dry_run_changes_nothing(apps: client.AppsV1Api) -> None:
+    preview = apps.create_namespaced_deployment("default", deployment("web", "nginx:1"), dry_run="All")
+    assert preview.metadata.name == "web"
+    assert apps.list_namespaced_deployment("default").items == []
+    created = apps.create_namespaced_deployment("default", deployment("web", "nginx:1"))
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}}}
+    preview = apps.patch_namespaced_deployment("web", "default", patch, dry_run="All")
+    assert preview.spec.template.spec.containers[0].image == "nginx:2"
+    current = apps.read_namespaced_deployment("web", "default")
+    assert current.spec.template.spec.containers[0].image == "nginx:1"
+    assert current.metadata.generation == created.metadata.generation
+    apps.delete_namespaced_deployment("web", "default", dry_run="All")
+    assert apps.read_namespaced_deployment("web", "default").metadata.uid == created.metadata.uid

@@ -60,6 +60,7 @@ API server behaviour worth knowing (it is Kubernetes behaviour)
 - PATCH supports strategic merge (default of the Python client for dicts; containers merge by
   name), JSON merge and JSON patch; server-side apply creates missing objects. PUT on a missing
   object is 404. DELETE removes at once and garbage-collects owned objects (no finalizers).
+  ``dryRun=All`` on create, update, patch and delete answers without changing anything.
 - Namespaces are not enforced: objects can be created in a namespace that does not exist.
 - Watches honour ``labelSelector``/``fieldSelector`` (an object leaving the selection arrives as
   DELETED), ``timeoutSeconds`` and ``allowWatchBookmarks`` (BOOKMARK after 5 s of silence).

@@ -63,6 +63,11 @@ class ApiCall:
     raw: aiohttp.web.BaseRequest
 
     @property
+    def dry_run(self) -> bool:
+        """``?dryRun=All``: validate and answer, change nothing."""
+        return self.params.get("dryRun") == "All"
+
+    @property
     def is_watch(self) -> bool:
         return self.method == "GET" and self.params.get("watch") in ("true", "1")
 
@@ -239,14 +244,15 @@ class SimulatedApiServer(KubernetesEmulator):
                 obj = to_table(resource, [obj], obj["metadata"]["resourceVersion"])
             return aiohttp.web.json_response(obj)
         if method == "POST" and name is None:
-            return aiohttp.web.json_response(self.store.create(resource, namespace, _body(call)), status=201)
+            created = self.store.create(resource, namespace, _body(call), dry_run=call.dry_run)
+            return aiohttp.web.json_response(created, status=201)
         if method == "PUT" and name is not None:
             return aiohttp.web.json_response(self._replace(call, resource, namespace, name, sub))
         if method == "PATCH" and name is not None:
             obj, created = self._patch(call, resource, namespace, name, sub)
             return aiohttp.web.json_response(obj, status=201 if created else 200)
         if method == "DELETE" and name is not None:
-            deleted = self.store.delete(resource, namespace, name)
+            deleted = self.store.delete(resource, namespace, name, dry_run=call.dry_run)
             return aiohttp.web.json_response(_success_status(resource, deleted))
         if method == "DELETE" and name is None:
             return aiohttp.web.json_response(self._delete_collection(resource, namespace, params))
@@ -277,7 +283,9 @@ class SimulatedApiServer(KubernetesEmulator):
         if sub == "scale":
             return self._write_scale(resource, namespace, name, lambda _scale: body)
         # PUT is an update: a missing object is 404, as for kube-apiserver's update verb.
-        return self.store.update(resource, namespace, name, lambda _current: body, subresource=sub)
+        return self.store.update(
+            resource, namespace, name, lambda _current: body, subresource=sub, dry_run=call.dry_run
+        )
 
     def _patch(
         self,
@@ -318,11 +326,13 @@ class SimulatedApiServer(KubernetesEmulator):
                 raise errors.bad_request("the name of the object does not match the request")
             meta["name"] = name
             try:
-                return self.store.create(resource, namespace, body), True
+                return self.store.create(resource, namespace, body, dry_run=call.dry_run), True
             except ApiError as exc:
                 if exc.status != 409:
                     raise  # lost a race with another create: fall through to a normal apply
-        return self.store.update(resource, namespace, name, apply, subresource=sub), False
+        return self.store.update(
+            resource, namespace, name, apply, subresource=sub, dry_run=call.dry_run
+        ), False
 
     def _write_scale(self, resource: ResourceType, namespace: str | None, name: str, apply: Any) -> Obj:
         def mutate(current: Obj) -> Obj:

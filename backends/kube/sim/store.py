@@ -219,10 +219,19 @@ class ObjectStore:
 
     # ----------------------------------------------------------------- writing
 
-    def create(self, resource: ResourceType, namespace: str | None, body: Obj, *, copy_: bool = True) -> Obj:
+    def create(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Obj,
+        *,
+        copy_: bool = True,
+        dry_run: bool = False,
+    ) -> Obj:
         """POST semantics: 409 AlreadyExists on a duplicate; server fields set; status dropped.
 
         Returns a deep copy of the stored object (the stored, read-only one with ``copy_=False``).
+        ``dry_run`` (``?dryRun=All``) validates and answers without storing anything.
         """
         with self._lock:
             obj = copy.deepcopy(body)
@@ -258,6 +267,8 @@ class ObjectStore:
             meta["generation"] = 1
             for server_field in ("resourceVersion", "deletionTimestamp", "managedFields"):
                 meta.pop(server_field, None)
+            if dry_run:
+                return obj
             stored = self._commit("ADDED", resource, key, obj, None)
             return copy.deepcopy(stored) if copy_ else stored
 
@@ -270,6 +281,7 @@ class ObjectStore:
         *,
         subresource: str | None = None,
         copy_: bool = True,
+        dry_run: bool = False,
     ) -> Obj:
         """Read-modify-write one object (PUT and PATCH both end here).
 
@@ -294,6 +306,8 @@ class ObjectStore:
             new = self._merge_sides(resource, current, candidate, subresource)
             if _without_rv(new) == _without_rv(current):
                 stored = current  # a no-op write: no new version, no event
+            elif dry_run:
+                return copy.deepcopy(new)
             else:
                 stored = self._commit("MODIFIED", resource, key, new, current)
             return copy.deepcopy(stored) if copy_ else stored
@@ -351,14 +365,17 @@ class ObjectStore:
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         return new
 
-    def delete(self, resource: ResourceType, namespace: str | None, name: str) -> Obj:
+    def delete(
+        self, resource: ResourceType, namespace: str | None, name: str, *, dry_run: bool = False
+    ) -> Obj:
         """Delete at once (finalizers are not simulated) and garbage-collect owned objects."""
         with self._lock:
             key = self._key(resource, namespace, name)
             current = self._objects.get(key)
             if current is None:
                 raise errors.not_found(resource.kind, name)
-            self._delete_cascading(key)
+            if not dry_run:
+                self._delete_cascading(key)
             return copy.deepcopy(current)
 
     def _delete_cascading(self, key: ObjectKey) -> None:
