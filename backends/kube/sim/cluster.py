@@ -62,10 +62,12 @@ class Endpoint:
 
     @staticmethod
     def path_for(state_file: Path) -> Path:
+        """``<state_file>.endpoint.json``."""
         return state_file.with_name(state_file.name + ".endpoint.json")
 
     @classmethod
     def read(cls, state_file: Path) -> Endpoint | None:
+        """The endpoint recorded for ``state_file``, or None (none, or unreadable)."""
         try:
             data = json.loads(cls.path_for(state_file).read_text())
             return cls(int(data["pid"]), str(data["api_url"]), str(data["prometheus_url"]))
@@ -73,6 +75,7 @@ class Endpoint:
             return None
 
     def write(self, state_file: Path) -> None:
+        """Record this endpoint for ``state_file`` (atomically: readers never see half a file)."""
         payload = {"pid": self.pid, "api_url": self.api_url, "prometheus_url": self.prometheus_url}
         write_text_atomic(self.path_for(state_file), json.dumps(payload, indent=2) + "\n")
 

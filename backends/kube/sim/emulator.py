@@ -69,6 +69,7 @@ class ApiCall:
 
     @property
     def is_watch(self) -> bool:
+        """``GET …?watch=true``."""
         return self.method == "GET" and self.params.get("watch") in ("true", "1")
 
 

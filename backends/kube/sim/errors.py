@@ -30,14 +30,17 @@ class ApiError(Exception):
 
 
 def not_found(kind: str, name: str) -> ApiError:
+    """404 for a missing object."""
     return ApiError(404, "NotFound", f'{kind} "{name}" not found', {"name": name, "kind": kind})
 
 
 def already_exists(kind: str, name: str) -> ApiError:
+    """409 for a create whose name is taken."""
     return ApiError(409, "AlreadyExists", f'{kind} "{name}" already exists', {"name": name, "kind": kind})
 
 
 def conflict(kind: str, name: str) -> ApiError:
+    """409 for a write based on a stale resourceVersion (the wording of kube-apiserver)."""
     return ApiError(
         409,
         "Conflict",
@@ -48,12 +51,15 @@ def conflict(kind: str, name: str) -> ApiError:
 
 
 def gone(resource_version: int | str, oldest: int) -> ApiError:
+    """410 for a watch resuming from a version older than the retained history."""
     return ApiError(410, "Expired", f"too old resource version: {resource_version} ({oldest})")
 
 
 def bad_request(message: str) -> ApiError:
+    """400 for a request that cannot be understood."""
     return ApiError(400, "BadRequest", message)
 
 
 def invalid(kind: str, name: str, message: str) -> ApiError:
+    """422 for an object that fails validation."""
     return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {message}', {"name": name, "kind": kind})

@@ -26,6 +26,7 @@ class FaultRule:
     seconds: float = 0.0
 
     def matches(self, method: str, path: str, is_watch: bool) -> bool:
+        """Whether this rule applies to a request."""
         if self.method is not None and self.method.upper() != method.upper():
             return False
         if self.watch is not None and self.watch != is_watch:

@@ -45,6 +45,8 @@ class PodTimings:
 
 @dataclass(frozen=True)
 class ContainerReport:
+    """One container's status entry and what the pod-level status needs to know about it."""
+
     status: Obj
     ready: bool
     started_once: bool

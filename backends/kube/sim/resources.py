@@ -37,6 +37,7 @@ class ResourceType:
 
     @property
     def verbs(self) -> tuple[str, ...]:
+        """The verbs advertised in discovery (all of them are served)."""
         return _VERBS
 
 

@@ -29,6 +29,7 @@ class LabelRequirement:
     values: frozenset[str] = frozenset()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether ``labels`` satisfy this clause."""
         present = self.key in labels
         value = labels.get(self.key)
         if self.op in ("=", "in"):
@@ -111,13 +112,17 @@ class FieldRequirement:
     value: str
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
+        """Whether ``obj`` satisfies this clause."""
         current: Any = obj
         for part in self.path:
             current = current.get(part) if isinstance(current, Mapping) else None
-        # Field values are compared as strings; a missing field compares as "".
-        actual = (
-            "" if current is None else str(current).lower() if isinstance(current, bool) else str(current)
-        )
+        # Field values compare as strings, booleans as Go prints them; a missing field is "".
+        if current is None:
+            actual = ""
+        elif isinstance(current, bool):
+            actual = "true" if current else "false"
+        else:
+            actual = str(current)
         return (actual != self.value) if self.negate else (actual == self.value)
 
 
