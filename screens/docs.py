@@ -400,7 +400,7 @@ class DocsScreen(ConsoleScreen):
             current.page = location.page
         view.show(
             page.markdown,
-            [(h.anchor, h.line) for h in page.headings],
+            [(h.anchor, h.line, h.text) for h in page.headings],
             anchor=location.anchor,
             scroll_y=location.scroll_y,
         )

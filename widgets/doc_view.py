@@ -105,6 +105,7 @@ class Section:
 
     anchor: str
     markdown: str
+    title: str = ""  # the heading's text, to tell it from headings the caller did not list
 
 
 @dataclass(slots=True)
@@ -122,18 +123,24 @@ class _Rendered:
     anchors: dict[str, int] = field(default_factory=dict)
 
 
-def split_sections(markdown: str, headings: Sequence[tuple[str, int]]) -> list[Section]:
-    """Cut ``markdown`` before each heading line (``(anchor, 1-based line)``), keeping order."""
+def split_sections(
+    markdown: str, headings: Sequence[tuple[str, int] | tuple[str, int, str]]
+) -> list[Section]:
+    """Cut ``markdown`` before each heading line, keeping order.
+
+    ``headings`` are ``(anchor, 1-based line)`` or ``(anchor, line, text)``; with the text, anchors
+    stay right even when the page has headings the caller did not list (e.g. inside a quote).
+    """
     lines = markdown.split("\n")
-    cuts = sorted({max(line - 1, 0): anchor for anchor, line in headings}.items())
+    cuts = sorted({max(h[1] - 1, 0): (h[0], h[2] if len(h) > 2 else "") for h in headings}.items())
     sections: list[Section] = []
     first_cut = cuts[0][0] if cuts else len(lines)
     preamble = "\n".join(lines[:first_cut])
     if preamble.strip():
         sections.append(Section("", preamble))
-    for number, (start, anchor) in enumerate(cuts):
+    for number, (start, (anchor, title)) in enumerate(cuts):
         end = cuts[number + 1][0] if number + 1 < len(cuts) else len(lines)
-        sections.append(Section(anchor, "\n".join(lines[start:end])))
+        sections.append(Section(anchor, "\n".join(lines[start:end]), title))
     return sections
 
 
@@ -187,9 +194,24 @@ def render_sections(
         rendered.lines.append(strip)
         rendered.links.extend(links)
     rendered.lines.append(Strip.blank(0))
-    anchors = [section.anchor for section in sections if section.anchor]
-    for anchor, line_no in zip(anchors, heading_lines, strict=False):
-        rendered.anchors[anchor] = line_no
+    texts = {line_no: rendered.lines[line_no - first_line].text.strip() for line_no in heading_lines}
+    cursor = 0
+    for section in sections:
+        if not section.anchor or cursor >= len(heading_lines):
+            continue
+        # The next heading line that starts with this section's title (others are headings inside
+        # quotes or lists that the caller did not list); without a title, simply the next one.
+        probe = section.title[:20]
+        match = next(
+            (
+                i
+                for i in range(cursor, len(heading_lines))
+                if not probe or texts[heading_lines[i]].startswith(probe)
+            ),
+            cursor,
+        )
+        rendered.anchors[section.anchor] = heading_lines[match]
+        cursor = match + 1
     return rendered
 
 
@@ -308,12 +330,15 @@ class DocView(ScrollView, can_focus=True):
     def show(
         self,
         markdown: str,
-        headings: Sequence[tuple[str, int]] = (),
+        headings: Sequence[tuple[str, int] | tuple[str, int, str]] = (),
         *,
         anchor: str | None = None,
         scroll_y: float | None = None,
     ) -> None:
-        """Display a page; ``headings`` are ``(anchor, 1-based source line)``; then go to ``anchor``."""
+        """Display a page, then go to ``anchor`` (or ``scroll_y``).
+
+        ``headings`` are ``(anchor, 1-based source line[, text])`` — see ``split_sections``.
+        """
         self._sections = split_sections(markdown, headings)
         self._generation += 1
         self._pending_anchor = anchor

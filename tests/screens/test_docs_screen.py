@@ -330,3 +330,15 @@ def test_sections_chunks_and_anchor_lines() -> None:
         if seg.style and seg.style.meta.get("href")
     }
     assert styles == {"next.md": None, "https://example.com": "https://example.com"}
+
+
+def test_unlisted_heading_inside_a_quote_does_not_shift_anchors() -> None:
+    from backends.docs.markdown import prepare
+    from widgets.doc_view import render_sections, split_sections
+
+    page = prepare("# Top\n\n> ## Quoted heading\n>\n> text\n\n## Real\n\nBody.\n")
+    assert [h.anchor for h in page.headings] == ["top", "real"]  # the quoted one is not listed
+    sections = split_sections(page.markdown, [(h.anchor, h.line, h.text) for h in page.headings])
+    rendered = render_sections(sections, 50, code_theme="monokai")
+    lines = [strip.text.strip() for strip in rendered.lines]
+    assert lines[rendered.anchors["real"]] == "Real"
