@@ -106,6 +106,14 @@ class SimulatedApiServer(KubernetesEmulator):
 
     # ------------------------------------------------------------------ dispatch
 
+    @property
+    @override
+    def objects(self) -> Any:
+        """Not used here: kmock's own object array stays empty, the objects live in ``store``."""
+        raise AttributeError(
+            "SimulatedApiServer keeps its objects in .store (an ObjectStore), not in .objects"
+        )
+
     def idle_for(self) -> float:
         """Seconds since the last request ended, or 0 while a watch is open (a client is there)."""
         if self._open_watches:
@@ -245,13 +253,13 @@ class SimulatedApiServer(KubernetesEmulator):
                 obj = to_table(resource, [obj], obj["metadata"]["resourceVersion"])
             return aiohttp.web.json_response(obj)
         if method == "POST" and name is None:
-            created = self.store.create(resource, namespace, _body(call), dry_run=call.dry_run)
-            return aiohttp.web.json_response(created, status=201)
+            new = self.store.create(resource, namespace, _body(call), dry_run=call.dry_run)
+            return aiohttp.web.json_response(new, status=201)
         if method == "PUT" and name is not None:
             return aiohttp.web.json_response(self._replace(call, resource, namespace, name, sub))
         if method == "PATCH" and name is not None:
-            obj, created = self._patch(call, resource, namespace, name, sub)
-            return aiohttp.web.json_response(obj, status=201 if created else 200)
+            patched, created = self._patch(call, resource, namespace, name, sub)
+            return aiohttp.web.json_response(patched, status=201 if created else 200)
         if method == "DELETE" and name is not None:
             deleted = self.store.delete(resource, namespace, name, dry_run=call.dry_run)
             return aiohttp.web.json_response(_success_status(resource, deleted))
