@@ -135,11 +135,13 @@ def _print_listing(site: Any, unlisted: list[Any]) -> None:
 
 def _print_markdown(markdown: str, *, title: str, page_path: str, pager: bool) -> None:
     from rich.console import Console
-    from rich.markdown import Markdown
     from rich.rule import Rule
 
+    # The same rendering as the docs screen: headings flush left, admonitions as coloured callouts.
+    from widgets.doc_view import DocMarkdown
+
     console = Console()
-    renderables = [Rule(title, style="dim"), Markdown(markdown, hyperlinks=True, code_theme="monokai")]
+    renderables = [Rule(title, style="dim"), DocMarkdown(markdown, hyperlinks=True, code_theme="monokai")]
     if pager and console.is_terminal:
         os.environ.setdefault("LESS", "-R")  # let less show rich's colours
         with console.pager(styles=True):
