@@ -75,7 +75,8 @@ Several processes: the first `start_simulated_cluster` for a state file owns the
 writes ``<state_file>.endpoint.json``; later ones (CLI while the TUI runs) attach to it. When
 the owner exits, attached processes lose the API; ``detached=True`` avoids that (see `cluster`).
 Attached clusters have no ``controller``/``faults``/``prometheus`` objects: use
-``set_error_rate`` (works over HTTP) and the image-tag fault words instead.
+``set_error_rate`` (works over HTTP) and the image-tag fault words instead. An attached process
+runs at the owner's ``time_scale``, and its ``stop()`` leaves the owner's servers running.
 """
 
 from __future__ import annotations
