@@ -290,3 +290,20 @@ def test_pull_and_merge_requests_become_numbered_branches(tmp_path: Path) -> Non
     output = outputs_of(events, "mr")
     assert output["mergeRequestUrl"] == f"{remote.as_uri()}/merge_requests/3"
     assert output["projectPath"] == "acme/mono" and len(output["commitHash"]) == 40
+
+
+def test_ssh_remote(
+    tmp_path: Path, make_bare: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ssh:// remote, with a stand-in ssh that runs the remote git command on this machine."""
+    remote = make_bare("over-ssh")
+    fake_ssh = tmp_path / "fake-ssh"
+    calls = tmp_path / "ssh-calls"
+    # ssh is called as: fake-ssh [options] [-p port] user@host "git-receive-pack '/path'"
+    fake_ssh.write_text(f'#!/bin/sh\nfor last; do :; done\necho "$@" >> {calls}\nexec sh -c "$last"\n')
+    fake_ssh.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(fake_ssh))
+    events = run(publish_template(tmp_path, "publish:git", f"ssh://git@git.example.invalid{remote}"))
+    assert finished(events).status == "completed", log_text(events)
+    assert git_show(remote, "main:README.md") == "# svc\n"
+    assert "git@git.example.invalid" in calls.read_text()
