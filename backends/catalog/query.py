@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
@@ -162,11 +162,7 @@ class SearchIndex:
             # Posting lists are already in catalog order; only a union of several needs sorting.
             groups.append(buckets[0] if len(buckets) == 1 else sorted(set().union(*buckets)))
         for matched in sorted(groups, key=len):
-            if candidates is None:
-                candidates = matched
-            else:
-                wanted = set(matched)
-                candidates = [p for p in candidates if p in wanted]
+            candidates = matched if candidates is None else _intersect(candidates, matched)
             if not candidates:
                 return []
         return candidates
@@ -205,6 +201,20 @@ class SearchIndex:
             query = parse_query(query)
         entities = self.entities
         return [entities[p] for p in self.positions(query)]
+
+
+def _intersect(small: list[int], large: list[int]) -> list[int]:
+    """Positions in both sorted lists (``small`` is the shorter one)."""
+    if len(small) * 16 < len(large):
+        # Few candidates: binary search in the long list beats building a set of it.
+        found = []
+        for position in small:
+            at = bisect_left(large, position)
+            if at < len(large) and large[at] == position:
+                found.append(position)
+        return found
+    wanted = set(large)
+    return [p for p in small if p in wanted]
 
 
 def _narrows(previous: Query, query: Query) -> bool:

@@ -104,3 +104,20 @@ def test_rare_and_common_words_find_the_same_entities_either_way() -> None:
     assert rare == [i for i in range(5000) if i % 500 == 0]
     assert index.positions(parse_query("svc")) == list(range(5000))  # common: every key tested
     assert index.positions(parse_query("svc-49")) == [49] + list(range(490, 500)) + list(range(4900, 5000))
+
+
+def test_facet_intersection_of_a_few_with_many() -> None:
+    from backends.catalog.model import Entity, SourcePosition
+    from backends.catalog.query import SearchIndex
+
+    entities = [
+        Entity(
+            {"kind": "Component", "metadata": {"name": f"c{i}"}, "spec": {"lifecycle": "production"}},
+            SourcePosition("x.yaml", i),
+            declared_relations=[("ownedBy", f"group:default/team-{'rare' if i % 1000 == 7 else 'many'}")],
+        )
+        for i in range(4000)
+    ]
+    index = SearchIndex(entities)
+    assert index.positions(parse_query("kind:component owner:team-rare lifecycle:production")) == [7, 1007, 2007, 3007]
+    assert index.positions(parse_query("owner:team-rare kind:api")) == []
