@@ -387,11 +387,7 @@ class TemplateTask:
 
     # -- helpers ------------------------------------------------------------------------------
     def _make_workspace(self) -> TaskFiles:
-        if self.keep_dir is not None:
-            root = self.keep_dir
-        else:
-            root = Path(tempfile.mkdtemp(prefix=f"idp-scaffold-{self.template.name}-"))
-        self.workspace_path = root.resolve() if root.exists() else root
+        root = self.keep_dir or Path(tempfile.mkdtemp(prefix=f"idp-scaffold-{self.template.name}-"))
         files = TaskFiles(root, self.runner.limits)
         self.workspace_path = files.root
         return files
