@@ -119,5 +119,6 @@ def test_facet_intersection_of_a_few_with_many() -> None:
         for i in range(4000)
     ]
     index = SearchIndex(entities)
-    assert index.positions(parse_query("kind:component owner:team-rare lifecycle:production")) == [7, 1007, 2007, 3007]
+    query = parse_query("kind:component owner:team-rare lifecycle:production")
+    assert index.positions(query) == [7, 1007, 2007, 3007]
     assert index.positions(parse_query("owner:team-rare kind:api")) == []
