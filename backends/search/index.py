@@ -305,25 +305,34 @@ class SearchIndex:
         name = doc.fields.get("name", "")
         self._doc_keys[no] = (normalise(name) if name else "", normalise(doc.title))
         impacts: dict[str, float] = {}
-        for field_name, tokens in fields.items():
+        # The longest field (a page body) first, as one dict comprehension: it holds most of the
+        # terms, and a comprehension is about twice as fast as a loop of get/set.
+        for field_name, tokens in sorted(fields.items(), key=lambda item: -len(item[1])):
             if not tokens:
                 continue
             boost = FIELD_BOOSTS.get(field_name, 1.0)
-            norm = 1.0 - B + B * len(tokens) / (averages.get(field_name) or len(tokens))
-            prose = field_name in PROSE_FIELDS
-            for term, count in Counter(tokens).items():
-                if prose and term in STOPWORDS:
-                    continue
-                tf = count / norm
-                impacts[term] = impacts.get(term, 0.0) + boost * tf / (K1 + tf)
+            scale = 1.0 / (1.0 - B + B * len(tokens) / (averages.get(field_name) or len(tokens)))
+            counts = Counter(tokens)
+            if field_name in PROSE_FIELDS:
+                for stopword in STOPWORDS.intersection(counts):
+                    del counts[stopword]
+            if not impacts:
+                impacts = {
+                    term: boost * (count * scale) / (K1 + count * scale) for term, count in counts.items()
+                }
+                continue
+            get = impacts.get
+            for term, count in counts.items():
+                tf = count * scale
+                impacts[term] = get(term, 0.0) + boost * tf / (K1 + tf)
         new_terms: list[str] = []
         postings = self._postings
         for term, impact in impacts.items():
-            posting = postings.get(term)
-            if posting is None:
-                posting = postings[term] = {}
+            try:
+                postings[term][no] = impact
+            except KeyError:
+                postings[term] = {no: impact}
                 new_terms.append(term)
-            posting[no] = impact
         self._doc_terms[no] = tuple(impacts)
         self._doc_field_lens[no] = {name: len(tokens) for name, tokens in fields.items()}
         return new_terms
