@@ -969,7 +969,7 @@ class DeployRun:
                 self.deploy_id,
                 stage=Stage.SCALE,
                 ok=True,
-                detail=f"{target.stable_name} runs {replicas} pods",
+                detail=f"{self.total} → {replicas} pods, all ready",
                 duration=time.monotonic() - began,
             )
         )

@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(deploy)
     deploy.add_argument("--version", help="the version (image tag) to deploy")
     deploy.add_argument("--commit", metavar="SHA", help="commit SHA of the version, kept in the history")
+    deploy.add_argument("--commit-time", metavar="ISO8601", help="when that commit was made (for lead time)")
     recovery = deploy.add_mutually_exclusive_group()
     recovery.add_argument("--resume", action="store_true", help="resume this service's interrupted deploy")
     recovery.add_argument("--abort", action="store_true", help="roll back this service's interrupted deploy")
@@ -137,6 +138,7 @@ class TextPrinter:
         self.routed: list[int] = []
         self.failure_shown = False
         self.from_version = ""
+        self.environment = ""
 
     def line(self, text: str) -> None:
         if self.tty and self.routed and not text.startswith("… "):
@@ -158,7 +160,7 @@ class TextPrinter:
         )
 
         if isinstance(event, DeployStarted):
-            self.version, self.kind = event.to_version, event.kind
+            self.version, self.kind, self.environment = event.to_version, event.kind, event.environment
             self.steps, self.bakes, self.from_version = event.steps, event.bakes, event.from_version
         elif isinstance(event, StageFinished):
             if event.stage is Stage.PRECHECKS:
@@ -194,7 +196,9 @@ class TextPrinter:
                 else:
                     self.line(f"↩ Rolled back: {event.detail}")
             elif event.stage is Stage.SCALE:
-                self.line(f"{'✓' if event.ok else '✗'} Scale: {event.detail}")
+                self.line(
+                    f"{'✓' if event.ok else '✗'} Scaled {self.service} in {self.environment}: {event.detail}"
+                )
         elif isinstance(event, AnalysisResult) and event.step == 0:
             if event.check == "pods-ready" and event.verdict is Verdict.PASSED:
                 bake = format_duration(self.bakes[0]) if self.bakes else "?"
@@ -309,10 +313,28 @@ def _deploy(args: argparse.Namespace) -> int:
             run = engine.resume(record.id) if args.resume else engine.abort(record.id)
         else:
             _confirm(args, environment, f"deploy {args.service} {args.version}")
-            run = engine.deploy(args.service, args.env, args.version, commit_sha=args.commit)
+            run = engine.deploy(
+                args.service,
+                args.env,
+                args.version,
+                commit_sha=args.commit,
+                commit_time=_epoch(args.commit_time),
+            )
         return _drive(run, _printer(args), args, args.on_inconclusive)
     finally:
         session.close()
+
+
+def _epoch(value: str | None) -> float | None:
+    import datetime as dt
+
+    if not value:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise CommandError(f"--commit-time: not an ISO 8601 time: {value!r}", EXIT_USAGE) from error
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def _rollback(args: argparse.Namespace) -> int:
