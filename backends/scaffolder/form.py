@@ -23,6 +23,7 @@ import yaml
 
 from backends.catalog.refs import EntityRefError, parse_entity_ref
 from backends.scaffolder import pickers
+from backends.scaffolder import schema as schema_rules
 from backends.scaffolder.errors import ExpressionError
 from backends.scaffolder.expressions import TemplateEngine, is_truthy
 from backends.scaffolder.template import Template, _catalog_entities
@@ -279,7 +280,7 @@ class FormModel:
 
     def _page_view(self, index: int, page: Mapping[str, Any]) -> FormPage:
         properties, required = self._resolve(page)
-        order = _ordered(list(properties), page.get("ui:order"))
+        order = schema_rules.ordered(list(properties), page.get("ui:order"))
         values = {}
         for name in order:
             value = self.answers.get(name)
@@ -309,7 +310,7 @@ class FormModel:
         required: set[str] = set()
         for _ in range(4):
             answers = self._with_defaults(properties)
-            new_properties, new_required = _resolve_schema(page, answers)
+            new_properties, new_required = schema_rules.resolve(page, answers)
             if new_properties.keys() == properties.keys() and new_required == required:
                 break
             properties, required = new_properties, new_required
@@ -332,9 +333,9 @@ class FormModel:
         errors: dict[str, str] = {}
         validator = jsonschema.Draft7Validator(schema, format_checker=_FORMAT_CHECKER)
         for error in validator.iter_errors(dict(values)):
-            name = _error_field(error)
+            name = schema_rules.error_field(error)
             if name and name in properties and name not in errors:
-                errors[name] = _message(error, properties[name])
+                errors[name] = schema_rules.error_message(error, properties[name])
         for name, prop in properties.items():
             if name not in errors and not _empty(values.get(name)):
                 problem = self._extension_error(name, prop, values[name])
@@ -411,139 +412,10 @@ class FormModel:
             if name in properties:
                 return properties[name]
         for page in self.template.pages:
-            found = _all_properties(page).get(name)
+            found = schema_rules.all_properties(page).get(name)
             if found is not None:
                 return found
         return {}
-
-
-# -- schema resolution (module level: pure functions of schema and answers) ---------------------
-
-
-def _resolve_schema(
-    schema: Mapping[str, Any], answers: Mapping[str, Any]
-) -> tuple[dict[str, dict[str, Any]], set[str]]:
-    properties: dict[str, dict[str, Any]] = {
-        k: dict(v) for k, v in (schema.get("properties") or {}).items() if isinstance(v, Mapping)
-    }
-    required = set(schema.get("required") or [])
-
-    def merge(sub: Mapping[str, Any]) -> None:
-        sub_properties, sub_required = _resolve_schema(sub, answers)
-        for key, value in sub_properties.items():
-            # A branch re-declaring the trigger (``const``) must not replace the trigger's schema.
-            properties[key] = {**properties[key], **value} if key in properties else value
-        required.update(sub_required)
-
-    for trigger, dependency in (schema.get("dependencies") or {}).items():
-        if isinstance(dependency, list):
-            if trigger in answers:
-                required.update(dependency)
-        elif isinstance(dependency, Mapping):
-            if "oneOf" in dependency:
-                for branch in dependency["oneOf"]:
-                    if isinstance(branch, Mapping) and _branch_selected(branch, trigger, answers):
-                        merge(
-                            {
-                                **branch,
-                                "properties": {
-                                    k: v for k, v in (branch.get("properties") or {}).items() if k != trigger
-                                },
-                            }
-                        )
-                        break
-            elif trigger in answers:
-                merge(dependency)
-    conditionals = list(schema.get("allOf") or [])
-    if isinstance(schema.get("if"), Mapping):
-        conditionals.append({k: schema[k] for k in ("if", "then", "else") if k in schema})
-    for sub in conditionals:
-        if not isinstance(sub, Mapping):
-            continue
-        if "if" in sub:
-            branch = sub.get("then") if _valid(answers, sub["if"]) else sub.get("else")
-            if isinstance(branch, Mapping):
-                merge(branch)
-        else:
-            merge(sub)
-    one_of = [b for b in schema.get("oneOf") or [] if isinstance(b, Mapping)]
-    if one_of:
-        merge(_choose_branch(one_of, answers))
-    for branch in schema.get("anyOf") or []:
-        if isinstance(branch, Mapping) and _consts_match(branch, answers):
-            merge(branch)
-    return properties, required
-
-
-def _branch_selected(branch: Mapping[str, Any], trigger: str, answers: Mapping[str, Any]) -> bool:
-    condition = (branch.get("properties") or {}).get(trigger)
-    if trigger not in answers:
-        return False
-    if not isinstance(condition, Mapping):
-        return True
-    return _valid(answers[trigger], condition)
-
-
-def _consts_match(branch: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:
-    for key, prop in (branch.get("properties") or {}).items():
-        if (
-            isinstance(prop, Mapping)
-            and ("const" in prop or "enum" in prop)
-            and not (key in answers and _valid(answers[key], prop))
-        ):
-            return False
-    return True
-
-
-def _choose_branch(branches: list[Mapping[str, Any]], answers: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The oneOf branch the answers point at: consts match and required answered, else consts match."""
-    matching = [b for b in branches if _consts_match(b, answers)]
-    for branch in matching:
-        if all(key in answers for key in branch.get("required") or []):
-            return branch
-    return matching[0] if matching else branches[0]
-
-
-def _valid(instance: Any, schema: Any) -> bool:
-    try:
-        return jsonschema.Draft7Validator(schema).is_valid(instance)
-    except jsonschema.SchemaError:
-        return False
-
-
-def _all_properties(page: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every property declared anywhere in a page (any branch), for type lookups."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(schema: Any) -> None:
-        if isinstance(schema, Mapping):
-            for key, value in (schema.get("properties") or {}).items():
-                if isinstance(value, Mapping):
-                    found.setdefault(key, dict(value))
-            for key in ("allOf", "oneOf", "anyOf"):
-                for sub in schema.get(key) or []:
-                    walk(sub)
-            for key in ("then", "else"):
-                walk(schema.get(key))
-            for dependency in (schema.get("dependencies") or {}).values():
-                walk(dependency)
-
-    walk(page)
-    return found
-
-
-def _ordered(names: list[str], order: Any) -> list[str]:
-    """Apply ``ui:order`` (with ``*`` standing for every field not named)."""
-    if not isinstance(order, list):
-        return names
-    named = [n for n in order if n != "*" and n in names]
-    rest = [n for n in names if n not in named]
-    if "*" not in order:
-        return named + rest
-    star = order.index("*")
-    before = [n for n in order[:star] if n in names]
-    after = [n for n in order[star + 1 :] if n in names]
-    return before + [n for n in rest] + after
 
 
 def _kind(schema: Mapping[str, Any], ui_field: Any, widget: Any) -> str:
@@ -568,41 +440,6 @@ def _kind(schema: Mapping[str, Any], ui_field: Any, widget: Any) -> str:
     if kind in ("number", "integer", "boolean", "object"):
         return str(kind)
     return "string"
-
-
-def _error_field(error: jsonschema.ValidationError) -> str | None:
-    if error.validator == "required" and not error.path:
-        # "'name' is a required property": the field is the missing key.
-        missing = [k for k in error.validator_value if k not in (error.instance or {})]
-        return missing[0] if missing else None
-    if error.validator == "dependencies" and not error.path:
-        return None
-    return str(error.path[0]) if error.path else None
-
-
-def _message(error: jsonschema.ValidationError, schema: Mapping[str, Any]) -> str:
-    validator = error.validator
-    if validator == "required":
-        return "is required"
-    if validator == "pattern":
-        return f"must match pattern {schema.get('pattern', error.validator_value)}"
-    if validator == "enum":
-        return "must be one of: " + ", ".join(map(str, error.validator_value))
-    if validator == "minLength":
-        return f"must be at least {error.validator_value} characters"
-    if validator == "maxLength":
-        return f"must be at most {error.validator_value} characters"
-    if validator == "minimum":
-        return f"must be ≥ {error.validator_value}"
-    if validator == "maximum":
-        return f"must be ≤ {error.validator_value}"
-    if validator == "type":
-        return f"must be of type {error.validator_value}"
-    if validator == "format":
-        return f"must be a valid {error.validator_value}"
-    if validator == "uniqueItems":
-        return "must not contain duplicates"
-    return error.message
 
 
 def _valid_entity_name(value: Any) -> bool:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from backends.scaffolder.errors import ExpressionError
 from backends.scaffolder.expressions import TemplateEngine, nunjucks_to_jinja
+from backends.scaffolder.schema import all_properties
 
 _STEP_REF = re.compile(r"steps\s*(?:\[\s*['\"]([^'\"]+)['\"]\s*\]|\.([A-Za-z_][\w]*))")
 _PARAM_REF = re.compile(r"parameters\s*(?:\.([A-Za-z_]\w*)|\[\s*['\"]([^'\"]+)['\"]\s*\])")
@@ -87,11 +88,9 @@ def lint(template: Any, registry: Any, services: Any = None) -> list[LintIssue]:
 
 
 def _declared_parameters(pages: Iterable[Mapping[str, Any]]) -> set[str]:
-    from backends.scaffolder.form import _all_properties
-
     names: set[str] = set()
     for page in pages:
-        names.update(_all_properties(page))
+        names.update(all_properties(page))
     return names
 
 
