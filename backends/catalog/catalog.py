@@ -48,6 +48,14 @@ _KIND_PREFERENCE = (
 )
 
 
+class _RelationCache(dict[tuple[str, str], Relation]):
+    """One shared ``Relation`` per (type, target), made on first use."""
+
+    def __missing__(self, key: tuple[str, str]) -> Relation:
+        relation = self[key] = Relation(*key)
+        return relation
+
+
 class Catalog:
     """Entities, problems and relations of one workspace; safe to read from any thread.
 
@@ -63,7 +71,7 @@ class Catalog:
         self._index = SearchIndex([])
         self._subscribers: list[Callable[[CatalogChanged], None]] = []
         self._lock = threading.RLock()
-        self._relation_cache: dict[tuple[str, str], Relation] = {}
+        self._relation_cache = _RelationCache()
 
     # -- building ---------------------------------------------------------------------------------
     def _add_result(self, result: DocumentResult, replace: bool = False) -> Entity | None:
@@ -114,18 +122,12 @@ class Catalog:
                 what = "owner" if relation_type == OWNED_BY else f"{relation_type} target"
                 message = f"{what} {target} does not exist in the catalog"
                 warnings.append(Problem(Severity.WARNING, message, entity.position, source))
+        shared = interned.__getitem__
         for source, entity in by_ref.items():
-            keys = set(entity.declared_relations)
-            reverse = incoming.get(source)
-            if reverse:
-                keys.update(reverse)
-            relations = []
-            for key in sorted(keys):
-                relation = interned.get(key)
-                if relation is None:
-                    relation = interned[key] = Relation(*key)
-                relations.append(relation)
-            entity.relations = relations
+            keys = entity.declared_relations + incoming.get(source, [])
+            keys.sort()
+            # dict.fromkeys drops duplicates keeping the order; all of this loops in C.
+            entity.relations = list(map(shared, dict.fromkeys(keys)))
         self.problems = self._read_problems + warnings
         self._index = SearchIndex(self.entities)
 
