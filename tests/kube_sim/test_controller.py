@@ -123,6 +123,12 @@ def test_rollback_reuses_the_earlier_replica_set(apps: client.AppsV1Api) -> None
     assert len(replica_sets) == 2
     assert replica_sets[first].spec.replicas == 2
     assert replica_sets[first].metadata.annotations["deployment.kubernetes.io/revision"] == "3"
+    assert (
+        apps.read_namespaced_deployment("web", "default").metadata.annotations[
+            "deployment.kubernetes.io/revision"
+        ]
+        == "3"
+    )
 
 
 def test_scaling_down_and_up(apps: client.AppsV1Api, core: client.CoreV1Api) -> None:

@@ -423,6 +423,16 @@ class SimulatedController:
             )
         if new_rs is not None and not paused:
             self._scale(deployment, new_rs, old_rses, pods_by_owner, desired)
+            revision = str(_revision(new_rs))
+            if (meta.get("annotations") or {}).get(REVISION) != revision:
+                # The Deployment carries its current revision too (kubectl rollout history/undo).
+                self.store.update(
+                    DEPLOYMENTS,
+                    namespace,
+                    meta["name"],
+                    lambda cur: _with_annotation(cur, REVISION, revision),
+                    copy_=False,
+                )
 
         # Fresh view after scaling: pods are not created yet, so count the ReplicaSets' pods.
         all_rses = [rs for rs in [new_rs, *old_rses] if rs is not None]
