@@ -33,10 +33,12 @@ class SourceFiles:
 
     def label(self, path: str) -> str:
         """How a file of this source is named in results and problems."""
-        relative = os.path.relpath(os.path.abspath(path), self.root)
-        if relative.startswith(".."):
-            relative = os.path.abspath(path)
-        return f"{self.label_prefix}{relative}"
+        absolute = os.path.abspath(path)
+        prefix = self.root.rstrip(os.sep) + os.sep
+        if absolute.startswith(prefix):  # the common case, without relpath's splitting
+            return f"{self.label_prefix}{absolute[len(prefix) :]}"
+        relative = os.path.relpath(absolute, self.root)
+        return f"{self.label_prefix}{absolute if relative.startswith('..') else relative}"
 
 
 class CatalogSource(Protocol):
