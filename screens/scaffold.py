@@ -9,10 +9,8 @@ and redraws what it says. The run happens in a thread worker that only posts the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -20,12 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, ContentSwitcher, Input, Log, Markdown, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Button, ContentSwitcher, Input, Static
 
 from screens.base import ConsoleScreen
 from widgets.schema_form import SchemaForm
-from widgets.step_list import StepList, format_duration
+from widgets.step_list import format_duration
+from widgets.task_view import OutputLinks, TaskView
 from widgets.top_bar import TopBar
 from widgets.virtual_table import Column, VirtualTable
 
@@ -131,18 +129,6 @@ class ScaffoldScreen(ConsoleScreen):
     ScaffoldScreen .buttons Button { margin: 0 1 0 0; }
     ScaffoldScreen .status { height: auto; padding: 0 1; color: $warning; }
     ScaffoldScreen #review { padding: 0 1; }
-    ScaffoldScreen #results { height: auto; max-height: 60%; }
-    ScaffoldScreen #steps { margin: 1 0; }
-    ScaffoldScreen #failure { height: auto; color: $error; padding: 0 1; margin: 0 0 1 0; display: none; }
-    ScaffoldScreen #failure.-shown { display: block; }
-    ScaffoldScreen #links {
-        height: auto; max-height: 8; display: none; border: round $success 50%; text-wrap: nowrap;
-        text-overflow: ellipsis; margin: 0 1;
-    }
-    ScaffoldScreen #links.-shown { display: block; }
-    ScaffoldScreen #output-text { height: auto; display: none; margin: 0 1; }
-    ScaffoldScreen #output-text.-shown { display: block; }
-    ScaffoldScreen #log { height: 1fr; min-height: 6; border-top: solid $panel-lighten-2; }
     """
 
     def __init__(self) -> None:
@@ -159,7 +145,6 @@ class ScaffoldScreen(ConsoleScreen):
         self.finished: TaskEvent | None = None
         self.registered: list[str] = []
         self._step_names: dict[str, str] = {}
-        self._links: list[dict[str, Any]] = []
         self._cancel_requested = False
 
     # -- layout -------------------------------------------------------------------------------
@@ -189,14 +174,7 @@ class ScaffoldScreen(ConsoleScreen):
                     yield Button("◀ Back", id="review-back")
                     yield Button("Dry run", id="dry-run")
                     yield Button("Run ▶", id="run", variant="success")
-            with Vertical(id="run-pane"):
-                yield Static("", id="run-status", classes="nav")
-                with VerticalScroll(id="results"):
-                    yield StepList(id="steps")
-                    yield Static("", id="failure", markup=False)
-                    yield OptionList(id="links")
-                    yield Markdown("", id="output-text")
-                yield Log(id="log", highlight=False)
+            yield TaskView(id="run-pane")
 
     def on_mount(self) -> None:
         self.ctx.catalog_signal.subscribe(self, self._on_catalog)
@@ -456,6 +434,10 @@ class ScaffoldScreen(ConsoleScreen):
         self._start_run(dry_run=True)
 
     # -- run ----------------------------------------------------------------------------------
+    @property
+    def task_view(self) -> TaskView:
+        return self.query_one(TaskView)
+
     def _start_run(self, *, dry_run: bool) -> None:
         if self.stage != "review" or self.running or self.model is None or self.template is None:
             return
@@ -469,13 +451,10 @@ class ScaffoldScreen(ConsoleScreen):
         self.registered = []
         self._step_names = {step.id: step.name for step in self.template.steps}
         self._show_stage("run")
-        steps = self.query_one("#steps", StepList)
-        steps.set_steps([(s.id, s.name, s.action) for s in self.template.steps])
-        self.query_one("#log", Log).clear()
-        self._clear_results()
         mode = "Dry run of" if dry_run else "Running"
-        self.query_one("#run-status", Static).update(
-            Text(f" {mode} {self.template.display_title}…", style="bold")
+        self.task_view.begin(
+            f"{mode} {self.template.display_title}…",
+            [(s.id, s.name, s.action) for s in self.template.steps],
         )
         self.run_template(self.template, self.model.parameters(), self.model.secrets(), dry_run)
 
@@ -536,19 +515,15 @@ class ScaffoldScreen(ConsoleScreen):
             # Thread-safe in the backend: the running step finishes, the rest are skipped.
             self._cancel_requested = True
             self.template_task.cancel()
-            self.query_one("#run-status", Static).update(
-                Text(" Cancelling after the current step…", style="bold")
-            )
+            self.task_view.set_status("Cancelling after the current step…")
 
     def on_task_refused(self, message: TaskRefused) -> None:
         self.running = False
         self.refresh_bindings()
-        self.query_one("#run-status", Static).update(
-            Text(" ✖ The template was refused before any step ran", style="bold red")
+        self.task_view.set_status("✖ The template was refused before any step ran", "bold red")
+        self.task_view.show_failure(
+            ["Nothing was written. Problems:", *(f"  • {p}" for p in message.problems)]
         )
-        failure = self.query_one("#failure", Static)
-        failure.update("Nothing was written. Problems:\n" + "\n".join(f"  • {p}" for p in message.problems))
-        failure.add_class("-shown")
 
     def on_entities_registered(self, message: EntitiesRegistered) -> None:
         self.registered.extend(message.refs)
@@ -561,83 +536,56 @@ class ScaffoldScreen(ConsoleScreen):
         from backends.scaffolder.events import StepFinished, StepLog, StepStarted, TaskFinished, TaskStarted
 
         event = message.event
-        steps = self.query_one("#steps", StepList)
-        log = self.query_one("#log", Log)
+        view = self.task_view
         match event:
             case TaskStarted():
                 where = "dry run, " if event.dry_run else ""
-                log.write_line(f"Task {event.task_id} ({where}workspace {event.workspace_path})")
+                view.write(f"Task {event.task_id} ({where}workspace {event.workspace_path})")
             case StepStarted():
-                steps.start(event.step_id)
-                log.write_line(f"── {event.name} ({event.action})")
+                view.steps.start(event.step_id)
+                view.write(f"── {event.name} ({event.action})")
             case StepLog():
                 prefix = f"[{event.step_id}] " if event.step_id else ""
                 marker = {"warning": "! ", "error": "✖ "}.get(event.level, "")
-                log.write_line(f"{marker}{prefix}{event.message}")
+                view.write(f"{marker}{prefix}{event.message}")
             case StepFinished():
-                steps.finish(event.step_id, event.status, event.duration)
+                view.steps.finish(event.step_id, event.status, event.duration)
             case TaskFinished():
                 self._task_finished(event)
 
     def _task_finished(self, event: TaskFinished) -> None:
         self.running = False
         self.finished = event
-        status = self.query_one("#run-status", Static)
+        view = self.task_view
         took = format_duration(event.duration)
         dry = " (dry run)" if event.dry_run else ""
         if event.status == "completed":
-            status.update(Text(f" ✔ Completed{dry} in {took}", style="bold green"))
-            self._show_outputs(event.outputs)
+            view.set_status(f"✔ Completed{dry} in {took}", "bold green")
+            outputs = event.outputs
+            view.show_outputs(
+                [link for link in outputs.get("links") or [] if isinstance(link, dict)],
+                [text for text in outputs.get("text") or [] if isinstance(text, dict)],
+            )
             if event.workspace_path:
-                self.query_one("#log", Log).write_line(f"Rendered files kept in {event.workspace_path}")
+                view.write(f"Rendered files kept in {event.workspace_path}")
         else:
             step = self._step_names.get(event.failed_step or "", event.failed_step or "")
             where = f" at step {step!r}" if step else ""
             # A step interrupted by the user's cancel ends as "failed" in the backend: say what happened.
             outcome = "Cancelled" if self._cancel_requested else event.status.capitalize()
-            status.update(Text(f" ✖ {outcome}{dry}{where} after {took}", style="bold red"))
+            view.set_status(f"✖ {outcome}{dry}{where} after {took}", "bold red")
             lines = [f"Step {step} failed:" if step else "The run failed:", f"  {event.error}"]
             if event.workspace_path:
                 lines.append(f"Files kept in {event.workspace_path}")
             retry = self._retry_step()
             if retry is not None:
                 lines.append(f"Press r to retry from {self._step_names.get(retry, retry)!r}.")
-            failure = self.query_one("#failure", Static)
-            failure.update("\n".join(lines))
-            failure.add_class("-shown")
+            view.show_failure(lines)
         self.refresh_bindings()
 
-    def _clear_results(self) -> None:
-        self.query_one("#failure", Static).remove_class("-shown")
-        links = self.query_one("#links", OptionList)
-        links.clear_options()
-        links.remove_class("-shown")
-        text = self.query_one("#output-text", Markdown)
-        text.update("")
-        text.remove_class("-shown")
-
-    def _show_outputs(self, outputs: dict[str, Any]) -> None:
-        links = self.query_one("#links", OptionList)
-        self._links = [link for link in outputs.get("links") or [] if isinstance(link, dict)]
-        for index, link in enumerate(self._links):
-            links.add_option(Option(link_prompt(link), id=str(index)))
-        if self._links:
-            links.add_class("-shown")
-            links.highlighted = 0
-            links.focus()
-        texts = [t for t in outputs.get("text") or [] if isinstance(t, dict)]
-        if texts:
-            markdown = "\n\n".join(
-                (f"### {t['title']}\n\n" if t.get("title") else "") + str(t.get("content") or "")
-                for t in texts
-            )
-            output_text = self.query_one("#output-text", Markdown)
-            output_text.update(markdown)
-            output_text.add_class("-shown")
-
-    @on(OptionList.OptionSelected, "#links")
-    def _link_chosen(self, event: OptionList.OptionSelected) -> None:
-        link = self._links[event.option_index]
+    @on(OutputLinks.LinkChosen)
+    def _link_chosen(self, event: OutputLinks.LinkChosen) -> None:
+        link = event.link
         if link.get("entityRef"):
             self.ctx.open_entity(str(link["entityRef"]))
         elif link.get("url"):
@@ -657,10 +605,11 @@ class ScaffoldScreen(ConsoleScreen):
         self.running = True
         self._cancel_requested = False
         self.refresh_bindings()
-        self._clear_results()
-        self.query_one("#steps", StepList).reset_from(step_id)
-        self.query_one("#log", Log).write_line(f"── retrying from {self._step_names.get(step_id, step_id)}")
-        self.query_one("#run-status", Static).update(Text(" Retrying…", style="bold"))
+        view = self.task_view
+        view.clear_results()
+        view.steps.reset_from(step_id)
+        view.write(f"── retrying from {self._step_names.get(step_id, step_id)}")
+        view.set_status("Retrying…")
         self.retry_task(self.template_task, step_id)
 
     def action_new(self) -> None:
@@ -684,20 +633,3 @@ def _applier(workspace: Any) -> Any:
 
     factory = getattr(kube, "applier_for", None)
     return factory(workspace) if callable(factory) else None
-
-
-def link_prompt(link: dict[str, Any]) -> Text:
-    """A link line: its title as a terminal hyperlink (urls) or an entity to open (entity refs)."""
-    title = str(link.get("title") or link.get("url") or link.get("entityRef") or "link")
-    if link.get("entityRef"):
-        text = Text("⧉ ", style="bold")
-        text.append(title, style="bold underline")
-        text.append(f"  {link['entityRef']} — enter opens it", style="dim")
-        return text
-    url = str(link.get("url") or "")
-    # A local path (a bare repository in the demo) is only clickable as a file:// URL.
-    target = Path(url).as_uri() if url.startswith("/") else url
-    text = Text("↗ ", style="bold")
-    text.append(title, style=Style(bold=True, underline=True, link=target or None))
-    text.append(f"  {url}", style=Style(dim=True, link=target or None))
-    return text
