@@ -177,3 +177,29 @@ def test_killed_cli_mid_canary_is_resumed(sim, tmp_path: Path, capsys: pytest.Ca
         == 2
     )
     assert "no interrupted deploy" in capsys.readouterr().err
+
+
+class _Terminal:
+    """A stdin that is a terminal and types ``answer``."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.answer + "\n"
+
+
+def test_production_typed_confirmation(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", _Terminal("payment"))
+    assert main(["scale", "payment-service", "--env", "production", "--replicas", "5"]) == 2
+    assert "confirmation did not match; nothing was changed" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", _Terminal("payment-service"))
+    assert main(["scale", "payment-service", "--env", "production", "--replicas", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert "This will scale payment-service to 5 pods in PRODUCTION." in err
+    assert "✓ Scaled payment-service in production: 4 → 5 pods, all ready" in out
