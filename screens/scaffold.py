@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, ContentSwitcher, Input, Static
+from textual.worker import Worker, WorkerState
 
 from screens.base import ConsoleScreen
 from widgets.schema_form import SchemaForm
@@ -232,7 +233,7 @@ class ScaffoldScreen(ConsoleScreen):
             )
             self._answers[self.template.name] = self.model.answers
 
-    @work(thread=True, exclusive=True, group="scaffold-templates", name="find templates")
+    @work(thread=True, exclusive=True, group="scaffold-templates", name="find templates", exit_on_error=False)
     def find_templates(self) -> None:
         from backends.scaffolder.template import TemplateLibrary
 
@@ -458,7 +459,7 @@ class ScaffoldScreen(ConsoleScreen):
         )
         self.run_template(self.template, self.model.parameters(), self.model.secrets(), dry_run)
 
-    @work(thread=True, exclusive=True, group="scaffold-run", name="scaffolder run")
+    @work(thread=True, exclusive=True, group="scaffold-run", name="scaffolder run", exit_on_error=False)
     def run_template(
         self, template: Template, parameters: dict[str, Any], secrets: dict[str, str], dry_run: bool
     ) -> None:
@@ -477,7 +478,7 @@ class ScaffoldScreen(ConsoleScreen):
         for event in task.run():
             self.post_message(TaskEventPosted(event))
 
-    @work(thread=True, exclusive=True, group="scaffold-run", name="scaffolder retry")
+    @work(thread=True, exclusive=True, group="scaffold-run", name="scaffolder retry", exit_on_error=False)
     def retry_task(self, task: TemplateTask, step_id: str) -> None:
         for event in task.retry_from(step_id):
             self.post_message(TaskEventPosted(event))
@@ -505,6 +506,22 @@ class ScaffoldScreen(ConsoleScreen):
 
             services.register = register_and_report
         return services
+
+    @on(Worker.StateChanged)
+    def _run_worker_ended(self, event: Worker.StateChanged) -> None:
+        # The app already notifies about a crashed worker; here the run view must stop "running"
+        # and say so, or esc would stay blocked behind a run that will never finish.
+        if event.worker.group != "scaffold-run" or event.state != WorkerState.ERROR or not self.running:
+            return
+        self.running = False
+        self.refresh_bindings()
+        self.task_view.set_status("✖ The run stopped unexpectedly", "bold red")
+        self.task_view.show_failure([f"{type(event.worker.error).__name__}: {event.worker.error}"])
+
+    def on_unmount(self) -> None:
+        # Quitting mid-run: let the runner stop after its current step instead of running on.
+        if self.running and self.template_task is not None:
+            self.template_task.cancel()
 
     def on_task_created(self, message: TaskCreated) -> None:
         self.template_task = message.task

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Log, OptionList, Static
 
@@ -611,3 +612,25 @@ async def test_dry_run_runs_nothing_for_real(tmp_path: Path) -> None:
         assert app.catalog.get("component:dry-svc") is None
         log_text = "\n".join(screen.query_one("#log", Log).lines)
         assert "dry-run" in log_text or "dry run" in log_text.lower()
+
+
+async def test_a_crashing_run_is_shown_and_does_not_block_escape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backends.scaffolder.runner import TaskRunner
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("runner exploded")
+
+    monkeypatch.setattr(TaskRunner, "create_task", explode)
+    slow_workspace(tmp_path)
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "slow")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not screen.running)
+        assert "stopped unexpectedly" in text_of(screen, "#run-status")
+        assert "runner exploded" in text_of(screen, "#failure")
+        await pilot.press("escape")
+        assert screen.stage == "review"
