@@ -30,6 +30,7 @@ from backends.catalog.model import Entity, Problem, Relation, Severity, SourcePo
 from backends.catalog.query import Query, SearchIndex, parse_query
 from backends.catalog.reader import DocumentResult, ReadOptions, read_documents
 from backends.catalog.refs import DEFAULT_NAMESPACE, EntityRefError, parse_entity_ref
+from backends.catalog.registrations import RegistrationStore
 from backends.catalog.relations import OWNED_BY, REVERSE
 from backends.catalog.sources import SourceFiles, source_from_config
 from backends.workspace import Workspace
@@ -72,6 +73,8 @@ class Catalog:
         self._subscribers: list[Callable[[CatalogChanged], None]] = []
         self._lock = threading.RLock()
         self._relation_cache = _RelationCache()
+        # Set by load_catalog: where registrations are remembered for the next start.
+        self.registrations: RegistrationStore | None = None
 
     # -- building ---------------------------------------------------------------------------------
     def _add_result(self, result: DocumentResult, replace: bool = False) -> Entity | None:
@@ -209,6 +212,8 @@ class Catalog:
                     removed.append(entity)
             self._link()
             subscribers = list(self._subscribers)
+        if added and self.registrations is not None:
+            self.registrations.remember(path, boundary)
         change = CatalogChanged(tuple(added), tuple(removed))
         for callback in subscribers:
             callback(change)
@@ -294,9 +299,31 @@ def _load(workspace: Workspace, emit: Callable[[CatalogEvent], None]) -> Catalog
                 files.warning,
             )
         )
+    _load_registrations(catalog, workspace)
     catalog._link()
     emit(CatalogLoaded(len(catalog.entities), len(catalog.problems), time.perf_counter() - started))
     return catalog
+
+
+def _load_registrations(catalog: Catalog, workspace: Workspace) -> None:
+    """Read the files registered in earlier runs (e.g. services created by the scaffolder)."""
+    store = RegistrationStore.for_workspace(workspace.root)
+    catalog.registrations = store
+    for registered in store.files():
+        if not os.path.isfile(registered.path):
+            catalog._read_problems.append(
+                Problem(
+                    Severity.WARNING,
+                    f"registered catalog file {registered.path} no longer exists",
+                    SourcePosition(registered.path),
+                )
+            )
+            continue
+        options = ReadOptions(
+            follow=True, root=registered.root, plain_base=registered.root, label=_local_label
+        )
+        for result in read_documents([registered.path], options):
+            catalog._add_result(result)
 
 
 def _options(files: SourceFiles) -> ReadOptions:
