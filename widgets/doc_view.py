@@ -258,7 +258,7 @@ class DocView(ScrollView, can_focus=True):
         Binding("pagedown,space", "page_down", "Page down", show=False, id="doc.page_down"),
         Binding("home,g", "scroll_home", "Top", show=False, id="doc.top"),
         Binding("end,G", "scroll_end", "Bottom", show=False, id="doc.bottom"),
-        Binding("right_square_bracket", "next_link", "Next link", show=False, id="doc.next_link"),
+        Binding("right_square_bracket", "next_link", "Links", id="doc.next_link"),
         Binding("left_square_bracket", "previous_link", "Prev link", show=False, id="doc.previous_link"),
         Binding("enter", "follow_link", "Follow link", id="doc.follow_link"),
     ]
@@ -344,6 +344,8 @@ class DocView(ScrollView, can_focus=True):
         self._pending_anchor = anchor
         self._pending_scroll = scroll_y
         self._link_index = -1
+        if self.is_mounted:
+            self.refresh_bindings()
         self._rendered = _Rendered()
         self._complete = False
         self._width = 0
@@ -525,6 +527,13 @@ class DocView(ScrollView, can_focus=True):
         self._link_index = index
         self._scroll_to_line(links[index].line)
         self.refresh()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "Follow link" only shows in the footer once ] or [ picked a link.
+        if action == "follow_link":
+            return self.current_link is not None
+        return True
 
     def action_follow_link(self) -> None:
         link = self.current_link
