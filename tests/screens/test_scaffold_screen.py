@@ -634,3 +634,24 @@ async def test_a_crashing_run_is_shown_and_does_not_block_escape(
         assert "runner exploded" in text_of(screen, "#failure")
         await pilot.press("escape")
         assert screen.stage == "review"
+
+
+async def test_docs_site_golden_path_with_checkboxes() -> None:
+    app = demo_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "docs-site")
+        assert form_of(screen).field_names == ["name", "title", "owner", "sections"]
+        await pilot.press(*"ops-handbook", "tab", *"Ops handbook", "tab", *"team-sre", "enter", "tab")
+        # Sections: getting-started is pre-checked; add how-to (third).
+        await pilot.press("down", "down", "space")
+        assert screen.model.parameters()["sections"] == ["getting-started", "how-to"]
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert "getting-started, how-to" in review_text(screen)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.finished is not None, timeout=60)
+        assert "Completed" in text_of(screen, "#run-status")
+        steps = screen.query_one("#steps", StepList)
+        assert [r.status for r in steps.rows] == ["done", "done", "done", "done"]
+        assert any(e.name == "ops-handbook" for e in app.catalog.entities)
