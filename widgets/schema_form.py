@@ -323,6 +323,12 @@ class SchemaForm(Vertical):
     def _input(self, event: Input.Changed) -> None:
         self._changed(event.input)
 
+    @on(Input.Submitted)
+    def _enter(self, event: Input.Submitted) -> None:
+        # Enter in a field moves on like tab; on the last field that lands on the form's buttons.
+        event.stop()
+        self.screen.focus_next()
+
     @on(TextArea.Changed)
     def _area(self, event: TextArea.Changed) -> None:
         self._changed(event.text_area)

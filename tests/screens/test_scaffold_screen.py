@@ -655,3 +655,18 @@ async def test_docs_site_golden_path_with_checkboxes() -> None:
         steps = screen.query_one("#steps", StepList)
         assert [r.status for r in steps.rows] == ["done", "done", "done", "done"]
         assert any(e.name == "ops-handbook" for e in app.catalog.entities)
+
+
+async def test_enter_moves_to_the_next_field_and_presses_next(tmp_path: Path) -> None:
+    form_workspace(tmp_path)
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "conditional-form")
+        await pilot.press(*"via-enter", "enter")
+        assert screen.focused is not None and screen.focused.parent is box(screen, "kind")
+        await pilot.press("tab", "enter")  # token (empty) → enter → the Back button
+        assert screen.focused is screen.query_one("#form-back")
+        await pilot.press("tab", "enter")  # Next
+        await pilot.pause()
+        assert screen.page_index == 1
