@@ -670,3 +670,39 @@ async def test_enter_moves_to_the_next_field_and_presses_next(tmp_path: Path) ->
         await pilot.press("tab", "enter")  # Next
         await pilot.pause()
         assert screen.page_index == 1
+
+
+# -- the widgets' pure helpers --------------------------------------------------------------------
+
+
+def test_repo_url_parts_round_trip() -> None:
+    from widgets.repo_url_input import join_repo_url, split_repo_url
+
+    assert split_repo_url("github.com?owner=acme&repo=web") == ("github.com", "acme", "web")
+    assert split_repo_url("") == ("", "", "")
+    assert join_repo_url("github.com", "acme", "web") == "github.com?owner=acme&repo=web"
+    assert join_repo_url("github.com", "", "") == ""  # an untouched field stays empty
+
+
+def test_values_shown_as_text_and_durations() -> None:
+    from widgets.schema_form import as_text
+    from widgets.step_list import format_duration
+
+    assert as_text("array", ["a", "b"]) == "a, b"
+    assert as_text("object", {"k": 1}) == '{"k": 1}'
+    assert as_text("integer", 8080) == "8080"
+    assert as_text("string", None) == ""
+    assert format_duration(0.0421) == "42 ms"
+    assert format_duration(3.25) == "3.2 s"
+    assert format_duration(125) == "2 min 5 s"
+
+
+def test_output_links_and_text() -> None:
+    from widgets.task_view import link_prompt, output_markdown
+
+    local = link_prompt({"title": "Repository", "url": "/srv/git/acme/web.git"})
+    assert local.plain.startswith("↗ Repository")
+    assert any(span.style.link == "file:///srv/git/acme/web.git" for span in local.spans if span.style)
+    entity = link_prompt({"title": "Open in catalog", "entityRef": "component:default/web"})
+    assert "component:default/web" in entity.plain
+    assert output_markdown([{"title": "Next", "content": "**go**"}]) == "### Next\n\n**go**"
