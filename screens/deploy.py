@@ -9,6 +9,7 @@ thread worker that only posts its events; watch threads post a message that coal
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -219,7 +220,8 @@ class DeployScreen(ConsoleScreen):
         self._pending_service: str | None = None
         self._closing = False
         self._catalog_seen = False
-        self.driving = False  # a worker is iterating a run's events
+        self.driving = False  # a thread is iterating a run's events
+        self._run_thread: threading.Thread | None = None
 
     # -- layout -------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -276,6 +278,12 @@ class DeployScreen(ConsoleScreen):
     def on_unmount(self) -> None:
         # A running deploy is left exactly as a killed process leaves it: interrupted, resumable.
         self._closing = True
+        run, thread = self.run, self._run_thread
+        if run is not None and thread is not None and self.driving and not run.paused:
+            # Pausing makes the run yield at once, so its thread sees _closing and stops before the
+            # session (and, in the demo, the simulated cluster) goes away under it.
+            run.pause("the console was closed")
+            thread.join(timeout=3)
         if self.live is not None:
             self.live.stop()
         if self.board is not None:
@@ -586,8 +594,18 @@ class DeployScreen(ConsoleScreen):
         self.driving = True
         self._drive(make_run)
 
-    @work(thread=True, group="deploy-run", name="deploy")
     def _drive(self, make_run: Callable[[DeployEngine], DeployRun]) -> None:
+        # Its own daemon thread rather than a Textual thread worker: those run on the loop's
+        # executor, which the interpreter joins at exit, so a paused deploy (no events, nothing to
+        # wake the loop) would keep the console from quitting. A run stopped by exit is left
+        # interrupted — the engine's contract — and offered for resume/abort on the next start.
+        self._run_thread = threading.Thread(
+            target=self._drive_run, args=(make_run,), name="deploy run", daemon=True
+        )
+        self._run_thread.start()
+
+    def _drive_run(self, make_run: Callable[[DeployEngine], DeployRun]) -> None:
+        """On the run's thread: only posts messages."""
         from backends.deploy.prechecks import DeployRefused
 
         try:
@@ -603,6 +621,8 @@ class DeployScreen(ConsoleScreen):
                 self.post_message(RunEvent(event))
                 if self._closing:
                     break
+        except Exception as error:  # noqa: BLE001 — a crash must reach the screen, not die with the thread
+            self.post_message(RunRefused(f"the deploy stopped unexpectedly: {error}"))
         finally:
             events.close()
             self.post_message(RunEnded())

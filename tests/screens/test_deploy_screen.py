@@ -452,6 +452,27 @@ async def test_interrupted_deploy_offered_on_start(key: str, outcome: str) -> No
         assert not screen.query_one("#interrupted", Static).has_class("-shown")
 
 
+async def test_quitting_mid_deploy_leaves_it_resumable() -> None:
+    app = deploy_app(bake="60s")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        await wait_until(pilot, lambda: "analysis at 5%" in log_text(screen), what="the first bake")
+    # the next start offers it, and resuming it finishes the deploy
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("3")
+        screen = app.screen
+        assert isinstance(screen, DeployScreen)
+        await wait_until(pilot, lambda: screen.interrupted, what="interrupted deploys")
+        assert "stopped after step 1" in screen_text(app)
+        await pilot.press("r")
+        await confirm(pilot)
+        assert await wait_finished(pilot, screen) == "succeeded"
+        assert "resuming" in log_text(screen)
+
+
 # -- snapshots ----------------------------------------------------------------------------------
 
 SIZE = (120, 40)
