@@ -195,8 +195,9 @@ class DeployScreen(ConsoleScreen):
     }
     DeployScreen #decision.-shown { display: block; }
     DeployScreen #steps { border-bottom: solid $panel-lighten-2; }
-    DeployScreen #tree-scroll { height: 1fr; min-height: 6; }
-    DeployScreen #log { height: 10; border-top: solid $panel-lighten-2; }
+    DeployScreen #tree-scroll { height: 2fr; min-height: 2; }
+    /* On a small terminal the tree and the log share what is left instead of the log vanishing. */
+    DeployScreen #log { height: 1fr; max-height: 10; min-height: 3; border-top: solid $panel-lighten-2; }
     """
 
     # Tests speed the simulated cluster up and freeze the clock; the app never changes these.
@@ -642,9 +643,21 @@ class DeployScreen(ConsoleScreen):
         state = self.state
         if state is None:
             return
+        asked_before = state.needs_decision
         entry = state.apply(message.event)
         if entry is not None:
             self.query_one("#log", EventLog).add(self.clock.stamp(entry.at), entry.text, entry.level)
+        if state.needs_decision and not asked_before:
+            # The deploy waits for a person: say so even if they are looking at another mode.
+            self.app.bell()
+            self.app.notify(
+                f"{state.service} in {state.environment}: {state.pause_reason}. "
+                "Promote (p) or abort (a) on the deploy screen.",
+                title="Deploy waits for you",
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
         self._redraw_run()
 
     def on_run_ended(self, _message: RunEnded) -> None:
@@ -677,7 +690,7 @@ class DeployScreen(ConsoleScreen):
                 )
             )
         elif state.paused:
-            decision.update(Text(f"⏸ Paused: {state.pause_reason} — space resumes · p promotes · a aborts"))
+            decision.update(Text(f"‖ Paused: {state.pause_reason} — space resumes · p promotes · a aborts"))
         decision.set_class(state.paused, "-shown")
         steps = self.query_one("#steps", CanarySteps)
         steps.show(state.step_views(), state.highlighted_step, state.weight, state.actual_weight)

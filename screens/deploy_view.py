@@ -54,7 +54,7 @@ class LogEntry:
 PHASE_ICONS: dict[str, str] = {
     "Starting": "○",
     "Progressing": "◐",
-    "Paused": "⏸",
+    "Paused": "‖",
     "Rolling back": "↩",
     "Succeeded": "✔",
     "Rolled back": "↩",

@@ -11,7 +11,7 @@ from textual.widgets import Static
 STEP_ICONS: dict[str, str] = {
     "pending": "○",
     "running": "◐",
-    "paused": "⏸",
+    "paused": "‖",
     "done": "✔",
     "failed": "✖",
     "skipped": "⤼",

@@ -279,8 +279,8 @@ async def test_pause_and_resume() -> None:
         await pilot.press("space")
         await wait_until(pilot, lambda: screen.state is not None and screen.state.paused, what="pause")
         assert screen.run is not None and screen.run.paused
-        assert "⏸ Paused: paused by user" in screen_text(app)
-        assert "⏸ Paused" in screen.query_one("#run-header", Static).render().plain
+        assert "‖ Paused: paused by user" in screen_text(app)
+        assert "‖ Paused" in screen.query_one("#run-header", Static).render().plain
         await pilot.pause(1.5)  # longer than the bake: a paused bake does not finish
         assert screen.state is not None and screen.state.statuses[1] == "paused"
         await pilot.press("space")
