@@ -18,15 +18,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, ContentSwitcher, Input, Static
+from textual.widgets import Button, ContentSwitcher, Static
 from textual.worker import Worker, WorkerState
 
 from screens.base import ConsoleScreen
+from widgets.filtered_table import FilteredTable, TableItem
 from widgets.schema_form import SchemaForm
 from widgets.step_list import format_duration
 from widgets.task_view import OutputLinks, TaskView
 from widgets.top_bar import TopBar
-from widgets.virtual_table import Column, VirtualTable
+from widgets.virtual_table import Column
 
 if TYPE_CHECKING:
     from backends.scaffolder.actions import Services
@@ -78,15 +79,17 @@ class EntitiesRegistered(Message):
     refs: list[str]
 
 
-def template_row(template: Template) -> tuple[str, ...]:
-    return (template.display_title, template.type, ", ".join(template.tags), template.description)
-
-
-def template_matches(template: Template, words: list[str]) -> bool:
-    haystack = " ".join(
+def template_item(template: Template) -> TableItem:
+    """A template as a row of the picker: what is shown, searched and said about it."""
+    search = " ".join(
         [template.name, template.display_title, template.type, template.description, *template.tags]
     ).lower()
-    return all(word in haystack for word in words)
+    return TableItem(
+        key=template.name,
+        cells=(template.display_title, template.type, ", ".join(template.tags), template.description),
+        search=search,
+        about=f"{template.display_title} ({template.ref}) — {template.description}\n{origin(template)}",
+    )
 
 
 class ScaffoldScreen(ConsoleScreen):
@@ -120,9 +123,6 @@ class ScaffoldScreen(ConsoleScreen):
     }
     DEFAULT_CSS = """
     ScaffoldScreen #stages { height: 1fr; }
-    ScaffoldScreen #template-filter { height: 1; border: none; padding: 0 1; background: $boost; }
-    ScaffoldScreen #template-filter:focus { background: $surface-lighten-1; }
-    ScaffoldScreen #template-about { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
     ScaffoldScreen .nav { height: 1; padding: 0 1; background: $panel; }
     ScaffoldScreen .about { height: auto; padding: 0 1; color: $text-muted; }
     ScaffoldScreen #form-scroll, ScaffoldScreen #review-scroll { height: 1fr; }
@@ -136,7 +136,6 @@ class ScaffoldScreen(ConsoleScreen):
         super().__init__()
         self.stage: Stage = "pick"
         self.templates: list[Template] = []
-        self._visible_templates: list[Template] = []
         self.template: Template | None = None
         self.model: FormModel | None = None
         self.page_index = 0
@@ -151,12 +150,13 @@ class ScaffoldScreen(ConsoleScreen):
     # -- layout -------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
         with ContentSwitcher(initial="pick", id="stages"):
-            with Vertical(id="pick"):
-                yield Input(
-                    placeholder="/ filter templates: words in title, tags, description", id="template-filter"
-                )
-                yield VirtualTable(TEMPLATE_COLUMNS, empty_text="Looking for templates…", id="templates")
-                yield Static("", id="template-about", markup=False)
+            yield FilteredTable(
+                TEMPLATE_COLUMNS,
+                placeholder="/ filter templates: words in title, tags, description",
+                loading_text="Looking for templates…",
+                empty_text="No template matches the filter.",
+                id="pick",
+            )
             with Vertical(id="form-pane"):
                 yield Static("", id="form-nav", classes="nav")
                 yield Static("", id="page-about", classes="about", markup=False)
@@ -179,7 +179,7 @@ class ScaffoldScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.ctx.catalog_signal.subscribe(self, self._on_catalog)
-        self.query_one("#templates", VirtualTable).focus()
+        self.picker.table.focus()
         self.find_templates()
 
     @property
@@ -239,43 +239,21 @@ class ScaffoldScreen(ConsoleScreen):
 
         self.post_message(TemplatesFound(TemplateLibrary.discover(self.ctx.workspace, self.ctx.catalog)))
 
+    @property
+    def picker(self) -> FilteredTable:
+        return self.query_one("#pick", FilteredTable)
+
     def on_templates_found(self, message: TemplatesFound) -> None:
         self.templates = message.library.list()
         for problem in message.library.problems:
             self.notify(problem, title="Template skipped", severity="warning", timeout=8)
-        table = self.query_one("#templates", VirtualTable)
-        table.empty_text = "No template matches the filter."
-        self._filter_templates()
+        self.picker.set_items([template_item(t) for t in self.templates])
 
-    @on(Input.Changed, "#template-filter")
-    def _filter_templates(self) -> None:
-        words = self.query_one("#template-filter", Input).value.lower().split()
-        self._visible_templates = [t for t in self.templates if template_matches(t, words)]
-        table = self.query_one("#templates", VirtualTable)
-        table.set_rows([template_row(t) for t in self._visible_templates], keep_cursor=True)
-        self._describe_highlighted(table.cursor_row)
-
-    @on(Input.Submitted, "#template-filter")
-    def _filter_done(self) -> None:
-        self.query_one("#templates", VirtualTable).focus()
-
-    @on(VirtualTable.Highlighted, "#templates")
-    def _template_highlighted(self, event: VirtualTable.Highlighted) -> None:
-        self._describe_highlighted(event.index)
-
-    def _describe_highlighted(self, index: int) -> None:
-        about = self.query_one("#template-about", Static)
-        if 0 <= index < len(self._visible_templates):
-            template = self._visible_templates[index]
-            about.update(
-                f"{template.display_title} ({template.ref}) — {template.description}\n{origin(template)}"
-            )
-        else:
-            about.update("")
-
-    @on(VirtualTable.Selected, "#templates")
-    async def _template_chosen(self, event: VirtualTable.Selected) -> None:
-        await self.start_wizard(self._visible_templates[event.index])
+    @on(FilteredTable.Chosen, "#pick")
+    async def _template_chosen(self, event: FilteredTable.Chosen) -> None:
+        chosen = next((t for t in self.templates if t.name == event.key), None)
+        if chosen is not None:
+            await self.start_wizard(chosen)
 
     async def start_wizard(self, template: Template) -> None:
         """Open ``template``'s first page (answers from an earlier visit are kept)."""
@@ -297,7 +275,7 @@ class ScaffoldScreen(ConsoleScreen):
         await self._show_page()
 
     def action_focus_filter(self) -> None:
-        self.query_one("#template-filter", Input).focus()
+        self.picker.focus_filter()
 
     # -- form pages ---------------------------------------------------------------------------
     def _suggest(self, name: str, query: str) -> list[PickerOption]:
@@ -371,19 +349,14 @@ class ScaffoldScreen(ConsoleScreen):
     async def action_back(self) -> None:
         match self.stage:
             case "pick":
-                table = self.query_one("#templates", VirtualTable)
-                filter_input = self.query_one("#template-filter", Input)
-                if filter_input.has_focus:
-                    table.focus()
-                elif filter_input.value:
-                    filter_input.value = ""
+                self.picker.back()
             case "form":
                 if self.page_index > 0:
                     self.page_index -= 1
                     await self._show_page()
                 else:
                     self._show_stage("pick")
-                    self.query_one("#templates", VirtualTable).focus()
+                    self.picker.table.focus()
             case "review":
                 self.page_index = len(self._pages()) - 1
                 if self.page_index < 0:
@@ -632,7 +605,7 @@ class ScaffoldScreen(ConsoleScreen):
     def action_new(self) -> None:
         if not self.running:
             self._show_stage("pick")
-            self.query_one("#templates", VirtualTable).focus()
+            self.picker.table.focus()
 
 
 def origin(template: Template) -> str:

@@ -41,9 +41,9 @@ async def wait_until(pilot: Pilot, condition, timeout: float = 20.0) -> None:  #
 
 async def choose_template(pilot: Pilot, screen: ScaffoldScreen, name: str) -> None:
     await pilot.press("slash", *name, "enter")
-    table = screen.query_one("#templates", VirtualTable)
+    table = screen.picker.table
     assert table.has_focus
-    assert screen._visible_templates[table.cursor_row].name == name
+    assert screen.picker.shown_items[table.cursor_row].key == name
     await pilot.press("enter")
     await pilot.pause()
     assert screen.stage != "pick"
