@@ -91,7 +91,7 @@ def _window(field: str, text: str, position: int, pattern: re.Pattern[str], *, f
         space = text.rfind(" ", position, end)
         end = space if space > position else end
     excerpt = " ".join(text[start:end].split())
-    prefix = "…" if start > 0 else ""
+    prefix = "…" if start > floor else ""  # a section start is a natural beginning
     suffix = "…" if end < len(text) else ""
     excerpt = f"{prefix}{excerpt}{suffix}"
     highlights = tuple((m.start(), m.end()) for m in pattern.finditer(excerpt))

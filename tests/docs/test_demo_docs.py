@@ -79,3 +79,23 @@ def test_fallback_docs_next_to_pipelines() -> None:
     assert site.error is None
     assert [p.title for p in site.pages] == ["Data platform handbook"]
     assert any("no backstage.io/techdocs-ref annotation" in n for n in site.notices)
+
+
+def test_demo_catalog_entities_have_their_docs() -> None:
+    from backends.catalog import load_catalog
+    from backends.docs import load_site
+    from backends.workspace import load_demo_workspace
+
+    workspace = load_demo_workspace()
+    catalog = load_catalog(workspace)
+    for name, title in (
+        ("payment-service", "Payment Service"),
+        ("ledger-service", "Ledger Service"),
+        ("auth-service", "Auth Service"),
+        ("idp-console", "idp-console handbook"),
+    ):
+        entity = catalog.get(name)
+        assert entity is not None
+        site = load_site(entity, root=workspace.root)
+        assert site.error is None, (name, site.notices)
+        assert site.title == title
