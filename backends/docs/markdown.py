@@ -85,6 +85,8 @@ def callout_kind(line: str) -> str | None:
 
 @dataclass(slots=True)
 class PreparedMarkdown:
+    """The display form of a page with its headings (anchors) and images."""
+
     markdown: str
     headings: list[Heading]
     images: list[Image]

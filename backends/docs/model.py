@@ -46,6 +46,7 @@ class NavItem:
 
     @property
     def is_section(self) -> bool:
+        """A heading with children rather than a page or link."""
         return self.page is None and self.url is None and self.error is None
 
     def walk(self) -> list[NavItem]:
@@ -121,6 +122,7 @@ class DocSite:
         return self.pages[0].path if self.pages else None
 
     def page_info(self, path: str) -> PageInfo | None:
+        """The listing entry of ``path``, or None when it is not a page of this site."""
         for page in self.pages:
             if page.path == path:
                 return page
@@ -146,6 +148,8 @@ class DocSite:
 
 
 class LinkKind(StrEnum):
+    """What kind of place a link leads to (see ``LinkTarget``)."""
+
     PAGE = "page"  # a page of the same site (possibly the current one, with an anchor)
     ENTITY_DOCS = "entity-docs"  # another entity's docs
     EXTERNAL = "external"  # a URL for the terminal to show as a hyperlink

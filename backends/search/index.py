@@ -87,6 +87,7 @@ class SearchIndex:
         return doc_id in self._by_id
 
     def get(self, doc_id: str) -> SearchDocument | None:
+        """The indexed document with this id, if any."""
         with self._lock:
             no = self._by_id.get(doc_id)
             return None if no is None else self._docs[no]
@@ -141,6 +142,7 @@ class SearchIndex:
             return len(numbers)
 
     def clear(self) -> None:
+        """Forget every document."""
         with self._lock:
             self.__init__()  # type: ignore[misc]
 

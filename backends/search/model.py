@@ -89,6 +89,8 @@ class Snippet:
 
 @dataclass(slots=True)
 class SearchHit:
+    """One result: the document, its score, a snippet and where opening it leads."""
+
     document: SearchDocument
     score: float
     snippet: Snippet

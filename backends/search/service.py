@@ -153,6 +153,7 @@ class SearchService:
         return self.stop
 
     def stop(self) -> None:
+        """Stop following the catalog (the index keeps what it has)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
