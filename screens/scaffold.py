@@ -146,6 +146,8 @@ class ScaffoldScreen(ConsoleScreen):
         self.registered: list[str] = []
         self._step_names: dict[str, str] = {}
         self._cancel_requested = False
+        self._pending_template: str | None = None
+        self._reported: set[str] = set()
 
     # -- layout -------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -243,11 +245,34 @@ class ScaffoldScreen(ConsoleScreen):
     def picker(self) -> FilteredTable:
         return self.query_one("#pick", FilteredTable)
 
-    def on_templates_found(self, message: TemplatesFound) -> None:
+    async def on_templates_found(self, message: TemplatesFound) -> None:
         self.templates = message.library.list()
         for problem in message.library.problems:
-            self.notify(problem, title="Template skipped", severity="warning", timeout=8)
+            if problem not in self._reported:  # the list is refreshed on every catalog change
+                self._reported.add(problem)
+                self.notify(problem, title="Template skipped", severity="warning", timeout=8)
         self.picker.set_items([template_item(t) for t in self.templates])
+        if self._pending_template is not None:
+            name, self._pending_template = self._pending_template, None
+            await self.open_template(name)
+
+    async def open_template(self, name: str) -> None:
+        """Start the wizard of the template called ``name`` (e.g. from ``:scaffold NAME``).
+
+        Before the template list has loaded, the request waits for it.
+        """
+        if not self.templates:
+            self._pending_template = name
+            return
+        lowered = name.lower().removeprefix("template:").rsplit("/", 1)[-1]
+        chosen = next((t for t in self.templates if t.name.lower() == lowered), None)
+        if chosen is None:
+            self.notify(f"No template named {name!r}", severity="warning", timeout=5)
+            return
+        if self.running:
+            self.notify("A run is in progress; wait for it to finish.", timeout=4)
+            return
+        await self.start_wizard(chosen)
 
     @on(FilteredTable.Chosen, "#pick")
     async def _template_chosen(self, event: FilteredTable.Chosen) -> None:

@@ -706,3 +706,15 @@ def test_output_links_and_text() -> None:
     entity = link_prompt({"title": "Open in catalog", "entityRef": "component:default/web"})
     assert "component:default/web" in entity.plain
     assert output_markdown([{"title": "Next", "content": "**go**"}]) == "### Next\n\n**go**"
+
+
+async def test_open_template_by_name_for_the_command_line() -> None:
+    app = demo_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await screen.open_template("template:default/docs-site")
+        await pilot.pause()
+        assert screen.stage == "form" and screen.template.name == "docs-site"
+        await screen.open_template("no-such-template")
+        await pilot.pause()
+        assert any("no-such-template" in n.message for n in app._notifications)
