@@ -442,6 +442,7 @@ spec:
           ui:field: MultiEntityPicker
           ui:options: {catalogFilter: {kind: Component}}
         count: {title: Count, type: integer, default: 3, ui:autofocus: true}
+        labels: {title: Labels, type: array, items: {type: string}, ui:field: EntityTagsPicker}
     - title: Advanced
       when: "${{ parameters.count > 2 }}"
       properties:
@@ -490,7 +491,7 @@ async def test_every_widget_order_hidden_readonly_autofocus_pickers_and_page_con
         await choose_template(pilot, screen, "every-widget")
         form = form_of(screen)
         # ui:order puts title first and notes last; the hidden field is not drawn but kept.
-        assert form.field_names == ["title", "password", "fixed", "components", "count", "notes"]
+        assert form.field_names == ["title", "password", "fixed", "components", "count", "labels", "notes"]
         assert screen.model.parameters()["internal"] == "kept-out-of-sight"
         assert box(screen, "count").query_one(Input).has_focus  # ui:autofocus
         assert box(screen, "fixed").query_one(Input).disabled  # ui:readonly
@@ -518,6 +519,15 @@ async def test_every_widget_order_hidden_readonly_autofocus_pickers_and_page_con
         await pilot.press("escape")  # closes the suggestions, stays on the page
         assert screen.stage == "form" and not picker.has_class("-open")
         assert screen.model.answers["components"] == ["component:default/payment-service", "user"]
+
+        # EntityTagsPicker: the catalog's tags.
+        labels = box(screen, "labels").query_one(PickerInput)
+        labels.input.focus()
+        await pilot.press(*"pyt")
+        await pilot.pause()
+        assert [s.value for s in labels.suggestions] == ["python"]
+        await pilot.press("enter")
+        assert screen.model.answers["labels"] == ["python"]
 
         box(screen, "title").query_one(Input).focus()
         await pilot.press(*"Hello")
