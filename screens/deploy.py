@@ -155,6 +155,7 @@ class DeployScreen(ConsoleScreen):
         Binding("a", "abort", "Abort", id="deploy.abort"),
         Binding("b", "rollback", "Roll back", id="deploy.rollback"),
         Binding("o", "toggle_pods", "Pods", id="deploy.toggle_pods"),
+        Binding("e", "next_environment", "Environment", id="deploy.next_environment"),
         Binding("escape", "back", "Back", id="deploy.back"),
     ]
     # Which bindings make sense in which view (check_action hides the rest from the footer).
@@ -169,6 +170,7 @@ class DeployScreen(ConsoleScreen):
         "abort": {"watch"},
         "rollback": {"watch"},
         "toggle_pods": {"watch"},
+        "next_environment": {"watch"},
         "back": {"form", "watch"},
     }
     DEFAULT_CSS = """
@@ -213,7 +215,8 @@ class DeployScreen(ConsoleScreen):
         self.live: LiveRollout | None = None
         self.interrupted: list[InterruptedDeploy] = []
         self.run: DeployRun | None = None
-        self.state: RunState | None = None
+        self.state: RunState | None = None  # None while watching without a run from here
+        self.target: tuple[str, str] | None = None  # (service, environment) the watch view shows
         self.view: View = "board"
         self._board_rows: list[str] = []
         self._form_names: list[str] = []
@@ -582,6 +585,7 @@ class DeployScreen(ConsoleScreen):
             return
         self.run = None
         self.state = RunState(service, env, to_version=version, kind=kind)
+        self.target = (service, env)
         # Whatever was interrupted here is now being resumed or aborted (or refused, then found again).
         self.interrupted = [
             i for i in self.interrupted if (i.record.service, i.record.environment) != (service, env)
@@ -590,10 +594,20 @@ class DeployScreen(ConsoleScreen):
         self.query_one("#log", EventLog).reset()
         self._show("watch")
         self._redraw_run()
-        if self.live is None or (self.live.service, self.live.environment) != (service, env):
-            self._watch_rollout(service, env)
+        self._follow(service, env)
         self.driving = True
         self._drive(make_run)
+
+    def _follow(self, service: str, env: str) -> None:
+        """Point the tree at ``service`` in ``env`` (new watches unless they already are)."""
+        if self.live is not None and (self.live.service, self.live.environment) == (service, env):
+            self._redraw_tree()
+            return
+        from widgets.rollout_tree import RolloutTreeData
+
+        waiting = RolloutTreeData(service, env, "…", note="connecting to the cluster…")
+        self.query_one("#tree", RolloutTree).show(waiting)
+        self._watch_rollout(service, env)
 
     def _drive(self, make_run: Callable[[DeployEngine], DeployRun]) -> None:
         # Its own daemon thread rather than a Textual thread worker: those run on the loop's
@@ -674,7 +688,10 @@ class DeployScreen(ConsoleScreen):
 
     def _redraw_run(self) -> None:
         state = self.state
+        steps = self.query_one("#steps", CanarySteps)
+        steps.display = state is not None
         if state is None:
+            self._redraw_watch_only()
             return
         header = self.query_one("#run-header", Static)
         header.update(Text(state.headline()))
@@ -696,6 +713,15 @@ class DeployScreen(ConsoleScreen):
         steps.show(state.step_views(), state.highlighted_step, state.weight, state.actual_weight)
         self.refresh_bindings()
 
+    def _redraw_watch_only(self) -> None:
+        header = self.query_one("#run-header", Static)
+        header.remove_class("-failed", "-succeeded")
+        if self.target is not None:
+            service, env = self.target
+            header.update(Text(f"watching {service} · {env} · live from the cluster (e: next environment)"))
+        self.query_one("#decision", Static).remove_class("-shown")
+        self.refresh_bindings()
+
     # -- the live rollout tree ----------------------------------------------------------------
     @work(thread=True, exclusive=True, group="deploy-live", name="watch rollout")
     def _watch_rollout(self, service: str, env: str) -> None:
@@ -713,12 +739,13 @@ class DeployScreen(ConsoleScreen):
         self.post_message(RolloutWatchStarted(live))
 
     def on_rollout_watch_started(self, message: RolloutWatchStarted) -> None:
+        live = message.live
+        if self._closing or (live.service, live.environment) != self.target:
+            live.stop()  # the user moved on (or left) while it was connecting
+            return
         if self.live is not None:
             self.live.stop()
-        self.live = message.live
-        if self._closing:
-            message.live.stop()
-            return
+        self.live = live
         self._redraw_tree()
 
     def on_rollout_watch_failed(self, message: RolloutWatchFailed) -> None:
@@ -764,12 +791,14 @@ class DeployScreen(ConsoleScreen):
         running = self.run is not None and self.state is not None and not self.state.finished
         if action in ("resume_interrupted", "abort_interrupted"):
             return bool(self.interrupted)
-        if action == "watch":
-            return self.state is not None
+        if action == "next_environment":
+            return not self.driving
         if action in ("promote", "promote_full", "pause_resume", "abort"):
             return running
         if action == "rollback":
-            return self.state is not None and self.state.kind in ("deploy", "rollback")
+            return self.target is not None and (
+                self.state is None or self.state.kind in ("deploy", "rollback")
+            )
         return True
 
     def action_back(self) -> None:
@@ -777,8 +806,35 @@ class DeployScreen(ConsoleScreen):
             self._show("board")
 
     def action_watch(self) -> None:
-        if self.state is not None:
+        """The running (or last) deploy; else the highlighted service, live, without a deploy."""
+        table = self.query_one("#board", VirtualTable)
+        highlighted = self._board_rows[table.cursor_row] if table.cursor_row < len(self._board_rows) else None
+        if self.state is not None and (self.driving or highlighted in (None, self.state.service)):
             self._show("watch")
+            return
+        if highlighted is None:
+            return
+        environments = self._environment_names()
+        running = [env for env in environments if self.versions.get((highlighted, env)) is not None]
+        env = (running or environments or [""])[0]
+        self._watch_only(highlighted, env)
+
+    def _watch_only(self, service: str, env: str) -> None:
+        self.run, self.state, self.target = None, None, (service, env)
+        self.query_one("#log", EventLog).reset()
+        self._show("watch")
+        self._redraw_run()
+        self._follow(service, env)
+
+    def action_next_environment(self) -> None:
+        if self.target is None or self.driving:
+            return
+        environments = self._environment_names()
+        service, env = self.target
+        following = (
+            environments[(environments.index(env) + 1) % len(environments)] if env in environments else env
+        )
+        self._watch_only(service, following)
 
     def action_toggle_pods(self) -> None:
         tree = self.query_one("#tree", RolloutTree)
@@ -808,12 +864,12 @@ class DeployScreen(ConsoleScreen):
 
     def action_rollback(self) -> None:
         state = self.state
-        if state is None:
+        if self.target is None:
             return
-        if self.run is not None and not state.finished:
+        if self.run is not None and state is not None and not state.finished:
             self.run.rollback()  # during the deploy: stop now and restore the stable
             return
-        service, env = state.service, state.environment
+        service, env = self.target
         self._confirm(
             f"Roll {service} back in {env}?",
             f"{service} in {env} goes back to its last good version (within 72 h); no canary.",

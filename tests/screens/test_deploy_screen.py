@@ -411,6 +411,31 @@ async def test_refused_deploy_is_shown() -> None:
         assert "not a member of" in log_text(screen)
 
 
+async def test_watch_a_service_without_deploying_follows_other_clients() -> None:
+    app = deploy_app(bake="0.5s")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        for _ in range(list(board_rows(screen)).index(SERVICE)):
+            await pilot.press("down")
+        await pilot.press("w")
+        assert screen.view == "watch" and screen.state is None
+        await wait_until(pilot, lambda: "stable payment-service  v2.3.0  4/4 ready" in screen_text(app))
+        assert "watching payment-service · staging" in screen_text(app)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: "└─ production  namespace production" in screen_text(app), what="env")
+        # a deploy by someone else (the CLI, another console) shows up live, canary included
+        run = screen.engine.deploy(SERVICE, "production", "v2.3.1")
+        finished = asyncio.get_running_loop().run_in_executor(None, lambda: list(run.events()))
+        await wait_until(
+            pilot, lambda: "canary payment-service-canary  v2.3.1" in screen_text(app), what="canary"
+        )
+        await finished
+        await wait_until(pilot, lambda: "stable payment-service  v2.3.1  4/4 ready" in screen_text(app))
+        assert "canary payment-service-canary" not in screen_text(app)
+        await pilot.press("escape")
+        assert stable_cell(screen, "production") == "✔ v2.3.1 4/4"
+
+
 # -- recovery -----------------------------------------------------------------------------------
 
 
