@@ -220,9 +220,11 @@ class IdpConsoleApp(App[None]):
                     self.notify("usage: :entity NAME|REF", severity="warning")
                 else:
                     self.open_entity(command.argument)
-            case "deploy" if command.args:
+            case "deploy" if command.args or self._entity_on_screen():
+                # `:deploy` on an entity's page means that entity.
+                service = command.argument if command.args else self._entity_on_screen()
                 self.switch_mode("deploy")
-                self.call_after_refresh(self._preselect_deploy, command.argument)
+                self.call_after_refresh(self._preselect_deploy, service)
             case "scaffold" | "deploy" | "docs" | "status":
                 self.switch_mode(command.name)
             case "search":
@@ -242,6 +244,12 @@ class IdpConsoleApp(App[None]):
         screen = self.screen
         if isinstance(screen, CatalogScreen):
             screen.set_filter(text)
+
+    def _entity_on_screen(self) -> str:
+        screen = self.screen
+        if isinstance(screen, EntityScreen) and screen.entity.kind.lower() == "component":
+            return screen.entity.name
+        return ""
 
     def _preselect_deploy(self, service: str) -> None:
         screen = self.screen

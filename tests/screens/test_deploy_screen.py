@@ -399,6 +399,19 @@ async def test_deploy_command_preselects_the_service() -> None:
         )
 
 
+async def test_deploy_command_on_an_entity_page_means_that_entity() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("colon", *"e ledger-service", "enter")
+        await pilot.pause()
+        await pilot.press("colon", *"deploy", "enter")
+        screen = app.screen
+        assert isinstance(screen, DeployScreen)
+        await wait_until(pilot, lambda: screen._service == "ledger-service", what="preselect")
+        assert screen.view == "form"
+
+
 async def test_refused_deploy_is_shown() -> None:
     app = deploy_app()
     async with app.run_test(size=(120, 40)) as pilot:
