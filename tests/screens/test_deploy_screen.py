@@ -143,6 +143,78 @@ def stable_cell(screen: DeployScreen, env: str) -> str:
     return board_rows(screen)[SERVICE][1 + environments.index(env)]
 
 
+# -- the pure parts: folding events, filtering, cells ------------------------------------------
+
+
+def test_run_state_folds_a_deploy_with_an_inconclusive_step() -> None:
+    from backends.deploy import events as ev
+    from screens.deploy_view import RunState
+
+    state = RunState(SERVICE, "production", "v2.3.1")
+    stream = [
+        ev.DeployStarted(
+            "d1",
+            SERVICE,
+            "production",
+            "v2.3.0",
+            "v2.3.1",
+            "jane",
+            "production",
+            (5, 50, 100),
+            (2.0, 2.0, 2.0),
+        ),
+        ev.StageStarted("d1", ev.Stage.CANARY, step=0, detail="5%: 1 canary / 4 stable pods"),
+        ev.RolloutProgress("d1", 5, 20.0, 4, 4, 1, 1, step=0),
+        ev.StageFinished("d1", ev.Stage.CANARY, True, step=0),
+        ev.StageStarted("d1", ev.Stage.ANALYSIS, step=0),
+        ev.AnalysisResult("d1", 0, "error-rate", ev.Verdict.INCONCLUSIVE, "no data", None, 0.01),
+        ev.Paused("d1", "analysis inconclusive at 5%: no data", step=0, needs_decision=True),
+    ]
+    entries = [state.apply(event) for event in stream]
+    assert state.paused and state.needs_decision and state.statuses == ["paused", "pending", "pending"]
+    assert state.weight == 5 and state.actual_weight == 20.0
+    assert entries[5] is not None and entries[5].level == "warning"
+    assert "promote (p) or abort (a)" in entries[6].text
+    views = state.step_views()
+    assert [v.label for v in views] == ["5%", "50%", "100%", "promote"]
+    assert views[0].note == "1 canary / 4 stable pods" and views[0].checks[0].name == "error rate"
+    assert state.highlighted_step == 0
+
+    state.apply(ev.Resumed("d1", by="promote"))
+    assert state.phase == "Progressing" and state.statuses[0] == "running"
+    state.apply(ev.StageStarted("d1", ev.Stage.ROLLBACK, detail="aborted by user"))
+    assert state.phase == "Rolling back" and state.statuses[0] == "failed"
+    last = state.apply(ev.DeployFinished("d1", ev.Outcome.ABORTED, "aborted by user", "v2.3.0"))
+    assert state.finished and state.phase == "Aborted"
+    assert state.statuses == ["failed", "skipped", "skipped"] and state.final_status == "skipped"
+    assert last is not None and last.level == "error" and "is on v2.3.0" in last.text
+    assert "‖" not in state.headline() and "✖ Aborted" in state.headline()
+
+
+def test_fuzzy_filter_prefers_substrings_then_close_matches() -> None:
+    from screens.deploy import fuzzy_filter
+
+    names = ["auth-service", "payment-service", "payments-gateway", "ledger-service"]
+    assert fuzzy_filter("", names) == names
+    assert fuzzy_filter("pay", names) == ["payment-service", "payments-gateway"]
+    assert fuzzy_filter("paymnt", names)[0] == "payment-service"  # a typo still finds it
+    assert fuzzy_filter("zzzz", names) == []
+
+
+def test_board_cell() -> None:
+    from backends.deploy.status import WorkloadStatus
+    from screens.deploy_view import board_cell
+
+    def workload(version: str, desired: int, ready: int, done: bool = True) -> WorkloadStatus:
+        return WorkloadStatus("x", version, desired, ready, ready, ready, "", done, False)
+
+    assert board_cell(None, None) == "—"
+    assert board_cell(workload("v1", 4, 4), None) == "✔ v1 4/4"
+    assert (
+        board_cell(workload("v1", 3, 4, done=False), workload("v2", 1, 0, done=False)) == "◐ v1 4/3 ⇢ v2 0/1"
+    )
+
+
 # -- the board ----------------------------------------------------------------------------------
 
 
