@@ -342,3 +342,16 @@ def test_unlisted_heading_inside_a_quote_does_not_shift_anchors() -> None:
     rendered = render_sections(sections, 50, code_theme="monokai")
     lines = [strip.text.strip() for strip in rendered.lines]
     assert lines[rendered.anchors["real"]] == "Real"
+
+
+async def test_clicking_a_link_follows_it(workspace: Path) -> None:
+    app = workspace_app(workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_docs(pilot, "component:default/payment-service")
+        view = screen.query_one(DocView)
+        link = view.links[0]
+        assert link.href == "runbook.md#rollback"
+        # +1: the view's left padding; y is relative to the top of the (unscrolled) view
+        await pilot.click(DocView, offset=(link.start + 2, link.line))
+        await wait_for(pilot, lambda: page_of(screen)[1] == "runbook.md" and view.complete)
+        assert top_line(screen) == "Rollback"
