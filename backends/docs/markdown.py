@@ -264,6 +264,19 @@ def _outside_inline_code(line: str, transform) -> str:  # noqa: ANN001 - a str -
     return "".join(parts)
 
 
+# Search text: each pattern works within a line (see ``plain_text``).
+_LINK_TEXT = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+_MARKUP_LINES = re.compile(  # fence markers, setext underlines and rules, table separator rows
+    r"^(?: {0,3}(?:`{3,}|~{3,}).*"
+    r"| {0,3}(?:=+|-+|\*+|_+)[ \t]*"
+    r"|[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*)$",
+    re.MULTILINE,
+)
+_INLINE_MARKUP = re.compile(r"<[^>\n]+>|\{[^}\n]*#[\w-]+[^}\n]*\}")  # HTML tags, attr_list ids
+_LINE_PREFIX = re.compile(r"^[ \t]*(?:#{1,6}|>|[-*+]|\d+[.)]|\|)[ \t]?", re.MULTILINE)
+_EMPHASIS = str.maketrans("*_`|", "    ")
+
+
 def plain_text(markdown: str) -> str:
     """The words of a page for search: markup, link targets and code fences' markers removed.
 
@@ -271,13 +284,8 @@ def plain_text(markdown: str) -> str:
     substitution stays within a line, so line N of the result is line N of the input (the search
     index relies on this to find sections).
     """
-    text = re.sub(r"!?\[([^\]\n]*)\]\([^)\n]*\)", r"\1", markdown)
-    text = re.sub(r"^ {0,3}(?:`{3,}|~{3,}).*$", " ", text, flags=re.MULTILINE)
-    text = re.sub(r"<[^>\n]+>", " ", text)
-    text = re.sub(r"^ {0,3}(?:=+|-+|\*+|_+)[ \t]*$", " ", text, flags=re.MULTILINE)  # setext/rules
-    text = re.sub(
-        r"^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$", " ", text, flags=re.M
-    )
-    text = re.sub(r"\{[^}\n]*#[\w-]+[^}\n]*\}", " ", text)  # attr_list ids
-    text = re.sub(r"^[ \t]*(?:#{1,6}|>|[-*+]|\d+[.)]|\|)[ \t]?", "", text, flags=re.MULTILINE)
-    return re.sub(r"[*_`|]+", " ", text)
+    text = _LINK_TEXT.sub(r"\1", markdown)
+    text = _MARKUP_LINES.sub(" ", text)
+    text = _INLINE_MARKUP.sub(" ", text)
+    text = _LINE_PREFIX.sub("", text)
+    return text.translate(_EMPHASIS)
