@@ -10,6 +10,7 @@ thread worker that only posts its events; watch threads post a message that coal
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -92,9 +93,11 @@ class RunCreated(Message):
     run: DeployRun
 
 
-@dataclass
-class RunEvent(Message):
-    event: DeployEvent
+class RunEventsReady(Message):
+    """Engine events wait in the screen's inbox; a burst is drained by one handler, one redraw."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunEventsReady)
 
 
 @dataclass
@@ -226,6 +229,8 @@ class DeployScreen(ConsoleScreen):
         self._catalog_seen = False
         self.driving = False  # a thread is iterating a run's events
         self._run_thread: threading.Thread | None = None
+        self._inbox: deque[DeployEvent] = deque()
+        self._bindings_key: tuple[object, ...] = ()
 
     # -- layout -------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -584,6 +589,7 @@ class DeployScreen(ConsoleScreen):
             self.notify("A deploy is already running here; watch it with w.", severity="warning")
             return
         self.run = None
+        self._inbox.clear()
         self.state = RunState(service, env, to_version=version, kind=kind)
         self.target = (service, env)
         # Whatever was interrupted here is now being resumed or aborted (or refused, then found again).
@@ -633,7 +639,8 @@ class DeployScreen(ConsoleScreen):
         events = run.events()
         try:
             for event in events:
-                self.post_message(RunEvent(event))
+                self._inbox.append(event)  # deque.append is atomic: no lock between threads
+                self.post_message(RunEventsReady())
                 if self._closing:
                     break
         except Exception as error:  # noqa: BLE001 — a crash must reach the screen, not die with the thread
@@ -653,12 +660,22 @@ class DeployScreen(ConsoleScreen):
         self.query_one("#log", EventLog).add(self.clock.stamp(self.clock.now()), message.error, "error")
         self._redraw_run()
 
-    def on_run_event(self, message: RunEvent) -> None:
+    def on_run_events_ready(self, _message: RunEventsReady) -> None:
+        self._drain()
+
+    def _drain(self) -> None:
+        if not self._inbox:
+            return
+        while self._inbox:
+            self._apply_event(self._inbox.popleft())
+        self._redraw_run()
+
+    def _apply_event(self, event: DeployEvent) -> None:
         state = self.state
         if state is None:
             return
         asked_before = state.needs_decision
-        entry = state.apply(message.event)
+        entry = state.apply(event)
         if entry is not None:
             self.query_one("#log", EventLog).add(self.clock.stamp(entry.at), entry.text, entry.level)
         if state.needs_decision and not asked_before:
@@ -672,9 +689,9 @@ class DeployScreen(ConsoleScreen):
                 timeout=15,
                 markup=False,
             )
-        self._redraw_run()
 
     def on_run_ended(self, _message: RunEnded) -> None:
+        self._drain()
         self.driving = False
         self.refresh_bindings()
         if self.board is None or self.board.board is None:
@@ -711,7 +728,11 @@ class DeployScreen(ConsoleScreen):
         decision.set_class(state.paused, "-shown")
         steps = self.query_one("#steps", CanarySteps)
         steps.show(state.step_views(), state.highlighted_step, state.weight, state.actual_weight)
-        self.refresh_bindings()
+        # Which keys apply changes with the phase only; refreshing them per event is wasted work.
+        bindings_key = (state.phase, state.finished, self.driving, self.run is not None)
+        if bindings_key != self._bindings_key:
+            self._bindings_key = bindings_key
+            self.refresh_bindings()
 
     def _redraw_watch_only(self) -> None:
         header = self.query_one("#run-header", Static)
