@@ -64,13 +64,19 @@ _KIND_TITLES = {
 
 def slugify(text: str) -> str:
     """The anchor Python-Markdown's toc extension gives a heading (ASCII, lowercase, hyphens)."""
-    value = unicodedata.normalize("NFKD", inline_text(text)).encode("ascii", "ignore").decode("ascii")
-    value = _SLUG_DROP.sub("", value).strip().lower()
-    return _SLUG_SPACE.sub("-", value)
+    return _slug(inline_text(text))
+
+
+def _slug(plain: str) -> str:
+    if not plain.isascii():
+        plain = unicodedata.normalize("NFKD", plain).encode("ascii", "ignore").decode("ascii")
+    return _SLUG_SPACE.sub("-", _SLUG_DROP.sub("", plain).strip().lower())
 
 
 def inline_text(text: str) -> str:
     """Markdown inline markup stripped to its words: ``**Run** [it](x)`` → ``Run it``."""
+    if not any(mark in text for mark in "*_`~<["):
+        return text.strip()  # most headings have no markup: skip the regex
     return _MD_INLINE.sub(lambda m: m.group(1) or "", text).strip()
 
 
@@ -154,17 +160,16 @@ def _collect_headings(lines: list[str]) -> list[Heading]:
                 text = previous_text.strip()
                 line_no = index  # the text line, 1-based
         if level:
-            custom = _ATTR_ID.search(text)
+            custom = _ATTR_ID.search(text) if "{" in text else None
             if custom:
                 text = text[: custom.start()]
-                anchor = custom.group(1)
-            else:
-                anchor = slugify(text) or "section"
+            plain = inline_text(text)
+            anchor = custom.group(1) if custom else (_slug(plain) or "section")
             count = used.get(anchor, 0)
             used[anchor] = count + 1
             if count:
                 anchor = f"{anchor}_{count}"
-            headings.append(Heading(level, inline_text(text), anchor, line_no))
+            headings.append(Heading(level, plain, anchor, line_no))
             previous_text = ""
             continue
         previous_text = line
