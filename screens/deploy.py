@@ -330,6 +330,13 @@ class DeployScreen(ConsoleScreen):
         except Exception as error:  # noqa: BLE001 — shown on the board, whatever it is
             self.post_message(BoardFailed(str(error) or type(error).__name__))
             return
+        finally:
+            if self._closing:
+                # The screen went away while the cluster was starting: close what started late.
+                self.session.close()
+        if self._closing:
+            live.stop()
+            return
         self.post_message(BoardStarted(live))
         if live.board is None:
             return

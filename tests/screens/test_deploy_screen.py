@@ -239,6 +239,18 @@ async def test_board_shows_what_runs_where_from_watches(tmp_path: Path) -> None:
         assert "SIMULATED CLUSTER" in screen_text(app)
 
 
+async def test_help_lists_the_deploy_keys_with_their_ids() -> None:
+    from screens.help import HelpScreen
+
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_deploy_mode(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "[deploy.new]" in text and "canary deploys watched live" in text
+
+
 async def test_unreachable_kubeconfig_is_an_error_on_screen_not_a_fallback(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(
