@@ -21,13 +21,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import ContentSwitcher, Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import ContentSwitcher, Static
 
 from screens.base import ConsoleScreen
 from screens.deploy_confirm import ConfirmDeploy
 from screens.deploy_view import Clock, RunState, board_cell, rollout_tree, running_version
 from widgets.canary_steps import CanarySteps
+from widgets.deploy_form import DeployForm, EnvironmentChoice
 from widgets.event_log import EventLog
 from widgets.rollout_tree import RolloutTree
 from widgets.virtual_table import Column, VirtualTable
@@ -123,20 +123,6 @@ class _LiveCatalog:
         return catalog.get(ref, default_kind=default_kind or "Component")
 
 
-def fuzzy_filter(query: str, names: list[str]) -> list[str]:
-    """Names containing the query (in order); when none does, close fuzzy matches by score."""
-    from rapidfuzz import fuzz, process
-
-    query = query.strip().lower()
-    if not query:
-        return names
-    exact = [n for n in names if query in n.lower()]
-    if exact:
-        return exact  # a typed substring is what the user meant; fuzzy guesses would only crowd it
-    scored = process.extract(query, names, scorer=fuzz.partial_ratio, limit=None, score_cutoff=75)
-    return [name for name, _score, _index in scored]
-
-
 class DeployScreen(ConsoleScreen):
     MODE = "deploy"
     HELP = (
@@ -185,13 +171,6 @@ class DeployScreen(ConsoleScreen):
     DeployScreen #interrupted { height: auto; padding: 0 1; border: heavy $warning; display: none; }
     DeployScreen #interrupted.-shown { display: block; }
     DeployScreen #board { height: 1fr; }
-    DeployScreen #service-filter, DeployScreen #version {
-        height: 1; border: none; padding: 0 1; background: $boost;
-    }
-    DeployScreen #service-filter:focus, DeployScreen #version:focus { background: $surface-lighten-1; }
-    DeployScreen #services { height: 1fr; min-height: 5; }
-    DeployScreen #environments { height: auto; max-height: 8; }
-    DeployScreen #form-error { height: auto; padding: 0 1; color: $error; }
     DeployScreen #run-header { height: 1; padding: 0 1; text-style: bold; background: $panel; }
     DeployScreen #run-header.-failed { background: $error 40%; }
     DeployScreen #run-header.-succeeded { background: $success 30%; }
@@ -222,8 +201,6 @@ class DeployScreen(ConsoleScreen):
         self.target: tuple[str, str] | None = None  # (service, environment) the watch view shows
         self.view: View = "board"
         self._board_rows: list[str] = []
-        self._form_names: list[str] = []
-        self._service: str | None = None
         self._pending_service: str | None = None
         self._closing = False
         self._catalog_seen = False
@@ -245,16 +222,7 @@ class DeployScreen(ConsoleScreen):
                 yield Static(
                     "enter deploys the highlighted service · n deploys any · w watches", classes="hint"
                 )
-            with Vertical(id="form-view"):
-                yield Static("New deploy", classes="title")
-                yield Input(placeholder="service — type to filter", id="service-filter")
-                yield OptionList(id="services")
-                yield Static("Environment", classes="title")
-                yield OptionList(id="environments")
-                yield Static("Version", classes="title")
-                yield Input(placeholder="version (image tag), e.g. v2.3.1 — enter to confirm", id="version")
-                yield Static("", id="form-error")
-                yield Static("tab moves on · enter on the version asks to confirm · esc back", classes="hint")
+            yield DeployForm(id="form-view")
             with Vertical(id="watch-view"):
                 yield Static("", id="run-header")
                 yield Static("", id="decision")
@@ -310,7 +278,7 @@ class DeployScreen(ConsoleScreen):
         from screens.deploy_live import deployable_services
 
         self.services = deployable_services(catalog.entities)
-        self._refresh_form_services()
+        self._refresh_form()
         if not self._catalog_seen:
             self._catalog_seen = True
             self._start_board()
@@ -391,7 +359,7 @@ class DeployScreen(ConsoleScreen):
         self._board_rows = [entity.name for entity in self.services]
         self.query_one("#board", VirtualTable).set_rows(rows, keep_cursor=True)
         if self.view == "form":
-            self._refresh_environments()
+            self._refresh_form()
 
     def on_interrupted_found(self, message: InterruptedFound) -> None:
         self.interrupted = message.items
@@ -422,127 +390,42 @@ class DeployScreen(ConsoleScreen):
             self.preselect(self._board_rows[event.index])
 
     # -- the form -----------------------------------------------------------------------------
+    @property
+    def form(self) -> DeployForm:
+        return self.query_one(DeployForm)
+
+    def _refresh_form(self) -> None:
+        section = self.ctx.workspace.section("environments")
+        environments = [
+            EnvironmentChoice(
+                env, isinstance(section.get(env), dict) and bool(section[env].get("production"))
+            )
+            for env in self._environment_names()
+        ]
+        running = {key: running_version(stable) for key, stable in self.versions.items() if stable}
+        self.form.set_data([e.name for e in self.services], environments, running)
+
     def preselect(self, service: str) -> None:
         """Open the deploy form with ``service`` chosen (``:deploy payment-service``)."""
+        self._show("form")
         if not self.services:
             self._pending_service = service  # the catalog is still loading
-            self._show("form")
             return
-        names = [e.name for e in self.services]
-        match = next((n for n in names if n.lower() == service.lower()), None)
-        self._show("form")
-        filter_input = self.query_one("#service-filter", Input)
-        filter_input.value = match or service
-        self._refresh_form_services()
-        if match is None:
-            self._form_error(f"{service}: not a deployable service in the catalog")
-            filter_input.focus()
-            return
-        self._choose_service(match)
+        self.form.preselect(service)
 
     def action_new_deploy(self) -> None:
-        self._service = None
         self._show("form")
-        self.query_one("#service-filter", Input).value = ""
-        self.query_one("#version", Input).value = ""
-        self._form_error("")
-        self._refresh_form_services()
-        self.query_one("#service-filter", Input).focus()
+        self.form.reset()
 
-    def _refresh_form_services(self) -> None:
-        if not self.is_mounted:
-            return
-        query = self.query_one("#service-filter", Input).value
-        self._form_names = fuzzy_filter(query, [e.name for e in self.services])
-        options = self.query_one("#services", OptionList)
-        options.clear_options()
-        options.add_options([Option(self._service_prompt(name), id=name) for name in self._form_names])
-        if self._service in self._form_names:
-            options.highlighted = self._form_names.index(self._service)
-
-    def _service_prompt(self, name: str) -> Text:
-        text = Text(
-            f"{'● ' if name == self._service else '  '}{name:<28}",
-            style="bold" if name == self._service else "",
-        )
-        for env in self._environment_names():
-            stable = self.versions.get((name, env))
-            text.append(f"  {env}: {running_version(stable)}", style="dim")
-        return text
-
-    def _refresh_environments(self) -> None:
-        options = self.query_one("#environments", OptionList)
-        highlighted = options.highlighted
-        options.clear_options()
-        section = self.ctx.workspace.section("environments")
-        for env in self._environment_names():
-            raw = section.get(env) or {}
-            text = Text(f"{env:<14}", style="bold")
-            stable = self.versions.get((self._service or "", env))
-            text.append(f"runs {running_version(stable)}")
-            if isinstance(raw, dict) and raw.get("production"):
-                text.append("   production: typed confirmation", style="bold red")
-            options.add_option(Option(text, id=env))
-        if options.option_count:
-            options.highlighted = min(highlighted or 0, options.option_count - 1)
-
-    @on(Input.Changed, "#service-filter")
-    def _filter_changed(self) -> None:
-        self._refresh_form_services()
-
-    @on(Input.Submitted, "#service-filter")
-    def _filter_submitted(self) -> None:
-        if len(self._form_names) >= 1:
-            self._choose_service(self._form_names[0])
-
-    @on(OptionList.OptionSelected, "#services")
-    def _service_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id:
-            self._choose_service(event.option.id)
-
-    def _choose_service(self, name: str) -> None:
-        self._service = name
-        self._form_error("")
-        self._refresh_form_services()
-        self._refresh_environments()
-        self.query_one("#environments", OptionList).focus()
-
-    @on(OptionList.OptionSelected, "#environments")
-    def _environment_selected(self) -> None:
-        self.query_one("#version", Input).focus()
-
-    @on(Input.Submitted, "#version")
-    def _version_submitted(self) -> None:
-        self.submit_form()
-
-    def submit_form(self) -> None:
-        """Check the form and ask for confirmation."""
-        service = self._service
-        options = self.query_one("#environments", OptionList)
-        env_option = (
-            options.get_option_at_index(options.highlighted) if options.highlighted is not None else None
-        )
-        version = self.query_one("#version", Input).value.strip()
-        if service is None:
-            self._form_error("Choose a service first (type to filter, enter picks).")
-            self.query_one("#service-filter", Input).focus()
-            return
-        if env_option is None or env_option.id is None:
-            self._form_error("Choose an environment.")
-            options.focus()
-            return
-        if not version:
-            self._form_error("Type the version to deploy.")
-            return
-        env = env_option.id
+    @on(DeployForm.Submitted)
+    def _form_submitted(self, event: DeployForm.Submitted) -> None:
+        service, env, version = event.service, event.environment, event.version
         stable = self.versions.get((service, env))
         if stable is not None and stable.version == version:
-            self._form_error(f"{service} already runs {version} in {env}.")
+            self.form.show_error(f"{service} already runs {version} in {env}.")
             return
-        self._form_error("")
-        current = running_version(stable)
         body = (
-            f"{service} in {env}\n{current} → {version}\n"
+            f"{service} in {env}\n{running_version(stable)} → {version}\n"
             "Canary with analysis; rolled back automatically on failure."
         )
         self._confirm(
@@ -554,9 +437,6 @@ class DeployScreen(ConsoleScreen):
             kind="deploy",
             version=version,
         )
-
-    def _form_error(self, text: str) -> None:
-        self.query_one("#form-error", Static).update(Text(text))
 
     # -- confirm and run ----------------------------------------------------------------------
     def _is_production(self, env: str) -> bool:
@@ -806,6 +686,8 @@ class DeployScreen(ConsoleScreen):
     def _show(self, view: View) -> None:
         self.view = view
         self.query_one("#views", ContentSwitcher).current = f"{view}-view"
+        if view == "form":
+            self._refresh_form()
         if view == "board":
             self.query_one("#board", VirtualTable).focus()
         elif view == "watch":

@@ -92,7 +92,7 @@ async def fill_form(pilot: Pilot, screen: DeployScreen, service: str, env: str, 
     assert screen.view == "form"
     assert screen.query_one("#service-filter", Input).has_focus
     await pilot.press(*service[:5], "enter")  # a prefix is enough: the first match is chosen
-    assert screen._service == service
+    assert screen.form.service == service
     environments = screen.query_one("#environments", OptionList)
     assert environments.has_focus
     ids = [environments.get_option_at_index(i).id for i in range(environments.option_count)]
@@ -192,7 +192,7 @@ def test_run_state_folds_a_deploy_with_an_inconclusive_step() -> None:
 
 
 def test_fuzzy_filter_prefers_substrings_then_close_matches() -> None:
-    from screens.deploy import fuzzy_filter
+    from widgets.deploy_form import fuzzy_filter
 
     names = ["auth-service", "payment-service", "payments-gateway", "ledger-service"]
     assert fuzzy_filter("", names) == names
@@ -475,7 +475,7 @@ async def test_deploy_command_preselects_the_service() -> None:
         await pilot.press("colon", *"deploy payment-service", "enter")
         screen = app.screen
         assert isinstance(screen, DeployScreen)
-        await wait_until(pilot, lambda: screen._service == SERVICE, what="preselect")
+        await wait_until(pilot, lambda: screen.form.service == SERVICE, what="preselect")
         assert screen.view == "form"
         assert screen.query_one("#environments", OptionList).has_focus
         await wait_until(
@@ -492,7 +492,7 @@ async def test_deploy_command_on_an_entity_page_means_that_entity() -> None:
         await pilot.press("colon", *"deploy", "enter")
         screen = app.screen
         assert isinstance(screen, DeployScreen)
-        await wait_until(pilot, lambda: screen._service == "ledger-service", what="preselect")
+        await wait_until(pilot, lambda: screen.form.service == "ledger-service", what="preselect")
         assert screen.view == "form"
 
 
