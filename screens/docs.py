@@ -313,6 +313,7 @@ class DocsScreen(ConsoleScreen):
             self.post_message(SiteLoaded(request, ref, None, f"{ref} is not in the catalog"))
             return
         site = load_site(entity, root=self.ctx.workspace.root)
+        ref = entity.ref.canonical  # "payment-service" as typed on the : line → the canonical ref
         self.post_message(SiteLoaded(request, ref, site))
         path = None if site.error else (site.find_page(location.page) if location.page else site.home)
         if path is not None:
@@ -329,6 +330,7 @@ class DocsScreen(ConsoleScreen):
             self._show_problem("No docs", message.error or "unknown error")
             return
         site = message.site
+        location.entity_ref = message.entity_ref
         self._sites[message.entity_ref] = site
         self._show_site(site)
         path = None if site.error else (site.find_page(location.page) if location.page else site.home)

@@ -355,3 +355,12 @@ async def test_clicking_a_link_follows_it(workspace: Path) -> None:
         await pilot.click(DocView, offset=(link.start + 2, link.line))
         await wait_for(pilot, lambda: page_of(screen)[1] == "runbook.md" and view.complete)
         assert top_line(screen) == "Rollback"
+
+
+async def test_entity_by_plain_name_becomes_its_canonical_ref(workspace: Path) -> None:
+    app = workspace_app(workspace)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_docs(pilot, "payment-service", "runbook")
+        assert page_of(screen) == ("component:default/payment-service", "runbook.md")
+        await pilot.press("y")
+        assert app.clipboard == "/docs/default/component/payment-service/runbook/"
