@@ -146,6 +146,9 @@ class ScaffoldScreen(ConsoleScreen):
         self.registered: list[str] = []
         self._step_names: dict[str, str] = {}
         self._cancel_requested = False
+        # kube:apply goes through the deploy area's clusters (the simulated one in the demo);
+        # opened on first use and shared by every run of this screen.
+        self._kube_applier: Any = None
         self._pending_template: str | None = None
         self._reported: set[str] = set()
 
@@ -491,7 +494,7 @@ class ScaffoldScreen(ConsoleScreen):
         services = Services.from_workspace(
             self.ctx.workspace,
             catalog=catalog,
-            applier=_applier(self.ctx.workspace),
+            applier=self._applier(),
             secret_store=default_secret_store(),
         )
         register = services.register
@@ -516,10 +519,19 @@ class ScaffoldScreen(ConsoleScreen):
         self.task_view.set_status("✖ The run stopped unexpectedly", "bold red")
         self.task_view.show_failure([f"{type(event.worker.error).__name__}: {event.worker.error}"])
 
+    def _applier(self) -> Any:
+        if self._kube_applier is None:
+            from backends.scaffolder.kube import WorkspaceApplier
+
+            self._kube_applier = WorkspaceApplier(self.ctx.workspace)
+        return self._kube_applier
+
     def on_unmount(self) -> None:
         # Quitting mid-run: let the runner stop after its current step instead of running on.
         if self.running and self.template_task is not None:
             self.template_task.cancel()
+        if self._kube_applier is not None:
+            self._kube_applier.close()
 
     def on_task_created(self, message: TaskCreated) -> None:
         self.template_task = message.task
@@ -642,9 +654,3 @@ def origin(template: Template) -> str:
     return f"From {template.source}"
 
 
-def _applier(workspace: Any) -> Any:
-    """The Kubernetes backend's ManifestApplier for the workspace, if that area provides one yet."""
-    from backends import kube
-
-    factory = getattr(kube, "applier_for", None)
-    return factory(workspace) if callable(factory) else None
