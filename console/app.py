@@ -225,6 +225,9 @@ class IdpConsoleApp(App[None]):
                 service = command.argument if command.args else self._entity_on_screen()
                 self.switch_mode("deploy")
                 self.call_after_refresh(self._preselect_deploy, service)
+            case "scaffold" if command.args:
+                self.switch_mode("scaffold")
+                self.call_after_refresh(self._open_template, command.argument)
             case "scaffold" | "deploy" | "docs" | "status":
                 self.switch_mode(command.name)
             case "search":
@@ -239,6 +242,11 @@ class IdpConsoleApp(App[None]):
                 self.action_help()
             case "quit":
                 self.exit()
+
+    async def _open_template(self, name: str) -> None:
+        screen = self.screen
+        if isinstance(screen, ScaffoldScreen):
+            await screen.open_template(name)
 
     def _set_catalog_filter(self, text: str) -> None:
         screen = self.screen

@@ -216,3 +216,19 @@ async def test_links_never_open_a_browser_on_the_server() -> None:
         await wait_for_catalog(pilot)
         app.open_url("https://example.com/runbook")
         assert app.clipboard == "https://example.com/runbook"
+
+
+async def test_scaffold_command_opens_the_named_template() -> None:
+    from screens.scaffold import ScaffoldScreen
+
+    app = demo_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("colon", *"scaffold microservice-golden-path", "enter")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, ScaffoldScreen)
+            and app.screen.template is not None
+            and app.screen.template.name == "microservice-golden-path",
+        )
+        assert app.current_mode == "scaffold"
