@@ -326,7 +326,11 @@ class DeployScreen(ConsoleScreen):
             errors.update(Text("\n".join(lines)))
             errors.add_class("-shown")
         table = self.query_one("#board", VirtualTable)
-        table.empty_text = "No deployable services in the catalog."
+        table.empty_text = (
+            "No deployable services in the catalog."
+            if message.live.environments
+            else "No environments configured: add an environments: section to idp-console.yaml."
+        )
         self._refresh_board()
 
     def on_board_failed(self, message: BoardFailed) -> None:
@@ -356,7 +360,9 @@ class DeployScreen(ConsoleScreen):
                 else:
                     row.append(board_cell(*cells.get((entity.name, env), (None, None))))
             rows.append(tuple(row))
-        self._board_rows = [entity.name for entity in self.services]
+        if not environments:
+            rows = []  # nothing can be deployed anywhere: let the empty text say why
+        self._board_rows = [row[0] for row in rows]
         self.query_one("#board", VirtualTable).set_rows(rows, keep_cursor=True)
         if self.view == "form":
             self._refresh_form()
@@ -379,7 +385,8 @@ class DeployScreen(ConsoleScreen):
                 f"  {record.service} in {record.environment}: {record.from_version} → {record.to_version} "
                 f"by {record.user}, stopped after step {item.last_step + 1} ({canary})\n"
             )
-        text.append("  r resumes it · x aborts it (stable restored, canary removed)", style="dim")
+        which = "it" if len(self.interrupted) == 1 else "the first"
+        text.append(f"  r resumes {which} · x aborts {which} (stable restored, canary removed)", style="dim")
         panel.update(text)
         panel.add_class("-shown")
         self.refresh_bindings()

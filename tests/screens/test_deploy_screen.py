@@ -282,6 +282,19 @@ async def test_unreachable_kubeconfig_is_an_error_on_screen_not_a_fallback(tmp_p
         assert screen.session.simulated is None  # nothing was started instead
 
 
+async def test_a_workspace_without_environments_says_so(tmp_path: Path) -> None:
+    component = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: api\n"
+        "spec: {type: service, lifecycle: production, owner: team-a}\n"
+    )
+    write_workspace(tmp_path / "ws", {"api.yaml": component})
+    app = workspace_app(tmp_path / "ws")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("3")
+        await wait_until(pilot, lambda: "No environments configured" in screen_text(app), what="the hint")
+
+
 # -- deploy, watch, controls --------------------------------------------------------------------
 
 
