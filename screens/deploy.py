@@ -19,17 +19,15 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Static
 
 from screens.base import ConsoleScreen
 from screens.deploy_confirm import ConfirmDeploy
-from screens.deploy_view import Clock, RunState, board_cell, rollout_tree, running_version
-from widgets.canary_steps import CanarySteps
+from screens.deploy_view import Clock, LogEntry, RunState, board_cell, rollout_tree, running_version
+from screens.deploy_watch import WatchView
 from widgets.deploy_form import DeployForm, EnvironmentChoice
-from widgets.event_log import EventLog
-from widgets.rollout_tree import RolloutTree
 from widgets.virtual_table import Column, VirtualTable
 
 if TYPE_CHECKING:
@@ -171,17 +169,6 @@ class DeployScreen(ConsoleScreen):
     DeployScreen #interrupted { height: auto; padding: 0 1; border: heavy $warning; display: none; }
     DeployScreen #interrupted.-shown { display: block; }
     DeployScreen #board { height: 1fr; }
-    DeployScreen #run-header { height: 1; padding: 0 1; text-style: bold; background: $panel; }
-    DeployScreen #run-header.-failed { background: $error 40%; }
-    DeployScreen #run-header.-succeeded { background: $success 30%; }
-    DeployScreen #decision {
-        height: auto; padding: 0 1; border: heavy $warning; color: $warning; text-style: bold; display: none;
-    }
-    DeployScreen #decision.-shown { display: block; }
-    DeployScreen #steps { border-bottom: solid $panel-lighten-2; }
-    DeployScreen #tree-scroll { height: 2fr; min-height: 2; }
-    /* On a small terminal the tree and the log share what is left instead of the log vanishing. */
-    DeployScreen #log { height: 1fr; max-height: 10; min-height: 3; border-top: solid $panel-lighten-2; }
     """
 
     # Tests speed the simulated cluster up and freeze the clock; the app never changes these.
@@ -223,13 +210,7 @@ class DeployScreen(ConsoleScreen):
                     "enter deploys the highlighted service · n deploys any · w watches", classes="hint"
                 )
             yield DeployForm(id="form-view")
-            with Vertical(id="watch-view"):
-                yield Static("", id="run-header")
-                yield Static("", id="decision")
-                yield CanarySteps(id="steps")
-                with VerticalScroll(id="tree-scroll"):
-                    yield RolloutTree(id="tree")
-                yield EventLog(id="log")
+            yield WatchView(id="watch-view")
 
     def _environment_names(self) -> list[str]:
         environments = self.ctx.workspace.section("environments")
@@ -491,7 +472,7 @@ class DeployScreen(ConsoleScreen):
             i for i in self.interrupted if (i.record.service, i.record.environment) != (service, env)
         ]
         self._show_interrupted()
-        self.query_one("#log", EventLog).reset()
+        self.watch_view.clear_log()
         self._show("watch")
         self._redraw_run()
         self._follow(service, env)
@@ -506,7 +487,7 @@ class DeployScreen(ConsoleScreen):
         from widgets.rollout_tree import RolloutTreeData
 
         waiting = RolloutTreeData(service, env, "…", note="connecting to the cluster…")
-        self.query_one("#tree", RolloutTree).show(waiting)
+        self.watch_view.show_tree(waiting)
         self._watch_rollout(service, env)
 
     def _drive(self, make_run: Callable[[DeployEngine], DeployRun]) -> None:
@@ -551,7 +532,7 @@ class DeployScreen(ConsoleScreen):
         state = self.state
         if state is not None:
             state.phase, state.outcome, state.reason = "Failed", "failed", message.error
-        self.query_one("#log", EventLog).add(self.clock.stamp(self.clock.now()), message.error, "error")
+        self.watch_view.log(LogEntry(self.clock.now(), message.error, "error"), self.clock)
         self._redraw_run()
 
     def on_run_events_ready(self, _message: RunEventsReady) -> None:
@@ -571,7 +552,7 @@ class DeployScreen(ConsoleScreen):
         asked_before = state.needs_decision
         entry = state.apply(event)
         if entry is not None:
-            self.query_one("#log", EventLog).add(self.clock.stamp(entry.at), entry.text, entry.level)
+            self.watch_view.log(entry, self.clock)
         if state.needs_decision and not asked_before:
             # The deploy waits for a person: say so even if they are looking at another mode.
             self.app.bell()
@@ -597,45 +578,27 @@ class DeployScreen(ConsoleScreen):
     def _refresh_interrupted(self) -> None:
         self.post_message(InterruptedFound(self.engine.find_interrupted()))
 
+    @property
+    def watch_view(self) -> WatchView:
+        return self.query_one(WatchView)
+
     def _redraw_run(self) -> None:
         state = self.state
-        steps = self.query_one("#steps", CanarySteps)
-        steps.display = state is not None
         if state is None:
-            self._redraw_watch_only()
-            return
-        header = self.query_one("#run-header", Static)
-        header.update(Text(state.headline()))
-        header.set_class(state.finished and state.outcome != "succeeded", "-failed")
-        header.set_class(state.outcome == "succeeded", "-succeeded")
-        decision = self.query_one("#decision", Static)
-        if state.needs_decision:
-            decision.update(
-                Text(
-                    f"⚠ {state.pause_reason}\n"
-                    "The analysis had no data, so it cannot pass on its own: "
-                    "p promotes (accept and go on) · a aborts (roll back)"
-                )
-            )
-        elif state.paused:
-            decision.update(Text(f"‖ Paused: {state.pause_reason} — space resumes · p promotes · a aborts"))
-        decision.set_class(state.paused, "-shown")
-        steps = self.query_one("#steps", CanarySteps)
-        steps.show(state.step_views(), state.highlighted_step, state.weight, state.actual_weight)
+            if self.target is not None:
+                self.watch_view.show_watch_only(*self.target)
+        else:
+            self.watch_view.show_run(state)
         # Which keys apply changes with the phase only; refreshing them per event is wasted work.
-        bindings_key = (state.phase, state.finished, self.driving, self.run is not None)
+        bindings_key = (
+            state.phase if state else "",
+            state.finished if state else False,
+            self.driving,
+            self.run,
+        )
         if bindings_key != self._bindings_key:
             self._bindings_key = bindings_key
             self.refresh_bindings()
-
-    def _redraw_watch_only(self) -> None:
-        header = self.query_one("#run-header", Static)
-        header.remove_class("-failed", "-succeeded")
-        if self.target is not None:
-            service, env = self.target
-            header.update(Text(f"watching {service} · {env} · live from the cluster (e: next environment)"))
-        self.query_one("#decision", Static).remove_class("-shown")
-        self.refresh_bindings()
 
     # -- the live rollout tree ----------------------------------------------------------------
     @work(thread=True, exclusive=True, group="deploy-live", name="watch rollout")
@@ -667,7 +630,7 @@ class DeployScreen(ConsoleScreen):
         from widgets.rollout_tree import RolloutTreeData
 
         data = RolloutTreeData(message.service, message.environment, "?", note=f"✖ {message.error}")
-        self.query_one("#tree", RolloutTree).show(data)
+        self.watch_view.show_tree(data)
 
     def on_rollout_changed(self, _message: RolloutChanged) -> None:
         self._redraw_tree()
@@ -687,7 +650,7 @@ class DeployScreen(ConsoleScreen):
             pods=live.pods.objects(),
             clock=self.clock,
         )
-        self.query_one("#tree", RolloutTree).show(data)
+        self.watch_view.show_tree(data)
 
     # -- views and actions --------------------------------------------------------------------
     def _show(self, view: View) -> None:
@@ -698,7 +661,7 @@ class DeployScreen(ConsoleScreen):
         if view == "board":
             self.query_one("#board", VirtualTable).focus()
         elif view == "watch":
-            self.query_one("#tree-scroll").focus()
+            self.watch_view.focus_tree()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -738,7 +701,7 @@ class DeployScreen(ConsoleScreen):
 
     def _watch_only(self, service: str, env: str) -> None:
         self.run, self.state, self.target = None, None, (service, env)
-        self.query_one("#log", EventLog).reset()
+        self.watch_view.clear_log()
         self._show("watch")
         self._redraw_run()
         self._follow(service, env)
@@ -754,7 +717,7 @@ class DeployScreen(ConsoleScreen):
         self._watch_only(service, following)
 
     def action_toggle_pods(self) -> None:
-        tree = self.query_one("#tree", RolloutTree)
+        tree = self.watch_view.tree
         tree.show_pods = not tree.show_pods
 
     def action_promote(self) -> None:
