@@ -129,7 +129,8 @@ class DeployScreen(ConsoleScreen):
         "type to filter services, pick the environment, type the version, confirm (production asks "
         "for the service name). While it runs: p promotes (ends the bake, or accepts an inconclusive "
         "analysis), P promotes fully, space pauses/resumes, a aborts, b rolls back; o folds pods. "
-        "esc goes back to the board; w returns to the running deploy."
+        "esc goes back to the board; w returns to the running deploy, or watches the highlighted "
+        "service live without deploying (e: next environment, b: roll it back)."
     )
     BINDINGS: ClassVar = [
         Binding("n", "new_deploy", "Deploy", id="deploy.new"),

@@ -542,8 +542,14 @@ async def test_watch_a_service_without_deploying_follows_other_clients() -> None
         await finished
         await wait_until(pilot, lambda: "stable payment-service  v2.3.1  4/4 ready" in screen_text(app))
         assert "canary payment-service-canary" not in screen_text(app)
+        # and it can be rolled back from here (production: typed confirmation)
+        await pilot.press("b")
+        await confirm(pilot, SERVICE)
+        assert await wait_finished(pilot, screen) == "succeeded"
+        assert screen.state is not None and screen.state.kind == "rollback"
+        assert screen.state.to_version == "v2.3.0"
         await pilot.press("escape")
-        assert stable_cell(screen, "production") == "✔ v2.3.1 4/4"
+        await wait_until(pilot, lambda: stable_cell(screen, "production") == "✔ v2.3.0 4/4", what="board")
 
 
 # -- recovery -----------------------------------------------------------------------------------
