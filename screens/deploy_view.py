@@ -158,22 +158,31 @@ class RunState:
         elif self.final_status in ("running", "paused"):
             self.final_status = status
 
+    @property
+    def _rollback_is_the_job(self) -> bool:
+        """A rollback run, or the abort of an interrupted deploy: restoring is the work, not a failure."""
+        return self.kind in ("rollback", "abort")
+
     def _stage_started(self, event: Any) -> LogEntry:
         stage, at, detail = str(event.stage), event.at, event.detail
         if stage == "canary" and event.step is not None and event.step < len(self.statuses):
             self.current_step = event.step
+            # A resumed deploy starts after the steps its first run completed.
+            self.statuses[: event.step] = [
+                "done" if s == "pending" else s for s in self.statuses[: event.step]
+            ]
             self.statuses[event.step] = "running"
             self.notes[event.step] = detail.partition(": ")[2] or detail
             return LogEntry(at, f"step {event.step + 1}/{len(self.weights)}: {detail}")
         if stage == "analysis" and event.step is not None and event.step < len(self.statuses):
             self.statuses[event.step] = "running"
             return LogEntry(at, f"analysis at {self.weights[event.step]}%: {detail}")
-        if stage in ("promote", "scale") or (stage == "rollback" and self.kind == "rollback"):
+        if stage in ("promote", "scale") or (stage == "rollback" and self._rollback_is_the_job):
             self.current_step = None
             self.final_status = "running"
         if stage == "rollback":
             self.phase = "Rolling back"
-            if self.kind != "rollback":
+            if not self._rollback_is_the_job:
                 self._set_current("failed")
                 self.current_step = None
             return LogEntry(at, f"rolling back: {detail}", "warning")
@@ -195,7 +204,7 @@ class RunState:
             self.statuses[step] = status
         elif stage == "analysis" and in_steps:
             self.statuses[step] = status
-        elif stage in ("promote", "scale") or (stage == "rollback" and self.kind == "rollback"):
+        elif stage in ("promote", "scale") or (stage == "rollback" and self._rollback_is_the_job):
             self.final_status = status
         label = {"prechecks": "pre-deployment checks", "update": "update"}.get(stage, stage)
         if in_steps:

@@ -587,6 +587,9 @@ async def test_interrupted_deploy_offered_on_start(key: str, outcome: str) -> No
         await pilot.press(key)
         await confirm(pilot)
         assert await wait_finished(pilot, screen) == outcome
+        assert screen.state is not None and screen.state.final_status == "done"
+        if key == "r":  # the step done before the interruption shows as done too
+            assert screen.state.statuses == ["done"] * 4
         version = "v2.3.0" if key == "x" else "v2.3.1"
         await pilot.press("escape")
         await wait_until(pilot, lambda: stable_cell(screen, "staging") == f"✔ {version} 4/4", what="board")
