@@ -26,13 +26,14 @@ from screens.catalog import CatalogScreen
 from screens.command_prompt import CommandPrompt
 from screens.context import MODES
 from screens.deploy import DeployScreen
+from screens.docs import DocsScreen
 from screens.empty_mode import (
-    DocsPlaceholderScreen,
     StatusScreen,
 )
 from screens.entity import EntityScreen
 from screens.help import HelpScreen
 from screens.scaffold import ScaffoldScreen
+from screens.search import SearchCommands, SearchScreen
 
 if TYPE_CHECKING:
     from backends.catalog import Catalog, CatalogEvent
@@ -60,11 +61,11 @@ class IdpConsoleApp(App[None]):
         "catalog": CatalogScreen,
         "scaffold": ScaffoldScreen,
         "deploy": DeployScreen,
-        "docs": DocsPlaceholderScreen,
+        "docs": DocsScreen,
         "status": StatusScreen,
     }
     DEFAULT_MODE = "catalog"
-    COMMANDS: ClassVar = App.COMMANDS | {EntityCommands, ModeCommands}
+    COMMANDS: ClassVar = App.COMMANDS | {EntityCommands, ModeCommands, SearchCommands}
     BINDINGS: ClassVar = [
         Binding("colon", "command_line", ":command", id="app.command_line"),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -174,9 +175,7 @@ class IdpConsoleApp(App[None]):
         if entity is None:
             self.notify(f"{ref}: not in the catalog", severity="warning", timeout=5, markup=False)
             return
-        current = self.screen
-        mode = current.mode_name if isinstance(current, ConsoleScreen) else "catalog"
-        self.push_screen(EntityScreen(entity, mode=mode))
+        self.push_screen(EntityScreen(entity, mode=self._current_mode_name()))
 
     def _find_by_name(self, name: str) -> object | None:
         assert self.catalog is not None
@@ -186,8 +185,13 @@ class IdpConsoleApp(App[None]):
                 return entity
         return None
 
-    def open_docs(self, ref: str) -> None:
-        self.notify("Docs are not available in this version yet.", timeout=4)
+    def open_docs(self, ref: str, page: str | None = None, anchor: str | None = None) -> None:
+        """Push the docs of ``ref`` (optionally at a page and heading) on the current mode."""
+        self.push_screen(DocsScreen(ref, page, anchor, mode=self._current_mode_name()))
+
+    def _current_mode_name(self) -> str:
+        screen = self.screen
+        return screen.mode_name if isinstance(screen, ConsoleScreen) else "catalog"
 
     def open_url(self, url: str, *, new_tab: bool = True) -> None:
         # Over SSH a browser would open on the bastion host, not for the user: copy instead.
@@ -226,13 +230,13 @@ class IdpConsoleApp(App[None]):
                 self.switch_mode("deploy")
                 self.call_after_refresh(self._preselect_deploy, service)
             case "scaffold" if command.args:
-                self.switch_mode("scaffold")
-                self.call_after_refresh(self._open_template, command.argument)
+                self.open_template(command.argument)
+            case "docs" if command.args:
+                self.open_docs(command.argument)
             case "scaffold" | "deploy" | "docs" | "status":
                 self.switch_mode(command.name)
             case "search":
-                self.switch_mode("catalog")
-                self.call_after_refresh(self._set_catalog_filter, command.argument)
+                self.push_screen(SearchScreen(command.argument, mode=self._current_mode_name()))
             case "problems":
                 self.switch_mode("catalog")
                 self.call_after_refresh(self._open_problems)
@@ -242,6 +246,11 @@ class IdpConsoleApp(App[None]):
                 self.action_help()
             case "quit":
                 self.exit()
+
+    def open_template(self, name: str) -> None:
+        """Switch to the scaffold mode with the wizard of template ``name`` (name or ref) open."""
+        self.switch_mode("scaffold")
+        self.call_after_refresh(self._open_template, name)
 
     async def _open_template(self, name: str) -> None:
         screen = self.screen

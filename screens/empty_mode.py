@@ -26,17 +26,3 @@ class StatusScreen(EmptyModeScreen):
     MODE = "status"
     ABOUT = "What runs where, how healthy, and the platform's own metrics (DORA, golden-path adoption)."
 
-
-class ScaffoldPlaceholderScreen(EmptyModeScreen):
-    MODE = "scaffold"
-    ABOUT = "Golden paths: run Backstage templates through a keyboard wizard."
-
-
-class DeployPlaceholderScreen(EmptyModeScreen):
-    MODE = "deploy"
-    ABOUT = "Canary and progressive rollouts with live status, rollback and scale."
-
-
-class DocsPlaceholderScreen(EmptyModeScreen):
-    MODE = "docs"
-    ABOUT = "TechDocs next to the service they describe, and one search over everything."

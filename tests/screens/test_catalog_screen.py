@@ -232,3 +232,22 @@ async def test_scaffold_command_opens_the_named_template() -> None:
             and app.screen.template.name == "microservice-golden-path",
         )
         assert app.current_mode == "scaffold"
+
+
+async def test_d_on_an_entity_opens_its_docs_and_search_finds_the_runbook() -> None:
+    from screens.docs import DocsScreen
+    from screens.search import SearchScreen
+
+    app = demo_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("colon", *"e payment-service", "enter")
+        await until(pilot, lambda: isinstance(app.screen, EntityScreen))
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, DocsScreen))
+        assert "component:payment-service" in str(app.screen.query_one(Crumbs).render())
+        await pilot.press("escape")
+
+        await pilot.press("colon", *"search runbook", "enter")
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        await until(pilot, lambda: "Payment Service runbook" in screen_text(app))
