@@ -7,13 +7,17 @@ one handler turns any worker failure into a visible notification.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.command import Provider
 from textual.message import Message
+from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
@@ -25,15 +29,11 @@ from screens.base import ConsoleScreen
 from screens.catalog import CatalogScreen
 from screens.command_prompt import CommandPrompt
 from screens.context import MODES
-from screens.deploy import DeployScreen
-from screens.docs import DocsScreen
 from screens.empty_mode import (
     StatusScreen,
 )
 from screens.entity import EntityScreen
 from screens.help import HelpScreen
-from screens.scaffold import ScaffoldScreen
-from screens.search import SearchCommands, SearchScreen
 
 if TYPE_CHECKING:
     from backends.catalog import Catalog, CatalogEvent
@@ -55,17 +55,34 @@ class CatalogUpdated(Message):
     """Entities were registered after loading (e.g. by the scaffolder's catalog:register)."""
 
 
+def _lazy(module: str, name: str) -> Callable[[], Screen]:
+    """A mode factory that imports its screen module on first use."""
+
+    def make() -> Screen:
+        return getattr(importlib.import_module(module), name)()
+
+    return make
+
+
+def _search_commands() -> type[Provider]:
+    from screens.search import SearchCommands
+
+    return SearchCommands
+
+
 class IdpConsoleApp(App[None]):
     TITLE = "idp-console"
     MODES: ClassVar = {
         "catalog": CatalogScreen,
-        "scaffold": ScaffoldScreen,
-        "deploy": DeployScreen,
-        "docs": DocsScreen,
+        # The other modes are imported when first opened: their widgets (forms, Markdown,
+        # highlighting) would otherwise cost a third of the start-up before the first paint.
+        "scaffold": _lazy("screens.scaffold", "ScaffoldScreen"),
+        "deploy": _lazy("screens.deploy", "DeployScreen"),
+        "docs": _lazy("screens.docs", "DocsScreen"),
         "status": StatusScreen,
     }
     DEFAULT_MODE = "catalog"
-    COMMANDS: ClassVar = App.COMMANDS | {EntityCommands, ModeCommands, SearchCommands}
+    COMMANDS: ClassVar = App.COMMANDS | {EntityCommands, ModeCommands, _search_commands}
     BINDINGS: ClassVar = [
         Binding("colon", "command_line", ":command", id="app.command_line"),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -187,6 +204,8 @@ class IdpConsoleApp(App[None]):
 
     def open_docs(self, ref: str, page: str | None = None, anchor: str | None = None) -> None:
         """Push the docs of ``ref`` (optionally at a page and heading) on the current mode."""
+        from screens.docs import DocsScreen
+
         self.push_screen(DocsScreen(ref, page, anchor, mode=self._current_mode_name()))
 
     def _current_mode_name(self) -> str:
@@ -236,6 +255,8 @@ class IdpConsoleApp(App[None]):
             case "scaffold" | "deploy" | "docs" | "status":
                 self.switch_mode(command.name)
             case "search":
+                from screens.search import SearchScreen
+
                 self.push_screen(SearchScreen(command.argument, mode=self._current_mode_name()))
             case "problems":
                 self.switch_mode("catalog")
@@ -254,6 +275,8 @@ class IdpConsoleApp(App[None]):
 
     async def _open_template(self, name: str) -> None:
         screen = self.screen
+        from screens.scaffold import ScaffoldScreen
+
         if isinstance(screen, ScaffoldScreen):
             await screen.open_template(name)
 
@@ -270,6 +293,8 @@ class IdpConsoleApp(App[None]):
 
     def _preselect_deploy(self, service: str) -> None:
         screen = self.screen
+        from screens.deploy import DeployScreen
+
         if isinstance(screen, DeployScreen):
             screen.preselect(service)
 
