@@ -507,8 +507,9 @@ class DeployScreen(ConsoleScreen):
 
         try:
             run = make_run(self.engine)
-        except DeployRefused as error:
-            self.post_message(RunRefused(str(error)))
+        except Exception as error:  # noqa: BLE001 — refused, or the cluster failed while looking
+            reason = str(error) if isinstance(error, DeployRefused) else f"could not start: {error}"
+            self.post_message(RunRefused(reason))
             self.post_message(RunEnded())
             return
         self.post_message(RunCreated(run))
