@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, repeat
 from typing import TYPE_CHECKING, ClassVar, TypeVar, overload
 
 from rich.text import Text
@@ -220,9 +221,13 @@ class CatalogScreen(ConsoleScreen):
             # Mark the matches, then walk the presorted positions: the current sort order is kept
             # without re-sorting, and nothing per-entity is allocated beyond one byte.
             mask = bytearray(len(self._entities))
-            position = self._position
-            for entity in self._catalog.filter(text):
-                mask[position[entity]] = 1
+            if len(self._catalog.entities) == len(self._entities):
+                positions = self._catalog.filter_positions(text)
+            else:  # the catalog changed and our rows are being prepared again: map by entity
+                position = self._position
+                positions = [position[e] for e in self._catalog.filter(text) if e in position]
+            # A C-level loop: set one byte per match.
+            deque(map(mask.__setitem__, positions, repeat(1)), maxlen=0)
             order = list(compress(order, map(mask.__getitem__, order)))
         self._visible = _EntityView(self._entities, order)
         table = self.query_one("#entities", VirtualTable)

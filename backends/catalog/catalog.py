@@ -163,6 +163,13 @@ class Catalog:
         with self._lock:
             return self._index.filter(query)
 
+    def filter_positions(self, query: Query | str) -> list[int]:
+        """Like ``filter``, as positions in ``entities``: lets a view keep its own order cheaply."""
+        if isinstance(query, str):
+            query = parse_query(query)
+        with self._lock:
+            return self._index.positions(query)
+
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity is Severity.ERROR]
 
