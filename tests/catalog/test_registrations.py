@@ -65,3 +65,11 @@ def test_registrations_are_per_workspace(tmp_path: Path) -> None:
     extra.write_text(SERVICE.format(name="only-in-one"), encoding="utf-8")
     load_catalog(one).register(extra)
     assert [e.name for e in load_catalog(other).entities] == ["existing"]
+
+
+def test_filter_positions_point_at_the_same_entities_as_filter(tmp_path: Path) -> None:
+    catalog = load_catalog(load_workspace(make_workspace(tmp_path / "ws")))
+    catalog.register(tmp_path / "ws" / "catalog" / "a.yaml")
+    for query in ("existing", "kind:component", "nothing-like-this", ""):
+        positions = catalog.filter_positions(query)
+        assert [catalog.entities[p] for p in positions] == catalog.filter(query)
