@@ -251,3 +251,23 @@ async def test_d_on_an_entity_opens_its_docs_and_search_finds_the_runbook() -> N
         await pilot.press("colon", *"search runbook", "enter")
         await until(pilot, lambda: isinstance(app.screen, SearchScreen))
         await until(pilot, lambda: "Payment Service runbook" in screen_text(app))
+
+
+async def test_search_result_for_a_template_opens_its_wizard() -> None:
+    from screens.scaffold import ScaffoldScreen
+    from screens.search import SearchScreen
+
+    app = demo_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("colon", *"search kind:template golden path microservice", "enter")
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen))
+        await until(pilot, lambda: "Templates (1)" in screen_text(app))
+        await pilot.press("enter")  # from the query to the results
+        await pilot.press("enter")  # open the highlighted template
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, ScaffoldScreen)
+            and app.screen.template is not None
+            and app.screen.template.name == "microservice-golden-path",
+        )
