@@ -144,6 +144,7 @@ class DeployScreen(ConsoleScreen):
         Binding("b", "rollback", "Roll back", id="deploy.rollback"),
         Binding("o", "toggle_pods", "Pods", id="deploy.toggle_pods"),
         Binding("e", "next_environment", "Environment", id="deploy.next_environment"),
+        Binding("y", "copy_log", "Copy log", show=False, id="deploy.copy_log"),
         Binding("escape", "back", "Back", id="deploy.back"),
     ]
     # Which bindings make sense in which view (check_action hides the rest from the footer).
@@ -159,6 +160,7 @@ class DeployScreen(ConsoleScreen):
         "rollback": {"watch"},
         "toggle_pods": {"watch"},
         "next_environment": {"watch"},
+        "copy_log": {"watch"},
         "back": {"form", "watch"},
     }
     DEFAULT_CSS = """
@@ -717,6 +719,13 @@ class DeployScreen(ConsoleScreen):
             environments[(environments.index(env) + 1) % len(environments)] if env in environments else env
         )
         self._watch_only(service, following)
+
+    def action_copy_log(self) -> None:
+        # OSC 52: reaches the user's clipboard over SSH too (pasting into a ticket or a chat).
+        text = self.watch_view.log_text()
+        if text:
+            self.app.copy_to_clipboard(text)
+            self.notify(f"Copied {text.count(chr(10)) + 1} log lines", timeout=3)
 
     def action_toggle_pods(self) -> None:
         tree = self.watch_view.tree

@@ -82,6 +82,9 @@ class WatchView(Vertical):
     def log(self, entry: LogEntry, clock: Clock) -> None:
         self.query_one("#log", EventLog).add(clock.stamp(entry.at), entry.text, entry.level)
 
+    def log_text(self) -> str:
+        return "\n".join(self.query_one("#log", EventLog).lines_text)
+
     def clear_log(self) -> None:
         self.query_one("#log", EventLog).reset()
 

@@ -325,6 +325,8 @@ async def test_deploy_to_production_confirm_watch_complete() -> None:
         # the tree shows the stable on the new version; the canary is gone
         await wait_until(pilot, lambda: "stable payment-service  v2.3.1  4/4 ready" in screen_text(app))
         assert "canary payment-service-canary" not in screen_text(app)
+        await pilot.press("y")  # copy the log (OSC 52)
+        assert "deploy complete: payment-service runs v2.3.1" in app.clipboard
         # the board followed by watch
         await pilot.press("escape")
         await wait_until(pilot, lambda: stable_cell(screen, "production") == "✔ v2.3.1 4/4", what="board")
