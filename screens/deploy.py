@@ -686,6 +686,9 @@ class DeployScreen(ConsoleScreen):
         return True
 
     def action_back(self) -> None:
+        if self.view == "watch" and self.target is not None and self.target[0] in self._board_rows:
+            # Land on the row just watched: its new state is right there, and w goes back to it.
+            self.query_one("#board", VirtualTable).move_cursor(self._board_rows.index(self.target[0]))
         if self.view in ("form", "watch"):
             self._show("board")
 

@@ -331,6 +331,10 @@ async def test_deploy_to_production_confirm_watch_complete() -> None:
         await pilot.press("escape")
         await wait_until(pilot, lambda: stable_cell(screen, "production") == "✔ v2.3.1 4/4", what="board")
         assert stable_cell(screen, "staging") == "✔ v2.3.0 4/4"
+        board = screen.query_one("#board", VirtualTable)
+        assert screen._board_rows[board.cursor_row] == SERVICE  # back on the row just deployed
+        await pilot.press("w")
+        assert screen.view == "watch" and screen.state is not None and screen.state.finished
         records = screen.session.context.history.records(SERVICE, "production", limit=1)
         assert records[0].outcome == "succeeded" and records[0].user == "jane.doe"
 
