@@ -636,6 +636,17 @@ class DeployRun:
 
         target.cluster.update("deployments", target.namespace, name, change)
 
+    def _wait_for_stable(self, replicas: int, version: str | None, what: str) -> Steps:
+        """Wait (within the progress deadline) until the stable Deployment has rolled out."""
+        target = self.target
+        assert target is not None
+        yield from self._wait(
+            lambda: self._settled(self._stable(), replicas, version),
+            timeout=target.settings.progress_deadline,
+            what=what,
+            watch_canary=False,
+        )
+
     def _settled(self, deployment: dict[str, Any] | None, replicas: int, version: str | None = None) -> bool:
         """The Deployment has rolled out to exactly ``replicas`` ready pods (of ``version``)."""
         if deployment is None:
@@ -812,12 +823,7 @@ class DeployRun:
             self._annotate(deployment, Outcome.SUCCEEDED, previous=old, version=new)
 
         target.cluster.update("deployments", target.namespace, target.stable_name, promote)
-        yield from self._wait(
-            lambda: self._settled(self._stable(), self.total, new),
-            timeout=target.settings.progress_deadline,
-            what=f"{target.stable_name} to roll out {new}",
-            watch_canary=False,
-        )
+        yield from self._wait_for_stable(self.total, new, f"{target.stable_name} to roll out {new}")
         yield from self._remove_canary()
         yield self._emit(
             StageFinished(
@@ -878,12 +884,7 @@ class DeployRun:
                 )
 
             target.cluster.update("deployments", target.namespace, target.stable_name, restore)
-            yield from self._wait(
-                lambda: self._settled(self._stable(), self.total, old),
-                timeout=target.settings.progress_deadline,
-                what=f"{target.stable_name} to return to {old}",
-                watch_canary=False,
-            )
+            yield from self._wait_for_stable(self.total, old, f"{target.stable_name} to return to {old}")
             if self.kind in ("deploy", "abort"):
                 yield from self._remove_canary()
         except (ClusterError, _Stop) as error:
@@ -923,12 +924,7 @@ class DeployRun:
         if self._canary() is not None:
             yield from self._remove_canary()
         try:
-            yield from self._wait(
-                lambda: self._settled(self._stable(), self.total, new),
-                timeout=target.settings.progress_deadline,
-                what=f"{target.stable_name} to roll out {new}",
-                watch_canary=False,
-            )
+            yield from self._wait_for_stable(self.total, new, f"{target.stable_name} to roll out {new}")
         except _Stop as stop:
             yield self._emit(
                 StageFinished(self.deploy_id, stage=Stage.ROLLBACK, ok=False, detail=stop.reason)
@@ -954,12 +950,7 @@ class DeployRun:
         yield self._emit(StageStarted(self.deploy_id, stage=Stage.SCALE, detail=f"{self.total} → {replicas}"))
         self._set_replicas(target.stable_name, replicas)
         try:
-            yield from self._wait(
-                lambda: self._settled(self._stable(), replicas),
-                timeout=target.settings.progress_deadline,
-                what=f"{replicas} ready pods",
-                watch_canary=False,
-            )
+            yield from self._wait_for_stable(replicas, None, f"{replicas} ready pods")
         except _Stop as stop:
             yield self._emit(StageFinished(self.deploy_id, stage=Stage.SCALE, ok=False, detail=stop.reason))
             yield self._finish(Outcome.FAILED, stop.reason, self.version)
