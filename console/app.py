@@ -188,19 +188,12 @@ class IdpConsoleApp(App[None]):
         if self.catalog is None:
             self.notify("The catalog is still loading…", timeout=3)
             return
-        entity = self.catalog.get(ref, default_kind="Component") or self._find_by_name(ref)
+        # Without a kind, the catalog looks the name up across kinds (components first).
+        entity = self.catalog.get(ref)
         if entity is None:
             self.notify(f"{ref}: not in the catalog", severity="warning", timeout=5, markup=False)
             return
         self.push_screen(EntityScreen(entity, mode=self._current_mode_name()))
-
-    def _find_by_name(self, name: str) -> object | None:
-        assert self.catalog is not None
-        lowered = name.lower()
-        for entity in self.catalog.entities:
-            if entity.name.lower() == lowered:
-                return entity
-        return None
 
     def open_docs(self, ref: str, page: str | None = None, anchor: str | None = None) -> None:
         """Push the docs of ``ref`` (optionally at a page and heading) on the current mode."""
