@@ -613,15 +613,7 @@ class DeployRun:
                 if cn.annotations(existing).get(cn.A_DEPLOY_ID) != self.deploy_id:
                     raise
         yield from self._wait(lambda: self._canary() is not None, timeout=30, what="the canary to appear")
-        yield self._emit(
-            StageFinished(
-                self.deploy_id,
-                stage=Stage.UPDATE,
-                ok=True,
-                detail=f"{target.canary_name} created with {self.version}",
-                duration=time.monotonic() - began,
-            )
-        )
+        yield self._stage_done(Stage.UPDATE, began, f"{target.canary_name} created with {self.version}")
 
     def _set_replicas(
         self, name: str, replicas: int, extra: Callable[[dict[str, Any]], None] | None = None
@@ -635,6 +627,14 @@ class DeployRun:
                 extra(deployment)
 
         target.cluster.update("deployments", target.namespace, name, change)
+
+    def _stage_done(self, stage: Stage, began: float, detail: str) -> DeployEvent:
+        """The event for ``stage`` having finished well, timed from ``began``."""
+        return self._emit(
+            StageFinished(
+                self.deploy_id, stage=stage, ok=True, detail=detail, duration=time.monotonic() - began
+            )
+        )
 
     def _wait_for_stable(self, replicas: int, version: str | None, what: str) -> Steps:
         """Wait (within the progress deadline) until the stable Deployment has rolled out."""
@@ -825,14 +825,8 @@ class DeployRun:
         target.cluster.update("deployments", target.namespace, target.stable_name, promote)
         yield from self._wait_for_stable(self.total, new, f"{target.stable_name} to roll out {new}")
         yield from self._remove_canary()
-        yield self._emit(
-            StageFinished(
-                self.deploy_id,
-                stage=Stage.PROMOTE,
-                ok=True,
-                detail=f"{target.stable_name} runs {new} on {self.total} pods; canary removed",
-                duration=time.monotonic() - began,
-            )
+        yield self._stage_done(
+            Stage.PROMOTE, began, f"{target.stable_name} runs {new} on {self.total} pods; canary removed"
         )
         yield self._finish(Outcome.SUCCEEDED, "", new)
 
@@ -931,15 +925,7 @@ class DeployRun:
             )
             yield self._finish(Outcome.FAILED, stop.reason, new)
             return
-        yield self._emit(
-            StageFinished(
-                self.deploy_id,
-                stage=Stage.ROLLBACK,
-                ok=True,
-                detail=f"{target.stable_name} runs {new} on {self.total} pods",
-                duration=time.monotonic() - began,
-            )
-        )
+        yield self._stage_done(Stage.ROLLBACK, began, f"{target.stable_name} runs {new} on {self.total} pods")
         yield self._finish(Outcome.SUCCEEDED, "", new)
 
     def _scale(self) -> Steps:
@@ -955,15 +941,7 @@ class DeployRun:
             yield self._emit(StageFinished(self.deploy_id, stage=Stage.SCALE, ok=False, detail=stop.reason))
             yield self._finish(Outcome.FAILED, stop.reason, self.version)
             return
-        yield self._emit(
-            StageFinished(
-                self.deploy_id,
-                stage=Stage.SCALE,
-                ok=True,
-                detail=f"{self.total} → {replicas} pods, all ready",
-                duration=time.monotonic() - began,
-            )
-        )
+        yield self._stage_done(Stage.SCALE, began, f"{self.total} → {replicas} pods, all ready")
         yield self._finish(Outcome.SUCCEEDED, "", self.version)
 
 
