@@ -335,10 +335,3 @@ class CatalogScreen(ConsoleScreen):
     def is_ready(self) -> bool:
         """The catalog has arrived and its rows are on screen."""
         return self._catalog is not None
-
-    @property
-    def highlighted_entity(self) -> Entity | None:
-        table = self.query_one("#entities", VirtualTable)
-        if self._visible and table.cursor_row < len(self._visible):
-            return self._visible[table.cursor_row]
-        return None
