@@ -328,8 +328,9 @@ class CatalogScreen(ConsoleScreen):
             self.app.copy_to_clipboard(ref)
             self.notify(f"Copied {ref}", timeout=3)
 
-    def action_reload(self) -> None:
-        self.app.run_action("reload_catalog")
+    async def action_reload(self) -> None:
+        # run_action is a coroutine: without the await the reload never ran.
+        await self.app.run_action("reload_catalog")
 
     @property
     def is_ready(self) -> bool:
