@@ -52,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_tui(args: argparse.Namespace) -> int:
+    from console.terminal import TerminalGuard, terminal_problem
+
+    problem = terminal_problem()
+    if problem:
+        raise CommandError(problem, EXIT_USAGE)
     from backends.workspace import WorkspaceError, load_workspace
 
     try:
@@ -60,8 +65,13 @@ def _run_tui(args: argparse.Namespace) -> int:
         raise CommandError(str(error), EXIT_USAGE) from error
     from console.app import IdpConsoleApp
 
-    IdpConsoleApp(workspace).run()
-    return EXIT_OK
+    app = IdpConsoleApp(workspace)
+    # SIGTERM, SIGHUP or a hung-up pty: the app exits (terminal restored) instead of spinning or dying
+    # with the screen in the alternate buffer.
+    guard = TerminalGuard(lambda: app.call_from_thread(app.exit))
+    with guard.installed():
+        app.run()
+    return guard.exit_code or EXIT_OK
 
 
 if __name__ == "__main__":
