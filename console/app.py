@@ -8,8 +8,11 @@ one handler turns any worker failure into a visible notification.
 from __future__ import annotations
 
 import importlib
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -112,7 +115,7 @@ class IdpConsoleApp(App[None]):
         # user should see the screen (with a progress line) before the catalog is parsed.
         self.call_after_refresh(self.load_catalog)
 
-    @work(thread=True, exclusive=True, group="catalog", name="load catalog")
+    @work(thread=True, exclusive=True, group="catalog", name="load catalog", exit_on_error=False)
     def load_catalog(self) -> None:
         from backends.catalog import load_catalog
 
@@ -171,16 +174,23 @@ class IdpConsoleApp(App[None]):
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
-        # The one place a failed background job becomes visible: never a silent failure.
-        if event.state == WorkerState.ERROR and event.worker.error is not None:
-            error = event.worker.error
-            self.notify(
-                f"{event.worker.name or 'background task'} failed: {error}",
-                title="Error",
-                severity="error",
-                timeout=10,
-                markup=False,
-            )
+        # The one place a failed background job becomes visible: never a silent failure, never an
+        # exit (every worker runs with exit_on_error=False). Screens and widgets forward their
+        # workers' failures here, since Worker.StateChanged does not bubble.
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        what = event.worker.name or "background task"
+        log_file = _log_worker_failure(what, error)
+        where = f" (details in {log_file})" if log_file is not None else ""
+        self.log.error(f"{what} failed", error)
+        self.notify(
+            f"{what} failed: {str(error) or type(error).__name__}{where}",
+            title="Error",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
 
     # -- navigation (ConsoleContext) ----------------------------------------------------------
     def open_entity(self, ref: str) -> None:
@@ -329,3 +339,21 @@ def _aliases(aliases: tuple[str, ...]) -> str:
 
 
 __all__ = ["MODES", "IdpConsoleApp"]
+
+
+def _log_worker_failure(what: str, error: BaseException) -> Path | None:
+    """Append the failure with its traceback to ``errors.log`` in the state dir; its path, or None.
+
+    The toast is gone after a few seconds; the traceback is what a maintainer needs afterwards.
+    """
+    from backends import paths
+
+    try:
+        log_file = paths.state_dir() / "errors.log"
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        trace = "".join(traceback.format_exception(error))
+        with log_file.open("a", encoding="utf-8") as handle:
+            handle.write(f"{stamp} {what} failed\n{trace}\n")
+    except OSError:
+        return None  # a full or read-only disk must not turn one failure into two
+    return log_file

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
 from screens.context import MODES, SIMULATED_BANNER, ConsoleContext, context_of
 from widgets.top_bar import TopBar
@@ -52,3 +54,9 @@ class ConsoleScreen(Screen):
         # Crumbs depend on the stack, which changes when a screen above is popped.
         if self.is_mounted:
             self.query_one(TopBar).set_crumbs(self._crumbs())
+
+    @on(Worker.StateChanged)
+    def _forward_worker_failure(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble: hand failures to the app's one error handler.
+        if event.state == WorkerState.ERROR:
+            self.app.post_message(Worker.StateChanged(event.worker, event.state))

@@ -169,7 +169,7 @@ class CatalogScreen(ConsoleScreen):
         # Rows and the sort order cost seconds at 100k entities: prepare them off the UI thread.
         self._prepare_rows(catalog, SORT_KEYS[self._sort_index], self._descending)
 
-    @work(thread=True, exclusive=True, group="catalog-rows", name="prepare catalog rows")
+    @work(thread=True, exclusive=True, group="catalog-rows", name="prepare catalog rows", exit_on_error=False)
     def _prepare_rows(self, catalog: Catalog, sort_key: str, descending: bool) -> None:
         entities = list(catalog.entities)
         rows = [entity_row(entity) for entity in entities]
@@ -198,7 +198,7 @@ class CatalogScreen(ConsoleScreen):
         key = SORT_KEYS[self._sort_index]
         self._sort_rows(key, self._descending)
 
-    @work(thread=True, exclusive=True, group="catalog-sort", name="sort catalog")
+    @work(thread=True, exclusive=True, group="catalog-sort", name="sort catalog", exit_on_error=False)
     def _sort_rows(self, sort_key: str, descending: bool) -> None:
         order = _sorted_positions(self._entities, self._position, sort_key, descending)
         self.post_message(_SortReady(sort_key, descending, order))

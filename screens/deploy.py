@@ -270,7 +270,7 @@ class DeployScreen(ConsoleScreen):
             service, self._pending_service = self._pending_service, None
             self.preselect(service)
 
-    @work(thread=True, exclusive=True, group="deploy-board", name="deploy status board")
+    @work(thread=True, exclusive=True, group="deploy-board", name="deploy status board", exit_on_error=False)
     def _start_board(self) -> None:
         from screens.deploy_live import start_board
 
@@ -578,7 +578,13 @@ class DeployScreen(ConsoleScreen):
         # A finished deploy leaves nothing interrupted; a failed rollback may. Ask again.
         self._refresh_interrupted()
 
-    @work(thread=True, exclusive=True, group="deploy-interrupted", name="find interrupted deploys")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="deploy-interrupted",
+        name="find interrupted deploys",
+        exit_on_error=False,
+    )
     def _refresh_interrupted(self) -> None:
         self.post_message(InterruptedFound(self.engine.find_interrupted()))
 
@@ -605,7 +611,7 @@ class DeployScreen(ConsoleScreen):
             self.refresh_bindings()
 
     # -- the live rollout tree ----------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="deploy-live", name="watch rollout")
+    @work(thread=True, exclusive=True, group="deploy-live", name="watch rollout", exit_on_error=False)
     def _watch_rollout(self, service: str, env: str) -> None:
         from screens.deploy_live import LiveRollout
 

@@ -199,7 +199,7 @@ class DocsScreen(ConsoleScreen):
             self.navigate(current, push=False)
 
     # -- the list of sites -------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="docs-sites", name="find docs")
+    @work(thread=True, exclusive=True, group="docs-sites", name="find docs", exit_on_error=False)
     def find_sites(self) -> None:
         from backends.docs import TECHDOCS_REF, locate_docs
 
@@ -298,7 +298,7 @@ class DocsScreen(ConsoleScreen):
             self.query_one("#page-header", Static).update(Text(f"Loading docs of {ref}…", style="italic"))
             self.load_site(self._request, location)
 
-    @work(thread=True, exclusive=True, group="docs-load", name="load docs")
+    @work(thread=True, exclusive=True, group="docs-load", name="load docs", exit_on_error=False)
     def load_site(self, request: int, location: DocLocation) -> None:
         """Load the site and, in the same trip, the page to show (one worker round trip, not two)."""
         from backends.docs import load_page, load_site
@@ -370,7 +370,7 @@ class DocsScreen(ConsoleScreen):
         self._refresh_crumbs()
         self.load_page(self._request, site, location)
 
-    @work(thread=True, exclusive=True, group="docs-page", name="load page")
+    @work(thread=True, exclusive=True, group="docs-page", name="load page", exit_on_error=False)
     def load_page(self, request: int, site: DocSite, location: DocLocation) -> None:
         from backends.docs import load_page
 

@@ -160,7 +160,7 @@ class SearchScreen(ConsoleScreen):
         else:
             self.build_index(catalog)
 
-    @work(thread=True, exclusive=True, group="search-index", name="build search index")
+    @work(thread=True, exclusive=True, group="search-index", name="build search index", exit_on_error=False)
     def build_index(self, catalog: Any) -> None:
         service = shared_search_service(self.app)
         stats = service.ensure_watching(catalog, self.ctx.workspace)
@@ -253,6 +253,7 @@ class SearchCommands(Provider):
                 exclusive=True,
                 group="search-index",
                 name="build search index",
+                exit_on_error=False,
             )
 
     async def search(self, query: str) -> Hits:

@@ -35,6 +35,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import Worker, WorkerState
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 FIRST_PAINT_CHARS = 3000  # rendered synchronously: more than a tall terminal shows
@@ -414,7 +415,7 @@ class DocView(ScrollView, can_focus=True):
         else:
             self._finish()
 
-    @work(thread=True, exclusive=True, group="doc-view-render", name="render page")
+    @work(thread=True, exclusive=True, group="doc-view-render", name="render page", exit_on_error=False)
     def _render_rest(self, generation: int, width: int, chunks: list[list[Section]], first_line: int) -> None:
         rendered = _Rendered()
         for chunk in chunks:
@@ -426,6 +427,11 @@ class DocView(ScrollView, can_focus=True):
             rendered.links.extend(part.links)
             rendered.anchors.update(part.anchors)
         self.post_message(self._RestRendered(generation, width, rendered))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble: hand a failed render to the app's one error handler.
+        if event.state == WorkerState.ERROR:
+            self.app.post_message(Worker.StateChanged(event.worker, event.state))
 
     def on_doc_view__rest_rendered(self, message: _RestRendered) -> None:
         message.stop()
