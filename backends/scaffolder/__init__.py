@@ -38,7 +38,7 @@ Running (events are frozen dataclasses; see ``events.py``)::
     for event in task.run():                          # blocking: call from a thread worker
         TaskStarted(task_id, template, steps=[StepInfo(id, name, action)], dry_run, workspace_path)
         StepStarted(step_id, name, action, index)
-        StepLog(step_id | None, message, level)       # secrets already replaced by ***
+        StepLog(step_id | None, message, level)       # anything from a secret: [secret withheld]
         StepFinished(step_id, status: done|skipped|failed, duration, error, output)
         TaskFinished(status: completed|failed|cancelled, outputs={links, text, …}, workspace_path,
                      error, failed_step, dry_run, duration)

@@ -208,7 +208,12 @@ def _dump(value: Any, spaces: int | str | None = None) -> str:
     if isinstance(spaces, str) and spaces:
         indent = spaces
     separators = (",", ":") if indent is None else (",", ": ")
-    return json.dumps(value, indent=indent, separators=separators, default=js_string, ensure_ascii=False)
+    return json.dumps(value, indent=indent, separators=separators, default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    # A read-only mapping (the secrets' taint-tracking view) dumps as the object it stands for.
+    return dict(value) if isinstance(value, Mapping) else js_string(value)
 
 
 def _truncate(text: Any, length: int = 255, killwords: bool = False, end: str = "...") -> str:

@@ -26,7 +26,7 @@ from backends.scaffolder import pickers
 from backends.scaffolder import schema as schema_rules
 from backends.scaffolder.errors import ExpressionError
 from backends.scaffolder.expressions import TemplateEngine, is_truthy
-from backends.scaffolder.template import Template, _catalog_entities
+from backends.scaffolder.template import Template, _catalog_entities, is_secret_schema
 
 MASK = "••••••"
 _FORMAT_CHECKER = jsonschema.Draft7Validator.FORMAT_CHECKER
@@ -156,8 +156,8 @@ class FormModel:
         return value
 
     def is_secret(self, name: str) -> bool:
-        """Whether ``name`` is a ``Secret`` field (its value must never be shown or logged)."""
-        return self._field_schema(name).get("ui:field") == "Secret"
+        """Whether ``name`` is a ``Secret`` or ``password`` field (never shown, logged or typed in argv)."""
+        return is_secret_schema(self._field_schema(name))
 
     # -- pages and fields ---------------------------------------------------------------------
     def pages(self) -> list[FormPage]:

@@ -6,7 +6,12 @@ runs the action once per item (``each.key`` / ``each.value``) and turns outputs 
 ``spec.output`` is rendered only after success. Unlike Backstage, a failed run keeps its log and
 workspace, and a failed idempotent step can be retried in place.
 
-Secrets (``secrets.*`` and any token an action reads) are replaced by ``***`` in every event.
+Secrets never reach an event. Values marked secret (``secrets.*``, parameters of ``ui:field:
+Secret`` / ``ui:widget: password`` fields) are read by the renderer through a tracking mapping
+(``taint.py``): any step input, output or ``spec.output`` value whose rendering *read* one is
+tainted — the action gets the real value, every event shows ``[secret withheld]``. Tainted values,
+the secrets themselves and any token an action reads are also replaced wherever they appear in
+log lines, outputs and error messages.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 from backends.catalog.refs import EntityRefError, parse_entity_ref
 from backends.scaffolder.actions import ActionRegistry, Services, StepSkipped, default_registry
 from backends.scaffolder.actions.base import ActionContext
-from backends.scaffolder.errors import PrecheckError, ScaffolderError
+from backends.scaffolder.errors import ExpressionError, InputError, PrecheckError, ScaffolderError
 from backends.scaffolder.events import (
     StepFinished,
     StepInfo,
@@ -39,9 +44,13 @@ from backends.scaffolder.events import (
 from backends.scaffolder.expressions import TemplateEngine, is_truthy
 from backends.scaffolder.files import Limits, TaskFiles
 from backends.scaffolder.lint import precheck
+from backends.scaffolder.taint import WITHHELD, TaintTracker, TrackedMapping, leaves, plain
 from backends.scaffolder.template import StepSpec, Template
 
-REDACTED = "***"
+REDACTED = WITHHELD
+# A tainted rendered value shorter than this is not searched for in free text (a length, a first
+# letter would blank out every line); it is still withheld wherever it is shown as a value.
+MIN_TAINT_MATCH = 4
 _DONE = object()
 _STATUS_FUNCTIONS = re.compile(r"\b(always|failure)\s*\(\s*\)")
 
@@ -58,7 +67,16 @@ class Redactor:
         """Hide ``value`` and the spellings a template filter or JSON dump commonly gives it."""
         if isinstance(value, str) and value:
             escaped = json.dumps(value)[1:-1]
-            self._values.update({value, value.upper(), value.lower(), escaped})
+            self._values.update({value, value.upper(), value.lower(), escaped, repr(value)[1:-1]})
+
+    def add_tainted(self, value: Any) -> None:
+        """Hide a value computed from a secret, unless it is too short to search for safely."""
+        if isinstance(value, str) and len(value) >= MIN_TAINT_MATCH:
+            self.add(value)
+
+    def hides(self, text: str) -> bool:
+        """Whether ``text`` contains anything this redactor hides."""
+        return any(value in text for value in self._values)
 
     def text(self, text: str) -> str:
         for value in sorted(self._values, key=len, reverse=True):
@@ -158,6 +176,14 @@ class TemplateTask:
         self.workspace_path: Path | None = None
         self._secrets = secrets
         self._redactor = Redactor(secrets)
+        # Taint tracking: which parameters are secret, what a render read, which outputs carry it.
+        self._tracker = TaintTracker()
+        self._secret_parameters = template.secret_parameters() & set(parameters)
+        for name in self._secret_parameters:
+            self._redactor.add(parameters[name])
+        self._tainted_values: set[str] = set()
+        self._tainted_outputs: dict[str, set[str]] = {}
+        self._short_taint: dict[str, re.Pattern[str]] = {}
         self._user = self._user_context(user)
         self._state: dict[str, Any] = {}
         self._cancelled = threading.Event()
@@ -186,6 +212,7 @@ class TemplateTask:
         index = self._index(step_id)
         for step in self.template.steps[index:]:
             self.step_outputs.pop(step.id, None)
+            self._tainted_outputs.pop(step.id, None)
             self.step_status[step.id] = "pending"
         return self._run_from(index)
 
@@ -237,20 +264,22 @@ class TemplateTask:
             yield self._log(step.id, f"Skipping step {step.id} because a previous step failed")
             return (yield from self._finish_step(step, "skipped", started))
         try:
-            items = self._each_items(step)
+            items, each_tainted = self._each_items(step)
             output: dict[str, Any] = {}
             outputs_per_item: list[dict[str, Any]] = []
             ran_any = False
             for item in items:
-                context = self._context(with_secrets=False, each=item)
+                context = self._context(with_secrets=False, each=item, each_tainted=each_tainted)
                 if condition is not None and not self._condition_true(condition, context):
-                    label = f" for item {item['key']}" if item is not None else ""
+                    label = ""
+                    if item is not None:
+                        label = " for an item" if each_tainted else f" for item {item['key']}"
                     yield self._log(
                         step.id, f"Skipping step {step.id}{label} because its if condition is false"
                     )
                     continue
                 ran_any = True
-                item_output = yield from self._run_action(step, item)
+                item_output = yield from self._run_action(step, item, each_tainted)
                 outputs_per_item.append(item_output)
             if not ran_any:
                 return (yield from self._finish_step(step, "skipped", started))
@@ -260,6 +289,7 @@ class TemplateTask:
                 keys = {k for o in outputs_per_item for k in o}
                 output = {k: [o.get(k) for o in outputs_per_item] for k in sorted(keys)}
             self.step_outputs[step.id] = output
+            self._mark_tainted_outputs(step.id, output)
             skipped = self._state.pop("skipped", False)
             return (
                 yield from self._finish_step(step, "skipped" if skipped else "done", started, output=output)
@@ -269,22 +299,28 @@ class TemplateTask:
             self.step_outputs[step.id] = {}
             return (yield from self._finish_step(step, "skipped", started))
         except Exception as failure:  # noqa: BLE001 - any action failure fails the step, never the app
-            message = self._redactor.text(
+            message = self._scrub(
+                step.id,
                 f"{type(failure).__name__}: {failure}"
                 if not isinstance(failure, ScaffolderError)
-                else str(failure)
+                else str(failure),
             )
             self._failed = True
             yield self._log(step.id, message, "error")
             return (yield from self._finish_step(step, "failed", started, error=message))
 
-    def _run_action(self, step: StepSpec, item: dict[str, Any] | None) -> Iterator[TaskEvent]:
+    def _run_action(
+        self, step: StepSpec, item: dict[str, Any] | None, each_tainted: bool = False
+    ) -> Iterator[TaskEvent]:
         action = self.runner.registry.get(step.action)
         assert action is not None  # precheck guarantees it
-        step_input = self._engine.render_value(step.input, self._context(with_secrets=True, each=item))
-        action.validate(step_input)
+        context = self._context(with_secrets=True, each=item, each_tainted=each_tainted)
+        step_input, shown_input = self._render(step.input, context)
+        withheld = frozenset(k for k in step_input if shown_input.get(k) != step_input.get(k))
+        self._remember_short_taint(step.id, [step_input[k] for k in withheld])
+        self._validate(action, step_input, shown_input, withheld)
         if self.dry_run:
-            shown = json.dumps(step_input, default=str, sort_keys=True)
+            shown = json.dumps(shown_input, default=str, sort_keys=True)
             yield self._log(
                 step.id, f"Running {step.action} in dry-run mode with inputs (secrets redacted): {shown}"
             )
@@ -294,7 +330,7 @@ class TemplateTask:
                 return action.fake_outputs()
         outputs: dict[str, Any] = {}
         assert self._files is not None
-        context = ActionContext(
+        action_context = ActionContext(
             step_id=step.id,
             input=step_input,
             files=self._files,
@@ -309,15 +345,16 @@ class TemplateTask:
             task_state=self._state,
             cancelled=self._cancelled,
             add_secret=self._redactor.add,
+            withheld=withheld,
         )
         # The action runs in a helper thread so its log lines stream out (redacted) while it works.
         lines: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        context.logger = lines.put
+        action_context.logger = lines.put
         failure: list[BaseException] = []
 
         def work() -> None:
             try:
-                action.run(context)
+                action.run(action_context)
             except BaseException as error:  # noqa: BLE001 - handed back to the caller's thread
                 failure.append(error)
             finally:
@@ -349,20 +386,20 @@ class TemplateTask:
             status=status,  # type: ignore[arg-type]
             duration=round(time.monotonic() - started, 4),
             error=error,
-            output=self._redactor.value(output or {}),
+            output=self._shown_output(step.id, output or {}),
         )
         return error
 
     def _finish(self, error: str | None, duration: float) -> Iterator[TaskEvent]:
         assert self._files is not None
         workspace: str | None = str(self._files.root)
-        outputs: dict[str, Any] = {}
+        shown_outputs: dict[str, Any] = {}
         if self._cancelled.is_set():
             self.status, error = "cancelled", error or "cancelled"
         elif error is None:
             self.status = "completed"
             try:
-                outputs = self._render_output()
+                _, shown_outputs = self._render_output()
             except ScaffolderError as failure:
                 self.status, error = "failed", f"spec.output: {failure}"
         else:
@@ -377,7 +414,7 @@ class TemplateTask:
         yield self._log(None, f"Run completed with status: {self.status}")
         yield TaskFinished(
             status=self.status,  # type: ignore[arg-type]
-            outputs=self._redactor.value(outputs),
+            outputs=self._redactor.value(shown_outputs),
             workspace_path=workspace,
             error=self._redactor.text(error) if error else None,
             failed_step=self.failed_step,
@@ -392,27 +429,120 @@ class TemplateTask:
         self.workspace_path = files.root
         return files
 
-    def _context(self, *, with_secrets: bool, each: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _context(
+        self, *, with_secrets: bool, each: dict[str, Any] | None = None, each_tainted: bool = False
+    ) -> dict[str, Any]:
+        """The names a template sees; everything secret is wrapped so that reading it taints."""
+        tracker = self._tracker
+        parameters: Mapping[str, Any] = self.parameters
+        if self._secret_parameters:
+            parameters = TrackedMapping(self.parameters, tracker, self._secret_parameters)
+        steps: dict[str, Any] = {}
+        for step_id, output in self.step_outputs.items():
+            tainted = self._tainted_outputs.get(step_id)
+            steps[step_id] = {"output": TrackedMapping(output, tracker, tainted) if tainted else output}
         context: dict[str, Any] = {
-            "parameters": self.parameters,
-            "steps": {step_id: {"output": output} for step_id, output in self.step_outputs.items()},
+            "parameters": parameters,
+            "steps": steps,
             "user": self._user,
             "context": {"task": {"id": self.id}},
         }
         if with_secrets:
-            context["secrets"] = self._secrets
+            context["secrets"] = TrackedMapping(self._secrets, tracker)
         if each is not None:
-            context["each"] = each
+            context["each"] = TrackedMapping(each, tracker) if each_tainted else each
         return context
 
-    def _each_items(self, step: StepSpec) -> list[dict[str, Any] | None]:
-        if step.each is None:
-            return [None]
-        value = self._engine.render_value(step.each, self._context(with_secrets=True))
-        if isinstance(value, list):
-            return [{"key": str(i), "value": v} for i, v in enumerate(value)]
+    def _render(self, value: Any, context: Mapping[str, Any]) -> tuple[Any, Any]:
+        """Render like ``TemplateEngine.render_value``; returns (real value, what may be shown).
+
+        Each string is rendered on its own so that only the values whose rendering read a secret
+        are withheld; an error raised while a secret had been read is withheld too (it may quote it).
+        """
+        if isinstance(value, str):
+            before = self._tracker.reads
+            try:
+                result = plain(self._engine.render_value(value, context))
+            except ScaffolderError:
+                if self._tracker.reads != before:
+                    raise ExpressionError(
+                        f"cannot render a value computed from a secret: {WITHHELD}"
+                    ) from None
+                raise
+            if self._tracker.reads == before:
+                return result, result
+            for leaf in leaves(result):
+                if leaf is not None and not isinstance(leaf, bool):
+                    self._tainted_values.add(str(leaf))
+                    self._redactor.add_tainted(str(leaf))
+            return result, WITHHELD
         if isinstance(value, Mapping):
-            return [{"key": k, "value": v} for k, v in value.items()]
+            real: dict[str, Any] = {}
+            shown: dict[str, Any] = {}
+            for key, item in value.items():
+                result, display = self._render(item, context)
+                if result is not None:
+                    real[key], shown[key] = result, display
+            return real, shown
+        if isinstance(value, list):
+            pairs = [self._render(item, context) for item in value]
+            return [p[0] for p in pairs], [p[1] for p in pairs]
+        return value, value
+
+    def _validate(
+        self, action: Any, step_input: dict[str, Any], shown: dict[str, Any], withheld: frozenset[str]
+    ) -> None:
+        """Validate the real input; a schema error about a secret-derived value never quotes it."""
+        try:
+            action.validate(step_input)
+        except InputError:
+            if not withheld:
+                raise
+            action.validate(shown)  # the same complaint, with the secret's place withheld
+            raise InputError(
+                f"invalid input for {action.id}: {', '.join(sorted(withheld))} (computed from a secret, "
+                f"{WITHHELD}) does not fit the input schema"
+            ) from None
+
+    def _remember_short_taint(self, step_id: str, values: list[Any]) -> None:
+        # Too short to search for everywhere (a length, an initial); in this step's own log lines
+        # and error, where the action is likely to quote its input, they are withheld as words.
+        short = {
+            str(leaf) for leaf in leaves(values) if leaf is not None and 0 < len(str(leaf)) < MIN_TAINT_MATCH
+        }
+        if short:
+            alternatives = "|".join(re.escape(v) for v in sorted(short, key=len, reverse=True))
+            self._short_taint[step_id] = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+        else:
+            self._short_taint.pop(step_id, None)
+
+    def _mark_tainted_outputs(self, step_id: str, output: Mapping[str, Any]) -> None:
+        """Outputs that carry a secret-derived value taint whatever later reads them."""
+        tainted = set()
+        for key, value in output.items():
+            texts = [str(leaf) for leaf in leaves(value) if leaf is not None]
+            if any(t in self._tainted_values or self._redactor.hides(t) for t in texts):
+                tainted.add(key)
+        if tainted:
+            self._tainted_outputs[step_id] = tainted
+        else:
+            self._tainted_outputs.pop(step_id, None)
+
+    def _shown_output(self, step_id: str, output: Mapping[str, Any]) -> dict[str, Any]:
+        tainted = self._tainted_outputs.get(step_id, set())
+        return {k: WITHHELD if k in tainted else self._redactor.value(v) for k, v in output.items()}
+
+    def _each_items(self, step: StepSpec) -> tuple[list[dict[str, Any] | None], bool]:
+        """The items of ``each`` and whether they were computed from a secret."""
+        if step.each is None:
+            return [None], False
+        before = self._tracker.reads
+        value, _ = self._render(step.each, self._context(with_secrets=True))
+        tainted = self._tracker.reads != before
+        if isinstance(value, list):
+            return [{"key": str(i), "value": v} for i, v in enumerate(value)], tainted
+        if isinstance(value, Mapping):
+            return [{"key": k, "value": v} for k, v in value.items()], tainted
         raise ScaffolderError(f"each must render to an array or an object, got {type(value).__name__}")
 
     def _condition_true(self, condition: Any, context: Mapping[str, Any]) -> bool:
@@ -420,23 +550,26 @@ class TemplateTask:
             return condition
         return is_truthy(self._engine.render_value(condition, context))
 
-    def _render_output(self) -> dict[str, Any]:
+    def _render_output(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``spec.output`` rendered: (real values, what may be shown)."""
         context = self._context(with_secrets=False)
         rendered: dict[str, Any] = {}
+        shown: dict[str, Any] = {}
         for key, value in self.template.output.items():
             if key in ("links", "text") and isinstance(value, list):
-                items = []
+                items, shown_items = [], []
                 for item in value:
                     if not isinstance(item, Mapping):
                         continue
                     if "if" in item and not self._condition_true(item["if"], context):
                         continue
-                    body = self._engine.render_value({k: v for k, v in item.items() if k != "if"}, context)
+                    body, display = self._render({k: v for k, v in item.items() if k != "if"}, context)
                     items.append(body)
-                rendered[key] = items
+                    shown_items.append(display)
+                rendered[key], shown[key] = items, shown_items
             else:
-                rendered[key] = self._engine.render_value(value, context)
-        return rendered
+                rendered[key], shown[key] = self._render(value, context)
+        return rendered, shown
 
     def _user_context(self, user: str | None) -> dict[str, Any]:
         if not user:
@@ -453,8 +586,14 @@ class TemplateTask:
             entity = next((e.raw for e in entities if e.ref.canonical == ref.canonical), None)
         return {"ref": ref.canonical, "entity": entity or {}}
 
+    def _scrub(self, step_id: str | None, text: str) -> str:
+        """``text`` without secrets, tainted values, and this step's short tainted inputs as words."""
+        text = self._redactor.text(text)
+        short = self._short_taint.get(step_id) if step_id else None
+        return short.sub(WITHHELD, text) if short else text
+
     def _log(self, step_id: str | None, message: str, level: str = "info") -> StepLog:
-        event = StepLog(step_id, self._redactor.text(message), level)  # type: ignore[arg-type]
+        event = StepLog(step_id, self._scrub(step_id, message), level)  # type: ignore[arg-type]
         self.log.append(event)
         return event
 

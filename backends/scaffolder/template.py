@@ -64,6 +64,14 @@ class Template:
     def display_title(self) -> str:
         return self.title or self.name
 
+    def secret_parameters(self) -> set[str]:
+        """Names of parameters marked secret (``ui:field: Secret`` or ``ui:widget: password``).
+
+        Conditional branches (``dependencies``, ``allOf``/``oneOf`` …) are searched too: a field is
+        secret wherever the schema declares it so.
+        """
+        return {name for page in self.pages for name in _secret_properties(page)}
+
 
 def template_from_dict(raw: Mapping[str, Any], base_dir: Path, source: str) -> Template:
     """Build a Template from an entity document; raises TemplateError naming ``source``."""
@@ -273,6 +281,28 @@ def _checkout(source: Any, problems: list[str]) -> Path | None:
     if checkout.warning:
         problems.append(f"git template source {source.url}: {checkout.warning}")
     return checkout.path
+
+
+def is_secret_schema(schema: Any) -> bool:
+    """Whether one property's schema marks its value secret."""
+    return isinstance(schema, Mapping) and (
+        schema.get("ui:field") == "Secret" or schema.get("ui:widget") == "password"
+    )
+
+
+def _secret_properties(schema: Any) -> Iterable[str]:
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _secret_properties(item)
+        return
+    if not isinstance(schema, Mapping):
+        return
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        yield from (str(name) for name, prop in properties.items() if is_secret_schema(prop))
+    for key, value in schema.items():
+        if key != "properties" and isinstance(value, (Mapping, list)):
+            yield from _secret_properties(value)
 
 
 def _catalog_entities(catalog: Any) -> Iterable[Any]:

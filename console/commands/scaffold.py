@@ -2,8 +2,9 @@
 
 ``scaffold`` runs a template without the TUI: answers come from ``--values FILE.yaml`` and
 ``--set key=value``; missing required answers are prompted for only when stdin is a terminal
-(otherwise the command fails listing them). ``Secret`` fields are read from
-``IDP_CONSOLE_SECRET_<NAME>`` or prompted without echo — never taken from the command line.
+(otherwise the command fails listing them). Secret values (``ui:field: Secret``, ``ui:widget:
+password``, ``secrets.*``) are read from ``IDP_CONSOLE_SECRET_<NAME>`` or prompted without echo —
+never taken from ``--set``; anything computed from them prints as ``[secret withheld]``.
 Events stream as text (a line per step, log lines indented) or as JSON lines (``--output json``).
 Exit codes: 0 completed, 1 the task failed, 2 usage (unknown template, bad values, failed check).
 """
@@ -145,14 +146,11 @@ def run_scaffold(args: argparse.Namespace) -> int:
         key, sep, text = override.partition("=")
         if not sep or not key:
             raise CommandError(f"--set {override!r}: expected KEY=VALUE", EXIT_USAGE)
-        if form.is_secret(key):
-            raise CommandError(
-                f"--set {key}: {key} is a secret; export IDP_CONSOLE_SECRET_{key.upper()} instead", EXIT_USAGE
-            )
+        _refuse_secret_on_command_line(form, key)
         form.set_text(key, text)
     environment = EnvironmentSecretStore()
     for field in form.fields():
-        if field.secret and field.value is None and environment.get(field.name):
+        if form.is_secret(field.name) and field.value is None and environment.get(field.name):
             form.set(field.name, environment.get(field.name))
     interactive = sys.stdin.isatty()
     if interactive:
@@ -198,6 +196,19 @@ def run_scaffold(args: argparse.Namespace) -> int:
         if callable(close):
             close()  # stops a simulated cluster this command started
     return EXIT_OK if status == "completed" else EXIT_FAILED
+
+
+def _refuse_secret_on_command_line(form: Any, key: str) -> None:
+    """A secret on the command line would sit in shell history and ``ps`` for anyone to read."""
+    from backends.secrets import env_name
+
+    name = key.removeprefix("secrets.")
+    if key.startswith("secrets.") or form.is_secret(key):
+        raise CommandError(
+            f"--set {key}: {name} is a secret; export {env_name(name)} instead, "
+            "or leave it out to be asked for it without echo",
+            EXIT_USAGE,
+        )
 
 
 def _values_file(path: str | None) -> dict[str, Any]:

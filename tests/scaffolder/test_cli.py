@@ -102,7 +102,7 @@ def test_template_path_task_failure_exit_code_and_secrets(
     code = main(["scaffold", str(tmp_path / "t/template.yaml")])
     out, err = capsys.readouterr()
     assert code == 1
-    assert "token=***" in out and "canary-cli-0042" not in out + err
+    assert "[secret withheld]" in out and "canary-cli-0042" not in out + err
     assert "✗ boom: fs:rename — failed" in out and "Task failed" in err
 
 

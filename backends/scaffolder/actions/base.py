@@ -102,6 +102,8 @@ class ActionContext:
     task_state: dict[str, Any]  # shared by the steps of one task (e.g. what was published where)
     cancelled: threading.Event
     add_secret: Callable[[str], None]  # redact this value from now on (e.g. a token read from a store)
+    # Input keys whose value was computed from a secret: use them, never log them.
+    withheld: frozenset[str] = frozenset()
 
     @property
     def workspace_path(self) -> Path:

@@ -8,6 +8,7 @@ import time
 from backends.scaffolder.actions.base import Action, ActionContext
 from backends.scaffolder.errors import ActionFailed
 from backends.scaffolder.files import GlobSet
+from backends.scaffolder.taint import WITHHELD
 
 MAX_WAIT_SECONDS = 600
 
@@ -125,7 +126,8 @@ class DebugLog(Action):
 
     def run(self, ctx: ActionContext) -> None:
         if ctx.input.get("message"):
-            ctx.log(str(ctx.input["message"]))
+            # A message computed from a secret is withheld whole: a short one escapes value matching.
+            ctx.log(WITHHELD if "message" in ctx.withheld else str(ctx.input["message"]))
         listing = ctx.input.get("listWorkspace")
         if not listing:
             return
