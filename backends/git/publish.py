@@ -4,6 +4,11 @@ Remotes may be a bare repository path, ``file://``, ``ssh://``/scp-style, or ``h
 token from the secret store. The token travels in an ``http.extraHeader`` set through
 ``GIT_CONFIG_*`` environment variables, never in the URL, the argv or ``.git/config``.
 Local bare remotes are created on demand (the demo workspace keeps them under the XDG data dir).
+
+The directory being published was written by a template, so git runs there as on a stranger's
+repository: hooks, fsmonitor and the other config-defined commands are switched off through
+command-line-scope config (``GIT_CONFIG_*``, which outranks every config file), and a kept
+repository whose own ``.git/config`` holds anything beyond what this module writes is refused.
 """
 
 from __future__ import annotations
@@ -149,6 +154,76 @@ def auth_environment(token: str | None, user: str = "x-access-token") -> dict[st
     return env
 
 
+# Command-line scope (GIT_CONFIG_*) beats every config file, so these hold whatever a repository's
+# own config says. They switch off each way add / commit / checkout / push can start a program.
+_SANDBOX_CONFIG = {
+    "core.hooksPath": "/dev/null",  # no hook (pre-commit, post-checkout, pre-push …) is found
+    "core.fsmonitor": "false",  # fsmonitor may name a command that runs on every index refresh
+    "core.askPass": "",
+    "protocol.ext.allow": "never",  # ext:: remotes run an arbitrary command
+    "commit.gpgSign": "false",  # gpg.program is a command
+    "push.gpgSign": "false",
+    "tag.gpgSign": "false",
+    "gc.auto": "0",  # no background gc / maintenance started from a commit
+    "maintenance.auto": "false",
+}
+# What ``git init`` / ``git clone`` and this module write into a repository's own config. Anything
+# else in a kept repository (filter drivers, credential helpers, include.path, receivepack,
+# url.*.insteadOf, core.sshCommand …) was put there by someone else and may run commands.
+_TRUSTED_LOCAL_KEYS = re.compile(
+    r"core\.(repositoryformatversion|filemode|bare|logallrefupdates|ignorecase|precomposeunicode|symlinks)"
+    r"|extensions\.(objectformat|refstorage)"
+    r"|remote\.origin\.(url|fetch)"
+    r"|branch\.[^\n]+\.(remote|merge)"
+)
+
+
+def sandboxed_environment(token: str | None = None, user: str = "x-access-token") -> dict[str, str]:
+    """``auth_environment`` plus the config that stops a repository from running commands.
+
+    Hooks, fsmonitor, ``ext::`` remotes and signing programs are off; ``GIT_SSH_COMMAND`` (always
+    set) overrides a planted ``core.sshCommand``; the system and global config stay trusted —
+    they belong to whoever runs idp-console, not to the template.
+    """
+    env = auth_environment(token, user)
+    config = dict(_SANDBOX_CONFIG)
+    if token:
+        config["http.extraHeader"] = env["GIT_CONFIG_VALUE_0"]
+    for key in [k for k in env if k.startswith("GIT_CONFIG_")]:
+        del env[key]
+    for index, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    env.update({"GIT_PAGER": "cat", "GIT_EDITOR": "true"})
+    return env
+
+
+def check_kept_repository(source: Path) -> None:
+    """PublishError unless ``source/.git`` is a plain directory whose config only holds trusted keys.
+
+    A ``.git`` file or symlink could point git at a directory outside the workspace; any other
+    key in the config may name a command (a filter driver, a credential helper, an include).
+    """
+    dot_git = source / ".git"
+    if dot_git.is_symlink() or not dot_git.is_dir():
+        raise PublishError(f"{dot_git} is not a plain directory: refusing to run git on it", source)
+    config = dot_git / "config"
+    try:
+        keys = git.Git(str(source)).execute(
+            ["git", "config", "--file", str(config), "--no-includes", "--name-only", "--list"],
+            env=sandboxed_environment(),
+        )
+    except git.GitCommandError as error:
+        raise PublishError(f"cannot read {config}: {_stderr(error)}", source) from error
+    untrusted = sorted({key for key in keys.splitlines() if not _TRUSTED_LOCAL_KEYS.fullmatch(key)})
+    if untrusted:
+        raise PublishError(
+            f"{config} sets {', '.join(untrusted)}: refusing to run git with config it did not write",
+            source,
+        )
+
+
 def contents_url(settings: GitSettings, remote: str, owner: str, repo: str, branch: str) -> str:
     """Where the pushed files can be read: ``contentsUrl`` if configured, else ``<remote>/blob/<branch>``."""
     if settings.contents_url:
@@ -180,15 +255,19 @@ def publish_directory(
         elif not local_path_of(remote).exists():
             raise PublishError(f"remote {remote} does not exist (git.createMissing is false)")
     env = {
-        **auth_environment(token, token_user),
+        **sandboxed_environment(token, token_user),
         "GIT_AUTHOR_NAME": author_name,
         "GIT_AUTHOR_EMAIL": author_email,
         "GIT_COMMITTER_NAME": author_name,
         "GIT_COMMITTER_EMAIL": author_email,
     }
+    fresh = not (source / ".git").exists() and not (source / ".git").is_symlink()
+    if not fresh:  # a retry keeps our repository; anything else there is not ours to trust
+        check_kept_repository(source)
     try:
-        fresh = not (source / ".git").exists()
-        repo = git.Repo.init(source, initial_branch=branch) if fresh else git.Repo(source)
+        if fresh:
+            git.Git(str(source)).execute(["git", "init", "-q", "-b", branch], env=env)
+        repo = git.Repo(source)
         runner = repo.git
         if not fresh:  # a retry: the kept repository may sit on another branch
             runner.execute(["git", "checkout", "-q", "-B", branch], env=env)
@@ -218,7 +297,7 @@ def clone_or_update(
     remote: str, branch: str, dest: Path, *, token: str | None = None, token_user: str = "x-access-token"
 ) -> Path:
     """A working copy of ``remote`` at ``dest``: cloned once, fast-forwarded afterwards."""
-    env = auth_environment(token, token_user)
+    env = sandboxed_environment(token, token_user)
     try:
         if (dest / ".git").exists():
             repo = git.Repo(dest)
@@ -265,7 +344,7 @@ def push_change_request(
     import tempfile
 
     env = {
-        **auth_environment(token, token_user),
+        **sandboxed_environment(token, token_user),
         "GIT_AUTHOR_NAME": author_name,
         "GIT_AUTHOR_EMAIL": author_email,
         "GIT_COMMITTER_NAME": author_name,
@@ -294,8 +373,8 @@ def push_change_request(
             raise PublishError(f"targetPath {target_path!r} leaves the repository")
         for item in source.rglob("*"):
             relative = item.relative_to(source)
-            if relative.parts[0] == ".git" or item.is_dir():
-                continue
+            if _is_vcs_metadata(relative) or item.is_dir():
+                continue  # the workspace's own repository (a publish:git before) is not content
             target = destination / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(item, target, follow_symlinks=False)
@@ -326,6 +405,13 @@ def push_change_request(
         except git.GitCommandError as error:
             raise PushRejected(f"push of {branch} to {remote} was rejected: {_stderr(error)}") from error
     return ChangeRequest(number=number, branch=branch, target_branch=base, commit=commit)
+
+
+def _is_vcs_metadata(relative: Path) -> bool:
+    # Case-insensitive, like the filesystems that would open ".GIT" as ".git".
+    return any(
+        part.rstrip(". ").lower() in {".git", ".hg", ".svn", ".bzr", "_darcs"} for part in relative.parts
+    )
 
 
 def _head_commit(source: Path, branch: str) -> str | None:

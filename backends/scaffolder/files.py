@@ -2,7 +2,9 @@
 
 Rendered names come from user input (``${{ values.name }}/…``), so a path is only accepted when it
 resolves — symlinks included — inside the task workspace, and the number and size of written files
-are capped so a runaway template cannot fill the disk.
+are capped so a runaway template cannot fill the disk. No rendered path may name version-control
+metadata (``.git`` and friends, any case, any depth): git would read a planted ``.git/config`` or
+hook as its own and run the commands in it when the result is published.
 """
 
 from __future__ import annotations
@@ -14,6 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from backends.scaffolder.errors import LimitExceeded, PathEscapeError
+
+# Directory names version-control tools treat as their own metadata. ``.gitmodules`` and
+# ``.gitignore`` stay allowed: they are ordinary content and git never runs commands from them.
+VCS_METADATA = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs"})
+
+
+def vcs_component(relative: str) -> str | None:
+    """The first component of ``relative`` that is VCS metadata, else None.
+
+    Compared case-insensitively and without trailing dots/spaces, because case-insensitive and
+    Windows filesystems open ``.GIT`` or ``.git.`` as ``.git``; ``git~1`` is its 8.3 short name.
+    """
+    for part in re.split(r"[\\/]", relative):
+        name = part.rstrip(". ").lower()
+        if name in VCS_METADATA or name == "git~1":
+            return part
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +70,19 @@ class TaskFiles:
         candidate = (self.root / text).resolve()
         if candidate != self.root and not candidate.is_relative_to(self.root):
             raise PathEscapeError(f"{what} {text!r} resolves outside the task workspace ({candidate})")
+        self.refuse_vcs(text, what=what)
+        self.refuse_vcs(candidate, what=what)  # through a symlink the real path may name .git
         return candidate
+
+    def refuse_vcs(self, path: str | os.PathLike[str], *, what: str = "path") -> None:
+        """PathEscapeError when ``path`` (relative text or a workspace path) names VCS metadata."""
+        text = self.relative(Path(path)) if isinstance(path, Path) and path.is_absolute() else os.fspath(path)
+        found = vcs_component(text)
+        if found is not None:
+            raise PathEscapeError(
+                f"{what} {text!r}: version-control metadata ({found}) — "
+                "a template may not create or write .git, .hg or .svn entries"
+            )
 
     def relative(self, path: Path) -> str:
         """A workspace path as the user would write it (posix, relative)."""
@@ -76,6 +107,7 @@ class TaskFiles:
 
     def write_bytes(self, path: Path, data: bytes, mode: int | None = None) -> None:
         """Write a file at an already checked path, counting it against the caps."""
+        self.refuse_vcs(path)
         self._count(len(data), path)
         parent = str(path.parent)
         if parent not in self._dirs:
@@ -90,6 +122,7 @@ class TaskFiles:
 
     def count_copy(self, size: int, path: Path) -> None:
         """Count a file written by other means (a copy, a symlink) against the caps."""
+        self.refuse_vcs(path)
         self._count(size, path)
 
     def _count(self, size: int, path: Path) -> None:

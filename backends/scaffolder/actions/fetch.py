@@ -52,14 +52,24 @@ def _check_symlink(link: Path, skeleton_root: Path) -> str:
 
 
 def _place_symlink(files: TaskFiles, dest: Path, target: str) -> None:
-    if not (dest.parent / target).resolve().is_relative_to(files.root):
+    resolved = (dest.parent / target).resolve()
+    if not resolved.is_relative_to(files.root):
         raise PathEscapeError(f"symlink {files.relative(dest)} would point outside the workspace")
+    files.refuse_vcs(dest, what="symlink")
+    files.refuse_vcs(resolved, what=f"symlink {files.relative(dest)} points to")
     files.count_copy(0, dest)
     files.note_symlink()
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.is_symlink() or dest.exists():
         dest.unlink()
     os.symlink(target, dest)
+
+
+def _refuse_vcs(files: TaskFiles, dest: Path, what: str) -> None:
+    """Refuse a destination that is (or, through a workspace symlink, lands in) VCS metadata."""
+    files.refuse_vcs(dest, what=what)
+    if files.has_links:
+        files.refuse_vcs(dest.resolve(), what=what)
 
 
 def _existing_dir(ctx: ActionContext, url: str) -> Path:
@@ -157,6 +167,7 @@ class FetchTemplate(Action):
                 raise PathEscapeError(
                     f"skeleton entry {rel!r} renders to {rendered!r}, outside the workspace"
                 )
+            _refuse_vcs(ctx.files, dest, f"skeleton entry {rel!r} renders to")
             if entry.is_symlink():
                 _place_symlink(ctx.files, dest, _check_symlink(entry, source))
                 written += 1
@@ -227,6 +238,7 @@ class FetchPlain(Action):
         count = 0
         for entry in ctx.files.walk(source):
             dest = target / entry.relative_to(source)
+            _refuse_vcs(ctx.files, dest, "fetch:plain would write")
             if entry.is_symlink():
                 _place_symlink(ctx.files, dest, _check_symlink(entry, source))
             elif entry.is_dir():

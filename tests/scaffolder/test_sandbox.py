@@ -1,0 +1,158 @@
+"""The template sandbox: no VCS metadata, no commands run by git, no reads outside, capped expressions."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backends.git.publish import PublishError, publish_directory
+from tests.scaffolder.helpers import finished, git_services, run, step_status, write_template
+
+
+def _hostile_git_dir(marker: Path) -> dict[str, str]:
+    """A ``.git`` directory whose fsmonitor and hooks would each create ``marker``."""
+    hook = f"#!/bin/sh\ntouch {marker}\n"
+    return {
+        "HEAD": "ref: refs/heads/main\n",
+        "config": (
+            "[core]\n\trepositoryformatversion = 0\n\tbare = false\n"
+            f'\tfsmonitor = "touch {marker}; true"\n'
+            f'[filter "x"]\n\tclean = "touch {marker}; cat"\n'
+        ),
+        "hooks/pre-commit": hook,
+        "hooks/post-checkout": hook,
+        "hooks/pre-push": hook,
+        "objects/info/.keep": "",
+        "refs/heads/.keep": "",
+    }
+
+
+def _make_executable(directory: Path) -> None:
+    for hook in (directory / "hooks").glob("*"):
+        hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+
+
+def _exploit_template(tmp_path: Path, marker: Path, dir_name: str, value: str) -> Any:
+    files = {f"skeleton/{dir_name}/{k}": v for k, v in _hostile_git_dir(marker).items()}
+    files["skeleton/README.md"] = "hello\n"
+    files["skeleton/.gitattributes"] = "* filter=x\n"
+    template = write_template(
+        tmp_path / "t",
+        [
+            {
+                "id": "fetch",
+                "action": "fetch:template",
+                "input": {"url": "./skeleton", "values": {"g": value}},
+            },
+            {"id": "publish", "action": "publish:git", "input": {"repoUrl": "?owner=o&repo=r"}},
+        ],
+        files=files,
+    )
+    _make_executable(tmp_path / "t" / "skeleton" / dir_name)
+    return template
+
+
+@pytest.mark.parametrize("value", [".git", ".GIT", "sub/.Git", ".git."])
+def test_a_rendered_git_directory_is_refused_and_nothing_runs(tmp_path: Path, value: str) -> None:
+    marker = tmp_path / "pwned"
+    template = _exploit_template(tmp_path, marker, "${{ values.g }}", value)
+    events = run(template, services=git_services(tmp_path / "remotes"), keep_dir=tmp_path / "out")
+    done = finished(events)
+    assert done.status == "failed"
+    assert step_status(events) == {"fetch": "failed", "publish": "skipped"}
+    assert "version-control metadata" in (done.error or "")
+    assert not marker.exists()
+    assert not (tmp_path / "remotes" / "o" / "r.git").exists()
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        {"action": "fetch:template", "input": {"url": "./skeleton", "targetPath": ".git/x"}},
+        {
+            "action": "fetch:plain:file",
+            "input": {"url": "./skeleton/README.md", "targetPath": "a/.GIT/config"},
+        },
+        {"action": "fetch:plain", "input": {"url": "./skeleton", "targetPath": ".hg"}},
+        {"action": "fs:rename", "input": {"files": [{"from": "README.md", "to": ".git/hooks/pre-commit"}]}},
+    ],
+)
+def test_no_action_may_write_vcs_metadata(tmp_path: Path, step: dict[str, Any]) -> None:
+    template = write_template(
+        tmp_path / "t",
+        [{"id": "prepare", "action": "fetch:plain", "input": {"url": "./skeleton"}}, {"id": "bad", **step}],
+        files={"skeleton/README.md": "hello\n"},
+    )
+    done = finished(run(template))
+    assert done.status == "failed"
+    assert "version-control metadata" in (done.error or "") and "step bad" in _failure_line(run(template))
+
+
+def _failure_line(events: list[Any]) -> str:
+    return next(e.message for e in events if type(e).__name__ == "StepLog" and "Run failed" in e.message)
+
+
+def test_a_skeleton_symlink_into_git_metadata_is_refused(tmp_path: Path) -> None:
+    template = write_template(
+        tmp_path / "t",
+        [{"id": "fetch", "action": "fetch:plain", "input": {"url": "./skeleton"}}],
+        files={"skeleton/.gitkeep": ""},
+    )
+    (tmp_path / "t" / "skeleton" / "cfg").symlink_to(".git")
+    done = finished(run(template))
+    assert done.status == "failed" and "version-control metadata" in (done.error or "")
+
+
+def test_a_hostile_kept_repository_is_refused_without_running_anything(tmp_path: Path) -> None:
+    """A work dir that already holds a ``.git`` idp-console did not write: refused, nothing runs."""
+    marker = tmp_path / "pwned"
+    work = tmp_path / "work"
+    (work / "README.md").parent.mkdir(parents=True)
+    (work / "README.md").write_text("hello\n")
+    (work / ".gitattributes").write_text("* filter=x\n")
+    for relative, content in _hostile_git_dir(marker).items():
+        (work / ".git" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (work / ".git" / relative).write_text(content)
+    _make_executable(work / ".git")
+    remote = tmp_path / "remotes" / "r.git"
+    with pytest.raises(PublishError) as raised:
+        publish_directory(work, str(remote))
+    assert "core.fsmonitor" in str(raised.value) and "filter.x.clean" in str(raised.value)
+    assert not marker.exists()
+
+
+def test_git_runs_without_hooks_or_fsmonitor_on_a_repository_it_made(tmp_path: Path) -> None:
+    """Even with a global hooks dir and fsmonitor set for the user, publishing runs neither."""
+    marker = tmp_path / "pwned"
+    hooks = tmp_path / "global-hooks"
+    hooks.mkdir()
+    for name in ("pre-commit", "post-commit", "pre-push", "post-checkout"):
+        (hooks / name).write_text(f"#!/bin/sh\ntouch {marker}\n")
+        (hooks / name).chmod(0o755)
+    (tmp_path / "gitconfig").write_text(
+        f'[core]\n\thooksPath = {hooks}\n\tfsmonitor = "touch {marker}; true"\n'
+    )
+    template = write_template(
+        tmp_path / "t",
+        [
+            {"id": "fetch", "action": "fetch:plain", "input": {"url": "./skeleton"}},
+            {"id": "publish", "action": "publish:git", "input": {"repoUrl": "?owner=o&repo=r"}},
+        ],
+        files={"skeleton/README.md": "hello\n"},
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+        events = run(template, services=git_services(tmp_path / "remotes"))
+    assert finished(events).status == "completed", finished(events).error
+    assert not marker.exists()
+    shown = subprocess.run(
+        ["git", "--git-dir", str(tmp_path / "remotes/o/r.git"), "show", "main:README.md"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout == "hello\n"
