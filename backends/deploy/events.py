@@ -68,6 +68,9 @@ class StageStarted(DeployEvent):
     stage: Stage
     step: int | None = None  # index into the steps, for canary/analysis stages
     detail: str = ""
+    # The rollback stage only: the outcome it ends with (rolled-back | aborted), recorded before the
+    # first write so a rollback interrupted half-way is finished as one (see run.read_facts).
+    outcome: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,6 @@ def event_from_dict(data: dict[str, Any]) -> DeployEvent:
         kwargs["steps"] = tuple(kwargs.get("steps") or ())
         kwargs["bakes"] = tuple(kwargs.get("bakes") or ())
     for name, enum in (("stage", Stage), ("outcome", Outcome), ("verdict", Verdict)):
-        if name in kwargs and kwargs[name] is not None:
+        if kwargs.get(name):  # empty means "none" (e.g. StageStarted.outcome outside a rollback)
             kwargs[name] = enum(kwargs[name])
     return cls(**kwargs)

@@ -1,0 +1,276 @@
+"""The client side of detached runs: start a runner, attach to it, steer it.
+
+:class:`RemoteRun` has the interface of :class:`~backends.deploy.run.DeployRun` that the CLI and the
+screens use (``events()``, ``promote()``, ``pause()``, ``resume()``, ``abort()``, ``rollback()``,
+``paused``, ``waiting_for_decision``, ``kind``, ``deploy_id``, ``outcome``), so they need not know
+whether a run is local or detached. Leaving ``events()`` early *detaches*: the run goes on.
+
+:class:`DetachedEngine` wraps a :class:`~backends.deploy.engine.DeployEngine`: its changing methods
+start runners, everything else (status, interrupted deploys) is the wrapped engine's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from backends.deploy.events import DeployEvent, DeployFinished, Outcome, Paused, Resumed, event_from_dict
+from backends.deploy.prechecks import DeployRefused
+from backends.deploy.runner import RunRequest, log_path, runs_dir, socket_path
+
+START_TIMEOUT = 60.0  # seconds for a runner to load the workspace and announce itself
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class RunnerError(Exception):
+    """A runner could not be started or reached."""
+
+
+class RemoteRun:
+    """A run in a runner process, seen through its socket."""
+
+    def __init__(self, deploy_id: str, path: Path, kind: str = "deploy", pid: int | None = None) -> None:
+        self.deploy_id = deploy_id
+        self.socket_path = path
+        self.kind = kind
+        self.pid = pid
+        self.outcome: Outcome | None = None
+        self._paused = False
+        self._needs_decision = False
+        self._connection: socket.socket | None = None
+        self._send_lock = threading.Lock()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def waiting_for_decision(self) -> bool:
+        return self._paused and self._needs_decision
+
+    # -- events -----------------------------------------------------------------------------------
+    def events(self) -> Iterator[DeployEvent]:
+        """Every event of the run from its start, then live ones until it finishes.
+
+        Closing the iterator early detaches; the run carries on in its runner."""
+        connection = self._connect()
+        self._connection = connection
+        try:
+            with connection.makefile("r", encoding="utf-8") as lines:
+                for line in lines:
+                    event = event_from_dict(json.loads(line))
+                    self._note(event)
+                    yield event
+                    if isinstance(event, DeployFinished):
+                        return
+            if self.outcome is None:
+                raise RunnerError(f"the runner of {self.deploy_id} stopped before the run finished")
+        finally:
+            self._connection = None
+            with contextlib.suppress(OSError):
+                connection.close()
+
+    def _note(self, event: DeployEvent) -> None:
+        if isinstance(event, Paused):
+            self._paused, self._needs_decision = True, event.needs_decision
+        elif isinstance(event, Resumed):
+            self._paused = self._needs_decision = False
+        elif isinstance(event, DeployFinished):
+            self.outcome = event.outcome
+            self._paused = self._needs_decision = False
+
+    def _connect(self) -> socket.socket:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(str(self.socket_path))
+        except OSError as error:
+            connection.close()
+            raise RunnerError(f"deploy {self.deploy_id} is not running ({error.strerror})") from error
+        return connection
+
+    # -- controls ---------------------------------------------------------------------------------
+    def promote(self, *, full: bool = False) -> None:
+        self._send({"op": "promote", "full": full})
+
+    def pause(self, reason: str = "paused by user") -> None:
+        self._send({"op": "pause", "reason": reason})
+
+    def resume(self) -> None:
+        self._send({"op": "resume"})
+
+    def abort(self, reason: str = "aborted by user") -> None:
+        self._send({"op": "abort", "reason": reason})
+
+    def rollback(self, reason: str = "rollback requested by user") -> None:
+        self._send({"op": "rollback", "reason": reason})
+
+    def _send(self, command: dict[str, Any]) -> None:
+        data = (json.dumps(command) + "\n").encode()
+        with self._send_lock:
+            connection = self._connection
+            if connection is not None:
+                with contextlib.suppress(OSError):
+                    connection.sendall(data)
+                    return
+            # Not attached (or the stream broke): a connection just for this command.
+            with contextlib.closing(self._connect()) as once:
+                once.sendall(data)
+                once.shutdown(socket.SHUT_WR)
+                # Wait until the runner has read it: it closes its side when we have the backlog.
+                once.settimeout(2.0)
+                with contextlib.suppress(OSError):
+                    once.recv(1)
+
+
+def start_runner(request: RunRequest, *, timeout: float = START_TIMEOUT) -> RemoteRun:
+    """Start a detached runner for ``request`` and return the run it announced.
+
+    Raises :class:`~backends.deploy.prechecks.DeployRefused` when the runner refused before the
+    run began (unknown interrupted deploy …), :class:`RunnerError` when it could not start."""
+    directory = runs_dir()
+    fd, request_file = tempfile.mkstemp(prefix="request-", suffix=".json", dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(request.to_json())
+    log = open(log_path(), "ab")  # noqa: SIM115 - handed to the child, closed below
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "backends.deploy.runner", request_file],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,  # no controlling terminal: a hang-up never reaches it
+            close_fds=True,
+            cwd=_PROJECT_ROOT,
+            env=_runner_environment(),
+        )
+    finally:
+        log.close()
+    assert child.stdout is not None
+    announcement = _read_announcement(child, timeout)
+    # Reap the runner when it ends, so a long-lived TUI collects no zombies (if we end first, init does).
+    threading.Thread(target=child.wait, name=f"reap-runner-{child.pid}", daemon=True).start()
+    if "error" in announcement:
+        raise DeployRefused(str(announcement["error"]))
+    return RemoteRun(
+        str(announcement["deploy_id"]),
+        Path(announcement["socket"]),
+        kind="deploy" if request.kind in ("resume",) else request.kind,
+        pid=int(announcement.get("pid") or child.pid),
+    )
+
+
+def _runner_environment() -> dict[str, str]:
+    environment = dict(os.environ)
+    # The runner imports this package: make sure it can, whatever the caller's working directory.
+    environment["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(_PROJECT_ROOT), environment.get("PYTHONPATH", "")) if p
+    )
+    return environment
+
+
+def _read_announcement(child: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
+    assert child.stdout is not None
+    deadline = time.monotonic() + timeout
+    buffer = b""
+    while b"\n" not in buffer:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            child.kill()
+            raise RunnerError(f"the deploy runner did not start within {timeout:g} s (see {log_path()})")
+        ready, _, _ = select.select([child.stdout], [], [], min(remaining, 0.5))
+        if not ready:
+            continue
+        chunk = os.read(child.stdout.fileno(), 4096)
+        if not chunk:
+            child.wait(5)
+            raise RunnerError(f"the deploy runner exited with {child.returncode} (see {log_path()})")
+        buffer += chunk
+    child.stdout.close()
+    try:
+        message = json.loads(buffer.split(b"\n", 1)[0])
+    except json.JSONDecodeError as error:
+        raise RunnerError(f"the deploy runner said something unexpected (see {log_path()})") from error
+    if not isinstance(message, dict):
+        raise RunnerError(f"the deploy runner said something unexpected (see {log_path()})")
+    return message
+
+
+def attach(deploy_id: str) -> RemoteRun:
+    """The run of a live runner, by deploy id (raises :class:`RunnerError` if none runs)."""
+    path = socket_path(deploy_id)
+    if not path.exists():
+        raise RunnerError(f"deploy {deploy_id} is not running here")
+    return RemoteRun(deploy_id, path)
+
+
+def running_deploys() -> list[str]:
+    """Deploy ids whose runner answers on this account's runs directory."""
+    found = []
+    for path in sorted(runs_dir().glob("*.sock")):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+            found.append(path.stem)
+        except OSError:
+            continue
+        finally:
+            probe.close()
+    return found
+
+
+class DetachedEngine:
+    """A :class:`~backends.deploy.engine.DeployEngine` whose changes run in detached runners."""
+
+    def __init__(self, engine: Any, workspace: str | None) -> None:
+        self._engine = engine
+        self._workspace = workspace
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def deploy(
+        self,
+        service: str,
+        environment: str,
+        version: str,
+        *,
+        commit_sha: str | None = None,
+        commit_time: float | None = None,
+    ) -> RemoteRun:
+        return self._start(
+            RunRequest(
+                "deploy", service, environment, version, commit_sha=commit_sha, commit_time=commit_time
+            )
+        )
+
+    def rollback(self, service: str, environment: str, to: str | None = None) -> RemoteRun:
+        return self._start(RunRequest("rollback", service, environment, to or ""))
+
+    def scale(self, service: str, environment: str, replicas: int) -> RemoteRun:
+        return self._start(RunRequest("scale", service, environment, replicas=replicas))
+
+    def resume(self, deploy_id: str) -> RemoteRun:
+        record = self._engine.context.history.get(deploy_id)
+        service, environment = (record.service, record.environment) if record else ("", "")
+        return self._start(RunRequest("resume", service, environment, deploy_id=deploy_id))
+
+    def abort(self, deploy_id: str) -> RemoteRun:
+        record = self._engine.context.history.get(deploy_id)
+        service, environment = (record.service, record.environment) if record else ("", "")
+        return self._start(RunRequest("abort", service, environment, deploy_id=deploy_id))
+
+    def _start(self, request: RunRequest) -> RemoteRun:
+        from dataclasses import replace
+
+        return start_runner(replace(request, workspace=self._workspace))
