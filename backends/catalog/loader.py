@@ -13,8 +13,10 @@ with nothing after it is an empty document (``None``, which Backstage skips).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -52,20 +54,36 @@ class RawDocument(NamedTuple):
 
 
 def read_catalog_file(path: Path | str) -> str:
-    """The text of a catalog file, or ``CatalogFileError`` saying clearly why it cannot be read."""
+    """The text of a catalog file, or ``CatalogFileError`` saying clearly why it cannot be read.
+
+    Only regular files are read: a FIFO would block the reader forever and a device could stream
+    without end, so the one ``stat`` (which also gives the size) refuses them before ``open``.
+    ``O_NONBLOCK`` is the second guard, for a file swapped for a FIFO between the two calls.
+    """
     path = os.fspath(path)
-    limit_mb = MAX_FILE_BYTES // 1024 // 1024
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-            if len(data) > MAX_FILE_BYTES:
-                size = os.fstat(handle.fileno()).st_size
-                raise CatalogFileError(
-                    f"file is {size / 1024 / 1024:.1f} MB, "
-                    f"larger than the {limit_mb} MB limit for catalog files"
-                )
+        info = os.stat(path)
     except OSError as error:
-        raise CatalogFileError(f"cannot read file: {error.strerror or error}") from error
+        raise CatalogFileError(f"cannot read file: {_os_reason(error)}") from error
+    if not stat.S_ISREG(info.st_mode):
+        raise CatalogFileError(f"not a regular file ({_file_type(info.st_mode)})")
+    if info.st_size > MAX_FILE_BYTES:
+        raise CatalogFileError(_too_large(info.st_size))
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+        try:
+            # One byte more than the stat said: a file that grew since then is read to its end.
+            data = os.read(fd, info.st_size + 1)
+            if len(data) > info.st_size:
+                data += _read_rest(fd, len(data))
+        finally:
+            os.close(fd)
+    except BlockingIOError as error:
+        raise CatalogFileError("not a regular file (it would block)") from error
+    except OSError as error:
+        raise CatalogFileError(f"cannot read file: {_os_reason(error)}") from error
+    if len(data) > MAX_FILE_BYTES:
+        raise CatalogFileError(_too_large(len(data)))
     if b"\x00" in data:
         raise CatalogFileError("binary file (contains NUL bytes), not YAML text")
     try:
@@ -73,6 +91,45 @@ def read_catalog_file(path: Path | str) -> str:
     except UnicodeDecodeError as error:
         raise CatalogFileError(f"not UTF-8 text (invalid byte at offset {error.start})") from error
     return text[1:] if text.startswith("\ufeff") else text
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_rest(fd: int, total: int) -> bytes:
+    """What is left of a file that grew since its ``stat`` (bounded by the size limit)."""
+    chunks: list[bytes] = []
+    while total <= MAX_FILE_BYTES:
+        chunk = os.read(fd, MAX_FILE_BYTES + 1 - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int) -> str:
+    limit_mb = MAX_FILE_BYTES // 1024 // 1024
+    return f"file is {size / 1024 / 1024:.1f} MB, larger than the {limit_mb} MB limit for catalog files"
+
+
+def _os_reason(error: OSError) -> str:
+    """``symlink loop`` rather than errno's wording for ELOOP, which people rarely recognise."""
+    if error.errno == errno.ELOOP:
+        return "symlink loop"
+    return error.strerror or str(error)
+
+
+def _file_type(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file"
 
 
 def split_documents(text: str) -> list[tuple[int, int, str]]:

@@ -81,12 +81,18 @@ def read_documents(paths: list[str], options: ReadOptions) -> Iterator[DocumentR
     visited: set[str] = set()
     real_path = _RealPaths()
     stack = [_Pending(p, (real_path(p),)) for p in reversed(paths)]
+    # The files a source starts from may be symlinks too: they must not lead out of its root.
+    inside = _Boundary(options.root)
     while stack:
         pending = stack.pop()
         real = pending.chain[-1]
         if real in visited:
             continue
         visited.add(real)
+        if not inside(real):
+            reason = f"resolves to {real}, outside the source root {options.root}; not read"
+            yield DocumentResult(options.label(pending.path), pending.path, 1, None, None, False, [reason])
+            continue
         children: list[_Pending] = []
         yield from _read_file(pending, options, children)
         stack.extend(reversed(children))
@@ -220,6 +226,17 @@ class _RealPaths:
         if os.path.islink(path):
             return os.path.realpath(path)
         return os.path.join(real_folder, name)
+
+
+class _Boundary:
+    """Whether a real path lies inside ``root`` (resolved once); no root means anywhere."""
+
+    def __init__(self, root: str | None) -> None:
+        self._root = os.path.realpath(root) if root is not None else None
+        self._prefix = self._root.rstrip(os.sep) + os.sep if self._root is not None else ""
+
+    def __call__(self, real: str) -> bool:
+        return self._root is None or real == self._root or real.startswith(self._prefix)
 
 
 def _inside(path: str, root: str) -> bool:

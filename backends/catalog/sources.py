@@ -50,13 +50,25 @@ class CatalogSource(Protocol):
 
 
 def directory_yaml_files(directory: str) -> list[str]:
-    """The YAML files directly inside ``directory`` (sorted, dotfiles skipped)."""
+    """The YAML-named entries directly inside ``directory`` (sorted, dotfiles and folders skipped).
+
+    Entries that are not regular files (a FIFO, a socket, a device, a symlink loop) are kept, so
+    the reader reports each one on its own line instead of skipping it without a word; the reader
+    never opens them.
+    """
     with os.scandir(directory) as entries:
         return sorted(
             entry.path
             for entry in entries
-            if entry.name.endswith(YAML_SUFFIXES) and not entry.name.startswith(".") and entry.is_file()
+            if entry.name.endswith(YAML_SUFFIXES) and not entry.name.startswith(".") and not _is_folder(entry)
         )
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # d_type from the listing: no extra syscall unless it is a symlink
+    except OSError:
+        return False  # a symlink loop: the reader says so
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from backends.atomic import write_text_atomic
 
 _KEEP_TREES = 3  # older trees of a repository are deleted; they are cheap to extract again
 _FETCH_TIMEOUT = 120  # seconds; a hung remote must not hang the console forever
+_SKIPPED_FILE = ".idp-skipped"  # tar entries refused at extraction, one per line
 
 
 class GitSourceError(Exception):
@@ -80,6 +81,9 @@ def sync_repository(url: str, ref: str = "HEAD") -> GitCheckout:
     tree = _materialise(repo, base, commit)
     if warning is not None:
         warning += f"; showing {commit[:12]} from {_fetched_at(base)}"
+    skipped = _skipped(tree)
+    if skipped:
+        warning = f"{warning}; {skipped}" if warning else skipped
     return GitCheckout(tree, commit, warning)
 
 
@@ -104,9 +108,11 @@ def _materialise(repo: git.Repo, base: Path, commit: str) -> Path:
         archive = io.BytesIO()
         repo.archive(archive, commit, format="tar")
         archive.seek(0)
+        skipped: list[str] = []
         with tarfile.open(fileobj=archive) as tar:
-            # The "data" filter refuses absolute paths, links out of the tree and device files.
-            tar.extractall(staging, filter="data")
+            tar.extractall(staging, filter=_SkipUnsafe(skipped))
+        if skipped:
+            (staging / _SKIPPED_FILE).write_text("\n".join(skipped) + "\n", encoding="utf-8")
         (staging / ".idp-complete").write_text(commit + "\n")
         if tree.exists():
             shutil.rmtree(tree)
@@ -116,6 +122,47 @@ def _materialise(repo: git.Repo, base: Path, commit: str) -> Path:
         raise
     _prune(trees, keep=tree)
     return tree
+
+
+class _SkipUnsafe:
+    """The tar "data" filter, member by member: what it refuses is skipped, not fatal.
+
+    The filter refuses absolute paths, links to an absolute path or out of the tree, and device
+    files. One such entry must cost only itself (with a warning), not the whole repository.
+    """
+
+    def __init__(self, skipped: list[str]) -> None:
+        self.skipped = skipped
+
+    def __call__(self, member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
+        try:
+            return tarfile.data_filter(member, destination)
+        except tarfile.FilterError as error:
+            self.skipped.append(f"{member.name} ({_filter_reason(error)})")
+            return None
+
+
+def _filter_reason(error: tarfile.FilterError) -> str:
+    if isinstance(error, tarfile.AbsoluteLinkError):
+        return "a symlink to an absolute path"
+    if isinstance(error, tarfile.LinkOutsideDestinationError):
+        return "a link that points outside the repository"
+    if isinstance(error, tarfile.SpecialFileError):
+        return "not a regular file"
+    return "a path outside the repository"
+
+
+def _skipped(tree: Path) -> str | None:
+    """The warning for the entries a tree was extracted without (kept beside the tree for reuse)."""
+    try:
+        lines = (tree / _SKIPPED_FILE).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"could not read the list of skipped files: {error.strerror or error}"
+    entries = [line for line in lines if line]
+    noun = "entry" if len(entries) == 1 else "entries"
+    return f"skipped {len(entries)} {noun} that would reach outside the checkout: " + ", ".join(entries)
 
 
 def _prune(trees: Path, keep: Path) -> None:

@@ -56,16 +56,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 # -- validate ---------------------------------------------------------------------------------------
-def _expand(paths: list[str]) -> list[str]:
+def _expand(paths: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The files to validate, and a verdict for each directory that could not be listed."""
     from backends.catalog.globs import glob_files, has_magic
+    from backends.catalog.reader import DocumentResult
     from backends.catalog.sources import directory_yaml_files
 
     files: list[str] = []
+    unlisted: list[dict[str, Any]] = []
     for path in paths:
         if os.path.isdir(path):
             # Like a workspace `dir` source: the folder's own YAML files; sub-folders are reached
             # through Location entities (--follow) or a glob such as 'catalog/**/*.yaml'.
-            files.extend(directory_yaml_files(path))
+            try:
+                files.extend(directory_yaml_files(path))
+            except OSError as error:  # e.g. no permission: say so, and still validate the rest
+                reason = error.strerror or str(error)
+                label = os.path.normpath(path)
+                problem = DocumentResult(
+                    label, path, 1, None, None, False, [f"cannot list directory: {reason}"]
+                )
+                unlisted.append(problem.as_dict())
         elif has_magic(path) and not os.path.exists(path):
             found = glob_files(path)
             if not found:
@@ -75,17 +86,17 @@ def _expand(paths: list[str]) -> list[str]:
             files.append(path)
         else:
             raise CommandError(f"{path}: no such file or directory", EXIT_USAGE)
-    return files
+    return files, unlisted
 
 
 def _validate(args: argparse.Namespace) -> int:
     from backends.catalog.catalog import gc_paused
     from backends.catalog.reader import ReadOptions, read_documents
 
-    files = _expand(args.paths)
+    files, results = _expand(args.paths)
     options = ReadOptions(follow=args.follow, root=None, plain_base=os.getcwd())
     with gc_paused(freeze=True):  # a short-lived process: never rescan its objects
-        results = [result.as_dict() for result in read_documents(files, options)]
+        results += [result.as_dict() for result in read_documents(files, options)]
     if args.output == "json":
         _print_json_list(results)
     else:

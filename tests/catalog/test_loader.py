@@ -91,7 +91,7 @@ def test_symlink_loop_is_an_error_result(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
     [result] = read_documents([str(tmp_path / "a.yaml")], ReadOptions())
     assert result.valid is False
-    assert "Too many levels of symbolic links" in result.errors[0]
+    assert result.errors[0] == "cannot read file: symlink loop"
 
 
 def test_bom_is_ignored(tmp_path: Path) -> None:
@@ -218,4 +218,4 @@ def test_no_exception_escapes_the_pipeline(tmp_path: Path, document: dict) -> No
 def test_a_directory_where_a_file_is_expected_is_an_error_result(tmp_path: Path) -> None:
     (tmp_path / "dir.yaml").mkdir()
     [result] = read_documents([str(tmp_path / "dir.yaml")], ReadOptions())
-    assert result.valid is False and result.errors == ["cannot read file: Is a directory"]
+    assert result.valid is False and result.errors == ["not a regular file (a directory)"]
