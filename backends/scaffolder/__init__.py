@@ -53,7 +53,8 @@ entity appears at once; ``kube:apply`` uses ``services.applier`` — anything wi
 ``apply(env, manifests) -> list[str]`` (``ManifestApplier``); without one the step is skipped.
 ``kube.WorkspaceApplier(workspace, session=deploy_session)`` is that applier over the deploy
 area's clusters (pass the app's running ``DeploySession`` to share it; the simulated cluster in
-the demo).
+the demo). It refuses environments marked ``production: true`` (production takes ``deploy``) and
+changes to an existing object of a catalog component whose owning group the user is not in.
 
 Actions (``default_registry().ids()``): fetch:template, fetch:template:file, fetch:plain,
 fetch:plain:file, fs:rename, fs:delete, fs:readdir, debug:log, debug:wait, catalog:write,

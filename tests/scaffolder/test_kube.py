@@ -63,9 +63,14 @@ def test_workspace_applier_uses_a_shared_session() -> None:
     cluster = FakeCluster()
 
     class Environment:
+        name = "production"
         namespace = "prod-ns"
+        production = False  # the guardrails have their own tests (test_kube_guardrails.py)
 
     class Context:
+        catalog = None
+        user = "jane"
+
         def environment(self, name: str) -> Environment:
             assert name == "production"
             return Environment()

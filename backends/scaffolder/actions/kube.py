@@ -9,6 +9,7 @@ import yaml
 from backends.scaffolder.actions.base import Action, ActionContext, StepSkipped
 from backends.scaffolder.errors import ActionFailed
 from backends.scaffolder.files import GlobSet
+from backends.scaffolder.kube import ApplyRefused
 
 
 class KubeApply(Action):
@@ -45,6 +46,8 @@ class KubeApply(Action):
         ctx.log(f"Applying {len(manifests)} objects to {environment}")
         try:
             lines = applier.apply(str(environment), manifests)
+        except ApplyRefused as refusal:  # a guardrail, not a failure: never optional, said as it is
+            raise ActionFailed(str(refusal)) from refusal
         except Exception as error:  # noqa: BLE001 - the cluster's own error is the useful message
             if ctx.input.get("optional"):
                 ctx.log(f"kube:apply failed (optional): {error}")
