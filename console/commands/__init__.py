@@ -25,9 +25,9 @@ def workspace_from_args(args: argparse.Namespace):  # noqa: ANN201 - avoids impo
 
 
 def _modules() -> list[ModuleType]:
-    from console.commands import catalog, deploy, docs, scaffold
+    from console.commands import catalog, deploy, docs, doctor, scaffold
 
-    return [catalog, scaffold, deploy, docs]
+    return [catalog, scaffold, deploy, docs, doctor]
 
 
 COMMAND_MODULES: list[ModuleType] = _modules()
