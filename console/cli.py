@@ -11,6 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from backends import paths
+from backends.paths import PathsError
 from console.commands import COMMAND_MODULES, CommandError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -44,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as error:
         print(f"idp-console: {error}", file=sys.stderr)
         return error.exit_code
+    except PathsError as error:  # e.g. IDP_CONSOLE_HOME is a file: one line, not a traceback
+        print(f"idp-console: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("idp-console: interrupted", file=sys.stderr)
         return 130
@@ -63,6 +68,7 @@ def _run_tui(args: argparse.Namespace) -> int:
         workspace = load_workspace(args.workspace)
     except WorkspaceError as error:
         raise CommandError(str(error), EXIT_USAGE) from error
+    paths.state_dir()  # a bad IDP_CONSOLE_HOME is one line here, not a crash inside the TUI
     from console.app import IdpConsoleApp
 
     app = IdpConsoleApp(workspace)

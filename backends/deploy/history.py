@@ -100,6 +100,9 @@ class DeployHistory:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths.state_dir() / HISTORY_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Who deployed what, when and why is nobody else's business: 0600 before SQLite opens it,
+        # so the -wal and -shm files it creates beside it inherit the mode.
+        paths.private_file(self.path)
         # One connection per thread (sqlite3 connections must not cross threads), kept open:
         # opening one per event cost more than the engine's own work per canary step.
         self._local = threading.local()
@@ -112,6 +115,8 @@ class DeployHistory:
         if db is None:
             db = sqlite3.connect(self.path, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")  # the CLI and the TUI may write at once
+            for suffix in ("-wal", "-shm"):  # left wider by an older version: tighten them too
+                paths.tighten_file(self.path.with_name(self.path.name + suffix))
             # WAL + NORMAL survives a killed process (what recovery is about); only a power cut
             # may lose the last events, never corrupt the file.
             db.execute("PRAGMA synchronous=NORMAL")
