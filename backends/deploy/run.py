@@ -45,7 +45,7 @@ from backends.deploy.events import (
     Verdict,
 )
 from backends.deploy.history import DeployRecord
-from backends.deploy.lease import DeployLease, LeaseHeld
+from backends.deploy.lease import DeployLease, LeaseHeld, LeaseLost, canonical_service
 from backends.deploy.prechecks import DeployRefused, DeployTarget
 from backends.deploy.weights import split_replicas
 from backends.kube.cluster import ClusterError, Conflict
@@ -138,7 +138,6 @@ class DeployRun:
         self._pending: list[DeployEvent] = []
         self._watches: list[ResourceWatch] = []
         self._last_progress: tuple | None = None
-        self._last_renew = 0.0
         self._finished = False
 
     # -- controls (thread-safe) -------------------------------------------------------------------
@@ -210,6 +209,8 @@ class DeployRun:
             ACTIVE_RUNS.discard(self.deploy_id)
             for watch in self._watches:
                 watch.stop()
+            if self.lease is not None:
+                self.lease.stop_renewing()
             if self._finished and self.lease is not None:
                 try:
                     self.lease.release()
@@ -319,6 +320,8 @@ class DeployRun:
             yield from handler()
         except _Stop as stop:
             yield from self._roll_back(stop)
+        except LeaseLost as lost:
+            yield from self._lease_lost(lost)
         except ClusterError as error:
             yield from self._roll_back(_Stop(f"cluster error: {error}"))
 
@@ -330,22 +333,28 @@ class DeployRun:
         check = self.kind != "abort"
         self.target, stable = context.resolve(self.service, environment, check_permissions=check)
         target = self.target
+        # From here on the catalog's name, not the words typed (`component:default/x` is `x`): the
+        # lease, the analysis query, the history and the messages all speak of the same service.
+        self.service = target.service
         current = cn.deployed_version(stable)
         if self.resume_point is None:
             self.from_version = current
         self.total = cn.desired_replicas(stable)
         # The lease first: a concurrent deploy is refused naming who holds it.
+        # Named after the catalog entity, not the words typed: `component:default/x` is `x`.
         self.lease = DeployLease(
             target.cluster,
             target.namespace,
-            self.service,
+            canonical_service(target.entity.ref.canonical),
             self.environment_name,
             self.deploy_id,
             self.user,
             seconds=target.settings.lease_seconds,
         )
         self.lease.acquire(take_over_from=self.resume_point.record.id if self.resume_point else None)
-        self._last_renew = time.monotonic()
+        # Renewed by its own thread; every write from here on is refused once the lease is lost.
+        self.lease.start_renewing()
+        target.cluster = self.lease.fenced(target.cluster)
         existing = target.cluster.find("deployments", target.namespace, target.canary_name)
         if self.resume_point is not None:
             self.version = self.resume_point.record.to_version
@@ -519,13 +528,19 @@ class DeployRun:
         return paused_for
 
     def _renew_lease(self) -> None:
-        assert self.target is not None and self.lease is not None
-        if time.monotonic() - self._last_renew > self.target.settings.lease_seconds / 3:
-            self._last_renew = time.monotonic()
-            try:
-                self.lease.renew()
-            except ClusterError as error:
-                log.warning("could not renew the deploy lease: %s", error)
+        """Stop (LeaseLost) as soon as the lease is not ours: the renewer thread keeps it fresh."""
+        assert self.lease is not None
+        self.lease.check()
+
+    def _lease_lost(self, lost: LeaseLost) -> Steps:
+        """Touch nothing more: whoever holds the lease now may be changing this service."""
+        again = f"idp-console deploy {self.service} --env {self.environment_name} --resume | --abort"
+        message = f"{lost}; stopped without changing the cluster any further — resume or abort it ({again})"
+        yield self._emit(LogLine(self.deploy_id, message=message, level="error"))
+        # No outcome recorded: the deploy stays visible to find_interrupted() for a later resume or abort.
+        yield self._emit(
+            DeployFinished(self.deploy_id, outcome=Outcome.INTERRUPTED, reason=str(lost), version="")
+        )
 
     def _progress(self) -> RolloutProgress | None:
         """A progress event when the replica counts changed since the last one."""

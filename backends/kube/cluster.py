@@ -12,6 +12,8 @@ Resilience lives here, once, so no caller has to think about it:
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import email.utils
 import json
 import logging
 import os
@@ -217,6 +219,19 @@ class Cluster:
         """The server's /version; the cheapest proof the cluster is reachable."""
         return self._request("get /version", lambda: self._http("GET", "/version"))
 
+    def server_time(self) -> dt.datetime | None:
+        """The API server's clock (the ``Date`` of its answer, to the second); None if unknown."""
+        try:
+            response = self._http("GET", "/version")
+            try:
+                response.data  # noqa: B018 - read the body so the connection can be reused
+                date = response.headers.get("Date")
+            finally:
+                response.release_conn()
+            return email.utils.parsedate_to_datetime(date) if date else None
+        except (ApiException, urllib3.exceptions.HTTPError, OSError, TypeError, ValueError):
+            return None
+
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         path = RESOURCES[kind].path(namespace, name)
         return self._request(f"get {kind}/{name} in {namespace}", lambda: self._http("GET", path))
@@ -250,10 +265,26 @@ class Cluster:
             lambda: self._http("PATCH", path, body=patch, content_type=MERGE_PATCH),
         )
 
-    def delete(self, kind: str, namespace: str, name: str, *, missing_ok: bool = True) -> None:
+    def delete(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        *,
+        missing_ok: bool = True,
+        preconditions: dict[str, Any] | None = None,
+    ) -> None:
+        """Delete; with ``preconditions`` (``resourceVersion``, ``uid``) only the object as it was
+        read — a changed one answers 409 (:class:`Conflict`)."""
         path = RESOURCES[kind].path(namespace, name)
+        body = None
+        if preconditions:
+            wanted = {k: v for k, v in preconditions.items() if v}
+            body = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": wanted}
         try:
-            self._request(f"delete {kind}/{name} in {namespace}", lambda: self._http("DELETE", path))
+            self._request(
+                f"delete {kind}/{name} in {namespace}", lambda: self._http("DELETE", path, body=body)
+            )
         except NotFound:
             if not missing_ok:
                 raise

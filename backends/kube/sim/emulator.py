@@ -138,6 +138,9 @@ class SimulatedApiServer(KubernetesEmulator):
                 if rule.kind == "hang":
                     await asyncio.sleep(rule.seconds)
                     raise ApiError(504, "Timeout", f"injected fault: {call.method} {call.path} hung")
+                if rule.kind == "stall":
+                    await asyncio.sleep(max(0.0, rule.until - time.monotonic()))
+                    raise ApiError(504, "Timeout", f"injected fault: {call.method} {call.path} stalled")
                 raise ApiError(rule.status, "InternalError", f"injected fault: {call.method} {call.path}")
             if route is not None and route.plural is not None:
                 return await self._serve_resource(call, route)
@@ -261,7 +264,9 @@ class SimulatedApiServer(KubernetesEmulator):
             patched, created = self._patch(call, resource, namespace, name, sub)
             return aiohttp.web.json_response(patched, status=201 if created else 200)
         if method == "DELETE" and name is not None:
-            deleted = self.store.delete(resource, namespace, name, dry_run=call.dry_run)
+            deleted = self.store.delete(
+                resource, namespace, name, dry_run=call.dry_run, preconditions=_preconditions(call)
+            )
             return aiohttp.web.json_response(_success_status(resource, deleted))
         if method == "DELETE" and name is None:
             return aiohttp.web.json_response(self._delete_collection(resource, namespace, params))
@@ -485,6 +490,20 @@ def _body(call: ApiCall) -> Any:
             except yaml.YAMLError as exc:
                 raise errors.bad_request(f"invalid YAML: {exc}") from exc
         raise errors.bad_request("the body is not valid JSON") from None
+
+
+def _preconditions(call: ApiCall) -> dict[str, str]:
+    """``DeleteOptions.preconditions`` (uid, resourceVersion) from a DELETE body, if any."""
+    if not call.body:
+        return {}
+    try:
+        options = json.loads(call.body)
+    except ValueError:
+        raise errors.bad_request("the body is not valid JSON") from None
+    wanted = (options or {}).get("preconditions") if isinstance(options, dict) else None
+    if not isinstance(wanted, dict):
+        return {}
+    return {k: str(wanted[k]) for k in ("uid", "resourceVersion") if wanted.get(k)}
 
 
 def _scale_view(resource: ResourceType, obj: Obj) -> Obj:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,13 +18,14 @@ from dataclasses import dataclass, field
 class FaultRule:
     """One armed fault: ``remaining`` requests matching ``method``/``path`` (and ``watch``) are hit."""
 
-    kind: str  # "error" | "hang"
+    kind: str  # "error" | "hang" | "stall"
     path: re.Pattern[str]
     method: str | None = None
     watch: bool | None = None
     remaining: int = 1
     status: int = 500
     seconds: float = 0.0
+    until: float = 0.0  # a stall: time.monotonic() at which the API answers again
 
     def matches(self, method: str, path: str, is_watch: bool) -> bool:
         """Whether this rule applies to a request."""
@@ -85,6 +87,20 @@ class ApiFaults:
             FaultRule("hang", re.compile(path), method, watch, count, status=504, seconds=seconds)
         )
 
+    def stall(self, seconds: float, *, method: str | None = None, path: str = "") -> FaultRule:
+        """Freeze the API for ``seconds`` from now: every matching request arriving meanwhile is
+        held until the stall ends, then answered 504 without being applied (a stuck apiserver)."""
+        rule = FaultRule(
+            "stall",
+            re.compile(path),
+            method,
+            False,
+            remaining=1,
+            status=504,
+            until=time.monotonic() + seconds,
+        )
+        return self._add(rule)
+
     def drop_watches(self, path: str | None = None, *, abrupt: bool = True) -> int:
         """Cut the open watch streams (whose URL path matches ``path``, if given); returns how many.
 
@@ -103,7 +119,13 @@ class ApiFaults:
     def take(self, method: str, path: str, is_watch: bool) -> FaultRule | None:
         """The rule that hits this request, if any, using up one of its ``remaining`` requests."""
         with self._lock:
+            now = time.monotonic()
+            self._rules[:] = [r for r in self._rules if r.kind != "stall" or r.until > now]
             for rule in self._rules:
+                if rule.kind == "stall" and rule.matches(method, path, is_watch):
+                    self.hits.append(FaultHit(rule.kind, method, path))
+                    del self.hits[:-1000]
+                    return rule  # a stall holds every request until it ends, however many
                 if rule.remaining > 0 and rule.matches(method, path, is_watch):
                     rule.remaining -= 1
                     self.hits.append(FaultHit(rule.kind, method, path))

@@ -366,14 +366,27 @@ class ObjectStore:
         return new
 
     def delete(
-        self, resource: ResourceType, namespace: str | None, name: str, *, dry_run: bool = False
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool = False,
+        preconditions: dict[str, str] | None = None,
     ) -> Obj:
-        """Delete at once (finalizers are not simulated) and garbage-collect owned objects."""
+        """Delete at once (finalizers are not simulated) and garbage-collect owned objects.
+
+        ``preconditions`` (``uid``, ``resourceVersion``): delete only that exact object, else 409.
+        """
         with self._lock:
             key = self._key(resource, namespace, name)
             current = self._objects.get(key)
             if current is None:
                 raise errors.not_found(resource.kind, name)
+            meta = current["metadata"]
+            for field_name, wanted in (preconditions or {}).items():
+                if str(meta.get(field_name)) != wanted:
+                    raise errors.conflict(resource.kind, name)
             if not dry_run:
                 self._delete_cascading(key)
             return copy.deepcopy(current)
