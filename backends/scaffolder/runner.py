@@ -548,7 +548,8 @@ class TemplateTask:
     def _condition_true(self, condition: Any, context: Mapping[str, Any]) -> bool:
         if isinstance(condition, bool):
             return condition
-        return is_truthy(self._engine.render_value(condition, context))
+        value, _ = self._render(condition, context)  # an error quoting a secret is withheld
+        return is_truthy(value)
 
     def _render_output(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """``spec.output`` rendered: (real values, what may be shown)."""

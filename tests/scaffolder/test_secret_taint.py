@@ -195,6 +195,12 @@ def test_password_parameters_are_secrets_too(tmp_path: Path) -> None:
             {"id": "say", "action": "debug:log", "input": {"message": "${{ parameters.pw | reverse }}"}},
             {"id": "use", "action": "test:capture", "input": {"value": "${{ parameters.pw.substring(2) }}"}},
             {"id": "name", "action": "debug:log", "input": {"message": "name is ${{ parameters.name }}"}},
+            {
+                "id": "check",
+                "action": "debug:log",
+                "if": "${{ parameters.pw.replace('-', '.') | parseEntityRef }}",
+                "input": {"message": "never"},
+            },
         ],
         parameters={"properties": {"pw": PASSWORD_FIELD, "name": {"type": "string"}}},
     )
@@ -203,7 +209,8 @@ def test_password_parameters_are_secrets_too(tmp_path: Path) -> None:
     assert Capture.received == [SECRET[2:]]
     assert_nothing_leaks(text)
     assert "name is svc" in text  # ordinary parameters still print
-    assert finished(events).status == "completed"
+    assert step_status(events)["check"] == "failed"  # parseEntityRef's error quotes its input
+    assert SECRET.replace("-", ".", 1) not in text
     form = FormModel(template, answers={"pw": SECRET})
     assert form.is_secret("pw") and not form.is_secret("name")
     assert [item.display for item in form.review() if item.name == "pw"] == ["••••••"]
