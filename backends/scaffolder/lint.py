@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from backends.scaffolder.errors import ExpressionError
-from backends.scaffolder.expressions import TemplateEngine, nunjucks_to_jinja
+from backends.scaffolder.expressions import TemplateEngine, is_templated, nunjucks_to_jinja
+from backends.scaffolder.files import vcs_component
+from backends.scaffolder.sandbox import Sandbox
 from backends.scaffolder.schema import all_properties
 
 _STEP_REF = re.compile(r"steps\s*(?:\[\s*['\"]([^'\"]+)['\"]\s*\]|\.([A-Za-z_][\w]*))")
@@ -55,6 +59,7 @@ def lint(template: Any, registry: Any, services: Any = None) -> list[LintIssue]:
                 missing = check_remote_configured(step.action, step.input.get("repoUrl"), services.git)
                 if missing:
                     issues.append(LintIssue("error", where, missing))
+        issues += [LintIssue("error", where, p) for p in _sandbox_problems(step, template, services)]
         if "copyWithoutRender" in step.input:
             issues.append(
                 LintIssue(
@@ -85,6 +90,82 @@ def lint(template: Any, registry: Any, services: Any = None) -> list[LintIssue]:
     if not template.owner:
         issues.append(LintIssue("warning", "template", "spec.owner is not set"))
     return issues
+
+
+# Inputs that name a place in the workspace an action writes to.
+_WRITE_INPUTS = ("targetPath", "filePath")
+_MAX_SKELETON_ENTRIES = 20_000  # lint reads the skeleton; a huge one is checked at run time only
+
+
+def _sandbox_problems(step: Any, template: Any, services: Any) -> list[str]:
+    """What the run would refuse, where the inputs are literal: reads outside, VCS metadata."""
+    sandbox = getattr(services, "sandbox", None) or Sandbox()
+    problems = []
+    url = step.input.get("url")
+    if step.action.startswith("fetch:") and isinstance(url, str) and not is_templated(url):
+        problem = sandbox.url_problem(url, template.base_dir)
+        if problem is not None:
+            problems.append(problem)
+        elif step.action in ("fetch:template", "fetch:plain") and "://" not in url:
+            problems += _skeleton_vcs_problems(step, template.base_dir / url)
+    writes = [(key, step.input.get(key)) for key in _WRITE_INPUTS]
+    if step.action == "fs:rename" and isinstance(step.input.get("files"), list):
+        writes += [("to", item.get("to")) for item in step.input["files"] if isinstance(item, Mapping)]
+    for key, value in writes:
+        if isinstance(value, str) and not is_templated(value) and vcs_component(value):
+            problems.append(f"{key} {value!r}: version-control metadata ({vcs_component(value)}) — {_NO_VCS}")
+    return problems
+
+
+_NO_VCS = "a template may not create or write .git, .hg or .svn entries"
+
+
+def _skeleton_vcs_problems(step: Any, source: Any) -> list[str]:
+    """Skeleton entries whose (rendered, where the values are literal) name is VCS metadata."""
+    root = Path(source).resolve()
+    if not root.is_dir():
+        return []
+    compat = bool(step.input.get("cookiecutterCompat"))
+    engine = TemplateEngine(cookiecutter_compat=compat)
+    values = step.input.get("values") if step.action == "fetch:template" else None
+    context = {
+        "cookiecutter" if compat else "values": _literal(values) if isinstance(values, Mapping) else {}
+    }
+    seen = 0
+    for directory, dirnames, filenames in os.walk(root):
+        for name in sorted(dirnames) + sorted(filenames):
+            seen += 1
+            if seen > _MAX_SKELETON_ENTRIES:
+                return []
+            rel = (Path(directory) / name).relative_to(root).as_posix()
+            rendered = rel
+            if step.action == "fetch:template":
+                try:
+                    rendered = engine.render_string(rel, context)
+                except ExpressionError:
+                    continue  # reported elsewhere, or depends on values only known at run time
+            found = vcs_component(rendered)
+            if found:
+                shown = (
+                    f"skeleton entry {rel!r} renders to {rendered!r}"
+                    if rendered != rel
+                    else f"skeleton entry {rel!r}"
+                )
+                return [f"{shown}: version-control metadata ({found}) — {_NO_VCS}"]
+    return []
+
+
+def _literal(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with every templated string replaced by a neutral word (known only at run time)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            out[key] = _literal(value)
+        elif is_templated(value):
+            out[key] = "value"
+        else:
+            out[key] = value
+    return out
 
 
 def _declared_parameters(pages: Iterable[Mapping[str, Any]]) -> set[str]:

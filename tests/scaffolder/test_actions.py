@@ -544,11 +544,15 @@ def test_fetch_from_a_repository_url(tmp_path: Path) -> None:
             },
         ],
     )
-    events = run(template, keep_dir=keep(tmp_path))
+    from backends.scaffolder.sandbox import Sandbox
+
+    # The repository is a configured template source: fetch:* may read it (and nothing else).
+    services = Services(sandbox=Sandbox(repositories=(base,)))
+    events = run(template, services=services, keep_dir=keep(tmp_path))
     assert finished(events).status == "completed", log_text(events)
     assert (keep(tmp_path) / "index.html").read_text() == "<h1>x</h1>\n"
     assert (keep(tmp_path) / "LICENSE").read_text() == "MIT\n"
     bad = write_template(
         tmp_path / "bad", [{"action": "fetch:plain", "input": {"url": f"{base}/tree/main/../../.."}}]
     )
-    assert "leaves the repository" in (finished(run(bad)).error or "")
+    assert "leaves the repository" in (finished(run(bad, services=services)).error or "")

@@ -37,6 +37,7 @@ def _make_executable(directory: Path) -> None:
 
 
 def _exploit_template(tmp_path: Path, marker: Path, dir_name: str, value: str) -> Any:
+    """The issue's exploit; ``value`` may be ``${{ parameters.g }}`` to hide it from precheck."""
     files = {f"skeleton/{dir_name}/{k}": v for k, v in _hostile_git_dir(marker).items()}
     files["skeleton/README.md"] = "hello\n"
     files["skeleton/.gitattributes"] = "* filter=x\n"
@@ -59,8 +60,9 @@ def _exploit_template(tmp_path: Path, marker: Path, dir_name: str, value: str) -
 @pytest.mark.parametrize("value", [".git", ".GIT", "sub/.Git", ".git."])
 def test_a_rendered_git_directory_is_refused_and_nothing_runs(tmp_path: Path, value: str) -> None:
     marker = tmp_path / "pwned"
-    template = _exploit_template(tmp_path, marker, "${{ values.g }}", value)
-    events = run(template, services=git_services(tmp_path / "remotes"), keep_dir=tmp_path / "out")
+    template = _exploit_template(tmp_path, marker, "${{ values.g }}", "${{ parameters.g }}")
+    services = git_services(tmp_path / "remotes")
+    events = run(template, {"g": value}, services=services, keep_dir=tmp_path / "out")
     done = finished(events)
     assert done.status == "failed"
     assert step_status(events) == {"fetch": "failed", "publish": "skipped"}
@@ -72,13 +74,19 @@ def test_a_rendered_git_directory_is_refused_and_nothing_runs(tmp_path: Path, va
 @pytest.mark.parametrize(
     "step",
     [
-        {"action": "fetch:template", "input": {"url": "./skeleton", "targetPath": ".git/x"}},
+        {"action": "fetch:template", "input": {"url": "./skeleton", "targetPath": "${{ parameters.p }}/x"}},
         {
             "action": "fetch:plain:file",
-            "input": {"url": "./skeleton/README.md", "targetPath": "a/.GIT/config"},
+            "input": {"url": "./skeleton/README.md", "targetPath": "a/${{ parameters.p }}/config"},
         },
-        {"action": "fetch:plain", "input": {"url": "./skeleton", "targetPath": ".hg"}},
-        {"action": "fs:rename", "input": {"files": [{"from": "README.md", "to": ".git/hooks/pre-commit"}]}},
+        {
+            "action": "fetch:plain",
+            "input": {"url": "./skeleton", "targetPath": "${{ parameters.p | replace('git', 'hg') }}"},
+        },
+        {
+            "action": "fs:rename",
+            "input": {"files": [{"from": "README.md", "to": "${{ parameters.p }}/hooks/pre-commit"}]},
+        },
     ],
 )
 def test_no_action_may_write_vcs_metadata(tmp_path: Path, step: dict[str, Any]) -> None:
@@ -87,9 +95,10 @@ def test_no_action_may_write_vcs_metadata(tmp_path: Path, step: dict[str, Any]) 
         [{"id": "prepare", "action": "fetch:plain", "input": {"url": "./skeleton"}}, {"id": "bad", **step}],
         files={"skeleton/README.md": "hello\n"},
     )
-    done = finished(run(template))
-    assert done.status == "failed"
-    assert "version-control metadata" in (done.error or "") and "step bad" in _failure_line(run(template))
+    events = run(template, {"p": ".GIT"})
+    done = finished(events)
+    assert done.status == "failed" and step_status(events)["bad"] == "failed"
+    assert "version-control metadata" in (done.error or "") and "step bad" in _failure_line(events)
 
 
 def _failure_line(events: list[Any]) -> str:
@@ -156,3 +165,124 @@ def test_git_runs_without_hooks_or_fsmonitor_on_a_repository_it_made(tmp_path: P
         check=True,
     )
     assert shown.stdout == "hello\n"
+
+
+# -- fetch:* reads only the template's directory, template sources and allowed hosts -------------
+
+
+@pytest.mark.parametrize(
+    ("action", "url"),
+    [
+        ("fetch:plain", "/etc/ssh"),
+        ("fetch:plain:file", "/etc/shadow"),
+        ("fetch:plain:file", "file:///etc/hostname"),
+        ("fetch:plain", "../../.."),
+        ("fetch:template", "../outside"),
+        ("fetch:plain", "https://evil.example/acme/secrets/tree/main/keys"),
+        ("fetch:plain", "git@evil.example:acme/secrets.git"),
+    ],
+)
+def test_fetch_outside_the_sandbox_is_refused(tmp_path: Path, action: str, url: str) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_text("secret\n")
+    step: dict[str, Any] = {"id": "grab", "action": action, "input": {"url": "${{ parameters.u }}"}}
+    if action.endswith(":file"):
+        step["input"]["targetPath"] = "grabbed"
+    template = write_template(tmp_path / "templates" / "t", [step])
+    events = run(template, {"u": url}, keep_dir=tmp_path / "out")
+    done = finished(events)
+    assert done.status == "failed"
+    assert repr(url) in (done.error or "") and "\n" not in (done.error or "")
+    assert any(word in (done.error or "") for word in ("outside the template", "not allowed"))
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def test_a_symlink_out_of_the_template_directory_is_refused(tmp_path: Path) -> None:
+    template = write_template(
+        tmp_path / "t",
+        [{"id": "grab", "action": "fetch:plain:file", "input": {"url": "./host", "targetPath": "x"}}],
+    )
+    (tmp_path / "t" / "host").symlink_to("/etc/hostname")
+    errors = lint_errors(template)
+    assert any("outside the template's directory" in e for e in errors), errors
+
+
+def test_template_sources_and_their_repositories_are_allowed(tmp_path: Path) -> None:
+    from backends.scaffolder import Services
+    from backends.scaffolder.sandbox import Sandbox
+
+    shared = tmp_path / "library" / "shared"
+    shared.mkdir(parents=True)
+    (shared / "LICENSE").write_text("MIT\n")
+    repo = tmp_path / "repo"
+    (repo / "skel").mkdir(parents=True)
+    (repo / "skel" / "a.txt").write_text("${{ values.n }}\n")
+    for command in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"],
+    ):
+        subprocess.run(["git", "-C", str(repo), *command], check=True)
+    template = write_template(
+        tmp_path / "library" / "t",
+        [
+            {
+                "action": "fetch:plain:file",
+                "input": {"url": "${{ parameters.lic }}", "targetPath": "LICENSE"},
+            },
+            {"action": "fetch:template", "input": {"url": "${{ parameters.skel }}", "values": {"n": "ok"}}},
+        ],
+    )
+    parameters = {"lic": "../shared/LICENSE", "skel": f"{repo.as_uri()}/tree/main/skel"}
+    sandbox = Sandbox(roots=(tmp_path / "library",), repositories=(repo.as_uri(),))
+    events = run(template, parameters, services=Services(sandbox=sandbox), keep_dir=tmp_path / "out")
+    assert finished(events).status == "completed", finished(events).error
+    assert (tmp_path / "out" / "a.txt").read_text() == "ok\n"
+    refused = run(template, parameters, keep_dir=tmp_path / "out2")  # no sources configured
+    assert "outside the template's directory" in (finished(refused).error or "")
+
+
+def lint_errors(template: Any, services: Any = None) -> list[str]:
+    from backends.scaffolder import default_registry
+    from backends.scaffolder.lint import lint
+
+    return [str(i) for i in lint(template, default_registry(), services) if i.severity == "error"]
+
+
+def test_lint_reports_the_exploit_and_reads_outside(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    template = _exploit_template(tmp_path, marker, "${{ values.g }}", ".git")
+    errors = lint_errors(template)
+    assert any("renders to '.git'" in e and "version-control metadata" in e for e in errors), errors
+    outside = write_template(
+        tmp_path / "o",
+        [
+            {"id": "a", "action": "fetch:plain", "input": {"url": "/etc/ssh"}},
+            {
+                "id": "b",
+                "action": "fetch:plain:file",
+                "input": {"url": "file:///etc/hostname", "targetPath": "h"},
+            },
+            {"id": "c", "action": "fetch:plain", "input": {"url": "https://evil.example/a/b/tree/main/x"}},
+            {"id": "d", "action": "fs:rename", "input": {"files": [{"from": "a", "to": "x/.Git/config"}]}},
+            {"id": "e", "action": "fetch:plain", "input": {"url": "./skeleton", "targetPath": ".svn"}},
+        ],
+        files={"skeleton/a": "a\n"},
+    )
+    errors = lint_errors(outside)
+    for step in "abcde":
+        assert any(f"step {step!r}" in e for e in errors), (step, errors)
+
+
+def test_lint_accepts_a_clean_template(tmp_path: Path) -> None:
+    template = write_template(
+        tmp_path / "t",
+        [
+            {
+                "action": "fetch:template",
+                "input": {"url": "./skeleton", "values": {"name": "${{ parameters.n }}"}},
+            }
+        ],
+        files={"skeleton/${{ values.name }}/.gitignore": "*.pyc\n", "skeleton/.github/ci.yaml": "x\n"},
+    )
+    assert lint_errors(template) == []

@@ -15,6 +15,7 @@ from backends.git.publish import GitSettings
 from backends.scaffolder.errors import ActionFailed, InputError
 from backends.scaffolder.expressions import is_templated
 from backends.scaffolder.files import TaskFiles
+from backends.scaffolder.sandbox import Sandbox
 from backends.scaffolder.template import Template
 
 
@@ -42,6 +43,7 @@ class Services:
     environments: list[str] = field(default_factory=list)
     git: GitSettings = field(default_factory=GitSettings)
     secret_store: Any = None  # backends.secrets.SecretStore, for git tokens
+    sandbox: Sandbox = field(default_factory=Sandbox)  # where fetch:* may read, expression caps
 
     @classmethod
     def from_workspace(
@@ -65,6 +67,7 @@ class Services:
                 root=workspace.root if workspace else None,
             ),
             secret_store=secret_store,
+            sandbox=Sandbox.from_workspace(workspace),
         )
 
 

@@ -4,7 +4,8 @@ Skeleton rendering follows Backstage (see the reference): every relative path â€
 included â€” is rendered; an entry whose rendered path is empty, absolute or contains ``//`` is
 skipped (the conditional-file trick); only ``values`` is in scope; binaries and symlinks are copied
 verbatim; an existing file is kept unless ``replace``. On top of Backstage: rendered paths and
-skeleton symlinks that would leave the workspace are refused, and output is capped.
+skeleton symlinks that would leave the workspace or name VCS metadata are refused, ``url`` must
+be inside the sandbox (``backends.scaffolder.sandbox``), and output is capped.
 """
 
 from __future__ import annotations
@@ -72,15 +73,23 @@ def _refuse_vcs(files: TaskFiles, dest: Path, what: str) -> None:
         files.refuse_vcs(dest.resolve(), what=what)
 
 
+def _allowed_source(ctx: ActionContext, url: str) -> Path:
+    """``url`` as a local path, once the sandbox allows reading it (checked before any git fetch)."""
+    problem = ctx.services.sandbox.url_problem(url, ctx.template.base_dir)
+    if problem is not None:
+        raise PathEscapeError(problem)
+    return ctx.source_path(url)
+
+
 def _existing_dir(ctx: ActionContext, url: str) -> Path:
-    source = ctx.source_path(url)
+    source = _allowed_source(ctx, url)
     if not source.is_dir():
         raise ActionFailed(f"url {url!r}: {source} is not a directory")
     return source.resolve()
 
 
 def _existing_file(ctx: ActionContext, url: str) -> Path:
-    source = ctx.source_path(url)
+    source = _allowed_source(ctx, url)
     if not source.is_file():
         raise ActionFailed(f"url {url!r}: {source} is not a file")
     return source
