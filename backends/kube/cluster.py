@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import random
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -132,6 +134,7 @@ class Cluster:
         if not existing:
             raise ClusterError(f"kubeconfig {path} does not exist")
         path = os.pathsep.join(existing)
+        _check_kubeconfig(existing, context)
         configuration = client.Configuration()
         try:
             config.load_kube_config(
@@ -139,6 +142,10 @@ class Cluster:
             )
         except ConfigException as error:
             raise ClusterError(f"kubeconfig {path}: {error}") from error
+        except (TypeError, KeyError, AttributeError, ValueError, yaml.YAMLError) as error:
+            # A well-formed file of the wrong shape (a cluster entry that is a string, …): the
+            # client's own loader has no clear error for those.
+            raise ClusterError(f"kubeconfig {path}: not a valid kubeconfig ({error})") from error
         # Retries are ours (with backoff and logging); urllib3's would multiply timeouts silently.
         configuration.retries = urllib3.Retry(total=0, redirect=False, raise_on_status=False)
         name = context or _current_context(path) or configuration.host
@@ -411,6 +418,71 @@ def _short(error: Exception | None) -> str:
     if reason is not None:
         text = str(reason)
     return text[:200]
+
+
+_MAX_KUBECONFIG_BYTES = 10 * 1024 * 1024  # a kubeconfig is a few kB; more is the wrong file
+
+
+def _check_kubeconfig(files: list[str], context: str | None) -> None:
+    """One clear ``ClusterError`` naming the file for what the client would crash on or hang at.
+
+    Binary or non-UTF-8 content, invalid YAML, a document that is not a mapping, a FIFO, and a
+    context that no file defines. Files are merged as kubectl merges them: the first
+    ``current-context`` wins, contexts from all files count.
+    """
+    names: list[str] = []
+    current: str | None = None
+    for file in files:
+        document = _kubeconfig_document(os.path.expanduser(file))
+        current = current or (str(document["current-context"]) if document.get("current-context") else None)
+        for entry in document.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") is not None:
+                names.append(str(entry["name"]))
+    wanted = context or current
+    if wanted and wanted not in names:
+        known = ", ".join(names) or "none"
+        source = "--context" if context else "its current-context"
+        raise ClusterError(
+            f"kubeconfig {os.pathsep.join(files)}: no context {wanted!r} ({source}); it defines: {known}"
+        )
+
+
+def _kubeconfig_document(path: str) -> dict[str, Any]:
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ClusterError(f"kubeconfig {path}: not a regular file")
+        if info.st_size > _MAX_KUBECONFIG_BYTES:
+            raise ClusterError(
+                f"kubeconfig {path}: {info.st_size // 1024 // 1024} MB is too large for a kubeconfig"
+            )
+        with open(path, "rb") as handle:
+            data = handle.read(_MAX_KUBECONFIG_BYTES + 1)
+    except OSError as error:
+        raise ClusterError(f"kubeconfig {path}: cannot read it: {error.strerror or error}") from error
+    if b"\x00" in data:
+        raise ClusterError(f"kubeconfig {path}: a binary file, not YAML")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ClusterError(
+            f"kubeconfig {path}: not UTF-8 text (invalid byte at offset {error.start})"
+        ) from error
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ClusterError(f"kubeconfig {path}: not valid YAML{where}: {problem}") from error
+    if document is None:
+        raise ClusterError(f"kubeconfig {path}: the file is empty")
+    if not isinstance(document, dict):
+        raise ClusterError(f"kubeconfig {path}: expected a mapping (apiVersion, clusters, contexts, users)")
+    for section in ("clusters", "contexts", "users"):
+        if document.get(section) is not None and not isinstance(document[section], list):
+            raise ClusterError(f"kubeconfig {path}: {section} must be a list")
+    return document
 
 
 def _current_context(path: str) -> str | None:
