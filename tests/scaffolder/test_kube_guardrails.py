@@ -6,17 +6,21 @@ environment marked ``production: true``, nor change another team's workload anyw
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from backends import paths
 from backends.deploy.engine import DeployContext
+from backends.deploy.session import SIM_STATE_FILE
 from backends.kube.sim import SeedService, start_simulated_cluster
 from backends.kube.sim.cluster import SimulatedCluster
 from backends.scaffolder import Services, TaskRunner
 from backends.scaffolder.kube import WorkspaceApplier
+from console.cli import main
 from tests.deploy.conftest import IMAGE, SERVICE, TIME_SCALE, make_context
 from tests.scaffolder.helpers import finished, step_status, write_template
 
@@ -114,3 +118,25 @@ def test_members_change_their_own_workload_and_anyone_creates_new_ones(
     # Re-applying what is already there changes nothing, so it is no one's business.
     events, _ = apply_as(sim, tmp_path, "omar", "staging", deployment(SERVICE, new_image, 2))
     assert finished(events).status == "completed"
+
+
+def test_cli_refuses_production_before_touching_the_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_template(
+        tmp_path / "t",
+        [
+            {
+                "id": "provision",
+                "action": "kube:apply",
+                "input": {"environment": "production", "manifest": deployment(SERVICE, EVIL_IMAGE, 1)},
+            }
+        ],
+    )
+    code = main(["scaffold", str(tmp_path / "t/template.yaml"), "--output", "json"])
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    failed = [e for e in events if e["type"] == "step-finished" and e["status"] == "failed"]
+    assert failed and failed[0]["error"].startswith("kube:apply into production is refused")
+    assert "idp-console deploy SERVICE production VERSION" in failed[0]["error"]
+    assert not (paths.state_dir() / SIM_STATE_FILE).exists()  # the simulated cluster never started
