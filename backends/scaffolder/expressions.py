@@ -317,6 +317,7 @@ def _build_environment(*, trim_blocks: bool, lstrip_blocks: bool, cookiecutter: 
         }
     )
     env.globals.update({"null": None, "undefined": None, "true": True, "false": False, "_regex": JsRegex})
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _json_default}  # tojson, too
     for name in ("cycler", "joiner", "lipsum"):
         env.globals.pop(name, None)
     return env

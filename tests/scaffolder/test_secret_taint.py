@@ -50,6 +50,7 @@ TRANSFORMS = [
     "secrets['token'] | reverse",
     "secrets.get('token') | lower",
     "secrets | dump",
+    "secrets | tojson",
     "secrets.items() | list | join(':')",
     "secrets.token | first",
     "secrets.token | length",
