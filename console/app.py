@@ -135,9 +135,7 @@ class IdpConsoleApp(App[None]):
         elif isinstance(event, SourceLoaded):
             text = f"Loading catalog: {event.source}: {event.entities} entities"
             if event.warning:
-                self.notify(
-                    event.warning, title=event.source, severity="warning", timeout=15, markup=False
-                )
+                self.notify(event.warning, title=event.source, severity="warning", timeout=15, markup=False)
         elif isinstance(event, SourceFailed):
             text = f"Loading catalog: {event.source} failed"
             self.notify(
@@ -222,7 +220,7 @@ class IdpConsoleApp(App[None]):
 
     # -- : command line -----------------------------------------------------------------------
     def action_command_line(self) -> None:
-        self.push_screen(CommandPrompt(command_line.complete), self._run_command_text)
+        self.push_screen(CommandPrompt(command_line.complete, command_line.hints), self._run_command_text)
 
     def _run_command_text(self, text: str | None) -> None:
         if not text or not text.strip():
@@ -238,7 +236,7 @@ class IdpConsoleApp(App[None]):
     def run_command(self, command: command_line.Command) -> None:
         match command.name:
             case "catalog":
-                self.switch_mode("catalog")
+                self._catalog_root()
                 if command.args:
                     self.call_after_refresh(self._set_catalog_filter, command.argument)
             case "entity":
@@ -262,7 +260,7 @@ class IdpConsoleApp(App[None]):
 
                 self.push_screen(SearchScreen(command.argument, mode=self._current_mode_name()))
             case "problems":
-                self.switch_mode("catalog")
+                self._catalog_root()
                 self.call_after_refresh(self._open_problems)
             case "theme":
                 self._set_theme(command.argument)
@@ -282,6 +280,12 @@ class IdpConsoleApp(App[None]):
 
         if isinstance(screen, ScaffoldScreen):
             await screen.open_template(name)
+
+    def _catalog_root(self) -> None:
+        """The catalog mode with its list on top: `:c` on an entity's page must reach the list."""
+        self.switch_mode("catalog")
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, CatalogScreen):
+            self.pop_screen()
 
     def _set_catalog_filter(self, text: str) -> None:
         screen = self.screen

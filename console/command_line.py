@@ -32,9 +32,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("quit", ("q", "q!", "exit"), ":quit", "leave idp-console"),
 )
 
-_BY_WORD: dict[str, CommandSpec] = {
-    word: spec for spec in COMMANDS for word in (spec.name, *spec.aliases)
-}
+_BY_WORD: dict[str, CommandSpec] = {word: spec for spec in COMMANDS for word in (spec.name, *spec.aliases)}
 
 
 class CommandLineError(ValueError):
@@ -76,3 +74,22 @@ def complete(prefix: str) -> str | None:
         if spec.name.startswith(prefix):
             return spec.name
     return None
+
+
+def hints(text: str) -> list[tuple[str, str]]:
+    """(usage, help) of the commands the first word of ``text`` may be, shown above the ``:`` prompt.
+
+    Empty text lists every command; once a command is complete (a space follows), only its usage.
+    """
+    words = text.strip().removeprefix(":").split()
+    if not words:
+        return [(spec.usage, spec.help) for spec in COMMANDS]
+    word = words[0].lower()
+    exact = _BY_WORD.get(word)
+    if exact is not None and (len(words) > 1 or text.endswith(" ")):
+        return [(exact.usage, exact.help)]
+    return [
+        (spec.usage, spec.help)
+        for spec in COMMANDS
+        if any(candidate.startswith(word) for candidate in (spec.name, *spec.aliases))
+    ]

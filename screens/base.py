@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from screens.context import MODES, SIMULATED_BANNER, ConsoleContext, context_of
+from widgets.console_footer import ConsoleFooter
 from widgets.top_bar import TopBar
+
+# Below this the layout cuts panels and footers in ways that look broken: say so instead.
+MIN_SIZE: tuple[int, int] = (80, 24)
 
 
 class ConsoleScreen(Screen):
@@ -19,6 +23,13 @@ class ConsoleScreen(Screen):
 
     MODE: ClassVar[str] = "catalog"
     HELP: ClassVar[str] = ""  # a paragraph for the ? overlay, in the user's words
+    DEFAULT_CSS = """
+    ConsoleScreen > #too-small {
+        width: 1fr; height: auto; padding: 0 1; display: none;
+        background: $error; color: $text; text-style: bold;
+    }
+    ConsoleScreen > #too-small.-shown { display: block; }
+    """
 
     @property
     def ctx(self) -> ConsoleContext:
@@ -37,9 +48,10 @@ class ConsoleScreen(Screen):
     def compose(self) -> ComposeResult:
         workspace = self.ctx.workspace
         banner = SIMULATED_BANNER if workspace.is_demo else None
+        yield Static("", id="too-small")
         yield TopBar(MODES, self.mode_name, workspace.name, self._crumbs(), banner)
         yield from self.compose_body()
-        yield Footer()
+        yield ConsoleFooter()
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -54,6 +66,18 @@ class ConsoleScreen(Screen):
         # Crumbs depend on the stack, which changes when a screen above is popped.
         if self.is_mounted:
             self.query_one(TopBar).set_crumbs(self._crumbs())
+            self._check_size()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        width, height = self.app.size
+        notice = self.query_one("#too-small", Static)
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        if small:
+            notice.update(f"terminal too small (needs {MIN_SIZE[0]}x{MIN_SIZE[1]}): {width}x{height}")
+        notice.set_class(small, "-shown")
 
     @on(Worker.StateChanged)
     def _forward_worker_failure(self, event: Worker.StateChanged) -> None:

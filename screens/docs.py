@@ -187,7 +187,9 @@ class DocsScreen(ConsoleScreen):
         if self._start is not None:
             self.navigate(self._start)
         else:
-            self.query_one("#site-filter", Input).focus()
+            # The list, not the filter: with the filter focused, 1–5 and : would be typed into it
+            # on a first visit. / focuses the filter.
+            self.query_one("#sites", OptionList).focus()
         if self.ctx.catalog is not None:
             self._on_catalog(self.ctx.catalog)
 
@@ -259,7 +261,7 @@ class DocsScreen(ConsoleScreen):
 
     def action_pick_site(self) -> None:
         self.query_one("#docs-main", ContentSwitcher).current = "picker"
-        self.query_one("#site-filter", Input).focus()
+        self.query_one("#sites", OptionList).focus()
 
     # -- navigation --------------------------------------------------------------------------
     def navigate(self, location: DocLocation, *, push: bool = True) -> None:
@@ -510,10 +512,19 @@ class DocsScreen(ConsoleScreen):
         if self.query_one("#find-bar").has_class("-open"):
             self._close_find()
             return
-        if len(self.app.screen_stack) > 1:
+        picker = self.query_one("#docs-main", ContentSwitcher).current == "picker"
+        site_filter = self.query_one("#site-filter", Input)
+        if picker and site_filter.has_focus:
+            self.query_one("#sites", OptionList).focus()  # esc leaves the filter, keeping its text
+        elif len(self.app.screen_stack) > 1:
             self.app.pop_screen()
-        else:
+        elif not picker:
             self.action_pick_site()
+        elif self._history.current is not None:
+            self.query_one("#docs-main", ContentSwitcher).current = "reader"  # back to the page
+            self.query_one(DocView).focus()
+        else:
+            self.notify("This is the list of all docs — 1–5 switch modes, : runs a command.", timeout=3)
 
     # -- find in page ------------------------------------------------------------------------
     def action_find(self) -> None:
@@ -535,7 +546,11 @@ class DocsScreen(ConsoleScreen):
 
     @on(Input.Submitted, "#find")
     def _find_submitted(self) -> None:
-        self.query_one(DocView).find_next()
+        # Enter ends typing: the page takes the focus so n / N move between matches (in the input
+        # they would be text), while the find bar stays open with its count.
+        view = self.query_one(DocView)
+        view.find_next()
+        view.focus()
 
     def action_find_next(self) -> None:
         self.query_one(DocView).find_next()

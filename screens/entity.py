@@ -63,11 +63,19 @@ def relation_options(entity: Entity, known: set[str]) -> list[Option | None]:
         targets = sorted(groups[relation_type])
         options.append(Option(Text(f"{relation_type} ({len(targets)})", style="bold"), disabled=True))
         for target in targets:
-            label = Text("  " + target)
+            # The short form (no "default/") on one line: at 80 columns a wrapped canonical ref
+            # would break mid-word; a ref too long for the panel ends in "…" instead (the CSS).
+            label = Text("  " + _short_ref(target))
             if target not in known:
                 label.append("  (not in catalog)", style="italic dim")
             options.append(Option(label, id=target))
     return options
+
+
+def _short_ref(canonical: str) -> str:
+    kind, _, rest = canonical.partition(":")
+    namespace, _, name = rest.partition("/")
+    return f"{kind}:{name}" if namespace == "default" and name else canonical
 
 
 class EntityScreen(ConsoleScreen):
@@ -83,7 +91,9 @@ class EntityScreen(ConsoleScreen):
     DEFAULT_CSS = """
     EntityScreen #entity-body { height: 1fr; }
     EntityScreen #details { width: 3fr; padding: 0 1; }
-    EntityScreen #relations { width: 2fr; border-left: solid $primary; }
+    EntityScreen #relations {
+        width: 2fr; min-width: 38; border-left: solid $primary; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     EntityScreen .section-title { text-style: bold; color: $accent; margin-top: 1; }
     EntityScreen #heading { padding: 0 1; margin-bottom: 0; }
     """

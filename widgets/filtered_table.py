@@ -31,7 +31,8 @@ class FilteredTable(Vertical):
     DEFAULT_CSS = """
     FilteredTable { height: 1fr; }
     FilteredTable > Input { height: 1; border: none; padding: 0 1; background: $boost; }
-    FilteredTable > Input:focus { background: $surface-lighten-1; }
+    /* Input:focus would otherwise draw its tall border on this one-row input, hiding the text. */
+    FilteredTable > Input:focus { border: none; background: $surface-lighten-1; }
     FilteredTable > .filtered-table--about { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
     """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.command_line import Command, CommandLineError, complete, parse_command
+from console.command_line import COMMANDS, Command, CommandLineError, complete, hints, parse_command
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,11 @@ def test_completion_suggests_the_command_name() -> None:
     assert complete("sta") == "status"
     assert complete("zzz") is None
     assert complete("deploy x") is None
+
+
+def test_hints_list_the_commands_a_prefix_may_become() -> None:
+    assert len(hints("")) == len(COMMANDS)
+    assert [usage for usage, _ in hints("d")] == [":deploy [SERVICE]", ":docs [ENTITY]"]
+    assert [usage for usage, _ in hints("q")] == [":quit"]
+    assert [usage for usage, _ in hints("c ")] == [":catalog [FILTER]"]  # alias, then its usage only
+    assert hints("zzz") == []

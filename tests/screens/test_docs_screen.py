@@ -252,11 +252,11 @@ async def test_site_picker_lists_docs_and_opens_one(workspace: Path) -> None:
             "component:default/ledger",
             "component:default/payment-service",
         ]
-        await pilot.press(*"pay", "enter", "enter")
+        await pilot.press("slash", *"pay", "enter", "enter")
         await wait_for(pilot, lambda: screen._page is not None)
         assert page_of(screen) == ("component:default/payment-service", "index.md")
         await pilot.press("o")
-        assert screen.query_one("#site-filter", Input).has_focus
+        assert screen.query_one("#sites", OptionList).has_focus
 
 
 async def test_huge_page_first_paint_then_complete(tmp_path: Path) -> None:
