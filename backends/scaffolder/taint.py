@@ -71,13 +71,16 @@ class TrackedMapping(Mapping[str, Any]):
 
 
 def plain(value: Any) -> Any:
-    """``value`` with every TrackedMapping turned back into a dict (for actions and JSON)."""
-    if isinstance(value, TrackedMapping):
-        return {k: plain(v) for k, v in value._data.items()}
+    """``value`` with every TrackedMapping turned back into a dict (for actions and JSON).
+
+    Unwrapping reads through the view, so ``${{ secrets }}`` handed on whole taints like any read.
+    """
     if isinstance(value, Mapping):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
     return value
 
 

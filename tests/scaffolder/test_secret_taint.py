@@ -278,3 +278,19 @@ def test_cli_refuses_secrets_on_the_command_line_and_withholds_them(
         for form in spellings(SECRET.swapcase()):
             assert form not in out + err
         assert WITHHELD in out
+
+
+@pytest.mark.parametrize("expression", ["secrets", "[secrets]", "{'all': secrets}"])
+def test_handing_the_whole_secrets_object_on_taints_it(tmp_path: Path, expression: str) -> None:
+    Capture.received = []
+    template = write_template(
+        tmp_path / "t",
+        [{"id": "use", "action": "test:capture", "input": {"value": f"${{{{ {expression} }}}}"}}],
+        parameters={"properties": {"token": SECRET_FIELD}},
+    )
+    events = list(runner().run(template, {}, {"token": SECRET}, dry_run=True))
+    assert Capture.received == [expected(expression)]  # a plain dict inside, as the action expects
+    shown = [e.message for e in events if type(e).__name__ == "StepLog" and "dry-run mode" in e.message]
+    assert shown == [
+        'Running test:capture in dry-run mode with inputs (secrets redacted): {"value": "[secret withheld]"}'
+    ]
