@@ -142,10 +142,13 @@ def load_template_file(path: str | os.PathLike[str]) -> Template:
     file = Path(path)
     if file.is_dir():
         file = file / TEMPLATE_FILE
+    # The catalog's reader: regular files only (a FIFO would hang), UTF-8 text, a size cap.
+    from backends.catalog.loader import CatalogFileError, read_catalog_file
+
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise TemplateError(f"{file}: cannot read: {error.strerror or error}") from error
+        text = read_catalog_file(file)
+    except CatalogFileError as error:
+        raise TemplateError(f"{file}: {error}") from error
     try:
         documents = yaml_rs.loads(text, parse_datetime=False)
     except yaml_rs.YAMLDecodeError as error:
@@ -261,6 +264,8 @@ def _source_files(source: Any, problems: list[str]) -> Iterable[Path]:
 def _is_template_file(path: Path) -> bool:
     # Cheap sniff so skeleton YAML files (manifests, catalog-info) are not parsed as templates.
     if path.name != TEMPLATE_FILE:
+        if not path.is_file():  # a FIFO named *.yaml must not hang discovery
+            return False
         try:
             head = path.read_text(encoding="utf-8", errors="replace")[:4000]
         except OSError:

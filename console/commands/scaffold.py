@@ -216,16 +216,27 @@ def _values_file(path: str | None) -> dict[str, Any]:
         return {}
     import yaml
 
+    from backends.catalog.loader import CatalogFileError, read_catalog_file
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
-    except OSError as error:
-        raise CommandError(f"{path}: cannot read: {error.strerror or error}", EXIT_USAGE) from error
+        text = read_catalog_file(path)  # regular UTF-8 text only: a FIFO or a binary file is one line
+    except CatalogFileError as error:
+        raise CommandError(f"{path}: {error}", EXIT_USAGE) from error
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise CommandError(f"{path}: invalid YAML: {error}", EXIT_USAGE) from error
+        raise CommandError(f"{path}: invalid YAML{_yaml_where(error)}", EXIT_USAGE) from error
     if not isinstance(data, dict):
         raise CommandError(f"{path}: expected a mapping of answers", EXIT_USAGE)
     return data
+
+
+def _yaml_where(error: Exception) -> str:
+    """`` at line L, column C: problem`` from a PyYAML error, on one line."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{where}: {problem}"
 
 
 def _prompt(form: Any) -> None:

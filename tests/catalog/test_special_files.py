@@ -1,20 +1,12 @@
-"""FIFOs, sockets, devices, symlink loops and links out of a source: one line each, never a hang.
-
-A FIFO read the old way blocks until a writer comes. So that a regression fails instead of hanging
-the suite, ``unblock`` keeps opening each FIFO for writing: a reader stuck in ``open`` gets an
-empty file (and the test's assertions fail), a reader that never opens it is never disturbed.
-"""
+"""FIFOs, sockets, devices, symlink loops and links out of a source: one line each, never a hang."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
 import stat
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,33 +14,10 @@ import pytest
 from backends.catalog.reader import ReadOptions, read_documents
 from backends.catalog.sources import DirSource, GitSource
 from console.cli import main
+from tests.fifo import make_fifo, unblocked
 
 from .conftest import component
 from .test_git import make_repo
-
-
-@pytest.fixture
-def unblock() -> Iterator[list[Path]]:
-    fifos: list[Path] = []
-    stop = threading.Event()
-
-    def writer() -> None:
-        while not stop.wait(0.05):
-            for fifo in fifos:
-                with contextlib.suppress(OSError):  # no reader waiting: nothing to unblock
-                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    yield fifos
-    stop.set()
-    thread.join()
-
-
-def _fifo(path: Path, unblock: list[Path]) -> Path:
-    os.mkfifo(path)
-    unblock.append(path)
-    return path
 
 
 def _socket(path: Path) -> socket.socket:
@@ -67,16 +36,17 @@ def _device(path: Path) -> Path:
 
 
 def test_validate_directory_reports_each_special_file_and_validates_the_rest(
-    tmp_path: Path, unblock: list[Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "good.yaml").write_text(component("good"))
-    _fifo(tmp_path / "fifo.yaml", unblock)
+    fifo = make_fifo(tmp_path / "fifo.yaml")
     server = _socket(tmp_path / "sock.yaml")
     _device(tmp_path / "dev.yaml")
     (tmp_path / "loop.yaml").symlink_to("loop.yaml")
     (tmp_path / "zz-good.yaml").write_text(component("also-good"))
     try:
-        code = main(["catalog", "validate", "-o", "json", str(tmp_path)])
+        with unblocked(fifo):
+            code = main(["catalog", "validate", "-o", "json", str(tmp_path)])
     finally:
         server.close()
     out, err = capsys.readouterr()
@@ -94,10 +64,11 @@ def test_validate_directory_reports_each_special_file_and_validates_the_rest(
 
 
 def test_validate_a_fifo_named_on_the_command_line(
-    tmp_path: Path, unblock: list[Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fifo = _fifo(tmp_path / "pipe.yaml", unblock)
-    code = main(["catalog", "validate", str(fifo)])
+    fifo = make_fifo(tmp_path / "pipe.yaml")
+    with unblocked(fifo):
+        code = main(["catalog", "validate", str(fifo)])
     out, _ = capsys.readouterr()
     assert code == 1
     assert f"{fifo}:1" in out and "not a regular file (a FIFO)" in out
@@ -125,13 +96,14 @@ def test_validate_an_unreadable_directory_is_one_line_and_siblings_still_run(
 
 
 @pytest.mark.parametrize("kind", ["text", "json", "yaml"])
-def test_placeholder_naming_a_fifo_is_an_error_on_that_entity(
-    tmp_path: Path, unblock: list[Path], kind: str
-) -> None:
-    _fifo(tmp_path / "data.txt", unblock)
+def test_placeholder_naming_a_fifo_is_an_error_on_that_entity(tmp_path: Path, kind: str) -> None:
+    fifo = make_fifo(tmp_path / "data.txt")
     (tmp_path / "api.yaml").write_text(component("api", definition=f"{{${kind}: ./data.txt}}"))
     (tmp_path / "other.yaml").write_text(component("other"))
-    results = list(read_documents([str(tmp_path / "api.yaml"), str(tmp_path / "other.yaml")], ReadOptions()))
+    with unblocked(fifo):
+        results = list(
+            read_documents([str(tmp_path / "api.yaml"), str(tmp_path / "other.yaml")], ReadOptions())
+        )
     assert [(r.ref, r.valid) for r in results] == [
         ("component:default/api", False),
         ("component:default/other", True),
