@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from backends.search import SearchHit, SearchResults, SearchService
 
 GROUP_TITLES = {"entity": "Entities", "docs": "Docs pages", "template": "Templates"}
+# One hit's label in the ctrl+p palette ("Docs page: Runbook").
+HIT_LABELS = {"entity": "Entity", "docs": "Docs page", "template": "Template"}
 _KIND = re.compile(r"(?:^|\s)kind:(\S+)")
 
 
@@ -263,7 +265,9 @@ class SearchCommands(Provider):
         text, kind = split_kind(query)
         matcher = self.matcher(text)
         for hit in service.search(text, kind=kind, limit=8).hits:
-            label = f"{GROUP_TITLES[hit.target.type.value][:-1]}: {hit.document.title}"
+            if hit.target.type.value == "entity" and kind is None:
+                continue  # the palette's entity provider lists entities already; once is enough
+            label = f"{HIT_LABELS[hit.target.type.value]}: {hit.document.title}"
             yield Hit(
                 hit.score,
                 matcher.highlight(label),

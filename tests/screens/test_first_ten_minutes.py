@@ -134,3 +134,27 @@ async def test_relations_at_80_columns_keep_refs_whole_and_footer_keeps_help() -
         assert "? Help" in screen_text(app).splitlines()[-1]
         await pilot.press("escape")
         assert "? Help" in screen_text(app).splitlines()[-1]
+
+
+async def test_palette_lists_each_entity_once_with_readable_labels() -> None:
+    from textual.command import CommandList
+
+    from screens.search import shared_search_service
+
+    app = demo_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: shared_search_service(app).watched is app.catalog)
+        await pilot.press(*"payment service")
+        commands = app.screen.query_one(CommandList)
+        await until(pilot, lambda: commands.option_count > 3)
+        await pilot.pause(0.3)
+        labels = [
+            str(commands.get_option_at_index(i).hit.match_display) for i in range(commands.option_count)
+        ]
+        assert not any(label.startswith("Entitie") for label in labels), labels
+        payment = [
+            label for label in labels if "payment-service" in label or label.endswith(": Payment Service")
+        ]
+        assert len(payment) == 1, labels
