@@ -365,9 +365,15 @@ class DeployScreen(ConsoleScreen):
         for item in self.interrupted:
             record = item.record
             canary = f"canary {item.canary_replicas} pods" if item.canary_present else "no canary"
+            if item.rollback_outcome:  # resuming (r) or aborting (x) both finish the rollback
+                where = f"stopped while rolling back: {item.rollback_reason}"
+            elif item.last_step >= 0:
+                where = f"stopped after step {item.last_step + 1} passed its checks"
+            else:
+                where = "stopped before any step passed its checks"
             text.append(
                 f"  {record.service} in {record.environment}: {record.from_version} → {record.to_version} "
-                f"by {record.user}, stopped after step {item.last_step + 1} ({canary})\n"
+                f"by {record.user}, {where} ({canary})\n"
             )
         which = "it" if len(self.interrupted) == 1 else "the first"
         text.append(f"  r resumes {which} · x aborts {which} (stable restored, canary removed)", style="dim")

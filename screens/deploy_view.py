@@ -200,8 +200,9 @@ class RunState:
         step = event.step
         in_steps = step is not None and step < len(self.statuses)
         if stage == "canary" and in_steps:
-            # Analysis (if any) follows at once and sets the step running again.
-            self.statuses[step] = status
+            # Routed is not passed: the step stays running until its check (the analysis stage,
+            # which every step has) passes.
+            self.statuses[step] = "running" if ok else status
         elif stage == "analysis" and in_steps:
             self.statuses[step] = status
         elif stage in ("promote", "scale") or (stage == "rollback" and self._rollback_is_the_job):

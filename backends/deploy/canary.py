@@ -17,10 +17,12 @@ A_VERSION = PREFIX + "version"
 A_DEPLOY_ID = PREFIX + "deploy-id"
 A_DEPLOYED_BY = PREFIX + "deployed-by"
 A_DEPLOYED_AT = PREFIX + "deployed-at"
-A_PREVIOUS = PREFIX + "previous-version"
+A_PREVIOUS = PREFIX + "previous-version"  # on the stable: what ran healthy before (success only)
+A_PREVIOUS_OF = PREFIX + "previous-version-of"  # the version A_PREVIOUS was the predecessor of
 A_OUTCOME = PREFIX + "outcome"
 A_COMMIT = PREFIX + "commit-sha"
 A_STEP = PREFIX + "step"  # on the canary: index of the step it last reached
+A_PASSED_STEP = PREFIX + "passed-step"  # on the canary: index of the last step whose check passed
 A_STABLE_REPLICAS = PREFIX + "stable-replicas"  # on the canary: stable's size before the deploy
 
 
@@ -113,3 +115,17 @@ def ready_replicas(deployment: dict[str, Any]) -> int:
 
 def annotations(deployment: dict[str, Any]) -> dict[str, str]:
     return dict(((deployment.get("metadata") or {}).get("annotations")) or {})
+
+
+def healthy_previous(deployment: dict[str, Any]) -> str:
+    """The version that ran healthy before the one this Deployment runs, as its annotations say.
+
+    Only a successful deploy or rollback writes the pair (previous, previous-of); a failed one never
+    touches it. So the pair is believed only while "previous-of" is the version running now — an
+    annotation left by an older idp-console after a rollback, or an image changed by hand, is not.
+    """
+    notes = annotations(deployment)
+    previous = notes.get(A_PREVIOUS, "")
+    if previous and notes.get(A_PREVIOUS_OF) == deployed_version(deployment) != previous:
+        return previous
+    return ""

@@ -17,11 +17,10 @@ from typing import Any
 from backends.deploy import canary as cn
 from backends.deploy.analysis import Prometheus
 from backends.deploy.config import DeploySettings, parse_deploy_settings
-from backends.deploy.events import Stage, StageFinished
 from backends.deploy.history import DeployHistory
 from backends.deploy.lease import current_holder, describe_holder, lease_name
 from backends.deploy.prechecks import CatalogLike, DeployRefused, DeployTarget, resolve_target
-from backends.deploy.run import ACTIVE_RUNS, DeployRun, InterruptedDeploy
+from backends.deploy.run import ACTIVE_RUNS, DeployRun, InterruptedDeploy, healthy_rollback_version
 from backends.deploy.status import ServiceStatus, read_status
 from backends.kube.cluster import Cluster, ClusterError, ClusterUnreachable, RetryPolicy
 from backends.kube.environments import (
@@ -169,10 +168,18 @@ class DeployEngine:
             commit_time=commit_time,
         )
 
-    def rollback(self, service: str, environment: str, to: str | None = None) -> DeployRun:
-        """Put the stable Deployment back on ``to``, or on the last good version within 72 h."""
+    def rollback(
+        self, service: str, environment: str, to: str | None = None, *, force: bool = False
+    ) -> DeployRun:
+        """Put the stable Deployment back on ``to``, or on the last version that finished healthy
+        within 72 h. A ``to`` that failed in this environment is refused unless ``force``."""
         return DeployRun(
-            self.context, kind="rollback", service=service, environment=environment, version=to or ""
+            self.context,
+            kind="rollback",
+            service=service,
+            environment=environment,
+            version=to or "",
+            force=force,
         )
 
     def scale(self, service: str, environment: str, replicas: int) -> DeployRun:
@@ -185,8 +192,7 @@ class DeployEngine:
         env = self.context.environment(environment)
         target, stable = self.context.resolve(service, env, check_permissions=False)
         records = self.context.history.records(target.service, environment, limit=1)
-        current = cn.deployed_version(stable)
-        back = self.context.history.rollback_target(target.service, environment, current)
+        back = healthy_rollback_version(self.context.history, target.service, environment, stable)
         return read_status(
             target.cluster,
             target.namespace,
@@ -195,7 +201,7 @@ class DeployEngine:
             environment=environment,
             lease_holder=current_holder(target.cluster, target.namespace, target.service),
             last_deploy=records[0] if records else None,
-            rollback_to=back or cn.annotations(stable).get(cn.A_PREVIOUS) or None,
+            rollback_to=back,
         )
 
     # -- crash recovery ---------------------------------------------------------------------------
@@ -206,7 +212,8 @@ class DeployEngine:
 
         A run is alive if it is in this process, or its process on this host still exists, or (for
         another host) it still renews its lease. Everything else is interrupted: shown with where it
-        stopped (last completed step from history, the canary from the cluster), to resume or abort.
+        stopped (the facts its history recorded: the last step whose check passed, a promote or a
+        rollback that had begun; the canary from the cluster), to resume or abort.
         """
         found = []
         for record in self.context.history.unfinished(service, environment):
@@ -226,14 +233,14 @@ class DeployEngine:
                     continue
             canary = cluster.find("deployments", record.namespace, cn.canary_name(record.deployment))
             stable = cluster.find("deployments", record.namespace, record.deployment)
-            last_step = -1
-            for event in self.context.history.events(record.id):
-                if isinstance(event, StageFinished) and event.stage is Stage.CANARY and event.ok:
-                    last_step = max(last_step, event.step if event.step is not None else -1)
+            facts = self.context.history.facts(record.id)
+            last_step = facts.last_passed
             stable_replicas = None
-            if canary is not None:
-                notes = cn.annotations(canary)
-                last_step = max(last_step, int(notes.get(cn.A_STEP) or -1))
+            notes = cn.annotations(canary) if canary is not None else {}
+            if notes.get(cn.A_DEPLOY_ID) == record.id:  # another deploy's canary says nothing of this one
+                # Written only after a step's check passed (a power cut may lose the history's last
+                # events, never this); the "step" annotation only says where traffic was shifted.
+                last_step = max(last_step, _as_int(notes.get(cn.A_PASSED_STEP), -1))
                 stable_replicas = (
                     int(notes[cn.A_STABLE_REPLICAS]) if notes.get(cn.A_STABLE_REPLICAS) else None
                 )
@@ -245,6 +252,9 @@ class DeployEngine:
                     canary_present=canary is not None,
                     stable_version=cn.deployed_version(stable) if stable else "",
                     canary_replicas=cn.desired_replicas(canary) if canary else 0,
+                    promoting=facts.promoting,
+                    rollback_outcome=facts.rollback_outcome,
+                    rollback_reason=facts.rollback_reason,
                 )
             )
         return found
@@ -280,6 +290,13 @@ class DeployEngine:
             version=record.to_version,
             resume=point,
         )
+
+
+def _as_int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
 
 
 def _process_alive(pid: int) -> bool:

@@ -15,13 +15,22 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from backends import paths
-from backends.deploy.events import DeployEvent, Outcome, event_from_dict, event_to_dict
+from backends.deploy.events import (
+    DeployEvent,
+    DeployStarted,
+    Outcome,
+    Stage,
+    StageFinished,
+    StageStarted,
+    event_from_dict,
+    event_to_dict,
+)
 
 HISTORY_FILE = "deploy-history.sqlite3"
 ROLLBACK_WINDOW_HOURS = 72
@@ -92,6 +101,47 @@ class DeployRecord:
     @property
     def in_progress(self) -> bool:
         return self.outcome is None
+
+
+@dataclass(frozen=True, slots=True)
+class DeployFacts:
+    """Where a deploy stands, read from what its history records — never from counters.
+
+    A step counts as passed only once its check (bake, health and analysis) passed; a weight that
+    was routed but not yet checked is not progress. Once a rollback (or an abort) has begun, the
+    deploy can only end as that rollback: the version it was rolling back from is never promoted.
+    """
+
+    last_passed: int = -1  # index of the last step whose check passed, -1 if none
+    promoting: bool = False  # the promote had begun: the checks were passed or skipped by a person
+    rollback_outcome: str = ""  # rolled-back | aborted once a rollback has begun, else ""
+    rollback_reason: str = ""
+
+
+def read_facts(events: Iterable[DeployEvent]) -> DeployFacts:
+    """The facts of one deploy from its recorded events (all its runs: first, resumes, aborts)."""
+    last_passed, promoting, outcome, reason = -1, False, "", ""
+    for event in events:
+        if isinstance(event, StageFinished) and event.stage is Stage.ANALYSIS and event.ok:
+            last_passed = max(last_passed, event.step if event.step is not None else -1)
+        elif isinstance(event, StageStarted) and event.stage is Stage.PROMOTE:
+            promoting = True
+        elif outcome:
+            continue  # the first rollback's outcome and reason are the ones that stand
+        elif isinstance(event, StageStarted) and event.stage is Stage.ROLLBACK:
+            outcome, reason = event.outcome or str(Outcome.ROLLED_BACK), event.detail
+        elif isinstance(event, DeployStarted) and event.kind == "abort":
+            outcome, reason = str(Outcome.ABORTED), f"interrupted deploy {event.deploy_id} aborted"
+    return DeployFacts(last_passed, promoting, outcome, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionVerdict:
+    """What one record proves about one version in its environment: it ran healthy, or it failed."""
+
+    version: str
+    healthy: bool
+    record: DeployRecord
 
 
 class DeployHistory:
@@ -187,6 +237,44 @@ class DeployHistory:
             rows = db.execute("SELECT data FROM events WHERE deploy_id = ? ORDER BY seq", (deploy_id,))
             return [event_from_dict(json.loads(row["data"])) for row in rows]
 
+    def facts(self, deploy_id: str) -> DeployFacts:
+        """Where a deploy stands (see :class:`DeployFacts`)."""
+        return read_facts(self.events(deploy_id))
+
+    def verdicts(self, service: str, environment: str) -> Iterator[VersionVerdict]:
+        """Newest first, every healthy / failed proof about a version of ``service`` in ``environment``.
+
+        A successful deploy proves both its versions ran healthy: the one it replaced (until then)
+        and the one it installed; a successful rollback proves the version it went back to (not the
+        one it left: someone chose to leave it). A deploy rolled back or aborted — or still rolling
+        back — proves its version failed, as does a rollback whose version did not roll out.
+        Refusals and scaling prove nothing.
+        """
+        for record in self.records(service, environment, limit=500):
+            outcome = record.outcome
+            if record.kind == "deploy":
+                if outcome is Outcome.SUCCEEDED:
+                    yield VersionVerdict(record.to_version, True, record)
+                    yield VersionVerdict(record.from_version, True, record)
+                elif outcome in (Outcome.ROLLED_BACK, Outcome.ABORTED) or self._rolling_back(record):
+                    yield VersionVerdict(record.to_version, False, record)
+            elif record.kind == "rollback":
+                if outcome is Outcome.SUCCEEDED:
+                    yield VersionVerdict(record.to_version, True, record)
+                elif outcome is Outcome.FAILED:
+                    yield VersionVerdict(record.to_version, False, record)
+
+    def _rolling_back(self, record: DeployRecord) -> bool:
+        """Unfinished, and its rollback has begun: its version failed (or was aborted) already."""
+        return record.outcome is None and bool(self.facts(record.id).rollback_outcome)
+
+    def failure(self, service: str, environment: str, version: str) -> DeployRecord | None:
+        """The record proving ``version`` failed here, unless a newer one proves it healthy."""
+        for verdict in self.verdicts(service, environment):
+            if verdict.version == version:
+                return None if verdict.healthy else verdict.record
+        return None
+
     def rollback_target(
         self,
         service: str,
@@ -196,20 +284,20 @@ class DeployHistory:
         window_hours: float = ROLLBACK_WINDOW_HOURS,
         now: float | None = None,
     ) -> str | None:
-        """The last version that ran successfully within the window and is not the current one.
+        """The last version that finished healthy within the window and is not the current one.
 
-        A successful deploy proves both its versions ran healthy: the one it replaced (until then)
-        and the one it installed; walking newest first, the first that differs is the way back.
+        A version whose newest verdict is a failure is never a way back, however healthy it was
+        before.
         """
         since = (now or time.time()) - window_hours * 3600
-        for record in self.records(service, environment, limit=500):
-            if record.finished_at is None or record.finished_at < since:
+        judged: set[str] = set()
+        for verdict in self.verdicts(service, environment):
+            if not verdict.version or verdict.version in judged:
                 continue
-            if record.outcome is not Outcome.SUCCEEDED or record.kind == "scale":
-                continue
-            for version in (record.to_version, record.from_version):
-                if version and version != current_version:
-                    return version
+            judged.add(verdict.version)
+            finished_at = verdict.record.finished_at
+            if verdict.healthy and verdict.version != current_version and (finished_at or 0) >= since:
+                return verdict.version
         return None
 
     def _records(self, tail: str, params: tuple) -> list[DeployRecord]:

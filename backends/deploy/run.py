@@ -44,7 +44,7 @@ from backends.deploy.events import (
     StageStarted,
     Verdict,
 )
-from backends.deploy.history import DeployRecord
+from backends.deploy.history import DeployHistory, DeployRecord
 from backends.deploy.lease import DeployLease, LeaseHeld, LeaseLost, canonical_service
 from backends.deploy.prechecks import DeployRefused, DeployTarget
 from backends.deploy.weights import split_replicas
@@ -80,11 +80,32 @@ class InterruptedDeploy:
     """A deploy that started and never finished, and where it stopped (history + cluster state)."""
 
     record: DeployRecord
-    last_step: int  # index of the last canary step that completed, -1 if none
+    last_step: int  # index of the last canary step whose check passed, -1 if none
     stable_replicas: int | None  # the stable's size before the deploy, from the canary's annotation
     canary_present: bool = False
     stable_version: str = ""  # what the stable Deployment runs now
     canary_replicas: int = 0
+    promoting: bool = False  # it died promoting: resuming finishes the promote
+    rollback_outcome: str = ""  # it died rolling back (or aborting): resuming finishes the rollback
+    rollback_reason: str = ""
+
+
+def healthy_rollback_version(
+    history: DeployHistory, service: str, environment: str, stable: dict[str, Any]
+) -> str | None:
+    """Where ``rollback`` without ``--to`` goes: the last version that finished healthy here.
+
+    The local history first; without one (another host deployed, or a fresh state dir), the
+    stable Deployment's own success-only annotation — unless the history knows that version failed.
+    """
+    current = cn.deployed_version(stable)
+    found = history.rollback_target(service, environment, current)
+    if found:
+        return found
+    noted = cn.healthy_previous(stable)
+    if noted and history.failure(service, environment, noted) is None:
+        return noted
+    return None
 
 
 class DeployRun:
@@ -102,8 +123,10 @@ class DeployRun:
         commit_sha: str | None = None,
         commit_time: float | None = None,
         resume: InterruptedDeploy | None = None,
+        force: bool = False,
     ) -> None:
         self.context = context
+        self.force = force  # rollback --to a version that failed here: the user insists
         self.kind = kind
         self.service = service
         self.environment_name = environment
@@ -315,6 +338,15 @@ class DeployRun:
             "abort": None,
         }[self.kind]
         try:
+            unfinished = self._unfinished_rollback()
+            if unfinished is not None:
+                # Never forward again: the version it was rolling back from failed (or was aborted).
+                message = (
+                    f"finishing the rollback of {self.deploy_id} that was interrupted ({unfinished.outcome}: "
+                    f"{unfinished.reason}); {self.version} is not promoted"
+                )
+                yield self._emit(LogLine(self.deploy_id, message=message, level="warning"))
+                raise unfinished
             if handler is None:
                 raise _Stop(f"interrupted deploy {self.deploy_id} aborted", Outcome.ABORTED)
             yield from handler()
@@ -324,6 +356,13 @@ class DeployRun:
             yield from self._lease_lost(lost)
         except ClusterError as error:
             yield from self._roll_back(_Stop(f"cluster error: {error}"))
+
+    def _unfinished_rollback(self) -> _Stop | None:
+        """The rollback an interrupted deploy had begun, to be finished with its own outcome and reason."""
+        point = self.resume_point
+        if point is None or not point.rollback_outcome:
+            return None
+        return _Stop(point.rollback_reason or "rollback interrupted", Outcome(point.rollback_outcome))
 
     # -- pre-checks -------------------------------------------------------------------------------
     def _prechecks(self) -> dict[str, Any]:
@@ -415,16 +454,22 @@ class DeployRun:
         return warnings
 
     def _choose_rollback_version(self, stable: dict[str, Any], current: str) -> None:
+        history, env = self.context.history, self.environment_name
         if self.version:
             if self.version == current:
-                raise DeployRefused(f"{self.service} already runs {current} in {self.environment_name}")
+                raise DeployRefused(f"{self.service} already runs {current} in {env}")
+            failed = history.failure(self.service, env, self.version)
+            if failed is not None and not self.force:
+                why = f"{failed.outcome or 'rolling back'}" + (f": {failed.reason}" if failed.reason else "")
+                raise DeployRefused(
+                    f"{self.version} failed in {env} (deploy {failed.id}, {why}); "
+                    "roll back to it anyway with --force"
+                )
             return
-        found = self.context.history.rollback_target(self.service, self.environment_name, current)
-        # Without local history (another machine deployed), the Deployment's own annotation knows.
-        found = found or cn.annotations(stable).get(cn.A_PREVIOUS)
+        found = healthy_rollback_version(history, self.service, env, stable)
         if not found or found == current:
             raise DeployRefused(
-                f"no earlier version of {self.service} in {self.environment_name} within 72 h "
+                f"no version of {self.service} that finished healthy in {env} within 72 h "
                 "to roll back to; name one with --to VERSION"
             )
         self.version = found
@@ -595,12 +640,15 @@ class DeployRun:
         assert target is not None
         steps = target.settings.steps
         first = 0
-        if self.resume_point is not None:
-            first = self.resume_point.last_step + 1
-            yield self._emit(
-                LogLine(self.deploy_id, message=f"resuming {self.deploy_id} at step {first + 1}")
-            )
-        yield from self._update_stage()
+        point = self.resume_point
+        if point is not None:
+            # After the last step whose check passed: the step in flight is shifted, baked and
+            # analysed again from its start. A promote that had begun is finished.
+            first = len(steps) if point.promoting else point.last_step + 1
+            where = "the promote" if first >= len(steps) else f"step {first + 1} ({steps[first].weight}%)"
+            yield self._emit(LogLine(self.deploy_id, message=f"resuming {self.deploy_id} at {where}"))
+        if first < len(steps):
+            yield from self._update_stage()
         for index in range(first, len(steps)):
             if self._promote_full:
                 break
@@ -706,11 +754,8 @@ class DeployRun:
             timeout=deadline,
             what=f"stable scaled to {split.stable}",
         )
-
-        def note_step(deployment: dict[str, Any]) -> None:
-            deployment["metadata"].setdefault("annotations", {})[cn.A_STEP] = str(index)
-
-        target.cluster.update("deployments", target.namespace, target.canary_name, note_step)
+        self._note_on_canary(cn.A_STEP, index)
+        # Routed is not passed: the step counts only once its check below has passed.
         yield self._emit(
             StageFinished(
                 self.deploy_id,
@@ -721,10 +766,18 @@ class DeployRun:
                 duration=time.monotonic() - began,
             )
         )
-        if step.analysis:
-            yield from self._analyse(index, split.canary)
-        elif step.bake and step.weight < 100:
-            yield from self._bake(step.bake)
+        if (yield from self._analyse(index, split.canary)):
+            # Recorded in the history (by the event) and on the canary before the next step begins.
+            self._note_on_canary(cn.A_PASSED_STEP, index)
+
+    def _note_on_canary(self, key: str, index: int) -> None:
+        target = self.target
+        assert target is not None
+
+        def note(deployment: dict[str, Any]) -> None:
+            deployment["metadata"].setdefault("annotations", {})[key] = str(index)
+
+        target.cluster.update("deployments", target.namespace, target.canary_name, note)
 
     def _bake(self, seconds: float) -> Steps:
         """Watch the canary for ``seconds`` (pauses extend it; promote ends it)."""
@@ -741,18 +794,27 @@ class DeployRun:
         with self._wake:
             self._skip = False
 
-    def _analyse(self, index: int, canary_pods: int) -> Steps:
+    def _analyse(self, index: int, canary_pods: int) -> Generator[DeployEvent, None, bool]:
+        """The step's check: bake, health checks, and the error rate where the step has analysis.
+
+        Every step has one, so "passed" means the same everywhere: its ANALYSIS stage finished ok.
+        Returns False when a full promote cut it short (then nothing about the step was proven).
+        """
         target = self.target
         assert target is not None
         step = target.settings.steps[index]
+        bake = step.bake if step.weight < 100 else 0.0
         began = time.monotonic()
         yield self._emit(
             StageStarted(
-                self.deploy_id, stage=Stage.ANALYSIS, step=index, detail=f"bake {format_duration(step.bake)}"
+                self.deploy_id,
+                stage=Stage.ANALYSIS,
+                step=index,
+                detail=f"bake {format_duration(bake)}" if bake else "health checks",
             )
         )
         try:
-            yield from self._bake(step.bake)
+            yield from self._bake(bake)
         except _Stop as stop:
             if stop.outcome is Outcome.ROLLED_BACK and self._stop_request is None:
                 yield self._emit(
@@ -767,7 +829,7 @@ class DeployRun:
                 )
             raise
         if self._promote_full:
-            return
+            return False
         checks = health_checks(self._canary(), self._canary_pods(), canary_pods)
         analysis = target.settings.analysis
         query = analysis.render(
@@ -781,7 +843,8 @@ class DeployRun:
                 "track": "canary",
             }
         )
-        checks.append(error_rate_check(target.prometheus, query, analysis.threshold))
+        if step.analysis:
+            checks.append(error_rate_check(target.prometheus, query, analysis.threshold))
         for check in checks:
             yield self._emit(
                 AnalysisResult(
@@ -815,12 +878,19 @@ class DeployRun:
                 ok=True,
                 step=index,
                 detail=(
-                    f"health checks passing ({format_duration(step.bake)}); "
-                    + ("error rate accepted by user" if unsure else "error rate within threshold")
+                    f"health checks passing ({format_duration(bake)}); "
+                    + (
+                        "error rate accepted by user"
+                        if unsure
+                        else "error rate within threshold"
+                        if step.analysis
+                        else f"no error-rate analysis at {step.weight}%"
+                    )
                 ),
                 duration=time.monotonic() - began,
             )
         )
+        return True
 
     def _promote(self) -> Steps:
         target = self.target
@@ -835,31 +905,42 @@ class DeployRun:
         def promote(deployment: dict[str, Any]) -> None:
             cn.set_version(deployment, old, new)
             deployment["spec"]["replicas"] = self.total
-            self._annotate(deployment, Outcome.SUCCEEDED, previous=old, version=new)
+            self._annotate(deployment, Outcome.SUCCEEDED, version=new, previous=old)
 
         target.cluster.update("deployments", target.namespace, target.stable_name, promote)
         yield from self._wait_for_stable(self.total, new, f"{target.stable_name} to roll out {new}")
-        yield from self._remove_canary()
+        if self._canary() is not None:  # a resumed promote may find it gone already
+            yield from self._remove_canary()
         yield self._stage_done(
             Stage.PROMOTE, began, f"{target.stable_name} runs {new} on {self.total} pods; canary removed"
         )
         yield self._finish(Outcome.SUCCEEDED, "", new)
 
-    def _annotate(self, deployment: dict[str, Any], outcome: Outcome, *, previous: str, version: str) -> None:
-        """Record the deploy on the Deployment itself, so other tools (and other machines) see it."""
+    def _annotate(
+        self, deployment: dict[str, Any], outcome: Outcome, *, version: str, previous: str | None = None
+    ) -> None:
+        """Record the deploy on the Deployment itself, so other tools (and other machines) see it.
+
+        ``previous`` is given on success only: the previous-version pair then says what ran healthy
+        before ``version``. A rollback never writes it, so it can never name the failed version.
+        """
         notes = deployment["metadata"].setdefault("annotations", {})
         notes.update(
             {
                 cn.A_VERSION: version,
-                cn.A_PREVIOUS: previous,
                 cn.A_DEPLOY_ID: self.deploy_id,
                 cn.A_DEPLOYED_BY: self.user,
                 cn.A_DEPLOYED_AT: dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 cn.A_OUTCOME: str(outcome),
             }
         )
+        if previous is None:
+            return
+        notes[cn.A_PREVIOUS], notes[cn.A_PREVIOUS_OF] = previous, version
         if self.commit_sha:
             notes[cn.A_COMMIT] = self.commit_sha
+        else:
+            notes.pop(cn.A_COMMIT, None)  # the commit of a version that no longer runs
 
     def _remove_canary(self) -> Steps:
         target = self.target
@@ -880,17 +961,17 @@ class DeployRun:
             self._paused = False
         began = time.monotonic()
         old = self.from_version
-        yield self._emit(StageStarted(self.deploy_id, stage=Stage.ROLLBACK, detail=stop.reason))
+        # Recorded with its outcome before the first write: if this process dies from here on, the
+        # deploy is finished as this rollback, never resumed as a deploy (history.read_facts).
+        yield self._emit(
+            StageStarted(self.deploy_id, stage=Stage.ROLLBACK, detail=stop.reason, outcome=str(stop.outcome))
+        )
         try:
 
             def restore(deployment: dict[str, Any]) -> None:
                 cn.set_version(deployment, cn.deployed_version(deployment), old)
                 deployment["spec"]["replicas"] = self.total
-                self._annotate(deployment, stop.outcome, previous=self.version, version=old)
-                # Keep what was there before: "previous" of a failed deploy is not a version to return to.
-                deployment["metadata"]["annotations"][cn.A_PREVIOUS] = (
-                    cn.annotations(deployment).get(cn.A_PREVIOUS) or ""
-                )
+                self._annotate(deployment, stop.outcome, version=old)
 
             target.cluster.update("deployments", target.namespace, target.stable_name, restore)
             yield from self._wait_for_stable(self.total, old, f"{target.stable_name} to return to {old}")
@@ -927,7 +1008,16 @@ class DeployRun:
 
         def back(deployment: dict[str, Any]) -> None:
             cn.set_version(deployment, old, new)
-            self._annotate(deployment, Outcome.SUCCEEDED, previous=old, version=new)
+
+        def annotate(outcome: Outcome, previous: str | None) -> None:
+            # Only once the rollout is known: "previous" must never be written for a version that
+            # did not come up.
+            target.cluster.update(
+                "deployments",
+                target.namespace,
+                target.stable_name,
+                lambda d: self._annotate(d, outcome, version=new, previous=previous),
+            )
 
         target.cluster.update("deployments", target.namespace, target.stable_name, back)
         if self._canary() is not None:
@@ -935,11 +1025,13 @@ class DeployRun:
         try:
             yield from self._wait_for_stable(self.total, new, f"{target.stable_name} to roll out {new}")
         except _Stop as stop:
+            annotate(Outcome.FAILED, None)
             yield self._emit(
                 StageFinished(self.deploy_id, stage=Stage.ROLLBACK, ok=False, detail=stop.reason)
             )
             yield self._finish(Outcome.FAILED, stop.reason, new)
             return
+        annotate(Outcome.SUCCEEDED, old)
         yield self._stage_done(Stage.ROLLBACK, began, f"{target.stable_name} runs {new} on {self.total} pods")
         yield self._finish(Outcome.SUCCEEDED, "", new)
 

@@ -11,6 +11,11 @@
 
 Fetching a repository is injected (``Checkout``) so tests and the CLI can run without the git
 backend; failures become an ``error`` on the location, never an exception.
+
+Nothing is read outside the entity's source root (``boundary``): the workspace directory (or,
+for a file outside it, the file's own directory) or the git checkout. A ``dir:`` path, a
+``url:`` sub-directory or a README that resolves (``..``, absolute paths, symlinks) outside it is
+an error on the entity; the site builder applies the same boundary to ``docs_dir`` and pages.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class DocsLocation:
     source: str = ""
     notices: list[str] = field(default_factory=list)
     error: str | None = None
+    boundary: Path | None = None  # real path nothing may be read outside of (None: anywhere)
 
 
 def default_checkout(url: str, ref: str) -> CheckoutResult:
@@ -82,6 +88,9 @@ def locate_docs(entity: Any, *, root: Path | None = None, checkout: Checkout | N
             return location
         directory = (base / target).resolve()
         location.source = f"{annotation} (relative to {Path(str(entity.position.file)).name})"
+        if not inside(directory, location.boundary):
+            location.error = f"{TECHDOCS_REF} '{annotation}': {outside(directory, location.boundary)}"
+            return location
         if not directory.is_dir():
             location.error = f"{TECHDOCS_REF} '{annotation}': directory {directory} does not exist"
             return location
@@ -137,11 +146,12 @@ def _entity_directory(
     local = Path(file)
     if not local.is_absolute() and root is not None:
         local = root / file
-    if local.exists():
-        return local.resolve().parent, None
     git = parse_git_position(file)
-    if git is None:
-        return local.resolve().parent, None
+    if local.exists() or git is None:
+        directory = local.resolve().parent
+        workspace = root.resolve() if root is not None else None
+        location.boundary = workspace if workspace and inside(directory, workspace) else directory
+        return directory, None
     url, ref, path = git
     try:
         result = checkout(url, ref)
@@ -149,6 +159,7 @@ def _entity_directory(
         return None, f"cannot fetch the entity's repository {url}@{ref}: {_one_line(error)}"
     if getattr(result, "warning", None):
         location.notices.append(str(result.warning))
+    location.boundary = Path(result.path).resolve()
     return (Path(result.path) / path).parent, None
 
 
@@ -162,8 +173,12 @@ def _from_url(target: str, checkout: Checkout, location: DocsLocation, annotatio
     if getattr(result, "warning", None):
         location.notices.append(str(result.warning))
     root = Path(result.path)
+    location.boundary = root.resolve()
     directory = (root / sub).resolve() if sub else root
     location.source = f"{annotation} (git checkout {root})"
+    if not inside(directory, location.boundary):
+        location.error = f"{TECHDOCS_REF} '{annotation}': {outside(directory, location.boundary)}"
+        return location
     if not directory.is_dir():
         location.error = f"{TECHDOCS_REF} '{annotation}': '{sub}' does not exist in {repo}@{ref}"
         return location
@@ -183,6 +198,9 @@ def _fallback(base: Path, file: Any, location: DocsLocation) -> DocsLocation:
         return location
     for readme in README_NAMES:
         if (base / readme).is_file():
+            if not inside(base / readme, location.boundary):
+                location.error = f"{readme} next to {name}: {outside(base / readme, location.boundary)}"
+                return location
             location.readme = base / readme
             location.source = f"{readme} next to {name}"
             location.notices.append(
@@ -194,6 +212,19 @@ def _fallback(base: Path, file: Any, location: DocsLocation) -> DocsLocation:
         f"README next to {name}"
     )
     return location
+
+
+def inside(path: Path, boundary: Path | None) -> bool:
+    """Whether ``path`` (symlinks resolved) lies inside ``boundary`` (already a real path)."""
+    if boundary is None:
+        return True
+    real = path.resolve()
+    return real == boundary or boundary in real.parents
+
+
+def outside(path: Path, boundary: Path | None) -> str:
+    """The warning for a path that leads out of the entity's source root."""
+    return f"{path.resolve()} is outside the entity's source root {boundary}; not read"
 
 
 def _one_line(error: BaseException) -> str:

@@ -48,7 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollback = subparsers.add_parser("rollback", help="return a service to an earlier version")
     rollback.add_argument("service")
     _common(rollback)
-    rollback.add_argument("--to", metavar="VERSION", help="default: the last good version within 72 h")
+    rollback.add_argument(
+        "--to", metavar="VERSION", help="default: the last version that finished healthy within 72 h"
+    )
+    rollback.add_argument(
+        "--force", action="store_true", help="roll back to --to even though that version failed here"
+    )
     rollback.set_defaults(handler=_rollback)
 
     scale = subparsers.add_parser("scale", help="set how many pods a service runs")
@@ -343,7 +348,8 @@ def _rollback(args: argparse.Namespace) -> int:
         environment = _environment(session, args.env)
         target = f" to {args.to}" if args.to else " to its last good version"
         _confirm(args, environment, f"roll {args.service} back{target}")
-        return _drive(session.engine.rollback(args.service, args.env, args.to), _printer(args), args)
+        run = session.engine.rollback(args.service, args.env, args.to, force=args.force)
+        return _drive(run, _printer(args), args)
     finally:
         session.close()
 
@@ -379,7 +385,12 @@ def _status(args: argparse.Namespace) -> int:
         if args.output == "json":
             data = status.as_dict()
             data["interrupted"] = [
-                {"deploy_id": i.record.id, "to_version": i.record.to_version, "last_step": i.last_step}
+                {
+                    "deploy_id": i.record.id,
+                    "to_version": i.record.to_version,
+                    "last_step": i.last_step,
+                    "rolling_back": i.rollback_outcome or None,
+                }
                 for i in interrupted
             ]
             print(json.dumps(data, default=str, ensure_ascii=False))
@@ -442,8 +453,14 @@ def _print_status(status: Any, interrupted: list[Any]) -> None:
         print(f"  deploy in progress: {holder.get('user', '?')} (deploy {holder.get('deploy', '?')})")
     for item in interrupted:
         record = item.record
+        command = f"`idp-console deploy {record.service} --env {record.environment} --resume`"
+        if item.rollback_outcome:
+            print(
+                f"  ⚠ interrupted while rolling back deploy {record.id} ({record.from_version} → "
+                f"{record.to_version}): {item.rollback_reason}; {command} finishes the rollback"
+            )
+            continue
         print(
             f"  ⚠ interrupted deploy {record.id} ({record.from_version} → {record.to_version}) after step "
-            f"{item.last_step + 1}: `idp-console deploy {record.service} --env {record.environment} "
-            "--resume` or `--abort`"
+            f"{item.last_step + 1}: {command} or `--abort`"
         )

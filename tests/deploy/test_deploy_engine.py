@@ -327,7 +327,7 @@ def test_abandoned_run_is_found_and_resumed_or_aborted(harness: Harness, how: st
     interrupted = harness.engine.find_interrupted()
     assert [i.record.id for i in interrupted] == [run.deploy_id]
     point = interrupted[0]
-    assert point.last_step == 1 and point.canary_present and point.stable_replicas == 4
+    assert point.last_step == 0 and point.canary_present and point.stable_replicas == 4
     follow = harness.engine.resume(run.deploy_id) if how == "resume" else harness.engine.abort(run.deploy_id)
     end = finished(collect(follow))
     if how == "resume":

@@ -570,7 +570,8 @@ def interrupt_a_deploy() -> None:
     with open_deploy(workspace, catalog=load_catalog(workspace), time_scale=TIME_SCALE) as session:
         events = session.engine.deploy(SERVICE, "staging", "v2.3.1").events()
         for event in events:
-            if isinstance(event, StageFinished) and event.stage == "canary" and event.step == 0:
+            # the first step passed its checks: routed, baked and analysed
+            if isinstance(event, StageFinished) and event.stage == "analysis" and event.step == 0:
                 break
         events.close()
         assert session.simulated is not None
@@ -616,7 +617,8 @@ async def test_quitting_mid_deploy_leaves_it_resumable() -> None:
         screen = app.screen
         assert isinstance(screen, DeployScreen)
         await wait_until(pilot, lambda: screen.interrupted, what="interrupted deploys")
-        assert "stopped after step 1" in screen_text(app)
+        # killed during the first bake: that step's check never passed, so it is run again
+        assert "stopped before any step passed its checks" in screen_text(app)
         await pilot.press("r")
         await confirm(pilot)
         assert await wait_finished(pilot, screen) == "succeeded"
