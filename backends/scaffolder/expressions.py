@@ -11,7 +11,8 @@ that Jinja2 does not speak, so sources are lightly rewritten before compiling:
 
 The sandbox (Jinja2's ``ImmutableSandboxedEnvironment``) refuses ``_``-prefixed attributes,
 interpreter internals and in-place mutation; there is no loader, so ``include``/``import`` cannot
-read files; the size of ``*``/``**`` results and of every rendered string is capped.
+read files. Each render call runs under a CPU-time budget and every operation's result under a
+size cap (``expression_limits``): a runaway expression fails its step, never the console.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ from jinja2.filters import do_batch as _jinja_batch
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from backends.catalog.refs import EntityRefError, parse_entity_ref
+from backends.scaffolder import expression_limits as limits
 from backends.scaffolder.errors import ExpressionError
 
 MAX_RENDERED_CHARS = 10_000_000  # one rendered string; a skeleton file bigger than this is a bug
 MAX_BINOP_RESULT = 1_000_000  # ``'x' * 10**9`` must not eat the machine
+DEFAULT_TIME_LIMIT = 5.0  # seconds of one render call; see expression_limits
 
 _REGION = re.compile(r"\$\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _STRICT_EQ = re.compile(
@@ -112,6 +115,8 @@ class JsRegex:
             ),
             replacement.replace("\\", "\\\\"),
         )
+        if self.is_global:
+            limits.check_regex_replace(text, template)
         return self.pattern.sub(template, text, count=0 if self.is_global else 1)
 
 
@@ -124,6 +129,20 @@ def _js_replace(text: str, old: Any, new: str = "") -> str:
     return text.replace(str(old), str(new), 1)  # JS String.replace with a string: first only
 
 
+def _replace_all(text: str, old: str, new: str) -> str:
+    limits.check_replace(text, old, new, "replaceAll()")
+    return text.replace(old, new)
+
+
+def _pad_start(text: str, width: int, fill: str) -> str:
+    limits.check_time()
+    if width > limits.MAX_VALUE_CHARS:
+        raise limits.LimitError(
+            f"template expression exceeded the memory cap: padStart({width}) (cap {limits.MAX_VALUE_CHARS:,})"
+        )
+    return text.rjust(width, fill)
+
+
 _STR_METHODS: dict[str, Callable[..., Any]] = {
     "toUpperCase": lambda s: s.upper(),
     "toLowerCase": lambda s: s.lower(),
@@ -133,10 +152,10 @@ _STR_METHODS: dict[str, Callable[..., Any]] = {
     "includes": lambda s, p: str(p) in s,
     "indexOf": lambda s, p: s.find(str(p)),
     "replace": _js_replace,
-    "replaceAll": lambda s, a, b="": s.replace(str(a), str(b)),
+    "replaceAll": lambda s, a, b="": _replace_all(s, str(a), str(b)),
     "substring": lambda s, a, b=None: s[int(a) : None if b is None else int(b)],
     "slice": lambda s, a, b=None: s[int(a) : None if b is None else int(b)],
-    "padStart": lambda s, n, f=" ": s.rjust(int(n), str(f)[:1] or " "),
+    "padStart": lambda s, n, f=" ": _pad_start(s, int(n), str(f)[:1] or " "),
     "toString": lambda s: s,
 }
 _LIST_METHODS: dict[str, Callable[..., Any]] = {
@@ -244,27 +263,33 @@ def _replace(text: Any, old: Any, new: Any = "", count: int | None = None) -> st
     return text.replace(js_string(old), js_string(new), int(count))
 
 
-_SAFE_BINOPS: dict[str, Callable[[Any, Any], Any]] = {"*": operator.mul, "**": operator.pow}
+_SAFE_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "*": operator.mul,
+    "**": operator.pow,
+    "%": operator.mod,  # printf widths: '%999999999d' % 1
+    "+": operator.add,  # repeated doubling of a list or string
+}
 
 
 class _ScaffolderEnvironment(ImmutableSandboxedEnvironment):
     # Immutable: a template must not change the parameters or step outputs other steps read.
     intercepted_binops = frozenset(_SAFE_BINOPS)
+    concat = staticmethod(limits.bounded_concat)  # the rendered output and every block / macro body
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        """Refuse ``*``/``**`` results that would be huge (strings, lists, giant integers)."""
-        if operator_name == "**" and isinstance(right, (int, float)) and abs(right) > 1000:
-            raise ExpressionError("exponent too large in template expression")
-        if operator_name == "*":
-            size = right if isinstance(left, (str, list)) else left if isinstance(right, (str, list)) else 0
-            other = left if isinstance(left, (str, list)) else right
-            if (
-                isinstance(size, int)
-                and isinstance(other, (str, list))
-                and size * len(other) > MAX_BINOP_RESULT
-            ):
-                raise ExpressionError("repetition too large in template expression")
-        return _SAFE_BINOPS[operator_name](left, right)
+        """Refuse ``*``/``**``/``%``/``+`` results that would be huge (strings, lists, giant integers)."""
+        limits.check_time()
+        limits.check_binop(operator_name, left, right)
+        return limits.check_size(_SAFE_BINOPS[operator_name](left, right), f"the result of {operator_name}")
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """Every call (methods, macros, ``loop()``): on the clock, and size-checked before and after."""
+        limits.check_call(__obj, args)
+        return limits.check_size(super().call(__context, __obj, *args, **kwargs), "the result of a call")
+
+    def _generate(self, source: Any, name: Any, filename: Any, defer_init: bool = False) -> Any:
+        limits.guard_loops(source)  # every {% for %} iterates on the clock; every ~ is size-checked
+        return super()._generate(source, name, filename, defer_init=defer_init)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         """Refuse loudly: a silent undefined would hide an attempted sandbox escape."""
@@ -285,6 +310,11 @@ class _ScaffolderEnvironment(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
+def _finalize(value: Any) -> str:
+    limits.check_printed(value, "a printed value")  # ``${{ [big] * 1000 }}`` joins a thousand copies
+    return js_string(value)
+
+
 def _build_environment(*, trim_blocks: bool, lstrip_blocks: bool, cookiecutter: bool) -> SandboxedEnvironment:
     env = _ScaffolderEnvironment(
         variable_start_string="{{" if cookiecutter else "${{",
@@ -298,7 +328,7 @@ def _build_environment(*, trim_blocks: bool, lstrip_blocks: bool, cookiecutter: 
         keep_trailing_newline=True,
         undefined=ChainableUndefined,  # Nunjucks: a.b.c on undefined is undefined, not an error
         autoescape=False,
-        finalize=js_string,
+        finalize=_finalize,
         loader=None,  # no include/import/extends: templates cannot read files
     )
     env.filters.update(
@@ -316,7 +346,10 @@ def _build_environment(*, trim_blocks: bool, lstrip_blocks: bool, cookiecutter: 
             "projectSlug": project_slug,
         }
     )
+    limits.guard_filters(env.filters)
+    env.filters.update({"_tick": limits.tick, "_bounded": limits.bounded})
     env.globals.update({"null": None, "undefined": None, "true": True, "false": False, "_regex": JsRegex})
+    env.globals["range"] = limits.safe_range
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _json_default}  # tojson, too
     for name in ("cycler", "joiner", "lipsum"):
         env.globals.pop(name, None)
@@ -330,8 +363,14 @@ class TemplateEngine:
     """
 
     def __init__(
-        self, *, trim_blocks: bool = False, lstrip_blocks: bool = False, cookiecutter_compat: bool = False
+        self,
+        *,
+        trim_blocks: bool = False,
+        lstrip_blocks: bool = False,
+        cookiecutter_compat: bool = False,
+        time_limit: float = DEFAULT_TIME_LIMIT,
     ) -> None:
+        self.time_limit = time_limit  # seconds per render call (templates.expressionTimeLimit)
         self._env = _build_environment(
             trim_blocks=trim_blocks, lstrip_blocks=lstrip_blocks, cookiecutter=cookiecutter_compat
         )
@@ -348,7 +387,14 @@ class TemplateEngine:
 
     # -- strings ------------------------------------------------------------------------------
     def render_string(self, source: str, context: Mapping[str, Any]) -> str:
-        """Render ``source`` to text; raises ExpressionError naming the offending expression."""
+        """Render ``source`` to text; raises ExpressionError naming the offending expression.
+
+        The call has ``time_limit`` seconds; past it (or past a size cap) it raises LimitError.
+        """
+        with limits.budget(self.time_limit):
+            return self._render_string(source, context)
+
+    def _render_string(self, source: str, context: Mapping[str, Any]) -> str:
         if not self._has_syntax(source):
             return source
         fast = self._render_by_shape(source, context)
@@ -392,6 +438,8 @@ class TemplateEngine:
                 template = self._env.from_string(nunjucks_to_jinja(shape))
                 self._shape_cache[regions] = template
             text = template.render({**context, "_L": literals})
+        except limits.LimitError:
+            raise  # rendering again would only spend the budget twice
         except Exception:  # noqa: BLE001 - the ordinary path reports the error properly
             return None
         return text if len(text) <= MAX_RENDERED_CHARS else None
@@ -436,6 +484,10 @@ class TemplateEngine:
 
     def evaluate(self, expression: str, context: Mapping[str, Any]) -> Any:
         """Evaluate a bare expression (no delimiters) to its native value; undefined → None."""
+        with limits.budget(self.time_limit):
+            return self._evaluate(expression, context)
+
+    def _evaluate(self, expression: str, context: Mapping[str, Any]) -> Any:
         compiled = self._expr_cache.get(expression)
         try:
             if compiled is None:

@@ -188,7 +188,7 @@ class TemplateTask:
         self._state: dict[str, Any] = {}
         self._cancelled = threading.Event()
         self._files: TaskFiles | None = None
-        self._engine = TemplateEngine()
+        self._engine = TemplateEngine(time_limit=runner.services.sandbox.expression_seconds)
         self._failed = False
         self._engine.add_globals(always=lambda: True, failure=lambda: self._failed)
 

@@ -286,3 +286,91 @@ def test_lint_accepts_a_clean_template(tmp_path: Path) -> None:
         files={"skeleton/${{ values.name }}/.gitignore": "*.pyc\n", "skeleton/.github/ci.yaml": "x\n"},
     )
     assert lint_errors(template) == []
+
+
+# -- expressions run under time and memory caps -------------------------------------------------
+
+_NESTED_LOOPS = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+_EXPONENTIAL_MACRO = (
+    "{% macro f(n) %}{% if n %}${{ f(n - 1) }}${{ f(n - 1) }}{% endif %}{% endmacro %}${{ f(60) }}"
+)
+
+
+@pytest.mark.parametrize("source", [_NESTED_LOOPS, _EXPONENTIAL_MACRO])
+def test_a_runaway_expression_stops_at_the_time_limit(source: str) -> None:
+    from backends.scaffolder.errors import ExpressionError
+    from backends.scaffolder.expressions import TemplateEngine
+
+    engine = TemplateEngine(time_limit=0.2)
+    with pytest.raises(ExpressionError, match=r"template expression exceeded the time limit \(0.2 s"):
+        engine.render_string(source, {})
+    assert engine.render_string("${{ 1 + 1 }}", {}) == "2"  # the next render has its own budget
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "${{ 'x'.ljust(300000000) }}",
+        "${{ 'x'.center(300000000) }}",
+        "${{ 'x' * 10**9 }}",
+        "${{ range(10**9) }}",
+        "${{ '%999999999d' % 1 }}",
+        "${{ '%*d' % (999999999, 1) }}",
+        "${{ '{:>999999999}'.format(1) }}",
+        "${{ 'x' | center(999999999) }}",
+        "${{ 'a\nb' | indent(999999999) }}",
+        "${{ '%999999999s' | format('x') }}",
+        "${{ [1] | batch(999999999, 0) | list }}",
+        "${{ 'abc'.padStart(999999999) }}",
+        "${{ ('x' * 999999).replaceAll('x', 'yyyyyyyyyyyyyyyyyyyy') }}",
+        "${{ ('x' * 999999) | replace('x', 'yyyyyyyyyyyyyyyyyyyy') }}",
+        "${{ [('x' * 999999)] * 1000 }}",
+        "${{ ([('x' * 999999)] * 1000) | join }}",
+        "${{ ([('x' * 999999)] * 1000) | dump }}",
+        "${{ (9 ** 1000) ** 999 }}",
+        "{% for i in range(100000) %}${{ 'x' * 999999 }}{% endfor %}",
+        "{% set ns = namespace(s='x' * 999999) %}"
+        "{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}${{ ns.s | length }}",
+        "{% set ns = namespace(l=[1] * 999999) %}"
+        "{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}${{ ns.l | length }}",
+    ],
+)
+def test_a_huge_value_is_refused_before_it_is_built(source: str) -> None:
+    from backends.scaffolder.errors import ExpressionError
+    from backends.scaffolder.expressions import TemplateEngine
+
+    with pytest.raises(ExpressionError, match="template expression exceeded the (memory|range) cap"):
+        TemplateEngine().render_string(source, {})
+
+
+def test_a_runaway_step_input_fails_its_step_not_the_run(tmp_path: Path) -> None:
+    from backends.scaffolder import Services
+    from backends.scaffolder.sandbox import Sandbox
+
+    template = write_template(
+        tmp_path / "t",
+        [
+            {"id": "spin", "action": "debug:log", "input": {"message": _NESTED_LOOPS + "done"}},
+            {"id": "grow", "action": "fetch:template", "input": {"url": "./s"}},
+        ],
+        files={"s/a.txt": "${{ 'x'.ljust(300000000) }}"},
+    )
+    events = run(template, services=Services(sandbox=Sandbox(expression_seconds=0.2)))
+    assert step_status(events) == {"spin": "failed", "grow": "skipped"}
+    assert "template expression exceeded the time limit (0.2 s" in (finished(events).error or "")
+    template.steps.pop(0)
+    events = run(template)
+    assert "template expression exceeded the memory cap" in (finished(events).error or "")
+
+
+def test_ordinary_templates_are_unaffected() -> None:
+    from backends.scaffolder.expressions import TemplateEngine
+
+    engine = TemplateEngine()
+    source = (
+        "{% for x in values.items %}${{ loop.index }}:${{ x | upper }}${{ ',' if not loop.last }}{% endfor %}"
+        " ${{ 'ab'.padStart(4, '-') }} ${{ 'x-y'.replaceAll('-', '_') }} ${{ 'a' ~ 'b' }}"
+        " ${{ values.items | join('+') }} ${{ '%05d' % 42 }} ${{ range(3) | list | length }}"
+    )
+    rendered = engine.render_string(source, {"values": {"items": ["a", "b"]}})
+    assert rendered == "1:A,2:B --ab x_y ab a+b 00042 3"

@@ -32,12 +32,14 @@ _RENDER_OPTIONS = {
 }
 
 
-def _skeleton_engine(step_input: Mapping[str, Any]) -> tuple[TemplateEngine, dict[str, Any]]:
+def _skeleton_engine(ctx: ActionContext) -> tuple[TemplateEngine, dict[str, Any]]:
+    step_input = ctx.input
     compat = bool(step_input.get("cookiecutterCompat"))
     engine = TemplateEngine(
         trim_blocks=bool(step_input.get("trimBlocks")),
         lstrip_blocks=bool(step_input.get("lstripBlocks")),
         cookiecutter_compat=compat,
+        time_limit=ctx.services.sandbox.expression_seconds,
     )
     values = dict(step_input.get("values") or {})
     return engine, {"cookiecutter" if compat else "values": values}
@@ -153,7 +155,7 @@ class FetchTemplate(Action):
             extension = "." + extension
         raw_globs = GlobSet(step_input.get("copyWithoutTemplating") or [])
         replace = bool(step_input.get("replace"))
-        engine, context = _skeleton_engine(step_input)
+        engine, context = _skeleton_engine(ctx)
         ctx.log(
             f"Processing {len(context.get('values') or context.get('cookiecutter') or {})} values; "
             f"rendering {source} into {ctx.files.relative(target)}"
@@ -216,7 +218,7 @@ class FetchTemplateFile(Action):
         if dest.exists() and not ctx.input.get("replace"):
             ctx.log(f"Skipping {ctx.files.relative(dest)}: it exists (set replace: true to overwrite)")
             return
-        engine, context = _skeleton_engine(ctx.input)
+        engine, context = _skeleton_engine(ctx)
         data = source.read_bytes()
         if not is_binary(data):
             data = engine.render_string(data.decode("utf-8"), context).encode("utf-8")
