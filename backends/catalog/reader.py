@@ -81,7 +81,8 @@ def read_documents(paths: list[str], options: ReadOptions) -> Iterator[DocumentR
     visited: set[str] = set()
     real_path = _RealPaths()
     stack = [_Pending(p, (real_path(p),)) for p in reversed(paths)]
-    # The files a source starts from may be symlinks too: they must not lead out of its root.
+    # A file listed inside the root may be a symlink: it must not lead out of it. (A file named
+    # outside the root, e.g. by a script, is read as asked.)
     inside = _Boundary(options.root)
     while stack:
         pending = stack.pop()
@@ -89,7 +90,7 @@ def read_documents(paths: list[str], options: ReadOptions) -> Iterator[DocumentR
         if real in visited:
             continue
         visited.add(real)
-        if not inside(real):
+        if not inside(real) and inside(os.path.abspath(pending.path)):
             reason = f"resolves to {real}, outside the source root {options.root}; not read"
             yield DocumentResult(options.label(pending.path), pending.path, 1, None, None, False, [reason])
             continue
@@ -229,14 +230,16 @@ class _RealPaths:
 
 
 class _Boundary:
-    """Whether a real path lies inside ``root`` (resolved once); no root means anywhere."""
+    """Whether a path lies inside ``root``, as named or resolved; no root means anywhere."""
 
     def __init__(self, root: str | None) -> None:
-        self._root = os.path.realpath(root) if root is not None else None
-        self._prefix = self._root.rstrip(os.sep) + os.sep if self._root is not None else ""
+        self._roots: tuple[str, ...] = ()
+        if root is not None:
+            self._roots = tuple({os.path.realpath(root), os.path.abspath(root)})
+        self._prefixes = tuple(r.rstrip(os.sep) + os.sep for r in self._roots)
 
-    def __call__(self, real: str) -> bool:
-        return self._root is None or real == self._root or real.startswith(self._prefix)
+    def __call__(self, path: str) -> bool:
+        return not self._roots or path in self._roots or path.startswith(self._prefixes)
 
 
 def _inside(path: str, root: str) -> bool:
