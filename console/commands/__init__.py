@@ -25,9 +25,9 @@ def workspace_from_args(args: argparse.Namespace):  # noqa: ANN201 - avoids impo
 
 
 def _modules() -> list[ModuleType]:
-    from console.commands import agent, catalog, deploy, docs, doctor, scaffold
+    from console.commands import agent, catalog, deploy, docs, doctor, scaffold, serve_ssh
 
-    return [catalog, scaffold, deploy, docs, doctor, agent]
+    return [catalog, scaffold, deploy, docs, doctor, agent, serve_ssh]
 
 
 COMMAND_MODULES: list[ModuleType] = _modules()

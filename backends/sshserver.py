@@ -1,0 +1,456 @@
+"""The built-in SSH door (``idp-console serve-ssh``): each connection gets its own TUI process.
+
+For hosts where the platform team cannot change sshd. Public-key authentication only; the key that
+authenticated names the catalog user (see :mod:`backends.sshkeys`), never the login name the client
+typed, and the child learns it through a session recorded by :func:`backends.identity.open_session`
+(so nothing the client sends can change it).
+
+Three traps measured with asyncssh (ARCHITECTURE.md) shape the child's start: never COLUMNS/LINES in
+its environment (Textual would ignore resizes), the pty is its controlling terminal (or resizes
+never arrive as SIGWINCH), and it is ended when the client goes away (SIGHUP, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import signal
+import struct
+import sys
+import termios
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import asyncssh
+
+from backends import identity, paths
+from backends.sshkeys import KeyTable
+
+KILL_GRACE_SECONDS = 3.0  # SIGHUP lets the app restore state; after this it gets SIGKILL
+READ_CHUNK = 65536
+AUDIT_LOG_NAME = "serve-ssh.log"
+# Variables a client may send (like sshd's usual ``AcceptEnv LANG LC_* COLORTERM``); anything else,
+# e.g. IDP_CONSOLE_SESSION or LD_PRELOAD, is dropped.
+ACCEPTED_CLIENT_ENV = ("COLORTERM", "LANG")
+# Terminals known to draw 24-bit colour whose users seldom export COLORTERM through ssh.
+TRUECOLOR_TERMS = ("xterm-kitty", "alacritty", "wezterm", "foot", "xterm-ghostty", "contour", "rio")
+
+
+class ServeError(Exception):
+    """The server cannot start (bad address, host key, no keys); the message says what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    host: str
+    port: int
+    host_key: Path
+    keys: KeyTable
+    workspace: str | None = None
+    max_sessions: int = 64
+    max_per_user: int = 4
+    child_command: Sequence[str] = ()  # default: this Python running the TUI
+
+
+@dataclass(slots=True)
+class SessionLimits:
+    """Live sessions per catalog user; checked when a session starts (the event loop's thread only)."""
+
+    max_sessions: int
+    max_per_user: int
+    per_user: Counter[str] = field(default_factory=Counter)
+
+    def refusal(self, user: str) -> str | None:
+        """Why one more session for ``user`` is refused, or None (then it is counted)."""
+        if sum(self.per_user.values()) >= self.max_sessions:
+            return f"the server is full ({self.max_sessions} sessions); try again later"
+        if self.per_user[user] >= self.max_per_user:
+            return (
+                f"{user} already has {self.per_user[user]} sessions (limit {self.max_per_user}); "
+                "close one and retry"
+            )
+        self.per_user[user] += 1
+        return None
+
+    def release(self, user: str) -> None:
+        self.per_user[user] -= 1
+        if self.per_user[user] <= 0:
+            del self.per_user[user]
+
+
+class AuditLog:
+    """One line per session or refusal, to stderr and ``serve-ssh.log`` in the state dir (0600)."""
+
+    def __init__(self, path: Path, stream: TextIO | None = None) -> None:
+        self.path = path
+        self._stream = stream if stream is not None else sys.stderr
+
+    def write(self, event: str, **fields: object) -> None:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        parts = [f"{key}={_quoted(value)}" for key, value in fields.items() if value is not None]
+        line = f"{stamp} serve-ssh {event} {' '.join(parts)}"
+        print(line, file=self._stream, flush=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, paths.PRIVATE_FILE)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
+def _quoted(value: object) -> str:
+    text = str(value)
+    return f'"{text}"' if not text or any(c in text for c in ' "=') else text
+
+
+def truecolor_wanted(term: str, client_env: Mapping[str, str]) -> bool:
+    """Whether the child should be told the terminal draws 24-bit colour (sshd never forwards it)."""
+    if client_env.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        return True
+    term = term.lower()
+    return "truecolor" in term or "24bit" in term or term.endswith("-direct") or term in TRUECOLOR_TERMS
+
+
+def child_environment(
+    base: Mapping[str, str],
+    *,
+    term: str,
+    client_env: Mapping[str, str],
+    session_token: str,
+    connection: str,
+) -> dict[str, str]:
+    """The TUI's environment: the server's own, minus what would mislead the child, plus the session."""
+    env = {
+        key: value
+        for key, value in base.items()
+        # COLUMNS/LINES would pin Textual's size (resizes ignored); the rest belongs to the server.
+        if key
+        not in ("COLUMNS", "LINES", "COLORTERM", identity.SESSION_VARIABLE, identity.DEMO_USER_VARIABLE)
+        and not key.startswith("SSH_")
+    }
+    for key, value in client_env.items():
+        if (key in ACCEPTED_CLIENT_ENV or key.startswith("LC_")) and value.isprintable() and len(value) < 256:
+            env[key] = value
+    env["TERM"] = term or "xterm-256color"
+    if truecolor_wanted(env["TERM"], client_env):
+        env["COLORTERM"] = "truecolor"
+    env[identity.SESSION_VARIABLE] = session_token
+    env["SSH_CONNECTION"] = connection  # the app can tell it is remote (OSC 52, never open_url)
+    return env
+
+
+def tui_command(workspace: str | None) -> list[str]:
+    command = [sys.executable, "-m", "console.cli"]
+    return [*command, "--workspace", workspace] if workspace else command
+
+
+def _set_winsize(fd: int, columns: int, rows: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", max(rows, 1), max(columns, 1), 0, 0))
+
+
+def _become_terminal_owner() -> None:
+    """In the child, after setsid(): make its stdin (the pty) the controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class _AppSession(asyncssh.SSHServerSession):  # type: ignore[misc]
+    """One SSH channel: a TUI process on its own pty, bytes shuttled both ways."""
+
+    def __init__(self, server: _Connection) -> None:
+        self._server = server
+        self._chan: asyncssh.SSHServerChannel | None = None
+        self._term = ""
+        self._size = (80, 24)
+        self._master: int | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self._reading = False
+        self._counted = False
+        self._client_gone = False
+        self._started = time.monotonic()
+        self.task: asyncio.Future[None] | None = None
+
+    # -- asyncssh callbacks ----------------------------------------------------------------------
+    def connection_made(self, chan: asyncssh.SSHServerChannel) -> None:
+        self._chan = chan
+
+    def pty_requested(self, term_type: str, term_size: tuple[int, int, int, int], modes: object) -> bool:
+        self._term = term_type
+        self._size = (term_size[0] or 80, term_size[1] or 24)
+        return True
+
+    def shell_requested(self) -> bool:
+        return True
+
+    def exec_requested(self, command: str) -> bool:
+        return True  # answered in session_started: this door only opens the TUI
+
+    def session_started(self) -> None:
+        self.task = asyncio.ensure_future(self._run())
+
+    def data_received(self, data: bytes, datatype: int | None) -> None:
+        if self._master is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._master, data)
+
+    def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
+        if self._master is not None and width and height:
+            # The kernel sends SIGWINCH to the pty's foreground process group: the app repaints.
+            _set_winsize(self._master, width, height)
+
+    def eof_received(self) -> bool:
+        return True  # a terminal has no end of input; the client hangs up by closing the channel
+
+    def pause_writing(self) -> None:
+        self._stop_reading()
+
+    def resume_writing(self) -> None:
+        self._start_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._client_gone = True
+        if self._process is not None and self._process.returncode is None:
+            asyncio.ensure_future(end_process(self._process))
+
+    # -- the session ------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        assert self._chan is not None
+        chan, server = self._chan, self._server
+        user = server.user or "?"
+        command = chan.get_command()
+        if command or not self._term:
+            why = f"`{command}` is not available here" if command else "no terminal"
+            self._refuse(f"{why}: this server opens the TUI only; connect with `ssh -t`", "no pty or command")
+            return
+        refusal = server.limits.refusal(user)
+        if refusal:
+            self._refuse(refusal, refusal)
+            return
+        self._counted = True
+        token = identity.open_session(user)
+        exit_code: int | None = None
+        try:
+            exit_code = await self._serve(token)
+        finally:
+            identity.close_session(token)
+            server.limits.release(user)
+            server.audit.write(
+                "session",
+                user=user,
+                login=server.login,
+                **{"from": server.peer},
+                key=server.fingerprint,
+                duration=f"{time.monotonic() - self._started:.1f}s",
+                exit=exit_code,
+                ended="client" if self._client_gone else "app",
+            )
+
+    def _refuse(self, message: str, reason: str) -> None:
+        assert self._chan is not None
+        self._server.audit.write(
+            "refused", user=self._server.user, **{"from": self._server.peer}, reason=reason
+        )
+        self._chan.write_stderr(f"idp-console: {message}\r\n".encode())
+        self._chan.exit(1)
+
+    async def _serve(self, token: str) -> int | None:
+        assert self._chan is not None
+        chan, server = self._chan, self._server
+        master, slave = os.openpty()
+        _set_winsize(slave, *self._size)
+        env = child_environment(
+            os.environ,
+            term=self._term,
+            client_env=chan.get_environment(),
+            session_token=token,
+            connection=server.connection_line,
+        )
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *(server.options.child_command or tui_command(server.options.workspace)),
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_become_terminal_owner,
+            )
+        except OSError as error:
+            os.close(master)
+            os.close(slave)
+            chan.write_stderr(f"idp-console: cannot start the TUI: {error}\r\n".encode())
+            chan.exit(1)
+            return None
+        os.close(slave)  # only the child holds it now: its exit hangs the pty up
+        os.set_blocking(master, False)
+        self._master = master
+        self._start_reading()
+        code = await self._process.wait()
+        self._drain()
+        self._stop_reading()
+        self._master = None
+        os.close(master)
+        if not self._client_gone:
+            chan.exit(code if code >= 0 else 128 - code)
+        return code if code >= 0 else 128 - code
+
+    def _start_reading(self) -> None:
+        if self._master is not None and not self._reading:
+            asyncio.get_running_loop().add_reader(self._master, self._forward)
+            self._reading = True
+
+    def _stop_reading(self) -> None:
+        if self._master is not None and self._reading:
+            asyncio.get_running_loop().remove_reader(self._master)
+        self._reading = False
+
+    def _forward(self) -> bool:
+        """Copy what the app wrote to the client; False when nothing more is there for now."""
+        assert self._master is not None and self._chan is not None
+        try:
+            data = os.read(self._master, READ_CHUNK)
+        except BlockingIOError:
+            return False
+        except OSError:  # EIO: the child closed the pty (it is exiting)
+            data = b""
+        if not data:
+            self._stop_reading()
+            return False
+        if not self._client_gone:
+            self._chan.write(data)
+        return True
+
+    def _drain(self) -> None:
+        """What the app wrote just before it exited (e.g. leaving the alternate screen)."""
+        while self._master is not None and self._forward():
+            pass
+
+
+async def end_process(process: asyncio.subprocess.Process, grace: float = KILL_GRACE_SECONDS) -> None:
+    """SIGHUP to the app's process group (as a hung-up terminal would), SIGKILL if it lingers."""
+    for signum, wait in ((signal.SIGHUP, grace), (signal.SIGKILL, grace)):
+        if process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(process.wait(), wait)
+
+
+class _Connection(asyncssh.SSHServer):  # type: ignore[misc]
+    """One client connection: authenticates a key, then opens app sessions for its user."""
+
+    def __init__(self, options: ServeOptions, limits: SessionLimits, audit: AuditLog) -> None:
+        self.options = options
+        self.limits = limits
+        self.audit = audit
+        self.user: str | None = None
+        self.login = ""
+        self.peer = "?"
+        self.connection_line = ""
+        self.fingerprint = ""
+        self.sessions: list[_AppSession] = []
+        self.conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+        peer = conn.get_extra_info("peername") or ("?", 0)
+        local = conn.get_extra_info("sockname") or ("?", 0)
+        self.peer = f"{peer[0]}:{peer[1]}"
+        self.connection_line = f"{peer[0]} {peer[1]} {local[0]} {local[1]}"
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.user is None:
+            reason = "no authorized key" if self.login else "did not authenticate"
+            self.audit.write("refused", login=self.login or None, **{"from": self.peer}, reason=reason)
+
+    def begin_auth(self, username: str) -> bool:
+        self.login = username
+        return True  # authentication is always required
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def kbdint_auth_supported(self) -> bool:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        user = self.options.keys.user_for(key)
+        if user is None:
+            return False
+        # asyncssh validates twice (query, then signature); the last accepted key is the one used.
+        self.user = user
+        self.fingerprint = key.get_fingerprint()
+        return True
+
+    def session_requested(self) -> _AppSession:
+        session = _AppSession(self)
+        self.sessions.append(session)
+        return session
+
+
+async def serve(
+    options: ServeOptions,
+    *,
+    audit: AuditLog | None = None,
+    on_listening: Callable[[str, int], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until ``stop`` is set (or forever); every running app is ended before returning."""
+    try:
+        host_key = asyncssh.read_private_key(str(options.host_key))
+    except (OSError, asyncssh.KeyImportError) as error:
+        raise ServeError(
+            f"{options.host_key}: cannot read the host key ({error}); create one with "
+            f"ssh-keygen -t ed25519 -N '' -f {options.host_key}"
+        ) from error
+    audit = audit or AuditLog(paths.state_dir() / AUDIT_LOG_NAME)
+    limits = SessionLimits(options.max_sessions, options.max_per_user)
+    connections: list[_Connection] = []
+
+    def factory() -> _Connection:
+        connection = _Connection(options, limits, audit)
+        connections.append(connection)
+        return connection
+
+    try:
+        acceptor = await asyncssh.create_server(
+            factory,
+            options.host,
+            options.port,
+            server_host_keys=[host_key],
+            encoding=None,
+            agent_forwarding=False,
+            x11_forwarding=False,
+            allow_scp=False,
+            keepalive_interval=30,  # a client that vanished without a FIN is noticed, its app ended
+            keepalive_count_max=3,
+        )
+    except OSError as error:
+        raise ServeError(f"cannot listen on {options.host}:{options.port}: {error.strerror}") from error
+    port = acceptor.sockets[0].getsockname()[1]
+    if on_listening:
+        on_listening(options.host, port)
+    try:
+        await (stop or asyncio.Event()).wait()
+    finally:
+        acceptor.close()
+        running = [
+            session._process
+            for connection in connections
+            for session in connection.sessions
+            if session._process is not None and session._process.returncode is None
+        ]
+        await asyncio.gather(*(end_process(process) for process in running))
+        # Each session writes its audit line as its app ends; then the clients are told goodbye.
+        tasks = [s.task for c in connections for s in c.sessions if s.task is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for connection in connections:
+            if connection.conn is not None:
+                connection.conn.close()
