@@ -374,3 +374,35 @@ def test_ordinary_templates_are_unaffected() -> None:
     )
     rendered = engine.render_string(source, {"values": {"items": ["a", "b"]}})
     assert rendered == "1:A,2:B --ab x_y ab a+b 00042 3"
+
+
+def test_the_workspace_configures_the_sandbox(tmp_path: Path) -> None:
+    from backends.scaffolder import Services
+    from backends.workspace import load_workspace
+
+    (tmp_path / "templates" / "shared").mkdir(parents=True)
+    (tmp_path / "templates" / "shared" / "NOTICE").write_text("n\n")
+    (tmp_path / "idp-console.yaml").write_text(
+        "templates:\n"
+        "  sources: [{type: dir, path: templates}]\n"
+        "  allowedHosts: [git.acme.example]\n"
+        "  expressionTimeLimit: 0.2\n"
+    )
+    services = Services.from_workspace(load_workspace(tmp_path))
+    template = write_template(
+        tmp_path / "templates" / "svc",
+        [
+            {
+                "id": "notice",
+                "action": "fetch:plain:file",
+                "input": {"url": "../shared/NOTICE", "targetPath": "N"},
+            },
+            {"id": "spin", "action": "debug:log", "input": {"message": _NESTED_LOOPS}},
+        ],
+    )
+    events = run(template, services=services)
+    assert step_status(events) == {"notice": "done", "spin": "failed"}
+    assert "exceeded the time limit (0.2 s" in (finished(events).error or "")
+    sandbox = services.sandbox
+    assert sandbox.url_problem("https://git.acme.example/p/r/tree/main/s", tmp_path) is None
+    assert sandbox.url_problem("https://github.com/p/r/tree/main/s", tmp_path) is not None
