@@ -174,10 +174,13 @@ def ssh_argv(port: int, key: Path, login: str = "someone", *extra: str) -> list[
 
 @contextlib.contextmanager
 def ssh_client(
-    port: int, key: Path, login: str = "someone", *extra: str, **kwargs: object
+    port: int, key: Path, login: str = "someone", *extra: str, colorterm: str | None = None, **kwargs: object
 ) -> Iterator[PtyClient]:
+    """``ssh -tt`` from a terminal whose TERM is xterm-256color (and COLORTERM as given)."""
     env = {**os.environ, "TERM": "xterm-256color"}
     env.pop("COLORTERM", None)
+    if colorterm:
+        env["COLORTERM"] = colorterm
     client = PtyClient(ssh_argv(port, key, login, *extra), env=env, **kwargs)  # type: ignore[arg-type]
     try:
         yield client
