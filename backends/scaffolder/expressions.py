@@ -510,7 +510,12 @@ class TemplateEngine:
 
         A lone ``${{ x }}`` keeps its native type; a lone ``{% %}`` block is JSON-coerced; an
         empty result becomes None and drops its key from a mapping (so the action's default holds).
+        The whole value shares one ``time_limit``: a step cannot multiply it by adding inputs.
         """
+        with limits.budget(self.time_limit):
+            return self._render_value(value, context)
+
+    def _render_value(self, value: Any, context: Mapping[str, Any]) -> Any:
         if isinstance(value, str):
             return self._render_scalar(value, context)
         if isinstance(value, Mapping):
