@@ -240,3 +240,56 @@ def test_rollback_to_a_version_that_failed_here_needs_force(harness: Harness) ->
     assert stable_version(harness) == OLD
     forced = collect(harness.engine.rollback(SERVICE, "production", NEW, force=True))
     assert finished(forced).outcome is Outcome.SUCCEEDED and stable_version(harness) == NEW
+
+
+def test_a_previous_version_annotation_left_by_a_rollback_is_not_believed(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """What idp-console wrote before this fix after an automatic rollback: previous = the failed version."""
+    events = collect(harness.engine.deploy(SERVICE, "production", NEW), fail_analysis_from(harness, 0))
+    assert finished(events).outcome is Outcome.ROLLED_BACK
+
+    def old_style(deployment: dict) -> None:
+        notes = deployment["metadata"]["annotations"]
+        notes[cn.A_PREVIOUS] = NEW
+        notes.pop(cn.PREFIX + "previous-version-of", None)  # not written before the fix
+
+    harness.cluster.update("deployments", "production", SERVICE, old_style)
+    context, _ = make_context(harness.sim, tmp_path / "elsewhere")
+    refused = finished(collect(DeployEngine(context).rollback(SERVICE, "production")))
+    assert refused.outcome is Outcome.FAILED and "name one with --to VERSION" in refused.reason
+    assert stable_version(harness) == OLD
+
+
+def test_cli_refuses_rollback_to_a_version_that_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["deploy", "payment-service", "--env", "staging", "--version", "v2.3.1-crashloop"])
+    assert code == 1
+    capsys.readouterr()
+    code = main(["rollback", "payment-service", "--env", "staging", "--to", "v2.3.1-crashloop"])
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert "v2.3.1-crashloop failed in staging" in out + err and "--force" in out + err
+    assert main(["status", "payment-service", "--env", "staging", "--output", "json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["stable"]["version"] == OLD and status["rollback_to"] is None
+
+
+def test_watch_view_shows_a_step_passed_only_once_its_check_passed(harness: Harness) -> None:
+    """Issue 9: interrupted during the 25 % analysis, the resumed run must not show 25 % as passed."""
+    from screens.deploy_view import RunState
+
+    run = harness.engine.deploy(SERVICE, "production", NEW)
+    first = kill_at(run, lambda e: isinstance(e, StageFinished) and e.stage is Stage.CANARY and e.step == 1)
+    state = RunState(SERVICE, "production")
+    for event in first:
+        state.apply(event)
+    assert state.statuses[:2] == ["done", "running"]  # 25 % routed, its check not yet run
+
+    state = RunState(SERVICE, "production")
+    resumed = harness.engine.resume(run.deploy_id).events()
+    for event in resumed:
+        state.apply(event)
+        if isinstance(event, StageStarted) and event.stage is Stage.CANARY:
+            break
+    resumed.close()
+    assert state.statuses == ["done", "running", "pending", "pending"]
