@@ -1,0 +1,183 @@
+"""SSH benchmarks for ``idp-console serve-ssh`` (prints figures; never asserted in tests).
+
+- first paint (process start → the demo's "SIMULATED CLUSTER" banner on screen) over SSH — the real
+  ``ssh`` client to the built-in server — vs the same TUI started locally on a pty, alternated in
+  the same run; goal ≤ 1.2×;
+- N concurrent sessions held for a while, each idle 1–3 s between keys (↓/↑ in the catalog): time
+  from a key to the first answering byte, p50/p95/max; goal p95 ≤ 200 ms at 20 sessions;
+- RSS per session's app process: on the catalog, then with the deploy board open (``3``).
+
+Usage: uv run python bench/ssh.py [--sessions 20] [--hold 60] [--paints 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.sshkit import PtyClient, ServeSsh, environ_of, keygen, rss_kib, ssh_client  # noqa: E402
+
+BANNER = "SIMULATED CLUSTER"
+DOWN, UP = b"\x1b[B", b"\x1b[A"
+
+
+def first_paint_local(home: Path) -> float:
+    env = {**os.environ, "IDP_CONSOLE_HOME": str(home), "TERM": "xterm-256color"}
+    started = time.monotonic()
+    client = PtyClient([sys.executable, "-m", "console.cli"], env=env)
+    try:
+        if not client.expect(BANNER, 120):
+            raise RuntimeError(f"no first paint locally: {client.text()[-400:]}")
+        return time.monotonic() - started
+    finally:
+        client.close()
+
+
+def first_paint_ssh(server: ServeSsh, key: Path) -> float:
+    started = time.monotonic()
+    with ssh_client(server.port, key) as client:
+        if not client.expect(BANNER, 120):
+            raise RuntimeError(f"no first paint over SSH: {client.text()[-400:]}")
+        elapsed = time.monotonic() - started
+    wait_for_apps(server, 0, 30)  # the next measurement starts on an idle machine
+    return elapsed
+
+
+def wait_for_apps(server: ServeSsh, count: int, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while len(server.apps()) != count and time.monotonic() < end:
+        time.sleep(0.1)
+
+
+def hold(clients: list[PtyClient], seconds: float) -> list[float | None]:
+    """Every session presses ↓/↑ after 1–3 s idle until ``seconds`` have passed; answer times."""
+    answers: list[float | None] = []
+    lock = threading.Lock()
+    end = time.monotonic() + seconds
+
+    def session(client: PtyClient, seed: int) -> None:
+        rng, key = random.Random(seed), DOWN
+        while True:
+            time.sleep(rng.uniform(1.0, 3.0))
+            if time.monotonic() >= end:
+                return
+            answer = client.answer_time(key, timeout=10)
+            key = UP if key == DOWN else DOWN
+            with lock:
+                answers.append(answer)
+
+    threads = [threading.Thread(target=session, args=(c, i)) for i, c in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def mib(kib_values: list[int]) -> str:
+    return f"mean {statistics.mean(kib_values) / 1024:.0f} MiB, max {max(kib_values) / 1024:.0f} MiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--hold", type=float, default=60.0, help="seconds the sessions are held")
+    parser.add_argument("--paints", type=int, default=3, help="first paints measured each way")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-ssh-") as tmp_name:
+        tmp = Path(tmp_name)
+        home = tmp / "home"
+        home.mkdir()
+        os.environ["IDP_CONSOLE_HOME"] = str(home)
+        os.environ["IDP_CONSOLE_SIM_IDLE_EXIT"] = "5"  # the demo's shared cluster leaves with us
+        key = keygen(tmp / "key", "bench.user@bench")
+        (tmp / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
+        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; demo workspace")
+        with ServeSsh(
+            tmp / "server",
+            "--authorized-keys",
+            str(tmp / "authorized_keys"),
+            "--max-sessions",
+            str(args.sessions + 1),
+            "--max-per-user",
+            str(args.sessions + 1),
+        ) as server:
+            first_paint_local(home)  # warm the page cache and bytecode for both sides alike
+            local, remote = [], []
+            for _ in range(args.paints):
+                local.append(first_paint_local(home))
+                remote.append(first_paint_ssh(server, key))
+            l_med, r_med = statistics.median(local), statistics.median(remote)
+            print(
+                f"first paint: local {l_med:.2f} s, over SSH {r_med:.2f} s (median of {args.paints} each, "
+                f"alternated) → {r_med / l_med:.2f}× (goal ≤ 1.2×)"
+            )
+            print("  local: " + ", ".join(f"{v:.2f}" for v in local))
+            print("  ssh:   " + ", ".join(f"{v:.2f}" for v in remote))
+
+            with contextlib.ExitStack() as stack:
+                started = time.monotonic()
+                clients = [stack.enter_context(ssh_client(server.port, key)) for _ in range(args.sessions)]
+                painted = [c.expect(BANNER, 600) for c in clients]
+                print(
+                    f"{args.sessions} sessions opened at once: all painted after "
+                    f"{time.monotonic() - started:.1f} s ({sum(painted)}/{len(painted)} painted)"
+                )
+                time.sleep(5)  # let the catalogs finish loading before measuring idle answers
+                answers = hold(clients, args.hold)
+                answered = [a for a in answers if a is not None]
+                if answered:
+                    p50, p95 = (percentile(answered, q) * 1000 for q in (0.5, 0.95))
+                    print(
+                        f"held {args.hold:.0f} s, keys every 1–3 s per session: {len(answered)} answers, "
+                        f"{len(answers) - len(answered)} unanswered; p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
+                        f"max {max(answered) * 1000:.0f} ms (goal p95 ≤ 200 ms)"
+                    )
+                apps = server.apps()
+                print(f"RSS per session, catalog: {mib([rss_kib(pid) for pid in apps])} ({len(apps)} apps)")
+                for client in clients:
+                    mark = client.mark()
+                    client.send(b"3")
+                    client.expect("payment-service", 120, mark)
+                time.sleep(5)  # watches started, first events in
+                print(f"RSS per session, deploy board: {mib([rss_kib(pid) for pid in apps])}")
+                print(f"RSS of the serve-ssh server: {rss_kib(server.process.pid) / 1024:.0f} MiB")
+                sims = _simulations(home)
+                if sims:
+                    print(f"RSS of the shared simulated cluster: {mib([rss_kib(p) for p in sims])}")
+        for pid in _simulations(home):  # it would leave by itself when idle; no need to wait
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def _simulations(home: Path) -> list[int]:
+    """The demo's shared simulated cluster started for this run (it carries its IDP_CONSOLE_HOME)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if not entry.isdigit() or b"backends.kube.sim" not in Path(f"/proc/{entry}/cmdline").read_bytes():
+                continue
+            if environ_of(int(entry)).get("IDP_CONSOLE_HOME") == str(home):
+                found.append(int(entry))
+    return found
+
+
+if __name__ == "__main__":
+    main()
