@@ -495,6 +495,10 @@ class DeployScreen(ConsoleScreen):
             return
         from widgets.rollout_tree import RolloutTreeData
 
+        if self.live is not None:
+            # The old service's watches would go on redrawing its tree over the new one's.
+            self.live.stop()
+            self.live = None
         waiting = RolloutTreeData(service, env, "…", note="connecting to the cluster…")
         self.watch_view.show_tree(waiting)
         self._watch_rollout(service, env)

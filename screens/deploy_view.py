@@ -71,6 +71,11 @@ OUTCOME_PHASES: dict[str, str] = {
 }
 
 
+def _promoted(status: str) -> str:
+    """A step's status once the deploy is promoted past it."""
+    return {"running": "done", "paused": "done", "pending": "skipped"}.get(status, status)
+
+
 @dataclass
 class RunState:
     """Everything the watch view needs to know about one run, folded from its events."""
@@ -177,6 +182,10 @@ class RunState:
         if stage == "analysis" and event.step is not None and event.step < len(self.statuses):
             self.statuses[event.step] = "running"
             return LogEntry(at, f"analysis at {self.weights[event.step]}%: {detail}")
+        if stage == "promote":
+            # Promoting ends the steps: the one in progress is done, those never reached (P promotes
+            # fully) are skipped — no step keeps spinning beside "✔ Succeeded".
+            self.statuses = [_promoted(s) for s in self.statuses]
         if stage in ("promote", "scale") or (stage == "rollback" and self._rollback_is_the_job):
             self.current_step = None
             self.final_status = "running"
@@ -223,6 +232,7 @@ class RunState:
             if self.final_status == "pending":
                 self.final_status = "skipped"
         if self.outcome == "succeeded":
+            self.statuses = [_promoted(s) for s in self.statuses]
             self.weight = 100.0 if self.kind == "deploy" else self.weight
             self.actual_weight = None  # the canary is gone: the stable runs the new version
             text = f"{self.kind} complete: {self.service} runs {event.version}"

@@ -27,6 +27,9 @@ class WatchView(Vertical):
         height: auto; padding: 0 1; border: heavy $warning; color: $warning; text-style: bold; display: none;
     }
     WatchView #decision.-shown { display: block; }
+    /* Why a run failed, wrapped: the headline and the log are one line each and cut it off. */
+    WatchView #reason { height: auto; padding: 0 1; color: $text-error; display: none; }
+    WatchView #reason.-shown { display: block; }
     WatchView #steps { border-bottom: solid $panel-lighten-2; }
     WatchView #tree-scroll { height: 2fr; min-height: 2; }
     /* On a small terminal the tree and the log share what is left instead of the log vanishing. */
@@ -36,6 +39,7 @@ class WatchView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="run-header")
         yield Static("", id="decision")
+        yield Static("", id="reason")
         yield CanarySteps(id="steps")
         with VerticalScroll(id="tree-scroll"):
             yield RolloutTree(id="tree")
@@ -65,6 +69,10 @@ class WatchView(Vertical):
         elif state.paused:
             decision.update(Text(f"‖ Paused: {state.pause_reason} — space resumes · p promotes · a aborts"))
         decision.set_class(state.paused, "-shown")
+        reason = self.query_one("#reason", Static)
+        failed = state.finished and state.outcome != "succeeded" and bool(state.reason)
+        reason.update(Text(f"✖ {state.reason}") if failed else "")
+        reason.set_class(failed, "-shown")
         steps.show(state.step_views(), state.highlighted_step, state.weight, state.actual_weight)
 
     def show_watch_only(self, service: str, environment: str) -> None:
@@ -75,6 +83,7 @@ class WatchView(Vertical):
             Text(f"watching {service} · {environment} · live from the cluster (e: next environment)")
         )
         self.query_one("#decision", Static).remove_class("-shown")
+        self.query_one("#reason", Static).remove_class("-shown")
 
     def show_tree(self, data: RolloutTreeData) -> None:
         self.tree.show(data)
