@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from backends import paths
 from backends.paths import PathsError
 from console.commands import COMMAND_MODULES, CommandError
+
+if TYPE_CHECKING:
+    from backends.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -68,6 +72,7 @@ def _run_tui(args: argparse.Namespace) -> int:
         workspace = load_workspace(args.workspace)
     except WorkspaceError as error:
         raise CommandError(str(error), EXIT_USAGE) from error
+    _check_theme(workspace)
     paths.state_dir()  # a bad IDP_CONSOLE_HOME is one line here, not a crash inside the TUI
     from console.app import IdpConsoleApp
 
@@ -78,6 +83,18 @@ def _run_tui(args: argparse.Namespace) -> int:
     with guard.installed():
         app.run()
     return guard.exit_code or EXIT_OK
+
+
+def _check_theme(workspace: Workspace) -> None:
+    """``theme:`` must name a Textual theme; only here is Textual imported, so only here is it known."""
+    from textual.theme import BUILTIN_THEMES
+
+    from backends.config_checks import ConfigError
+
+    if workspace.theme and workspace.theme not in BUILTIN_THEMES:
+        known = ", ".join(sorted(BUILTIN_THEMES))
+        error = ConfigError(("theme",), f"unknown theme {workspace.theme!r} (known: {known})")
+        raise CommandError(workspace.config_error(error), EXIT_USAGE)
 
 
 if __name__ == "__main__":

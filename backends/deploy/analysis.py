@@ -100,7 +100,7 @@ def health_checks(canary: dict[str, Any] | None, pods: list[dict[str, Any]], des
 
 
 class PrometheusError(Exception):
-    pass
+    """Prometheus did not answer usefully (unreachable, an error, or an answer of the wrong shape)."""
 
 
 class Prometheus:
@@ -112,7 +112,8 @@ class Prometheus:
         self.attempts = attempts
 
     def query(self, promql: str) -> float | None:
-        """The first sample of an instant query; None when the result is empty or NaN (no data)."""
+        """The first sample of an instant query; None when there is no usable number (empty, NaN,
+        ±Inf). Unreachable, an HTTP error or an answer of an unexpected shape: PrometheusError."""
         last: Exception | None = None
         for attempt in range(self.attempts):
             try:
@@ -123,26 +124,44 @@ class Prometheus:
                     raise PrometheusError(f"HTTP {response.status_code}")
                 payload = response.json()
                 break
-            except (httpx.HTTPError, PrometheusError, ValueError) as error:
+            except (httpx.HTTPError, httpx.InvalidURL, PrometheusError, ValueError) as error:
                 last = error
                 time.sleep(0.1 * (attempt + 1))
         else:
             raise PrometheusError(f"Prometheus at {self.url} failed: {last}")
-        if payload.get("status") != "success":
+        return sample_value(payload, response.status_code)
+
+
+def sample_value(payload: Any, status_code: int = 200) -> float | None:
+    """The number in an instant-query answer, checked field by field: whatever a proxy, an old
+    version or a broken exporter sends, the result is a finite number, None, or PrometheusError —
+    never an exception from poking at the wrong type mid-canary."""
+    if not isinstance(payload, dict):
+        raise PrometheusError(f"unexpected answer (a JSON {type(payload).__name__}, HTTP {status_code})")
+    if payload.get("status") != "success":
+        if payload.get("status") == "error":
             raise PrometheusError(f"Prometheus: {payload.get('errorType')}: {payload.get('error')}")
-        data = payload.get("data") or {}
-        result = data.get("result")
-        if data.get("resultType") == "scalar":
-            sample = result
-        elif result:
-            sample = result[0].get("value")
-        else:
+        raise PrometheusError(f"unexpected answer (status {payload.get('status')!r}, HTTP {status_code})")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise PrometheusError("unexpected answer (no data object)")
+    result = data.get("result")
+    if data.get("resultType") == "scalar":
+        sample = result
+    elif data.get("resultType") == "vector" and isinstance(result, list):
+        if not result:
             return None
-        try:
-            value = float(sample[1])
-        except (TypeError, ValueError, IndexError):
-            return None
-        return None if math.isnan(value) or math.isinf(value) else value
+        first = result[0]
+        sample = first.get("value") if isinstance(first, dict) else None
+    else:
+        raise PrometheusError(f"unexpected answer (resultType {data.get('resultType')!r}, not a vector)")
+    if not isinstance(sample, list) or len(sample) != 2 or not isinstance(sample[1], str | int | float):
+        raise PrometheusError(f"unexpected sample {str(sample)[:60]!r}")
+    try:
+        value = float(sample[1])
+    except ValueError:
+        raise PrometheusError(f"sample value {str(sample[1])[:40]!r} is not a number") from None
+    return value if math.isfinite(value) else None
 
 
 def error_rate_check(prometheus: Prometheus | None, query: str, threshold: float) -> Check:
@@ -151,10 +170,13 @@ def error_rate_check(prometheus: Prometheus | None, query: str, threshold: float
         return Check(
             "error-rate", Verdict.INCONCLUSIVE, "no Prometheus configured (deploy.analysis.prometheus)"
         )
+    if not math.isfinite(threshold):
+        # Config validation refuses this; a NaN here would make every comparison pass.
+        return Check("error-rate", Verdict.INCONCLUSIVE, f"threshold {threshold} is not a number")
     try:
         value = prometheus.query(query)
     except PrometheusError as error:
-        return Check("error-rate", Verdict.INCONCLUSIVE, str(error), None, threshold)
+        return Check("error-rate", Verdict.INCONCLUSIVE, f"no data: {error}", None, threshold)
     if value is None:
         return Check("error-rate", Verdict.INCONCLUSIVE, "no data for the error-rate query", None, threshold)
     if value > threshold:

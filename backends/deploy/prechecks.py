@@ -1,13 +1,18 @@
 """Pre-deployment checks, and the target they resolve: which cluster, namespace and Deployment.
 
-The checks, each refusing with a sentence a person can act on: the service exists in the catalog;
-the environment exists and allows the service's lifecycle; in production the user belongs to the
-owning group (identity matched to the catalog's ``User`` and its ``memberOf``); the cluster answers
-and the service's Deployment is there. The lease (no concurrent deploy) is taken by the run itself.
+The checks, each refusing with a sentence a person can act on: the version is an image tag; the
+service exists in the catalog; the environment exists and allows the service's lifecycle; in
+production the user belongs to the owning group (identity matched to the catalog's ``User`` and
+its ``memberOf``); the settings are valid; the cluster answers and the service's Deployment is
+there. The lease (no concurrent deploy) is taken by the run itself. A refusal changes nothing, so
+it is not recorded as a deploy.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,13 +21,73 @@ from backends.catalog.model import Entity
 from backends.catalog.refs import EntityRefError, parse_entity_ref
 from backends.deploy import canary
 from backends.deploy.analysis import Prometheus
-from backends.deploy.config import DeploySettings
+from backends.deploy.config import REPLICAS_LIMIT, DeployConfigError, DeploySettings
+from backends.deploy.lease import LeaseHeld
 from backends.kube.cluster import Cluster, ClusterError
 from backends.kube.environments import Environment, WorkloadRef, workload_for
 
 
 class DeployRefused(Exception):
     """A pre-check said no; the message says why and what to do."""
+
+
+# The OCI distribution spec's tag grammar: what a registry accepts after the ``:`` of an image.
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+
+
+def check_version(version: str) -> None:
+    """Refuse a version that is not an image tag (it becomes ``image:VERSION`` in the Deployment)."""
+    if _TAG.fullmatch(version):
+        return
+    if "@" in version:
+        raise DeployRefused(f"version {version!r} is a digest; deploy a tag (such as v2.3.1)")
+    raise DeployRefused(
+        f"version {version!r} is not an image tag: 1-128 of A-Z a-z 0-9 _ . - "
+        "(not starting with . or -), such as v2.3.1"
+    )
+
+
+def check_replicas(replicas: int) -> None:
+    """Refuse a replica count no Kubernetes API server would store (before asking one)."""
+    if not 0 <= replicas <= REPLICAS_LIMIT:
+        raise DeployRefused(f"replicas: expected 0..{REPLICAS_LIMIT}, got {replicas}")
+
+
+def above_ceiling(replicas: int, settings: DeploySettings) -> str | None:
+    """Why scaling to ``replicas`` needs a confirmation (``deploy.max_replicas``), or None."""
+    if replicas <= settings.max_replicas:
+        return None
+    return (
+        f"{replicas} pods is above the ceiling of {settings.max_replicas} (deploy.max_replicas in "
+        "idp-console.yaml)"
+    )
+
+
+def lease_refusal(error: LeaseHeld, service: str, environment: str) -> str:
+    """The refusal for a held lease; when its holder's process is gone, how to resume or abort."""
+    holder = error.holder
+    pid = holder.get("pid")
+    dead = holder.get("host") == socket.gethostname() and isinstance(pid, int) and not process_alive(pid)
+    if not dead:
+        return str(error)
+    return (
+        f"deploy {holder.get('deploy', '?')} of {service} to {environment} was interrupted (its process "
+        f"{pid} has exited): continue it with `idp-console deploy {service} --env {environment} --resume` "
+        "or roll it back with `--abort`"
+    )
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (one we may not signal counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class CatalogLike(Protocol):
@@ -157,12 +222,15 @@ def resolve_target(
         check_lifecycle(entity, environment)
         check_owner(catalog, entity, environment, user)
     try:
+        settings = settings_for(entity.name)  # before any API call: a bad setting touches nothing
+    except DeployConfigError as error:
+        raise DeployRefused(f"idp-console.yaml: {error}") from error
+    try:
         cluster = cluster_for(environment)
     except ClusterError as error:
         raise DeployRefused(str(error)) from error
     workload = workload_for(entity, environment)
     stable = find_stable_deployment(cluster, workload)
-    settings = settings_for(entity.name)
     target = DeployTarget(
         entity=entity,
         environment=environment,

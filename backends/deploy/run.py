@@ -46,7 +46,7 @@ from backends.deploy.events import (
 )
 from backends.deploy.history import DeployHistory, DeployRecord
 from backends.deploy.lease import DeployLease, LeaseHeld, LeaseLost, canonical_service
-from backends.deploy.prechecks import DeployRefused, DeployTarget
+from backends.deploy.prechecks import DeployRefused, DeployTarget, check_version, lease_refusal
 from backends.deploy.weights import split_replicas
 from backends.kube.cluster import ClusterError, Conflict
 from backends.kube.rollout import progress_deadline_exceeded, rollout_status
@@ -287,7 +287,10 @@ class DeployRun:
         try:
             stable = self._prechecks()
         except (DeployRefused, LeaseHeld, ClusterError) as error:
-            reason = str(error)
+            if isinstance(error, LeaseHeld):
+                reason = lease_refusal(error, self.service, self.environment_name)
+            else:
+                reason = str(error)
             yield self._emit(StageFinished(self.deploy_id, stage=Stage.PRECHECKS, ok=False, detail=reason))
             if self.resume_point is not None:
                 # A refused resume/abort changes nothing: the deploy stays interrupted, to try again.
@@ -296,9 +299,12 @@ class DeployRun:
                     DeployFinished(self.deploy_id, outcome=Outcome.INTERRUPTED, reason=reason, version="")
                 )
                 return
-            target = self.target
-            self._record_start(target.stable_name if target else "", target.namespace if target else "")
-            yield self._finish(Outcome.FAILED, reason, self.from_version)
+            # A refusal changed nothing, so the history keeps no deploy for it. Finished all the
+            # same: a lease taken before the refusal is released.
+            self.outcome, self._finished = Outcome.FAILED, True
+            yield DeployFinished(
+                self.deploy_id, outcome=Outcome.FAILED, reason=reason, version=self.from_version
+            )
             return
         assert self.target is not None
         target = self.target
@@ -367,6 +373,8 @@ class DeployRun:
     # -- pre-checks -------------------------------------------------------------------------------
     def _prechecks(self) -> dict[str, Any]:
         context = self.context
+        if self.version and self.resume_point is None:
+            check_version(self.version)  # deploy VERSION / rollback --to VERSION, before any API call
         environment = context.environment(self.environment_name)
         # Aborting an interrupted deploy must always be possible, whatever the catalog says now.
         check = self.kind != "abort"

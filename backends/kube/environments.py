@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.catalog.model import Entity
+from backends.config_checks import ConfigError, flag, mapping, shown, text
 
 SIMULATED = "simulated"
 ANNOTATION_ID = "backstage.io/kubernetes-id"
 ANNOTATION_SELECTOR = "backstage.io/kubernetes-label-selector"
 ANNOTATION_NAMESPACE = "backstage.io/kubernetes-namespace"
+ENVIRONMENT_KEYS = frozenset({"context", "kubeconfig", "namespace", "lifecycles", "production", "cluster"})
 
 
-class EnvironmentConfigError(Exception):
-    """An environment that is unknown or misconfigured (message names it)."""
+class EnvironmentConfigError(ConfigError):
+    """An environment that is unknown or misconfigured (``path`` names the key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,30 +54,48 @@ class Environment:
         return f"{cluster}, namespace {self.namespace or '(per service)'}"
 
 
-def parse_environments(section: dict[str, Any]) -> dict[str, Environment]:
-    """The ``environments:`` section as Environment objects, in file order."""
-    environments: dict[str, Environment] = {}
-    for name, raw in section.items():
-        if not isinstance(raw, dict):
-            raise EnvironmentConfigError(f"environments.{name}: expected a mapping")
-        lifecycles = raw.get("lifecycles") or ()
-        if isinstance(lifecycles, str):
-            lifecycles = (lifecycles,)
-        cluster = str(raw.get("cluster") or "")
-        if cluster and cluster != SIMULATED:
-            raise EnvironmentConfigError(
-                f"environments.{name}.cluster: only '{SIMULATED}' is known, got {cluster!r}"
-            )
-        environments[str(name)] = Environment(
-            name=str(name),
-            context=str(raw["context"]) if raw.get("context") else None,
-            kubeconfig=str(raw["kubeconfig"]) if raw.get("kubeconfig") else None,
-            namespace=str(raw["namespace"]) if raw.get("namespace") else None,
-            lifecycles=tuple(str(x) for x in lifecycles),
-            production=bool(raw.get("production", False)),
-            simulated=cluster == SIMULATED,
+def parse_environments(section: Any) -> dict[str, Environment]:
+    """The ``environments:`` section as Environment objects, in file order; unknown keys, wrong
+    types and unknown clusters raise :class:`EnvironmentConfigError` naming the key."""
+    try:
+        return {
+            str(name): _environment(str(name), raw)
+            for name, raw in mapping(section, ("environments",)).items()
+        }
+    except EnvironmentConfigError:
+        raise
+    except ConfigError as error:  # the shared checks raise the plain kind: name the area
+        raise EnvironmentConfigError(error.path, error.detail) from None
+
+
+def _environment(name: str, raw: Any) -> Environment:
+    path = ("environments", name)
+    data = mapping(raw, path, ENVIRONMENT_KEYS)
+
+    def optional_text(key: str) -> str | None:
+        value = data.get(key)
+        return None if value is None or value == "" else text(value, (*path, key))
+
+    lifecycles = data.get("lifecycles") or ()
+    if isinstance(lifecycles, str):
+        lifecycles = (lifecycles,)
+    if not isinstance(lifecycles, list | tuple):
+        raise EnvironmentConfigError(
+            (*path, "lifecycles"), f"expected a list of lifecycles, got {shown(lifecycles)}"
         )
-    return environments
+    cluster = optional_text("cluster") or ""
+    if cluster and cluster != SIMULATED:
+        raise EnvironmentConfigError((*path, "cluster"), f"only '{SIMULATED}' is known, got {cluster!r}")
+    production = data.get("production")
+    return Environment(
+        name=name,
+        context=optional_text("context"),
+        kubeconfig=optional_text("kubeconfig"),
+        namespace=optional_text("namespace"),
+        lifecycles=tuple(text(x, (*path, "lifecycles", i)) for i, x in enumerate(lifecycles)),
+        production=False if production is None else flag(production, (*path, "production")),
+        simulated=cluster == SIMULATED,
+    )
 
 
 def get_environment(section: dict[str, Any], name: str) -> Environment:
@@ -83,7 +103,7 @@ def get_environment(section: dict[str, Any], name: str) -> Environment:
     environments = parse_environments(section)
     if name not in environments:
         known = ", ".join(environments) or "none configured"
-        raise EnvironmentConfigError(f"unknown environment {name!r} (known: {known})")
+        raise EnvironmentConfigError((), f"unknown environment {name!r} (known: {known})")
     return environments[name]
 
 

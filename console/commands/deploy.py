@@ -3,8 +3,10 @@
 Text output prints one line per stage as it really completes (``✓``, or ``✗`` with the reason and
 the rollback that followed); ``--output json`` prints every engine event as one JSON object per
 line. Production needs a typed confirmation (the service name) unless ``--yes``; without a
-terminal and without ``--yes`` it is refused. Exit codes: 0 done, 1 deploy failed/rolled back,
-2 refused or usage error.
+terminal and without ``--yes`` it is refused; so is scaling above ``deploy.max_replicas``. Bad
+input (a version that is not an image tag, an impossible replica count, a malformed config) is
+refused with one line before any API call. Exit codes: 0 done, 1 deploy failed/rolled back,
+2 refused (pre-checks: nothing was changed, nothing recorded) or usage error.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -82,10 +85,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
 # -- session --------------------------------------------------------------------------------------
 
 
-def _session(args: argparse.Namespace) -> Any:
+def _session(args: argparse.Namespace, workspace: Any = None) -> Any:
     from backends.deploy.session import SIMULATED_BANNER, open_deploy
 
-    workspace = workspace_from_args(args)
+    workspace = workspace or workspace_from_args(args)
     environments = copy.deepcopy(workspace.section("environments"))
     env = environments.get(args.env)
     if isinstance(env, dict) and (args.context or args.kubeconfig):
@@ -123,6 +126,46 @@ def _confirm(args: argparse.Namespace, environment: Any, action: str) -> None:
     print(f"This will {action} in {environment.name.upper()}.", file=sys.stderr)
     answer = input(f"Type the service name ({args.service}) to confirm: ").strip()
     if answer != args.service:
+        raise CommandError("confirmation did not match; nothing was changed", EXIT_USAGE)
+
+
+def _check_version(version: str | None) -> None:
+    """An image tag or nothing: refused here, before a session starts or a cluster is asked."""
+    from backends.deploy.prechecks import DeployRefused, check_version
+
+    if version is None:
+        return
+    try:
+        check_version(version)
+    except DeployRefused as error:
+        raise CommandError(str(error), EXIT_USAGE) from error
+
+
+def _confirm_replicas(args: argparse.Namespace, workspace: Any) -> None:
+    """An impossible count is refused; one above ``deploy.max_replicas`` needs typing it (or --yes)."""
+    from backends.catalog.refs import EntityRefError, parse_entity_ref
+    from backends.deploy.config import DeployConfigError, parse_deploy_settings
+    from backends.deploy.prechecks import DeployRefused, above_ceiling, check_replicas
+
+    try:
+        check_replicas(args.replicas)
+    except DeployRefused as error:
+        raise CommandError(f"--{error}", EXIT_USAGE) from error
+    try:
+        name = parse_entity_ref(args.service, default_kind="Component").name
+    except EntityRefError:
+        name = args.service  # the pre-checks refuse it with their own words
+    try:
+        reason = above_ceiling(args.replicas, parse_deploy_settings(workspace.section("deploy"), name))
+    except DeployConfigError as error:
+        raise CommandError(f"idp-console.yaml: {error}", EXIT_USAGE) from error
+    if reason is None or args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CommandError(f"{reason}: confirm by typing the number in a terminal, or pass --yes", EXIT_USAGE)
+    print(f"{args.service}: {reason}.", file=sys.stderr)
+    answer = input(f"Type the number of pods ({args.replicas}) to confirm: ").strip()
+    if answer != str(args.replicas):
         raise CommandError("confirmation did not match; nothing was changed", EXIT_USAGE)
 
 
@@ -242,20 +285,29 @@ class JsonPrinter:
     def __call__(self, event: Any) -> None:
         from backends.deploy.events import event_to_dict
 
-        print(json.dumps(event_to_dict(event), default=str, ensure_ascii=False), file=self.out, flush=True)
+        data = {key: _finite(value) for key, value in event_to_dict(event).items()}
+        print(json.dumps(data, default=str, ensure_ascii=False), file=self.out, flush=True)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: ``NaN`` is not JSON, and a script reading it would choke."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _drive(run: Any, printer: Any, args: argparse.Namespace, decision: str = "ask") -> int:
     """Iterate the run, printing events; answer pauses; the exit code from its outcome."""
-    from backends.deploy.events import DeployFinished, Outcome, Paused
+    from backends.deploy.events import DeployFinished, Outcome, Paused, Stage, StageFinished
 
     outcome = None
+    refused = False
     events: Iterator[Any] = run.events()
     try:
         for event in events:
             printer(event)
             if isinstance(event, Paused) and event.needs_decision:
                 _decide(run, event, decision)
+            if isinstance(event, StageFinished) and event.stage is Stage.PRECHECKS and not event.ok:
+                refused = True  # nothing was changed: a refusal, not a failed deploy
             if isinstance(event, DeployFinished):
                 outcome = event.outcome
     except KeyboardInterrupt:
@@ -267,6 +319,8 @@ def _drive(run: Any, printer: Any, args: argparse.Namespace, decision: str = "as
                 file=sys.stderr,
             )
         raise
+    if refused:
+        return EXIT_USAGE
     return EXIT_OK if outcome is Outcome.SUCCEEDED else EXIT_FAILED
 
 
@@ -300,6 +354,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
     if not (args.version or args.resume or args.abort):
         raise CommandError("deploy needs --version (or --resume / --abort)", EXIT_USAGE)
+    _check_version(args.version)
     session = _session(args)
     try:
         environment = _environment(session, args.env)
@@ -343,6 +398,7 @@ def _epoch(value: str | None) -> float | None:
 
 
 def _rollback(args: argparse.Namespace) -> int:
+    _check_version(args.to)
     session = _session(args)
     try:
         environment = _environment(session, args.env)
@@ -355,9 +411,9 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _scale(args: argparse.Namespace) -> int:
-    if args.replicas < 0:
-        raise CommandError("--replicas must be 0 or more", EXIT_USAGE)
-    session = _session(args)
+    workspace = workspace_from_args(args)
+    _confirm_replicas(args, workspace)
+    session = _session(args, workspace)
     try:
         environment = _environment(session, args.env)
         _confirm(args, environment, f"scale {args.service} to {args.replicas} pods")

@@ -178,11 +178,13 @@ def test_killed_cli_during_rollback_then_resume_finishes_the_rollback(
         deploy_id = event["deploy_id"]
         if event["event"] == "StageStarted" and event["stage"] == "analysis" and event["step"] == 0:
             # The restore's write to the stable Deployment will hang: the process dies during it.
-            sim.faults.hang_next(1, method="PATCH", path=f"/deployments/{SERVICE}$", seconds=8.0)
+            # (several, so a slow test machine still kills it before the rollback gets through)
+            sim.faults.hang_next(3, method="PATCH", path=f"/deployments/{SERVICE}$", seconds=4.0)
         if event["event"] == "StageStarted" and event["stage"] == "rollback":
             break
     child.send_signal(signal.SIGKILL)
     child.wait(10)
+    sim.faults.clear()
     sim.set_error_rate(SERVICE, "canary", 0.002)
 
     code = main(
