@@ -68,7 +68,10 @@ class OutputLinks(OptionList):
         self.clear_options()
         self.add_options(Option(link_prompt(link), id=str(i)) for i, link in enumerate(self.links))
         if self.links:
-            self.highlighted = 0
+            # The catalog link says "enter opens it": enter right after a run must do just that,
+            # not act on the repository link listed above it.
+            entity_links = [i for i, link in enumerate(self.links) if link.get("entityRef")]
+            self.highlighted = entity_links[0] if entity_links else 0
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:

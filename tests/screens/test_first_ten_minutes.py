@@ -158,3 +158,32 @@ async def test_palette_lists_each_entity_once_with_readable_labels() -> None:
             label for label in labels if "payment-service" in label or label.endswith(": Payment Service")
         ]
         assert len(payment) == 1, labels
+
+
+async def _scaffold_orders_api(pilot) -> object:  # noqa: ANN001
+    """Run the microservice golden path for ``orders-api`` (owner team-payments) to completion."""
+    from tests.screens.test_scaffold_screen import choose_template, open_scaffold, wait_until
+
+    screen = await open_scaffold(pilot)
+    await choose_template(pilot, screen, "microservice-golden-path")
+    await pilot.press(*"orders-api", "tab", "tab", *"team-pay")
+    await pilot.pause()
+    await pilot.press("enter", "ctrl+n")
+    await pilot.pause()
+    await pilot.press("ctrl+n")
+    await pilot.pause()
+    await pilot.press("enter")  # Run
+    await wait_until(pilot, lambda: screen.finished is not None, timeout=60)
+    return screen
+
+
+async def test_enter_after_a_run_opens_the_new_entity_in_the_catalog() -> None:
+    app = demo_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for_catalog(pilot)
+        await _scaffold_orders_api(pilot)
+        await pilot.press("enter")  # on "Open in catalog — enter opens it"
+        await pilot.pause()
+        assert isinstance(app.screen, EntityScreen)
+        assert app.screen.entity.name == "orders-api"
+        assert app.clipboard == ""  # nothing copied instead

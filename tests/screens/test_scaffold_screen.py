@@ -129,7 +129,7 @@ async def test_golden_path_fill_review_run_and_open_the_new_entity() -> None:
         links = screen.query_one("#links", OptionList)
         assert links.option_count == 2
         assert links.has_focus
-        await pilot.press("down", "enter")
+        await pilot.press("enter")  # "Open in catalog" is highlighted
         await pilot.pause()
         assert isinstance(app.screen, EntityScreen)
         assert app.screen.entity.name == "orders-api"
