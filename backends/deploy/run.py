@@ -802,6 +802,17 @@ class DeployRun:
         with self._wake:
             self._skip = False
 
+    def _catch_up_pods(self, want: int) -> Steps:
+        """Let the pod watch catch up with the Deployment's status (it may trail it by a moment on
+        another stream) before the pods are judged: with no bake, the check follows at once."""
+        give_up = time.monotonic() + 5.0
+        yield from self._wait(
+            lambda: time.monotonic() >= give_up or pod_health(self._canary_pods()).ready >= want,
+            timeout=10.0,
+            what="the canary pods",
+            wake_by=lambda: give_up,
+        )
+
     def _analyse(self, index: int, canary_pods: int) -> Generator[DeployEvent, None, bool]:
         """The step's check: bake, health checks, and the error rate where the step has analysis.
 
@@ -823,6 +834,7 @@ class DeployRun:
         )
         try:
             yield from self._bake(bake)
+            yield from self._catch_up_pods(canary_pods)
         except _Stop as stop:
             if stop.outcome is Outcome.ROLLED_BACK and self._stop_request is None:
                 yield self._emit(
