@@ -348,6 +348,7 @@ class _Connection(asyncssh.SSHServer):  # type: ignore[misc]
         self.limits = limits
         self.audit = audit
         self.user: str | None = None
+        self.authenticated = False
         self.login = ""
         self.peer = "?"
         self.connection_line = ""
@@ -363,13 +364,16 @@ class _Connection(asyncssh.SSHServer):  # type: ignore[misc]
         self.connection_line = f"{peer[0]} {peer[1]} {local[0]} {local[1]}"
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.user is None:
+        if not self.authenticated:
             reason = "no authorized key" if self.login else "did not authenticate"
             self.audit.write("refused", login=self.login or None, **{"from": self.peer}, reason=reason)
 
     def begin_auth(self, username: str) -> bool:
         self.login = username
         return True  # authentication is always required
+
+    def auth_completed(self) -> None:
+        self.authenticated = True
 
     def password_auth_supported(self) -> bool:
         return False
@@ -384,7 +388,8 @@ class _Connection(asyncssh.SSHServer):  # type: ignore[misc]
         user = self.options.keys.user_for(key)
         if user is None:
             return False
-        # asyncssh validates twice (query, then signature); the last accepted key is the one used.
+        # asyncssh calls this for the query and again, just before checking the signature, for the
+        # key that signs; authentication only succeeds after the latter, so the last key seen wins.
         self.user = user
         self.fingerprint = key.get_fingerprint()
         return True

@@ -79,22 +79,29 @@ def test_an_unknown_key_or_no_terminal_is_refused(tmp_path: Path, keys: dict[str
 
 def test_limits_refuse_the_extra_connection_with_a_reason(tmp_path: Path, keys: dict[str, Path]) -> None:
     limits = ("--max-per-user", "1", "--max-sessions", "2")
-    with ServeSsh(
-        tmp_path / "server", "--authorized-keys", str(tmp_path / "authorized_keys"), *limits
-    ) as server:
-        with ssh_client(server.port, keys["ann"], "ann") as first:
-            assert wait_until(lambda: len(server.apps()) == 1, 30), first.text()
-            with ssh_client(server.port, keys["ann"], "ann") as second:
-                assert second.wait(30) == 1
-                assert "ann already has 1 sessions (limit 1); close one and retry" in second.text()
-            with ssh_client(server.port, keys["bob"], "bob") as other:
-                assert wait_until(lambda: len(server.apps()) == 2, 30), other.text()
-                with ssh_client(server.port, keys["sam.lee"], "sam") as third:
-                    assert third.wait(30) == 1
-                    assert "the server is full (2 sessions)" in third.text()
-                apps = server.apps()
+    with (
+        ServeSsh(
+            tmp_path / "server", "--authorized-keys", str(tmp_path / "authorized_keys"), *limits
+        ) as server,
+        ssh_client(server.port, keys["ann"], "ann") as first,
+    ):
+        assert wait_until(lambda: len(server.apps()) == 1, 30), first.text()
+        ann_apps = server.apps()
+        with ssh_client(server.port, keys["ann"], "ann") as second:
+            assert second.wait(30) == 1
+            assert "ann already has 1 sessions (limit 1); close one and retry" in second.text()
+        with ssh_client(server.port, keys["bob"], "bob") as other:
+            assert wait_until(lambda: len(server.apps()) == 2, 30), other.text()
+            bob_apps = sorted(set(server.apps()) - set(ann_apps))
+            with ssh_client(server.port, keys["sam.lee"], "sam") as third:
+                assert third.wait(30) == 1
+                assert "the server is full (2 sessions)" in third.text()
+        # bob's ssh was killed without a word: the server ends bob's app.
+        assert wait_until(lambda: not any(alive(pid) for pid in bob_apps), 15), "app outlived its client"
+        assert wait_until(lambda: "session user=bob" in _audit(), 10)
+        assert "ended=client" in next(line for line in _audit().splitlines() if "session user=bob" in line)
         server.stop()  # stopping the server ends every app it still runs
-        assert wait_until(lambda: not any(alive(pid) for pid in apps), 15)
+        assert wait_until(lambda: not any(alive(pid) for pid in ann_apps), 15)
 
 
 def test_authorized_keys_name_users_by_option_or_comment(tmp_path: Path) -> None:
