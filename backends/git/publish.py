@@ -167,6 +167,8 @@ _SANDBOX_CONFIG = {
     "gc.auto": "0",  # no background gc / maintenance started from a commit
     "maintenance.auto": "false",
 }
+# The same on every command line too: git before 2.31 (Debian 11 ships 2.30) ignores GIT_CONFIG_*.
+_GIT = ["git", *(arg for key, value in _SANDBOX_CONFIG.items() for arg in ("-c", f"{key}={value}"))]
 # What ``git init`` / ``git clone`` and this module write into a repository's own config. Anything
 # else in a kept repository (filter drivers, credential helpers, include.path, receivepack,
 # url.*.insteadOf, core.sshCommand …) was put there by someone else and may run commands.
@@ -211,7 +213,7 @@ def check_kept_repository(source: Path) -> None:
     config = dot_git / "config"
     try:
         keys = git.Git(str(source)).execute(
-            ["git", "config", "--file", str(config), "--no-includes", "--name-only", "--list"],
+            [*_GIT, "config", "--file", str(config), "--no-includes", "--name-only", "--list"],
             env=sandboxed_environment(),
         )
     except git.GitCommandError as error:
@@ -266,16 +268,14 @@ def publish_directory(
         check_kept_repository(source)
     try:
         if fresh:
-            git.Git(str(source)).execute(["git", "init", "-q", "-b", branch], env=env)
+            git.Git(str(source)).execute([*_GIT, "init", "-q", "-b", branch], env=env)
         repo = git.Repo(source)
         runner = repo.git
         if not fresh:  # a retry: the kept repository may sit on another branch
-            runner.execute(["git", "checkout", "-q", "-B", branch], env=env)
-        runner.execute(["git", "add", "-A"], env=env)
-        runner.execute(
-            ["git", "-c", "commit.gpgsign=false", "commit", "--allow-empty", "-q", "-m", message], env=env
-        )
-        commit = _head_commit(source, branch) or runner.execute(["git", "rev-parse", "HEAD"], env=env).strip()
+            runner.execute([*_GIT, "checkout", "-q", "-B", branch], env=env)
+        runner.execute([*_GIT, "add", "-A"], env=env)
+        runner.execute([*_GIT, "commit", "--allow-empty", "-q", "-m", message], env=env)
+        commit = _head_commit(source, branch) or runner.execute([*_GIT, "rev-parse", "HEAD"], env=env).strip()
         # Written directly (no extra git process): origin is what a developer expects in the copy.
         with repo.config_writer() as config:
             config.set_value('remote "origin"', "url", remote)
@@ -283,7 +283,7 @@ def publish_directory(
     except git.GitCommandError as error:
         raise PublishError(f"git failed in {source}: {_stderr(error)}", source) from error
     try:
-        runner.execute(["git", "push", "-q", "origin", f"HEAD:refs/heads/{branch}"], env=env)
+        runner.execute([*_GIT, "push", "-q", "origin", f"HEAD:refs/heads/{branch}"], env=env)
     except git.GitCommandError as error:
         raise PushRejected(
             f"push to {remote} was rejected: {_stderr(error)}\n"
@@ -301,10 +301,10 @@ def clone_or_update(
     try:
         if (dest / ".git").exists():
             repo = git.Repo(dest)
-            repo.git.execute(["git", "pull", "-q", "--ff-only", "origin", branch], env=env)
+            repo.git.execute([*_GIT, "pull", "-q", "--ff-only", "origin", branch], env=env)
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            git.Repo.clone_from(remote, dest, branch=branch, env=env)
+            _clone(remote, dest, branch, env)
     except git.GitCommandError as error:
         raise PublishError(f"cannot check out {remote} into {dest}: {_stderr(error)}", dest) from error
     return dest
@@ -353,11 +353,11 @@ def push_change_request(
     with tempfile.TemporaryDirectory(prefix="idp-change-") as scratch:
         clone = Path(scratch) / "repo"
         try:
-            options = {"branch": target_branch} if target_branch else {}
-            repo = git.Repo.clone_from(remote, clone, env=env, **options)
+            _clone(remote, clone, target_branch, env)
+            repo = git.Repo(clone)
             runner = repo.git
             heads = runner.execute(
-                ["git", "ls-remote", "origin", "refs/pull/*/head", f"refs/heads/{branch}"], env=env
+                [*_GIT, "ls-remote", "origin", "refs/pull/*/head", f"refs/heads/{branch}"], env=env
             )
         except git.GitCommandError as error:
             raise PublishError(f"cannot read {remote}: {_stderr(error)}") from error
@@ -376,22 +376,21 @@ def push_change_request(
             if _is_vcs_metadata(relative) or item.is_dir():
                 continue  # the workspace's own repository (a publish:git before) is not content
             target = destination / relative
+            _refuse_git_dir_write(clone, target, relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(item, target, follow_symlinks=False)
         try:
-            runner.execute(["git", "checkout", "-q", "-b", branch], env=env)
-            runner.execute(["git", "add", "-A"], env=env)
-            runner.execute(
-                ["git", "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", message], env=env
-            )
-            commit = runner.execute(["git", "rev-parse", "HEAD"], env=env).strip()
+            runner.execute([*_GIT, "checkout", "-q", "-b", branch], env=env)
+            runner.execute([*_GIT, "add", "-A"], env=env)
+            runner.execute([*_GIT, "commit", "-q", "--allow-empty", "-m", message], env=env)
+            commit = runner.execute([*_GIT, "rev-parse", "HEAD"], env=env).strip()
         except git.GitCommandError as error:
             raise PublishError(f"git failed preparing {branch}: {_stderr(error)}") from error
         force = ["--force"] if replace_branch else []
         try:
             runner.execute(
                 [
-                    "git",
+                    *_GIT,
                     "push",
                     "-q",
                     "--atomic",  # the branch and its pull ref land together or not at all
@@ -405,6 +404,21 @@ def push_change_request(
         except git.GitCommandError as error:
             raise PushRejected(f"push of {branch} to {remote} was rejected: {_stderr(error)}") from error
     return ChangeRequest(number=number, branch=branch, target_branch=base, commit=commit)
+
+
+def _clone(remote: str, dest: Path, branch: str | None, env: dict[str, str]) -> None:
+    """``git clone`` under the sandbox config; ``--`` so a remote cannot pass itself off as an option."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    options = ["--branch", branch] if branch else []
+    git.Git(str(dest.parent)).execute([*_GIT, "clone", "-q", *options, "--", remote, str(dest)], env=env)
+
+
+def _refuse_git_dir_write(clone: Path, target: Path, relative: Path) -> None:
+    """A change may not land in the clone's ``.git`` (through targetPath or a symlink in the repository)."""
+    landed = target.parent.resolve() / target.name
+    root = clone.resolve()
+    if not landed.is_relative_to(root) or _is_vcs_metadata(landed.relative_to(root)):
+        raise PublishError(f"{relative} would be written to {landed}, inside the repository's git metadata")
 
 
 def _is_vcs_metadata(relative: Path) -> bool:

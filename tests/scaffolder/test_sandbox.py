@@ -406,3 +406,57 @@ def test_the_workspace_configures_the_sandbox(tmp_path: Path) -> None:
     sandbox = services.sandbox
     assert sandbox.url_problem("https://git.acme.example/p/r/tree/main/s", tmp_path) is None
     assert sandbox.url_problem("https://github.com/p/r/tree/main/s", tmp_path) is not None
+
+
+def _seed_repository(tmp_path: Path) -> Path:
+    """A bare ``acme/mono`` repository whose tree holds ``docs``, a symlink to ``.git``."""
+    work = tmp_path / "seed"
+    work.mkdir()
+    (work / "README.md").write_text("# mono\n")
+    (work / "docs").symlink_to(".git")
+    bare = tmp_path / "srv" / "acme" / "mono.git"
+    for command in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "seed"],
+    ):
+        subprocess.run(["git", "-C", str(work), *command], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return bare
+
+
+@pytest.mark.parametrize("target", [".git", "docs", "docs/hooks"])
+def test_a_change_request_cannot_write_into_the_clones_git_dir(tmp_path: Path, target: str) -> None:
+    from backends.git.publish import GitSettings
+    from backends.scaffolder import Services
+
+    marker = tmp_path / "pwned"
+    _seed_repository(tmp_path)
+    template = write_template(
+        tmp_path / "t",
+        [
+            {"id": "fetch", "action": "fetch:plain", "input": {"url": "./s"}},
+            {
+                "id": "pr",
+                "action": "publish:github:pull-request",
+                "input": {
+                    "repoUrl": "github.com?owner=acme&repo=mono",
+                    "branchName": "hostile",
+                    "title": "t",
+                    "description": "d",
+                    "targetPath": "${{ parameters.target }}",
+                },
+            },
+        ],
+        files={
+            "s/config": f'[core]\n\tfsmonitor = "touch {marker}; true"\n',
+            "s/pre-commit": f"#!/bin/sh\ntouch {marker}\n",
+        },
+    )
+    (tmp_path / "t" / "s" / "pre-commit").chmod(0o755)
+    services = Services(git=GitSettings(hosts={"github.com": str(tmp_path / "srv")}))
+    events = run(template, {"target": target}, services=services)
+    done = finished(events)
+    assert done.status == "failed" and step_status(events)["pr"] == "failed"
+    assert "git metadata" in (done.error or "")
+    assert not marker.exists()
