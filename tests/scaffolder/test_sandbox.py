@@ -57,7 +57,7 @@ def _exploit_template(tmp_path: Path, marker: Path, dir_name: str, value: str) -
     return template
 
 
-@pytest.mark.parametrize("value", [".git", ".GIT", "sub/.Git", ".git."])
+@pytest.mark.parametrize("value", [".git", ".GIT", "sub/.Git", ".git.", "a/../.git"])
 def test_a_rendered_git_directory_is_refused_and_nothing_runs(tmp_path: Path, value: str) -> None:
     marker = tmp_path / "pwned"
     template = _exploit_template(tmp_path, marker, "${{ values.g }}", "${{ parameters.g }}")
