@@ -287,6 +287,29 @@ def _filter_guard(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -
         check_printed(value, name)
 
 
+_ITERATING_FILTERS = frozenset({"join", "list"})  # they consume their input whole anyway
+
+
+def _is_lazy(value: Any) -> bool:
+    return isinstance(value, Iterator)  # map/select/… results; a range or dict view is sized
+
+
+def _materialise(values: Iterable[Any]) -> list[Any]:
+    """The items of a lazy sequence, stopping as soon as they add up to more than the caps."""
+    items: list[Any] = []
+    chars = 0
+    for count, item in enumerate(values, 1):
+        if count > MAX_ITEMS:
+            raise _too_big("a sequence", count, MAX_ITEMS)
+        chars += len(item) if isinstance(item, str) else estimate_chars(item)
+        if chars > MAX_VALUE_CHARS:
+            raise _too_big("a sequence", chars, MAX_VALUE_CHARS)
+        if count % 4096 == 0:
+            check_time()
+        items.append(item)
+    return items
+
+
 def guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
     """Wrap every filter: clock check, the pre-checks above, and a size check of the result."""
     for name, function in list(filters.items()):
@@ -296,10 +319,15 @@ def guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
 def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     pass_arg = getattr(function, "jinja_pass_arg", None)
 
+    first = 1 if pass_arg is not None else 0  # where the filtered value sits in args
+
     @functools.wraps(function)  # keeps jinja_pass_arg: context-taking filters still get it
     def guarded(*args: Any, **kwargs: Any) -> Any:
         check_time()
-        _filter_guard(name, args[1:] if pass_arg is not None else args, kwargs)
+        if name in _ITERATING_FILTERS and len(args) > first and _is_lazy(args[first]):
+            # A generator of big strings would only be measured after the join: measure it first.
+            args = (*args[:first], _materialise(args[first]), *args[first + 1 :])
+        _filter_guard(name, args[first:], kwargs)
         return check_size(function(*args, **kwargs), f"the result of the {name} filter")
 
     return guarded
