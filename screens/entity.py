@@ -21,6 +21,7 @@ from screens.base import ConsoleScreen
 
 if TYPE_CHECKING:
     from backends.catalog.model import Entity
+    from backends.catalog.registrations import RegisteredFile
 
 # The order people read relations in: ownership and structure first, then dependencies and APIs.
 RELATION_ORDER: tuple[str, ...] = (
@@ -81,12 +82,14 @@ def _short_ref(canonical: str) -> str:
 class EntityScreen(ConsoleScreen):
     HELP = (
         "One entity. Enter on a relation opens the related entity; esc goes back. "
-        "y copies the entity ref, d opens its docs. Links are terminal hyperlinks."
+        "y copies the entity ref, d opens its docs. Links are terminal hyperlinks. "
+        "u unregisters an entity the scaffolder registered (after a confirmation)."
     )
     BINDINGS: ClassVar = [
         Binding("escape", "back", "Back", id="entity.back"),
         Binding("y", "copy_ref", "Copy ref", id="entity.copy_ref"),
         Binding("d", "open_docs", "Docs", id="entity.docs"),
+        Binding("u", "unregister", "Unregister", id="entity.unregister"),
     ]
     DEFAULT_CSS = """
     EntityScreen #entity-body { height: 1fr; }
@@ -102,6 +105,7 @@ class EntityScreen(ConsoleScreen):
         super().__init__()
         self.entity = entity
         self._mode = mode  # the entity screen belongs to the mode it was opened from
+        self._registration: RegisteredFile | None = None  # set when the scaffolder registered it
 
     @property
     def mode_name(self) -> str:
@@ -165,6 +169,10 @@ class EntityScreen(ConsoleScreen):
         return Text(url, style=f"underline link {url}")
 
     def on_mount(self) -> None:
+        store = getattr(self.ctx.catalog, "registrations", None)
+        if store is not None:
+            self._registration = store.find(str(self.entity.position.file))
+            self.refresh_bindings()
         relations = self.query_one("#relations", OptionList)
         relations.border_title = "Relations"
         relations.focus()
@@ -184,3 +192,38 @@ class EntityScreen(ConsoleScreen):
 
     def action_open_docs(self) -> None:
         self.ctx.open_docs(self.entity.ref.canonical)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Only what the scaffolder registered can be unregistered; the others come from the
+        # workspace's configured sources and are removed there.
+        if action == "unregister":
+            return self._registration is not None
+        return True
+
+    def action_unregister(self) -> None:
+        from screens.deploy_confirm import ConfirmDeploy
+
+        registration = self._registration
+        if registration is None:
+            return
+        ref = self.entity.ref.canonical
+        body = (
+            f"It was registered from {registration.path}.\n"
+            "It leaves the catalog now and in later sessions; the file itself stays."
+        )
+
+        async def answered(ok: bool | None) -> None:
+            if ok:
+                await self._unregister(registration.path, ref)
+
+        self.app.push_screen(ConfirmDeploy(f"Unregister {ref}?", body), answered)
+
+    async def _unregister(self, path: str, ref: str) -> None:
+        store = getattr(self.ctx.catalog, "registrations", None)
+        if store is None or not store.forget(path):
+            self.notify(f"{ref} is no longer registered.", severity="warning", timeout=4)
+            return
+        self.notify(f"Unregistered {ref}", timeout=4)
+        self.app.pop_screen()
+        # A reload, not a removal in place: a duplicate may have replaced the entity it copied.
+        await self.app.run_action("reload_catalog")

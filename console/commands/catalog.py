@@ -1,4 +1,4 @@
-"""``idp-console catalog validate|list`` — the catalog backend for scripts and CI.
+"""``idp-console catalog validate|list|unregister`` — the catalog backend for scripts and CI.
 
 ``validate`` prints one verdict per YAML document (the shape of Backstage's oracle, plus line and
 errors); ``list`` loads a workspace like the TUI does and prints the entities the filter matches.
@@ -53,6 +53,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--desc", action="store_true", help="sort descending")
     listing.add_argument("--output", "-o", choices=("json", "yaml", "table"), default="table")
     listing.set_defaults(handler=_list)
+
+    unregister = commands.add_parser(
+        "unregister",
+        help="remove an entity registered through the scaffolder from the workspace catalog",
+        description="Forget the catalog file REF was registered from (by the scaffolder's "
+        "catalog:register), so later sessions no longer show it. The file itself is left alone. "
+        "Entities from the workspace's configured sources cannot be unregistered: remove them there.",
+    )
+    unregister.add_argument("ref", metavar="REF", help="e.g. orders-api or component:default/orders-api")
+    unregister.add_argument(
+        "--workspace", metavar="DIR", default=argparse.SUPPRESS, help="workspace directory"
+    )
+    unregister.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    unregister.set_defaults(handler=_unregister)
 
 
 # -- validate ---------------------------------------------------------------------------------------
@@ -145,6 +159,41 @@ def _list(args: argparse.Namespace) -> int:
         sys.stdout.write("---\n".join(documents))
     else:
         _print_entity_table(entities)
+    return EXIT_OK
+
+
+def _unregister(args: argparse.Namespace) -> int:
+    from backends.catalog import load_catalog
+    from backends.catalog.registrations import NotRegisteredError, RegistrationStore, registration_of
+
+    workspace = workspace_from_args(args)
+    catalog = load_catalog(workspace, freeze_gc=True)
+    entity = catalog.get(args.ref)
+    if entity is None:
+        raise CommandError(f"{args.ref}: not in the catalog of {workspace.name}", EXIT_USAGE)
+    ref = entity.ref.canonical
+    store = catalog.registrations or RegistrationStore.for_workspace(workspace.root)
+    try:
+        registered = registration_of(store, ref, str(entity.position.file))
+    except NotRegisteredError as error:
+        raise CommandError(str(error), EXIT_INVALID) from error
+    others = [
+        e.ref.canonical
+        for e in catalog.entities
+        if e is not entity and os.path.abspath(str(e.position.file)) == os.path.abspath(registered.path)
+    ]
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CommandError(f"unregister {ref}: pass --yes to confirm without a terminal", EXIT_USAGE)
+        also = f" and {', '.join(others)}" if others else ""
+        answer = input(f"Unregister {ref}{also} (from {registered.path})? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("Nothing unregistered.", file=sys.stderr)
+            return EXIT_INVALID
+    store.forget(registered.path)
+    for gone in (ref, *others):
+        print(f"unregistered {gone}")
+    print(f"(the file {registered.path} is left as it is)", file=sys.stderr)
     return EXIT_OK
 
 

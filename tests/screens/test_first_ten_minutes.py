@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.widgets import Input, OptionList
 
 from screens.catalog import CatalogScreen
@@ -187,3 +189,71 @@ async def test_enter_after_a_run_opens_the_new_entity_in_the_catalog() -> None:
         assert isinstance(app.screen, EntityScreen)
         assert app.screen.entity.name == "orders-api"
         assert app.clipboard == ""  # nothing copied instead
+
+
+async def test_scaffold_first_page_refuses_a_name_the_catalog_has_in_any_kind_or_case(tmp_path: Path) -> None:
+    from tests.screens.helpers import workspace_app, write_workspace
+    from tests.screens.test_scaffold_screen import choose_template, error_text, open_scaffold
+
+    group = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\n"
+        "spec:\n  type: team\n  children: []\n"
+    )
+    api = (
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: Orders-API\n"
+        "spec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: openapi\n"
+    )
+    write_workspace(tmp_path, {"all.yaml": group + "---\n" + api})
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "microservice-golden-path")
+        await pilot.press(*"orders-api", "tab", "tab", *"team-a")
+        await pilot.pause()
+        await pilot.press("enter", "ctrl+n")
+        await pilot.pause()
+        assert screen.page_index == 0  # refused: still on the first page
+        assert "api:Orders-API already exists" in error_text(screen, "name")
+
+        name = screen.query_one("#form").boxes[0].query_one(Input)
+        name.value = "team-a"  # a Group's name
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert screen.page_index == 0
+        assert "group:team-a already exists" in error_text(screen, "name")
+
+        name.value = "orders"
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert screen.page_index == 1
+
+
+async def test_u_unregisters_a_scaffolded_entity_after_confirmation() -> None:
+    app = demo_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for_catalog(pilot)
+        app.open_entity("payment-service")  # from the workspace's own sources: no u
+        await pilot.pause()
+        assert "Unregister" not in screen_text(app).splitlines()[-1]
+        await pilot.press("escape")
+
+        await _scaffold_orders_api(pilot)
+        await pilot.press("enter")  # open the new entity
+        await pilot.pause()
+        assert isinstance(app.screen, EntityScreen)
+        assert "u Unregister" in screen_text(app).splitlines()[-1]
+        await pilot.press("u")
+        await pilot.pause()
+        assert "Unregister component:default/orders-api?" in screen_text(app)
+        await pilot.press("escape")  # cancel: nothing happens
+        await pilot.pause()
+        assert app.catalog.get("component:orders-api") is not None
+
+        await pilot.press("u", "enter")
+        await until(
+            pilot, lambda: app.catalog is not None and app.catalog.get("component:orders-api") is None
+        )
+        assert not isinstance(app.screen, EntityScreen)
+        assert app.catalog.get("component:payment-service") is not None
