@@ -411,10 +411,12 @@ async def serve(
     try:
         host_key = asyncssh.read_private_key(str(options.host_key))
     except (OSError, asyncssh.KeyImportError) as error:
-        raise ServeError(
-            f"{options.host_key}: cannot read the host key ({error}); create one with "
-            f"ssh-keygen -t ed25519 -N '' -f {options.host_key}"
-        ) from error
+        hint = (
+            ""
+            if options.host_key.exists()
+            else f"; create one: ssh-keygen -t ed25519 -N '' -f {options.host_key}"
+        )
+        raise ServeError(f"{options.host_key}: not a usable host key ({error}){hint}") from error
     audit = audit or AuditLog(paths.state_dir() / AUDIT_LOG_NAME)
     limits = SessionLimits(options.max_sessions, options.max_per_user)
     connections: list[_Connection] = []

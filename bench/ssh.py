@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.sshkit import PtyClient, ServeSsh, environ_of, keygen, rss_kib, ssh_client  # noqa: E402
+from tests.sshkit import PtyClient, ServeSsh, environ_of, keygen, pss_kib, rss_kib, ssh_client  # noqa: E402
 
 BANNER = "SIMULATED CLUSTER"
 DOWN, UP = b"\x1b[B", b"\x1b[A"
@@ -155,12 +155,14 @@ def main() -> None:
                     )
                 apps = server.apps()
                 print(f"RSS per session, catalog: {mib([rss_kib(pid) for pid in apps])} ({len(apps)} apps)")
+                print(f"  PSS (shared pages split): {mib([pss_kib(pid) for pid in apps])}")
                 for client in clients:
                     mark = client.mark()
                     client.send(b"3")
                     client.expect("live from the cluster", 120, mark)
                 time.sleep(5)  # watches started, first events in
                 print(f"RSS per session, deploy board: {mib([rss_kib(pid) for pid in apps])}")
+                print(f"  PSS (shared pages split): {mib([pss_kib(pid) for pid in apps])}")
                 print(f"RSS of the serve-ssh server: {rss_kib(server.process.pid) / 1024:.0f} MiB")
                 sims = _simulations(home)
                 if sims:

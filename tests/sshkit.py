@@ -191,7 +191,9 @@ def ssh_client(
 class ServeSsh:
     """``idp-console serve-ssh`` as a process on a free loopback port."""
 
-    def __init__(self, workdir: Path, *args: str, home: Path | None = None) -> None:
+    def __init__(
+        self, workdir: Path, *args: str, home: Path | None = None, workspace: Path | None = None
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.host_key = workdir / "host_key"
         if not self.host_key.exists():
@@ -202,7 +204,8 @@ class ServeSsh:
             env["IDP_CONSOLE_HOME"] = str(home)
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "console.cli", "serve-ssh", "--listen", "127.0.0.1:0"]
+                [sys.executable, "-m", "console.cli", *(["--workspace", str(workspace)] if workspace else [])]
+                + ["serve-ssh", "--listen", "127.0.0.1:0"]
                 + ["--host-key", str(self.host_key), *args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -276,6 +279,15 @@ def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as handle:
         for line in handle:
             if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size: shared pages (libraries, the page cache) split among their users."""
+    with open(f"/proc/{pid}/smaps_rollup") as handle:
+        for line in handle:
+            if line.startswith("Pss:"):
                 return int(line.split()[1])
     return 0
 

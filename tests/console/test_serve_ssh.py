@@ -138,3 +138,22 @@ def test_the_child_environment_never_pins_the_size_and_negotiates_truecolor() ->
 def _audit() -> str:
     path = Path(os.environ["IDP_CONSOLE_HOME"]) / "state" / "serve-ssh.log"
     return path.read_text() if path.exists() else ""
+
+
+def test_catalog_keys_let_their_user_in_when_asked_for(tmp_path: Path) -> None:
+    key, public = _key(tmp_path, "ravi", "whatever@laptop")
+    other, _ = _key(tmp_path, "other", "other@laptop")
+    workspace = tmp_path / "ws"
+    (workspace / "catalog").mkdir(parents=True)
+    (workspace / "idp-console.yaml").write_text("name: Keys\ncatalog:\n  sources:\n    - path: catalog\n")
+    (workspace / "catalog" / "users.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: ravi\n  annotations:\n"
+        f"    idp-console.io/ssh-public-keys: |\n      {public}\nspec:\n  memberOf: []\n"
+    )
+    with ServeSsh(tmp_path / "server", "--catalog-keys", workspace=workspace) as server:
+        # -T: authenticated, then told this door needs a terminal (no app is started for the check).
+        with ssh_client(server.port, key, "anyone", "-T") as client:
+            assert client.wait(30) == 1 and "connect with `ssh -t`" in client.text()
+        with ssh_client(server.port, other, "ravi", "-T") as client:
+            assert client.wait(30) == 255 and "Permission denied" in client.text()
+    assert "refused user=ravi" in _audit()
