@@ -175,19 +175,38 @@ def check_printf(template: Any, arguments: Any) -> None:
                 stars = True
             elif number:
                 _check_width("a %-format width", int(number), len(template))
+    values = arguments if isinstance(arguments, tuple) else (arguments,)
     if stars:
-        values = arguments if isinstance(arguments, tuple) else (arguments,)
         for value in values:
             if isinstance(value, int) and not isinstance(value, bool):
                 _check_width("a %-format width", value, len(template))
+    # '%(a)s' * 100000 % {'a': big} repeats one argument per conversion.
+    fields = len(_PRINTF_SPEC.findall(template))
+    _check_fields("a %-format", template, fields, [*values, *_mapping_values(arguments)])
 
 
-def check_format_spec(template: str) -> None:
-    """``'{:>999999999}'.format(x)``: refuse big widths and nested (computed) widths."""
+def _mapping_values(value: Any) -> list[Any]:
+    return list(value.values()) if isinstance(value, Mapping) else []
+
+
+def _check_fields(what: str, template: str, fields: int, arguments: Iterable[Any]) -> None:
+    """Each replacement field may print the longest argument: bound the result by that."""
+    longest = max((len(a) if isinstance(a, str) else estimate_chars(a) for a in arguments), default=0)
+    size = len(template) + fields * longest
+    if size > MAX_VALUE_CHARS:
+        raise _too_big(what, size, MAX_VALUE_CHARS)
+
+
+def check_format_spec(template: str, arguments: Iterable[Any] = ()) -> None:
+    """``'{:>999999999}'.format(x)``: refuse big widths and nested (computed) widths.
+
+    ``('{0}' * 300000).format(big)`` is bounded by fields × the longest argument.
+    """
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError:
         return  # str.format will raise its own error
+    _check_fields("a format()", template, sum(1 for p in parsed if p[1] is not None), arguments)
     for _, _, spec, _ in parsed:
         if not spec:
             continue
@@ -236,13 +255,19 @@ def check_binop(operator_name: str, left: Any, right: Any) -> None:
 _WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
 
 
-def check_call(func: Any, args: tuple[Any, ...]) -> None:
-    """Refuse a call whose result would be huge (str methods that take a width or multiply)."""
+def check_call(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Refuse a call whose result would be huge (str methods that take a width or multiply).
+
+    Returns the arguments to call with: a lazy sequence handed to ``str.join`` is read first,
+    under the caps, so its size is known before the join.
+    """
     check_time()
     owner = getattr(getattr(func, "__wrapped__", func), "__self__", None)
     name = getattr(func, "__name__", "")
     if not isinstance(owner, str) or not args:
-        return
+        return args
+    if name == "join" and _is_lazy(args[0]):
+        args = (_materialise(args[0]), *args[1:])
     if name in _WIDTH_METHODS:
         _check_width(f"{name}()", args[0])
     elif name == "expandtabs" and isinstance(args[0], int):
@@ -251,8 +276,11 @@ def check_call(func: Any, args: tuple[Any, ...]) -> None:
         check_replace(owner, args[0], args[1])
     elif name == "join":
         _check_join(owner, args[0])
-    elif name in ("format", "format_map"):
-        check_format_spec(owner)
+    elif name == "format":
+        check_format_spec(owner, [*args, *kwargs.values()])
+    elif name == "format_map":
+        check_format_spec(owner, _mapping_values(args[0]))
+    return args
 
 
 def _filter_guard(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
@@ -280,14 +308,23 @@ def _filter_guard(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -
         if isinstance(count, int) and count > MAX_RANGE_ITEMS:
             raise _too_big(f"{name}()", count, MAX_RANGE_ITEMS)
     elif name == "format":
-        check_printf(value, rest)
+        check_printf(value, tuple(rest) if rest else dict(kwargs))
+    elif name == "sum" and isinstance(value, (list, tuple)):
+        # sum(start=[]) concatenates: its result is as long as all the items together.
+        size = sum(len(item) for item in value if isinstance(item, (list, tuple, str)))
+        if size > MAX_ITEMS:
+            raise _too_big("sum()", size, MAX_ITEMS)
     elif name == "replace" and len(rest) >= 2:
         check_replace(value, rest[0], rest[1], "replace")
-    elif name in ("dump", "jsonify", "tojson", "pprint", "string", "join", "list"):
+    elif name == "join":
+        separator = option(0, "d", "")
+        _check_join(separator if isinstance(separator, str) else "", value)
+        check_printed(value, name)
+    elif name in ("dump", "jsonify", "tojson", "pprint", "string", "list"):
         check_printed(value, name)
 
 
-_ITERATING_FILTERS = frozenset({"join", "list"})  # they consume their input whole anyway
+_ITERATING_FILTERS = frozenset({"join", "list", "sum"})  # they consume their input whole anyway
 
 
 def _is_lazy(value: Any) -> bool:

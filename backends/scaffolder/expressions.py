@@ -284,7 +284,7 @@ class _ScaffolderEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         """Every call (methods, macros, ``loop()``): on the clock, and size-checked before and after."""
-        limits.check_call(__obj, args)
+        args = limits.check_call(__obj, args, kwargs)
         return limits.check_size(super().call(__context, __obj, *args, **kwargs), "the result of a call")
 
     def _generate(self, source: Any, name: Any, filename: Any, defer_init: bool = False) -> Any:

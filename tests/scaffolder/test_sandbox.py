@@ -328,6 +328,12 @@ def test_a_runaway_expression_stops_at_the_time_limit(source: str) -> None:
         "${{ ([('x' * 999999)] * 1000) | join }}",
         "${{ ([('x' * 999999)] * 1000) | dump }}",
         "${{ range(1000) | map('replace', '', 'x' * 999999) | join }}",
+        "${{ '-'.join(range(1000) | map('replace', '', 'x' * 999999)) }}",
+        "${{ ('ab' * 499999) | list | join(' ' * 999999) }}",
+        "${{ ('{0}' * 333333).format('x' * 999999) }}",
+        "${{ ('%(a)s' * 166666) % {'a': 'x' * 999999} }}",
+        "${{ ([[1] * 999999] * 999999) | sum(start=[]) | length }}",
+        "${{ ('x' * 999999) | wordwrap(1, wrapstring='y' * 999999) }}",
         "${{ (9 ** 1000) ** 999 }}",
         "{% for i in range(100000) %}${{ 'x' * 999999 }}{% endfor %}",
         "{% set ns = namespace(s='x' * 999999) %}"
