@@ -467,3 +467,21 @@ def test_a_change_request_cannot_write_into_the_clones_git_dir(tmp_path: Path, t
     assert done.status == "failed" and step_status(events)["pr"] == "failed"
     assert "git metadata" in (done.error or "")
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("allowedHosts: github.com", "templates.allowedHosts: expected a list of host names"),
+        ("expressionTimeLimit: -1", "templates.expressionTimeLimit: expected seconds above 0"),
+        ("expressionTimeLimit: .nan", "templates.expressionTimeLimit: expected seconds above 0"),
+        ("allowedHost: [github.com]", "unknown key 'allowedHost'"),
+    ],
+)
+def test_bad_sandbox_settings_are_one_line_errors(tmp_path: Path, setting: str, message: str) -> None:
+    from backends.workspace import WorkspaceError, load_workspace
+
+    (tmp_path / "idp-console.yaml").write_text(f"templates:\n  {setting}\n")
+    with pytest.raises(WorkspaceError) as raised:
+        load_workspace(tmp_path)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
