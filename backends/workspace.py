@@ -137,8 +137,15 @@ def locate_workspace(explicit: str | os.PathLike[str] | None = None) -> Path | N
         path = Path(candidate).expanduser()
         if path.is_file():
             return path.parent
+        if not path.exists():
+            raise WorkspaceError(
+                f"{path}: no such directory — create a workspace there with `idp-console init {path}`"
+            )
         if not (path / CONFIG_FILE).is_file():
-            raise WorkspaceError(f"{path}: no {CONFIG_FILE} in this directory")
+            raise WorkspaceError(
+                f"{path}: no {CONFIG_FILE} in this directory — write a commented one with "
+                f"`idp-console init {path}`"
+            )
         return path
     default = paths.config_dir()
     if (default / CONFIG_FILE).is_file():
