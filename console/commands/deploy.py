@@ -467,6 +467,17 @@ def _age(seconds: float) -> str:
     return f"{int(seconds // 86400)}d"
 
 
+def _holder_exited(holder: dict[str, Any]) -> bool:
+    """The lease names a process on this host that is gone: its deploy is interrupted (listed with
+    --resume / --abort below), not in progress, although the lease has not expired yet."""
+    import socket
+
+    from backends.deploy.prechecks import process_alive
+
+    pid = holder.get("pid")
+    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not process_alive(pid)
+
+
 def _print_status(status: Any, interrupted: list[Any]) -> None:
     import datetime as dt
 
@@ -504,7 +515,7 @@ def _print_status(status: Any, interrupted: list[Any]) -> None:
         )
     if status.rollback_to:
         print(f"  rollback available to {status.rollback_to}")
-    if status.lease_holder:
+    if status.lease_holder and not _holder_exited(status.lease_holder):
         holder = status.lease_holder
         print(f"  deploy in progress: {holder.get('user', '?')} (deploy {holder.get('deploy', '?')})")
     for item in interrupted:

@@ -502,6 +502,10 @@ def test_a_dead_holders_lease_names_resume_and_abort(
     child.send_signal(signal.SIGKILL)
     child.wait(10)
 
+    code, out, _ = run_cli(capsys, workspace, "status", SERVICE, "--env", "staging")
+    assert code == 0 and "⚠ interrupted deploy" in out and "--resume` or `--abort`" in out
+    assert "deploy in progress" not in out  # its process is gone: nothing is in progress
+
     code, out, _ = run_cli(capsys, workspace, "deploy", SERVICE, "--env", "staging", "--version", "v2.3.2")
     assert code == 2
     [refusal] = [line for line in out.splitlines() if line.startswith("✗ Pre-deployment checks failed")]
