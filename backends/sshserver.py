@@ -172,6 +172,8 @@ class _AppSession(asyncssh.SSHServerSession):  # type: ignore[misc]
         self._client_gone = False
         self._started = time.monotonic()
         self.task: asyncio.Future[None] | None = None
+        self._input = bytearray()
+        self._input_waits = False
 
     # -- asyncssh callbacks ----------------------------------------------------------------------
     def connection_made(self, chan: asyncssh.SSHServerChannel) -> None:
@@ -192,9 +194,31 @@ class _AppSession(asyncssh.SSHServerSession):  # type: ignore[misc]
         self.task = asyncio.ensure_future(self._run())
 
     def data_received(self, data: bytes, datatype: int | None) -> None:
-        if self._master is not None:
-            with contextlib.suppress(OSError):
-                os.write(self._master, data)
+        self._input += data
+        self._write_input()
+
+    def _write_input(self) -> None:
+        """Keys and pastes to the app; a paste larger than the pty's buffer waits for the app to read."""
+        assert self._chan is not None
+        if self._master is None:
+            return
+        try:
+            while self._input:
+                del self._input[: os.write(self._master, self._input)]
+        except BlockingIOError:
+            pass
+        except OSError:  # the app is gone; what it did not read is dropped
+            self._input.clear()
+        waiting = bool(self._input)
+        if waiting != self._input_waits:
+            loop = asyncio.get_running_loop()
+            if waiting:
+                loop.add_writer(self._master, self._write_input)
+                self._chan.pause_reading()  # the client stops sending until the app catches up
+            else:
+                loop.remove_writer(self._master)
+                self._chan.resume_reading()
+            self._input_waits = waiting
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         if self._master is not None and width and height:
@@ -287,10 +311,15 @@ class _AppSession(asyncssh.SSHServerSession):  # type: ignore[misc]
         os.close(slave)  # only the child holds it now: its exit hangs the pty up
         os.set_blocking(master, False)
         self._master = master
+        if self._client_gone:  # the client left while the app was being started
+            asyncio.ensure_future(end_process(self._process))
         self._start_reading()
+        self._write_input()  # keys typed before the app existed
         code = await self._process.wait()
         self._drain()
         self._stop_reading()
+        if self._input_waits:
+            asyncio.get_running_loop().remove_writer(master)
         self._master = None
         os.close(master)
         if not self._client_gone:
