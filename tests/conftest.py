@@ -22,4 +22,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("IDP_CONSOLE_HOME", str(home))
     monkeypatch.delenv("IDP_CONSOLE_WORKSPACE", raising=False)
     monkeypatch.setenv("IDP_CONSOLE_USER", "jane.doe")
+    # The demo's simulated cluster inside the test process: a background server per test would
+    # cost seconds each (tests/kube_sim/test_shared_simulation.py covers the shared one).
+    monkeypatch.setenv("IDP_CONSOLE_SIMULATION", "in-process")
     return home

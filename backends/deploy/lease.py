@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import socket
 import threading
 import time
@@ -44,6 +45,9 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # The holder stops trusting its lease after this share of the duration without a renewal; a taker
 # waits for the whole duration, so the last third is the safety margin between the two.
 RENEW_DEADLINE = 2 / 3
+# Tokens of the leases this process holds and renews now: a lease of ours whose token is not here
+# belongs to a run that ended (an interrupted deploy of this same process), so it may be taken over.
+_LIVE_TOKENS: set[str] = set()
 
 
 class LeaseHeld(Exception):
@@ -125,6 +129,9 @@ class DeployLease:
     _lost: str | None = field(default=None, init=False, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _renewer: threading.Thread | None = field(default=None, init=False, repr=False)
+    # Which holder this is: two processes working on the same deploy (two adopters resuming it)
+    # are two holders, and only one of them may hold the lease.
+    token: str = field(default_factory=lambda: secrets.token_hex(6), init=False)
 
     @property
     def name(self) -> str:
@@ -144,16 +151,19 @@ class DeployLease:
                 "env": self.environment,
                 "host": socket.gethostname(),
                 "pid": os.getpid(),
+                "token": self.token,
             },
             sort_keys=True,
         )
 
     def _mine(self, spec: dict[str, Any]) -> bool:
-        return bool(self.deploy_id) and describe_holder(spec).get("deploy") == self.deploy_id
+        holder = describe_holder(spec)
+        return holder.get("deploy") == self.deploy_id and holder.get("token") == self.token
 
     def acquire(self, *, take_over_from: str | None = None) -> None:
         """Take the lease or raise :class:`LeaseHeld`. ``take_over_from``: a deploy id whose lease
-        may be taken even if unexpired (resuming or aborting that same interrupted deploy)."""
+        may be taken even if unexpired (resuming or aborting that same interrupted deploy) — when
+        its holder's process is gone; a live one (another adopter got there first) keeps it."""
         sent = time.monotonic()
         now = _now()
         body = {
@@ -182,8 +192,10 @@ class DeployLease:
         def take(lease: dict[str, Any]) -> None:
             spec = lease.setdefault("spec", {})
             holder = describe_holder(spec)
-            mine = holder.get("deploy") in (self.deploy_id, take_over_from) and holder.get("deploy")
-            if spec.get("holderIdentity") and not mine and not expired(spec, _now(), server_now):
+            ours = self._mine(spec) or (
+                take_over_from is not None and holder.get("deploy") == take_over_from and _abandoned(holder)
+            )
+            if spec.get("holderIdentity") and not ours and not expired(spec, _now(), server_now):
                 raise LeaseHeld(holder_message(self.service, self.environment, holder, spec), holder)
             spec.update(body["spec"])
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
@@ -238,6 +250,7 @@ class DeployLease:
             request_timeout=(short, short),
         )
         self._stop.clear()
+        _LIVE_TOKENS.add(self.token)
         self._renewer = threading.Thread(
             target=self._renew_loop, args=(renew_cluster,), name=f"lease-renewer-{self.name}", daemon=True
         )
@@ -246,6 +259,7 @@ class DeployLease:
     def stop_renewing(self) -> None:
         """Stop the renewer thread (it is idle between renewals: this is quick)."""
         self._stop.set()
+        _LIVE_TOKENS.discard(self.token)
         renewer, self._renewer = self._renewer, None
         if renewer is not None and renewer is not threading.current_thread():
             renewer.join(timeout=10)
@@ -334,6 +348,28 @@ class _FencedCluster(Cluster):
             connect, read = kwargs.get("timeout") or self.request_timeout
             kwargs["timeout"] = (connect, max(0.5, min(read, remaining)))
         return super()._http(method, path, **kwargs)
+
+
+def _abandoned(holder: dict[str, Any]) -> bool:
+    """The holder's process is gone. Only knowable on its own host; another host's holder is
+    judged by the lease's expiry alone."""
+    if holder.get("host") != socket.gethostname():
+        return False
+    try:
+        pid = int(holder.get("pid") or 0)
+    except (TypeError, ValueError):
+        return False
+    if pid == os.getpid():
+        return holder.get("token") not in _LIVE_TOKENS
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def describe_holder(spec: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,13 @@
 """Wire the deploy area to a workspace: catalog, environments, history and (for the demo) the
-simulated cluster, which is started — or attached to, if another idp-console already runs it —
-only when an environment that uses it is first touched.
+simulated cluster, which is attached to — and started first, if no idp-console runs it yet — only
+when an environment that uses it is first touched.
+
+The simulated cluster is one background process per state dir, shared by every CLI and TUI
+(``python -m backends.kube.sim``, see `backends.kube.sim.cluster`): a deploy killed with -9 never
+takes the cluster, or its last acknowledged writes, with it. It exits by itself after
+``IDP_CONSOLE_SIM_IDLE_EXIT`` seconds (default 600) without a client.
+``IDP_CONSOLE_SIMULATION=in-process`` serves it inside this process instead (the test suite
+uses that: one process per test would be slow; the shared path has tests of its own).
 
 ```python
 with open_deploy(workspace) as session:
@@ -12,6 +19,7 @@ with open_deploy(workspace) as session:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +39,18 @@ SIM_KUBECONFIG = "simulated-kubeconfig.yaml"
 SIM_CONTEXT = "simulated"
 # A healthy service's error rate in the demo's fake Prometheus (0.2 %): analysis passes.
 DEMO_ERROR_RATE = 0.002
+SIM_MODE_ENV = "IDP_CONSOLE_SIMULATION"  # "shared" (default) or "in-process"
+SIM_IDLE_EXIT_ENV = "IDP_CONSOLE_SIM_IDLE_EXIT"
+DEFAULT_SIM_IDLE_EXIT = 600.0
+
+
+def _sim_idle_exit() -> float:
+    raw = os.environ.get(SIM_IDLE_EXIT_ENV, "")
+    try:
+        value = float(raw) if raw else DEFAULT_SIM_IDLE_EXIT
+    except ValueError:
+        value = DEFAULT_SIM_IDLE_EXIT
+    return value if value > 0 else DEFAULT_SIM_IDLE_EXIT
 
 
 class DeploySession:
@@ -81,7 +101,12 @@ class DeploySession:
         """Start or attach to the simulated cluster (kept in the state dir between runs)."""
         with self._sim_lock:
             if self.simulated is None:
-                from backends.kube.sim.cluster import DEFAULT_TIME_SCALE, start_simulated_cluster
+                from backends.kube.cluster import ClusterUnreachable
+                from backends.kube.sim.cluster import (
+                    DEFAULT_TIME_SCALE,
+                    SimulationUnavailable,
+                    start_simulated_cluster,
+                )
                 from backends.kube.sim.seed import DEMO_SERVICES
 
                 # The simulated API server logs every watch a client closes mid-write as an error;
@@ -89,17 +114,24 @@ class DeploySession:
                 logging.getLogger("aiohttp.server").addHandler(logging.NullHandler())
                 logging.getLogger("aiohttp.server").propagate = False
                 state = paths.state_dir() / SIM_STATE_FILE
-                self.simulated = start_simulated_cluster(
-                    state,
-                    time_scale=self._time_scale or DEFAULT_TIME_SCALE,
-                    seed_objects=DEMO_SERVICES if self.workspace.is_demo else None,
-                )
-                if self.workspace.is_demo and self.simulated.prometheus is not None:
-                    # A fresh owner has an empty Prometheus: give the demo's services healthy numbers.
+                try:
+                    self.simulated = start_simulated_cluster(
+                        state,
+                        time_scale=self._time_scale or DEFAULT_TIME_SCALE,
+                        seed_objects=DEMO_SERVICES if self.workspace.is_demo else None,
+                        detached=os.environ.get(SIM_MODE_ENV, "shared") != "in-process",
+                        idle_exit=_sim_idle_exit(),
+                    )
+                except SimulationUnavailable as error:
+                    raise ClusterUnreachable(str(error)) from error
+                if self.workspace.is_demo:
+                    # A fresh simulation has an empty Prometheus: give the demo's services healthy
+                    # numbers, without overriding a rate someone set on purpose.
                     for service in DEMO_SERVICES:
                         for track in ("stable", "canary"):
-                            if self.simulated.prometheus.error_rate(service.name, track) is None:
-                                self.simulated.set_error_rate(service.name, track, DEMO_ERROR_RATE)
+                            self.simulated.set_error_rate(
+                                service.name, track, DEMO_ERROR_RATE, keep_existing=True
+                            )
             return self.simulated
 
     def _simulated_kubeconfig(self) -> tuple[str, str | None]:

@@ -211,3 +211,22 @@ def test_release_is_conditional_on_the_version_read(harness: Harness) -> None:
     assert harness.cluster.find("leases", "production", LEASE) is not None
     mine.release()
     assert harness.cluster.find("leases", "production", LEASE) is None
+
+
+def test_two_processes_resuming_one_deploy_never_both_hold_its_lease(harness: Harness) -> None:
+    """Two adopters take over the same interrupted deploy: the first gets the lease, the second is
+    refused while the first lives (same deploy id, different holders); once it is gone, it may."""
+    first = _lease(harness, "interrupted", seconds=30)
+    first.acquire(take_over_from="interrupted")
+    first.start_renewing()
+    second = _lease(harness, "interrupted", seconds=30)
+    try:
+        with pytest.raises(LeaseHeld):
+            second.acquire(take_over_from="interrupted")
+    finally:
+        first.stop_renewing()  # its run ended without finishing: an interrupted deploy again
+    second.acquire(take_over_from="interrupted")
+    with pytest.raises(LeaseLost, match="taken over"):
+        first.renew()
+    second.release()
+    assert harness.cluster.find("leases", "production", LEASE) is None

@@ -14,17 +14,19 @@ Point the official ``kubernetes`` client (or kubectl) at it exactly as at a real
 Public API
 ----------
 ``start_simulated_cluster(state_file, *, time_scale=0.1, seed_objects=None, attach=True,
-detached=False, idle_exit=600, timings=None)``
+detached=False, idle_exit=600, timings=None, owner_wait=30)``
     → `SimulatedCluster` (context manager; ``stop()``). Runs API server, controller and Prometheus
     on an event loop in a daemon thread, on 127.0.0.1 with ephemeral ports — or, with
     ``detached=True``, in a background process shared by every caller (exits when idle).
 ``SimulatedCluster``
     ``api_url``, ``prometheus_url``, ``kubeconfig(path, context="simulated")``,
-    ``set_error_rate(service, track, value | None, namespace=None)``, ``seed(services)``, ``save()``,
+    ``set_error_rate(service, track, value | None, namespace=None, keep_existing=False)``,
+    ``seed(services)``, ``save()``,
     ``attached``; owner only: ``faults`` (`ApiFaults`), ``controller`` (`SimulatedController`),
     ``prometheus`` (`FakePrometheus`), ``store`` (`ObjectStore`).
 ``ApiFaults``: ``fail_next(n, method=, path=regex, status=500)``, ``hang_next(n, method=, path=,
-    seconds=)`` (then 504), ``drop_watches(path=None, abrupt=True)``, ``clear()``, ``hits``.
+    seconds=)`` (then 504), ``stall(seconds, method=, path=)`` (every request until then is held,
+    then 504, not applied), ``drop_watches(path=None, abrupt=True)``, ``clear()``, ``hits``.
 ``SimulatedController``: ``set_fault(match, PodFault | None)`` where ``match`` is a Deployment name,
     a full image or an image tag; ``clear_faults()``; ``time_scale``.
     ``PodFault(crash_loop=False, image_pull_error=False, ready_after=None)``. Without a rule, an
@@ -68,12 +70,16 @@ API server behaviour worth knowing (it is Kubernetes behaviour)
   ``describe``, ``set image``, ``scale``); the controller writes core/v1 Events
   (``ScalingReplicaSet``, ``BackOff``, ``Failed``).
 
-Persistence: objects (and error rates) are saved atomically to the state file shortly after each
-change and at ``stop()``, and loaded at start; pods restored from it keep their age.
+Persistence: every write the API accepts is in the state file (atomic replace, fsync) before the
+API answers; the controller's own changes are saved shortly after, and everything at ``stop()``.
+The file is loaded at start; pods restored from it keep their age.
 
-Several processes: the first `start_simulated_cluster` for a state file owns the servers and
-writes ``<state_file>.endpoint.json``; later ones (CLI while the TUI runs) attach to it. When
-the owner exits, attached processes lose the API; ``detached=True`` avoids that (see `cluster`).
+Several processes: the first `start_simulated_cluster` for a state file owns the servers — it
+holds an exclusive flock on ``<state_file>.owner`` for its lifetime — and writes
+``<state_file>.endpoint.json``; later ones (CLI while the TUI runs) attach to it. An owner that
+does not answer (stalled) is waited for, never replaced (``SimulationUnavailable`` after
+``owner_wait`` seconds). When the owner exits, attached processes lose the API; ``detached=True``
+avoids that: the demo's CLI and TUI use it (see `cluster` and `backends.deploy.session`).
 Attached clusters have no ``controller``/``faults``/``prometheus`` objects: use
 ``set_error_rate`` (works over HTTP) and the image-tag fault words instead. An attached process
 runs at the owner's ``time_scale``, and its ``stop()`` leaves the owner's servers running.

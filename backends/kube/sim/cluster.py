@@ -1,16 +1,22 @@
 """`SimulatedCluster`: API emulator + controller + fake Prometheus on loopback, persisted to a file.
 
-One process owns the running simulation for a state file; others attach to it. Start-up is
-serialised with an advisory lock on ``<state_file>.lock``; the owner writes
-``<state_file>.endpoint.json`` (pid + URLs). A later `start_simulated_cluster` for the same file
-finds that endpoint, checks that the pid is alive and the API answers, and *attaches* (no
-servers of its own) — so a deploy from the CLI is seen live by a TUI that started the simulation.
-When the owner stops, the simulation stops with it: an attached process then gets connection
-errors, and its next `start_simulated_cluster` starts a new owner from the saved state.
+One process owns the running simulation for a state file; others attach to it. The owner holds an
+exclusive ``flock`` on ``<state_file>.owner`` for its whole life (the state file itself is replaced
+on every save, so it cannot carry the lock), and writes ``<state_file>.endpoint.json`` (pid + URLs).
+A later `start_simulated_cluster` for the same file that cannot take that lock *attaches* (no
+servers of its own) once the endpoint answers — and while the owner does not answer (stopped,
+swapped out, busy) it waits for it, and never starts a second simulation on the same file. Start-up
+is serialised with a second lock, ``<state_file>.lock``. When the owner stops, the simulation stops
+with it: an attached process then gets connection errors, and its next `start_simulated_cluster`
+starts a new owner from the saved state.
 
 ``detached=True`` avoids that: the simulation then always runs in a background process of its
 own (started on demand, ``<state_file>.log``), every caller attaches, and the server exits
-after a while without clients — the choice for a TUI and a CLI that come and go in any order.
+after a while without clients — the choice for a TUI and a CLI that come and go in any order, and
+the only way a ``kill -9`` of a deploy can never take the cluster (and its last writes) with it.
+
+Every write the API accepts is in the state file (atomic replace, fsync) before the API answers;
+the controller's own writes are saved shortly after, in batches.
 """
 
 from __future__ import annotations
@@ -49,7 +55,12 @@ from .store import ObjectStore, StoredEvent
 log = logging.getLogger(__name__)
 
 DEFAULT_TIME_SCALE = 0.1
-_SAVE_DEBOUNCE = 0.2  # real seconds: many quick writes become one file write
+_SAVE_DEBOUNCE = 0.2  # real seconds: many quick controller writes become one file write
+OWNER_WAIT = 30.0  # how long a starter waits for an owner that holds the lock but does not answer
+
+
+class SimulationUnavailable(RuntimeError):
+    """The state file has an owner that does not answer (or a server that never came up)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,12 @@ class SimulatedCluster:
         self._stopped = False
         self._saver: asyncio.Task[None] | None = None
         self._dirty: asyncio.Event | None = None
+        self._owner_fd: int | None = None  # the flock on <state_file>.owner, held while we serve
+        self._save_lock = threading.Lock()  # one snapshot-and-write at a time, in order
+        self._change_lock = threading.Lock()  # changes come from the loop and from other threads
+        self._changes = 0  # how many changes were committed (counted after they are stored)
+        self._saved = 0  # the value of _changes the state file holds
+        self._flush_lock: asyncio.Lock | None = None
 
     # ------------------------------------------------------------------ conveniences
 
@@ -161,13 +178,30 @@ class SimulatedCluster:
         return path
 
     def set_error_rate(
-        self, service: str, track: str, value: float | None, *, namespace: str | None = None
+        self,
+        service: str,
+        track: str,
+        value: float | None,
+        *,
+        namespace: str | None = None,
+        keep_existing: bool = False,
     ) -> None:
-        """Set the fake Prometheus' error rate (None = no data), locally or over HTTP when attached."""
+        """Set the fake Prometheus' error rate (None = no data), locally or over HTTP when attached.
+
+        ``keep_existing``: only if none is set yet (a default that never overrides a choice).
+        """
         if self.prometheus is not None:
+            if keep_existing and self.prometheus.error_rate(service, track, namespace) is not None:
+                return
             self.prometheus.set_error_rate(service, track, value, namespace=namespace)
             return
-        body = {"service": service, "track": track, "value": value, "namespace": namespace}
+        body = {
+            "service": service,
+            "track": track,
+            "value": value,
+            "namespace": namespace,
+            "keepExisting": keep_existing,
+        }
         httpx.post(f"{self.prometheus_url}/sim/error-rate", json=body, timeout=5.0).raise_for_status()
 
     def seed(self, services: Iterable[SeedService]) -> list[str]:
@@ -177,13 +211,28 @@ class SimulatedCluster:
         return seed(self.api_url, services)
 
     def save(self) -> None:
-        """Write the state file now (the owner also saves on its own shortly after each change)."""
+        """Write the state file now (the owner also saves on its own: before answering an API
+        write, and shortly after the controller's changes)."""
         if self.store is None or self.state_file is None:
             return
-        state = self.store.snapshot()
-        if self.prometheus is not None:
-            state["errorRates"] = self.prometheus.snapshot()
-        write_text_atomic(self.state_file, json.dumps(state, separators=(",", ":")))
+        # Snapshot and write under one lock: an older snapshot must never replace a newer file.
+        with self._save_lock:
+            changes = self._changes
+            state = self.store.snapshot()
+            if self.prometheus is not None:
+                state["errorRates"] = self.prometheus.snapshot()
+            write_text_atomic(self.state_file, json.dumps(state, separators=(",", ":")))
+            self._saved = max(self._saved, changes)
+
+    async def _flush(self) -> None:
+        """Return once every change made so far is in the state file (the API calls this before
+        answering a write). Writers waiting together share one file write."""
+        assert self._flush_lock is not None
+        wanted = self._changes
+        async with self._flush_lock:
+            if self._saved >= wanted:
+                return  # a save that started after our change has finished meanwhile
+            await asyncio.to_thread(self.save)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -198,11 +247,21 @@ class SimulatedCluster:
             self._loop.call(self._shutdown())
         finally:
             self._loop.stop()
-            self.save()
-            if self.state_file is not None:
-                endpoint = Endpoint.read(self.state_file)
-                if endpoint is not None and endpoint.pid == os.getpid() and endpoint.api_url == self.api_url:
-                    Endpoint.path_for(self.state_file).unlink(missing_ok=True)
+            try:
+                self.save()
+                if self.state_file is not None:
+                    endpoint = Endpoint.read(self.state_file)
+                    if (
+                        endpoint is not None
+                        and endpoint.pid == os.getpid()
+                        and endpoint.api_url == self.api_url
+                    ):
+                        Endpoint.path_for(self.state_file).unlink(missing_ok=True)
+            finally:
+                # Last: until the file is saved, nobody else may start from it.
+                if self._owner_fd is not None:
+                    os.close(self._owner_fd)
+                    self._owner_fd = None
 
     async def _shutdown(self) -> None:
         if self.controller is not None:
@@ -229,6 +288,8 @@ class SimulatedCluster:
     # ------------------------------------------------------------------ persistence
 
     def _on_change(self, _event: StoredEvent | None = None) -> None:
+        with self._change_lock:
+            self._changes += 1
         loop, dirty = self._loop, self._dirty
         if loop is not None and dirty is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile; stop() saves anyway
@@ -260,6 +321,36 @@ def _startup_lock(state_file: Path | None) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def owner_lock_path(state_file: Path) -> Path:
+    """``<state_file>.owner``: exclusively locked by the process serving ``state_file``."""
+    return state_file.with_name(state_file.name + ".owner")
+
+
+def _take_owner_lock(state_file: Path) -> int | None:
+    """The locked descriptor if nobody owns ``state_file``; None while another process does.
+
+    A kernel lock, not a pid in a file: it is released when its owner dies however it dies, and
+    a stopped or stalled owner keeps it — so nobody ever mistakes "slow" for "gone".
+    """
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(owner_lock_path(state_file), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def is_owned(state_file: Path) -> bool:
+    """Whether some process serves ``state_file`` now (answering or not)."""
+    fd = _take_owner_lock(state_file)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
 def start_simulated_cluster(
     state_file: Path | None,
     *,
@@ -270,34 +361,75 @@ def start_simulated_cluster(
     idle_exit: float = 600.0,
     timings: PodTimings | None = None,
     history_limit: int = 5000,
+    owner_wait: float = OWNER_WAIT,
 ) -> SimulatedCluster:
     """Start the simulation on 127.0.0.1 (ephemeral ports), or attach to the one already running.
 
     ``state_file``: JSON file the objects are loaded from and saved to (None: in memory only).
     ``time_scale``: real seconds per simulated second (0.1 → pods ready in a few tenths of a
     second, a 600 s progress deadline after 60 s). ``seed_objects``: services to create if absent.
-    ``attach=False`` always starts a private simulation (it still loads and saves ``state_file``).
+    ``attach=False`` always starts a private simulation (it still loads and saves ``state_file``,
+    so it refuses when another process owns that file).
     ``detached=True`` never serves in this process: it attaches to the running simulation or
     starts one as a background process (``python -m backends.kube.sim``) that outlives this one
     and exits after ``idle_exit`` seconds without requests or open watches — so a TUI and a
     CLI can come and go in any order. Its log is ``<state_file>.log``.
+    An owner that holds the state file but does not answer is waited for up to ``owner_wait``
+    seconds (then :class:`SimulationUnavailable`), never replaced.
     """
     if detached:
         if state_file is None:
             raise ValueError("a detached simulation needs a state file")
-        cluster = _attach_or_spawn(state_file, time_scale, idle_exit)
+        cluster = _attach_or_spawn(state_file, time_scale, idle_exit, owner_wait)
+    elif state_file is None:
+        cluster = _start_owner(None, time_scale, timings, history_limit)
     else:
-        with _startup_lock(state_file):
-            running = _attach(state_file) if attach and state_file is not None else None
-            if running is not None:
-                cluster = running
-            else:
-                cluster = _start_owner(state_file, time_scale, timings, history_limit)
-                if attach and state_file is not None:
-                    Endpoint(os.getpid(), cluster.api_url, cluster.prometheus_url).write(state_file)
+        cluster = _own_or_attach(state_file, attach, time_scale, timings, history_limit, owner_wait)
     if seed_objects:
         cluster.seed(seed_objects)
     return cluster
+
+
+def _own_or_attach(
+    state_file: Path,
+    attach: bool,
+    time_scale: float,
+    timings: PodTimings | None,
+    history_limit: int,
+    owner_wait: float,
+) -> SimulatedCluster:
+    deadline = time.monotonic() + owner_wait
+    while True:
+        with _startup_lock(state_file):
+            fd = _take_owner_lock(state_file)
+            if fd is not None:
+                try:
+                    cluster = _start_owner(state_file, time_scale, timings, history_limit)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                cluster._owner_fd = fd
+                Endpoint(os.getpid(), cluster.api_url, cluster.prometheus_url).write(state_file)
+                return cluster
+        if not attach:
+            raise SimulationUnavailable(
+                f"another process serves the simulated cluster in {state_file}; attach to it instead"
+            )
+        running = _attach(state_file)
+        if running is not None:
+            return running
+        if time.monotonic() > deadline:
+            raise _unanswered(state_file, owner_wait)
+        time.sleep(0.1)
+
+
+def _unanswered(state_file: Path, waited: float) -> SimulationUnavailable:
+    endpoint = Endpoint.read(state_file)
+    who = f"pid {endpoint.pid}, {endpoint.api_url}" if endpoint else "starting"
+    return SimulationUnavailable(
+        f"the simulated cluster for {state_file} ({who}) has not answered for {waited:.0f}s; "
+        "not starting a second one on the same file"
+    )
 
 
 def _attach(state_file: Path) -> SimulatedCluster | None:
@@ -310,22 +442,25 @@ def _attach(state_file: Path) -> SimulatedCluster | None:
 
 
 def _attach_or_spawn(
-    state_file: Path, time_scale: float, idle_exit: float, timeout: float = 30.0
+    state_file: Path, time_scale: float, idle_exit: float, owner_wait: float
 ) -> SimulatedCluster:
     log_path = state_file.with_name(state_file.name + ".log")
     with _startup_lock(state_file):
-        running = _attach(state_file)
-        if running is not None:
-            return running
-        # The server takes the same startup lock, so it can only start once we release it.
-        _spawn_server(state_file, time_scale, idle_exit, log_path)
-    deadline = time.monotonic() + timeout
+        if not is_owned(state_file):
+            # The server takes the same startup lock, so it can only start once we release it;
+            # a second starter then finds the file owned and waits for the server to answer.
+            _spawn_server(state_file, time_scale, idle_exit, log_path)
+    deadline = time.monotonic() + owner_wait
     while time.monotonic() < deadline:
         running = _attach(state_file)  # the endpoint file is written atomically: no lock needed
         if running is not None:
             return running
         time.sleep(0.05)
-    raise RuntimeError(f"the simulated cluster did not start within {timeout:.0f}s; see {log_path}")
+    if not is_owned(state_file):
+        raise SimulationUnavailable(
+            f"the simulated cluster did not start within {owner_wait:.0f}s; see {log_path}"
+        )
+    raise _unanswered(state_file, owner_wait)
 
 
 def _spawn_server(state_file: Path, time_scale: float, idle_exit: float, log_path: Path) -> None:
@@ -401,10 +536,12 @@ def _start_owner(
     if state_file is not None:
 
         async def start_saver() -> None:
+            cluster._flush_lock = asyncio.Lock()
             cluster._dirty = asyncio.Event()
             cluster._saver = asyncio.get_running_loop().create_task(cluster._save_loop())
 
         loop.call(start_saver())
         store.add_listener(cluster._on_change)
         prometheus.on_change = cluster._on_change
+        api_server.persist = cluster._flush
     return cluster

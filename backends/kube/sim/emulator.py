@@ -20,7 +20,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,9 @@ class SimulatedApiServer(KubernetesEmulator):
     faults: ApiFaults = attrs.field(factory=ApiFaults)
     # Seconds of silence before a watch that allows bookmarks gets one (kube-apiserver: ~1 min).
     bookmark_interval: float = 5.0
+    # Called (awaited) after every accepted write and before its answer: the owner makes the write
+    # durable there, so an acknowledged write survives a kill -9 of any process.
+    persist: Callable[[], Awaitable[None]] | None = None
     _last_activity: float = attrs.field(factory=time.monotonic, init=False)
     _open_watches: dict[Watcher, tuple[str, aiohttp.web.BaseRequest | None]] = attrs.field(
         factory=dict, init=False
@@ -143,7 +146,10 @@ class SimulatedApiServer(KubernetesEmulator):
                     raise ApiError(504, "Timeout", f"injected fault: {call.method} {call.path} stalled")
                 raise ApiError(rule.status, "InternalError", f"injected fault: {call.method} {call.path}")
             if route is not None and route.plural is not None:
-                return await self._serve_resource(call, route)
+                response = await self._serve_resource(call, route)
+                if self.persist is not None and call.method != "GET" and not call.dry_run:
+                    await self._persist()
+                return response
             payload = await self._discovery(call, route)
             if payload is not None:
                 return aiohttp.web.json_response(payload)
@@ -166,6 +172,17 @@ class SimulatedApiServer(KubernetesEmulator):
                 del self._requests[:-_KEEP_REQUESTS]
             for accumulated in self._errors:
                 del accumulated[:-_KEEP_REQUESTS]
+
+    async def _persist(self) -> None:
+        assert self.persist is not None
+        try:
+            await self.persist()
+        except OSError as exc:
+            # Kept in memory but not on disk: say so rather than acknowledge a write a crash loses.
+            log.error("could not save the simulated cluster: %s", exc)
+            raise ApiError(
+                500, "InternalError", f"the simulated cluster could not save the change: {exc}"
+            ) from exc
 
     async def _discovery(self, call: ApiCall, route: ApiPath | None) -> Any:
         """Discovery documents, with or without a trailing slash (client 37 adds one)."""

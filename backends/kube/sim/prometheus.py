@@ -11,8 +11,9 @@ is answered with the error rate set by `FakePrometheus.set_error_rate` for that 
 (namespace-specific first, then any namespace) as a one-sample vector, or with an empty result
 ("no data") when nothing is set. The expression itself is not evaluated.
 
-``POST /sim/error-rate`` with JSON ``{"service", "track", "value", "namespace"?}`` sets a rate
-over HTTP, so a second process attached to a running simulation can steer it too.
+``POST /sim/error-rate`` with JSON ``{"service", "track", "value", "namespace"?, "keepExisting"?}``
+sets a rate (with ``keepExisting``: only if none is set) over HTTP, so a second process attached
+to a running simulation can steer it too.
 """
 
 from __future__ import annotations
@@ -153,6 +154,9 @@ class FakePrometheus:
     async def _set_rate(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
         body = await request.json()
         value = body.get("value")
+        current = self.error_rate(body["service"], body["track"], body.get("namespace"))
+        if body.get("keepExisting") and current is not None:
+            return aiohttp.web.json_response({"status": "success", "kept": True})
         self.set_error_rate(
             body["service"],
             body["track"],
