@@ -8,12 +8,15 @@ the filter index. It blocks; the TUI calls it in a worker and forwards the event
 
 from __future__ import annotations
 
+import copy as _copy
 import gc
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from backends.catalog import relations as relation_rules
@@ -57,33 +60,77 @@ class _RelationCache(dict[tuple[str, str], Relation]):
         return relation
 
 
-class Catalog:
-    """Entities, problems and relations of one workspace; safe to read from any thread.
+@dataclass(frozen=True, eq=False)
+class CatalogSnapshot:
+    """One complete state of the catalog, never changed once published.
 
-    ``entities`` keeps load order; ``by_ref`` maps canonical refs (``component:default/x``) to
-    entities; ``problems`` holds errors and warnings, each with file:line.
+    A registration builds the next snapshot to the side and publishes it with one assignment, so
+    whoever holds a snapshot sees everything from before a change or everything from after it, never
+    a mix. Its lists and dict are shared with other readers: treat them as read-only.
     """
 
-    def __init__(self) -> None:
-        self.entities: list[Entity] = []
-        self.by_ref: dict[str, Entity] = {}
-        self.problems: list[Problem] = []
-        self._read_problems: list[Problem] = []
-        self._index = SearchIndex([])
-        self._subscribers: list[Callable[[CatalogChanged], None]] = []
-        self._lock = threading.RLock()
-        self._relation_cache = _RelationCache()
-        # Set by load_catalog: where registrations are remembered for the next start.
-        self.registrations: RegistrationStore | None = None
+    entities: list[Entity]
+    by_ref: dict[str, Entity]
+    problems: list[Problem]
+    # Problems found while reading (``problems`` adds the dangling-relation warnings of linking):
+    # the base a registration starts from.
+    read_problems: list[Problem]
+    index: SearchIndex
+    # The index remembers the last query to narrow the next one, so its users take turns.
+    filter_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    # -- building ---------------------------------------------------------------------------------
-    def _add_result(self, result: DocumentResult, replace: bool = False) -> Entity | None:
+    def get(
+        self, ref: str, default_kind: str | None = None, default_namespace: str = DEFAULT_NAMESPACE
+    ) -> Entity | None:
+        """See ``Catalog.get``; every lookup reads this snapshot only."""
+        by_ref = self.by_ref
+        try:
+            parsed = parse_entity_ref(ref, default_kind=default_kind, default_namespace=default_namespace)
+        except EntityRefError:
+            if default_kind is not None:
+                return None
+            for kind in _KIND_PREFERENCE:
+                entity = self.get(f"{kind}:{ref}", default_namespace=default_namespace)
+                if entity is not None:
+                    return entity
+            name_ref = ref.lower() if "/" in ref else f"{default_namespace}/{ref}".lower()
+            return next((e for r, e in by_ref.items() if r.split(":", 1)[1] == name_ref), None)
+        return by_ref.get(parsed.canonical)
+
+    def filter(self, query: Query) -> list[Entity]:
+        with self.filter_lock:
+            return self.index.filter(query)
+
+    def filter_positions(self, query: Query) -> list[int]:
+        with self.filter_lock:
+            return self.index.positions(query)
+
+
+class _Builder:
+    """The mutable state a load or a registration works on until it is published as a snapshot."""
+
+    def __init__(
+        self,
+        entities: list[Entity] | None = None,
+        by_ref: dict[str, Entity] | None = None,
+        read_problems: list[Problem] | None = None,
+    ) -> None:
+        self.entities: list[Entity] = entities if entities is not None else []
+        self.by_ref: dict[str, Entity] = by_ref if by_ref is not None else {}
+        self.read_problems: list[Problem] = read_problems if read_problems is not None else []
+
+    @classmethod
+    def from_snapshot(cls, snapshot: CatalogSnapshot) -> _Builder:
+        """Copies of the snapshot's containers (C-level, a few ms at 100k): the snapshot stays as is."""
+        return cls(list(snapshot.entities), dict(snapshot.by_ref), list(snapshot.read_problems))
+
+    def add_result(self, result: DocumentResult, replace: bool = False) -> Entity | None:
         """Record one document's verdict; returns the entity when it joined the catalog."""
         position = SourcePosition(result.file, result.line, result.index or 0)
         for error in result.errors:
-            self._read_problems.append(Problem(Severity.ERROR, error, position, result.ref))
+            self.read_problems.append(Problem(Severity.ERROR, error, position, result.ref))
         for warning in result.warnings:
-            self._read_problems.append(Problem(Severity.WARNING, warning, position, result.ref))
+            self.read_problems.append(Problem(Severity.WARNING, warning, position, result.ref))
         if result.data is None or result.ref is None:
             return None
         if result.text is not None:
@@ -92,7 +139,7 @@ class Catalog:
             entity = Entity(result.data, position, None, result.relations)
         existing = self.by_ref.get(result.ref)
         if existing is not None and not replace:
-            self._read_problems.append(
+            self.read_problems.append(
                 Problem(
                     Severity.ERROR,
                     f"duplicate entity {result.ref}: already defined at {existing.position}; "
@@ -108,13 +155,16 @@ class Catalog:
         self.entities.append(entity)
         return entity
 
-    def _link(self) -> None:
-        """Compute every entity's relations (declared + reverse) and the dangling-ref warnings."""
+    def link(self, interned: _RelationCache, previous: CatalogSnapshot | None = None) -> CatalogSnapshot:
+        """Compute every entity's relations (declared + reverse), the dangling-ref warnings, the index.
+
+        Entities of ``previous`` are shared with its readers: one whose relations change is copied
+        (a handful per registration, e.g. the owning group) rather than changed in place.
+        """
         by_ref = self.by_ref
         # Work on (type, target) tuples (hashed and compared in C), then turn them into shared
         # Relation objects: every component of a team is ownedBy the same group, so one object per
         # distinct relation keeps 100k entities small in memory.
-        interned = self._relation_cache
         incoming: dict[str, list[tuple[str, str]]] = {}
         warnings: list[Problem] = []
         for source, entity in by_ref.items():
@@ -126,15 +176,81 @@ class Catalog:
                 message = f"{what} {target} does not exist in the catalog"
                 warnings.append(Problem(Severity.WARNING, message, entity.position, source))
         shared = interned.__getitem__
+        published = previous.by_ref if previous is not None else {}
+        copies: dict[int, Entity] = {}
         for source, entity in by_ref.items():
             keys = entity.declared_relations + incoming.get(source, [])
             keys.sort()
             # dict.fromkeys drops duplicates keeping the order; all of this loops in C.
-            entity.relations = list(map(shared, dict.fromkeys(keys)))
-        self.problems = self._read_problems + warnings
-        self._index = SearchIndex(self.entities)
+            relations = list(map(shared, dict.fromkeys(keys)))
+            if published.get(source) is entity:
+                if relations == entity.relations:
+                    continue  # unchanged: keep sharing the published object
+                copy = _copy.copy(entity)
+                copies[id(entity)] = copy
+                entity = copy
+            entity.relations = relations
+        # Freed one entry at a time: dropped at once, 100k lists of tuples keep the GIL from a
+        # reader thread for tens of milliseconds (a registration links while the UI filters).
+        while incoming:
+            incoming.popitem()
+        if copies:
+            self.entities = [copies.get(id(e), e) for e in self.entities]
+            for copy in copies.values():
+                by_ref[copy.ref.canonical] = copy
+        return CatalogSnapshot(
+            entities=self.entities,
+            by_ref=by_ref,
+            problems=self.read_problems + warnings,
+            read_problems=self.read_problems,
+            index=SearchIndex(self.entities),
+        )
+
+
+class Catalog:
+    """Entities, problems and relations of one workspace; safe to read from any thread.
+
+    ``entities`` keeps load order; ``by_ref`` maps canonical refs (``component:default/x``) to
+    entities; ``problems`` holds errors and warnings, each with file:line. Each read comes from one
+    published ``CatalogSnapshot``; ``snapshot()`` gives one for several reads that must agree.
+    Readers never wait: a registration builds the next snapshot off to the side.
+    """
+
+    def __init__(self) -> None:
+        self._relation_cache = _RelationCache()
+        self._snapshot: CatalogSnapshot = _Builder().link(self._relation_cache)
+        self._subscribers: list[Callable[[CatalogChanged], None]] = []
+        self._subscribers_lock = threading.Lock()
+        # Registrations take turns (each builds on the one before); readers never take this lock.
+        self._write_lock = threading.Lock()
+        # Set by load_catalog: where registrations are remembered for the next start.
+        self.registrations: RegistrationStore | None = None
+
+    def _publish(self, builder: _Builder) -> None:
+        """Link ``builder`` and make it what readers see (one reference assignment, atomic)."""
+        self._snapshot = builder.link(self._relation_cache, self._snapshot)
 
     # -- reading ----------------------------------------------------------------------------------
+    def snapshot(self) -> CatalogSnapshot:
+        """The current state, which later changes never alter."""
+        return self._snapshot
+
+    @property
+    def entities(self) -> list[Entity]:
+        return self._snapshot.entities
+
+    @property
+    def by_ref(self) -> dict[str, Entity]:
+        return self._snapshot.by_ref
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self._snapshot.problems
+
+    @property
+    def _index(self) -> SearchIndex:
+        return self._snapshot.index
+
     def get(
         self, ref: str, default_kind: str | None = None, default_namespace: str = DEFAULT_NAMESPACE
     ) -> Entity | None:
@@ -143,32 +259,19 @@ class Catalog:
         Without a kind in ``ref`` and without ``default_kind``, the name is looked up across kinds
         (components first), so ``get("payment-service")`` works for a command line.
         """
-        try:
-            parsed = parse_entity_ref(ref, default_kind=default_kind, default_namespace=default_namespace)
-        except EntityRefError:
-            if default_kind is not None:
-                return None
-            for kind in _KIND_PREFERENCE:
-                entity = self.get(f"{kind}:{ref}", default_namespace=default_namespace)
-                if entity is not None:
-                    return entity
-            name_ref = ref.lower() if "/" in ref else f"{default_namespace}/{ref}".lower()
-            return next((e for r, e in self.by_ref.items() if r.split(":", 1)[1] == name_ref), None)
-        return self.by_ref.get(parsed.canonical)
+        return self._snapshot.get(ref, default_kind, default_namespace)
 
     def filter(self, query: Query | str) -> list[Entity]:
         """Entities matching a filter such as ``kind:component owner:team-a payment`` (catalog order)."""
         if isinstance(query, str):
             query = parse_query(query)
-        with self._lock:
-            return self._index.filter(query)
+        return self._snapshot.filter(query)
 
     def filter_positions(self, query: Query | str) -> list[int]:
         """Like ``filter``, as positions in ``entities``: lets a view keep its own order cheaply."""
         if isinstance(query, str):
             query = parse_query(query)
-        with self._lock:
-            return self._index.positions(query)
+        return self._snapshot.filter_positions(query)
 
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity is Severity.ERROR]
@@ -176,11 +279,11 @@ class Catalog:
     # -- changes ----------------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[CatalogChanged], None]) -> Callable[[], None]:
         """Call ``callback`` on every change (in the thread making it); returns an unsubscribe function."""
-        with self._lock:
+        with self._subscribers_lock:
             self._subscribers.append(callback)
 
         def unsubscribe() -> None:
-            with self._lock:
+            with self._subscribers_lock:
                 if callback in self._subscribers:
                     self._subscribers.remove(callback)
 
@@ -192,32 +295,40 @@ class Catalog:
         Entities previously read from the same file and absent now are removed; entities with a ref
         already in the catalog are replaced. Locations in the file are followed (inside ``root``,
         default: the file's directory). Subscribers get one ``CatalogChanged``. Returns the entities
-        that were added or replaced; errors land in ``problems``.
+        that were added or replaced; errors land in ``problems``. Readers keep the previous snapshot
+        until the new one is complete.
         """
         path = os.path.abspath(os.fspath(path))
         boundary = os.fspath(root) if root is not None else os.path.dirname(path)
         options = ReadOptions(follow=True, root=boundary, plain_base=boundary, label=_local_label)
-        with self._lock, gc_paused():
+        # Collector paused: running, the relink's allocations set off a full collection (1-2 s
+        # with the GIL held at 100k after a load); promote: see gc_paused.
+        with self._write_lock, gc_paused(promote=True):
+            builder = _Builder.from_snapshot(self._snapshot)
             label = _local_label(path)
-            stale = [e for e in self.entities if e.position.file == label]
-            self._read_problems = [p for p in self._read_problems if p.position.file != label]
+            stale = [e for e in builder.entities if e.position.file == label]
+            builder.read_problems = [p for p in builder.read_problems if p.position.file != label]
             added: list[Entity] = []
             removed: list[Entity] = []
             seen_refs: set[str] = set()
             for result in read_documents([path], options):
-                before = self.by_ref.get(result.ref or "")
-                entity = self._add_result(result, replace=result.ref not in seen_refs)
+                before = builder.by_ref.get(result.ref or "")
+                entity = builder.add_result(result, replace=result.ref not in seen_refs)
                 if entity is not None:
                     seen_refs.add(entity.ref.canonical)
                     added.append(entity)
                     if before is not None and before is not entity:
                         removed.append(before)
             for entity in stale:
-                if entity.ref.canonical not in seen_refs and self.by_ref.get(entity.ref.canonical) is entity:
-                    del self.by_ref[entity.ref.canonical]
-                    self.entities.remove(entity)
+                ref = entity.ref.canonical
+                if ref not in seen_refs and builder.by_ref.get(ref) is entity:
+                    del builder.by_ref[ref]
+                    builder.entities.remove(entity)
                     removed.append(entity)
-            self._link()
+            replaced = [self._snapshot]
+            self._publish(builder)
+            _retire(replaced)
+        with self._subscribers_lock:
             subscribers = list(self._subscribers)
         if added and self.registrations is not None:
             self.registrations.remember(path, boundary)
@@ -227,8 +338,34 @@ class Catalog:
         return added
 
 
+_RETIRE_CHUNK = 5_000
+
+
+def _retire(box: list[CatalogSnapshot]) -> None:
+    """Free a replaced snapshot's filter index in small steps, in the writer's thread.
+
+    An index of 100k entities holds ~1M objects (keys, facet postings); dropping it in one go frees
+    them all in one C call that keeps the GIL for 60-100 ms, and the reader that happens to hold the
+    last reference (a keystroke in the UI) waits for all of it. Piece by piece, the interpreter lets
+    other threads run in between. ``box`` holds the only reference we own; if anyone else still
+    holds the snapshot or its index, it is left alone (they would see it emptied) and freed by
+    reference counting whenever they let go.
+    """
+    snapshot = box.pop()
+    # Ours: the local name and getrefcount's argument; the index: the snapshot's field and the argument.
+    if sys.getrefcount(snapshot) > 2 or sys.getrefcount(snapshot.index) > 2:
+        return
+    index = snapshot.index
+    for postings in index.postings.values():
+        while postings:
+            postings.popitem()  # one value's positions at a time
+    keys = index.keys
+    while keys:
+        del keys[-_RETIRE_CHUNK:]
+
+
 @contextmanager
-def gc_paused(*, freeze: bool = False) -> Iterator[None]:
+def gc_paused(*, freeze: bool = False, promote: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector while the catalog's objects are created.
 
     Loading allocates hundreds of thousands of dicts, lists and strings; the collector would walk
@@ -238,6 +375,10 @@ def gc_paused(*, freeze: bool = False) -> Iterator[None]:
     survivors are moved out of its reach instead (``gc.freeze``): right for a short-lived process
     such as the CLI, or an app that loads once at start; wrong for a host that creates and drops
     many cyclic objects before loading, since those would then never be collected.
+
+    ``promote`` (a registration, while other threads read): the survivors join the oldest
+    generation without that first pass, which at 100k entities holds the GIL 0.1-0.5 s while the UI
+    waits; the next full collection, which walks everything anyway, looks at them then.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -246,8 +387,12 @@ def gc_paused(*, freeze: bool = False) -> Iterator[None]:
     finally:
         validation.clear_caches()
         relation_rules.clear_caches()
-        if freeze:
+        if freeze or promote:
+            # A process that froze its catalog (the CLI) keeps everything frozen.
+            keep_frozen = freeze or gc.get_freeze_count() > 0
             gc.freeze()
+            if not keep_frozen:
+                gc.unfreeze()  # frozen objects go back to the oldest generation, unexamined
         if was_enabled:
             gc.enable()
 
@@ -275,6 +420,7 @@ def load_catalog(
 def _load(workspace: Workspace, emit: Callable[[CatalogEvent], None]) -> Catalog:
     started = time.perf_counter()
     catalog = Catalog()
+    builder = _Builder()
     sources = [source_from_config(config, workspace.root) for config in workspace.catalog_sources]
     config_label = str(workspace.config_file) if workspace.config_file else "idp-console.yaml (demo)"
     for number, source in enumerate(sources, start=1):
@@ -282,7 +428,7 @@ def _load(workspace: Workspace, emit: Callable[[CatalogEvent], None]) -> Catalog
         try:
             files = source.resolve()
         except Exception as error:  # noqa: BLE001 - one broken source (git, disk) must not stop the rest
-            catalog._read_problems.append(
+            builder.read_problems.append(
                 Problem(
                     Severity.ERROR,
                     f"catalog source {source.description}: {error or type(error).__name__}",
@@ -291,34 +437,33 @@ def _load(workspace: Workspace, emit: Callable[[CatalogEvent], None]) -> Catalog
             )
             emit(SourceFailed(source.description, str(error)))
             continue
-        before_entities, before_problems = len(catalog.entities), len(catalog._read_problems)
+        before_entities, before_problems = len(builder.entities), len(builder.read_problems)
         if files.warning:
-            catalog._read_problems.append(
+            builder.read_problems.append(
                 Problem(Severity.WARNING, files.warning, SourcePosition(config_label))
             )
         for result in read_documents(files.files, _options(files)):
-            catalog._add_result(result)
+            builder.add_result(result)
         emit(
             SourceLoaded(
                 source.description,
-                len(catalog.entities) - before_entities,
-                len(catalog._read_problems) - before_problems,
+                len(builder.entities) - before_entities,
+                len(builder.read_problems) - before_problems,
                 files.warning,
             )
         )
-    _load_registrations(catalog, workspace)
-    catalog._link()
+    catalog.registrations = _load_registrations(builder, workspace)
+    catalog._publish(builder)
     emit(CatalogLoaded(len(catalog.entities), len(catalog.problems), time.perf_counter() - started))
     return catalog
 
 
-def _load_registrations(catalog: Catalog, workspace: Workspace) -> None:
+def _load_registrations(builder: _Builder, workspace: Workspace) -> RegistrationStore:
     """Read the files registered in earlier runs (e.g. services created by the scaffolder)."""
     store = RegistrationStore.for_workspace(workspace.root)
-    catalog.registrations = store
     for registered in store.files():
         if not os.path.isfile(registered.path):
-            catalog._read_problems.append(
+            builder.read_problems.append(
                 Problem(
                     Severity.WARNING,
                     f"registered catalog file {registered.path} no longer exists",
@@ -330,7 +475,8 @@ def _load_registrations(catalog: Catalog, workspace: Workspace) -> None:
             follow=True, root=registered.root, plain_base=registered.root, label=_local_label
         )
         for result in read_documents([registered.path], options):
-            catalog._add_result(result)
+            builder.add_result(result)
+    return store
 
 
 def _options(files: SourceFiles) -> ReadOptions:
@@ -342,8 +488,9 @@ def catalog_from_files(paths: Iterable[str | Path], *, root: str | Path | None =
     boundary = os.path.abspath(os.fspath(root) if root is not None else os.getcwd())
     files = SourceFiles([os.fspath(p) for p in paths], boundary, "")
     catalog = Catalog()
+    builder = _Builder()
     with gc_paused():
         for result in read_documents(files.files, _options(files)):
-            catalog._add_result(result)
-        catalog._link()
+            builder.add_result(result)
+        catalog._publish(builder)
     return catalog
