@@ -161,3 +161,26 @@ def test_kill_9_of_a_deploy_cli_keeps_the_cluster_and_every_acknowledged_write(
         for pid in _processes_serving(state):
             _stop(pid)
         wait_for(lambda: not _processes_serving(state), timeout=10)
+
+
+def test_every_acknowledged_write_is_on_disk_before_the_answer(tmp_path: Path) -> None:
+    state = tmp_path / "cluster.json"
+    leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+
+    def saved_leases() -> dict[str, dict]:
+        objects = json.loads(state.read_text())["objects"]
+        return {
+            o["object"]["metadata"]["name"]: o["object"] for o in objects if o["resource"].endswith("leases")
+        }
+
+    with start_simulated_cluster(state, time_scale=FAST) as sim, httpx.Client(base_url=sim.api_url) as api:
+        for n in range(3):  # read straight after each answer: no waiting for a later save
+            body = {"metadata": {"name": f"lock-{n}"}, "spec": {"holderIdentity": "me"}}
+            assert api.post(leases, json=body).status_code == 201
+            assert f"lock-{n}" in saved_leases()
+        patch = {"spec": {"holderIdentity": "you"}}
+        headers = {"Content-Type": "application/merge-patch+json"}
+        assert api.patch(f"{leases}/lock-0", json=patch, headers=headers).status_code == 200
+        assert saved_leases()["lock-0"]["spec"]["holderIdentity"] == "you"
+        assert api.delete(f"{leases}/lock-1").status_code == 200
+        assert "lock-1" not in saved_leases()
