@@ -168,7 +168,6 @@ class _AppSession(asyncssh.SSHServerSession):  # type: ignore[misc]
         self._master: int | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._reading = False
-        self._counted = False
         self._client_gone = False
         self._started = time.monotonic()
         self.task: asyncio.Future[None] | None = None
@@ -253,8 +252,12 @@ class _AppSession(asyncssh.SSHServerSession):  # type: ignore[misc]
         if refusal:
             self._refuse(refusal, refusal)
             return
-        self._counted = True
-        token = identity.open_session(user)
+        try:
+            token = identity.open_session(user)
+        except (OSError, paths.PathsError) as error:
+            server.limits.release(user)
+            self._refuse(f"cannot record the session ({error})", "session store unusable")
+            return
         exit_code: int | None = None
         try:
             exit_code = await self._serve(token)
