@@ -33,7 +33,7 @@ DEMO_WORKSPACE_DIR = Path(__file__).parent / "demo" / "workspace"
 TOP_LEVEL_KEYS = frozenset(
     {"name", "identity", "theme", "keymap", "catalog", "templates", "git", "environments", "deploy", "docs"}
 )
-IDENTITY_KEYS = frozenset({"user"})
+IDENTITY_KEYS = frozenset({"user", "accounts"})
 SOURCES_SECTION_KEYS = frozenset({"sources"})  # catalog: and templates:
 # templates: also holds the template sandbox's settings (backends/scaffolder/sandbox.py)
 TEMPLATES_KEYS = SOURCES_SECTION_KEYS | {"allowedHosts", "expressionTimeLimit"}
@@ -104,11 +104,18 @@ class Workspace:
 
     @property
     def identity(self) -> str:
-        """Who is using the console: ``identity.user`` from config, else the (SSH) login name."""
-        configured = self.section("identity").get("user")
-        if configured:
-            return str(configured)
-        return os.environ.get("IDP_CONSOLE_USER") or os.environ.get("USER") or "guest"
+        """Who is using the console, decided by the operating system (see :mod:`backends.identity`):
+        the built-in SSH server's session, else the account this process runs as, mapped through
+        ``identity.accounts``. ``identity.user`` counts only in a config file owned by that account
+        (a personal workspace): in a shared bastion's config it would make everyone that user."""
+        from backends.identity import account_name, resolve_identity
+
+        section = self.section("identity")
+        accounts = {str(k): str(v) for k, v in (section.get("accounts") or {}).items()}
+        personal = section.get("user")
+        if personal and self.config_file is not None and _owned_by_this_account(self.config_file):
+            accounts.setdefault(account_name(), str(personal))
+        return resolve_identity(accounts, is_demo=self.is_demo)
 
     @property
     def keymap(self) -> dict[str, str]:
@@ -209,6 +216,9 @@ def _validate(raw: dict[str, Any], root: Path) -> tuple[list[SourceConfig], list
         identity = mapping(present["identity"], ("identity",), IDENTITY_KEYS)
         if identity.get("user") is not None:
             text(identity["user"], ("identity", "user"))
+        if identity.get("accounts") is not None:
+            for account, user in mapping(identity["accounts"], ("identity", "accounts")).items():
+                text(user, ("identity", "accounts", str(account)))
     if "theme" in present:
         text(present["theme"], ("theme",))
     if "keymap" in present:
@@ -316,3 +326,10 @@ def config_line(source: str, path: ConfigPath) -> int | None:
             break
         node = found
     return line
+
+
+def _owned_by_this_account(path: Path) -> bool:
+    try:
+        return path.stat().st_uid == os.geteuid()
+    except OSError:
+        return False

@@ -48,29 +48,75 @@ Modules: ``config`` (the ``deploy:`` section), ``weights`` (Argo Rollouts' repli
 ``status`` (one-off status and the watch-fed :class:`StatusBoard`), ``session`` (workspace wiring).
 """
 
-from backends.deploy.engine import DeployContext, DeployEngine
-from backends.deploy.events import (
-    AnalysisResult,
-    DeployEvent,
-    DeployFinished,
-    DeployStarted,
-    LogLine,
-    Outcome,
-    Paused,
-    Resumed,
-    RolloutProgress,
-    Stage,
-    StageFinished,
-    StageStarted,
-    Verdict,
-    event_from_dict,
-    event_to_dict,
-)
-from backends.deploy.history import DeployHistory, DeployRecord
-from backends.deploy.prechecks import DeployRefused
-from backends.deploy.run import DeployRun, InterruptedDeploy
-from backends.deploy.session import SIMULATED_BANNER, DeploySession, open_deploy
-from backends.deploy.status import BoardTarget, ServiceStatus, StatusBoard
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are imported on first use: ``backends.workspace`` validates the ``deploy:`` section through
+# ``backends.deploy.config`` on every load, and that must not pull in the engine and the Kubernetes
+# client (it doubled ``catalog list`` and TUI start-up).
+_EXPORTS = {
+    "DeployContext": "engine",
+    "DeployEngine": "engine",
+    "AnalysisResult": "events",
+    "DeployEvent": "events",
+    "DeployFinished": "events",
+    "DeployStarted": "events",
+    "LogLine": "events",
+    "Outcome": "events",
+    "Paused": "events",
+    "Resumed": "events",
+    "RolloutProgress": "events",
+    "Stage": "events",
+    "StageFinished": "events",
+    "StageStarted": "events",
+    "Verdict": "events",
+    "event_from_dict": "events",
+    "event_to_dict": "events",
+    "DeployHistory": "history",
+    "DeployRecord": "history",
+    "DeployRefused": "prechecks",
+    "DeployRun": "run",
+    "InterruptedDeploy": "run",
+    "SIMULATED_BANNER": "session",
+    "DeploySession": "session",
+    "open_deploy": "session",
+    "BoardTarget": "status",
+    "ServiceStatus": "status",
+    "StatusBoard": "status",
+}
+
+if TYPE_CHECKING:
+    from backends.deploy.engine import DeployContext, DeployEngine
+    from backends.deploy.events import (
+        AnalysisResult,
+        DeployEvent,
+        DeployFinished,
+        DeployStarted,
+        LogLine,
+        Outcome,
+        Paused,
+        Resumed,
+        RolloutProgress,
+        Stage,
+        StageFinished,
+        StageStarted,
+        Verdict,
+        event_from_dict,
+        event_to_dict,
+    )
+    from backends.deploy.history import DeployHistory, DeployRecord
+    from backends.deploy.prechecks import DeployRefused
+    from backends.deploy.run import DeployRun, InterruptedDeploy
+    from backends.deploy.session import SIMULATED_BANNER, DeploySession, open_deploy
+    from backends.deploy.status import BoardTarget, ServiceStatus, StatusBoard
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "SIMULATED_BANNER",

@@ -15,19 +15,52 @@
   demo workspace and the tests; the client code path is the same as for a real cluster.
 """
 
-from backends.kube.cluster import (
-    Cluster,
-    ClusterError,
-    ClusterUnreachable,
-    Conflict,
-    Gone,
-    NotFound,
-    RetryPolicy,
-    merge_patch,
-)
-from backends.kube.environments import Environment, WorkloadRef, parse_environments, workload_for
-from backends.kube.rollout import RolloutPhase, RolloutStatus, rollout_status
-from backends.kube.watch import ResourceWatch
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported on first use: the environments config is validated on every workspace load and must not
+# pull in the official client (~0.4 s) for commands that never talk to a cluster.
+_EXPORTS = {
+    "Cluster": "cluster",
+    "ClusterError": "cluster",
+    "ClusterUnreachable": "cluster",
+    "Conflict": "cluster",
+    "Gone": "cluster",
+    "NotFound": "cluster",
+    "RetryPolicy": "cluster",
+    "merge_patch": "cluster",
+    "Environment": "environments",
+    "WorkloadRef": "environments",
+    "parse_environments": "environments",
+    "workload_for": "environments",
+    "RolloutPhase": "rollout",
+    "RolloutStatus": "rollout",
+    "rollout_status": "rollout",
+    "ResourceWatch": "watch",
+}
+
+if TYPE_CHECKING:
+    from backends.kube.cluster import (
+        Cluster,
+        ClusterError,
+        ClusterUnreachable,
+        Conflict,
+        Gone,
+        NotFound,
+        RetryPolicy,
+        merge_patch,
+    )
+    from backends.kube.environments import Environment, WorkloadRef, parse_environments, workload_for
+    from backends.kube.rollout import RolloutPhase, RolloutStatus, rollout_status
+    from backends.kube.watch import ResourceWatch
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "Cluster",
