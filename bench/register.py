@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _corpus import write_corpus  # noqa: E402
 
-from backends.catalog import load_catalog  # noqa: E402
+from backends.catalog import Catalog, load_catalog  # noqa: E402
 from backends.workspace import load_workspace  # noqa: E402
 
 TYPED = "kind:component payment gateway"
@@ -54,7 +54,7 @@ def figures(times: list[float]) -> str:
     )
 
 
-def type_filter(catalog: object, keep_going: threading.Event | None, rounds: int = 3) -> list[float]:
+def type_filter(catalog: Catalog, keep_going: threading.Event | None, rounds: int = 3) -> list[float]:
     """Type TYPED one key at a time, again and again; each keystroke's latency in seconds."""
     keystrokes = [TYPED[: i + 1] for i in range(len(TYPED))]
     times: list[float] = []
@@ -62,7 +62,7 @@ def type_filter(catalog: object, keep_going: threading.Event | None, rounds: int
     while (keep_going is not None and keep_going.is_set()) or done_rounds < rounds:
         for text in keystrokes:
             started = time.perf_counter()
-            catalog.filter_positions(text)  # type: ignore[attr-defined]
+            catalog.filter_positions(text)
             times.append(time.perf_counter() - started)
         done_rounds += 1
     return times

@@ -219,7 +219,7 @@ class Catalog:
     def __init__(self) -> None:
         self._relation_cache = _RelationCache()
         self._snapshot: CatalogSnapshot = _Builder().link(self._relation_cache)
-        self._subscribers: list[Callable[[CatalogChanged], None]] = []
+        self._subscribers: list[Callable[[CatalogChanged], object]] = []
         self._subscribers_lock = threading.Lock()
         # Registrations take turns (each builds on the one before); readers never take this lock.
         self._write_lock = threading.Lock()
@@ -277,7 +277,7 @@ class Catalog:
         return [p for p in self.problems if p.severity is Severity.ERROR]
 
     # -- changes ----------------------------------------------------------------------------------
-    def subscribe(self, callback: Callable[[CatalogChanged], None]) -> Callable[[], None]:
+    def subscribe(self, callback: Callable[[CatalogChanged], object]) -> Callable[[], None]:
         """Call ``callback`` on every change (in the thread making it); returns an unsubscribe function."""
         with self._subscribers_lock:
             self._subscribers.append(callback)
@@ -403,7 +403,7 @@ def _local_label(path: str) -> str:
 
 def load_catalog(
     workspace: Workspace,
-    on_event: Callable[[CatalogEvent], None] | None = None,
+    on_event: Callable[[CatalogEvent], object] | None = None,
     *,
     freeze_gc: bool = False,
 ) -> Catalog:
@@ -417,7 +417,7 @@ def load_catalog(
         return _load(workspace, on_event or (lambda event: None))
 
 
-def _load(workspace: Workspace, emit: Callable[[CatalogEvent], None]) -> Catalog:
+def _load(workspace: Workspace, emit: Callable[[CatalogEvent], object]) -> Catalog:
     started = time.perf_counter()
     catalog = Catalog()
     builder = _Builder()
