@@ -124,6 +124,8 @@ class DeploySession:
                     )
                 except SimulationUnavailable as error:
                     raise ClusterUnreachable(str(error)) from error
+                except OSError as error:  # the state dir cannot hold the state file, lock or log
+                    raise ClusterUnreachable(f"cannot start the simulated cluster: {error}") from error
                 if self.workspace.is_demo:
                     # A fresh simulation has an empty Prometheus: give the demo's services healthy
                     # numbers, without overriding a rate someone set on purpose.

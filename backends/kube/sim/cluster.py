@@ -445,16 +445,22 @@ def _attach_or_spawn(
     state_file: Path, time_scale: float, idle_exit: float, owner_wait: float
 ) -> SimulatedCluster:
     log_path = state_file.with_name(state_file.name + ".log")
+    server = None
     with _startup_lock(state_file):
         if not is_owned(state_file):
             # The server takes the same startup lock, so it can only start once we release it;
             # a second starter then finds the file owned and waits for the server to answer.
-            _spawn_server(state_file, time_scale, idle_exit, log_path)
+            server = _spawn_server(state_file, time_scale, idle_exit, log_path)
     deadline = time.monotonic() + owner_wait
     while time.monotonic() < deadline:
         running = _attach(state_file)  # the endpoint file is written atomically: no lock needed
         if running is not None:
             return running
+        if server is not None and server.poll() is not None and not is_owned(state_file):
+            # It died before serving (and nobody else serves): no use waiting for the deadline.
+            raise SimulationUnavailable(
+                f"the simulated cluster exited at start (exit code {server.returncode}); see {log_path}"
+            )
         time.sleep(0.05)
     if not is_owned(state_file):
         raise SimulationUnavailable(
@@ -463,7 +469,9 @@ def _attach_or_spawn(
     raise _unanswered(state_file, owner_wait)
 
 
-def _spawn_server(state_file: Path, time_scale: float, idle_exit: float, log_path: Path) -> None:
+def _spawn_server(
+    state_file: Path, time_scale: float, idle_exit: float, log_path: Path
+) -> subprocess.Popen[bytes]:
     root = Path(__file__).resolve().parents[3]  # the directory holding the `backends` package
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
@@ -487,6 +495,7 @@ def _spawn_server(state_file: Path, time_scale: float, idle_exit: float, log_pat
         )
     # Reap it when it exits while we still run, so it does not linger as a zombie.
     threading.Thread(target=server.wait, name="simulated-cluster-reaper", daemon=True).start()
+    return server
 
 
 def _start_owner(
