@@ -21,6 +21,7 @@ from widgets.virtual_table import Column, VirtualTable
 
 if TYPE_CHECKING:
     from backends.catalog import Catalog
+    from backends.catalog.catalog import CatalogSnapshot
     from backends.catalog.model import Entity, Problem
 
 ENTITY_COLUMNS: tuple[Column, ...] = (
@@ -77,6 +78,7 @@ def _sorted_positions(
 @dataclass
 class _RowsReady(Message):
     catalog: Catalog
+    snapshot: CatalogSnapshot  # what the rows were made from
     entities: list[Entity]
     rows: list[tuple[str, ...]]
     position: dict[Entity, int]
@@ -139,6 +141,7 @@ class CatalogScreen(ConsoleScreen):
         super().__init__()
         self._initial_filter = initial_filter
         self._catalog: Catalog | None = None
+        self._snapshot: CatalogSnapshot | None = None
         self._entities: list[Entity] = []
         self._rows: list[tuple[str, ...]] = []  # aligned with _entities
         self._position: dict[Entity, int] = {}
@@ -171,17 +174,20 @@ class CatalogScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, group="catalog-rows", name="prepare catalog rows", exit_on_error=False)
     def _prepare_rows(self, catalog: Catalog, sort_key: str, descending: bool) -> None:
-        entities = list(catalog.entities)
+        snapshot = catalog.snapshot()
+        entities = list(snapshot.entities)
         rows = [entity_row(entity) for entity in entities]
         position = {entity: index for index, entity in enumerate(entities)}
         order = _sorted_positions(entities, position, sort_key, descending)
-        self.post_message(_RowsReady(catalog, entities, rows, position, sort_key, descending, order))
+        self.post_message(
+            _RowsReady(catalog, snapshot, entities, rows, position, sort_key, descending, order)
+        )
 
     @on(_RowsReady)
     def _rows_ready(self, message: _RowsReady) -> None:
-        self._catalog = message.catalog
+        self._catalog, self._snapshot = message.catalog, message.snapshot
         self._entities, self._rows, self._position = message.entities, message.rows, message.position
-        self._problems = list(message.catalog.problems)
+        self._problems = list(message.snapshot.problems)
         self._apply_sorted(message.sort_key, message.descending, message.order)
         problems = self.query_one("#problems", VirtualTable)
         problems.set_rows([problem_row(p) for p in self._problems])
@@ -213,7 +219,7 @@ class CatalogScreen(ConsoleScreen):
         self._apply_filter(keep_cursor=True)
 
     def _apply_filter(self, *, keep_cursor: bool = False) -> None:
-        if self._catalog is None:
+        if self._catalog is None or self._snapshot is None:
             return
         text = self.query_one("#filter", Input).value
         order = self._sorted_positions
@@ -221,11 +227,9 @@ class CatalogScreen(ConsoleScreen):
             # Mark the matches, then walk the presorted positions: the current sort order is kept
             # without re-sorting, and nothing per-entity is allocated beyond one byte.
             mask = bytearray(len(self._entities))
-            if len(self._catalog.entities) == len(self._entities):
-                positions = self._catalog.filter_positions(text)
-            else:  # the catalog changed and our rows are being prepared again: map by entity
-                position = self._position
-                positions = [position[e] for e in self._catalog.filter(text) if e in position]
+            # Filter the snapshot the rows came from: its positions are our rows, also while a
+            # registration has published the next one and our rows are being prepared again.
+            positions = self._snapshot.filter_positions(text)
             # A C-level loop: set one byte per match.
             deque(map(mask.__setitem__, positions, repeat(1)), maxlen=0)
             order = list(compress(order, map(mask.__getitem__, order)))
@@ -236,7 +240,7 @@ class CatalogScreen(ConsoleScreen):
 
     def _refresh_summary(self) -> None:
         assert self._catalog is not None
-        total = len(self._catalog.entities)
+        total = len(self._entities)
         shown = len(self._visible)
         errors = sum(1 for p in self._problems if p.severity.value == "error")
         warnings = len(self._problems) - errors

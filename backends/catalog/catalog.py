@@ -97,11 +97,17 @@ class CatalogSnapshot:
             return next((e for r, e in by_ref.items() if r.split(":", 1)[1] == name_ref), None)
         return by_ref.get(parsed.canonical)
 
-    def filter(self, query: Query) -> list[Entity]:
+    def filter(self, query: Query | str) -> list[Entity]:
+        """See ``Catalog.filter``."""
+        if isinstance(query, str):
+            query = parse_query(query)
         with self.filter_lock:
             return self.index.filter(query)
 
-    def filter_positions(self, query: Query) -> list[int]:
+    def filter_positions(self, query: Query | str) -> list[int]:
+        """Positions in this snapshot's ``entities`` (see ``Catalog.filter_positions``)."""
+        if isinstance(query, str):
+            query = parse_query(query)
         with self.filter_lock:
             return self.index.positions(query)
 
@@ -263,14 +269,13 @@ class Catalog:
 
     def filter(self, query: Query | str) -> list[Entity]:
         """Entities matching a filter such as ``kind:component owner:team-a payment`` (catalog order)."""
-        if isinstance(query, str):
-            query = parse_query(query)
         return self._snapshot.filter(query)
 
     def filter_positions(self, query: Query | str) -> list[int]:
-        """Like ``filter``, as positions in ``entities``: lets a view keep its own order cheaply."""
-        if isinstance(query, str):
-            query = parse_query(query)
+        """Like ``filter``, as positions in ``entities``: lets a view keep its own order cheaply.
+
+        A view that keeps rows across changes filters the ``snapshot()`` its rows came from instead.
+        """
         return self._snapshot.filter_positions(query)
 
     def errors(self) -> list[Problem]:

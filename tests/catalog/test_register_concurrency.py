@@ -143,6 +143,9 @@ def test_a_snapshot_stays_as_it_was_after_a_registration(catalog: Catalog, tmp_p
     assert frozenset(e.name for e in before.entities if e.name.startswith("reg-")) == VERSION_A
     assert [r.target for r in group_before.relations] == owned_before
     assert before.get("component:reg-b0") is None
+    # A view keeps the rows of its snapshot: positions from that snapshot's filter index them.
+    assert [before.entities[p].name for p in before.filter_positions("kind:group")] == ["team-a"]
+    assert {before.entities[p].name for p in before.filter_positions("reg-")} == VERSION_A
     assert inconsistency(catalog.entities) is None
     assert catalog.get("component:reg-b0") is not None
     assert catalog.get("component:reg-a0") is None
