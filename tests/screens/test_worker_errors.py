@@ -86,3 +86,37 @@ def test_every_worker_is_started_with_exit_on_error_false() -> None:
                 if not (isinstance(value, ast.Constant) and value.value is False):
                     offenders.append(f"{file.relative_to(ROOT)}:{call.lineno}: {ast.unparse(call.func)}")
     assert offenders == [], "workers without exit_on_error=False:\n" + "\n".join(offenders)
+
+
+def _has_worker(cls: ast.ClassDef) -> bool:
+    for item in cls.body:
+        for decorator in getattr(item, "decorator_list", []):
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if ast.unparse(target) in ("work", "textual.work"):
+                return True
+    return any(
+        isinstance(node, ast.Call) and ast.unparse(node.func).endswith("run_worker") for node in ast.walk(cls)
+    )
+
+
+def _forwards_worker_failures(cls: ast.ClassDef) -> bool:
+    for item in cls.body:
+        if not isinstance(item, ast.FunctionDef):
+            continue
+        if item.name == "on_worker_state_changed":
+            return True
+        if any(ast.unparse(d) == "on(Worker.StateChanged)" for d in item.decorator_list):
+            return True
+    return False
+
+
+def test_every_widget_with_a_worker_forwards_its_failures_to_the_app() -> None:
+    # Worker.StateChanged does not bubble: a widget's failed worker reaches the app's one handler
+    # only if the widget hands it on (screens inherit that from ConsoleScreen).
+    silent: list[str] = []
+    for file in sorted((ROOT / "widgets").rglob("*.py")):
+        tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and _has_worker(node) and not _forwards_worker_failures(node):
+                silent.append(f"{file.relative_to(ROOT)}:{node.lineno}: {node.name}")
+    assert silent == [], "widgets whose failed workers nobody would see:\n" + "\n".join(silent)
