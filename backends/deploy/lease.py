@@ -115,6 +115,9 @@ def _parse(value: str | None) -> dt.datetime | None:
 
 @dataclass
 class DeployLease:
+    """One deploy's hold on its service's lease in one namespace: `acquire`, then `start_renewing`
+    and write only through `fenced`; `stop_renewing` / `release` at the end (see the module doc)."""
+
     cluster: Cluster
     namespace: str
     service: str
