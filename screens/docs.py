@@ -574,6 +574,7 @@ class DocsScreen(ConsoleScreen):
 
         current = self._history.current
         if current is None:
+            self.notify("Open a page first: y copies its link.", timeout=3)
             return
         anchor = self.query_one(DocView).anchor_at_top() if self._page else None
         href = entity_docs_href(current.entity_ref, current.page or "", anchor or "")
