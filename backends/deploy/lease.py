@@ -245,7 +245,7 @@ class DeployLease:
             return
         # Its own client settings: a renewal must answer well within the deadline, not after the
         # deploy's patient retries (3 s connect, 15 s read, 6 attempts).
-        short = max(0.5, min(5.0, self.seconds / 6))
+        short = max(1.0, min(5.0, self.seconds / 6))
         renew_cluster = Cluster(
             self.cluster.api_client,
             name=self.cluster.name,

@@ -125,16 +125,16 @@ def test_deploy_by_entity_ref_holds_the_same_lease_as_by_name(harness: Harness, 
 def test_a_stuck_api_call_does_not_stop_renewal(harness: Harness, tmp_path: Path) -> None:
     """The deploy's own PATCH hangs longer than the lease: the lease is still renewed meanwhile, so a
     second deploy is refused naming the holder (before: it took the lease over)."""
-    settings = {"lease": "2s", "steps": [50, 100], "bake": "30s"}
+    settings = {"lease": "3s", "steps": [50, 100], "bake": "30s"}
     context, _ = make_context(harness.sim, tmp_path / "first", deploy=settings)
-    harness.sim.faults.hang_next(1, method="PATCH", path=f"/deployments/{SERVICE}-canary$", seconds=3.5)
+    harness.sim.faults.hang_next(1, method="PATCH", path=f"/deployments/{SERVICE}-canary$", seconds=5)
     first = Background(DeployEngine(context).deploy(SERVICE, "production", NEW), lambda e: False)
     deadline = time.monotonic() + 30
     while not any(hit.kind == "hang" for hit in harness.sim.faults.hits):
         assert time.monotonic() < deadline, "the deploy never reached its first canary write"
         time.sleep(0.05)
-    time.sleep(2.5)  # longer than the lease: only a renewal made meanwhile keeps it
-    second, _ = make_context(harness.sim, tmp_path / "second", deploy={"lease": "2s"})
+    time.sleep(3.5)  # longer than the lease: only a renewal made meanwhile keeps it
+    second, _ = make_context(harness.sim, tmp_path / "second", deploy={"lease": "3s"})
     refused = collect(DeployEngine(second).deploy(SERVICE, "production", "v2.3.2"))
     assert "in progress: held by jane.doe" in refusal(refused)
     assert first.run.deploy_id in refusal(refused)
