@@ -48,3 +48,6 @@ def test_the_demo_session_uses_the_shared_cluster_which_exits_when_idle(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(endpoint.pid, signal.SIGKILL)
     assert Path(state).exists()
+    # Its state, lock and log files are the user's alone, like the rest of the state dir.
+    files = list(state.parent.glob(state.name + "*"))
+    assert len(files) >= 4 and all(f.stat().st_mode & 0o077 == 0 for f in files), files

@@ -313,12 +313,15 @@ def _startup_lock(state_file: Path | None) -> Iterator[None]:
         yield
         return
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(state_file.with_name(state_file.name + ".lock"), "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    # 0600 like everything in the state dir: nobody else's business.
+    fd = os.open(
+        state_file.with_name(state_file.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+    )
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def owner_lock_path(state_file: Path) -> Path:
@@ -482,7 +485,8 @@ def _spawn_server(
         "--idle-exit", str(idle_exit),
     ]  # fmt: skip
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log_file:
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    with os.fdopen(log_fd, "ab") as log_file:
         # A new session: the server survives the terminal (and Ctrl-C) of the process that started it.
         server = subprocess.Popen(
             command,
