@@ -157,7 +157,7 @@ class IdpConsoleApp(App[None]):
         errors = sum(1 for p in message.catalog.problems if p.severity.value == "error")
         if errors:
             self.notify(
-                f"{errors} catalog errors — press p on the catalog to see them",
+                f"{errors} catalog error{'' if errors == 1 else 's'} — press p on the catalog to see them",
                 severity="warning",
                 timeout=6,
             )

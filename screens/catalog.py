@@ -249,7 +249,7 @@ class CatalogScreen(ConsoleScreen):
         matches = f"{shown} of {total} entities" if shown != total else f"{total} entities"
         summary = f"{matches} · sorted by {column} {order}"
         if self._problems:
-            summary += f" · {errors} errors, {warnings} warnings (p)"
+            summary += f" · {_count(errors, 'error')}, {_count(warnings, 'warning')} (p)"
         self.query_one("#summary", Static).update(summary)
 
     def _refresh_problem_title(self) -> None:
@@ -340,3 +340,8 @@ class CatalogScreen(ConsoleScreen):
     def is_ready(self) -> bool:
         """The catalog has arrived and its rows are on screen."""
         return self._catalog is not None
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 error``, ``2 errors``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -257,3 +257,17 @@ async def test_u_unregisters_a_scaffolded_entity_after_confirmation() -> None:
         )
         assert not isinstance(app.screen, EntityScreen)
         assert app.catalog.get("component:payment-service") is not None
+
+
+async def test_one_catalog_error_is_one_error_not_one_errors(tmp_path: Path) -> None:
+    from tests.screens.helpers import workspace_app, write_workspace
+
+    bad = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: Bad_\n"
+    write_workspace(tmp_path, {"bad.yaml": bad})
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=SMALL) as pilot:
+        await wait_for_catalog(pilot)
+        assert app.catalog is not None and len(app.catalog.errors()) == 1
+        text = screen_text(app)
+        assert "1 error, 0 warnings" in text
+        assert "1 errors" not in text
