@@ -69,11 +69,12 @@ class RemoteRun:
         try:
             with connection.makefile("r", encoding="utf-8") as lines:
                 for line in lines:
-                    event = event_from_dict(json.loads(line))
+                    data = json.loads(line)
+                    if data.get("end"):
+                        return
+                    event = event_from_dict(data)
                     self._note(event)
                     yield event
-                    if isinstance(event, DeployFinished):
-                        return
             if self.outcome is None:
                 raise RunnerError(f"the runner of {self.deploy_id} stopped before the run finished")
         finally:
@@ -232,9 +233,17 @@ def running_deploys() -> list[str]:
 class DetachedEngine:
     """A :class:`~backends.deploy.engine.DeployEngine` whose changes run in detached runners."""
 
-    def __init__(self, engine: Any, workspace: str | None) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        workspace: str | None,
+        *,
+        context: str | None = None,
+        kubeconfig: str | None = None,
+    ) -> None:
         self._engine = engine
-        self._workspace = workspace
+        # What the runner needs to load the same workspace and clusters as this process.
+        self._where = {"workspace": workspace, "context": context, "kubeconfig": kubeconfig}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
@@ -254,8 +263,10 @@ class DetachedEngine:
             )
         )
 
-    def rollback(self, service: str, environment: str, to: str | None = None) -> RemoteRun:
-        return self._start(RunRequest("rollback", service, environment, to or ""))
+    def rollback(
+        self, service: str, environment: str, to: str | None = None, *, force: bool = False
+    ) -> RemoteRun:
+        return self._start(RunRequest("rollback", service, environment, to or "", force=force))
 
     def scale(self, service: str, environment: str, replicas: int) -> RemoteRun:
         return self._start(RunRequest("scale", service, environment, replicas=replicas))
@@ -273,4 +284,12 @@ class DetachedEngine:
     def _start(self, request: RunRequest) -> RemoteRun:
         from dataclasses import replace
 
-        return start_runner(replace(request, workspace=self._workspace))
+        return start_runner(replace(request, **self._where))
+
+    def running(self, service: str, environment: str) -> RemoteRun | None:
+        """The live detached run of ``service`` in ``environment``, if one is running here."""
+        live = set(running_deploys())
+        for record in self._engine.context.history.unfinished(service, environment):
+            if record.id in live:
+                return RemoteRun(record.id, socket_path(record.id), kind=record.kind)
+        return None

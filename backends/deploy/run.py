@@ -162,6 +162,8 @@ class DeployRun:
         self._watches: list[ResourceWatch] = []
         self._last_progress: tuple | None = None
         self._finished = False
+        self._lease_taken = False
+        self._refused_after_lease = False
 
     # -- controls (thread-safe) -------------------------------------------------------------------
     def promote(self, *, full: bool = False) -> None:
@@ -234,7 +236,7 @@ class DeployRun:
                 watch.stop()
             if self.lease is not None:
                 self.lease.stop_renewing()
-            if self._finished and self.lease is not None:
+            if (self._finished or self._refused_after_lease) and self.lease is not None:
                 try:
                     self.lease.release()
                 except ClusterError as error:
@@ -293,7 +295,9 @@ class DeployRun:
                 reason = str(error)
             yield self._emit(StageFinished(self.deploy_id, stage=Stage.PRECHECKS, ok=False, detail=reason))
             if self.resume_point is not None:
-                # A refused resume/abort changes nothing: the deploy stays interrupted, to try again.
+                # A refused resume/abort changes nothing: the deploy stays interrupted, to try again
+                # (and a lease it took before being refused is given back).
+                self._refused_after_lease = self._lease_taken
                 self._record_start("", "")
                 yield self._emit(
                     DeployFinished(self.deploy_id, outcome=Outcome.INTERRUPTED, reason=reason, version="")
@@ -399,6 +403,15 @@ class DeployRun:
             seconds=target.settings.lease_seconds,
         )
         self.lease.acquire(take_over_from=self.resume_point.record.id if self.resume_point else None)
+        self._lease_taken = True
+        if self.resume_point is not None:
+            # Checked again now that we hold the lease: another adopter (or a person) may have finished
+            # this deploy between our look at it and our taking the lease. Two never both act.
+            record = context.history.get(self.resume_point.record.id)
+            if record is not None and record.outcome is not None:
+                raise DeployRefused(
+                    f"deploy {record.id} has already finished ({record.outcome}); nothing to do"
+                )
         # Renewed by its own thread; every write from here on is refused once the lease is lost.
         self.lease.start_renewing()
         target.cluster = self.lease.fenced(target.cluster)

@@ -39,6 +39,11 @@ from backends import paths
 from backends.deploy.events import DeployEvent, event_to_dict
 
 RUNS_DIR = "runs"
+# The last line of a run that ended normally (a refused run ends without a DeployFinished); a stream
+# that stops without it means the runner died.
+END_OF_RUN = '{"end": true}\n'
+STARTER_GRACE = 30.0  # seconds a finished run waits for the client that started it to connect
+DRAIN_SECONDS = 5.0  # at most this long to hand each client the rest of its queue at the end
 REQUEST_KINDS = ("deploy", "rollback", "scale", "resume", "abort")
 # sun_path holds 108 bytes on Linux; deep state dirs (pytest's tmp dirs) get a short stand-in.
 _MAX_SOCKET_PATH = 100
@@ -69,7 +74,10 @@ class RunRequest:
     commit_sha: str | None = None
     commit_time: float | None = None
     deploy_id: str = ""  # resume / abort: the interrupted deploy
+    force: bool = False  # rollback: to a version that failed in this environment
     workspace: str | None = None  # None: the same resolution as the CLI (env var, XDG, demo)
+    context: str | None = None  # --context / --kubeconfig given to the command that started it
+    kubeconfig: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -127,6 +135,8 @@ class RunServer:
         self._backlog: list[str] = []
         self._clients: list[queue.SimpleQueue[str | None]] = []
         self._closed = False
+        self._senders: list[threading.Thread] = []
+        self.first_client = threading.Event()  # set when the first client (the starter) connects
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -136,7 +146,9 @@ class RunServer:
         threading.Thread(target=self._accept, name="runner-accept", daemon=True).start()
 
     def publish(self, event: DeployEvent) -> None:
-        line = json.dumps(event_to_dict(event), default=str, ensure_ascii=False) + "\n"
+        self.publish_line(json.dumps(event_to_dict(event), default=str, ensure_ascii=False) + "\n")
+
+    def publish_line(self, line: str) -> None:
         with self._lock:
             self._backlog.append(line)
             for client in self._clients:
@@ -152,6 +164,11 @@ class RunServer:
             self._listener.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        # The senders are daemon threads: the process must not end before they said the last word.
+        with self._lock:
+            senders = list(self._senders)
+        for sender in senders:
+            sender.join(DRAIN_SECONDS)
 
     def _accept(self) -> None:
         while True:
@@ -167,7 +184,11 @@ class RunServer:
                     outbox.put(None)
                 else:
                     self._clients.append(outbox)
-            threading.Thread(target=self._send, args=(connection, outbox), daemon=True).start()
+            sender = threading.Thread(target=self._send, args=(connection, outbox), daemon=True)
+            with self._lock:
+                self._senders.append(sender)
+            sender.start()
+            self.first_client.set()  # only now: close() must find this client's sender to drain
             threading.Thread(target=self._receive, args=(connection,), daemon=True).start()
 
     def _send(self, connection: socket.socket, outbox: queue.SimpleQueue[str | None]) -> None:
@@ -219,7 +240,11 @@ def serve(run: Steerable, announce: Callable[[dict[str, Any]], None]) -> None:
     try:
         for event in run.events():
             server.publish(event)
+        server.publish_line(END_OF_RUN)
     finally:
+        # A run refused at once may end before its starter has connected: it must still get the
+        # whole story, so the socket stays until someone came (or long enough that nobody will).
+        server.first_client.wait(STARTER_GRACE)
         server.close()
 
 
@@ -234,7 +259,9 @@ def _make_run(engine: Any, request: RunRequest) -> Steerable:
             commit_time=request.commit_time,
         )
     elif request.kind == "rollback":
-        run = engine.rollback(request.service, request.environment, request.version or None)
+        run = engine.rollback(
+            request.service, request.environment, request.version or None, force=request.force
+        )
     elif request.kind == "scale":
         run = engine.scale(request.service, request.environment, int(request.replicas or 0))
     elif request.kind == "resume":
@@ -250,6 +277,7 @@ def main(argv: list[str]) -> int:
     from backends.deploy.prechecks import DeployRefused
     from backends.deploy.session import open_deploy
     from backends.kube.cluster import ClusterError
+    from backends.kube.environments import with_cluster_override
     from backends.workspace import WorkspaceError, load_workspace
 
     def announce(message: dict[str, Any]) -> None:
@@ -266,6 +294,14 @@ def main(argv: list[str]) -> int:
         with contextlib.suppress(OSError):
             Path(argv[0]).unlink()
         workspace = load_workspace(request.workspace)
+        if request.context or request.kubeconfig:
+            environments = with_cluster_override(
+                workspace.section("environments"),
+                request.environment,
+                context=request.context,
+                kubeconfig=request.kubeconfig,
+            )
+            workspace.raw = {**workspace.raw, "environments": environments}
     except (OSError, ValueError, TypeError, IndexError, WorkspaceError) as error:
         announce({"error": f"cannot start the deploy runner: {error}"})
         return 2

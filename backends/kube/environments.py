@@ -16,6 +16,7 @@ environments:
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,3 +146,19 @@ def _selector_labels(selector: str) -> dict[str, str]:
         key, _, value = term.replace("==", "=").partition("=")
         labels[key.strip()] = value.strip()
     return labels
+
+
+def with_cluster_override(
+    section: dict[str, Any], name: str, *, context: str | None = None, kubeconfig: str | None = None
+) -> dict[str, Any]:
+    """The ``environments:`` section with ``name`` pointed at another context / kubeconfig, as
+    kubectl's ``--context`` / ``--kubeconfig`` do (an explicit context means a real cluster)."""
+    environments = copy.deepcopy(section)
+    environment = environments.get(name)
+    if isinstance(environment, dict) and (context or kubeconfig):
+        environment.pop("cluster", None)
+        if context:
+            environment["context"] = context
+        if kubeconfig:
+            environment["kubeconfig"] = kubeconfig
+    return environments

@@ -12,7 +12,6 @@ refused with one line before any API call. Exit codes: 0 done, 1 deploy failed/r
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import sys
@@ -39,7 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument("--commit-time", metavar="ISO8601", help="when that commit was made (for lead time)")
     recovery = deploy.add_mutually_exclusive_group()
     recovery.add_argument("--resume", action="store_true", help="resume this service's interrupted deploy")
-    recovery.add_argument("--abort", action="store_true", help="roll back this service's interrupted deploy")
+    recovery.add_argument(
+        "--abort", action="store_true", help="roll back this service's running or interrupted deploy"
+    )
+    recovery.add_argument(
+        "--attach", action="store_true", help="watch (and steer) this service's running deploy"
+    )
     deploy.add_argument(
         "--on-inconclusive",
         choices=("ask", "promote", "abort"),
@@ -80,6 +84,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", choices=("text", "json"), default="text", help="json: one event per line")
     parser.add_argument("--context", help="kube context to use instead of the environment's (as kubectl)")
     parser.add_argument("--kubeconfig", help="kubeconfig instead of $KUBECONFIG / ~/.kube/config")
+    parser.add_argument(
+        "--foreground",
+        action="store_true",
+        help="run in this process instead of a detached runner (closing the terminal then interrupts it)",
+    )
 
 
 # -- session --------------------------------------------------------------------------------------
@@ -87,21 +96,42 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _session(args: argparse.Namespace, workspace: Any = None) -> Any:
     from backends.deploy.session import SIMULATED_BANNER, open_deploy
+    from backends.kube.environments import with_cluster_override
 
     workspace = workspace or workspace_from_args(args)
-    environments = copy.deepcopy(workspace.section("environments"))
+    environments = with_cluster_override(
+        workspace.section("environments"), args.env, context=args.context, kubeconfig=args.kubeconfig
+    )
     env = environments.get(args.env)
-    if isinstance(env, dict) and (args.context or args.kubeconfig):
-        env.pop("cluster", None)  # an explicit context means a real cluster
-        if args.context:
-            env["context"] = args.context
-        if args.kubeconfig:
-            env["kubeconfig"] = args.kubeconfig
     workspace.raw = {**workspace.raw, "environments": environments}
     session = open_deploy(workspace)
     if isinstance(env, dict) and env.get("cluster") == "simulated":
         print(SIMULATED_BANNER, file=sys.stderr, flush=True)
     return session
+
+
+def _engine(session: Any, args: argparse.Namespace) -> Any:
+    """The engine that performs changes: a detached runner per run (it outlives this process, the
+    terminal and the SSH connection), or this process with ``--foreground``."""
+    if args.foreground:
+        return session.engine
+    import os
+
+    from backends.deploy.attach import DetachedEngine
+
+    workspace = os.path.abspath(args.workspace) if args.workspace else None
+    return DetachedEngine(session.engine, workspace, context=args.context, kubeconfig=args.kubeconfig)
+
+
+def _started(start: Any) -> Any:
+    """``start()`` a run; a runner that cannot start or refuses is one line, exit 2."""
+    from backends.deploy.attach import RunnerError
+    from backends.deploy.prechecks import DeployRefused
+
+    try:
+        return start()
+    except (DeployRefused, RunnerError) as error:
+        raise CommandError(str(error), EXIT_USAGE) from error
 
 
 def _environment(session: Any, name: str) -> Any:
@@ -302,7 +332,7 @@ def _drive(run: Any, printer: Any, args: argparse.Namespace, decision: str = "as
     refused = False
     events: Iterator[Any] = run.events()
     try:
-        for event in events:
+        for event in _until_runner_dies(events, args):
             printer(event)
             if isinstance(event, Paused) and event.needs_decision:
                 _decide(run, event, decision)
@@ -311,7 +341,15 @@ def _drive(run: Any, printer: Any, args: argparse.Namespace, decision: str = "as
             if isinstance(event, DeployFinished):
                 outcome = event.outcome
     except KeyboardInterrupt:
-        events.close()  # leaves the deploy interrupted: the canary and the history stay as they are
+        events.close()
+        if _is_detached(run):  # the run goes on in its runner: this only stops watching
+            print(
+                f"idp-console: detached; {run.deploy_id} goes on in its runner. Watch it with "
+                f"`idp-console deploy {args.service} --env {args.env} --attach`, stop it with `--abort`",
+                file=sys.stderr,
+            )
+            raise
+        # in this process (--foreground): the deploy is left interrupted, canary and history as they are
         if run.kind == "deploy":
             print(
                 "idp-console: interrupted; continue with "
@@ -322,6 +360,26 @@ def _drive(run: Any, printer: Any, args: argparse.Namespace, decision: str = "as
     if refused:
         return EXIT_USAGE
     return EXIT_OK if outcome is Outcome.SUCCEEDED else EXIT_FAILED
+
+
+def _is_detached(run: Any) -> bool:
+    from backends.deploy.attach import RemoteRun
+
+    return isinstance(run, RemoteRun)
+
+
+def _until_runner_dies(events: Iterator[Any], args: argparse.Namespace) -> Iterator[Any]:
+    """The run's events; a runner that died mid-run is one line (the deploy is interrupted)."""
+    from backends.deploy.attach import RunnerError
+
+    try:
+        yield from events
+    except RunnerError as error:
+        raise CommandError(
+            f"{error}; it is interrupted: `idp-console deploy {args.service} --env {args.env} --resume` "
+            "or `--abort` (an `idp-console agent` adopts it by policy)",
+            EXIT_FAILED,
+        ) from error
 
 
 def _decide(run: Any, event: Any, decision: str) -> None:
@@ -352,13 +410,22 @@ def _printer(args: argparse.Namespace) -> Any:
 def _deploy(args: argparse.Namespace) -> int:
     from backends.deploy.prechecks import DeployRefused
 
-    if not (args.version or args.resume or args.abort):
-        raise CommandError("deploy needs --version (or --resume / --abort)", EXIT_USAGE)
+    if not (args.version or args.resume or args.abort or args.attach):
+        raise CommandError("deploy needs --version (or --resume / --abort / --attach)", EXIT_USAGE)
     _check_version(args.version)
     session = _session(args)
     try:
         environment = _environment(session, args.env)
-        engine = session.engine
+        engine = _engine(session, args)
+        live = engine.running(args.service, args.env) if hasattr(engine, "running") else None
+        if args.attach:
+            if live is None:
+                raise CommandError(f"no deploy of {args.service} is running in {args.env}", EXIT_USAGE)
+            return _drive(live, _printer(args), args, args.on_inconclusive)
+        if args.abort and live is not None:
+            _confirm(args, environment, f"abort running deploy {live.deploy_id} of {args.service}")
+            live.abort("aborted from the command line")
+            return _drive(live, _printer(args), args, args.on_inconclusive)
         if args.resume or args.abort:
             try:
                 interrupted = engine.find_interrupted(None, args.env)
@@ -370,15 +437,14 @@ def _deploy(args: argparse.Namespace) -> int:
             record = mine[0].record
             action = "resume" if args.resume else "abort"
             _confirm(args, environment, f"{action} deploy {record.id} of {args.service} {record.to_version}")
-            run = engine.resume(record.id) if args.resume else engine.abort(record.id)
+            run = _started(lambda: engine.resume(record.id) if args.resume else engine.abort(record.id))
         else:
             _confirm(args, environment, f"deploy {args.service} {args.version}")
-            run = engine.deploy(
-                args.service,
-                args.env,
-                args.version,
-                commit_sha=args.commit,
-                commit_time=_epoch(args.commit_time),
+            commit_time = _epoch(args.commit_time)
+            run = _started(
+                lambda: engine.deploy(
+                    args.service, args.env, args.version, commit_sha=args.commit, commit_time=commit_time
+                )
             )
         return _drive(run, _printer(args), args, args.on_inconclusive)
     finally:
@@ -404,7 +470,8 @@ def _rollback(args: argparse.Namespace) -> int:
         environment = _environment(session, args.env)
         target = f" to {args.to}" if args.to else " to its last good version"
         _confirm(args, environment, f"roll {args.service} back{target}")
-        run = session.engine.rollback(args.service, args.env, args.to, force=args.force)
+        engine = _engine(session, args)
+        run = _started(lambda: engine.rollback(args.service, args.env, args.to, force=args.force))
         return _drive(run, _printer(args), args)
     finally:
         session.close()
@@ -417,7 +484,10 @@ def _scale(args: argparse.Namespace) -> int:
     try:
         environment = _environment(session, args.env)
         _confirm(args, environment, f"scale {args.service} to {args.replicas} pods")
-        return _drive(session.engine.scale(args.service, args.env, args.replicas), _printer(args), args)
+        engine = _engine(session, args)
+        return _drive(
+            _started(lambda: engine.scale(args.service, args.env, args.replicas)), _printer(args), args
+        )
     finally:
         session.close()
 

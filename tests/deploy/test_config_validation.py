@@ -491,7 +491,7 @@ def test_a_dead_holders_lease_names_resume_and_abort(
     args = ["--workspace", str(workspace), "deploy", SERVICE, "--env", "staging", "--version", "v2.3.1"]
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main(sys.argv[1:]))",
-         *args, "--output", "json"],
+         *args, "--output", "json", "--foreground"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     assert child.stdout is not None

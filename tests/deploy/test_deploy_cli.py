@@ -134,10 +134,47 @@ def _workspace(root: Path, kubeconfig: Path, prometheus: str) -> Path:
     return root
 
 
-def test_killed_cli_mid_canary_is_resumed(sim, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main(sys.argv[1:]))",
+         *args],
+        stdout=subprocess.PIPE, text=True, env=dict(os.environ), cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+
+
+def test_killed_cli_leaves_the_deploy_running_in_its_runner(sim, tmp_path: Path) -> None:
+    from backends.deploy.attach import attach
+    from backends.deploy.events import DeployFinished, Outcome
+
     kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
     workspace = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
-    args = ["--workspace", str(workspace), "deploy", SERVICE, "--env", "production", "--version", "v2.3.1"]
+    child = _cli("--workspace", str(workspace), "deploy", SERVICE, "--env", "production", "--version",
+                 "v2.3.1", "--yes", "--output", "json")  # fmt: skip
+    assert child.stdout is not None
+    for line in child.stdout:
+        event = json.loads(line)
+        if event["event"] == "StageStarted" and event["stage"] == "analysis" and event["step"] == 1:
+            break  # baking at 25 %: the terminal goes away here
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    deploy_id = event["deploy_id"]
+    # the deploy did not notice: another session attaches, ends the bake early and sees it through
+    run = attach(deploy_id)
+    run.promote()
+    *_, last = run.events()
+    assert isinstance(last, DeployFinished) and last.outcome is Outcome.SUCCEEDED
+    cluster = Cluster.from_kubeconfig(str(kubeconfig), "simulated")
+    assert cn.deployed_version(cluster.get("deployments", "production", SERVICE)) == "v2.3.1"
+    assert DeployHistory().get(deploy_id).outcome == "succeeded"
+
+
+def test_killed_foreground_cli_mid_canary_is_resumed(
+    sim, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+    workspace = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
+    args = ["--workspace", str(workspace), "deploy", SERVICE, "--env", "production", "--version", "v2.3.1",
+            "--foreground"]  # fmt: skip
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main(sys.argv[1:]))",
          *args, "--yes", "--output", "json"],

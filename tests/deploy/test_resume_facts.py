@@ -168,7 +168,7 @@ def test_killed_cli_during_rollback_then_resume_finishes_the_rollback(
     args = ["--workspace", str(workspace), "deploy", SERVICE, "--env", "production", "--version", NEW]
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main(sys.argv[1:]))",
-         *args, "--yes", "--output", "json"],
+         *args, "--yes", "--output", "json", "--foreground"],
         stdout=subprocess.PIPE, text=True, env=dict(os.environ), cwd=Path(__file__).parents[2],
     )  # fmt: skip
     assert child.stdout is not None
