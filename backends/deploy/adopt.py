@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-ON_ORPHAN_POLICIES = ("rollback", "resume", "pause")
+from backends.kube.environments import ON_ORPHAN_POLICIES
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,10 @@ SIMULATED = "simulated"
 ANNOTATION_ID = "backstage.io/kubernetes-id"
 ANNOTATION_SELECTOR = "backstage.io/kubernetes-label-selector"
 ANNOTATION_NAMESPACE = "backstage.io/kubernetes-namespace"
-ENVIRONMENT_KEYS = frozenset({"context", "kubeconfig", "namespace", "lifecycles", "production", "cluster"})
+ENVIRONMENT_KEYS = frozenset(
+    {"context", "kubeconfig", "namespace", "lifecycles", "production", "cluster", "on_orphan"}
+)
+ON_ORPHAN_POLICIES = ("rollback", "resume", "pause")
 
 
 class EnvironmentConfigError(ConfigError):
@@ -43,6 +46,9 @@ class Environment:
     lifecycles: tuple[str, ...] = ()  # empty: every lifecycle may deploy
     production: bool = False
     simulated: bool = False
+    # What an adopter does with a deploy whose runner died (see backends.deploy.adopt):
+    # rollback | resume | pause; default rollback in production, pause elsewhere.
+    on_orphan: str = ""
 
     def allows(self, lifecycle: str) -> bool:
         """Whether a component with this catalog lifecycle may be deployed here."""
@@ -88,6 +94,11 @@ def _environment(name: str, raw: Any) -> Environment:
     if cluster and cluster != SIMULATED:
         raise EnvironmentConfigError((*path, "cluster"), f"only '{SIMULATED}' is known, got {cluster!r}")
     production = data.get("production")
+    on_orphan = optional_text("on_orphan") or ""
+    if on_orphan and on_orphan not in ON_ORPHAN_POLICIES:
+        raise EnvironmentConfigError(
+            (*path, "on_orphan"), f"expected one of {', '.join(ON_ORPHAN_POLICIES)}, got {on_orphan!r}"
+        )
     return Environment(
         name=name,
         context=optional_text("context"),
@@ -96,6 +107,7 @@ def _environment(name: str, raw: Any) -> Environment:
         lifecycles=tuple(text(x, (*path, "lifecycles", i)) for i, x in enumerate(lifecycles)),
         production=False if production is None else flag(production, (*path, "production")),
         simulated=cluster == SIMULATED,
+        on_orphan=on_orphan,
     )
 
 

@@ -92,3 +92,57 @@ def test_two_adopters_never_both_act(sim, tmp_path: Path) -> None:
     assert len(rollbacks) == 1  # one adopter rolled it back; the other was refused by the lease
     assert history.get(deploy_id).outcome == "aborted"
     assert cn.deployed_version(cluster.get("deployments", "production", SERVICE)) == "v2.3.0"
+
+
+def _with_policy(root: Path, policy: str) -> None:
+    config = root / "idp-console.yaml"
+    text = config.read_text()
+    assert "    production: true\n" in text
+    config.write_text(
+        text.replace("    production: true\n", f"    production: true\n    on_orphan: {policy}\n")
+    )
+
+
+def test_on_orphan_pause_holds_it_for_a_person(sim, tmp_path: Path) -> None:
+    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+    root = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
+    _with_policy(root, "pause")
+    deploy_id = _orphan(root)
+    agent = _agent_once(root)
+    out, err = agent.communicate(timeout=120)
+    assert agent.returncode == 0, err
+    assert f"{deploy_id} ({SERVICE} in production) is interrupted and held for a person" in out
+    assert DeployHistory().get(deploy_id).outcome is None  # still there to resume or abort
+    cluster = Cluster.from_kubeconfig(str(kubeconfig), "simulated")
+    assert cluster.find("deployments", "production", f"{SERVICE}-canary") is not None
+
+
+def test_on_orphan_resume_finishes_the_deploy(sim, tmp_path: Path) -> None:
+    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+    root = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
+    _with_policy(root, "resume")
+    deploy_id = _orphan(root)
+    agent = _agent_once(root)
+    out, err = agent.communicate(timeout=120)
+    assert agent.returncode == 0, err
+    assert f"adopted {deploy_id} ({SERVICE} in production): resuming" in out
+    run = attach(deploy_id)
+    run.promote()  # the re-run 25 % step bakes for a minute: end it
+    _finish(deploy_id)
+    assert DeployHistory().get(deploy_id).outcome == "succeeded"
+    cluster = Cluster.from_kubeconfig(str(kubeconfig), "simulated")
+    assert cn.deployed_version(cluster.get("deployments", "production", SERVICE)) == "v2.3.1"
+
+
+def test_an_unknown_policy_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from console.cli import main
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "idp-console.yaml").write_text("environments:\n  production:\n    on_orphan: ignore\n")
+    assert main(["--workspace", str(root), "agent", "--once"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "idp-console.yaml:3: environments.production.on_orphan: expected one of rollback, resume, pause"
+        in err
+    )
