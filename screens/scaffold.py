@@ -316,27 +316,7 @@ class ScaffoldScreen(ConsoleScreen):
     def _current_page(self) -> FormPage:
         pages = self._pages()
         self.page_index = max(0, min(self.page_index, len(pages) - 1))
-        page = pages[self.page_index]
-        return self._with_name_check(page) if self.page_index == 0 else page
-
-    def _with_name_check(self, page: FormPage) -> FormPage:
-        """The first page, with an error on a ``name`` that the catalog already has (any kind).
-
-        A duplicate would be registered beside the existing entity, shown as a catalog error in every
-        later session, and ``enter`` on it would open the other one: refuse it before anything runs.
-        """
-        from dataclasses import replace
-
-        catalog = self.ctx.catalog
-        field = next((f for f in page.fields if f.name == "name"), None)
-        if catalog is None or field is None or field.error or not isinstance(field.value, str):
-            return page
-        wanted = field.value.strip().lower()
-        taken = next((e for e in catalog.entities if e.name.lower() == wanted), None) if wanted else None
-        if taken is None:
-            return page
-        error = f"{taken.ref.short} already exists in the catalog: choose another name"
-        return replace(page, fields=[replace(f, error=error) if f is field else f for f in page.fields])
+        return pages[self.page_index]  # the form refuses a name the catalog has (backends)
 
     async def _show_page(self) -> None:
         page = self._current_page()

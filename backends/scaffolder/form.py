@@ -120,6 +120,7 @@ class FormModel:
         self.answers: dict[str, Any] = dict(answers or {})
         self._catalog = catalog
         self._entities: list[Any] | None = None
+        self._names: dict[str, Any] | None = None  # lowercase entity name → entity, built on first use
         self._engine = TemplateEngine()
         self._options_cache: dict[str, list[pickers.PickerOption]] = {}
 
@@ -158,6 +159,35 @@ class FormModel:
     def is_secret(self, name: str) -> bool:
         """Whether ``name`` is a ``Secret`` or ``password`` field (never shown, logged or typed in argv)."""
         return is_secret_schema(self._field_schema(name))
+
+    def secret_answers(self) -> list[str]:
+        """Names of answers that hold a secret: a ``Secret``/``password`` field, or ``secrets``.
+
+        Answers from a file or the command line must not carry these: the file sits on disk and the
+        command line in shell history, where anyone who can read them reads the secret.
+        """
+        return [
+            str(name)
+            for name in self.answers
+            if str(name) == "secrets" or str(name).startswith("secrets.") or self.is_secret(str(name))
+        ]
+
+    def name_taken(self, value: Any) -> str | None:
+        """Why ``value`` cannot be the new entity's ``name``: the catalog already has it (any kind).
+
+        A duplicate would be registered beside the existing entity, shown as a catalog error in every
+        later session, and opening it would open the other one — so it is refused before anything runs.
+        """
+        if not isinstance(value, str) or not value.strip():
+            return None
+        if self._names is None:
+            self._names = {}
+            for entity in self.entities():
+                self._names.setdefault(str(getattr(entity, "name", "")).lower(), entity)
+        taken = self._names.get(value.strip().lower())
+        if taken is None:
+            return None
+        return f"{taken.ref.short} already exists in the catalog: choose another name"
 
     # -- pages and fields ---------------------------------------------------------------------
     def pages(self) -> list[FormPage]:
@@ -293,6 +323,10 @@ class FormModel:
             # Conditional branches report a failed oneOf at the root; name the missing field instead.
             if name in properties and _empty(values.get(name)):
                 errors.setdefault(name, "is required")
+        if "name" in values and "name" not in errors:
+            taken = self.name_taken(values["name"])
+            if taken:
+                errors["name"] = taken
         fields = [
             self._field(index, name, properties[name], name in required, values.get(name), errors.get(name))
             for name in order

@@ -4,7 +4,8 @@
 ``--set key=value``; missing required answers are prompted for only when stdin is a terminal
 (otherwise the command fails listing them). Secret values (``ui:field: Secret``, ``ui:widget:
 password``, ``secrets.*``) are read from ``IDP_CONSOLE_SECRET_<NAME>`` or prompted without echo —
-never taken from ``--set``; anything computed from them prints as ``[secret withheld]``.
+never taken from ``--set`` or ``--values``; anything computed from them prints as ``[secret withheld]``.
+A ``name`` the catalog already has (any kind, any case) is refused, as the wizard refuses it.
 Events stream as text (a line per step, log lines indented) or as JSON lines (``--output json``).
 Exit codes: 0 completed, 1 the task failed, 2 usage (unknown template, bad values, failed check).
 """
@@ -142,6 +143,7 @@ def run_scaffold(args: argparse.Namespace) -> int:
 
     workspace, catalog, template = _load(args)
     form = FormModel(template, catalog=catalog, user=workspace.identity, answers=_values_file(args.values))
+    _refuse_secrets_in_values_file(form, args.values)
     for override in args.overrides:
         key, sep, text = override.partition("=")
         if not sep or not key:
@@ -209,6 +211,22 @@ def _refuse_secret_on_command_line(form: Any, key: str) -> None:
             "or leave it out to be asked for it without echo",
             EXIT_USAGE,
         )
+
+
+def _refuse_secrets_in_values_file(form: Any, path: str | None) -> None:
+    """A secret in a values file sits on disk in clear, next to answers people share and commit."""
+    from backends.secrets import env_name
+
+    secret = next(iter(form.secret_answers()), None)
+    if secret is None:
+        return
+    name = secret.removeprefix("secrets.")
+    hint = f"export {env_name(name)}" if name != "secrets" else "export IDP_CONSOLE_SECRET_<NAME>"
+    raise CommandError(
+        f"--values {path}: {name} is a secret; remove it from the file and {hint} instead, "
+        "or leave it out to be asked for it without echo",
+        EXIT_USAGE,
+    )
 
 
 def _values_file(path: str | None) -> dict[str, Any]:

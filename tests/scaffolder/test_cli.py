@@ -204,3 +204,53 @@ spec:
         remote = workspace / f"git-server/team-a/{name}-svc.git"
         assert (remote / "HEAD").is_file(), out
         assert f"{name}-svc" in git_show(remote, f"main:{expected}")
+
+
+@pytest.mark.parametrize(
+    ("schema", "answers"),
+    [
+        ({"type": "string", "ui:field": "Secret"}, "token: canary-file-0042\n"),
+        ({"type": "string", "ui:widget": "password"}, "token: canary-file-0042\n"),
+        ({"type": "string", "ui:field": "Secret"}, "secrets:\n  token: canary-file-0042\n"),
+    ],
+)
+def test_values_file_with_a_secret_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], schema: dict[str, Any], answers: str
+) -> None:
+    write_template(
+        tmp_path / "t",
+        [{"id": "say", "action": "debug:log", "input": {"message": "hello"}}],
+        parameters={"properties": {"token": schema}},
+    )
+    values = tmp_path / "values.yaml"
+    values.write_text(answers)
+    code = main(["scaffold", str(tmp_path / "t/template.yaml"), "--values", str(values)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "is a secret; remove it from the file and export IDP_CONSOLE_SECRET_" in err
+    assert "canary-file-0042" not in out + err and "hello" not in out
+
+
+@pytest.mark.parametrize("taken", ["payment-service", "team-payments"])
+def test_a_name_the_catalog_already_has_is_refused(capsys: pytest.CaptureFixture[str], taken: str) -> None:
+    args = ["--set", f"name={taken}", "--set", "owner=group:default/team-payments", "--set", "language=go"]
+    code = main(["scaffold", "microservice-golden-path", *args, "--dry-run"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "already exists in the catalog: choose another name" in err
+    assert "Running" not in out
+
+
+def test_a_taken_name_is_refused_whatever_its_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_template(
+        tmp_path / "t",
+        [{"id": "say", "action": "debug:log", "input": {"message": "made ${{ parameters.name }}"}}],
+        parameters={"properties": {"name": {"type": "string"}}},
+    )
+    code = main(["scaffold", str(tmp_path / "t/template.yaml"), "--set", "name=Payment-Service "])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "component:payment-service already exists in the catalog" in err
+    assert "made" not in out
