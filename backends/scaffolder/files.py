@@ -55,6 +55,10 @@ class TaskFiles:
         self._dirs: set[str] = set()
         self.files_written = 0
         self.bytes_written = 0
+        # Workspace paths whose name, or whose contents, a template computed from a secret: the file
+        # keeps the real text, but no listing or log may show that name or those contents.
+        self._tainted_names: set[Path] = set()
+        self._tainted_contents: set[Path] = set()
 
     def resolve(self, relative: str | os.PathLike[str], *, what: str = "path") -> Path:
         """``relative`` inside the workspace, or PathEscapeError (absolute, ``..``, outbound symlink)."""
@@ -136,6 +140,22 @@ class TaskFiles:
             raise LimitExceeded(f"the task wrote more than {self.limits.max_files} files (cap)")
         if self.bytes_written > self.limits.max_total_bytes:
             raise LimitExceeded(f"the task wrote more than {self.limits.max_total_bytes} bytes (cap)")
+
+    def mark_tainted(self, path: Path, *, name: bool = False, contents: bool = False) -> None:
+        """Record that ``path``'s name (and so everything under it) or contents came from a secret."""
+        if name:
+            self._tainted_names.add(Path(os.path.normpath(path)))
+        if contents:
+            self._tainted_contents.add(Path(os.path.normpath(path)))
+
+    def name_tainted(self, path: Path) -> bool:
+        """Whether showing ``path`` would show a name computed from a secret."""
+        normal = Path(os.path.normpath(path))
+        return any(normal == t or normal.is_relative_to(t) for t in self._tainted_names)
+
+    def contents_tainted(self, path: Path) -> bool:
+        """Whether ``path``'s contents were rendered from a secret."""
+        return Path(os.path.normpath(path)) in self._tainted_contents
 
     def walk(self, start: Path | None = None) -> Iterator[Path]:
         """Every file and directory under ``start`` (default: the root), sorted, no symlink following."""

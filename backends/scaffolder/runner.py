@@ -346,6 +346,8 @@ class TemplateTask:
             cancelled=self._cancelled,
             add_secret=self._redactor.add,
             withheld=withheld,
+            shown_input=shown_input,
+            add_tainted=self._add_tainted,
         )
         # The action runs in a helper thread so its log lines stream out (redacted) while it works.
         lines: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -503,6 +505,11 @@ class TemplateTask:
                 f"invalid input for {action.id}: {', '.join(sorted(withheld))} (computed from a secret, "
                 f"{WITHHELD}) does not fit the input schema"
             ) from None
+
+    def _add_tainted(self, value: str) -> None:
+        """A value an action computed from a secret (a rendered file name): withheld from now on."""
+        self._tainted_values.add(value)
+        self._redactor.add_tainted(value)
 
     def _remember_short_taint(self, step_id: str, values: list[Any]) -> None:
         # Too short to search for everywhere (a length, an initial); in this step's own log lines

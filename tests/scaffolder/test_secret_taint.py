@@ -294,3 +294,62 @@ def test_handing_the_whole_secrets_object_on_taints_it(tmp_path: Path, expressio
     assert shown == [
         'Running test:capture in dry-run mode with inputs (secrets redacted): {"value": "[secret withheld]"}'
     ]
+
+
+SKELETON_TRANSFORMS = [
+    "values.token",
+    "values.token | reverse",
+    "values.token | list | join('_')",
+    "values.token.replace('-', '_')",
+    "values.token | title",
+    "values.token.substring(3)",
+    "values.token[::-1]",
+    "values.token | length",
+]
+
+
+@pytest.mark.parametrize("expression", SKELETON_TRANSFORMS)
+def test_a_skeleton_that_transforms_a_secret_never_shows_it(tmp_path: Path, expression: str) -> None:
+    """fetch:template renders names and contents itself: its renderings are tainted like step inputs."""
+    fetch = {
+        "action": "fetch:template",
+        "input": {
+            "url": "./skeleton",
+            "targetPath": "out",
+            "values": {"token": "${{ secrets.token }}", "name": "demo"},
+        },
+    }
+    template = write_template(
+        tmp_path / "t",
+        [
+            {"id": "fetch", **fetch},
+            {"id": "again", **fetch},  # every file exists now: "Skipping NAME" for each
+            {"id": "list", "action": "debug:log", "input": {"listWorkspace": "with-contents"}},
+            {"id": "read", "action": "fs:readdir", "input": {"paths": ["out"], "recursive": True}},
+        ],
+        parameters={"properties": {"token": SECRET_FIELD}},
+        files={
+            f"skeleton/${{{{ {expression} }}}}.txt": "plain words",
+            "skeleton/notes.md": f"key: ${{{{ {expression} }}}}\n",
+            "skeleton/${{ values.name }}.txt": "hello ${{ values.name }}",
+        },
+    )
+    real = str(TemplateEngine().render_value(f"${{{{ {expression} }}}}", {"values": {"token": SECRET}}))
+    keep = tmp_path / "kept"
+    events = list(runner().run(template, {}, {"token": SECRET}, keep_dir=keep))
+    text = events_text(events)
+    assert step_status(events) == {"fetch": "done", "again": "done", "list": "done", "read": "done"}
+    # The files carry the real text; nothing the user sees does.
+    assert (keep / "out" / f"{real}.txt").read_text() == "plain words"
+    assert (keep / "out/notes.md").read_text() == f"key: {real}\n"
+    assert_nothing_leaks(text, real, f"{real}.txt")
+    logs = [e.message for e in events if type(e).__name__ == "StepLog"]
+    listing = [e.message for e in events if type(e).__name__ == "StepLog" and e.step_id == "list"]
+    pairs = set(zip(listing[::2], listing[1::2], strict=True))  # (name line, contents line) per file
+    assert pairs == {
+        ("  out/demo.txt", "hello demo"),
+        (f"  {WITHHELD}", "plain words"),
+        ("  out/notes.md", WITHHELD),
+    }
+    assert f"Skipping {WITHHELD}: it exists (set replace: true to overwrite)" in logs
+    assert "Skipping out/demo.txt: it exists (set replace: true to overwrite)" in logs

@@ -107,6 +107,10 @@ class ActionContext:
     add_secret: Callable[[str], None]  # redact this value from now on (e.g. a token read from a store)
     # Input keys whose value was computed from a secret: use them, never log them.
     withheld: frozenset[str] = frozenset()
+    # The input as it may be shown: a secret-derived value (at any depth) is ``[secret withheld]``.
+    shown_input: Mapping[str, Any] | None = None
+    # Hide this value computed from a secret wherever it shows up later (it may be short or partial).
+    add_tainted: Callable[[str], None] | None = None
 
     @property
     def workspace_path(self) -> Path:

@@ -5,7 +5,9 @@ included — is rendered; an entry whose rendered path is empty, absolute or con
 skipped (the conditional-file trick); only ``values`` is in scope; binaries and symlinks are copied
 verbatim; an existing file is kept unless ``replace``. On top of Backstage: rendered paths and
 skeleton symlinks that would leave the workspace or name VCS metadata are refused, ``url`` must
-be inside the sandbox (``backends.scaffolder.sandbox``), and output is capped.
+be inside the sandbox (``backends.scaffolder.sandbox``), and output is capped. ``values`` computed
+from a secret taint every name and file rendered from them (``taint.py``): such names and
+contents never appear in a log line, listing or error.
 """
 
 from __future__ import annotations
@@ -17,9 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from backends.scaffolder.actions.base import Action, ActionContext
-from backends.scaffolder.errors import ActionFailed, InputError, PathEscapeError
+from backends.scaffolder.errors import (
+    ActionFailed,
+    ExpressionError,
+    InputError,
+    PathEscapeError,
+    ScaffolderError,
+)
 from backends.scaffolder.expressions import TemplateEngine
 from backends.scaffolder.files import GlobSet, TaskFiles, is_binary
+from backends.scaffolder.taint import WITHHELD, TaintTracker, TrackedMapping
 from backends.scaffolder.template import Template
 
 _RENDER_OPTIONS = {
@@ -32,17 +41,67 @@ _RENDER_OPTIONS = {
 }
 
 
-def _skeleton_engine(ctx: ActionContext) -> tuple[TemplateEngine, dict[str, Any]]:
-    step_input = ctx.input
-    compat = bool(step_input.get("cookiecutterCompat"))
-    engine = TemplateEngine(
-        trim_blocks=bool(step_input.get("trimBlocks")),
-        lstrip_blocks=bool(step_input.get("lstripBlocks")),
-        cookiecutter_compat=compat,
-        time_limit=ctx.services.sandbox.expression_seconds,
-    )
-    values = dict(step_input.get("values") or {})
-    return engine, {"cookiecutter" if compat else "values": values}
+class _Skeleton:
+    """Renders skeleton names and contents, telling which renderings read a secret-derived value.
+
+    ``values`` computed from a secret (``values: {token: ${{ secrets.token }}}``) are handed to the
+    engine through the same read-tracking view as step inputs, so a skeleton that transforms one
+    (``${{ values.token | reverse }}``) yields a tainted result however unrecognisable it is.
+    """
+
+    def __init__(self, ctx: ActionContext) -> None:
+        step_input = ctx.input
+        compat = bool(step_input.get("cookiecutterCompat"))
+        self.engine = TemplateEngine(
+            trim_blocks=bool(step_input.get("trimBlocks")),
+            lstrip_blocks=bool(step_input.get("lstripBlocks")),
+            cookiecutter_compat=compat,
+            time_limit=ctx.services.sandbox.expression_seconds,
+        )
+        values = dict(step_input.get("values") or {})
+        self.count = len(values)
+        self.tracker = TaintTracker()
+        sensitive = _secret_value_keys(ctx, values)
+        view: Mapping[str, Any] = values
+        if sensitive is None or sensitive:
+            view = TrackedMapping(values, self.tracker, sensitive)
+        self.context: dict[str, Any] = {"cookiecutter" if compat else "values": view}
+
+    def render(self, text: str, where: str) -> tuple[str, bool]:
+        """(rendered text, whether it read a secret); a failure after such a read never quotes it."""
+        before = self.tracker.reads
+        try:
+            result = self.engine.render_string(text, self.context)
+        except ScaffolderError:
+            if self.tracker.reads != before:
+                raise ExpressionError(
+                    f"{where}: cannot render a value computed from a secret: {WITHHELD}"
+                ) from None
+            raise
+        return result, self.tracker.reads != before
+
+
+def _secret_value_keys(ctx: ActionContext, values: Mapping[str, Any]) -> set[str] | None:
+    """Keys of ``values`` computed from a secret (None: all of them; empty: none)."""
+    if "values" not in ctx.withheld:
+        return set()
+    shown = (ctx.shown_input or {}).get("values")
+    if not isinstance(shown, Mapping):
+        return None  # the whole mapping came from one expression that read a secret
+    return {key for key in values if shown.get(key) != values.get(key)}
+
+
+def _note_tainted_name(ctx: ActionContext, dest: Path, raw: str, rendered: str) -> None:
+    """Hide a file name computed from a secret in every later listing, log and output."""
+    ctx.files.mark_tainted(dest, name=True)
+    if ctx.add_tainted is None:
+        return
+    ctx.add_tainted(rendered)
+    raw_parts, parts = raw.split("/"), rendered.split("/")
+    if len(raw_parts) == len(parts):
+        for before, after in zip(raw_parts, parts, strict=True):
+            if before != after:
+                ctx.add_tainted(after)
 
 
 def _check_symlink(link: Path, skeleton_root: Path) -> str:
@@ -155,17 +214,14 @@ class FetchTemplate(Action):
             extension = "." + extension
         raw_globs = GlobSet(step_input.get("copyWithoutTemplating") or [])
         replace = bool(step_input.get("replace"))
-        engine, context = _skeleton_engine(ctx)
-        ctx.log(
-            f"Processing {len(context.get('values') or context.get('cookiecutter') or {})} values; "
-            f"rendering {source} into {ctx.files.relative(target)}"
-        )
+        skeleton = _Skeleton(ctx)
+        ctx.log(f"Processing {skeleton.count} values; rendering {source} into {ctx.files.relative(target)}")
         written = skipped = 0
         for entry in ctx.files.walk(source):
             if ctx.cancelled.is_set():
                 raise ActionFailed("cancelled")
             rel = entry.relative_to(source).as_posix()
-            rendered = engine.render_string(rel, context)
+            rendered, name_tainted = skeleton.render(rel, f"skeleton entry {rel!r}")
             render_contents = not raw_globs.matches(rel)
             if extension:
                 render_contents = entry.is_file() and rendered.endswith(extension)
@@ -174,11 +230,20 @@ class FetchTemplate(Action):
             if not rendered or rendered.startswith("/") or "//" in rendered:
                 continue  # Backstage's conditional-file trick: an empty name means "leave it out"
             dest = target / rendered
+            shown = WITHHELD if name_tainted else repr(rendered)
+            if name_tainted:
+                _note_tainted_name(ctx, dest, rel, rendered)
             if not ctx.files.inside(dest):
+                raise PathEscapeError(f"skeleton entry {rel!r} renders to {shown}, outside the workspace")
+            try:
+                _refuse_vcs(ctx.files, dest, f"skeleton entry {rel!r} renders to")
+            except PathEscapeError:
+                if not name_tainted:
+                    raise
                 raise PathEscapeError(
-                    f"skeleton entry {rel!r} renders to {rendered!r}, outside the workspace"
-                )
-            _refuse_vcs(ctx.files, dest, f"skeleton entry {rel!r} renders to")
+                    f"skeleton entry {rel!r} renders to {shown}: version-control metadata — "
+                    "a template may not create or write .git, .hg or .svn entries"
+                ) from None
             if entry.is_symlink():
                 _place_symlink(ctx.files, dest, _check_symlink(entry, source))
                 written += 1
@@ -188,12 +253,15 @@ class FetchTemplate(Action):
                 continue
             if dest.exists() and not replace:
                 skipped += 1
-                ctx.log(f"Skipping {ctx.files.relative(dest)}: it exists (set replace: true to overwrite)")
+                name = WITHHELD if name_tainted else ctx.files.relative(dest)
+                ctx.log(f"Skipping {name}: it exists (set replace: true to overwrite)")
                 continue
             data = entry.read_bytes()
             if render_contents and not is_binary(data):
-                text = data.decode("utf-8")
-                data = engine.render_string(text, context).encode("utf-8")
+                text, contents_tainted = skeleton.render(data.decode("utf-8"), f"skeleton file {rel!r}")
+                data = text.encode("utf-8")
+                if contents_tainted:
+                    ctx.files.mark_tainted(dest, contents=True)
             ctx.files.write_bytes(dest, data, entry.stat().st_mode)
             written += 1
         ctx.log(f"Template result written to {ctx.files.relative(target)} ({written} files, {skipped} kept)")
@@ -218,10 +286,13 @@ class FetchTemplateFile(Action):
         if dest.exists() and not ctx.input.get("replace"):
             ctx.log(f"Skipping {ctx.files.relative(dest)}: it exists (set replace: true to overwrite)")
             return
-        engine, context = _skeleton_engine(ctx)
+        skeleton = _Skeleton(ctx)
         data = source.read_bytes()
         if not is_binary(data):
-            data = engine.render_string(data.decode("utf-8"), context).encode("utf-8")
+            text, contents_tainted = skeleton.render(data.decode("utf-8"), f"file {source.name!r}")
+            data = text.encode("utf-8")
+            if contents_tainted:
+                ctx.files.mark_tainted(dest, contents=True)
         ctx.files.write_bytes(dest, data, source.stat().st_mode)
         ctx.log(f"Rendered {source.name} to {ctx.files.relative(dest)}")
 

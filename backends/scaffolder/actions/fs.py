@@ -73,7 +73,7 @@ class FsDelete(Action):
             for path in sorted(matched, key=lambda p: len(p.parts)):
                 if not path.exists() and not path.is_symlink():
                     continue
-                relative = ctx.files.relative(path)
+                relative = WITHHELD if ctx.files.name_tainted(path) else ctx.files.relative(path)
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path)
                 else:
@@ -134,9 +134,11 @@ class DebugLog(Action):
         for path in ctx.files.walk():
             if path.is_dir():
                 continue
-            ctx.log(f"  {ctx.files.relative(path)}")
+            # A name or contents a template computed from a secret is withheld whole (taint).
+            ctx.log(f"  {WITHHELD if ctx.files.name_tainted(path) else ctx.files.relative(path)}")
             if listing == "with-contents":
-                ctx.log(path.read_text(encoding="utf-8", errors="replace"))
+                tainted = ctx.files.contents_tainted(path)
+                ctx.log(WITHHELD if tainted else path.read_text(encoding="utf-8", errors="replace"))
 
 
 class DebugWait(Action):
