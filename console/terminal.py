@@ -21,7 +21,7 @@ import termios
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 NEEDS_TERMINAL = (
     "the TUI needs a terminal: connect with `ssh -t`, or use a subcommand (idp-console --help lists them)"
@@ -69,7 +69,7 @@ class TerminalGuard:
         self._stopping = threading.Event()
         self._done = threading.Event()
         self.signal_number: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
         self._saved_mode: list | None = None
 
     @property
@@ -94,8 +94,10 @@ class TerminalGuard:
             if not self._stopping.is_set():
                 self._done.set()
             for signum, previous in self._previous.items():
+                if previous is None:  # a handler installed outside Python cannot be put back
+                    continue
                 with contextlib.suppress(ValueError, TypeError):
-                    signal.signal(signum, previous)  # type: ignore[arg-type]
+                    signal.signal(signum, previous)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stop(signum)

@@ -17,8 +17,9 @@ import errno
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml_rs
 
@@ -37,7 +38,8 @@ class CatalogFileError(Exception):
     """A file that cannot be used at all (unreadable, binary, too large); the message says why."""
 
 
-class RawDocument(NamedTuple):
+@dataclass(frozen=True, slots=True)  # not a NamedTuple: its ``index`` would shadow tuple.index
+class RawDocument:
     """One YAML document of a file, parsed, with where it starts.
 
     ``data`` is the parsed value (``None`` for an empty document); ``error`` is set instead when the
@@ -215,8 +217,8 @@ def _syntax_error(message: str, chunk: str, first_line: int) -> str:
     duplicate = _DUPLICATE_KEY.search(message)
     if duplicate is not None:
         key = duplicate.group(1)
-        line = _second_occurrence_line(chunk, key)
-        where = f" at line {line + first_line - 1}" if line else ""
+        second = _second_occurrence_line(chunk, key)
+        where = f" at line {second + first_line - 1}" if second else ""
         return f"YAML error{where}: map keys must be unique; {key!r} appears twice"
     return f"YAML error: {reason}"
 

@@ -77,6 +77,9 @@ def target_ref(value: object, default_kind: str | None, namespace: str) -> str:
     """The canonical ref a relation field value points at (Backstage's ``parseEntityRef``)."""
     if not value:
         raise RelationError("Entity reference must not be empty")
+    kind: object
+    ns: object
+    name: object  # a compound ref's parts are checked to be strings below
     if isinstance(value, str):
         colon = value.find(":")
         slash = value.find("/")

@@ -44,7 +44,8 @@ class SourceFiles:
 class CatalogSource(Protocol):
     """Anything that can say which files to read (local directory, git checkout, …)."""
 
-    description: str
+    @property
+    def description(self) -> str: ...
 
     def resolve(self) -> SourceFiles: ...
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from backends.catalog.refs import DEFAULT_NAMESPACE
 from backends.catalog.relations import RelationError, forward_relations
@@ -42,39 +42,6 @@ _KIND_EXPECT = "a string that is a sequence of [a-zA-Z][a-z0-9A-Z], at most 63 c
 BUILTIN_API_VERSIONS = frozenset({"backstage.io/v1alpha1", "backstage.io/v1beta1"})
 TEMPLATE_API_VERSION = "scaffolder.backstage.io/v1beta3"
 KNOWN_ROOT_FIELDS = ("apiVersion", "kind", "metadata", "spec")
-
-
-def is_valid_object_name(value: object) -> bool:
-    return isinstance(value, str) and 1 <= len(value) <= 63 and _OBJECT_NAME(value) is not None
-
-
-def is_valid_dns_label(value: object) -> bool:
-    return isinstance(value, str) and 1 <= len(value) <= 63 and _DNS_LABEL(value) is not None
-
-
-def is_valid_dns_subdomain(value: str) -> bool:
-    return 1 <= len(value) <= 253 and all(is_valid_dns_label(part) for part in value.split("."))
-
-
-def is_valid_api_version(value: object) -> bool:
-    return _prefix_and_or_suffix(value, lambda s: 1 <= len(s) <= 63 and _API_VERSION_SUFFIX(s) is not None)
-
-
-def is_valid_kind(value: object) -> bool:
-    return isinstance(value, str) and 1 <= len(value) <= 63 and _KIND(value) is not None
-
-
-def is_valid_key(value: object) -> bool:
-    """Label and annotation keys: ``[dns-subdomain/]name``."""
-    return _prefix_and_or_suffix(value, is_valid_object_name)
-
-
-def is_valid_label_value(value: object) -> bool:
-    return value == "" or is_valid_object_name(value)
-
-
-def is_valid_tag(value: object) -> bool:
-    return isinstance(value, str) and 1 <= len(value) <= 63 and _TAG(value) is not None
 
 
 _CACHES: list[dict[str, bool]] = []
@@ -106,6 +73,45 @@ def _memoized(check: Callable[[object], bool]) -> Callable[[object], bool]:
     return cached
 
 
+def is_valid_object_name(value: object) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= 63 and _OBJECT_NAME(value) is not None
+
+
+@_memoized
+def is_valid_dns_label(value: object) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= 63 and _DNS_LABEL(value) is not None
+
+
+def is_valid_dns_subdomain(value: str) -> bool:
+    return 1 <= len(value) <= 253 and all(is_valid_dns_label(part) for part in value.split("."))
+
+
+@_memoized
+def is_valid_api_version(value: object) -> bool:
+    return _prefix_and_or_suffix(value, lambda s: 1 <= len(s) <= 63 and _API_VERSION_SUFFIX(s) is not None)
+
+
+@_memoized
+def is_valid_kind(value: object) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= 63 and _KIND(value) is not None
+
+
+@_memoized
+def is_valid_key(value: object) -> bool:
+    """Label and annotation keys: ``[dns-subdomain/]name``."""
+    return _prefix_and_or_suffix(value, is_valid_object_name)
+
+
+@_memoized
+def is_valid_label_value(value: object) -> bool:
+    return value == "" or is_valid_object_name(value)
+
+
+@_memoized
+def is_valid_tag(value: object) -> bool:
+    return isinstance(value, str) and 1 <= len(value) <= 63 and _TAG(value) is not None
+
+
 def _prefix_and_or_suffix(value: object, suffix_ok: Callable[[str], bool]) -> bool:
     if not isinstance(value, str):
         return False
@@ -117,12 +123,6 @@ def _prefix_and_or_suffix(value: object, suffix_ok: Callable[[str], bool]) -> bo
     return False
 
 
-is_valid_api_version = _memoized(is_valid_api_version)
-is_valid_kind = _memoized(is_valid_kind)
-is_valid_key = _memoized(is_valid_key)
-is_valid_label_value = _memoized(is_valid_label_value)
-is_valid_tag = _memoized(is_valid_tag)
-is_valid_dns_label = _memoized(is_valid_dns_label)
 _is_valid_url = is_valid_url  # not memoized: URLs are nearly all distinct
 
 
@@ -651,7 +651,7 @@ def _spec_is_clean(kind: str, spec: object) -> bool:
     return kind != "Location" or spec.get("presence", "required") in ("required", "optional")
 
 
-def _is_clean(data: object) -> bool:
+def _is_clean(data: object) -> TypeGuard[dict[str, Any]]:
     """True only when every stage would pass (a conservative shortcut for valid built-in kinds).
 
     Most entities are valid; checking them in one pass, with the string checks memoized, is about
@@ -686,7 +686,7 @@ def validate_entity(data: object, ref: str | None = None) -> Validation:
         ref = entity_ref_of(data)
     if _is_clean(data):
         try:
-            return Validation(ref, None, forward_relations(data))  # type: ignore[arg-type]
+            return Validation(ref, None, forward_relations(data))
         except RelationError as error:
             return Validation(ref, f"bad entity reference: {error}")
     try:

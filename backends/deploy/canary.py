@@ -6,8 +6,7 @@ proportion to their pod counts. Each Deployment's own selector adds ``track: sta
 two never claim each other's pods.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: the name is taken by annotations() below.
 import copy
 from typing import Any
 

@@ -32,8 +32,12 @@ README_NAMES = ("README.md", "readme.md", "README.markdown", "README")
 class CheckoutResult(Protocol):
     """What a git checkout gives back (``backends.git.checkout.GitCheckout`` has these fields)."""
 
-    path: Path
-    warning: str | None
+    # Read-only properties, so a frozen dataclass satisfies the protocol.
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def warning(self) -> str | None: ...
 
 
 Checkout = Callable[[str, str], CheckoutResult]

@@ -71,8 +71,10 @@ class GitSettings:
         """
         base = section.get("remoteBase") or (DEMO_REMOTE_BASE if is_demo else None)
         base = _anchor(str(base), root) if base else None
-        author = section.get("author") if isinstance(section.get("author"), Mapping) else {}
-        hosts = section.get("hosts") if isinstance(section.get("hosts"), Mapping) else {}
+        author = section.get("author")
+        author = author if isinstance(author, Mapping) else {}
+        hosts = section.get("hosts")
+        hosts = hosts if isinstance(hosts, Mapping) else {}
         return cls(
             remote_base=str(base) if base else None,
             hosts={str(k): _anchor(str(v), root) for k, v in hosts.items()},

@@ -67,6 +67,11 @@ class SearchIndex:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._reset()
+
+    def _reset(self) -> None:
+        # Everything but the lock: clear() runs under it, and a new lock would let a thread already
+        # waiting on the old one in while another takes the new one.
         self._next_no = 0
         self._docs: dict[int, SearchDocument] = {}
         self._by_id: dict[str, int] = {}
@@ -144,7 +149,7 @@ class SearchIndex:
     def clear(self) -> None:
         """Forget every document."""
         with self._lock:
-            self.__init__()  # type: ignore[misc]
+            self._reset()
 
     # -- query -----------------------------------------------------------------------------------
     def search(
@@ -185,11 +190,11 @@ class SearchIndex:
             for score, no in found:
                 by_type.setdefault(docs[no].type, []).append((score, no))
             for result_type in ResultType:
-                candidates = by_type.get(result_type)
-                if not candidates:
+                of_type = by_type.get(result_type)
+                if not of_type:
                     continue
-                results.totals[result_type] = len(candidates)
-                top = heapq.nlargest(limit, candidates, key=lambda item: (item[0], -item[1]))
+                results.totals[result_type] = len(of_type)
+                top = heapq.nlargest(limit, of_type, key=lambda item: (item[0], -item[1]))
                 hits = []
                 for score, no in top:
                     doc = docs[no]
@@ -250,10 +255,10 @@ class SearchIndex:
             for terms in weighted:
                 if not terms:
                     continue
-                best = _best_per_document(terms)
-                for no, value in best.items():
+                per_document = _best_per_document(terms)
+                for no, value in per_document.items():
                     totals[no] = totals.get(no, 0.0) + value
-                matched.update(best.keys())
+                matched.update(per_document.keys())
         phrase = " ".join(words)
         keys = self._doc_keys
         scored: dict[int, tuple[float, int]] = {}

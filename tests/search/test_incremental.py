@@ -175,3 +175,16 @@ def test_templates_from_a_loader(tmp_path: Path) -> None:
     hit = service.search("go service").groups[ResultType.TEMPLATE][0]
     assert hit.target.ref == "template:default/go-service"
     assert service.search("mkdocs").groups[ResultType.TEMPLATE][0].document.title == "Docs site"
+
+
+def test_clear_keeps_the_lock_that_other_threads_wait_on() -> None:
+    # clear() runs under the lock: replacing it would let a thread blocked on the old lock run
+    # alongside one that takes the new lock.
+    index = SearchIndex()
+    index.add(doc("a", "Payments"))
+    lock = index._lock
+    index.clear()
+    assert index._lock is lock
+    assert len(index) == 0 and titles(index, "payments") == []
+    index.add(doc("b", "Payments"))
+    assert titles(index, "payments") == ["Payments"]
