@@ -5,7 +5,8 @@ stable pods with nobody checking its error rate. Its lease stops being renewed a
 any idp-console — usually ``idp-console agent``, a long-running service on the bastion — adopts
 it and applies the environment's ``on_orphan`` policy:
 
-- ``rollback`` (the default for production): abort it — stable restored, canary removed;
+- ``rollback`` (the default for production): abort it — stable restored, canary removed (a killed
+  ``rollback`` command is finished instead: its target is where it was going back to);
 - ``resume``: continue it; the in-flight step's bake and analysis start again;
 - ``pause``: leave it as it is and say so, for a person to resume or abort.
 
@@ -71,10 +72,12 @@ def adopt_orphans(
         policy = policy_for(record.environment)
         adoption = Adoption(record.id, record.service, record.environment, policy)
         try:
-            if policy == "rollback":
-                adoption = _with_run(adoption, engine.abort(record.id))
-            elif policy == "resume":
+            # A killed ``rollback`` is finished, never undone: undoing it would put back the version
+            # someone was leaving — so "rollback" means resuming it to the version it chose.
+            if policy == "resume" or (policy == "rollback" and record.kind == "rollback"):
                 adoption = _with_run(adoption, engine.resume(record.id))
+            elif policy == "rollback":
+                adoption = _with_run(adoption, engine.abort(record.id))
         except (DeployRefused, RunnerError) as error:
             # Not marked done: the next round tries again (another adopter may have died too).
             adoptions.append(

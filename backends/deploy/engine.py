@@ -17,9 +17,17 @@ from typing import Any
 from backends.deploy import canary as cn
 from backends.deploy.analysis import Prometheus
 from backends.deploy.config import DeploySettings, parse_deploy_settings
-from backends.deploy.history import DeployHistory
-from backends.deploy.lease import current_holder, describe_holder, lease_name
-from backends.deploy.prechecks import CatalogLike, DeployRefused, DeployTarget, resolve_target
+from backends.deploy.events import DeployStarted, Outcome, Stage, StageStarted
+from backends.deploy.history import DeployHistory, DeployRecord
+from backends.deploy.lease import canonical_service, current_holder, describe_holder, lease_name
+from backends.deploy.prechecks import (
+    CatalogLike,
+    DeployRefused,
+    DeployTarget,
+    find_service,
+    process_alive,
+    resolve_target,
+)
 from backends.deploy.run import ACTIVE_RUNS, DeployRun, InterruptedDeploy, healthy_rollback_version
 from backends.deploy.status import ServiceStatus, read_status
 from backends.kube.cluster import Cluster, ClusterError, ClusterUnreachable, RetryPolicy
@@ -216,11 +224,12 @@ class DeployEngine:
         rollback that had begun; the canary from the cluster), to resume or abort.
         """
         found = []
-        for record in self.context.history.unfinished(service, environment):
-            if record.kind not in ("deploy", "abort") or record.id in ACTIVE_RUNS:
+        name = self.service_name(service) if service else None
+        for record in self.context.history.unfinished(name, environment):
+            if record.id in ACTIVE_RUNS:
                 continue
             same_host = record.host == socket.gethostname()
-            if same_host and record.pid != os.getpid() and _process_alive(record.pid):
+            if same_host and record.pid != os.getpid() and process_alive(record.pid):
                 continue
             try:
                 env = self.context.environment(record.environment)
@@ -233,6 +242,9 @@ class DeployEngine:
                     continue
             canary = cluster.find("deployments", record.namespace, cn.canary_name(record.deployment))
             stable = cluster.find("deployments", record.namespace, record.deployment)
+            if record.kind in ("rollback", "scale"):
+                found.append(self._interrupted_change(record, stable))
+                continue
             facts = self.context.history.facts(record.id)
             last_step = facts.last_passed
             stable_replicas = None
@@ -259,6 +271,36 @@ class DeployEngine:
             )
         return found
 
+    def _interrupted_change(self, record: DeployRecord, stable: dict[str, Any] | None) -> InterruptedDeploy:
+        """Where a killed ``rollback`` or ``scale`` stopped: what it was changing, from what.
+
+        Its own rollback stage is the change itself, not a retreat, so only an ``--abort`` that had
+        begun counts as one: resuming then finishes that abort (the version/size before it).
+        """
+        events = self.context.history.events(record.id)
+        aborting = any(isinstance(e, DeployStarted) and e.kind == "abort" for e in events)
+        before = replicas = None
+        for event in events:
+            if isinstance(event, StageStarted) and event.stage is Stage.SCALE:
+                before, _, after = event.detail.partition(" → ")
+                before, replicas = _as_int(before, -1), _as_int(after, -1)
+        return InterruptedDeploy(
+            record=record,
+            last_step=-1,
+            stable_replicas=before if before is not None and before >= 0 else None,
+            stable_version=cn.deployed_version(stable) if stable else "",
+            rollback_outcome=str(Outcome.ABORTED) if aborting else "",
+            rollback_reason=f"interrupted {record.kind} {record.id} aborted" if aborting else "",
+            replicas=replicas if replicas is not None and replicas >= 0 else None,
+        )
+
+    def service_name(self, service: str) -> str:
+        """The name the history records for ``service``, typed as a name or an entity ref, any case."""
+        try:
+            return find_service(self.context.catalog, service).name
+        except DeployRefused:
+            return canonical_service(service)
+
     def _interrupted(self, deploy_id: str) -> InterruptedDeploy:
         for item in self.find_interrupted():
             if item.record.id == deploy_id:
@@ -266,20 +308,28 @@ class DeployEngine:
         raise DeployRefused(f"no interrupted deploy {deploy_id} (it finished, or is still running)")
 
     def resume(self, deploy_id: str) -> DeployRun:
-        """Continue an interrupted deploy from the step after the last one it completed."""
+        """Continue an interrupted deploy from the step after the last one it completed.
+
+        An interrupted ``rollback`` re-applies its target version and waits for it to roll out; an
+        interrupted ``scale`` sets its size again and waits for the pods.
+        """
         point = self._interrupted(deploy_id)
         record = point.record
         return DeployRun(
             self.context,
-            kind="deploy",
+            kind=record.kind if record.kind in ("rollback", "scale") else "deploy",
             service=record.service,
             environment=record.environment,
             version=record.to_version,
+            replicas=point.replicas,
             resume=point,
         )
 
     def abort(self, deploy_id: str) -> DeployRun:
-        """Roll an interrupted deploy back: stable restored to its old version and size, canary removed."""
+        """Roll an interrupted deploy back: stable restored to its old version and size, canary removed.
+
+        For an interrupted ``rollback`` that is the version it was leaving; for a ``scale``, the size.
+        """
         point = self._interrupted(deploy_id)
         record = point.record
         return DeployRun(
@@ -297,18 +347,6 @@ def _as_int(value: str | None, default: int) -> int:
         return int(value) if value else default
     except ValueError:
         return default
-
-
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = ["DeployContext", "DeployEngine", "describe_holder", "lease_name"]

@@ -88,6 +88,7 @@ class InterruptedDeploy:
     promoting: bool = False  # it died promoting: resuming finishes the promote
     rollback_outcome: str = ""  # it died rolling back (or aborting): resuming finishes the rollback
     rollback_reason: str = ""
+    replicas: int | None = None  # an interrupted ``scale``: the size it was setting
 
 
 def healthy_rollback_version(
@@ -434,7 +435,8 @@ class DeployRun:
                 raise DeployRefused("no version given")
             if self.version == current:
                 raise DeployRefused(f"{self.service} already runs {current} in {self.environment_name}")
-        if self.kind == "rollback":
+        if self.kind == "rollback" and self.resume_point is None:
+            # A resumed rollback keeps the target it chose (and was allowed) when it started.
             self._choose_rollback_version(stable, current)
         if self.kind == "scale":
             if self.replicas is None or self.replicas < 0:

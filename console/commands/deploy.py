@@ -428,15 +428,15 @@ def _deploy(args: argparse.Namespace) -> int:
             return _drive(live, _printer(args), args, args.on_inconclusive)
         if args.resume or args.abort:
             try:
-                interrupted = engine.find_interrupted(None, args.env)
+                # By name or entity ref, any case: the history records the catalog's name.
+                mine = engine.find_interrupted(args.service, args.env)
             except DeployRefused as error:
                 raise CommandError(str(error), EXIT_USAGE) from error
-            mine = [i for i in interrupted if i.record.service == args.service]
             if not mine:
                 raise CommandError(f"no interrupted deploy of {args.service} in {args.env}", EXIT_USAGE)
             record = mine[0].record
             action = "resume" if args.resume else "abort"
-            _confirm(args, environment, f"{action} deploy {record.id} of {args.service} {record.to_version}")
+            _confirm(args, environment, f"{action} {_interrupted_what(mine[0])}")
             run = _started(lambda: engine.resume(record.id) if args.resume else engine.abort(record.id))
         else:
             _confirm(args, environment, f"deploy {args.service} {args.version}")
@@ -449,6 +449,17 @@ def _deploy(args: argparse.Namespace) -> int:
         return _drive(run, _printer(args), args, args.on_inconclusive)
     finally:
         session.close()
+
+
+def _interrupted_what(item: Any) -> str:
+    """``deploy ID of SERVICE VERSION``, ``rollback ID of SERVICE to VERSION``, ``scale ID of …``."""
+    record = item.record
+    if record.kind == "scale":
+        size = f" to {item.replicas} pods" if item.replicas is not None else ""
+        return f"scale {record.id} of {record.service}{size}"
+    if record.kind == "rollback":
+        return f"rollback {record.id} of {record.service} to {record.to_version}"
+    return f"deploy {record.id} of {record.service} {record.to_version}"
 
 
 def _epoch(value: str | None) -> float | None:
@@ -513,7 +524,9 @@ def _status(args: argparse.Namespace) -> int:
             data["interrupted"] = [
                 {
                     "deploy_id": i.record.id,
+                    "kind": i.record.kind,
                     "to_version": i.record.to_version,
+                    "replicas": i.replicas,
                     "last_step": i.last_step,
                     "rolling_back": i.rollback_outcome or None,
                 }
@@ -591,6 +604,9 @@ def _print_status(status: Any, interrupted: list[Any]) -> None:
     for item in interrupted:
         record = item.record
         command = f"`idp-console deploy {record.service} --env {record.environment} --resume`"
+        if record.kind in ("rollback", "scale"):
+            print(_interrupted_change(item, command))
+            continue
         if item.rollback_outcome:
             print(
                 f"  ⚠ interrupted while rolling back deploy {record.id} ({record.from_version} → "
@@ -601,3 +617,22 @@ def _print_status(status: Any, interrupted: list[Any]) -> None:
             f"  ⚠ interrupted deploy {record.id} ({record.from_version} → {record.to_version}) after step "
             f"{item.last_step + 1}: {command} or `--abort`"
         )
+
+
+def _interrupted_change(item: Any, resume: str) -> str:
+    """A killed ``rollback`` or ``scale``: what it was changing and the commands that finish or undo it."""
+    record = item.record
+    abort = resume.replace("--resume`", "--abort`")
+    if item.rollback_outcome:  # an --abort of it had begun: only finishing that abort is offered
+        return f"  ⚠ interrupted while aborting {_interrupted_what(item)}: {resume} finishes the abort"
+    if record.kind == "rollback":
+        return (
+            f"  ⚠ interrupted rollback {record.id} ({record.from_version} → {record.to_version}): "
+            f"{resume} rolls out {record.to_version} again, {abort} puts back {record.from_version}"
+        )
+    before = f"{item.stable_replicas} pods" if item.stable_replicas is not None else "the earlier size"
+    target = f"{item.replicas} pods" if item.replicas is not None else "its size"
+    return (
+        f"  ⚠ interrupted scale {record.id} ({before} → {target}): {resume} sets {target} again, "
+        f"{abort} puts back {before}"
+    )
