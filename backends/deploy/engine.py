@@ -279,19 +279,19 @@ class DeployEngine:
         """
         events = self.context.history.events(record.id)
         aborting = any(isinstance(e, DeployStarted) and e.kind == "abort" for e in events)
-        before = replicas = None
+        before = after = -1  # the scale stage's detail says "BEFORE → AFTER"
         for event in events:
             if isinstance(event, StageStarted) and event.stage is Stage.SCALE:
-                before, _, after = event.detail.partition(" → ")
-                before, replicas = _as_int(before, -1), _as_int(after, -1)
+                old, _, new = event.detail.partition(" → ")
+                before, after = _as_int(old, -1), _as_int(new, -1)
         return InterruptedDeploy(
             record=record,
             last_step=-1,
-            stable_replicas=before if before is not None and before >= 0 else None,
+            stable_replicas=before if before >= 0 else None,
             stable_version=cn.deployed_version(stable) if stable else "",
             rollback_outcome=str(Outcome.ABORTED) if aborting else "",
             rollback_reason=f"interrupted {record.kind} {record.id} aborted" if aborting else "",
-            replicas=replicas if replicas is not None and replicas >= 0 else None,
+            replicas=after if after >= 0 else None,
         )
 
     def service_name(self, service: str) -> str:
