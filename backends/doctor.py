@@ -7,6 +7,7 @@ process's own terminal); everything here works without one.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -32,15 +33,21 @@ class Check:
 def check_workspace(workspace: Any) -> Iterator[Check]:
     """Every check that needs only the workspace (catalog, identity, clusters, history, runner)."""
     catalog = None
-    for check in (_catalog, _identity, _history, _runner, _clusters):
+    try:
+        result, catalog = _catalog(workspace)
+        yield result
+    except Exception as error:  # a doctor reports; it never dies of what it diagnoses
+        yield _crashed(_catalog, error)
+    checks: tuple[Callable[[Any, Any], Check | list[Check]], ...] = (_identity, _history, _runner, _clusters)
+    for check in checks:
         try:
-            if check is _catalog:
-                result, catalog = _catalog(workspace)
-                yield result
-            else:
-                yield from _as_checks(check(workspace, catalog))
-        except Exception as error:  # a doctor reports; it never dies of what it diagnoses
-            yield Check(check.__name__.strip("_"), Status.FAIL, f"check crashed: {error}")
+            yield from _as_checks(check(workspace, catalog))
+        except Exception as error:
+            yield _crashed(check, error)
+
+
+def _crashed(check: Callable[..., object], error: Exception) -> Check:
+    return Check(check.__name__.strip("_"), Status.FAIL, f"check crashed: {error}")
 
 
 def _as_checks(value: Check | list[Check]) -> list[Check]:
@@ -136,7 +143,7 @@ def _clusters(workspace: Any, catalog: Any) -> list[Check]:
                 )
             ]
         for name, environment in environments.items():
-            checks.append(_reach(name, lambda env=environment: session.context.cluster_for(env)))
+            checks.append(_reach(name, functools.partial(session.context.cluster_for, environment)))
     return checks
 
 

@@ -157,7 +157,7 @@ def _become_terminal_owner() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
-class _AppSession(asyncssh.SSHServerSession):  # type: ignore[misc]
+class _AppSession(asyncssh.SSHServerSession):
     """One SSH channel: a TUI process on its own pty, bytes shuttled both ways."""
 
     def __init__(self, server: _Connection) -> None:
@@ -372,7 +372,7 @@ async def end_process(process: asyncio.subprocess.Process, grace: float = KILL_G
             await asyncio.wait_for(process.wait(), wait)
 
 
-class _Connection(asyncssh.SSHServer):  # type: ignore[misc]
+class _Connection(asyncssh.SSHServer):
     """One client connection: authenticates a key, then opens app sessions for its user."""
 
     def __init__(self, options: ServeOptions, limits: SessionLimits, audit: AuditLog) -> None:

@@ -467,7 +467,8 @@ class DocsScreen(ConsoleScreen):
         # terminal hyperlink (ctrl+click in most terminals); enter copies it as well.
         self.app.copy_to_clipboard(url)
         message = Content.assemble("Web link copied: ", (url, Style(link=url, underline=True)))
-        self.notify(message, title="ctrl+click opens it in your terminal", timeout=6)
+        # notify() is typed str, but its toast takes Content as is (Content.from_markup): a stub gap.
+        self.notify(message, title="ctrl+click opens it in your terminal", timeout=6)  # type: ignore[arg-type]
 
     @on(DocNav.Chosen)
     def _nav_chosen(self, event: DocNav.Chosen) -> None:

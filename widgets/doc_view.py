@@ -80,7 +80,8 @@ class _Callout(BlockQuote):
     style_name = "none"
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        first = next(iter(self.elements), None)
+        # rich types Renderables.__iter__ as returning an Iterable, not an Iterator: a stub gap.
+        first = next(iter(self.elements), None)  # type: ignore[call-overload, type-var]
         match = _CALLOUT_TITLE.match(first.text.plain) if isinstance(first, Paragraph) else None
         colour = _CALLOUT_COLOURS.get(match.group(1).lower()) if match else None
         lines = console.render_lines(self.elements, options.update(width=options.max_width - 4))

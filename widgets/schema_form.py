@@ -263,9 +263,9 @@ class SchemaForm(Vertical):
         wanted = [f for f in fields if not f.hidden]
         current = {box.field_name: box for box in self.boxes}
         names = {f.name for f in wanted}
-        for name, box in current.items():
-            if name not in names or box.kind != next(f.kind for f in wanted if f.name == name):
-                await box.remove()
+        for name, shown in current.items():
+            if name not in names or shown.kind != next(f.kind for f in wanted if f.name == name):
+                await shown.remove()
         current = {box.field_name: box for box in self.boxes}
         previous: FieldBox | None = None
         for view in wanted:

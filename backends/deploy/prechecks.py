@@ -91,7 +91,7 @@ def process_alive(pid: int) -> bool:
 
 
 class CatalogLike(Protocol):
-    def get(self, ref: str, default_kind: str = ...) -> Entity | None: ...  # noqa: D102
+    def get(self, ref: str, default_kind: str | None = ...) -> Entity | None: ...  # noqa: D102
 
 
 @dataclass

@@ -31,7 +31,7 @@ def _construct_unknown(loader: Any, tag_suffix: str, node: yaml.Node) -> Any:
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node)
-    return loader.construct_mapping(node)  # type: ignore[arg-type]
+    return loader.construct_mapping(node)
 
 
 _TolerantLoader.add_multi_constructor("!", _construct_unknown)

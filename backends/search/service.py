@@ -52,7 +52,7 @@ class SearchService:
         self._unsubscribe: Callable[[], None] | None = None
         self._watched: Any = None
         self._watch_lock = threading.Lock()
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[], object]] = []  # what they return is ignored
 
     def index_entities(self, entities: Iterable[Any]) -> IndexStats:
         """Add (or replace) entities and their docs; templates among them become template results."""
@@ -111,7 +111,7 @@ class SearchService:
         for listener in list(self._listeners):
             listener()
 
-    def add_listener(self, callback: Callable[[], None]) -> Callable[[], None]:
+    def add_listener(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Call ``callback`` (in the changing thread) after each incremental update; returns a remover."""
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
