@@ -63,9 +63,11 @@ class CanarySteps(Static):
         self.steps: tuple[StepView, ...] = ()
         self.current: int | None = None
         self.weight: float = 0.0
-        self.actual: float = 0.0
+        self.actual: float | None = 0.0  # None while no canary pods serve
 
-    def show(self, steps: tuple[StepView, ...], current: int | None, weight: float, actual: float) -> None:
+    def show(
+        self, steps: tuple[StepView, ...], current: int | None, weight: float, actual: float | None
+    ) -> None:
         self.steps, self.current, self.weight, self.actual = steps, current, weight, actual
         self.update(self.render_steps())
 

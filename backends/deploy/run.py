@@ -22,7 +22,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -225,7 +225,7 @@ class DeployRun:
             self._poke()
 
     # -- the stream -------------------------------------------------------------------------------
-    def events(self) -> Iterator[DeployEvent]:
+    def events(self) -> Generator[DeployEvent, None, None]:
         """Run it, yielding every event as it happens. Stopping the iteration early leaves the
         deploy interrupted (resumable), exactly like a killed process."""
         ACTIVE_RUNS.add(self.deploy_id)

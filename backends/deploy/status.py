@@ -173,7 +173,7 @@ class StatusBoard:
     """
 
     def __init__(
-        self, targets: Iterable[BoardTarget], on_change: Callable[[str, str], None] | None = None
+        self, targets: Iterable[BoardTarget], on_change: Callable[[str, str], object] | None = None
     ) -> None:
         self.targets = list(targets)
         self.on_change = on_change
