@@ -27,7 +27,7 @@ from typing import Any
 
 from backends.deploy.events import DeployEvent, DeployFinished, Outcome, Paused, Resumed, event_from_dict
 from backends.deploy.prechecks import DeployRefused
-from backends.deploy.runner import RunRequest, log_path, runs_dir, socket_path
+from backends.deploy.runner import RunRequest, log_path, public_sockets, runs_dir
 
 START_TIMEOUT = 60.0  # seconds for a runner to load the workspace and announce itself
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -40,9 +40,17 @@ class RunnerError(Exception):
 class RemoteRun:
     """A run in a runner process, seen through its socket."""
 
-    def __init__(self, deploy_id: str, path: Path, kind: str = "deploy", pid: int | None = None) -> None:
+    def __init__(
+        self,
+        deploy_id: str,
+        path: Path,
+        kind: str = "deploy",
+        pid: int | None = None,
+        public_path: Path | None = None,
+    ) -> None:
         self.deploy_id = deploy_id
         self.socket_path = path
+        self.public_path = public_path  # where the socket moves once the run passed its pre-checks
         self.kind = kind
         self.pid = pid
         self.outcome: Outcome | None = None
@@ -50,6 +58,7 @@ class RemoteRun:
         self._needs_decision = False
         self._connection: socket.socket | None = None
         self._send_lock = threading.Lock()
+        self._detached = False
 
     @property
     def paused(self) -> bool:
@@ -68,19 +77,28 @@ class RemoteRun:
         self._connection = connection
         try:
             with connection.makefile("r", encoding="utf-8") as lines:
-                for line in lines:
+                for line in _lines_until_reset(lines):
                     data = json.loads(line)
                     if data.get("end"):
                         return
                     event = event_from_dict(data)
                     self._note(event)
                     yield event
-            if self.outcome is None:
+            if self.outcome is None and not self._detached:
                 raise RunnerError(f"the runner of {self.deploy_id} stopped before the run finished")
         finally:
             self._connection = None
             with contextlib.suppress(OSError):
                 connection.close()
+
+    def detach(self) -> None:
+        """Stop watching from any thread: ``events()`` ends quietly, even while the run is paused
+        (no event would wake it); the run goes on in its runner."""
+        self._detached = True
+        connection = self._connection
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def _note(self, event: DeployEvent) -> None:
         if isinstance(event, Paused):
@@ -92,13 +110,20 @@ class RemoteRun:
             self._paused = self._needs_decision = False
 
     def _connect(self) -> socket.socket:
-        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            connection.connect(str(self.socket_path))
-        except OSError as error:
-            connection.close()
-            raise RunnerError(f"deploy {self.deploy_id} is not running ({error.strerror})") from error
-        return connection
+        error: OSError | None = None
+        for path in (self.socket_path, self.public_path):
+            if path is None:
+                continue
+            connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                connection.connect(str(path))
+            except OSError as failed:
+                connection.close()
+                error = failed
+                continue
+            return connection
+        reason = error.strerror if error is not None else "no socket"
+        raise RunnerError(f"deploy {self.deploy_id} is not running ({reason})") from error
 
     # -- controls ---------------------------------------------------------------------------------
     def promote(self, *, full: bool = False) -> None:
@@ -134,6 +159,14 @@ class RemoteRun:
                     once.recv(1)
 
 
+def _lines_until_reset(lines: Iterator[str]) -> Iterator[str]:
+    """The stream's lines; a killed runner resets the connection, which ends them like EOF."""
+    try:
+        yield from lines
+    except ConnectionResetError:
+        return
+
+
 def start_runner(request: RunRequest, *, timeout: float = START_TIMEOUT) -> RemoteRun:
     """Start a detached runner for ``request`` and return the run it announced.
 
@@ -166,6 +199,7 @@ def start_runner(request: RunRequest, *, timeout: float = START_TIMEOUT) -> Remo
     return RemoteRun(
         str(announcement["deploy_id"]),
         Path(announcement["socket"]),
+        public_path=Path(announcement["public"]) if announcement.get("public") else None,
         kind="deploy" if request.kind in ("resume",) else request.kind,
         pid=int(announcement.get("pid") or child.pid),
     )
@@ -209,25 +243,26 @@ def _read_announcement(child: subprocess.Popen[bytes], timeout: float) -> dict[s
 
 def attach(deploy_id: str) -> RemoteRun:
     """The run of a live runner, by deploy id (raises :class:`RunnerError` if none runs)."""
-    path = socket_path(deploy_id)
-    if not path.exists():
-        raise RunnerError(f"deploy {deploy_id} is not running here")
-    return RemoteRun(deploy_id, path)
+    for path in public_sockets(deploy_id):
+        if _answers(path):
+            return RemoteRun(deploy_id, path)
+    raise RunnerError(f"deploy {deploy_id} is not running here")
 
 
 def running_deploys() -> list[str]:
     """Deploy ids whose runner answers on this account's runs directory."""
-    found = []
-    for path in sorted(runs_dir().glob("*.sock")):
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-            found.append(path.stem)
-        except OSError:
-            continue
-        finally:
-            probe.close()
-    return found
+    return sorted({path.name.split(".", 1)[0] for path in public_sockets() if _answers(path)})
+
+
+def _answers(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 class DetachedEngine:
@@ -240,10 +275,11 @@ class DetachedEngine:
         *,
         context: str | None = None,
         kubeconfig: str | None = None,
+        deploy: dict[str, Any] | None = None,
     ) -> None:
         self._engine = engine
-        # What the runner needs to load the same workspace and clusters as this process.
-        self._where = {"workspace": workspace, "context": context, "kubeconfig": kubeconfig}
+        # What the runner needs to load the same workspace, clusters and deploy settings as this process.
+        self._where = {"workspace": workspace, "context": context, "kubeconfig": kubeconfig, "deploy": deploy}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
@@ -291,5 +327,7 @@ class DetachedEngine:
         live = set(running_deploys())
         for record in self._engine.context.history.unfinished(service, environment):
             if record.id in live:
-                return RemoteRun(record.id, socket_path(record.id), kind=record.kind)
+                run = attach(record.id)
+                run.kind = record.kind
+                return run
         return None

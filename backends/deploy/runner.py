@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from backends import paths
-from backends.deploy.events import DeployEvent, event_to_dict
+from backends.deploy.events import DeployEvent, DeployStarted, event_to_dict
 
 RUNS_DIR = "runs"
 # The last line of a run that ended normally (a refused run ends without a DeployFinished); a stream
@@ -78,6 +78,9 @@ class RunRequest:
     workspace: str | None = None  # None: the same resolution as the CLI (env var, XDG, demo)
     context: str | None = None  # --context / --kubeconfig given to the command that started it
     kubeconfig: str | None = None
+    # The starter's deploy: section (the TUI's, as loaded when it started): the run uses the bakes,
+    # steps and analysis the user saw when they confirmed it, even if the file changed since.
+    deploy: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -100,15 +103,28 @@ def runs_dir() -> Path:
     return path
 
 
-def socket_path(deploy_id: str) -> Path:
-    """The socket of the runner of ``deploy_id`` (a short stand-in when the state dir is deep)."""
-    path = runs_dir() / f"{deploy_id}.sock"
-    if len(os.fsencode(path)) <= _MAX_SOCKET_PATH:
-        return path
-    digest = hashlib.sha256(os.fsencode(runs_dir())).hexdigest()[:16]
+def sockets_dir() -> Path:
+    """Where runner sockets live: the runs dir, or a short stand-in when its path is too deep."""
+    directory = runs_dir()
+    if len(os.fsencode(directory)) + 48 <= _MAX_SOCKET_PATH:  # room for "<deploy-id>.<pid>.sock"
+        return directory
+    digest = hashlib.sha256(os.fsencode(directory)).hexdigest()[:16]
     short = Path(tempfile.gettempdir()) / f"idp-console-{os.getuid()}-{digest}"
     short.mkdir(mode=0o700, exist_ok=True)
-    return short / f"{deploy_id}.sock"
+    return short
+
+
+def socket_path(deploy_id: str, pid: int | None = None, *, pending: bool = False) -> Path:
+    """The socket of one runner of ``deploy_id``. Several runners may exist for one deploy for a
+    moment (two adopters): each has its own, and only the one that passed its pre-checks (holding the
+    lease) makes it *public* — the name :func:`public_sockets` finds; before that it is hidden."""
+    stem = f"{deploy_id}.{pid or os.getpid()}"
+    return sockets_dir() / (f"{stem}.pending" if pending else f"{stem}.sock")
+
+
+def public_sockets(deploy_id: str | None = None) -> list[Path]:
+    """The sockets of runners past their pre-checks (of ``deploy_id``, or all)."""
+    return sorted(sockets_dir().glob(f"{deploy_id or '*'}.*.sock"))
 
 
 def log_path() -> Path:
@@ -144,6 +160,11 @@ class RunServer:
         os.chmod(path, 0o600)
         self._listener.listen(16)
         threading.Thread(target=self._accept, name="runner-accept", daemon=True).start()
+
+    def rename(self, path: Path) -> None:
+        """Move the socket to ``path`` (clients connected or connecting by the old name are kept)."""
+        os.rename(self.path, path)
+        self.path = path
 
     def publish(self, event: DeployEvent) -> None:
         self.publish_line(json.dumps(event_to_dict(event), default=str, ensure_ascii=False) + "\n")
@@ -234,11 +255,13 @@ class RunServer:
 
 def serve(run: Steerable, announce: Callable[[dict[str, Any]], None]) -> None:
     """Run ``run`` to its end, serving it on its socket; ``announce`` gets the socket's address first."""
-    path = socket_path(run.deploy_id)
-    server = RunServer(path, run)
-    announce({"deploy_id": run.deploy_id, "socket": str(path), "pid": os.getpid()})
+    hidden, public = socket_path(run.deploy_id, pending=True), socket_path(run.deploy_id)
+    server = RunServer(hidden, run)
+    announce({"deploy_id": run.deploy_id, "socket": str(hidden), "public": str(public), "pid": os.getpid()})
     try:
         for event in run.events():
+            if isinstance(event, DeployStarted):  # past the pre-checks, holding the lease: findable
+                server.rename(public)
             server.publish(event)
         server.publish_line(END_OF_RUN)
     finally:
@@ -302,6 +325,8 @@ def main(argv: list[str]) -> int:
                 kubeconfig=request.kubeconfig,
             )
             workspace.raw = {**workspace.raw, "environments": environments}
+        if request.deploy is not None:
+            workspace.raw = {**workspace.raw, "deploy": request.deploy}
     except (OSError, ValueError, TypeError, IndexError, WorkspaceError) as error:
         announce({"error": f"cannot start the deploy runner: {error}"})
         return 2

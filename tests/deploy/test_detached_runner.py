@@ -12,7 +12,7 @@ import pytest
 
 from backends.deploy import canary as cn
 from backends.deploy.attach import RemoteRun, RunnerError, attach, running_deploys, start_runner
-from backends.deploy.events import DeployFinished, Outcome, Paused, Stage, StageStarted
+from backends.deploy.events import DeployFinished, DeployStarted, Outcome, Paused, Stage, StageStarted
 from backends.deploy.history import DeployHistory
 from backends.deploy.runner import RunRequest
 from backends.kube.cluster import Cluster
@@ -46,8 +46,10 @@ def _wait_for_pid_exit(pid: int, timeout: float = 30) -> bool:
 def test_the_deploy_goes_on_when_the_client_that_started_it_leaves(workspace) -> None:
     root, cluster = workspace
     run = _deploy(root)
-    assert run.deploy_id in running_deploys()
+    assert run.deploy_id not in running_deploys()  # findable only once past its pre-checks
     for event in run.events():
+        if isinstance(event, DeployStarted):
+            assert run.deploy_id in running_deploys()
         if isinstance(event, StageStarted) and event.stage is Stage.ANALYSIS and event.step == 1:
             break  # the client leaves (terminal closed) during the 25 % bake
     # another session attaches and sees the whole story, from the start, to its end
@@ -66,9 +68,10 @@ def test_the_deploy_goes_on_when_the_client_that_started_it_leaves(workspace) ->
 def test_any_client_steers_the_run(workspace) -> None:
     root, cluster = workspace
     run = _deploy(root)
-    other = attach(run.deploy_id)
     outcome = None
     for event in run.events():
+        if isinstance(event, DeployStarted):
+            other = attach(run.deploy_id)
         if isinstance(event, StageStarted) and event.stage is Stage.ANALYSIS and event.step == 1:
             other.pause("held for a look")
         if isinstance(event, Paused):
