@@ -48,8 +48,9 @@ Modules: ``config`` (the ``deploy:`` section), ``weights`` (Argo Rollouts' repli
 ``status`` (one-off status and the watch-fed :class:`StatusBoard`), ``session`` (workspace wiring).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from backends.lazy import lazy_exports
 
 # Names are imported on first use: ``backends.workspace`` validates the ``deploy:`` section through
 # ``backends.deploy.config`` on every load, and that must not pull in the engine and the Kubernetes
@@ -111,11 +112,7 @@ if TYPE_CHECKING:
     from backends.deploy.status import BoardTarget, ServiceStatus, StatusBoard
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

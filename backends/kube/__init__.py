@@ -15,8 +15,9 @@
   demo workspace and the tests; the client code path is the same as for a real cluster.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from backends.lazy import lazy_exports
 
 # Imported on first use: the environments config is validated on every workspace load and must not
 # pull in the official client (~0.4 s) for commands that never talk to a cluster.
@@ -55,11 +56,7 @@ if TYPE_CHECKING:
     from backends.kube.watch import ResourceWatch
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
