@@ -30,6 +30,7 @@ from backends.kube.cluster import Cluster
 from console.cli import main
 
 from .conftest import OLD, SERVICE, collect, make_context
+from .test_deploy_cli import _cli
 
 ROOT = Path(__file__).parents[2]
 
@@ -489,11 +490,7 @@ def test_a_dead_holders_lease_names_resume_and_abort(
         workspace.joinpath("idp-console.yaml").read_text().replace("bake: 0.3s", "bake: 60s")
     )
     args = ["--workspace", str(workspace), "deploy", SERVICE, "--env", "staging", "--version", "v2.3.1"]
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main(sys.argv[1:]))",
-         *args, "--output", "json", "--foreground"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
+    child = _cli(*args, "--output", "json", "--foreground")
     assert child.stdout is not None
     for line in child.stdout:
         event = json.loads(line)

@@ -175,11 +175,7 @@ def test_killed_foreground_cli_mid_canary_is_resumed(
     workspace = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
     args = ["--workspace", str(workspace), "deploy", SERVICE, "--env", "production", "--version", "v2.3.1",
             "--foreground"]  # fmt: skip
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main(sys.argv[1:]))",
-         *args, "--yes", "--output", "json"],
-        stdout=subprocess.PIPE, text=True, env=dict(os.environ), cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+    child = _cli(*args, "--yes", "--output", "json")
     assert child.stdout is not None
     deploy_id = ""
     for line in child.stdout:

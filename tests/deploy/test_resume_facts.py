@@ -9,10 +9,7 @@ documents as equivalent to a killed process (one test also kills a real CLI proc
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,7 +34,7 @@ from backends.kube.cluster import Cluster
 from console.cli import main
 
 from .conftest import OLD, SERVICE, Harness, collect, make_context
-from .test_deploy_cli import _workspace
+from .test_deploy_cli import _cli, _workspace
 
 NEW = "v2.3.1"
 
@@ -166,11 +163,7 @@ def test_killed_cli_during_rollback_then_resume_finishes_the_rollback(
     workspace = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
     sim.set_error_rate(SERVICE, "canary", 0.5)  # the 5 % analysis fails
     args = ["--workspace", str(workspace), "deploy", SERVICE, "--env", "production", "--version", NEW]
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main(sys.argv[1:]))",
-         *args, "--yes", "--output", "json", "--foreground"],
-        stdout=subprocess.PIPE, text=True, env=dict(os.environ), cwd=Path(__file__).parents[2],
-    )  # fmt: skip
+    child = _cli(*args, "--yes", "--output", "json", "--foreground")
     assert child.stdout is not None
     deploy_id = ""
     for line in child.stdout:
