@@ -33,7 +33,7 @@ DEMO_WORKSPACE_DIR = Path(__file__).parent / "demo" / "workspace"
 TOP_LEVEL_KEYS = frozenset(
     {"name", "identity", "theme", "keymap", "catalog", "templates", "git", "environments", "deploy", "docs"}
 )
-IDENTITY_KEYS = frozenset({"user", "accounts"})
+IDENTITY_KEYS = frozenset({"user", "accounts", "readonly"})
 SOURCES_SECTION_KEYS = frozenset({"sources"})  # catalog: and templates:
 # templates: also holds the template sandbox's settings (backends/scaffolder/sandbox.py)
 TEMPLATES_KEYS = SOURCES_SECTION_KEYS | {"allowedHosts", "expressionTimeLimit"}
@@ -116,6 +116,15 @@ class Workspace:
         if personal and self.config_file is not None and _owned_by_this_account(self.config_file):
             accounts.setdefault(account_name(), str(personal))
         return resolve_identity(accounts, is_demo=self.is_demo)
+
+    @property
+    def readonly(self) -> bool:
+        """Whether ``identity.readonly`` lists this account (its login name) or the catalog user it
+        acts as: then nothing may change anything, in the TUI or the CLI (as with ``--readonly``)."""
+        from backends.identity import account_name
+
+        listed = {str(name) for name in self.section("identity").get("readonly") or ()}
+        return bool(listed) and (account_name() in listed or self.identity in listed)
 
     @property
     def keymap(self) -> dict[str, str]:
@@ -219,6 +228,14 @@ def _validate(raw: dict[str, Any], root: Path) -> tuple[list[SourceConfig], list
         if identity.get("accounts") is not None:
             for account, user in mapping(identity["accounts"], ("identity", "accounts")).items():
                 text(user, ("identity", "accounts", str(account)))
+        readonly = identity.get("readonly")
+        if readonly is not None:
+            if not isinstance(readonly, list):
+                raise ConfigError(
+                    ("identity", "readonly"), f"expected a list of accounts, got {shown(readonly)}"
+                )
+            for index, account in enumerate(readonly):
+                text(account, ("identity", "readonly", index))
     if "theme" in present:
         text(present["theme"], ("theme",))
     if "keymap" in present:

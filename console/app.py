@@ -41,6 +41,7 @@ from screens.help import HelpScreen
 if TYPE_CHECKING:
     from backends.catalog import Catalog, CatalogEvent
     from backends.workspace import Workspace
+    from screens.context import QuitGuard
 
 
 @dataclass
@@ -97,9 +98,13 @@ class IdpConsoleApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True, id="app.quit"),
     ]
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, readonly: bool = False) -> None:
         super().__init__()
         self.workspace = workspace
+        # Decided once: who this console acts as, and whether it may change anything at all.
+        self.identity = workspace.identity
+        self.readonly = readonly or workspace.readonly
+        self.quit_guard: QuitGuard | None = None
         self.catalog: Catalog | None = None
         self.catalog_signal: Signal[Catalog] = Signal(self, "catalog")
         self.command_history = CommandHistory.for_state_dir()
@@ -190,6 +195,24 @@ class IdpConsoleApp(App[None]):
             markup=False,
         )
 
+    # -- read-only mode and quitting (ConsoleContext) ------------------------------------------
+    def refuses_change(self, what: str) -> bool:
+        """The one read-only check of the TUI: every ``@mutating`` screen method asks it."""
+        if not self.readonly:
+            return False
+        self.notify(f"Read-only mode: {what} is off.", severity="warning", timeout=5, markup=False)
+        return True
+
+    async def action_quit(self) -> None:
+        self.request_quit()
+
+    def request_quit(self) -> None:
+        """ctrl+q and :q — unless a deploy being watched needs a word first (it goes on anyway)."""
+        guard = self.quit_guard
+        if guard is not None and guard.confirm_quit():
+            return
+        self.exit()
+
     # -- navigation (ConsoleContext) ----------------------------------------------------------
     def open_entity(self, ref: str) -> None:
         """Push the entity screen for ``ref`` (name, short or canonical ref) on the current mode."""
@@ -267,7 +290,7 @@ class IdpConsoleApp(App[None]):
             case "help":
                 self.action_help()
             case "quit":
-                self.exit()
+                self.request_quit()
 
     def open_template(self, name: str) -> None:
         """Switch to the scaffold mode with the wizard of template ``name`` (name or ref) open."""

@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory with idp-console.yaml (default: $IDP_CONSOLE_WORKSPACE, the XDG config dir, "
         "else the built-in demo workspace)",
     )
+    parser.add_argument(
+        "--readonly",
+        action="store_true",
+        help="change nothing: deploy, rollback, scale, scaffold (but --dry-run), catalog unregister "
+        "and agent are refused; the TUI hides their keys",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(subparsers)
@@ -46,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if handler is None:
             return _run_tui(args)
+        _refuse_if_readonly(args)
         return int(handler(args) or 0)
     except CommandError as error:
         print(f"idp-console: {error}", file=sys.stderr)
@@ -58,6 +65,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _refuse_if_readonly(args: argparse.Namespace) -> None:
+    """The CLI's one read-only gate: a sub-command marked ``mutating`` (console/commands) is refused
+    before it loads or changes anything, under ``--readonly`` or when identity.readonly lists you."""
+    mutates = getattr(args, "mutates", None)
+    if mutates is None or not mutates(args):
+        return
+    command = " ".join(str(part) for part in (args.command, getattr(args, "catalog_command", None)) if part)
+    if args.readonly:
+        raise CommandError(f"read-only (--readonly): `{command}` would change something; nothing was done")
+    from console.commands import workspace_from_args
+
+    workspace = workspace_from_args(args)
+    if workspace.readonly:
+        raise CommandError(
+            f"read-only (identity.readonly in {workspace.config_file}): `{command}` would change "
+            "something; nothing was done"
+        )
 
 
 def _run_tui(args: argparse.Namespace) -> int:
@@ -76,7 +102,7 @@ def _run_tui(args: argparse.Namespace) -> int:
     paths.state_dir()  # a bad IDP_CONSOLE_HOME is one line here, not a crash inside the TUI
     from console.app import IdpConsoleApp
 
-    app = IdpConsoleApp(workspace)
+    app = IdpConsoleApp(workspace, readonly=args.readonly)
     # SIGTERM, SIGHUP or a hung-up pty: the app exits (terminal restored) instead of spinning or dying
     # with the screen in the alternate buffer.
     guard = TerminalGuard(lambda: app.call_from_thread(app.exit))

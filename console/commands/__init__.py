@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from types import ModuleType
 
 
@@ -12,6 +13,14 @@ class CommandError(Exception):
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def mutating(
+    parser: argparse.ArgumentParser, when: Callable[[argparse.Namespace], bool] | None = None
+) -> None:
+    """Mark a sub-command as changing something (``when``: only for some arguments, e.g. not a dry
+    run). ``--readonly`` and ``identity.readonly`` refuse it, in console/cli.py and only there."""
+    parser.set_defaults(mutates=when or (lambda _args: True))
 
 
 def workspace_from_args(args: argparse.Namespace):  # noqa: ANN201 - avoids importing backends eagerly

@@ -11,7 +11,7 @@ import sys
 import threading
 from types import FrameType
 
-from console.commands import workspace_from_args
+from console.commands import mutating, workspace_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--once", action="store_true", help="one round, then exit")
     parser.add_argument("--output", "-o", choices=("text", "json"), default="text")
     parser.set_defaults(handler=_agent)
+    mutating(parser)  # it resumes, pauses or rolls back other people's deploys
 
 
 def _agent(args: argparse.Namespace) -> int:

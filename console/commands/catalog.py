@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from console.commands import CommandError, workspace_from_args
+from console.commands import CommandError, mutating, workspace_from_args
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -67,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     unregister.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     unregister.set_defaults(handler=_unregister)
+    mutating(unregister)
 
 
 # -- validate ---------------------------------------------------------------------------------------

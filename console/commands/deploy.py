@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from console.commands import CommandError, workspace_from_args
+from console.commands import CommandError, mutating, workspace_from_args
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="when the analysis has no data: ask on the terminal (default; abort without one), or decide now",
     )
     deploy.set_defaults(handler=_deploy)
+    mutating(deploy)
 
     rollback = subparsers.add_parser("rollback", help="return a service to an earlier version")
     rollback.add_argument("service")
@@ -62,12 +63,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--force", action="store_true", help="roll back to --to even though that version failed here"
     )
     rollback.set_defaults(handler=_rollback)
+    mutating(rollback)
 
     scale = subparsers.add_parser("scale", help="set how many pods a service runs")
     scale.add_argument("service")
     _common(scale)
     scale.add_argument("--replicas", type=int, required=True, metavar="N")
     scale.set_defaults(handler=_scale)
+    mutating(scale)
 
     status = subparsers.add_parser("status", help="what a service runs in an environment")
     status.add_argument("service")

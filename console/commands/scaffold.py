@@ -18,7 +18,7 @@ import json
 import sys
 from typing import Any
 
-from console.commands import CommandError, workspace_from_args
+from console.commands import CommandError, mutating, workspace_from_args
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STATUS_MARK = {"done": "✓", "skipped": "-", "failed": "✗"}
@@ -53,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--output", choices=("text", "json"), default="text", help="event format (json: one per line)"
     )
     scaffold.set_defaults(handler=run_scaffold)
+    mutating(scaffold, when=lambda args: not args.dry_run)
 
     template = subparsers.add_parser("template", help="list and lint software templates")
     template_commands = template.add_subparsers(dest="template_command", metavar="COMMAND")
