@@ -291,7 +291,7 @@ def _make_run(engine: Any, request: RunRequest) -> Steerable:
         run = engine.resume(request.deploy_id)
     else:
         run = engine.abort(request.deploy_id)
-    return run  # type: ignore[no-any-return]
+    return run
 
 
 def main(argv: list[str]) -> int:

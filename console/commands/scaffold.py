@@ -138,6 +138,7 @@ def run_lint(args: argparse.Namespace) -> int:
 def run_scaffold(args: argparse.Namespace) -> int:
     from backends.scaffolder.actions import Services
     from backends.scaffolder.errors import PrecheckError
+    from backends.scaffolder.events import TaskFinished
     from backends.scaffolder.form import FormModel
     from backends.scaffolder.runner import TaskRunner
     from backends.secrets import EnvironmentSecretStore, default_secret_store
@@ -192,7 +193,7 @@ def run_scaffold(args: argparse.Namespace) -> int:
     try:
         for event in task.run():
             printer(event)
-            if type(event).__name__ == "TaskFinished":
+            if isinstance(event, TaskFinished):
                 status = event.status
     finally:
         close = getattr(applier, "close", None)
