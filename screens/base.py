@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import functools
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -13,6 +15,29 @@ from textual.worker import Worker, WorkerState
 from screens.context import MODES, SIMULATED_BANNER, ConsoleContext, context_of
 from widgets.console_footer import ConsoleFooter
 from widgets.top_bar import TopBar
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def mutating(what: str) -> Callable[[Method], Method]:
+    """Mark a screen method that changes something (a deploy, a scaffolder run, an unregistration).
+
+    In read-only mode the app refuses it with a notification naming ``what`` — the decision is the
+    app's one check, ``ConsoleContext.refuses_change`` — and the footer hides the keys of marked
+    ``action_*`` methods. Mark the method every path goes through (key, button, : command)."""
+
+    def mark(method: Method) -> Method:
+        @functools.wraps(method)
+        def guarded(self: ConsoleScreen, *args: Any, **kwargs: Any) -> Any:
+            if self.ctx.refuses_change(what):
+                return None
+            return method(self, *args, **kwargs)
+
+        guarded.mutating = what  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+
+    return mark
+
 
 # Below this the layout cuts panels and footers in ways that look broken: say so instead.
 MIN_SIZE: tuple[int, int] = (80, 24)
@@ -49,12 +74,31 @@ class ConsoleScreen(Screen):
         workspace = self.ctx.workspace
         banner = SIMULATED_BANNER if workspace.is_demo else None
         yield Static("", id="too-small")
-        yield TopBar(MODES, self.mode_name, workspace.name, self._crumbs(), banner)
+        yield TopBar(
+            MODES,
+            self.mode_name,
+            workspace.name,
+            self._crumbs(),
+            banner,
+            user=self.ctx.identity,
+            readonly=self.ctx.readonly,
+        )
         yield from self.compose_body()
-        yield ConsoleFooter()
+        yield ConsoleFooter(hide=self._hidden_actions)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    def _hidden_actions(self) -> frozenset[str]:
+        """Keys the footer leaves out: in read-only mode, those of ``@mutating`` actions."""
+        if not self.ctx.readonly:
+            return frozenset()
+        cls = type(self)
+        return frozenset(
+            name.removeprefix("action_")
+            for name in dir(cls)
+            if name.startswith("action_") and getattr(getattr(cls, name, None), "mutating", None)
+        )
 
     def _crumbs(self) -> list[str]:
         stack = [s for s in self.app.screen_stack if isinstance(s, ConsoleScreen)]

@@ -20,10 +20,25 @@ MODES: tuple[str, ...] = ("catalog", "scaffold", "deploy", "docs", "status")
 SIMULATED_BANNER = "SIMULATED CLUSTER — nothing is really deployed (built-in demo workspace)"
 
 
+class QuitGuard(Protocol):
+    """Something that may need a word before the app quits (a deploy being watched)."""
+
+    def confirm_quit(self) -> bool:
+        """Ask the user if needed; True when asked (the guard then exits the app, or not)."""
+        ...
+
+
 class ConsoleContext(Protocol):
     workspace: Workspace
     catalog: Catalog | None
     catalog_signal: Signal[Catalog]
+    identity: str  # the catalog user this console acts as (decided by the OS, see backends.identity)
+    readonly: bool  # --readonly, or identity.readonly lists this account: nothing may change
+    quit_guard: QuitGuard | None
+
+    def refuses_change(self, what: str) -> bool:
+        """In read-only mode: say so (``what`` is off) and return True; else False."""
+        ...
 
     def open_entity(self, ref: str) -> None: ...
 

@@ -3,8 +3,10 @@
 Three views in one screen (a ContentSwitcher), so ``esc`` walks back without losing a running
 deploy: the status board (services × environments, kept current by Deployment watches), the deploy
 form (service with a fuzzy filter, environment with what it runs now, version), and the watch view
-(the rollout tree, the canary steps with their analysis, the event log). The engine runs in a
-thread worker that only posts its events; watch threads post a message that coalesces bursts.
+(the rollout tree, the canary steps with their analysis, the event log). Every deploy, rollback,
+resume and abort runs in a detached runner process (:mod:`backends.deploy.attach`): this screen only
+watches and steers it, so closing the console never stops a deploy. A thread follows the run's
+events and only posts them; watch threads post a message that coalesces bursts.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Static
 
-from screens.base import ConsoleScreen
+from screens.base import ConsoleScreen, mutating
 from screens.deploy_confirm import ConfirmDeploy
 from screens.deploy_view import Clock, LogEntry, RunState, board_cell, rollout_tree, running_version
 from screens.deploy_watch import WatchView
@@ -33,13 +35,17 @@ from widgets.virtual_table import Column, VirtualTable
 if TYPE_CHECKING:
     from backends.catalog import Catalog
     from backends.catalog.model import Entity
+    from backends.deploy.attach import DetachedEngine, RemoteRun
     from backends.deploy.engine import DeployEngine
     from backends.deploy.events import DeployEvent
-    from backends.deploy.run import DeployRun, InterruptedDeploy
+    from backends.deploy.history import DeployRecord
+    from backends.deploy.run import InterruptedDeploy
     from backends.deploy.session import DeploySession
     from screens.deploy_live import LiveBoard, LiveRollout
 
 View = Literal["board", "form", "watch"]
+LIVE_RUNS_POLL = 2.0  # seconds between looks for deploys running in runners (a socket probe each)
+LIVE_MARK = "▶ "  # before a board cell whose service has a deploy running in that environment
 
 
 # -- messages from workers and watch threads ---------------------------------------------------
@@ -88,7 +94,15 @@ class RolloutChanged(Message):
 
 @dataclass
 class RunCreated(Message):
-    run: DeployRun
+    run: RemoteRun
+    generation: int
+
+
+@dataclass
+class LiveRunsFound(Message):
+    """Deploys running now in a runner (started here, by another console or by the CLI)."""
+
+    runs: dict[tuple[str, str], DeployRecord]
 
 
 class RunEventsReady(Message):
@@ -101,11 +115,14 @@ class RunEventsReady(Message):
 @dataclass
 class RunRefused(Message):
     error: str
+    generation: int
 
 
 @dataclass
 class RunEnded(Message):
-    """The worker stopped iterating (finished, or left interrupted because the screen closed)."""
+    """The thread stopped following the run (it finished, or this screen detached from it)."""
+
+    generation: int
 
 
 class _LiveCatalog:
@@ -130,7 +147,9 @@ class DeployScreen(ConsoleScreen):
         "for the service name). While it runs: p promotes (ends the bake, or accepts an inconclusive "
         "analysis), P promotes fully, space pauses/resumes, a aborts, b rolls back; o folds pods. "
         "esc goes back to the board; w returns to the running deploy, or watches the highlighted "
-        "service live without deploying (e: next environment, b: roll it back)."
+        "service live without deploying (e: next environment, b: roll it back). Deploys run in "
+        "their own runner: quitting never stops one. ▶ on the board marks a deploy running now "
+        "(from here, another console or the CLI): w or enter attaches to it, with the same keys."
     )
     BINDINGS: ClassVar = [
         Binding("n", "new_deploy", "Deploy", id="deploy.new"),
@@ -186,7 +205,8 @@ class DeployScreen(ConsoleScreen):
         self.board: LiveBoard | None = None
         self.live: LiveRollout | None = None
         self.interrupted: list[InterruptedDeploy] = []
-        self.run: DeployRun | None = None
+        self.detached: DetachedEngine | None = None  # starts every change in a runner process
+        self.run: RemoteRun | None = None
         self.state: RunState | None = None  # None while watching without a run from here
         self.target: tuple[str, str] | None = None  # (service, environment) the watch view shows
         self.view: View = "board"
@@ -198,6 +218,8 @@ class DeployScreen(ConsoleScreen):
         self._run_thread: threading.Thread | None = None
         self._inbox: deque[DeployEvent] = deque()
         self._bindings_key: tuple[object, ...] = ()
+        self._generation = 0  # which run this screen follows; messages of an older one are stale
+        self.live_runs: dict[tuple[str, str], DeployRecord] = {}  # (service, env) → running deploy
 
     # -- layout -------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -210,7 +232,9 @@ class DeployScreen(ConsoleScreen):
                 yield Static("", id="interrupted")
                 yield VirtualTable(columns, empty_text="Connecting to the cluster…", id="board")
                 yield Static(
-                    "enter deploys the highlighted service · n deploys any · w watches", classes="hint"
+                    "enter deploys the highlighted service · n deploys any · w watches · "
+                    f"{LIVE_MARK.strip()} running now: enter or w attaches",
+                    classes="hint",
                 )
             yield DeployForm(id="form-view")
             yield WatchView(id="watch-view")
@@ -220,15 +244,23 @@ class DeployScreen(ConsoleScreen):
         return [str(name) for name in environments]
 
     def on_mount(self) -> None:
+        from backends.deploy.attach import DetachedEngine
         from backends.deploy.session import open_deploy
 
-        self.session = open_deploy(
-            self.ctx.workspace, catalog=_LiveCatalog(self), time_scale=self.SESSION_TIME_SCALE
+        workspace = self.ctx.workspace
+        self.session = open_deploy(workspace, catalog=_LiveCatalog(self), time_scale=self.SESSION_TIME_SCALE)
+        self.detached = DetachedEngine(
+            self.session.engine,
+            None if workspace.is_demo else str(workspace.root),
+            deploy=workspace.section("deploy"),
         )
+        self.ctx.quit_guard = self
         self.ctx.catalog_signal.subscribe(self, self._on_catalog)
         self.query_one("#board", VirtualTable).focus()
         # Pod ages move on without any cluster event: repaint them from the watch cache (no request).
         self.set_interval(1.0, self._tick_ages)
+        # Runs started elsewhere (another console, the CLI) appear on the board within seconds.
+        self.set_interval(LIVE_RUNS_POLL, self._poll_live_runs)
         if self.ctx.catalog is not None:
             self._on_catalog(self.ctx.catalog)
 
@@ -237,14 +269,11 @@ class DeployScreen(ConsoleScreen):
             self._redraw_tree()
 
     def on_unmount(self) -> None:
-        # A running deploy is left exactly as a killed process leaves it: interrupted, resumable.
+        # A running deploy goes on in its runner: this screen only stops following it.
         self._closing = True
-        run, thread = self.run, self._run_thread
-        if run is not None and thread is not None and self.driving and not run.paused:
-            # Pausing makes the run yield at once, so its thread sees _closing and stops before the
-            # session (and, in the demo, the simulated cluster) goes away under it.
-            run.pause("the console was closed")
-            thread.join(timeout=3)
+        if self.ctx.quit_guard is self:
+            self.ctx.quit_guard = None
+        self._detach()
         if self.live is not None:
             self.live.stop()
         if self.board is not None:
@@ -342,7 +371,8 @@ class DeployScreen(ConsoleScreen):
                 if live is not None and env in live.errors:
                     row.append("✖ unreachable")
                 else:
-                    row.append(board_cell(*cells.get((entity.name, env), (None, None))))
+                    mark = LIVE_MARK if (entity.name, env) in self.live_runs else ""
+                    row.append(mark + board_cell(*cells.get((entity.name, env), (None, None))))
             rows.append(tuple(row))
         if not environments:
             rows = []  # nothing can be deployed anywhere: let the empty text say why
@@ -383,8 +413,53 @@ class DeployScreen(ConsoleScreen):
 
     @on(VirtualTable.Selected, "#board")
     def _board_selected(self, event: VirtualTable.Selected) -> None:
-        if event.index < len(self._board_rows):
-            self.preselect(self._board_rows[event.index])
+        if event.index >= len(self._board_rows):
+            return
+        service = self._board_rows[event.index]
+        if self._live_run_of(service) is not None or self.ctx.readonly:
+            self.action_watch()  # a running deploy is watched, not started again
+        else:
+            self.preselect(service)
+
+    # -- deploys running in runners -----------------------------------------------------------
+    def _poll_live_runs(self) -> None:
+        if self._closing or self.session is None or not self.is_current:
+            return
+        self._find_live_runs()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="deploy-live-runs",
+        name="find running deploys",
+        exit_on_error=False,
+    )
+    def _find_live_runs(self) -> None:
+        from backends.deploy.attach import running_deploys
+
+        history = self.engine.context.history
+        runs: dict[tuple[str, str], DeployRecord] = {}
+        for deploy_id in running_deploys():
+            record = history.get(deploy_id)
+            if record is not None and record.outcome is None:
+                runs.setdefault((record.service, record.environment), record)
+        self.post_message(LiveRunsFound(runs))
+
+    def on_live_runs_found(self, message: LiveRunsFound) -> None:
+        if message.runs.keys() == self.live_runs.keys():
+            self.live_runs = message.runs
+            return
+        self.live_runs = message.runs
+        self._refresh_board()
+
+    def _live_run_of(self, service: str) -> DeployRecord | None:
+        """The running deploy of ``service`` to attach to: the environment on screen first."""
+        environments = self._environment_names()
+        if self.target is not None and self.target[0] == service:
+            environments = [self.target[1], *environments]
+        return next(
+            (self.live_runs[(service, e)] for e in environments if (service, e) in self.live_runs), None
+        )
 
     # -- the form -----------------------------------------------------------------------------
     @property
@@ -402,6 +477,7 @@ class DeployScreen(ConsoleScreen):
         running = {key: running_version(stable) for key, stable in self.versions.items() if stable}
         self.form.set_data([e.name for e in self.services], environments, running)
 
+    @mutating("deploying")
     def preselect(self, service: str) -> None:
         """Open the deploy form with ``service`` chosen (``:deploy payment-service``)."""
         self._show("form")
@@ -410,6 +486,7 @@ class DeployScreen(ConsoleScreen):
             return
         self.form.preselect(service)
 
+    @mutating("deploying")
     def action_new_deploy(self) -> None:
         self._show("form")
         self.form.reset()
@@ -446,7 +523,7 @@ class DeployScreen(ConsoleScreen):
         body: str,
         env: str,
         service: str,
-        make_run: Callable[[DeployEngine], DeployRun],
+        make_run: Callable[[DetachedEngine], RemoteRun],
         *,
         kind: str,
         version: str = "",
@@ -459,34 +536,69 @@ class DeployScreen(ConsoleScreen):
 
         self.app.push_screen(ConfirmDeploy(title, body, type_to_confirm=typed), answered)
 
+    @mutating("deploying")
     def start_run(
         self,
         service: str,
         env: str,
-        make_run: Callable[[DeployEngine], DeployRun],
+        make_run: Callable[[DetachedEngine], RemoteRun],
         *,
         kind: str = "deploy",
         version: str = "",
     ) -> None:
-        """Show the watch view and run ``make_run(engine)`` in a worker (already confirmed)."""
-        if self.driving:
-            self.notify("A deploy is already running here; watch it with w.", severity="warning")
-            return
-        self.run = None
-        self._inbox.clear()
-        self.state = RunState(service, env, to_version=version, kind=kind)
-        self.target = (service, env)
+        """Start ``make_run(detached engine)`` in a runner and watch it (already confirmed)."""
         # Whatever was interrupted here is now being resumed or aborted (or refused, then found again).
         self.interrupted = [
             i for i in self.interrupted if (i.record.service, i.record.environment) != (service, env)
         ]
         self._show_interrupted()
+        self._follow_run(service, env, make_run, kind=kind, version=version)
+
+    def attach_run(self, record: DeployRecord) -> None:
+        """Watch (and steer) a deploy running in a runner, wherever it was started."""
+        from backends.deploy.attach import attach
+
+        if self.run is not None and self.run.deploy_id == record.id and self.driving:
+            self._show("watch")
+            return
+        self._follow_run(
+            record.service,
+            record.environment,
+            lambda _engine: attach(record.id),
+            kind=record.kind,
+            version=record.to_version,
+        )
+
+    def _follow_run(
+        self,
+        service: str,
+        env: str,
+        make_run: Callable[[DetachedEngine], RemoteRun],
+        *,
+        kind: str,
+        version: str,
+    ) -> None:
+        self._detach()  # from the run watched before, if any: it goes on in its runner
+        self._generation += 1
+        self._inbox = deque()
+        self.state = RunState(service, env, to_version=version, kind=kind)
+        self.target = (service, env)
         self.watch_view.clear_log()
         self._show("watch")
         self._redraw_run()
         self._follow(service, env)
         self.driving = True
-        self._drive(make_run)
+        self._drive(make_run, self._generation)
+
+    def _detach(self) -> None:
+        """Stop following the current run; it goes on in its runner (a paused one too)."""
+        run, thread = self.run, self._run_thread
+        self._generation += 1  # whatever the old thread still posts is stale from now on
+        self.run, self.driving, self._run_thread = None, False, None
+        if run is not None:
+            run.detach()
+        if thread is not None:
+            thread.join(timeout=1)
 
     def _follow(self, service: str, env: str) -> None:
         """Point the tree at ``service`` in ``env`` (new watches unless they already are)."""
@@ -503,49 +615,62 @@ class DeployScreen(ConsoleScreen):
         self.watch_view.show_tree(waiting)
         self._watch_rollout(service, env)
 
-    def _drive(self, make_run: Callable[[DeployEngine], DeployRun]) -> None:
+    def _drive(self, make_run: Callable[[DetachedEngine], RemoteRun], generation: int) -> None:
         # Its own daemon thread rather than a Textual thread worker: those run on the loop's
-        # executor, which the interpreter joins at exit, so a paused deploy (no events, nothing to
-        # wake the loop) would keep the console from quitting. A run stopped by exit is left
-        # interrupted — the engine's contract — and offered for resume/abort on the next start.
+        # executor, which the interpreter joins at exit, and a paused run sends nothing that would
+        # end the read. Leaving only detaches: the run is its runner's, not this console's.
         self._run_thread = threading.Thread(
-            target=self._drive_run, args=(make_run,), name="deploy run", daemon=True
+            target=self._drive_run, args=(make_run, generation, self._inbox), name="deploy run", daemon=True
         )
         self._run_thread.start()
 
-    def _drive_run(self, make_run: Callable[[DeployEngine], DeployRun]) -> None:
+    def _drive_run(
+        self, make_run: Callable[[DetachedEngine], RemoteRun], generation: int, inbox: deque[DeployEvent]
+    ) -> None:
         """On the run's thread: only posts messages."""
+        from backends.deploy.attach import RunnerError
         from backends.deploy.prechecks import DeployRefused
 
+        assert self.detached is not None
         try:
-            run = make_run(self.engine)
-        except Exception as error:  # noqa: BLE001 — refused, or the cluster failed while looking
-            reason = str(error) if isinstance(error, DeployRefused) else f"could not start: {error}"
-            self.post_message(RunRefused(reason))
-            self.post_message(RunEnded())
+            run = make_run(self.detached)
+        except Exception as error:  # noqa: BLE001 — refused, or the runner could not start
+            known = isinstance(error, DeployRefused | RunnerError)
+            reason = str(error) if known else f"could not start: {error}"
+            self.post_message(RunRefused(reason, generation))
+            self.post_message(RunEnded(generation))
             return
-        self.post_message(RunCreated(run))
+        if generation != self._generation or self._closing:
+            return  # the user moved on while the runner started: the run goes on without us
+        self.post_message(RunCreated(run, generation))
         events = run.events()
         try:
             for event in events:
-                self._inbox.append(event)  # deque.append is atomic: no lock between threads
+                inbox.append(event)  # deque.append is atomic: no lock between threads
                 self.post_message(RunEventsReady())
-                if self._closing:
-                    break
+        except RunnerError as error:
+            message = (
+                f"{error}; it is interrupted: r resumes it, x aborts it (or an idp-console agent adopts it)"
+            )
+            self.post_message(RunRefused(message, generation))
         except Exception as error:  # noqa: BLE001 — a crash must reach the screen, not die with the thread
-            self.post_message(RunRefused(f"the deploy stopped unexpectedly: {error}"))
+            self.post_message(RunRefused(f"lost the deploy's runner: {error}", generation))
         finally:
             events.close()
-            self.post_message(RunEnded())
+            self.post_message(RunEnded(generation))
 
     def on_run_created(self, message: RunCreated) -> None:
+        if message.generation != self._generation:
+            message.run.detach()
+            return
         self.run = message.run
         self.refresh_bindings()
 
     def on_run_refused(self, message: RunRefused) -> None:
         state = self.state
-        if state is not None:
-            state.phase, state.outcome, state.reason = "Failed", "failed", message.error
+        if message.generation != self._generation or state is None:
+            return
+        state.phase, state.outcome, state.reason = "Failed", "failed", message.error
         self.watch_view.log(LogEntry(self.clock.now(), message.error, "error"), self.clock)
         self._redraw_run()
 
@@ -579,10 +704,13 @@ class DeployScreen(ConsoleScreen):
                 markup=False,
             )
 
-    def on_run_ended(self, _message: RunEnded) -> None:
+    def on_run_ended(self, message: RunEnded) -> None:
+        if message.generation != self._generation:
+            return
         self._drain()
         self.driving = False
         self.refresh_bindings()
+        self._poll_live_runs()
         if self.board is None or self.board.board is None:
             return
         # A finished deploy leaves nothing interrupted; a failed rollback may. Ask again.
@@ -709,9 +837,14 @@ class DeployScreen(ConsoleScreen):
             self._show("board")
 
     def action_watch(self) -> None:
-        """The running (or last) deploy; else the highlighted service, live, without a deploy."""
+        """A deploy running for the highlighted service (attached, wherever it was started); else the
+        one followed here; else the highlighted service, live, without a deploy."""
         table = self.query_one("#board", VirtualTable)
         highlighted = self._board_rows[table.cursor_row] if table.cursor_row < len(self._board_rows) else None
+        live = self._live_run_of(highlighted) if highlighted is not None else None
+        if live is not None and self.view == "board":
+            self.attach_run(live)
+            return
         if self.state is not None and (self.driving or highlighted in (None, self.state.service)):
             self._show("watch")
             return
@@ -723,7 +856,8 @@ class DeployScreen(ConsoleScreen):
         self._watch_only(highlighted, env)
 
     def _watch_only(self, service: str, env: str) -> None:
-        self.run, self.state, self.target = None, None, (service, env)
+        self._detach()
+        self.state, self.target = None, (service, env)
         self.watch_view.clear_log()
         self._show("watch")
         self._redraw_run()
@@ -750,14 +884,17 @@ class DeployScreen(ConsoleScreen):
         tree = self.watch_view.tree
         tree.show_pods = not tree.show_pods
 
+    @mutating("promoting a deploy")
     def action_promote(self) -> None:
         if self.run is not None:
             self.run.promote()
 
+    @mutating("promoting a deploy")
     def action_promote_full(self) -> None:
         if self.run is not None:
             self.run.promote(full=True)
 
+    @mutating("pausing a deploy")
     def action_pause_resume(self) -> None:
         if self.run is None or self.state is None:
             return
@@ -768,10 +905,12 @@ class DeployScreen(ConsoleScreen):
         else:
             self.run.pause()
 
+    @mutating("aborting a deploy")
     def action_abort(self) -> None:
         if self.run is not None:
             self.run.abort()
 
+    @mutating("rolling back")
     def action_rollback(self) -> None:
         state = self.state
         if self.target is None:
@@ -789,9 +928,11 @@ class DeployScreen(ConsoleScreen):
             kind="rollback",
         )
 
+    @mutating("resuming a deploy")
     def action_resume_interrupted(self) -> None:
         self._recover("resume")
 
+    @mutating("aborting a deploy")
     def action_abort_interrupted(self) -> None:
         self._recover("abort")
 
@@ -807,7 +948,7 @@ class DeployScreen(ConsoleScreen):
             else "Restores the stable Deployment and removes the canary."
         )
 
-        def make(engine: DeployEngine) -> DeployRun:
+        def make(engine: DetachedEngine) -> RemoteRun:
             return engine.resume(deploy_id) if how == "resume" else engine.abort(deploy_id)
 
         self._confirm(
@@ -819,3 +960,27 @@ class DeployScreen(ConsoleScreen):
             kind="deploy" if how == "resume" else "abort",
             version=record.to_version,
         )
+
+    # -- quitting while a deploy runs ---------------------------------------------------------
+    def confirm_quit(self) -> bool:
+        """Before the app quits: if a deploy followed here still runs, ask what to do with it.
+        True when the question was asked (the app then waits for the answer)."""
+        from screens.quit_confirm import QuitChoice, QuitWhileDeploying
+
+        state, run = self.state, self.run
+        if run is None or state is None or state.finished or not self.driving:
+            return False
+        if isinstance(self.app.screen, QuitWhileDeploying):
+            return True  # already asking
+        readonly = self.ctx.readonly
+
+        def answered(choice: QuitChoice | None) -> None:
+            if choice == "abort" and not readonly:
+                run.abort(f"aborted by {self.ctx.identity} on quitting the console")
+            if choice is not None:
+                self.app.exit()
+
+        what = f"The {state.kind} of {state.service} to {state.environment}"
+        hint = f"`idp-console deploy {state.service} --env {state.environment} --attach`"
+        self.app.push_screen(QuitWhileDeploying(what, hint, can_abort=not readonly), answered)
+        return True

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from screens.base import ConsoleScreen
+from screens.base import ConsoleScreen, mutating
 
 if TYPE_CHECKING:
     from backends.catalog.model import Entity
@@ -200,6 +200,7 @@ class EntityScreen(ConsoleScreen):
             return self._registration is not None
         return True
 
+    @mutating("unregistering")
     def action_unregister(self) -> None:
         from screens.deploy_confirm import ConfirmDeploy
 

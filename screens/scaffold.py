@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.widgets import Button, ContentSwitcher, Static
 from textual.worker import Worker, WorkerState
 
-from screens.base import ConsoleScreen
+from screens.base import ConsoleScreen, mutating
 from widgets.filtered_table import FilteredTable, TableItem
 from widgets.schema_form import SchemaForm
 from widgets.step_list import format_duration
@@ -428,6 +428,7 @@ class ScaffoldScreen(ConsoleScreen):
         self.query_one("#run", Button).focus()
 
     @on(Button.Pressed, "#run")
+    @mutating("running a template (d runs it dry)")
     def action_run(self) -> None:
         self._start_run(dry_run=False)
 

@@ -6,6 +6,8 @@ the app's ``? Help`` fell off the right edge — the one key that explains all t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+
 from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
@@ -15,8 +17,18 @@ FIRST_ACTIONS: tuple[str, ...] = ("help",)
 
 
 class ConsoleFooter(Footer):
+    def __init__(self, *, hide: Callable[[], Collection[str]] | None = None) -> None:
+        super().__init__()
+        # Actions whose keys are left out (read-only mode hides what would change something).
+        self._hide = hide
+
     def compose(self) -> ComposeResult:
-        widgets = list(super().compose())
+        hidden = self._hide() if self._hide is not None else ()
+        widgets = [
+            widget
+            for widget in super().compose()
+            if not (isinstance(widget, FooterKey) and widget.action in hidden)
+        ]
         first = [
             widget
             for action in FIRST_ACTIONS

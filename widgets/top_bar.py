@@ -1,4 +1,6 @@
-"""The two lines at the top of every screen: mode tabs + workspace, then the crumbs."""
+"""The two lines at the top of every screen: mode tabs + who you are in which workspace, then the
+crumbs. On a shared bastion the first thing to know is as whom you act (and whether you can change
+anything at all: READ-ONLY)."""
 
 from __future__ import annotations
 
@@ -12,13 +14,18 @@ from textual.widgets import Static
 
 
 class ModeTabs(Static):
-    """``catalog  scaffold  deploy  docs  status`` with the current one highlighted."""
+    """``catalog  scaffold  deploy  docs  status`` with the current one highlighted; on the right
+    ``[READ-ONLY] jane.doe · Acme``."""
 
-    def __init__(self, modes: Sequence[str], current: str, right: str) -> None:
+    def __init__(
+        self, modes: Sequence[str], current: str, right: str, user: str = "", readonly: bool = False
+    ) -> None:
         super().__init__()
         self._modes = list(modes)
         self._current = current
         self._right = right
+        self._user = user
+        self._readonly = readonly
 
     def render(self) -> Content:
         parts = [Content.styled(" idp-console ", "bold reverse")]
@@ -29,9 +36,18 @@ class ModeTabs(Static):
             action = f"app.switch_mode('{mode}')"
             parts.append(Content.from_markup(f"[{style} @click={action}] {number} {mode} [/]"))
         left = Content("").join(parts)
-        padding = self.size.width - left.cell_length - len(self._right) - 1
-        right = Content.styled(self._right, "italic")
+        room = self.size.width - left.cell_length - 1
+        right = next((c for c in self._right_parts() if c.cell_length <= room), Content(""))
+        padding = room - right.cell_length
         return Content("").join([left, Content(" " * max(padding, 1)), right])
+
+    def _right_parts(self) -> list[Content]:
+        """The right side, longest first: a narrow terminal drops the workspace, then who you are."""
+        badge = [Content.styled(" READ-ONLY ", "bold reverse"), Content(" ")] if self._readonly else []
+        user = [Content.styled(self._user, "bold")] if self._user else []
+        workspace = Content.styled(self._right, "italic")
+        full = [*badge, *user, Content(" · "), workspace] if user else [*badge, workspace]
+        return [Content("").join(parts) for parts in (full, [*badge, *user], badge) if parts]
 
 
 class Crumbs(Static):
@@ -65,14 +81,18 @@ class TopBar(Vertical):
         workspace: str,
         crumbs: Sequence[str],
         banner: str | None = None,
+        *,
+        user: str = "",
+        readonly: bool = False,
     ) -> None:
         super().__init__()
         self._modes, self._current, self._workspace = modes, current, workspace
+        self._user, self._readonly = user, readonly
         self._crumbs = list(crumbs)
         self._banner = banner
 
     def compose(self) -> ComposeResult:
-        yield ModeTabs(self._modes, self._current, self._workspace)
+        yield ModeTabs(self._modes, self._current, self._workspace, self._user, self._readonly)
         if self._banner:
             yield Banner(self._banner)
         crumbs = Crumbs()

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ class RemoteRun:
         return self._paused and self._needs_decision
 
     # -- events -----------------------------------------------------------------------------------
-    def events(self) -> Iterator[DeployEvent]:
+    def events(self) -> Generator[DeployEvent, None, None]:
         """Every event of the run from its start, then live ones until it finishes.
 
         Closing the iterator early detaches; the run carries on in its runner."""
@@ -279,7 +279,12 @@ class DetachedEngine:
     ) -> None:
         self._engine = engine
         # What the runner needs to load the same workspace, clusters and deploy settings as this process.
-        self._where = {"workspace": workspace, "context": context, "kubeconfig": kubeconfig, "deploy": deploy}
+        self._where: dict[str, Any] = {
+            "workspace": workspace,
+            "context": context,
+            "kubeconfig": kubeconfig,
+            "deploy": deploy,
+        }
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)

@@ -1,10 +1,17 @@
 """The deploy mode, driven by keyboard against the simulated cluster over HTTP (the backend's real
 code path, only faster): board, deploy → watch → complete, promote, pause/resume, abort, rollback,
-inconclusive analysis, interrupted deploys, an unreachable cluster, and snapshots."""
+inconclusive analysis, interrupted deploys, an unreachable cluster, and snapshots.
+
+Every deploy runs in a real detached runner process, as in production; the simulated cluster is
+served by this test process (it outlives each app, as the shared one outlives consoles)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +22,7 @@ from textual.widgets import Input, OptionList, Static
 
 from backends.deploy.events import StageFinished
 from backends.deploy.session import open_deploy
+from backends.kube.sim.cluster import SimulatedCluster
 from backends.workspace import load_demo_workspace
 from console.app import IdpConsoleApp
 from screens.deploy import DeployScreen
@@ -43,6 +51,38 @@ def fast_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(DeployScreen, "SESSION_TIME_SCALE", TIME_SCALE)
     monkeypatch.setattr(DeployScreen, "clock", FrozenClock())
     yield
+
+
+@pytest.fixture(autouse=True)
+def sim_owner(isolated_home: Path) -> Iterator[SimulatedCluster]:
+    """The demo's simulated cluster, owned by the test rather than by an app: runners keep using it
+    after the app that started them quit. At the end, every runner still going is stopped."""
+    from backends.deploy.history import DeployHistory
+
+    # Its own (unused) history: a second connection to the console's would only add noise.
+    history = DeployHistory(isolated_home / "sim-owner-history.sqlite3")
+    session = open_deploy(load_demo_workspace(), time_scale=TIME_SCALE, history=history)
+    yield session.simulation()
+    stop_runners()
+    session.close()
+
+
+def stop_runners() -> None:
+    """Abort every deploy still running in a runner and wait for its process to end."""
+    from backends.deploy.attach import attach, running_deploys
+    from backends.deploy.history import DeployHistory
+
+    history = DeployHistory()
+    for deploy_id in running_deploys():
+        record = history.get(deploy_id)
+        with contextlib.suppress(Exception):
+            attach(deploy_id).abort("the test is over")
+        if record is not None and record.pid:
+            try:
+                wait_for_exit(record.pid)
+            except AssertionError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(record.pid, signal.SIGKILL)
 
 
 def deploy_app(bake: str = "0.3s", **deploy: Any) -> IdpConsoleApp:
@@ -437,12 +477,17 @@ async def test_rollback_key_during_a_deploy_stops_it() -> None:
         assert "rolling back: rollback requested by user" in log_text(screen)
 
 
-async def test_inconclusive_analysis_asks_and_promote_goes_on() -> None:
+def prometheus_fails_one_analysis(sim: SimulatedCluster) -> None:
+    """Prometheus answers the next query (and both its retries) with 503: no data for one analysis."""
+    assert sim.prometheus is not None
+    sim.prometheus.fail_next(3)
+
+
+async def test_inconclusive_analysis_asks_and_promote_goes_on(sim_owner: SimulatedCluster) -> None:
     app = deploy_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_deploy_mode(pilot)
-        assert screen.session is not None and screen.session.simulated is not None
-        screen.session.simulated.set_error_rate(SERVICE, "canary", None)  # Prometheus has no data
+        prometheus_fails_one_analysis(sim_owner)
         await deploy(pilot, screen, "staging", "v2.3.1")
         await wait_until(
             pilot, lambda: screen.state is not None and screen.state.needs_decision, what="pause"
@@ -455,17 +500,16 @@ async def test_inconclusive_analysis_asks_and_promote_goes_on() -> None:
         await pilot.press("space")  # resume is not an answer to an inconclusive analysis
         await pilot.pause(0.3)
         assert screen.state.needs_decision
-        screen.session.simulated.set_error_rate(SERVICE, "canary", 0.002)
         await pilot.press("p")
         assert await wait_finished(pilot, screen) == "succeeded"
         assert "error rate accepted by user" in log_text(screen)
 
 
-async def test_inconclusive_analysis_abort() -> None:
+async def test_inconclusive_analysis_abort(sim_owner: SimulatedCluster) -> None:
     app = deploy_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_deploy_mode(pilot)
-        screen.session.simulated.set_error_rate(SERVICE, "canary", None)
+        prometheus_fails_one_analysis(sim_owner)
         await deploy(pilot, screen, "production", "v2.3.1")
         await wait_until(
             pilot, lambda: screen.state is not None and screen.state.needs_decision, what="pause"
@@ -562,20 +606,29 @@ async def test_watch_a_service_without_deploying_follows_other_clients() -> None
 
 
 def interrupt_a_deploy() -> None:
-    """A deploy to staging stopped after its first step, as if the process had been killed."""
-    from backends.catalog import load_catalog
+    """A deploy to staging whose runner was killed (-9) once its first step had passed its checks."""
+    from backends.deploy.attach import RunnerError, start_runner
+    from backends.deploy.runner import RunRequest
 
-    workspace = load_demo_workspace()
-    workspace.raw["deploy"] = {**workspace.raw["deploy"], "bake": "0.2s"}
-    with open_deploy(workspace, catalog=load_catalog(workspace), time_scale=TIME_SCALE) as session:
-        events = session.engine.deploy(SERVICE, "staging", "v2.3.1").events()
-        for event in events:
+    deploy = {**load_demo_workspace().raw["deploy"], "bake": "0.2s"}
+    run = start_runner(RunRequest("deploy", SERVICE, "staging", "v2.3.1", deploy=deploy))
+    with contextlib.suppress(RunnerError):  # "the runner stopped before the run finished"
+        for event in run.events():
             # the first step passed its checks: routed, baked and analysed
             if isinstance(event, StageFinished) and event.stage == "analysis" and event.step == 0:
-                break
-        events.close()
-        assert session.simulated is not None
-        session.simulated.save()
+                os.kill(run.pid or 0, signal.SIGKILL)
+    wait_for_exit(run.pid or 0)
+
+
+def wait_for_exit(pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} did not exit")
 
 
 @pytest.mark.parametrize("key, outcome", [("x", "aborted"), ("r", "succeeded")])
@@ -593,7 +646,7 @@ async def test_interrupted_deploy_offered_on_start(key: str, outcome: str) -> No
         assert "payment-service in staging: v2.3.0 → v2.3.1 by jane.doe, stopped after step 1" in text
         await pilot.press(key)
         await confirm(pilot)
-        assert await wait_finished(pilot, screen) == outcome
+        assert await wait_finished(pilot, screen) == outcome, log_text(screen)
         assert screen.state is not None and screen.state.final_status == "done"
         if key == "r":  # the step done before the interruption shows as done too
             assert screen.state.statuses == ["done"] * 4
@@ -603,26 +656,167 @@ async def test_interrupted_deploy_offered_on_start(key: str, outcome: str) -> No
         assert not screen.query_one("#interrupted", Static).has_class("-shown")
 
 
-async def test_quitting_mid_deploy_leaves_it_resumable() -> None:
+async def test_quitting_mid_deploy_leaves_it_running_and_the_next_console_attaches() -> None:
+    # (Before runners, quitting left the deploy interrupted, to resume on the next start.)
     app = deploy_app(bake="60s")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_deploy_mode(pilot)
         await deploy(pilot, screen, "staging", "v2.3.1")
         await wait_until(pilot, lambda: "analysis at 5%" in log_text(screen), what="the first bake")
-    # the next start offers it, and resuming it finishes the deploy
+        assert screen.run is not None
+        deploy_id = screen.run.deploy_id
+    from backends.deploy.attach import running_deploys
+
+    assert deploy_id in running_deploys()  # the console is gone; the deploy is not
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode_while_deploying(pilot)
+        assert not screen.interrupted  # running, not interrupted
+        await wait_until(pilot, lambda: stable_cell(screen, "staging").startswith("▶ "), what="the mark")
+        await move_to(pilot, screen, SERVICE)
+        await pilot.press("w")  # attach: the whole story so far, then live, with the same keys
+        assert screen.view == "watch"
+        await wait_until(pilot, lambda: "analysis at 5%" in log_text(screen), what="the replayed log")
+        assert screen.run is not None and screen.run.deploy_id == deploy_id
+        await pilot.press("P")
+        assert await wait_finished(pilot, screen) == "succeeded"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: stable_cell(screen, "staging") == "✔ v2.3.1 4/4", what="unmarked")
+
+
+async def test_a_deploy_started_elsewhere_is_marked_and_enter_attaches() -> None:
+    from backends.deploy.attach import start_runner
+    from backends.deploy.runner import RunRequest
+
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        deploy = {**app.workspace.raw["deploy"], "bake": "60s"}  # as the CLI would, in its own process
+        run = start_runner(RunRequest("deploy", SERVICE, "production", "v2.3.1", deploy=deploy))
+        await wait_until(pilot, lambda: stable_cell(screen, "production").startswith("▶ "), what="the mark")
+        assert not stable_cell(screen, "staging").startswith("▶ ")
+        await move_to(pilot, screen, SERVICE)
+        await pilot.press("enter")  # watches the running deploy instead of opening the form
+        assert screen.view == "watch"
+        await wait_step(pilot, screen, 0)
+        assert screen.run is not None and screen.run.deploy_id == run.deploy_id
+        assert "deploy payment-service · production · v2.3.0 → v2.3.1" in screen_text(app)
+        await pilot.press("a")  # steered from here: the runner rolls it back
+        assert await wait_finished(pilot, screen) == "aborted"
+
+
+async def test_ctrl_q_while_deploying_asks_and_detach_leaves_it_running() -> None:
+    from backends.deploy.attach import running_deploys
+    from screens.quit_confirm import QuitWhileDeploying
+
+    app = deploy_app(bake="60s")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        await wait_step(pilot, screen, 0)
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, QuitWhileDeploying)
+        text = screen_text(app)
+        assert "The deploy of payment-service to staging is running" in text
+        assert "It continues in its runner when you quit" in text
+        assert "[d] detach and quit   [a] abort it and quit   [esc] stay" in text
+        await pilot.press("escape")  # stay
+        assert app.screen is screen and app.is_running
+        await pilot.press("colon", *"q", "enter")  # :q asks too
+        assert isinstance(app.screen, QuitWhileDeploying)
+        assert screen.run is not None
+        deploy_id = screen.run.deploy_id
+        await pilot.press("d")
+        await pilot.pause()
+        assert not app.is_running
+    assert deploy_id in running_deploys()
+
+
+async def test_ctrl_q_abort_and_quit_rolls_the_deploy_back() -> None:
+    from backends.deploy.history import DeployHistory
+
+    app = deploy_app(bake="60s")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        await wait_step(pilot, screen, 0)
+        assert screen.run is not None
+        deploy_id = screen.run.deploy_id
+        await pilot.press("ctrl+q", "a")
+        await pilot.pause()
+        assert not app.is_running
+    deadline = time.monotonic() + 30
+    while (record := DeployHistory().get(deploy_id)) is None or record.outcome is None:
+        assert time.monotonic() < deadline, "the runner did not abort"
+        await asyncio.sleep(0.1)
+    assert record.outcome == "aborted"
+
+
+async def test_ctrl_q_without_a_running_deploy_quits_at_once() -> None:
+    app = deploy_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        assert await wait_finished(pilot, screen) == "succeeded"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_the_top_bar_says_who_you_are() -> None:
     app = deploy_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_catalog(pilot)
-        await pilot.press("3")
-        screen = app.screen
-        assert isinstance(screen, DeployScreen)
-        await wait_until(pilot, lambda: screen.interrupted, what="interrupted deploys")
-        # killed during the first bake: that step's check never passed, so it is run again
-        assert "stopped before any step passed its checks" in screen_text(app)
-        await pilot.press("r")
-        await confirm(pilot)
-        assert await wait_finished(pilot, screen) == "succeeded"
-        assert "resuming" in log_text(screen)
+        first_line = screen_text(app).splitlines()[0]
+        assert first_line.rstrip().endswith("jane.doe · Acme (demo)")
+        assert "READ-ONLY" not in first_line
+
+
+async def test_readonly_console_changes_nothing_and_says_so() -> None:
+    workspace = load_demo_workspace()
+    app = IdpConsoleApp(workspace, readonly=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        text = screen_text(app)
+        assert "READ-ONLY  jane.doe · Acme (demo)" in text.splitlines()[0]
+        footer = text.splitlines()[-1]
+        assert "Watch" in footer and "Deploy" not in footer  # the key of a change is hidden
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.view == "board"
+        assert "Read-only mode: deploying is off." in notifications(app)
+        await move_to(pilot, screen, SERVICE)
+        await pilot.press("enter")  # watches the service instead of opening the deploy form
+        assert screen.view == "watch" and screen.state is None
+        await pilot.press("b")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDeploy)
+        assert "Read-only mode: rolling back is off." in notifications(app)
+        await pilot.press("colon", *"deploy payment-service", "enter")
+        await pilot.pause()
+        assert screen.view == "watch"  # not the form
+        assert screen.session is not None
+        assert screen.session.context.history.records(SERVICE, "staging", limit=1) == []
+
+
+def notifications(app: IdpConsoleApp) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+async def open_deploy_mode_while_deploying(pilot: Pilot) -> DeployScreen:
+    """The deploy mode once the board is there (a canary may be running: not settled)."""
+    await wait_for_catalog(pilot)
+    await pilot.press("3")
+    screen = pilot.app.screen
+    assert isinstance(screen, DeployScreen)
+    await wait_until(pilot, lambda: screen.board is not None and board_rows(screen), what="the board")
+    return screen
+
+
+async def move_to(pilot: Pilot, screen: DeployScreen, service: str) -> None:
+    table = screen.query_one("#board", VirtualTable)
+    while screen._board_rows[table.cursor_row] != service:
+        await pilot.press("down")
 
 
 # -- snapshots ----------------------------------------------------------------------------------
