@@ -729,3 +729,23 @@ async def test_open_template_by_name_for_the_command_line() -> None:
         await screen.open_template("no-such-template")
         await pilot.pause()
         assert any("no-such-template" in n.message for n in app._notifications)
+
+
+async def test_readonly_refuses_the_run_and_keeps_the_dry_run(tmp_path: Path) -> None:
+    from backends.workspace import load_workspace
+    from console.app import IdpConsoleApp
+    from tests.screens.helpers import screen_text
+
+    slow_workspace(tmp_path)
+    app = IdpConsoleApp(load_workspace(tmp_path), readonly=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "slow")
+        assert screen.stage == "review"
+        footer = screen_text(app).splitlines()[-1]
+        assert "Dry run" in footer and "^r" not in footer  # the real run's key is hidden
+        await pilot.press("enter")  # on the Run button
+        await pilot.pause()
+        assert screen.stage == "review" and not screen.running
+        messages = [notification.message for notification in app._notifications]
+        assert "Read-only mode: running a template (d runs it dry) is off." in messages
