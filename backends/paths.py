@@ -86,7 +86,11 @@ def _ensure(path: Path) -> Path:
 def private_file(path: Path) -> Path:
     """``path`` as a file only its owner can read (created empty 0600 if missing, else tightened)."""
     try:
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, PRIVATE_FILE))
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, PRIVATE_FILE))
+    except FileExistsError:
+        # Never opened again: closing any descriptor of a file drops every POSIX lock this process
+        # holds on it — SQLite's, for a history another connection has open — and corrupts it.
+        pass
     except OSError as error:
         raise PathsError(f"cannot create {path}: {error.strerror or error}") from error
     tighten_file(path)

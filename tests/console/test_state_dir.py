@@ -124,3 +124,21 @@ def test_history_files_left_world_readable_are_tightened(tmp_path: Path) -> None
     db.close()
     assert history.path == path
     assert modes == dict.fromkeys(modes, 0o600)
+
+
+def test_an_existing_private_file_is_never_opened_again(tmp_path: Path) -> None:
+    """Opening and closing a file SQLite has open drops SQLite's locks (POSIX): only chmod it."""
+    import threading
+
+    from backends.paths import private_file
+
+    fifo = tmp_path / "history.sqlite3"
+    os.mkfifo(fifo, 0o644)  # opening it for writing would block: a call that opens it never returns
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (private_file(fifo), done.set()), daemon=True)
+    worker.start()
+    finished = done.wait(10)
+    if not finished:  # unblock the opener so the test process can end
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    assert finished
+    assert stat.S_IMODE(fifo.stat().st_mode) == 0o600
