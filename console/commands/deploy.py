@@ -21,6 +21,7 @@ from typing import IO, Any
 from console.commands import CommandError, mutating, workspace_from_args
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_DETACHED = 130  # ctrl+c while watching a detached run: the shell's code for SIGINT; the run goes on
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -351,7 +352,7 @@ def _drive(run: Any, printer: Any, args: argparse.Namespace, decision: str = "as
                 f"`idp-console deploy {args.service} --env {args.env} --attach`, stop it with `--abort`",
                 file=sys.stderr,
             )
-            raise
+            return EXIT_DETACHED
         # in this process (--foreground): the deploy is left interrupted, canary and history as they are
         if run.kind == "deploy":
             print(
