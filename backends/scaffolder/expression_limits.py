@@ -399,7 +399,7 @@ def guard_loops(template: nodes.Template) -> None:
             node.iter = _through(node.iter, "_tick")
 
 
-def _through(node: nodes.Expr, filter_name: str) -> nodes.Filter:
+def _through(node: nodes.Node, filter_name: str) -> nodes.Filter:  # For.iter is typed Node
     return nodes.Filter(node, filter_name, [], [], None, None, lineno=node.lineno)
 
 

@@ -223,7 +223,7 @@ def project_slug(value: Any) -> str:
 def _dump(value: Any, spaces: int | str | None = None) -> str:
     if isinstance(value, Undefined):
         return ""
-    indent = spaces if isinstance(spaces, int) and spaces > 0 else None
+    indent: int | str | None = spaces if isinstance(spaces, int) and spaces > 0 else None
     if isinstance(spaces, str) and spaces:
         indent = spaces
     separators = (",", ":") if indent is None else (",", ": ")

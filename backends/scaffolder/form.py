@@ -13,6 +13,7 @@ visible are dropped from the result, as Backstage's form does.
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -237,19 +238,12 @@ class FormModel:
         items = []
         for page in self.pages():
             for item in page.fields:
-                review = (
-                    item.schema.get("ui:backstage", {}).get("review", {})
-                    if isinstance(item.schema.get("ui:backstage"), Mapping)
-                    else {}
-                )
+                review = _mapping(_mapping(item.schema.get("ui:backstage")).get("review"))
                 if review.get("show") is False or item.value is None:
                     continue
                 masked = item.secret or item.widget == "password" or bool(review.get("mask"))
-                display = (
-                    (review.get("mask") if isinstance(review.get("mask"), str) else MASK)
-                    if masked
-                    else _display(item)
-                )
+                mask = review.get("mask")
+                display = (mask if isinstance(mask, str) else MASK) if masked else _display(item)
                 items.append(ReviewItem(page=page.title, name=item.name, title=item.title, display=display))
         return items
 
@@ -266,7 +260,7 @@ class FormModel:
     def _all_options(self, name: str) -> list[pickers.PickerOption]:
         schema = self._field_schema(name)
         ui_field = schema.get("ui:field")
-        ui_options = schema.get("ui:options") if isinstance(schema.get("ui:options"), Mapping) else {}
+        ui_options = _mapping(schema.get("ui:options"))
         entities = self.entities()
         if ui_field in ("EntityPicker", "MultiEntityPicker"):
             return pickers.entity_options(entities, ui_options)
@@ -338,10 +332,10 @@ class FormModel:
             fields=fields,
         )
 
-    def _resolve(self, page: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    def _resolve(self, page: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], builtins.set[str]]:
         # Defaults can switch branches on, and a newly shown branch can bring more defaults.
         properties: dict[str, dict[str, Any]] = {}
-        required: set[str] = set()
+        required: builtins.set[str] = set()  # builtins.: the name set is FormModel.set here
         for _ in range(4):
             answers = self._with_defaults(properties)
             new_properties, new_required = schema_rules.resolve(page, answers)
@@ -379,7 +373,7 @@ class FormModel:
 
     def _extension_error(self, name: str, schema: Mapping[str, Any], value: Any) -> str | None:
         ui_field = schema.get("ui:field")
-        ui_options = schema.get("ui:options") if isinstance(schema.get("ui:options"), Mapping) else {}
+        ui_options = _mapping(schema.get("ui:options"))
         if ui_field == "EntityNamePicker" and not _valid_entity_name(value):
             return pickers.ENTITY_NAME_MESSAGE
         if ui_field == "RepoUrlPicker":
@@ -409,13 +403,13 @@ class FormModel:
     ) -> FormField:
         ui_field = schema.get("ui:field")
         widget = schema.get("ui:widget")
-        items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+        items = _mapping(schema.get("items"))
         enum = schema.get("enum")
         enum_names = schema.get("enumNames")
         kind = _kind(schema, ui_field, widget)
         if kind == "multiselect":
             enum, enum_names = items.get("enum"), items.get("enumNames")
-        ui_options = schema.get("ui:options") if isinstance(schema.get("ui:options"), Mapping) else {}
+        ui_options = _mapping(schema.get("ui:options"))
         return FormField(
             name=name,
             page=page,
@@ -464,7 +458,7 @@ def _kind(schema: Mapping[str, Any], ui_field: Any, widget: Any) -> str:
     if ui_field in pickers.ENTITY_PICKERS:
         return "entity"
     kind = schema.get("type")
-    items = schema.get("items") if isinstance(schema.get("items"), Mapping) else {}
+    items = _mapping(schema.get("items"))
     if kind == "array":
         return "multiselect" if "enum" in items or widget == "checkboxes" else "array"
     if "enum" in schema:
@@ -478,6 +472,10 @@ def _kind(schema: Mapping[str, Any], ui_field: Any, widget: Any) -> str:
 
 def _valid_entity_name(value: Any) -> bool:
     return isinstance(value, str) and len(value) <= 63 and bool(pickers.ENTITY_NAME.match(value))
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _empty(value: Any) -> bool:

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +253,7 @@ class TemplateTask:
                 error, self.failed_step = step_error, step.id
         yield from self._finish(error, time.monotonic() - started)
 
-    def _run_step(self, step: StepSpec) -> Iterator[TaskEvent]:
+    def _run_step(self, step: StepSpec) -> Generator[TaskEvent, None, str | None]:
         """Run one step; returns its error message (or None) via StopIteration."""
         started = time.monotonic()
         yield StepStarted(step.id, step.name, step.action, step.index)
@@ -311,7 +311,7 @@ class TemplateTask:
 
     def _run_action(
         self, step: StepSpec, item: dict[str, Any] | None, each_tainted: bool = False
-    ) -> Iterator[TaskEvent]:
+    ) -> Generator[TaskEvent, None, dict[str, Any]]:
         action = self.runner.registry.get(step.action)
         assert action is not None  # precheck guarantees it
         context = self._context(with_secrets=True, each=item, each_tainted=each_tainted)
@@ -379,7 +379,7 @@ class TemplateTask:
         *,
         output: dict[str, Any] | None = None,
         error: str | None = None,
-    ) -> Iterator[TaskEvent]:
+    ) -> Generator[TaskEvent, None, str | None]:
         self.step_status[step.id] = status
         if status != "done":
             self.step_outputs.setdefault(step.id, output or {})

@@ -73,7 +73,7 @@ class Template:
         return {name for page in self.pages for name in _secret_properties(page)}
 
 
-def template_from_dict(raw: Mapping[str, Any], base_dir: Path, source: str) -> Template:
+def template_from_dict(raw: object, base_dir: Path, source: str) -> Template:
     """Build a Template from an entity document; raises TemplateError naming ``source``."""
     if not isinstance(raw, Mapping):
         raise TemplateError(f"{source}: a template must be a mapping")
@@ -81,8 +81,8 @@ def template_from_dict(raw: Mapping[str, Any], base_dir: Path, source: str) -> T
         raise TemplateError(f"{source}: kind is {raw.get('kind')!r}, expected 'Template'")
     if raw.get("apiVersion") != API_VERSION:
         raise TemplateError(f"{source}: apiVersion {raw.get('apiVersion')!r} is not {API_VERSION}")
-    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), Mapping) else {}
-    spec = raw.get("spec") if isinstance(raw.get("spec"), Mapping) else {}
+    metadata = _mapping(raw.get("metadata"))
+    spec = _mapping(raw.get("spec"))
     name = str(metadata.get("name") or "")
     if not name:
         raise TemplateError(f"{source}: metadata.name is required")
@@ -118,7 +118,7 @@ def template_from_dict(raw: Mapping[str, Any], base_dir: Path, source: str) -> T
                 index=index,
             )
         )
-    output = spec.get("output") if isinstance(spec.get("output"), Mapping) else {}
+    output = _mapping(spec.get("output"))
     tags = metadata.get("tags")
     return Template(
         name=name,
@@ -135,6 +135,10 @@ def template_from_dict(raw: Mapping[str, Any], base_dir: Path, source: str) -> T
         source=source,
         raw=dict(raw),
     )
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def load_template_file(path: str | os.PathLike[str]) -> Template:

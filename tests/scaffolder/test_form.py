@@ -389,3 +389,10 @@ def test_top_level_if_then() -> None:
     form.set("public", True)
     assert fields(form)["domain"].required
     assert form.errors() == {"domain": "is required"}
+
+
+def test_a_review_setting_that_is_not_a_mapping_is_ignored() -> None:
+    # ``ui:backstage: {review: true}`` in a template must not crash the review page.
+    form = make({"properties": {"name": {"type": "string", "ui:backstage": {"review": True}}}})
+    form.set("name", "svc")
+    assert [(item.name, item.display) for item in form.review()] == [("name", "svc")]

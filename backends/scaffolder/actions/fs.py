@@ -99,7 +99,8 @@ class FsReaddir(Action):
     }
 
     def run(self, ctx: ActionContext) -> None:
-        files, folders = [], []
+        files: list[dict[str, str]] = []
+        folders: list[dict[str, str]] = []
         for relative in ctx.input["paths"]:
             base = ctx.files.resolve(relative, what="paths")
             if not base.is_dir():

@@ -36,7 +36,7 @@ class KubeApply(Action):
         if not manifests:
             raise ActionFailed("kube:apply: no manifests found (manifestPath / manifest)")
         applier = ctx.services.applier
-        environment = ctx.input.get("environment") or (ctx.services.environments or [None])[0]
+        environment = ctx.input.get("environment") or next(iter(ctx.services.environments or []), None)
         if applier is None:
             raise StepSkipped(
                 f"no Kubernetes backend is configured for this run; {len(manifests)} objects not applied"
