@@ -671,7 +671,7 @@ class DeployScreen(ConsoleScreen):
         if message.generation != self._generation or state is None:
             return
         state.phase, state.outcome, state.reason = "Failed", "failed", message.error
-        self.watch_view.log(LogEntry(self.clock.now(), message.error, "error"), self.clock)
+        self.watch_view.log_entry(LogEntry(self.clock.now(), message.error, "error"), self.clock)
         self._redraw_run()
 
     def on_run_events_ready(self, _message: RunEventsReady) -> None:
@@ -691,7 +691,7 @@ class DeployScreen(ConsoleScreen):
         asked_before = state.needs_decision
         entry = state.apply(event)
         if entry is not None:
-            self.watch_view.log(entry, self.clock)
+            self.watch_view.log_entry(entry, self.clock)
         if state.needs_decision and not asked_before:
             # The deploy waits for a person: say so even if they are looking at another mode.
             self.app.bell()
@@ -881,7 +881,7 @@ class DeployScreen(ConsoleScreen):
             self.notify(f"Copied {text.count(chr(10)) + 1} log lines", timeout=3)
 
     def action_toggle_pods(self) -> None:
-        tree = self.watch_view.tree
+        tree = self.watch_view.rollout_tree
         tree.show_pods = not tree.show_pods
 
     @mutating("promoting a deploy")

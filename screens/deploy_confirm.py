@@ -49,7 +49,7 @@ class ConfirmDeploy(ModalScreen[bool]):
             yield Static(Text(self.body), id="confirm-body")
             if production:
                 yield Static(Text(f"Type the service name ({self.type_to_confirm}) to confirm:"))
-                yield Input(placeholder=self.type_to_confirm, id="confirm-input")
+                yield Input(placeholder=self.type_to_confirm or "", id="confirm-input")
             yield Static("", id="confirm-error")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="cancel")

@@ -43,7 +43,7 @@ class LiveBoard:
 
 
 def start_board(
-    context: DeployContext, services: list[Entity], on_change: Callable[[str, str], None]
+    context: DeployContext, services: list[Entity], on_change: Callable[[str, str], object]
 ) -> LiveBoard:
     """One Deployment watch per namespace for every service × environment.
 
@@ -76,7 +76,7 @@ class LiveRollout:
         context: DeployContext,
         service: str,
         environment: str,
-        on_change: Callable[[], None],
+        on_change: Callable[[], object],
     ) -> None:
         env = context.environment(environment)
         target, stable = context.resolve(service, env, check_permissions=False)

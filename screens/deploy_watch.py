@@ -46,7 +46,7 @@ class WatchView(Vertical):
         yield EventLog(id="log")
 
     @property
-    def tree(self) -> RolloutTree:
+    def rollout_tree(self) -> RolloutTree:
         return self.query_one("#tree", RolloutTree)
 
     def show_run(self, state: RunState) -> None:
@@ -86,9 +86,10 @@ class WatchView(Vertical):
         self.query_one("#reason", Static).remove_class("-shown")
 
     def show_tree(self, data: RolloutTreeData) -> None:
-        self.tree.show(data)
+        self.rollout_tree.show(data)
 
-    def log(self, entry: LogEntry, clock: Clock) -> None:
+    # Not log(): that is Textual's logger on every widget, which Textual itself calls.
+    def log_entry(self, entry: LogEntry, clock: Clock) -> None:
         self.query_one("#log", EventLog).add(clock.stamp(entry.at), entry.text, entry.level)
 
     def log_text(self) -> str:

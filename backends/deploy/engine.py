@@ -96,6 +96,8 @@ class DeployContext:
     # -- clusters ---------------------------------------------------------------------------------
     def cluster_for(self, environment: Environment) -> Cluster:
         """The cluster of an environment, checked reachable the first time it is asked for."""
+        kubeconfig: str | None
+        context: str | None
         if environment.simulated:
             if self._simulated_kubeconfig is None:
                 raise ClusterError(

@@ -15,7 +15,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO, Any
 
 from console.commands import CommandError, mutating, workspace_from_args
@@ -334,7 +334,7 @@ def _drive(run: Any, printer: Any, args: argparse.Namespace, decision: str = "as
 
     outcome = None
     refused = False
-    events: Iterator[Any] = run.events()
+    events: Generator[Any, None, None] = run.events()
     try:
         for event in _until_runner_dies(events, args):
             printer(event)
