@@ -25,4 +25,3 @@ class EmptyModeScreen(ConsoleScreen):
 class StatusScreen(EmptyModeScreen):
     MODE = "status"
     ABOUT = "What runs where, how healthy, and the platform's own metrics (DORA, golden-path adoption)."
-
