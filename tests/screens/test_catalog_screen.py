@@ -227,9 +227,11 @@ async def test_scaffold_command_opens_the_named_template() -> None:
         await pilot.press("colon", *"scaffold microservice-golden-path", "enter")
         await until(
             pilot,
-            lambda: isinstance(app.screen, ScaffoldScreen)
-            and app.screen.template is not None
-            and app.screen.template.name == "microservice-golden-path",
+            lambda: (
+                isinstance(app.screen, ScaffoldScreen)
+                and app.screen.template is not None
+                and app.screen.template.name == "microservice-golden-path"
+            ),
         )
         assert app.current_mode == "scaffold"
 
@@ -267,7 +269,9 @@ async def test_search_result_for_a_template_opens_its_wizard() -> None:
         await pilot.press("enter")  # open the highlighted template
         await until(
             pilot,
-            lambda: isinstance(app.screen, ScaffoldScreen)
-            and app.screen.template is not None
-            and app.screen.template.name == "microservice-golden-path",
+            lambda: (
+                isinstance(app.screen, ScaffoldScreen)
+                and app.screen.template is not None
+                and app.screen.template.name == "microservice-golden-path"
+            ),
         )
