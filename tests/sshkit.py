@@ -133,10 +133,14 @@ class PtyClient:
         _set_size(self.fd, columns, rows)  # the kernel sends SIGWINCH to the client
 
     def wait(self, timeout: float) -> int | None:
+        """The exit code (None if still running after ``timeout``), with all its output read."""
         try:
-            return self.process.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        # What it printed last may still sit in the pty: let the reader reach the end first.
+        self._reader.join(timeout=5)
+        return code
 
     def close(self) -> None:
         with contextlib.suppress(ProcessLookupError):
