@@ -26,6 +26,27 @@ IMAGE = f"registry.acme.example/{SERVICE}:{OLD}"
 TIME_SCALE = 0.02  # pods ready in ~0.1 s; a 600 s progress deadline is 12 s
 
 
+# The catalog of a test workspace on disk: the service, its owning team and a member of it.
+CATALOG_YAML = f"""\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: {SERVICE}
+  annotations: {{backstage.io/kubernetes-id: {SERVICE}}}
+spec: {{type: service, lifecycle: production, owner: team-payments}}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {{name: team-payments}}
+spec: {{type: team, children: []}}
+---
+apiVersion: backstage.io/v1alpha1
+kind: User
+metadata: {{name: jane.doe}}
+spec: {{memberOf: [team-payments]}}
+"""
+
+
 class FakeCatalog:
     """Just enough catalog: entities by ref (the engine only calls ``get``)."""
 

@@ -29,7 +29,7 @@ from backends.deploy.history import DeployHistory
 from backends.kube.cluster import Cluster
 from console.cli import main
 
-from .conftest import OLD, SERVICE, collect, make_context
+from .conftest import CATALOG_YAML, OLD, SERVICE, collect, make_context
 from .test_deploy_cli import _cli
 
 ROOT = Path(__file__).parents[2]
@@ -85,29 +85,10 @@ def vector(value: Any) -> dict[str, Any]:
 
 # -- a workspace on the test's simulated cluster -----------------------------------------------------
 
-CATALOG = f"""\
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata:
-  name: {SERVICE}
-  annotations: {{backstage.io/kubernetes-id: {SERVICE}}}
-spec: {{type: service, lifecycle: production, owner: team-payments}}
----
-apiVersion: backstage.io/v1alpha1
-kind: Group
-metadata: {{name: team-payments}}
-spec: {{type: team, children: []}}
----
-apiVersion: backstage.io/v1alpha1
-kind: User
-metadata: {{name: jane.doe}}
-spec: {{memberOf: [team-payments]}}
-"""
-
 
 def write_workspace(root: Path, config: str) -> Path:
     (root / "catalog").mkdir(parents=True, exist_ok=True)
-    (root / "catalog" / "all.yaml").write_text(CATALOG)
+    (root / "catalog" / "all.yaml").write_text(CATALOG_YAML)
     (root / "idp-console.yaml").write_text(textwrap.dedent(config))
     return root
 

@@ -18,7 +18,7 @@ from backends.deploy.history import DeployHistory
 from backends.kube.cluster import Cluster
 from console.cli import main
 
-from .conftest import SERVICE
+from .conftest import CATALOG_YAML, SERVICE
 
 ISSUE_LINES = [
     "✓ Running pre-deployment checks...",
@@ -88,28 +88,7 @@ def test_unknown_environment_and_context(capsys: pytest.CaptureFixture[str]) -> 
 
 def _workspace(root: Path, kubeconfig: Path, prometheus: str) -> Path:
     (root / "catalog").mkdir(parents=True)
-    (root / "catalog" / "all.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            apiVersion: backstage.io/v1alpha1
-            kind: Component
-            metadata:
-              name: {SERVICE}
-              annotations: {{backstage.io/kubernetes-id: {SERVICE}}}
-            spec: {{type: service, lifecycle: production, owner: team-payments}}
-            ---
-            apiVersion: backstage.io/v1alpha1
-            kind: Group
-            metadata: {{name: team-payments}}
-            spec: {{type: team, children: []}}
-            ---
-            apiVersion: backstage.io/v1alpha1
-            kind: User
-            metadata: {{name: jane.doe}}
-            spec: {{memberOf: [team-payments]}}
-            """
-        )
-    )
+    (root / "catalog" / "all.yaml").write_text(CATALOG_YAML)
     (root / "idp-console.yaml").write_text(
         textwrap.dedent(
             f"""\
