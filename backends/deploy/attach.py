@@ -250,19 +250,23 @@ def attach(deploy_id: str) -> RemoteRun:
 
 
 def running_deploys() -> list[str]:
-    """Deploy ids whose runner answers on this account's runs directory."""
+    """Deploy ids whose runner is alive in this account's runs directory."""
     return sorted({path.name.split(".", 1)[0] for path in public_sockets() if _answers(path)})
 
 
 def _answers(path: Path) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    """Whether the runner that made ``path`` (``<deploy-id>.<pid>.sock``) is still alive.
+
+    By its process id, not by connecting: every connection makes the runner replay its whole event
+    backlog, and the deploy board asks this every two seconds. A killed runner's leftover socket file
+    names a process that is gone."""
+    from backends.deploy.prechecks import process_alive
+
     try:
-        probe.connect(str(path))
-    except OSError:
+        pid = int(path.name.split(".")[1])
+    except (IndexError, ValueError):
         return False
-    finally:
-        probe.close()
-    return True
+    return process_alive(pid)
 
 
 class DetachedEngine:
