@@ -103,34 +103,32 @@ def _with_policy(root: Path, policy: str) -> None:
     )
 
 
-def test_on_orphan_pause_holds_it_for_a_person(sim, tmp_path: Path) -> None:
+def _adopted_with_policy(sim, tmp_path: Path, policy: str) -> tuple[str, str, Cluster]:
+    """An orphaned production deploy under ``policy`` after one agent round: (id, agent output, cluster)."""
     kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
     root = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
-    _with_policy(root, "pause")
+    _with_policy(root, policy)
     deploy_id = _orphan(root)
     agent = _agent_once(root)
     out, err = agent.communicate(timeout=120)
     assert agent.returncode == 0, err
+    return deploy_id, out, Cluster.from_kubeconfig(str(kubeconfig), "simulated")
+
+
+def test_on_orphan_pause_holds_it_for_a_person(sim, tmp_path: Path) -> None:
+    deploy_id, out, cluster = _adopted_with_policy(sim, tmp_path, "pause")
     assert f"{deploy_id} ({SERVICE} in production) is interrupted and held for a person" in out
     assert DeployHistory().get(deploy_id).outcome is None  # still there to resume or abort
-    cluster = Cluster.from_kubeconfig(str(kubeconfig), "simulated")
     assert cluster.find("deployments", "production", f"{SERVICE}-canary") is not None
 
 
 def test_on_orphan_resume_finishes_the_deploy(sim, tmp_path: Path) -> None:
-    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
-    root = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
-    _with_policy(root, "resume")
-    deploy_id = _orphan(root)
-    agent = _agent_once(root)
-    out, err = agent.communicate(timeout=120)
-    assert agent.returncode == 0, err
+    deploy_id, out, cluster = _adopted_with_policy(sim, tmp_path, "resume")
     assert f"adopted {deploy_id} ({SERVICE} in production): resuming" in out
     run = attach(deploy_id)
     run.promote()  # the re-run 25 % step bakes for a minute: end it
     _finish(deploy_id)
     assert DeployHistory().get(deploy_id).outcome == "succeeded"
-    cluster = Cluster.from_kubeconfig(str(kubeconfig), "simulated")
     assert cn.deployed_version(cluster.get("deployments", "production", SERVICE)) == "v2.3.1"
 
 
