@@ -169,8 +169,10 @@ def test_conflict_on_patch_is_re_read_and_re_applied(harness: Harness) -> None:
     result = cluster.update("deployments", "production", SERVICE, mutate)
     labels = result["metadata"]["labels"]
     assert labels["mine"] == "yes" and labels["other"] == "writer" and labels["a"] == "1"
-    assert len(calls) == 2 and calls[0] != calls[1]
-    assert cluster.stats["conflicts"] == 2
+    # the simulated controller may also write status in between (one more conflict, one more
+    # read); what matters is that every attempt re-read a fresh object
+    assert len(calls) >= 2 and len(set(calls)) == len(calls)
+    assert cluster.stats["conflicts"] >= 2
 
 
 def test_second_deploy_is_refused_naming_the_lease_holder(harness: Harness, tmp_path: Path) -> None:
