@@ -35,8 +35,6 @@ def write_workspace(root: Path, files: dict[str, str], extra_config: str = "") -
 async def wait_for_catalog(pilot: Pilot, timeout: float = 20.0) -> None:
     app = pilot.app
     assert isinstance(app, IdpConsoleApp)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     from screens.catalog import CatalogScreen
 
     def ready() -> bool:
@@ -44,10 +42,7 @@ async def wait_for_catalog(pilot: Pilot, timeout: float = 20.0) -> None:
         screens = [s for s in app.screen_stack if isinstance(s, CatalogScreen)]
         return app.catalog is not None and all(s.is_ready for s in screens)
 
-    while not ready():
-        assert loop.time() < deadline, "catalog did not load"
-        await pilot.pause(0.05)
-    await pilot.pause()
+    await until(pilot, ready, timeout, what="the catalog to load")
 
 
 def screen_text(app: IdpConsoleApp) -> str:
@@ -55,10 +50,16 @@ def screen_text(app: IdpConsoleApp) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Let the app run until ``condition`` holds (work may finish in a thread worker)."""
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
+    """Let the app run until ``condition`` holds, then settle one more frame.
+
+    The one wait helper of the screen tests: work finishes in thread workers and messages, so a test
+    waits for the state it asserts on, never for a fixed time. The timeout is generous because CI runs
+    the suite in parallel on a loaded 2-core machine; a passing test never waits for it.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
-        assert loop.time() < deadline, "condition not reached in time"
+        assert loop.time() < deadline, f"timed out waiting for {what or 'condition'}"
         await pilot.pause(0.02)
+    await pilot.pause()

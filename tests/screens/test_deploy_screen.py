@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from screens.deploy import DeployScreen
 from screens.deploy_confirm import ConfirmDeploy
 from screens.deploy_view import Clock
 from tests.screens.helpers import screen_text, wait_for_catalog, workspace_app, write_workspace
+from tests.screens.helpers import until as wait_until
 from widgets.event_log import EventLog
 from widgets.virtual_table import VirtualTable
 
@@ -93,17 +94,6 @@ def deploy_app(bake: str = "0.3s", **deploy: Any) -> IdpConsoleApp:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-async def wait_until(
-    pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = ""
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what or 'condition'}"
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 def board_rows(screen: DeployScreen) -> dict[str, tuple[str, ...]]:

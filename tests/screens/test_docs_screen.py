@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ from textual.widgets import Input, OptionList, Static
 
 from screens.docs import DocsScreen
 from tests.docs.helpers import SITE, write_files
-from tests.screens.helpers import screen_text, wait_for_catalog, workspace_app, write_workspace
+from tests.screens.helpers import screen_text, until, wait_for_catalog, workspace_app, write_workspace
 from widgets.doc_nav import DocNav, DocToc
 from widgets.doc_view import DocView
 
@@ -74,20 +73,11 @@ def workspace(tmp_path: Path) -> Path:
     return make_workspace(tmp_path / "ws")
 
 
-async def wait_for(pilot: Pilot, condition, timeout: float = 15.0) -> None:  # noqa: ANN001
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
-    await pilot.pause()
-
-
 async def open_docs(pilot: Pilot, *args: str | None) -> DocsScreen:
     await wait_for_catalog(pilot)
     screen = DocsScreen(*args)
     pilot.app.push_screen(screen)
-    await wait_for(pilot, lambda: screen._page is not None and screen.query_one(DocView).complete)
+    await until(pilot, lambda: screen._page is not None and screen.query_one(DocView).complete)
     return screen
 
 
@@ -133,25 +123,25 @@ async def test_links_history_and_other_entities(workspace: Path) -> None:
         ]
 
         await pilot.press("right_square_bracket", "enter")  # first link: runbook#rollback
-        await wait_for(pilot, lambda: page_of(screen)[1] == "runbook.md" and view.complete)
+        await until(pilot, lambda: page_of(screen)[1] == "runbook.md" and view.complete)
         assert top_line(screen) == "Rollback"
 
         await pilot.press("backspace")
-        await wait_for(pilot, lambda: page_of(screen)[1] == "index.md" and view.complete)
+        await until(pilot, lambda: page_of(screen)[1] == "index.md" and view.complete)
         await pilot.press("alt+right")
-        await wait_for(pilot, lambda: page_of(screen)[1] == "runbook.md" and view.complete)
+        await until(pilot, lambda: page_of(screen)[1] == "runbook.md" and view.complete)
         await pilot.press("backspace")
-        await wait_for(pilot, lambda: page_of(screen)[1] == "index.md" and view.complete)
+        await until(pilot, lambda: page_of(screen)[1] == "index.md" and view.complete)
 
         await pilot.press("right_square_bracket", "right_square_bracket", "enter")  # the ledger's docs
-        await wait_for(
+        await until(
             pilot, lambda: page_of(screen) == ("component:default/ledger", "replay.md") and view.complete
         )
         assert top_line(screen) == "Replay a day"
         assert str(screen.query_one("#site-title", Static).render()) == "Ledger"
 
         await pilot.press("backspace")
-        await wait_for(
+        await until(
             pilot, lambda: page_of(screen)[0] == "component:default/payment-service" and view.complete
         )
 
@@ -193,7 +183,7 @@ async def test_broken_link_and_missing_docs_are_messages(workspace: Path) -> Non
 
         broken = DocsScreen("component:default/broken")
         app.push_screen(broken)
-        await wait_for(pilot, lambda: broken._site is not None and broken.query_one(DocView).complete)
+        await until(pilot, lambda: broken._site is not None and broken.query_one(DocView).complete)
         text = screen_text(app)
         assert "No docs for this entity" in text
         assert "does not exist" in text
@@ -206,15 +196,15 @@ async def test_find_in_page(workspace: Path) -> None:
         await pilot.press("slash", *"undo")
         assert screen.query_one("#find", Input).has_focus
         status = screen.query_one("#find-status", Static)
-        await wait_for(pilot, lambda: "1/2" in str(status.render()))
+        await until(pilot, lambda: "1/2" in str(status.render()))
         assert top_line(screen) != "Runbook"  # scrolled to the match
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "2/2" in str(status.render()))
+        await until(pilot, lambda: "2/2" in str(status.render()))
         await pilot.press("escape")  # closes the find bar, back in the page
         assert screen.query_one(DocView).has_focus
         await pilot.press("N")  # no find active any more: nothing happens, no crash
         await pilot.press("slash", *"zzz")
-        await wait_for(pilot, lambda: "no match" in str(status.render()))
+        await until(pilot, lambda: "no match" in str(status.render()))
 
 
 async def test_copy_page_link_at_current_heading(workspace: Path) -> None:
@@ -230,12 +220,12 @@ async def test_toc_and_nav_selection(workspace: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_docs(pilot, "component:default/payment-service", "runbook.md")
         await pilot.press("t", "down", "down", "enter")  # second heading: Rollback
-        await wait_for(pilot, lambda: top_line(screen) == "Rollback")
+        await until(pilot, lambda: top_line(screen) == "Rollback")
         nav = screen.query_one(DocNav)
         nav.focus()
         nav.move_cursor(nav.root.children[1].children[0])  # Guides › Setup
         await pilot.press("enter")
-        await wait_for(pilot, lambda: page_of(screen)[1] == "guides/setup.md")
+        await until(pilot, lambda: page_of(screen)[1] == "guides/setup.md")
 
 
 async def test_site_picker_lists_docs_and_opens_one(workspace: Path) -> None:
@@ -245,7 +235,7 @@ async def test_site_picker_lists_docs_and_opens_one(workspace: Path) -> None:
         screen = DocsScreen()
         await app.push_screen(screen)
         sites = screen.query_one("#sites", OptionList)
-        await wait_for(pilot, lambda: sites.option_count == 3 and sites.get_option_at_index(0).id is not None)
+        await until(pilot, lambda: sites.option_count == 3 and sites.get_option_at_index(0).id is not None)
         ids = [sites.get_option_at_index(i).id for i in range(sites.option_count)]
         assert ids == [
             "component:default/broken",
@@ -253,7 +243,7 @@ async def test_site_picker_lists_docs_and_opens_one(workspace: Path) -> None:
             "component:default/payment-service",
         ]
         await pilot.press("slash", *"pay", "enter", "enter")
-        await wait_for(pilot, lambda: screen._page is not None)
+        await until(pilot, lambda: screen._page is not None)
         assert page_of(screen) == ("component:default/payment-service", "index.md")
         await pilot.press("o")
         assert screen.query_one("#sites", OptionList).has_focus
@@ -353,7 +343,7 @@ async def test_clicking_a_link_follows_it(workspace: Path) -> None:
         assert link.href == "runbook.md#rollback"
         # +1: the view's left padding; y is relative to the top of the (unscrolled) view
         await pilot.click(DocView, offset=(link.start + 2, link.line))
-        await wait_for(pilot, lambda: page_of(screen)[1] == "runbook.md" and view.complete)
+        await until(pilot, lambda: page_of(screen)[1] == "runbook.md" and view.complete)
         assert top_line(screen) == "Rollback"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from screens.catalog import CatalogScreen
 from screens.entity import EntityScreen
 from screens.scaffold import ScaffoldScreen
 from tests.screens.helpers import demo_app, wait_for_catalog, workspace_app, write_workspace
+from tests.screens.helpers import until as wait_until
 from widgets.picker_input import PickerInput
 from widgets.schema_form import FieldBox, SchemaForm
 from widgets.step_list import StepList
@@ -28,15 +28,6 @@ async def open_scaffold(pilot: Pilot) -> ScaffoldScreen:
     assert isinstance(screen, ScaffoldScreen)
     await wait_until(pilot, lambda: screen.templates)
     return screen
-
-
-async def wait_until(pilot: Pilot, condition, timeout: float = 20.0) -> None:  # noqa: ANN001
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 async def choose_template(pilot: Pilot, screen: ScaffoldScreen, name: str) -> None:

@@ -10,8 +10,8 @@ from textual.widgets import Input, Static
 from screens.docs import DocsScreen
 from screens.entity import EntityScreen
 from screens.search import SearchCommands, SearchScreen, shared_search_service, split_kind
-from tests.screens.helpers import screen_text, wait_for_catalog, workspace_app
-from tests.screens.test_docs_screen import ENTITY, make_workspace, wait_for
+from tests.screens.helpers import screen_text, until, wait_for_catalog, workspace_app
+from tests.screens.test_docs_screen import ENTITY, make_workspace
 from widgets.search_results import SearchResultList
 
 
@@ -24,7 +24,7 @@ async def open_search(pilot, query: str = "") -> SearchScreen:  # noqa: ANN001
     await wait_for_catalog(pilot)
     screen = SearchScreen(query)
     await pilot.app.push_screen(screen)
-    await wait_for(pilot, lambda: screen._ready)
+    await until(pilot, lambda: screen._ready)
     return screen
 
 
@@ -61,7 +61,7 @@ async def test_enter_opens_docs_at_heading_and_entities(workspace: Path) -> None
         await pilot.press(*"undo", "enter", "enter")
         docs = app.screen
         assert isinstance(docs, DocsScreen)
-        await wait_for(pilot, lambda: docs._page is not None and docs._page.path == "runbook.md")
+        await until(pilot, lambda: docs._page is not None and docs._page.path == "runbook.md")
         assert docs._history.current.anchor == "rollback"
 
         await pilot.press("escape")
@@ -97,7 +97,7 @@ async def test_index_follows_catalog_registrations(workspace: Path) -> None:
         new_file = workspace / "catalog" / "quasar.yaml"
         new_file.write_text(ENTITY.format(name="quasar-service", title="Quasar", ref="dir:./missing"))
         app.catalog.register(new_file)  # what the scaffolder's catalog:register does
-        await wait_for(pilot, lambda: result_titles(screen) == ["Quasar"])
+        await until(pilot, lambda: result_titles(screen) == ["Quasar"])
         assert len(service.index) == indexed + 1  # one document added, nothing rebuilt
         assert service.watched is app.catalog
 
