@@ -104,11 +104,8 @@ def test_crash_looping_canary_rolls_back(harness: Harness) -> None:
 def test_image_pull_failure_rolls_back(harness: Harness) -> None:
     events = collect(harness.engine.deploy(SERVICE, "production", "v2.3.1-pullerror"))
     end = finished(events)
-    assert (
-        end.outcome is Outcome.ROLLED_BACK
-        and "ErrImagePull" in end.reason
-        or "ImagePullBackOff" in end.reason
-    )
+    assert end.outcome is Outcome.ROLLED_BACK
+    assert "ErrImagePull" in end.reason or "ImagePullBackOff" in end.reason
     assert_back_on_old(harness)
 
 
