@@ -27,9 +27,9 @@ from typing import Any
 import aiohttp.test_utils
 import aiohttp.web
 import attrs
+import kmock
 import yaml
 from kmock import KubernetesEmulator
-from kmock._internal import references, rendering
 from typing_extensions import override
 
 from . import errors
@@ -97,7 +97,7 @@ class SimulatedApiServer(KubernetesEmulator):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         for resource in RESOURCES:
-            self.resources[f"{resource.api_version}/{resource.plural}"] = references.ResourceInfo(
+            self.resources[f"{resource.api_version}/{resource.plural}"] = kmock.ResourceInfo(
                 kind=resource.kind,
                 namespaced=resource.namespaced,
                 singular=resource.kind.lower(),
@@ -189,8 +189,8 @@ class SimulatedApiServer(KubernetesEmulator):
         if call.method != "GET":
             return None
         path = call.path.rstrip("/") or "/"
-        resource = None if route is None else references.resource(group=route.group, version=route.version)
-        request = rendering.Request(method=call.method, url=call.raw.url, resource=resource)
+        resource = None if route is None else kmock.resource(group=route.group, version=route.version)
+        request = kmock.Request(method=call.method, url=call.raw.url, resource=resource)
         if path == "/":
             return await self._serve_root(request)
         if path == "/version":
@@ -206,7 +206,7 @@ class SimulatedApiServer(KubernetesEmulator):
         return None
 
     @override
-    async def _serve_version(self, request: rendering.Request) -> Any:
+    async def _serve_version(self, request: kmock.Request) -> Any:
         # kmock's version lists "/v1" as the core groupVersion (kubectl then finds no pods) and
         # copies short names onto subresources (kubectl warns about ambiguous short names).
         assert request.resource is not None
