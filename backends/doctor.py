@@ -92,19 +92,36 @@ def _identity(workspace: Any, catalog: Any) -> Check:
 
 
 def _history(workspace: Any, _catalog: Any) -> Check:
-    from backends.deploy.history import DeployHistory
+    from backends.deploy.history import open_history
+    from backends.history.errors import HistoryError
 
-    history = DeployHistory()
-    records = history.records(limit=1)
-    mode = stat.S_IMODE(history.path.stat().st_mode)
-    detail = f"{history.path} ({'empty' if not records else 'last deploy ' + records[0].id})"
-    if mode & 0o077:
+    try:
+        history = open_history(workspace)
+        history.ping()
+        records = history.records(limit=1)
+    except HistoryError as error:
         return Check(
             "history",
-            Status.WARN,
-            f"{detail} is readable by others (mode {mode:o})",
-            f"chmod 600 {history.path}",
+            Status.FAIL,
+            str(error),
+            "deploys are refused until the history store answers (a deploy must record itself)",
         )
+    where = f"{history.dialect} {history.where}"
+    detail = f"{where} ({'empty' if not records else 'last deploy ' + records[0].id})"
+    # Spool files left after the recovery `ping` made belong to live deploys still cut off from it.
+    waiting = len(list(history.spool.directory.glob("*.jsonl")))
+    history.close()
+    if waiting:
+        return Check("history", Status.WARN, f"{detail}; {waiting} running deploys still spool their writes")
+    if history.path is not None:
+        mode = stat.S_IMODE(history.path.stat().st_mode)
+        if mode & 0o077:
+            return Check(
+                "history",
+                Status.WARN,
+                f"{detail} is readable by others (mode {mode:o})",
+                f"chmod 600 {history.path}",
+            )
     return Check("history", Status.OK, detail)
 
 

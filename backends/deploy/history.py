@@ -1,24 +1,26 @@
-"""Append-only deploy history in SQLite under the XDG state dir.
+"""Append-only deploy history, in SQLite (default, under the XDG state dir) or PostgreSQL.
 
-Three tables, rows only ever inserted (triggers refuse UPDATE and DELETE, so a bug cannot rewrite
-the past): ``deploys`` (one row when a deploy, rollback or scale starts: who, service, env, from → to
-version, commit), ``events`` (every engine event as JSON, with its timestamp) and ``outcomes`` (one
-row when it ends). A deploy with no outcome row is in progress, or was interrupted — which the
-engine tells apart by the cluster's state (see ``DeployEngine.find_interrupted``).
+Tables, rows only ever inserted (triggers refuse UPDATE and DELETE, so a bug cannot rewrite the
+past): ``deploys`` (one row when a deploy, rollback or scale starts: who, service, env, from → to
+version, commit), ``events`` (every engine event as JSON, with its timestamp), ``outcomes`` (one row
+when it ends), ``feedback`` (0–10 scores), ``scaffolds`` (entities the scaffolder created) and
+``controls`` (promote / pause / abort asked of a running deploy from anywhere). A deploy with no
+outcome row is in progress, or was interrupted — which the engine tells apart by the cluster's state
+(see ``DeployEngine.find_interrupted``). Schema and migrations: :mod:`backends.history.schema`.
 
-The status area computes DORA metrics from it, hence commit SHA and commit time when known.
+The status area computes DORA metrics from it (``query``), hence commit SHA and commit time.
+Which store: ``history:`` in idp-console.yaml, read by :func:`open_history`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from backends import paths
 from backends.deploy.events import (
@@ -31,50 +33,18 @@ from backends.deploy.events import (
     event_from_dict,
     event_to_dict,
 )
+from backends.history.errors import HistoryError, HistoryUnavailable
+from backends.history.spool import WriteSpool, recover_spools
+from backends.history.store import SqliteStore, Store
+from backends.history.url import PASSWORD_SECRET, parse_history_url
 
 HISTORY_FILE = "deploy-history.sqlite3"
+SPOOL_DIR = "history-spool"
 ROLLBACK_WINDOW_HOURS = 72
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deploys (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,             -- deploy | rollback | scale
-    service TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    deployment TEXT NOT NULL,       -- the stable Deployment's name
-    user TEXT NOT NULL,
-    from_version TEXT NOT NULL,
-    to_version TEXT NOT NULL,
-    commit_sha TEXT,
-    commit_time REAL,
-    started_at REAL NOT NULL,
-    pid INTEGER NOT NULL,           -- who runs it, to tell a live deploy from an interrupted one
-    host TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    deploy_id TEXT NOT NULL REFERENCES deploys(id),
-    at REAL NOT NULL,
-    type TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outcomes (
-    deploy_id TEXT PRIMARY KEY REFERENCES deploys(id),
-    finished_at REAL NOT NULL,
-    outcome TEXT NOT NULL,
-    version TEXT NOT NULL,          -- what the stable Deployment runs afterwards
-    reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deploys_by_target ON deploys(service, environment, started_at);
-CREATE INDEX IF NOT EXISTS events_by_deploy ON events(deploy_id, seq);
-"""
-_APPEND_ONLY = "".join(
-    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{verb} BEFORE {verb.upper()} ON {table} "
-    f"BEGIN SELECT RAISE(ABORT, 'deploy history is append-only'); END;\n"
-    for table in ("deploys", "events", "outcomes")
-    for verb in ("update", "delete")
-)
+if TYPE_CHECKING:
+    from backends.secrets import SecretStore
+    from backends.workspace import Workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,71 +114,164 @@ class VersionVerdict:
     record: DeployRecord
 
 
+@dataclass(frozen=True, slots=True)
+class ControlRequest:
+    """Someone asked a running deploy to promote, pause, resume or abort (from any host)."""
+
+    id: int
+    deploy_id: str
+    action: str
+    requested_by: str
+    at: float
+
+
+_RECORD_COLUMNS = (
+    'd.id, d.kind, d.service, d.environment, d.namespace, d.deployment, d."user", d.from_version, '
+    "d.to_version, d.started_at, d.pid, d.host, d.commit_sha, d.commit_time, "
+    "o.finished_at, o.outcome, o.version, o.reason"
+)
+
+
 class DeployHistory:
-    """The history file; every method opens its own connection, so any thread may call it."""
+    """The deploy history in one store; any thread may call it.
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or paths.state_dir() / HISTORY_FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Who deployed what, when and why is nobody else's business: 0600 before SQLite opens it,
-        # so the -wal and -shm files it creates beside it inherit the mode.
-        paths.private_file(self.path)
-        # One connection per thread (sqlite3 connections must not cross threads), kept open:
-        # opening one per event cost more than the engine's own work per canary step.
-        self._local = threading.local()
-        with self._connect() as db:
-            db.executescript(_SCHEMA + _APPEND_ONLY)
+    ``DeployHistory()`` is the SQLite file in the state dir, ``DeployHistory(path)`` another file,
+    ``DeployHistory(store=...)`` any :class:`~backends.history.store.Store` (PostgreSQL). The
+    writes a deploy makes (``start``, ``append``, ``finish``) go through a spool: while the store
+    does not answer they wait, in order, in memory and in a local file, and reach it when it is
+    back. Everything else (reads, feedback, controls) raises
+    :class:`~backends.history.errors.HistoryUnavailable` at once.
+    """
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")  # the CLI and the TUI may write at once
-            for suffix in ("-wal", "-shm"):  # left wider by an older version: tighten them too
-                paths.tighten_file(self.path.with_name(self.path.name + suffix))
-            # WAL + NORMAL survives a killed process (what recovery is about); only a power cut
-            # may lose the last events, never corrupt the file.
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.row_factory = sqlite3.Row
-            self._local.db = db
-        with db:
-            yield db
+    def __init__(self, path: Path | None = None, *, store: Store | None = None) -> None:
+        if store is None:
+            path = path or paths.state_dir() / HISTORY_FILE
+            store = SqliteStore(path)
+        self.store = store
+        self.path: Path | None = getattr(store, "path", None)
+        self.spool = WriteSpool(store.execute, self._spool_dir())
+        self._recovered = False
+        self._recover()
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``: which SQL ``query`` speaks."""
+        return self.store.dialect
+
+    @property
+    def where(self) -> str:
+        """Where the history is, safe to print (a path, or a URL without password)."""
+        return self.store.where
+
+    def _spool_dir(self) -> Path:
+        # One spool directory per store: leftovers meant for one database never reach another.
+        key = hashlib.sha256(self.store.where.encode()).hexdigest()[:12]
+        return paths.state_dir() / SPOOL_DIR / key
+
+    def _recover(self) -> None:
+        """Write what a crashed process spooled for this store, once, when the store answers."""
+        if self._recovered or not self.spool.directory.is_dir():
+            self._recovered = True
+            return
+        try:
+            recover_spools(self.store.execute, self.spool.directory)
+            self._recovered = True
+        except HistoryError:
+            pass  # still away: the next ping tries again
+
+    def ping(self) -> None:
+        """Raise :class:`~backends.history.errors.HistoryError` with one line unless the store can
+        record a deploy now (a deploy that cannot leave its audit trail is refused)."""
+        self.store.ping()
+        if self.spool.pending and not self.spool.flush():
+            raise HistoryUnavailable(f"the history store {self.where} does not take writes yet")
+        self._recover()
+
+    def close(self) -> None:
+        """Try once more to write what waits (it stays spooled otherwise), then disconnect."""
+        self.spool.close()
+        self.store.close()
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read-only statement, ``?`` placeholders in both dialects (write ``"user"``
+        quoted: it is reserved in PostgreSQL). Time columns are epoch seconds."""
+        return self.store.fetch(sql, tuple(params), readonly=True)
 
     # -- writing ----------------------------------------------------------------------------------
     def start(self, record: DeployRecord) -> None:
-        """Record that a deploy/rollback/scale has started."""
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO deploys (id, kind, service, environment, namespace, deployment, user, "
-                "from_version, to_version, commit_sha, commit_time, started_at, pid, host) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.id, record.kind, record.service, record.environment, record.namespace,
-                    record.deployment, record.user, record.from_version, record.to_version,
-                    record.commit_sha, record.commit_time, record.started_at, record.pid, record.host,
-                ),
-            )  # fmt: skip
+        """Record that a deploy/rollback/scale has started (at ``record.started_at``)."""
+        self.spool.write(
+            'INSERT INTO deploys (id, kind, service, environment, namespace, deployment, "user", '
+            "from_version, to_version, commit_sha, commit_time, started_at, pid, host) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.id, record.kind, record.service, record.environment, record.namespace,
+                record.deployment, record.user, record.from_version, record.to_version,
+                record.commit_sha, record.commit_time, record.started_at, record.pid, record.host,
+            ),
+        )  # fmt: skip
 
     def append(self, event: DeployEvent) -> None:
         """Record one engine event."""
         data = event_to_dict(event)
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO events (deploy_id, at, type, data) VALUES (?, ?, ?, ?)",
-                (event.deploy_id, event.at, data["event"], json.dumps(data, default=str)),
-            )
+        self.spool.write(
+            "INSERT INTO events (deploy_id, at, type, data) VALUES (?, ?, ?, ?)",
+            (event.deploy_id, event.at, data["event"], json.dumps(data, default=str)),
+        )
 
-    def finish(self, deploy_id: str, outcome: Outcome, version: str, reason: str = "") -> None:
+    def finish(
+        self, deploy_id: str, outcome: Outcome, version: str, reason: str = "", at: float | None = None
+    ) -> None:
         """Record how it ended (once; a second outcome for the same deploy is refused)."""
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO outcomes (deploy_id, finished_at, outcome, version, reason) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (deploy_id, time.time(), str(outcome), version, reason),
-            )
+        self.spool.write(
+            "INSERT INTO outcomes (deploy_id, finished_at, outcome, version, reason) VALUES (?, ?, ?, ?, ?)",
+            (deploy_id, time.time() if at is None else at, str(outcome), version, reason),
+        )
+
+    def record_feedback(self, user: str, score: int, comment: str = "", at: float | None = None) -> None:
+        """A 0–10 satisfaction score (NPS); ValueError outside 0..10."""
+        if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
+            raise ValueError(f"a score is a whole number from 0 to 10, got {score!r}")
+        self.store.execute(
+            'INSERT INTO feedback (at, "user", score, comment) VALUES (?, ?, ?, ?)',
+            (time.time() if at is None else at, user, score, comment),
+        )
+
+    def record_scaffold(self, entity_ref: str, template: str, user: str, at: float | None = None) -> None:
+        """An entity the scaffolder created from ``template`` (for adoption and time-to-first-deploy)."""
+        self.store.execute(
+            'INSERT INTO scaffolds (entity_ref, template, "user", at) VALUES (?, ?, ?, ?)',
+            (entity_ref, template, user, time.time() if at is None else at),
+        )
+
+    def request_control(self, deploy_id: str, action: str, requested_by: str) -> int:
+        """Ask a running deploy's runner (on whichever host) to ``action`` it; returns the request's
+        id. Whether the requester may do so is the runner's decision, not the store's."""
+        return self.store.insert_id(
+            "INSERT INTO controls (deploy_id, action, requested_by, at) VALUES (?, ?, ?, ?)",
+            (deploy_id, action, requested_by, time.time()),
+            serialized=True,
+        )
 
     # -- reading ----------------------------------------------------------------------------------
+    def controls_after(self, deploy_id: str, after_id: int = 0) -> list[ControlRequest]:
+        """Control requests for ``deploy_id`` with an id above ``after_id``, oldest first."""
+        rows = self.store.fetch(
+            "SELECT id, deploy_id, action, requested_by, at FROM controls "
+            "WHERE deploy_id = ? AND id > ? ORDER BY id",
+            (deploy_id, after_id),
+        )
+        return [ControlRequest(int(r[0]), r[1], r[2], r[3], float(r[4])) for r in rows]
+
+    def events_after(self, deploy_id: str, after_seq: int = 0) -> list[tuple[int, DeployEvent]]:
+        """``(seq, event)`` of ``deploy_id`` after ``after_seq``, in order: a watcher on another host
+        tails a deploy by calling this with the last seq it saw."""
+        rows = self.store.fetch(
+            "SELECT seq, data FROM events WHERE deploy_id = ? AND seq > ? ORDER BY seq",
+            (deploy_id, after_seq),
+        )
+        return [(int(seq), event_from_dict(json.loads(data))) for seq, data in rows]
+
     def get(self, deploy_id: str) -> DeployRecord | None:
         rows = self._records("WHERE d.id = ?", (deploy_id,))
         return rows[0] if rows else None
@@ -217,7 +280,8 @@ class DeployHistory:
         self, service: str | None = None, environment: str | None = None, *, limit: int = 100
     ) -> list[DeployRecord]:
         """Newest first, optionally for one service and/or environment."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if service:
             clauses.append("d.service = ?")
             params.append(service)
@@ -233,9 +297,7 @@ class DeployHistory:
 
     def events(self, deploy_id: str) -> list[DeployEvent]:
         """Every recorded event of one deploy, in order."""
-        with self._connect() as db:
-            rows = db.execute("SELECT data FROM events WHERE deploy_id = ? ORDER BY seq", (deploy_id,))
-            return [event_from_dict(json.loads(row["data"])) for row in rows]
+        return [event for _seq, event in self.events_after(deploy_id, 0)]
 
     def facts(self, deploy_id: str) -> DeployFacts:
         """Where a deploy stands (see :class:`DeployFacts`)."""
@@ -300,22 +362,35 @@ class DeployHistory:
                 return verdict.version
         return None
 
-    def _records(self, tail: str, params: tuple) -> list[DeployRecord]:
-        query = (
-            "SELECT d.*, o.finished_at, o.outcome, o.version, o.reason FROM deploys d "
-            "LEFT JOIN outcomes o ON o.deploy_id = d.id " + tail
+    def _records(self, tail: str, params: tuple[Any, ...]) -> list[DeployRecord]:
+        rows = self.store.fetch(
+            f"SELECT {_RECORD_COLUMNS} FROM deploys d LEFT JOIN outcomes o ON o.deploy_id = d.id {tail}",
+            params,
         )
-        with self._connect() as db:
-            rows = db.execute(query, params).fetchall()
         return [
             DeployRecord(
-                id=row["id"], kind=row["kind"], service=row["service"], environment=row["environment"],
-                namespace=row["namespace"], deployment=row["deployment"], user=row["user"],
-                from_version=row["from_version"], to_version=row["to_version"], started_at=row["started_at"],
-                pid=row["pid"], host=row["host"],
-                commit_sha=row["commit_sha"], commit_time=row["commit_time"],
-                finished_at=row["finished_at"], outcome=Outcome(row["outcome"]) if row["outcome"] else None,
-                version=row["version"], reason=row["reason"] or "",
+                id=row[0], kind=row[1], service=row[2], environment=row[3], namespace=row[4],
+                deployment=row[5], user=row[6], from_version=row[7], to_version=row[8],
+                started_at=float(row[9]), pid=int(row[10]), host=row[11], commit_sha=row[12],
+                commit_time=row[13], finished_at=row[14], outcome=Outcome(row[15]) if row[15] else None,
+                version=row[16], reason=row[17] or "",
             )
             for row in rows
         ]  # fmt: skip
+
+
+def open_history(workspace: Workspace | None = None, *, secrets: SecretStore | None = None) -> DeployHistory:
+    """The history ``workspace`` names with ``history:`` (a PostgreSQL URL or a SQLite path), else
+    the SQLite file in the state dir. Never connects to a server here: an unreachable one is an
+    error when the history is used (a deploy refuses to start), not when a console opens."""
+    value = workspace.raw.get("history") if workspace is not None else None
+    if not value:
+        return DeployHistory()
+    target = parse_history_url(str(value), workspace.root if workspace is not None else None)
+    if isinstance(target, Path):
+        return DeployHistory(target)
+    from backends.history.postgres import PostgresStore
+    from backends.secrets import default_secret_store
+
+    password = (secrets or default_secret_store()).get(PASSWORD_SECRET)
+    return DeployHistory(store=PostgresStore(target, password))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from backends import paths
 from backends.deploy.engine import DeployContext, DeployEngine
-from backends.deploy.history import DeployHistory
+from backends.deploy.history import DeployHistory, open_history
 from backends.deploy.prechecks import CatalogLike
 
 if TYPE_CHECKING:
@@ -37,8 +37,6 @@ SIMULATED_BANNER = "SIMULATED CLUSTER — nothing is really deployed"
 SIM_STATE_FILE = "simulated-cluster.json"
 SIM_KUBECONFIG = "simulated-kubeconfig.yaml"
 SIM_CONTEXT = "simulated"
-# A healthy service's error rate in the demo's fake Prometheus (0.2 %): analysis passes.
-DEMO_ERROR_RATE = 0.002
 SIM_MODE_ENV = "IDP_CONSOLE_SIMULATION"  # "shared" (default) or "in-process"
 SIM_IDLE_EXIT_ENV = "IDP_CONSOLE_SIM_IDLE_EXIT"
 DEFAULT_SIM_IDLE_EXIT = 600.0
@@ -73,11 +71,14 @@ class DeploySession:
             catalog=self,  # the catalog is loaded on first use: status/scale may not need it twice
             environments=workspace.section("environments"),
             deploy=workspace.section("deploy"),
-            history=history or DeployHistory(),
+            history=history or open_history(workspace),
             user=workspace.identity,
             simulated_kubeconfig=self._simulated_kubeconfig,
             simulated_prometheus=self._simulated_prometheus,
         )
+        from backends.registry import registry_for
+
+        self.context.registry = registry_for(workspace)
         self.engine = DeployEngine(self.context)
 
     @property
@@ -126,14 +127,8 @@ class DeploySession:
                     raise ClusterUnreachable(str(error)) from error
                 except OSError as error:  # the state dir cannot hold the state file, lock or log
                     raise ClusterUnreachable(f"cannot start the simulated cluster: {error}") from error
-                if self.workspace.is_demo:
-                    # A fresh simulation has an empty Prometheus: give the demo's services healthy
-                    # numbers, without overriding a rate someone set on purpose.
-                    for service in DEMO_SERVICES:
-                        for track in ("stable", "canary"):
-                            self.simulated.set_error_rate(
-                                service.name, track, DEMO_ERROR_RATE, keep_existing=True
-                            )
+                # No error rates to seed: the simulated Prometheus derives every workload's series
+                # from what runs and the version's image tag (backends.kube.sim.workloads).
             return self.simulated
 
     def _simulated_kubeconfig(self) -> tuple[str, str | None]:
