@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding
@@ -31,12 +32,18 @@ class Column:
 
 
 def _fit(text: str, width: int) -> str:
-    """Pad or cut ``text`` to exactly ``width`` cells (ellipsis when cut)."""
+    """Pad or cut ``text`` to exactly ``width`` terminal cells (ellipsis when cut).
+
+    Cells, not characters: a CJK character or an emoji takes two cells, and counting it as one
+    pushed every later column of that row out of line with the header.
+    """
     if width <= 0:
         return ""
-    if len(text) > width:
-        return text[: width - 1] + "…" if width > 1 else text[:width]
-    return text.ljust(width)
+    cells = cell_len(text)
+    if cells > width:
+        # set_cell_size pads with a space when a wide character would straddle the cut.
+        return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
+    return text + " " * (width - cells)
 
 
 class VirtualTable(ScrollView, can_focus=True):
