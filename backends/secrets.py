@@ -99,3 +99,47 @@ class ChainedSecretStore:
 def default_secret_store() -> SecretStore:
     """Environment variables first, then the OS keyring."""
     return ChainedSecretStore([EnvironmentSecretStore(), KeyringSecretStore()])
+
+
+class FileSecretStore:
+    """Secrets in one JSON file readable only by this account (0600): what the platform generates
+    itself (database passwords) and must read back from processes without a desktop session — a
+    detached deploy runner, an SSH session — where the OS keyring is not available."""
+
+    def __init__(self, file: os.PathLike[str] | str) -> None:
+        from pathlib import Path
+
+        self.file = Path(file)
+
+    def _read(self) -> dict[str, str]:
+        import json
+
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise SecretStoreError(f"{self.file}: unreadable secret file: {error}") from error
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def get(self, name: str) -> str | None:
+        return self._read().get(name) or None
+
+    def set(self, name: str, value: str) -> None:
+        import json
+
+        data = {**self._read(), name: value}
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.file.with_name(f".{self.file.name}.{os.getpid()}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+        os.replace(temporary, self.file)
+
+
+def platform_secret_store() -> SecretStore:
+    """Where the platform keeps secrets it generates: the environment first (CI), then a 0600 file
+    in the state dir."""
+    from backends import paths
+
+    return ChainedSecretStore([EnvironmentSecretStore(), FileSecretStore(paths.state_dir() / "secrets.json")])

@@ -31,7 +31,20 @@ DEMO_WORKSPACE_DIR = Path(__file__).parent / "demo" / "workspace"
 # (a misspelt key silently ignored is a guardrail silently off). Areas with their own rules
 # (environments, deploy) check their sections in their own modules.
 TOP_LEVEL_KEYS = frozenset(
-    {"name", "identity", "theme", "keymap", "catalog", "templates", "git", "environments", "deploy", "docs"}
+    {
+        "name",
+        "identity",
+        "theme",
+        "keymap",
+        "catalog",
+        "templates",
+        "git",
+        "environments",
+        "deploy",
+        "docs",
+        "registry",
+        "history",
+    }
 )
 IDENTITY_KEYS = frozenset({"user", "accounts", "readonly"})
 SOURCES_SECTION_KEYS = frozenset({"sources"})  # catalog: and templates:
@@ -247,10 +260,18 @@ def _validate(raw: dict[str, Any], root: Path) -> tuple[list[SourceConfig], list
         docs = mapping(present["docs"], ("docs",), DOCS_KEYS)
         if docs.get("base_url") is not None:
             text(docs["base_url"], ("docs", "base_url"))
+    if "registry" in present:
+        from backends.registry import validate_registry_section
+
+        validate_registry_section(present["registry"])
     if "environments" in present:
         parse_environments(present["environments"])
     if "deploy" in present:
         validate_deploy_section(present["deploy"])
+    if "history" in present:
+        from backends.history.url import validate_history_setting
+
+        validate_history_setting(present["history"], root)
     return _sources(present, "catalog", root), _sources(present, "templates", root)
 
 

@@ -68,6 +68,8 @@ class DeployContext:
         self.request_timeout = request_timeout
         self._clusters: dict[tuple[str | None, str | None], Cluster] = {}
         self._lock = threading.Lock()
+        # Where the services' images are (backends.registry); deploys check their version there.
+        self.registry: Any = None
 
     # -- configuration ----------------------------------------------------------------------------
     def environments(self) -> dict[str, Environment]:
@@ -132,9 +134,38 @@ class DeployContext:
             return self._clusters[key]
 
     def resolve(
-        self, service: str, environment: Environment, *, check_permissions: bool = True
+        self,
+        service: str,
+        environment: Environment,
+        *,
+        check_permissions: bool = True,
+        version: str | None = None,
+        commit: str | None = None,
     ) -> tuple[DeployTarget, dict[str, Any]]:
-        """Pre-checks plus the stable Deployment (see :func:`~backends.deploy.prechecks.resolve_target`)."""
+        """Pre-checks plus the stable Deployment (see :func:`~backends.deploy.prechecks.resolve_target`).
+
+        With the ``version`` a deploy brings: the registry must have it (for a service that declares
+        its image), and a workload missing in the environment is created from the service's
+        repository at that version (:mod:`backends.deploy.provision`)."""
+        from backends.deploy import provision as pv
+
+        def check_image(entity: Any) -> None:
+            try:
+                pv.check_image(entity, str(version), self.registry)
+            except pv.ProvisionError as error:
+                raise DeployRefused(str(error)) from error
+
+        def first_deploy(entity: Any, cluster: Cluster, workload: Any) -> pv.Provisioned:
+            try:
+                return pv.provision_workload(
+                    cluster, entity, environment, workload, str(version), commit=commit
+                )
+            except pv.ProvisionError as error:
+                raise DeployRefused(
+                    f"{entity.name} has no workload in {environment.name} yet, and it cannot be "
+                    f"created: {error}"
+                ) from error
+
         return resolve_target(
             self.catalog,
             service,
@@ -144,6 +175,8 @@ class DeployContext:
             settings_for=self.settings_for,
             prometheus_for=self.prometheus_for,
             check_permissions=check_permissions,
+            check_image=check_image if version else None,
+            provision=first_deploy if version else None,
         )
 
 

@@ -105,6 +105,8 @@ class DeployTarget:
     stable_name: str
     settings: DeploySettings
     prometheus: Prometheus | None
+    # Set when this deploy created the workload (its first to the environment; see provision.py).
+    provisioned: Any = None
 
     @property
     def service(self) -> str:
@@ -135,9 +137,12 @@ def find_service(catalog: CatalogLike, service: str) -> Entity:
 def check_lifecycle(entity: Entity, environment: Environment) -> None:
     if not environment.allows(entity.lifecycle):
         allowed = ", ".join(environment.lifecycles)
+        how = "a commit to" if environment.lifecycle_change == "commit" else "a change request for"
+        wanted = "production" if "production" in environment.lifecycles else environment.lifecycles[0]
         raise DeployRefused(
             f"{entity.name} has lifecycle {entity.lifecycle or '(none)'!r}; "
-            f"{environment.name} accepts only {allowed}"
+            f"{environment.name} accepts only {allowed} — promote it with `idp-console catalog promote "
+            f"{entity.name} --lifecycle {wanted}` ({how} its catalog-info.yaml)"
         )
 
 
@@ -215,8 +220,13 @@ def resolve_target(
     settings_for: Callable[[str], DeploySettings],
     prometheus_for: Callable[[DeploySettings], Prometheus | None],
     check_permissions: bool = True,
+    check_image: Callable[[Entity], None] | None = None,
+    provision: Callable[[Entity, Cluster, WorkloadRef], Any] | None = None,
 ) -> tuple[DeployTarget, dict[str, Any]]:
-    """Run the pre-checks; the target and the stable Deployment as it is now."""
+    """Run the pre-checks; the target and the stable Deployment as it is now.
+
+    ``check_image`` refuses a version the registry does not have; ``provision`` creates a missing
+    workload (a first deploy, :mod:`backends.deploy.provision`) and returns what it created."""
     entity = find_service(catalog, service)
     if check_permissions:
         check_lifecycle(entity, environment)
@@ -229,9 +239,19 @@ def resolve_target(
         cluster = cluster_for(environment)
     except ClusterError as error:
         raise DeployRefused(str(error)) from error
+    if check_image is not None:
+        check_image(entity)
     workload = workload_for(entity, environment)
-    stable = find_stable_deployment(cluster, workload)
+    provisioned = None
+    try:
+        stable = find_stable_deployment(cluster, workload)
+    except DeployRefused:
+        if provision is None or cluster.find("deployments", workload.namespace, workload.name) is not None:
+            raise
+        provisioned = provision(entity, cluster, workload)
+        stable = provisioned.deployment
     target = DeployTarget(
+        provisioned=provisioned,
         entity=entity,
         environment=environment,
         cluster=cluster,

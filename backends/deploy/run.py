@@ -47,6 +47,7 @@ from backends.deploy.events import (
 from backends.deploy.history import DeployHistory, DeployRecord
 from backends.deploy.lease import DeployLease, LeaseHeld, LeaseLost, canonical_service
 from backends.deploy.prechecks import DeployRefused, DeployTarget, check_version, lease_refusal
+from backends.deploy.provision import first_rollout
 from backends.deploy.weights import split_replicas
 from backends.kube.cluster import ClusterError, Conflict
 from backends.kube.rollout import progress_deadline_exceeded, rollout_status
@@ -343,7 +344,7 @@ class DeployRun:
                 yield self._emit(LogLine(self.deploy_id, message=warning, level="warning"))
         self._start_watches(stable)
         handler = {
-            "deploy": self._deploy,
+            "deploy": self._deploy if target.provisioned is None else lambda: first_rollout(self),
             "rollback": self._rollback_to,
             "scale": self._scale,
             "abort": None,
@@ -383,14 +384,21 @@ class DeployRun:
         environment = context.environment(self.environment_name)
         # Aborting an interrupted deploy must always be possible, whatever the catalog says now.
         check = self.kind != "abort"
-        self.target, stable = context.resolve(self.service, environment, check_permissions=check)
+        first = self.kind == "deploy" and self.resume_point is None  # may create a missing workload
+        self.target, stable = context.resolve(
+            self.service,
+            environment,
+            check_permissions=check,
+            version=self.version if first else None,
+            commit=self.commit_sha if first else None,
+        )
         target = self.target
         # From here on the catalog's name, not the words typed (`component:default/x` is `x`): the
         # lease, the analysis query, the history and the messages all speak of the same service.
         self.service = target.service
         current = cn.deployed_version(stable)
         if self.resume_point is None:
-            self.from_version = current
+            self.from_version = current if target.provisioned is None else ""  # a first deploy: none before
         self.total = cn.desired_replicas(stable)
         # The lease first: a concurrent deploy is refused naming who holds it.
         # Named after the catalog entity, not the words typed: `component:default/x` is `x`.
@@ -433,7 +441,7 @@ class DeployRun:
         if self.kind == "deploy" and self.resume_point is None:
             if not self.version:
                 raise DeployRefused("no version given")
-            if self.version == current:
+            if self.version == current and target.provisioned is None:
                 raise DeployRefused(f"{self.service} already runs {current} in {self.environment_name}")
         if self.kind == "rollback" and self.resume_point is None:
             # A resumed rollback keeps the target it chose (and was allowed) when it started.

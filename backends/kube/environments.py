@@ -28,9 +28,19 @@ ANNOTATION_ID = "backstage.io/kubernetes-id"
 ANNOTATION_SELECTOR = "backstage.io/kubernetes-label-selector"
 ANNOTATION_NAMESPACE = "backstage.io/kubernetes-namespace"
 ENVIRONMENT_KEYS = frozenset(
-    {"context", "kubeconfig", "namespace", "lifecycles", "production", "cluster", "on_orphan"}
+    {
+        "context",
+        "kubeconfig",
+        "namespace",
+        "lifecycles",
+        "production",
+        "cluster",
+        "on_orphan",
+        "lifecycle_change",
+    }
 )
 ON_ORPHAN_POLICIES = ("rollback", "resume", "pause")
+LIFECYCLE_CHANGES = ("commit", "change-request")
 
 
 class EnvironmentConfigError(ConfigError):
@@ -49,6 +59,9 @@ class Environment:
     # What an adopter does with a deploy whose runner died (see backends.deploy.adopt):
     # rollback | resume | pause; default rollback in production, pause elsewhere.
     on_orphan: str = ""
+    # How a service's lifecycle is promoted so that it may deploy here (backends.catalog.lifecycle):
+    # a commit to its catalog-info.yaml, or a change request (a branch) for review.
+    lifecycle_change: str = "commit"
 
     def allows(self, lifecycle: str) -> bool:
         """Whether a component with this catalog lifecycle may be deployed here."""
@@ -99,7 +112,14 @@ def _environment(name: str, raw: Any) -> Environment:
         raise EnvironmentConfigError(
             (*path, "on_orphan"), f"expected one of {', '.join(ON_ORPHAN_POLICIES)}, got {on_orphan!r}"
         )
+    lifecycle_change = optional_text("lifecycle_change") or "commit"
+    if lifecycle_change not in LIFECYCLE_CHANGES:
+        raise EnvironmentConfigError(
+            (*path, "lifecycle_change"),
+            f"expected one of {', '.join(LIFECYCLE_CHANGES)}, got {lifecycle_change!r}",
+        )
     return Environment(
+        lifecycle_change=lifecycle_change,
         name=name,
         context=optional_text("context"),
         kubeconfig=optional_text("kubeconfig"),

@@ -13,7 +13,16 @@ UI-free; the ``metrics`` / ``feedback`` commands and the scorecard screen are it
 Definitions: ``queries.py`` (deploy figures) and ``bands.py`` (DORA bands and targets).
 """
 
-from backends.metrics.model import WINDOWS, DeployRow, Figure, MetricsError, Scope, Scorecard, parse_window
+from backends.metrics.model import (
+    WINDOWS,
+    DeployRow,
+    Figure,
+    MetricsError,
+    Scope,
+    Scorecard,
+    parse_window,
+    sparkline,
+)
 from backends.metrics.scorecard import (
     compute_scorecard,
     drilldown,
@@ -21,7 +30,7 @@ from backends.metrics.scorecard import (
     quarters,
     resolve_scope,
 )
-from backends.metrics.store import record_feedback, record_scaffold
+from backends.metrics.store import open_store, record_feedback, record_scaffold
 
 __all__ = [
     "WINDOWS",
@@ -32,10 +41,12 @@ __all__ = [
     "Scorecard",
     "compute_scorecard",
     "drilldown",
+    "open_store",
     "parse_window",
     "production_environments",
     "quarters",
     "record_feedback",
     "record_scaffold",
     "resolve_scope",
+    "sparkline",
 ]

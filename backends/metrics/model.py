@@ -113,3 +113,18 @@ def parse_window(text: str | int) -> int:
     if not 1 <= days <= 365:
         raise MetricsError(f"--window {text!r}: between 1 and 365 days")
     return days
+
+
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None]) -> str:
+    """One bar per value, from 0 (or the series' minimum when negative) to its maximum; a space
+    where nothing was measured."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    low, high = min(0.0, *known), max(known)
+    span = (high - low) or 1.0
+    top = len(SPARK_BARS) - 1
+    return "".join(" " if v is None else SPARK_BARS[round((v - low) / span * top)] for v in values)

@@ -99,3 +99,14 @@ def _ensure_fallback_tables(history: Any) -> None:
     with history._connect() as db:
         db.executescript(_FALLBACK_TABLES)
     history._metrics_tables_ready = True
+
+
+def open_store(workspace: Any) -> Any:
+    """The workspace's history store (the pluggable factory when this version has it)."""
+    try:
+        from backends.history import open_history  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        from backends.deploy.history import DeployHistory
+
+        return DeployHistory()
+    return open_history(workspace)

@@ -1,4 +1,4 @@
-"""``idp-console catalog validate|list|unregister`` — the catalog backend for scripts and CI.
+"""``idp-console catalog validate|list|unregister|promote`` — the catalog backend for scripts and CI.
 
 ``validate`` prints one verdict per YAML document (the shape of Backstage's oracle, plus line and
 errors); ``list`` loads a workspace like the TUI does and prints the entities the filter matches.
@@ -68,6 +68,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     unregister.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     unregister.set_defaults(handler=_unregister)
     mutating(unregister)
+
+    promote = commands.add_parser(
+        "promote",
+        help="change a service's lifecycle in its own repository (a commit or a change request)",
+        description="Set spec.lifecycle of NAME's catalog-info.yaml in its git repository, as you: "
+        "a commit pushed to its branch, or a change request (a branch for review) when the "
+        "environment the new lifecycle opens says lifecycle_change: change-request. The catalog "
+        "shows the new lifecycle at its next load.",
+    )
+    promote.add_argument("name", metavar="NAME", help="e.g. orders-api or component:default/orders-api")
+    promote.add_argument("--lifecycle", required=True, metavar="LIFECYCLE", help="e.g. production")
+    promote.add_argument(
+        "--change-request",
+        dest="mode",
+        action="store_const",
+        const="change-request",
+        default=None,
+        help="propose the change on a branch instead of committing it (default: per environment)",
+    )
+    promote.add_argument("--workspace", metavar="DIR", default=argparse.SUPPRESS, help="workspace directory")
+    promote.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    promote.set_defaults(handler=_promote)
+    mutating(promote)
 
 
 # -- validate ---------------------------------------------------------------------------------------
@@ -195,6 +218,27 @@ def _unregister(args: argparse.Namespace) -> int:
     for gone in (ref, *others):
         print(f"unregistered {gone}")
     print(f"(the file {registered.path} is left as it is)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from backends.catalog import load_catalog
+    from backends.catalog.lifecycle import LifecycleError, promote_lifecycle
+
+    workspace = workspace_from_args(args)
+    catalog = load_catalog(workspace, freeze_gc=True)
+    try:
+        result = promote_lifecycle(
+            workspace, args.name, args.lifecycle, workspace.identity, catalog=catalog, mode=args.mode
+        )
+    except LifecycleError as error:
+        raise CommandError(str(error), EXIT_INVALID) from error
+    if args.output == "json":
+        print(json.dumps(asdict(result)))
+    else:
+        print(result.message)
     return EXIT_OK
 
 

@@ -111,7 +111,7 @@ class Builder:
         return deploy_id, finished
 
 
-def build(history: DeployHistory) -> dict[str, str]:
+def build(history: DeployHistory, NOW: float = NOW) -> dict[str, str]:  # noqa: N803 - the scenario reads NOW
     """The scenario (times before NOW); returns the ids by name.
 
     alpha: d0 (40 d ago) ok; d1 ok (lead 2 h); d2 ok (lead 4 h) then rolled back 2 h later (r1) →

@@ -343,6 +343,8 @@ class SimulatedApiServer(KubernetesEmulator):
                 "UnsupportedMediaType",
                 f"the body of the request was in an unknown format: {content_type}",
             )
+        if content_type == "application/apply-patch+yaml":
+            apply = _server_side_apply(call, body, apply)
         if sub == "scale":
             return self._write_scale(resource, namespace, name, apply), False
         if (
@@ -507,6 +509,41 @@ def _body(call: ApiCall) -> Any:
             except yaml.YAMLError as exc:
                 raise errors.bad_request(f"invalid YAML: {exc}") from exc
         raise errors.bad_request("the body is not valid JSON") from None
+
+
+def _server_side_apply(call: ApiCall, body: Any, merge: Callable[[Obj], Obj]) -> Callable[[Obj], Obj]:
+    """Server-side apply as far as clients can tell: ``fieldManager`` is required (as the API server
+    requires it), and the manager is recorded in ``managedFields``. Field ownership is approximated
+    by a strategic merge, so a conflict with another manager is never reported (as with force=true)."""
+    manager = call.params.get("fieldManager")
+    if not manager:
+        raise errors.bad_request(
+            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+            "is required for apply patch"
+        )
+
+    def apply(current: Obj) -> Obj:
+        result = merge(current)
+        entries = [
+            e
+            for e in (current.get("metadata") or {}).get("managedFields") or []
+            if not (e.get("manager") == manager and e.get("operation") == "Apply")
+        ]
+        result.setdefault("metadata", {})["managedFields"] = [*entries, _managed_entry(body, manager)]
+        return result
+
+    return apply
+
+
+def _managed_entry(body: Any, manager: str) -> dict[str, Any]:
+    api_version = body.get("apiVersion", "") if isinstance(body, dict) else ""
+    return {
+        "manager": manager,
+        "operation": "Apply",
+        "apiVersion": api_version,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "fieldsType": "FieldsV1",
+    }
 
 
 def _preconditions(call: ApiCall) -> dict[str, str]:

@@ -14,6 +14,7 @@ from backends.scaffolder.actions.catalog import CatalogFetch, CatalogRegister, C
 from backends.scaffolder.actions.fetch import FetchPlain, FetchPlainFile, FetchTemplate, FetchTemplateFile
 from backends.scaffolder.actions.fs import DebugLog, DebugWait, FsDelete, FsReaddir, FsRename
 from backends.scaffolder.actions.kube import KubeApply
+from backends.scaffolder.actions.platform import DatabaseCredentials, FirstBuild, RegistryImage
 from backends.scaffolder.actions.publish import (
     PublishGit,
     PublishGithub,
@@ -41,6 +42,9 @@ BUILTIN_ACTIONS: tuple[type[Action], ...] = (
     PublishGitlab,
     PublishPullRequest,
     PublishMergeRequest,
+    RegistryImage,
+    DatabaseCredentials,
+    FirstBuild,
 )
 
 

@@ -44,6 +44,8 @@ class Services:
     git: GitSettings = field(default_factory=GitSettings)
     secret_store: Any = None  # backends.secrets.SecretStore, for git tokens
     sandbox: Sandbox = field(default_factory=Sandbox)  # where fetch:* may read, expression caps
+    registry_settings: Any = None  # backends.registry.RegistrySettings: how images are named
+    registry: Any = None  # backends.registry.Registry: where CI pushes (the demo's is a directory)
 
     @classmethod
     def from_workspace(
@@ -55,7 +57,12 @@ class Services:
         secret_store: Any = None,
     ) -> Services:
         """Services configured from ``idp-console.yaml``'s ``git:`` and ``environments:`` sections."""
+        from backends.registry import RegistrySettings, open_registry
+
         register = getattr(catalog, "register", None) if catalog is not None else None
+        registry_settings = RegistrySettings.from_config(
+            workspace.section("registry") if workspace else {}, is_demo=bool(workspace and workspace.is_demo)
+        )
         return cls(
             catalog=catalog,
             register=register if callable(register) else None,
@@ -68,6 +75,8 @@ class Services:
             ),
             secret_store=secret_store,
             sandbox=Sandbox.from_workspace(workspace),
+            registry_settings=registry_settings,
+            registry=open_registry(registry_settings, root=workspace.root) if registry_settings else None,
         )
 
 
