@@ -95,6 +95,7 @@ RESOURCES: dict[str, _Resource] = {
     "services": _Resource("/api/v1", "services"),
     "secrets": _Resource("/api/v1", "secrets"),
     "leases": _Resource("/apis/coordination.k8s.io/v1", "leases"),
+    "events": _Resource("/api/v1", "events"),
 }
 
 
@@ -338,6 +339,50 @@ class Cluster:
         raise Conflict(
             f"patch {kind}/{name} in {namespace}: still conflicting after {attempts} attempts", 409
         )
+
+    def pod_log(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None = None,
+        tail_lines: int | None = None,
+        follow: bool = False,
+        on_open: Callable[[Any], None] | None = None,
+    ) -> Iterator[str]:
+        """A container's output, line by line (``kubectl logs``); with ``follow`` the stream stays
+        open until the container stops, the pod goes away or ``on_open``'s response is shut."""
+        query: list[tuple[str, Any]] = []
+        if container:
+            query.append(("container", container))
+        if tail_lines is not None:
+            query.append(("tailLines", tail_lines))
+        if follow:
+            query.append(("follow", "true"))
+        path = RESOURCES["pods"].path(namespace, pod) + "/log"
+        # A followed log may stay silent for long: only the connect is timed.
+        timeout = (self.request_timeout[0], None) if follow else self.request_timeout
+        try:
+            response = self._http("GET", path, query=query, timeout=timeout)  # type: ignore[arg-type]
+        except ApiException as error:
+            if error.status == 404:
+                raise NotFound(f"log of pod {pod} in {namespace}: not found", 404) from error
+            raise ClusterError(f"log of pod {pod}: {_reason(error)}", error.status) from error
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise ClusterUnreachable(f"cannot reach the cluster {self.name}: {_short(error)}") from error
+        if on_open is not None:
+            on_open(response)
+        try:
+            buffer = b""
+            for chunk in response.stream(amt=None, decode_content=False):
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    yield line.decode("utf-8", "replace")
+            if buffer:
+                yield buffer.decode("utf-8", "replace")
+        finally:
+            response.release_conn()
 
     def watch_stream(
         self,

@@ -518,7 +518,8 @@ def _start_owner(
             with contextlib.suppress(OSError):
                 state_file.replace(state_file.with_name(f"{state_file.name}.broken-{int(time.time())}"))
     loop = LoopThread()
-    api_server = SimulatedApiServer(store=store)
+    # A simulated container logs a line every 10 simulated seconds (1 s at the demo's time scale).
+    api_server = SimulatedApiServer(store=store, log_interval=max(0.05, 10 * time_scale))
     controller = SimulatedController(store, time_scale=time_scale, timings=timings)
 
     async def boot() -> tuple[str, kmock.Server]:

@@ -250,6 +250,7 @@ class SimulatedController:
             if status != pod.get("status"):
                 written = self._write_status(PODS, meta["namespace"], meta["name"], status)
                 version = written["metadata"]["resourceVersion"] if written else version
+                self._lifecycle_events(pod, status)
                 self._pod_event(pod, status)
             self._pod_cache[meta["uid"]] = (version, faults, due_at)
         for uid in set(self._pod_starts) - alive:
@@ -257,6 +258,26 @@ class SimulatedController:
         for uid in set(self._pod_cache) - alive:
             del self._pod_cache[uid]
             self._pod_reasons.pop(uid, None)
+
+    def _lifecycle_events(self, pod: Obj, status: Obj) -> None:
+        """The kubelet's Normal events as a container (re)starts: Pulling/Pulled once, then
+        Created/Started every time it starts (a crash loop bumps their count)."""
+        before = {
+            cs.get("name"): ((cs.get("state") or {}).get("running") or {}).get("startedAt")
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []
+        }
+        images = {c.get("name"): c.get("image", "") for c in (pod.get("spec") or {}).get("containers") or []}
+        for cs in status.get("containerStatuses") or []:
+            name = cs.get("name")
+            started = ((cs.get("state") or {}).get("running") or {}).get("startedAt")
+            if not started or before.get(name) == started:
+                continue
+            image = images.get(name, "")
+            if not cs.get("restartCount"):
+                self.record_event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+                self.record_event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
+            self.record_event(pod, "Normal", "Created", f"Created container {name}")
+            self.record_event(pod, "Normal", "Started", f"Started container {name}")
 
     def _pod_event(self, pod: Obj, status: Obj) -> None:
         uid = pod["metadata"]["uid"]
@@ -302,6 +323,13 @@ class SimulatedController:
                 for pod in victims:
                     with contextlib.suppress(errors.ApiError):
                         self.store.delete(PODS, meta["namespace"], pod["metadata"]["name"])
+                        for container in (pod.get("spec") or {}).get("containers") or []:
+                            self.record_event(
+                                pod, "Normal", "Killing", f"Stopping container {container.get('name', '')}"
+                            )
+                        self.record_event(
+                            rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}"
+                        )
                 pods = [p for p in pods if p not in victims]
             ready = sum(1 for p in pods if _is_ready(p))
             # ReplicaSetStatus.replicas is required (no omitempty); the other counts are omitted at 0.
@@ -338,6 +366,14 @@ class SimulatedController:
                     raise
                 continue
             self._pod_starts[created["metadata"]["uid"]] = (time.monotonic(), time.time())
+            self.record_event(rs, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+            node = created["spec"].get("nodeName", "")
+            self.record_event(
+                created,
+                "Normal",
+                "Scheduled",
+                f"Successfully assigned {meta['namespace']}/{created['metadata']['name']} to {node}",
+            )
             return created
         raise RuntimeError("could not find a free pod name")
 
@@ -709,13 +745,15 @@ class SimulatedController:
                 "firstTimestamp": stamp,
                 "lastTimestamp": stamp,
                 "source": {
-                    "component": "deployment-controller"
-                    if involved.get("kind") == "Deployment"
-                    else "kubelet"
+                    "component": _SOURCES.get(reason, _KIND_SOURCES.get(str(involved.get("kind")), "kubelet"))
                 },
                 "reportingComponent": "idp-console-simulator",
             },
         )
+
+
+_KIND_SOURCES = {"Deployment": "deployment-controller", "ReplicaSet": "replicaset-controller"}
+_SOURCES = {"Scheduled": "default-scheduler"}
 
 
 def _revision(rs: Obj) -> int:

@@ -32,11 +32,11 @@ import yaml
 from kmock import KubernetesEmulator
 from typing_extensions import override
 
-from . import errors
+from . import errors, logs
 from .errors import ApiError
 from .faults import ApiFaults
 from .patching import json_merge_patch, json_patch, strategic_merge_patch
-from .resources import BY_GVR, RESOURCES, ResourceType
+from .resources import BY_GVR, PODS, RESOURCES, ResourceType
 from .routes import ApiPath, parse_api_path
 from .selectors import FieldRequirement, parse_field_selector, parse_label_selector
 from .store import PROGRESS, Obj, ObjectStore, Watcher
@@ -88,7 +88,12 @@ class SimulatedApiServer(KubernetesEmulator):
     # Called (awaited) after every accepted write and before its answer: the owner makes the write
     # durable there, so an acknowledged write survives a kill -9 of any process.
     persist: Callable[[], Awaitable[None]] | None = None
+    # Real seconds between two lines a simulated container writes (see `logs`).
+    log_interval: float = 1.0
     _last_activity: float = attrs.field(factory=time.monotonic, init=False)
+    # Every HTTP request received (a watch counts once, when it opens): for "idle → no requests".
+    request_count: int = attrs.field(default=0, init=False)
+    _following: int = attrs.field(default=0, init=False)  # open ``follow=true`` log streams
     _open_watches: dict[Watcher, tuple[str, aiohttp.web.BaseRequest | None]] = attrs.field(
         factory=dict, init=False
     )
@@ -119,13 +124,14 @@ class SimulatedApiServer(KubernetesEmulator):
 
     def idle_for(self) -> float:
         """Seconds since the last request ended, or 0 while a watch is open (a client is there)."""
-        if self._open_watches:
+        if self._open_watches or self._following:
             return 0.0
         return time.monotonic() - self._last_activity
 
     @override
     async def __call__(self, raw_request: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         self._last_activity = time.monotonic()
+        self.request_count += 1
         call = ApiCall(
             method=raw_request.method.upper(),
             path=raw_request.path,
@@ -234,7 +240,7 @@ class SimulatedApiServer(KubernetesEmulator):
                         "singularName": "",
                         "namespaced": resource.namespaced,
                         "kind": kind,
-                        "verbs": ["get", "patch", "update"],
+                        "verbs": ["get"] if sub == "log" else ["get", "patch", "update"],
                         **({"group": "autoscaling", "version": "v1"} if sub == "scale" else {}),
                     }
                 )
@@ -255,6 +261,10 @@ class SimulatedApiServer(KubernetesEmulator):
         if sub is not None and sub not in resource.subresources:
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({sub})")
         params = call.params
+        if sub == "log":
+            if method != "GET" or name is None:
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {call.path}")
+            return await self._serve_log(call, namespace, name)
         if method == "GET" and call.is_watch:
             return await self._serve_watch_stream(call, resource, namespace, name)
         table = wants_table(call.headers.get("Accept", ""))
@@ -396,6 +406,54 @@ class SimulatedApiServer(KubernetesEmulator):
             "metadata": {"resourceVersion": str(self.store.resource_version)},
             "items": deleted,
         }
+
+    # ------------------------------------------------------------------ logs
+
+    async def _serve_log(self, call: ApiCall, namespace: str | None, name: str) -> aiohttp.web.StreamResponse:
+        """``pods/{name}/log``: plain text; with ``follow=true`` a stream until the run ends or the
+        pod is deleted (or the client leaves)."""
+        request = logs.LogRequest.parse(call.params)
+        pod = self.store.get(PODS, namespace, name, copy_=False)
+        if pod is None:
+            raise errors.not_found("Pod", name)
+        container = call.params.get("container") or None
+        view = logs.LogView(logs.container_run(pod, container), self.log_interval)
+        now = time.time()
+        count = view.count_at(now)
+        first = view.first_index(request, count, now)
+        if not request.follow:
+            body = b"".join(view.render(i, request) for i in range(first, count))
+            return aiohttp.web.Response(body=body, content_type="text/plain")
+        raw = call.raw
+        response = aiohttp.web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(raw)
+        uid = pod["metadata"].get("uid")
+        self._following += 1  # a client is there: the server is not idle
+        try:
+            index = first
+            while True:
+                count = view.count_at(time.time())
+                if index < count:
+                    await response.write(b"".join(view.render(i, request) for i in range(index, count)))
+                    index = count
+                current = self.store.get(PODS, namespace, name, copy_=False)
+                if current is None or current["metadata"].get("uid") != uid:
+                    break  # the pod is gone: kubectl logs -f ends
+                if view.run.finished is not None and index >= view.count_at(float("inf")):
+                    break  # the run ended (crashed): its log is complete
+                if raw.transport is None or raw.transport.is_closing():
+                    return response
+                due = view.run.started + index * view.interval
+                await asyncio.sleep(min(max(due - time.time(), 0.01), _IDLE_CHECK))
+        except (ConnectionResetError, ConnectionError):
+            return response
+        finally:
+            self._following -= 1
+            self._last_activity = time.monotonic()
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
+        return response
 
     # ------------------------------------------------------------------ watch
 

@@ -105,6 +105,8 @@ class FakePrometheus:
         app = aiohttp.web.Application()
         app.router.add_route("GET", "/api/v1/query", self._query)
         app.router.add_route("POST", "/api/v1/query", self._query)
+        app.router.add_route("GET", "/api/v1/query_range", self._query_range)
+        app.router.add_route("POST", "/api/v1/query_range", self._query_range)
         app.router.add_route("GET", "/-/healthy", self._healthy)
         app.router.add_route("GET", "/-/ready", self._healthy)
         app.router.add_route("POST", "/sim/error-rate", self._set_rate)
@@ -150,6 +152,20 @@ class FakePrometheus:
             result.append({"metric": metric, "value": [round(time.time(), 3), _format(value)]})
         body = {"status": "success", "data": {"resultType": "vector", "result": result}}
         return aiohttp.web.json_response(body)
+
+    async def _query_range(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        from .prometheus_range import RangeError, query_range
+
+        params: dict[str, Any] = dict(request.query)
+        if request.method == "POST":
+            params.update(await request.post())
+        with self._lock:
+            self.queries.append(str(params.get("query") or ""))
+            del self.queries[:-200]
+        try:
+            return aiohttp.web.json_response(query_range(self, params))
+        except RangeError as error:
+            return _error(400, "bad_data", str(error))
 
     async def _set_rate(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
         body = await request.json()

@@ -45,7 +45,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "", "v1", "namespaces", "Namespace", namespaced=False, subresources=("status",), short_names=("ns",)
     ),
-    ResourceType("", "v1", "pods", "Pod", subresources=("status",), short_names=("po",)),
+    ResourceType("", "v1", "pods", "Pod", subresources=("status", "log"), short_names=("po",)),
     ResourceType("", "v1", "services", "Service", subresources=("status",), short_names=("svc",)),
     ResourceType("", "v1", "events", "Event", short_names=("ev",)),
     ResourceType("", "v1", "configmaps", "ConfigMap", short_names=("cm",)),

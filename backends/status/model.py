@@ -1,0 +1,109 @@
+"""What the status view shows: one cell per service × environment, and the verdict on its health.
+
+The verdict never relies on colour: every :class:`Health` has a mark (✔ ! ✖ ? –) and a word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from backends.deploy.history import DeployRecord
+
+
+class Health(StrEnum):
+    HEALTHY = "healthy"
+    DEPLOYING = "deploying"  # a canary or a rollout is in progress
+    DEGRADED = "degraded"  # serving, but not every pod is ready, or pods restart
+    DOWN = "down"  # no ready pod, or the rollout failed
+    UNREACHABLE = "unreachable"  # the environment's cluster does not answer
+    ABSENT = "absent"  # not deployed in this environment
+
+    @property
+    def mark(self) -> str:
+        return _MARKS[self]
+
+
+_MARKS = {
+    Health.HEALTHY: "✔",
+    Health.DEPLOYING: "!",
+    Health.DEGRADED: "!",
+    Health.DOWN: "✖",
+    Health.UNREACHABLE: "?",
+    Health.ABSENT: "–",
+}
+
+# Restarts within the last hour from which a fully ready service still counts as degraded.
+RESTARTS_DEGRADED = 3
+BAD_REASONS = frozenset(
+    {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCell:
+    """A service in one environment, as the status list shows it."""
+
+    service: str
+    environment: str
+    namespace: str
+    health: Health
+    reason: str = ""  # why the health is what it is, in a few words ("2/4 ready", "CrashLoopBackOff")
+    version: str = ""
+    canary_version: str = ""
+    ready: int = 0
+    desired: int = 0
+    restarts_1h: int = 0
+    last_deploy: DeployRecord | None = None
+    error: str = ""  # the environment's error when it is unreachable
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["health"] = str(self.health)
+        data["mark"] = self.health.mark
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class PodRow:
+    """One pod on the service page."""
+
+    name: str
+    track: str
+    version: str
+    phase: str
+    ready: bool
+    restarts: int
+    age_seconds: float
+    node: str
+    reason: str = ""
+    containers: tuple[str, ...] = ()
+
+
+def verdict(
+    *,
+    desired: int,
+    ready: int,
+    restarts_1h: int,
+    bad_reason: str,
+    canary: bool,
+    rolling: bool,
+    rollout_failed: bool,
+) -> tuple[Health, str]:
+    """The health of one cell and the few words that explain it (the order is the priority)."""
+    if rollout_failed:
+        return Health.DOWN, "rollout failed"
+    if desired > 0 and ready == 0:
+        return Health.DOWN, bad_reason or "no pod ready"
+    if bad_reason:
+        return Health.DEGRADED, bad_reason
+    if canary:
+        return Health.DEPLOYING, "canary"
+    if rolling:
+        return Health.DEPLOYING, "rolling out"
+    if ready < desired:
+        return Health.DEGRADED, f"{ready}/{desired} ready"
+    if restarts_1h >= RESTARTS_DEGRADED:
+        return Health.DEGRADED, f"{restarts_1h} restarts in 1 h"
+    return Health.HEALTHY, ""

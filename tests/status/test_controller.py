@@ -1,0 +1,136 @@
+"""The status controller on the simulated cluster: one cell per service × environment, from watches."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from backends.deploy.engine import DeployContext
+from backends.deploy.events import Outcome
+from backends.deploy.history import DeployHistory, DeployRecord
+from backends.kube.cluster import Cluster
+from backends.kube.sim import PodFault
+from backends.kube.sim.cluster import SimulatedCluster
+from backends.status import Health, StatusController, status_services, targets_for
+from tests.status.conftest import environments, status_catalog, unreachable_kubeconfig, wait_for
+
+
+def _controller(context: DeployContext, changes: list | None = None) -> StatusController:
+    lock = threading.Lock()
+
+    def changed(service: str, env: str) -> None:
+        if changes is not None:
+            with lock:
+                changes.append((service, env))
+
+    services = status_services(status_catalog().entities)
+    return StatusController(
+        targets_for(context, services), history=context.history, on_change=changed
+    ).start()
+
+
+def _quiet(changes: list, window: float = 0.3) -> None:
+    """Wait until no cell has changed for ``window`` seconds, then forget what changed."""
+
+    def still() -> bool:
+        changes.clear()
+        time.sleep(window)
+        return not changes
+
+    wait_for(still)
+
+
+def _healthy(controller: StatusController) -> bool:
+    return all(cell.health is Health.HEALTHY for cell in controller.cells())
+
+
+def test_cells_show_what_runs_and_how_healthy(context: DeployContext) -> None:
+    context.history.start(
+        DeployRecord("d1", "deploy", "payment-service", "production", "production", "payment-service",
+                     "jane.doe", "v1.2.0", "v1.3.0", started_at=time.time() - 600)
+    )  # fmt: skip
+    context.history.finish("d1", Outcome.SUCCEEDED, "v1.3.0")
+    with _controller(context) as controller:
+        wait_for(lambda: _healthy(controller))
+        cell = controller.cell("payment-service", "production")
+        assert (cell.version, cell.ready, cell.desired, cell.restarts_1h) == ("v1.3.0", 3, 3, 0)
+        assert (cell.health.mark, str(cell.health)) == ("✔", "healthy")
+        assert cell.last_deploy is not None and cell.last_deploy.user == "jane.doe"
+        assert controller.cell("invoice-service", "staging").last_deploy is None
+        pods = controller.pods("payment-service", "production")
+        assert len(pods) == 3 and all(
+            p.ready and p.node == "sim-node-1" and p.track == "stable" for p in pods
+        )
+
+
+def test_a_pod_change_updates_only_its_row(context: DeployContext, sim: SimulatedCluster) -> None:
+    changes: list[tuple[str, str]] = []
+    with _controller(context, changes) as controller:
+        wait_for(lambda: _healthy(controller))
+        cluster = controller.target("payment-service", "production").cluster
+        assert cluster is not None
+        _quiet(changes)  # the simulated controller's own status writes have settled
+        pod = controller.pods("payment-service", "production")[0].name
+        cluster.delete("pods", "production", pod)
+        wait_for(lambda: pod not in {p.name for p in controller.pods("payment-service", "production")})
+        assert set(changes) == {("payment-service", "production")}
+        # …and the ReplicaSet's replacement brings the row back to full health.
+        wait_for(lambda: controller.cell("payment-service", "production").health is Health.HEALTHY)
+
+
+def test_crash_loop_counts_restarts_and_degrades(context: DeployContext, sim: SimulatedCluster) -> None:
+    sim.controller.set_fault("invoice-service", PodFault(crash_loop=True))
+    with _controller(context) as controller:
+        cell = wait_for(
+            lambda: (c := controller.cell("invoice-service", "staging")).restarts_1h >= 2 and c,
+            timeout=20,
+        )
+        assert cell.health in (Health.DOWN, Health.DEGRADED)
+        assert cell.health.mark in ("✖", "!")
+        assert cell.reason == "CrashLoopBackOff"
+        assert controller.cell("payment-service", "staging").restarts_1h == 0
+
+
+def test_an_unreachable_cluster_is_named_and_the_rest_shown(
+    sim: SimulatedCluster, tmp_path: Path, context: DeployContext
+) -> None:
+    broken = unreachable_kubeconfig(tmp_path / "broken")
+    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+    context.environments_section = environments(kubeconfig, broken=broken)
+    with _controller(context) as controller:
+        wait_for(lambda: controller.cell("payment-service", "staging").health is Health.HEALTHY)
+        cell = controller.cell("payment-service", "production")
+        assert cell.health is Health.UNREACHABLE and cell.health.mark == "?"
+        assert "production is not reachable" in cell.error
+        assert list(controller.unreachable()) == ["production"]
+
+
+def test_idle_controller_sends_no_requests(context: DeployContext, sim: SimulatedCluster) -> None:
+    with _controller(context) as controller:
+        wait_for(lambda: _healthy(controller))
+        assert controller.wait_synced()
+        assert sim.api_server is not None
+        time.sleep(0.5)  # the controller's last pod status writes reach the watches
+        before = sim.api_server.request_count
+        watches = sum(w.stats.watches for w in controller.watches)
+        time.sleep(1.5)
+        assert sim.api_server.request_count == before
+        assert sum(w.stats.watches for w in controller.watches) == watches
+
+
+def test_history_read_again_when_a_deploy_ends(context: DeployContext, tmp_path: Path) -> None:
+    history: DeployHistory = context.history
+    history.start(
+        DeployRecord("d2", "deploy", "invoice-service", "staging", "staging", "invoice-service",
+                     "omar", "v1.2.0", "v1.4.0", started_at=time.time())
+    )  # fmt: skip
+    with _controller(context) as controller:
+        wait_for(lambda: _healthy(controller))
+        assert controller.deploys_in_progress() == [("invoice-service", "staging")]
+        history.finish("d2", Outcome.ROLLED_BACK, "v1.2.0", "error rate 7 %")
+        assert controller.refresh_history() == [("invoice-service", "staging")]
+        record = controller.cell("invoice-service", "staging").last_deploy
+        assert record is not None and record.outcome == Outcome.ROLLED_BACK
+        cluster: Cluster | None = controller.target("invoice-service", "staging").cluster
+        assert cluster is not None
