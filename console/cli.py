@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from backends import paths
+from backends.history.errors import HistoryError
 from backends.paths import PathsError
 from console.commands import COMMAND_MODULES, CommandError
 
@@ -58,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"idp-console: {error}", file=sys.stderr)
         return error.exit_code
     except PathsError as error:  # e.g. IDP_CONSOLE_HOME is a file: one line, not a traceback
+        print(f"idp-console: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except HistoryError as error:  # the history store is down, refuses the password, is too new
         print(f"idp-console: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

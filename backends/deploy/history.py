@@ -379,18 +379,23 @@ class DeployHistory:
         ]  # fmt: skip
 
 
+def open_store(value: str | None, root: Path | None = None, *, secrets: SecretStore | None = None) -> Store:
+    """The store a ``history:`` value names (None: the SQLite file in the state dir)."""
+    if not value:
+        return SqliteStore(paths.state_dir() / HISTORY_FILE)
+    target = parse_history_url(value, root)
+    if isinstance(target, Path):
+        return SqliteStore(target)
+    from backends.history.postgres import PostgresStore
+    from backends.secrets import default_secret_store
+
+    return PostgresStore(target, (secrets or default_secret_store()).get(PASSWORD_SECRET))
+
+
 def open_history(workspace: Workspace | None = None, *, secrets: SecretStore | None = None) -> DeployHistory:
     """The history ``workspace`` names with ``history:`` (a PostgreSQL URL or a SQLite path), else
     the SQLite file in the state dir. Never connects to a server here: an unreachable one is an
     error when the history is used (a deploy refuses to start), not when a console opens."""
     value = workspace.raw.get("history") if workspace is not None else None
-    if not value:
-        return DeployHistory()
-    target = parse_history_url(str(value), workspace.root if workspace is not None else None)
-    if isinstance(target, Path):
-        return DeployHistory(target)
-    from backends.history.postgres import PostgresStore
-    from backends.secrets import default_secret_store
-
-    password = (secrets or default_secret_store()).get(PASSWORD_SECRET)
-    return DeployHistory(store=PostgresStore(target, password))
+    root = workspace.root if workspace is not None else None
+    return DeployHistory(store=open_store(str(value) if value else None, root, secrets=secrets))

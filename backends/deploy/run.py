@@ -49,6 +49,7 @@ from backends.deploy.lease import DeployLease, LeaseHeld, LeaseLost, canonical_s
 from backends.deploy.prechecks import DeployRefused, DeployTarget, check_version, lease_refusal
 from backends.deploy.provision import first_rollout
 from backends.deploy.weights import split_replicas
+from backends.history.errors import HistoryError
 from backends.kube.cluster import ClusterError, Conflict
 from backends.kube.rollout import progress_deadline_exceeded, rollout_status
 from backends.kube.watch import ResourceWatch
@@ -379,6 +380,12 @@ class DeployRun:
     # -- pre-checks -------------------------------------------------------------------------------
     def _prechecks(self) -> dict[str, Any]:
         context = self.context
+        try:  # the audit trail is a guardrail: a deploy that cannot record itself does not start
+            context.history.ping()
+        except HistoryError as error:
+            raise DeployRefused(
+                f"{error} — nothing was changed; a deploy starts only once it can be recorded"
+            ) from None
         if self.version and self.resume_point is None:
             check_version(self.version)  # deploy VERSION / rollback --to VERSION, before any API call
         environment = context.environment(self.environment_name)

@@ -108,3 +108,15 @@ def parse_history_url(value: str, root: Path | None = None) -> PostgresTarget | 
 def _no_secret(text: str) -> str:
     # urllib's messages quote the offending part (a port), never the whole URL; keep it short anyway.
     return text.splitlines()[0][:80]
+
+
+def validate_history_setting(value: object, root: Path | None = None) -> None:
+    """``history:`` as the workspace loader checks it: a ConfigError pointing at its line."""
+    from backends.config_checks import ConfigError
+
+    if not isinstance(value, str):
+        raise ConfigError(("history",), "expected a postgresql:// URL or a path to a SQLite file")
+    try:
+        parse_history_url(value, root)
+    except HistoryConfigError as error:
+        raise ConfigError(("history",), str(error)) from None

@@ -34,9 +34,20 @@ def workspace_from_args(args: argparse.Namespace):  # noqa: ANN201 - avoids impo
 
 
 def _modules() -> list[ModuleType]:
-    from console.commands import agent, catalog, deploy, docs, doctor, init, metrics, scaffold, serve_ssh
+    from console.commands import (
+        agent,
+        catalog,
+        deploy,
+        docs,
+        doctor,
+        history,
+        init,
+        metrics,
+        scaffold,
+        serve_ssh,
+    )
 
-    return [catalog, scaffold, deploy, docs, doctor, agent, serve_ssh, init, metrics]
+    return [catalog, scaffold, deploy, docs, doctor, agent, serve_ssh, init, metrics, history]
 
 
 COMMAND_MODULES: list[ModuleType] = _modules()

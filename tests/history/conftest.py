@@ -10,6 +10,7 @@ import pytest
 
 from backends.deploy.history import DeployHistory, open_history
 from backends.workspace import Workspace
+from tests.deploy.conftest import sim  # noqa: F401 - the simulated cluster, for deploys into the store
 from tests.pg import TEST_PASSWORD, PostgresServer, running_server
 
 
