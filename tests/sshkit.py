@@ -11,7 +11,9 @@ import contextlib
 import fcntl
 import os
 import re
+import shlex
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SSHD = "/usr/sbin/sshd"
 _ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-B]|\x1b[=>78]")
 
 
@@ -303,3 +306,102 @@ def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:  # noq
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children …), as /proc knows them now."""
+    found, queue = [], [pid]
+    while queue:
+        for child in children(queue.pop()):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+    return False
+
+
+def tui_command(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """A shell command (for ``ForceCommand``) running the idp-console TUI with its own state dir."""
+    variables = {"IDP_CONSOLE_HOME": str(home), "IDP_CONSOLE_SIMULATION": "in-process", **(env or {})}
+    assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in variables.items())
+    app = " ".join(shlex.quote(part) for part in (sys.executable, "-m", "console.cli", *args))
+    return f"cd {shlex.quote(str(ROOT))} && exec env {assignments} {app}"
+
+
+class OpenSshServer:
+    """The distribution's sshd on a free loopback port whose only command is ``command``
+    (``ForceCommand``), with its own config, host key and authorized_keys in ``workdir``; the
+    client key it accepts is ``client_key``. Stopping it ends every session process it forked."""
+
+    def __init__(self, workdir: Path, command: str) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        host_key = keygen(workdir / "ssh_host_ed25519_key", "host")
+        self.client_key = keygen(workdir / "client_key", "engineer")
+        (workdir / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
+        self.port = free_port()
+        self.log_path = workdir / "sshd.log"
+        config = workdir / "sshd_config"
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {host_key}",
+                    f"PidFile {workdir / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {workdir / 'authorized_keys'}",
+                    "StrictModes no",  # the temp dir is not the user's home
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "PermitRootLogin prohibit-password",
+                    "AcceptEnv COLORTERM",
+                    f"ForceCommand {command}",
+                    "",
+                ]
+            )
+        )
+        if os.geteuid() == 0:
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation dir
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [SSHD, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+        if not wait_until(lambda: _accepts(self.port) or self.process.poll() is not None, 20):
+            self.stop()
+            raise RuntimeError(f"sshd did not listen: {self.log_path.read_text()}")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"sshd exited: {self.log_path.read_text()}")
+
+    def sessions(self) -> list[int]:
+        """Every process serving a connection now: sshd's per-connection ones and what they run."""
+        return descendants(self.process.pid)
+
+    def stop(self) -> None:
+        forked = self.sessions()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for pid in forked:  # per-connection sshd processes left behind by a failed test
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def __enter__(self) -> OpenSshServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
