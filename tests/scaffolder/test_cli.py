@@ -23,9 +23,9 @@ def test_scaffold_golden_path_non_interactively(
     assert code == 0, out + err
     assert "✓ fetch-service: Render the service source — done" in out
     assert "✓ publish: Publish to git — done" in out
-    assert "✓ provision: Provision in the first environment — done" in out
-    assert "deployment/cli-svc created in staging" in out  # the demo's simulated cluster
-    assert "service/cli-svc created in staging" in out
+    assert "✓ database: Generate the database passwords — done" in out
+    assert "Simulated CI run" in out and "registry.acme.example/team-payments/cli-svc:v0.1.0" in out
+    assert "✓ ci: First CI run — done" in out
     assert "✓ register: Register in the catalog — done" in out
     assert "Registered component:default/cli-svc" in out
     assert "→ Open in catalog: component:default/cli-svc" in out

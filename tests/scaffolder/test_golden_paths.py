@@ -84,8 +84,12 @@ def test_every_language_renders_a_complete_service(tmp_path: Path, language: str
     for required in [
         "Dockerfile",
         ".github/workflows/ci.yaml",
-        "k8s/deployment.yaml",
-        "k8s/service.yaml",
+        "deploy/base/kustomization.yaml",
+        "deploy/base/deployment.yaml",
+        "deploy/base/service.yaml",
+        "deploy/base/database.yaml",
+        "deploy/overlays/staging/kustomization.yaml",
+        "deploy/overlays/production/kustomization.yaml",
         "catalog-info.yaml",
         "mkdocs.yml",
         "docs/index.md",
@@ -101,7 +105,7 @@ def test_every_language_renders_a_complete_service(tmp_path: Path, language: str
     )
     assert "${{" not in rendered and "{%" not in rendered
     deployment, service = (
-        yaml.safe_load((out / f"k8s/{n}.yaml").read_text()) for n in ("deployment", "service")
+        yaml.safe_load((out / f"deploy/base/{n}.yaml").read_text()) for n in ("deployment", "service")
     )
     name = f"svc-{language}"
     assert deployment["metadata"]["labels"]["app"] == name
@@ -110,12 +114,15 @@ def test_every_language_renders_a_complete_service(tmp_path: Path, language: str
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz" and container["livenessProbe"]
     assert container["resources"]["limits"] and container["resources"]["requests"]
     assert [e["name"] for e in container["env"]] == ["PORT", "DATABASE_URL"]
+    # The image CI pushes (registry.local without a registry configured), at the first version.
+    assert container["image"] == f"registry.local/team-payments/{name}:v0.1.0"
     assert service["spec"]["selector"] == {"app": name}
     entity = yaml.safe_load((out / "catalog-info.yaml").read_text())
     annotations = entity["metadata"]["annotations"]
     assert annotations["backstage.io/techdocs-ref"] == "dir:."
     assert annotations["backstage.io/kubernetes-id"] == name
     assert annotations["idp-console.dev/golden-path"] == "microservice-golden-path"
+    assert annotations["idp-console.dev/image"] == f"registry.local/team-payments/{name}"
     assert entity["spec"]["owner"] == "group:default/team-payments"
     assert entity["spec"]["system"] == "system:default/billing-platform"
     assert entity["metadata"]["description"] == "A 'quoted' \"service\""
@@ -136,36 +143,48 @@ def test_python_variant_passes_its_own_tests(tmp_path: Path) -> None:
     assert "Ran 1 test" in result.stderr and "OK" in result.stderr
 
 
-def test_full_golden_path_publishes_provisions_and_registers(tmp_path: Path) -> None:
+def test_full_golden_path_publishes_tags_and_registers(tmp_path: Path) -> None:
+    from backends.registry import FileRegistry, RegistrySettings
+
     catalog = load_catalog(load_demo_workspace())
-    applier = RecordingApplier()
+    registry = FileRegistry(tmp_path / "registry", host="registry.acme.example")
     events, _ = render(
         tmp_path,
         "python",
         catalog=catalog,
         register=catalog.register,
-        applier=applier,
-        environments=["staging"],
+        environments=["staging", "production"],
+        registry_settings=RegistrySettings(host="registry.acme.example", url=str(tmp_path / "registry")),
+        registry=registry,
     )
     assert step_status(events) == {
+        "image": "done",
         "fetch-service": "done",
         "fetch-platform": "done",
         "publish": "done",
-        "provision": "done",
+        "database": "done",
+        "ci": "done",
         "register": "done",
     }
-    assert [(env, [m["kind"] for m in ms]) for env, ms in applier.applied] == [
-        ("staging", ["Deployment", "Service"])
-    ]
+    log = log_text(events)
+    assert "Simulated CI run" in log
+    assert registry.tags("registry.acme.example/team-payments/svc-python") == ["v0.1.0"]
+    remote = tmp_path / "git/team-payments/svc-python.git"
+    import git
+
+    assert [t.name for t in git.Repo(remote).tags] == ["v0.1.0"]
     created = catalog.get("component:default/svc-python")
     assert created is not None and created.owner == "group:default/team-payments"
     links = finished(events).outputs["links"]
-    assert links[0]["url"] == str(tmp_path / "git/team-payments/svc-python.git")
+    assert links[0]["url"] == str(remote)
     assert links[1] == {
         "title": "Open in catalog",
         "icon": "catalog",
         "entityRef": "component:default/svc-python",
     }
+    next_steps = finished(events).outputs["text"][0]["content"]
+    assert "idp-console deploy svc-python --env staging --version v0.1.0" in next_steps
+    assert "idp-console deploy svc-python --env production --version v0.1.0" in next_steps
 
 
 def test_docs_site_golden_path(tmp_path: Path) -> None:
