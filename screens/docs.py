@@ -203,29 +203,15 @@ class DocsScreen(ConsoleScreen):
     # -- the list of sites -------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="docs-sites", name="find docs", exit_on_error=False)
     def find_sites(self) -> None:
-        from backends.docs import TECHDOCS_REF, locate_docs
+        from backends.docs.discovery import discover_docs
 
         catalog = self.ctx.catalog
         if catalog is None:
             return
-        found: list[tuple[str, str, str]] = []
-        checked_dirs: set[str] = set()  # one fallback look per folder, found or not (10k entities)
-        for entity in catalog.entities:
-            if entity.kind.lower() in ("user", "group", "location", "domain"):
-                continue
-            ref = entity.ref.canonical
-            title = entity.title or entity.name
-            annotation = entity.annotations.get(TECHDOCS_REF)
-            if annotation:
-                found.append((ref, title, str(annotation)))
-                continue
-            folder = str(entity.position.file).rpartition("/")[0]
-            if folder in checked_dirs:
-                continue  # a shared fallback folder is listed once, under its first entity
-            checked_dirs.add(folder)
-            location = locate_docs(entity, root=self.ctx.workspace.root, checkout=_no_fetch)
-            if location.error is None:
-                found.append((ref, title, f"fallback: {location.source}"))
+        found = [
+            (entry.entity_ref, entry.title, entry.how)
+            for entry in discover_docs(catalog.entities, root=self.ctx.workspace.root)
+        ]
         found.sort(key=lambda item: item[1].lower())
         self.post_message(SitesFound(found))
 
@@ -583,7 +569,3 @@ class DocsScreen(ConsoleScreen):
         link = f"{base}{href}" if base else href
         self.app.copy_to_clipboard(link)
         self.notify(f"Copied {link}", timeout=4)
-
-
-def _no_fetch(url: str, ref: str) -> Any:
-    raise RuntimeError("not fetched while listing")  # listing docs must never clone repositories

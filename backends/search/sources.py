@@ -10,7 +10,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from backends.docs import TECHDOCS_REF, DocSite, load_page, load_site
+from backends.docs import DocSite, load_page, load_site
+from backends.docs.discovery import discover_docs
 from backends.docs.location import Checkout
 from backends.docs.markdown import plain_text
 from backends.search.model import ResultType, SearchDocument, SearchTarget, Section
@@ -132,16 +133,8 @@ def docs_documents(
     """
     checkout = checkout or _no_remote_checkout
     claimed = claimed if claimed is not None else {}
-    fallback_dirs: set[str] = set()
-    for entity in entities:
-        if entity.kind.lower() in ("user", "group", "location"):
-            continue
-        if TECHDOCS_REF not in entity.annotations:
-            directory = str(Path(str(entity.position.file)).parent)
-            if directory in fallback_dirs:
-                continue
-            fallback_dirs.add(directory)
-        site = load_site(entity, root=root, checkout=checkout, probe_titles=False)
+    for entry in discover_docs(entities, root=root):
+        site = load_site(entry.entity, root=root, checkout=checkout, probe_titles=False)
         if site.root is None:
             continue
         owner = claimed.setdefault(site.root, site.entity_ref)
