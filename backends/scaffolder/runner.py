@@ -185,6 +185,7 @@ class TemplateTask:
         self._tainted_outputs: dict[str, set[str]] = {}
         self._short_taint: dict[str, re.Pattern[str]] = {}
         self._user = self._user_context(user)
+        self._user_name = user or ""
         self._state: dict[str, Any] = {}
         self._cancelled = threading.Event()
         self._files: TaskFiles | None = None
@@ -413,6 +414,8 @@ class TemplateTask:
         elif not self.dry_run and self.keep_dir is None:
             shutil.rmtree(self._files.root, ignore_errors=True)  # pushed already; nothing to keep
             workspace = None
+        if self.status == "completed" and not self.dry_run:
+            yield from self._record_scaffolded()
         yield self._log(None, f"Run completed with status: {self.status}")
         yield TaskFinished(
             status=self.status,  # type: ignore[arg-type]
@@ -423,6 +426,21 @@ class TemplateTask:
             dry_run=self.dry_run,
             duration=round(duration, 4),
         )
+
+    def _record_scaffolded(self) -> Iterator[TaskEvent]:
+        """Tell the services which entities this run registered (a failure is a warning: the
+        entity exists whether or not the history heard of it)."""
+        callback = self.runner.services.on_scaffolded
+        if callback is None:
+            return
+        for output in self.step_outputs.values():
+            ref = output.get("entityRef") if isinstance(output, Mapping) else None
+            if not isinstance(ref, str) or not ref:
+                continue
+            try:
+                callback(ref, self.template.ref, self._user_name)
+            except Exception as error:  # noqa: BLE001 - any store failure is reported the same way
+                yield self._log(None, f"{ref} was not recorded in the deploy history: {error}", "warning")
 
     # -- helpers ------------------------------------------------------------------------------
     def _make_workspace(self) -> TaskFiles:

@@ -32,6 +32,9 @@ class ManifestApplier(Protocol):
 RegisterCallback = Callable[[str], list[Any]]
 """The workspace catalog's ``register(path)``: add the file's entities now, return them."""
 
+ScaffoldedCallback = Callable[[str, str, str], None]
+"""Called when a real run that registered an entity completed: (entity ref, template ref, user)."""
+
 
 @dataclass(slots=True)
 class Services:
@@ -46,6 +49,7 @@ class Services:
     sandbox: Sandbox = field(default_factory=Sandbox)  # where fetch:* may read, expression caps
     registry_settings: Any = None  # backends.registry.RegistrySettings: how images are named
     registry: Any = None  # backends.registry.Registry: where CI pushes (the demo's is a directory)
+    on_scaffolded: ScaffoldedCallback | None = None  # the deploy history: time-to-first-deploy starts here
 
     @classmethod
     def from_workspace(
@@ -77,7 +81,19 @@ class Services:
             sandbox=Sandbox.from_workspace(workspace),
             registry_settings=registry_settings,
             registry=open_registry(registry_settings, root=workspace.root) if registry_settings else None,
+            on_scaffolded=_history_recorder(workspace) if workspace is not None else None,
         )
+
+
+def _history_recorder(workspace: Any) -> ScaffoldedCallback:
+    """Record each new entity in the workspace's deploy history (the scorecard's adoption figures)."""
+
+    def record(entity_ref: str, template: str, user: str) -> None:
+        from backends.deploy.history import open_history
+
+        open_history(workspace).record_scaffold(entity_ref, template, user)
+
+    return record
 
 
 def environment_names(section: Any) -> list[str]:
