@@ -467,6 +467,7 @@ def _load_registrations(builder: _Builder, workspace: Workspace) -> Registration
     """Read the files registered in earlier runs (e.g. services created by the scaffolder)."""
     store = RegistrationStore.for_workspace(workspace.root)
     for registered in store.files():
+        _refresh_checkout(registered.path)
         if not os.path.isfile(registered.path):
             builder.read_problems.append(
                 Problem(
@@ -482,6 +483,24 @@ def _load_registrations(builder: _Builder, workspace: Workspace) -> Registration
         for result in read_documents([registered.path], options):
             builder.add_result(result)
     return store
+
+
+def _refresh_checkout(path: str) -> None:
+    """A file registered from a repository the scaffolder published is read from its working copy
+    under the data dir: bring that copy up to its remote first, so a change pushed there (a lifecycle
+    promoted, a change request merged) shows at the next load."""
+    from backends import paths
+
+    copies = paths.data_dir() / "repos"
+    if not os.path.abspath(path).startswith(str(copies) + os.sep):
+        return
+    from backends.catalog.lifecycle import refresh_working_copy
+
+    top = Path(path).parent
+    while top != copies and not (top / ".git").exists():
+        top = top.parent
+    if top != copies:
+        refresh_working_copy(top)
 
 
 def _options(files: SourceFiles) -> ReadOptions:

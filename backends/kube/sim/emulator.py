@@ -369,7 +369,12 @@ class SimulatedApiServer(KubernetesEmulator):
                 raise errors.bad_request("the name of the object does not match the request")
             meta["name"] = name
             try:
-                return self.store.create(resource, namespace, body, dry_run=call.dry_run), True
+                created = self.store.create(resource, namespace, body, dry_run=call.dry_run)
+                if call.dry_run:
+                    return created, True
+                # The store drops managedFields on create (clients may not set them): record the
+                # applier as the API server does, in a second write.
+                return self.store.update(resource, namespace, name, apply), True
             except ApiError as exc:
                 if exc.status != 409:
                     raise  # lost a race with another create: fall through to a normal apply

@@ -1,0 +1,150 @@
+"""The first deploy of a golden-path service creates it in each environment from its own repository.
+
+A service is rendered and published by the real golden path (a bare git remote and a file registry in
+tmp_path); the deploy engine runs against the simulated cluster over HTTP. Each environment gets the
+objects of ``deploy/overlays/<env>`` at the deployed version: its namespace, its replica count, the
+image CI pushed — applied server-side by ``idp-console`` — and, with a database, the database and the
+Secret the service's Deployment reads, holding the password generated at scaffold time.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from backends.deploy.engine import DeployEngine
+from backends.deploy.events import DeployFinished
+from backends.git.publish import GitSettings
+from backends.kube.sim.cluster import SimulatedCluster
+from backends.registry import FileRegistry, RegistrySettings
+from backends.scaffolder import Services, TaskRunner
+from backends.scaffolder.template import load_template_file
+from backends.secrets import platform_secret_store
+from tests.deploy.conftest import FakeCatalog, collect, demo_catalog, entity, make_context
+from tests.scaffolder.helpers import finished, log_text
+
+GOLDEN = Path(__file__).resolve().parents[2] / "golden_paths" / "microservice-golden-path"
+HOST = "registry.acme.example"
+REPLICAS = {"staging": 2, "production": 3}  # the golden path's overlays
+
+
+def scaffold(tmp_path: Path, name: str, language: str, database: str) -> tuple[Any, FileRegistry, Path]:
+    """Render and publish ``name`` with the golden path; the catalog entity, registry and remote."""
+    registry = FileRegistry(tmp_path / "registry", host=HOST)
+    services = Services(
+        git=GitSettings(remote_base=str(tmp_path / "git")),
+        environments=["staging", "production"],
+        registry_settings=RegistrySettings(host=HOST, url=str(tmp_path / "registry")),
+        registry=registry,
+    )
+    parameters = {"name": name, "owner": "group:default/team-payments", "language": language}
+    parameters |= {"database": database, "port": 8080}
+    out = tmp_path / "out"
+    template = load_template_file(GOLDEN)
+    events = list(TaskRunner(services=services).run(template, parameters, keep_dir=out))
+    assert finished(events).status == "completed", log_text(events)
+    remote = tmp_path / f"git/team-payments/{name}.git"
+    raw = yaml.safe_load((out / "catalog-info.yaml").read_text())
+    annotations = {**raw["metadata"]["annotations"], "backstage.io/source-location": f"url:{remote}"}
+    # Lifecycle promotion has its own tests: here the service may go everywhere.
+    spec = {**raw["spec"], "lifecycle": "production"}
+    return entity("Component", name, spec, annotations), registry, remote
+
+
+@pytest.fixture
+def engine_for(sim: SimulatedCluster, tmp_path: Path):  # noqa: ANN201 - a factory
+    def make(service: Any, registry: FileRegistry) -> DeployEngine:
+        catalog = FakeCatalog(service, *demo_catalog().entities)
+        context, _ = make_context(sim, tmp_path, catalog=catalog)
+        context.registry = registry
+        return DeployEngine(context)
+
+    return make
+
+
+def outcome(events: list[Any]) -> DeployFinished:
+    final = events[-1]
+    assert isinstance(final, DeployFinished)
+    return final
+
+
+@pytest.mark.parametrize(
+    ("language", "database"), [("python", "postgres"), ("go", "mongodb"), ("python", "none"), ("go", "none")]
+)
+def test_first_deploy_creates_the_workload_in_each_environment(
+    engine_for: Any, tmp_path: Path, language: str, database: str
+) -> None:
+    name = f"svc-{language}-{database}"
+    service, registry, _ = scaffold(tmp_path, name, language, database)
+    engine = engine_for(service, registry)
+    cluster = engine.context.cluster_for(engine.context.environment("staging"))
+    for env in ("staging", "production"):
+        assert cluster.find("deployments", env, name) is None
+        events = collect(engine.deploy(name, env, "v0.1.0"))
+        assert outcome(events).outcome == "succeeded", outcome(events).reason
+
+        deployment = cluster.get("deployments", env, name)
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"] == f"{HOST}/team-payments/{name}:v0.1.0"
+        assert deployment["spec"]["replicas"] == REPLICAS[env]
+        assert deployment["status"].get("readyReplicas") == REPLICAS[env]
+        managers = {f["manager"] for f in deployment["metadata"]["managedFields"]}
+        assert "idp-console" in managers  # server-side applied
+        assert cluster.find("services", env, name) is not None
+
+        secret = cluster.find("secrets", env, f"{name}-db")
+        if database == "none":
+            assert secret is None and cluster.find("deployments", env, f"{name}-db") is None
+            continue
+        password = platform_secret_store().get(f"database/{name}/{env}")
+        assert password and len(password) >= 24
+        values = _secret_values(secret)
+        assert values["password"] == password
+        key = "url" if database == "postgres" else "uri"
+        assert password in values[key] and "$(DB_PASSWORD)" not in values[key]
+        refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e]
+        assert refs == [{"name": f"{name}-db", "key": key}]  # the Secret the service reads
+        assert cluster.get("deployments", env, f"{name}-db")["status"].get("readyReplicas") == 1
+        assert cluster.find("services", env, f"{name}-db") is not None
+        assert password not in repr(events)  # never in a log line or event
+
+
+def _secret_values(secret: dict[str, Any]) -> dict[str, str]:
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    return values | dict(secret.get("stringData") or {})
+
+
+def test_a_version_the_registry_lacks_is_refused_before_anything_is_created(
+    engine_for: Any, tmp_path: Path
+) -> None:
+    name = "orders-api"
+    service, registry, _ = scaffold(tmp_path, name, "python", "none")
+    engine = engine_for(service, registry)
+    events = collect(engine.deploy(name, "staging", "v0.2.0"))
+    final = outcome(events)
+    assert final.outcome == "failed"
+    assert final.reason.startswith(f"{HOST}/team-payments/{name}:v0.2.0 is not in the registry")
+    assert "newest tags: v0.1.0" in final.reason
+    cluster = engine.context.cluster_for(engine.context.environment("staging"))
+    assert cluster.find("deployments", "staging", name) is None
+
+    registry.push(f"{HOST}/team-payments/{name}", "v0.2.0")  # CI pushed it, but nobody tagged the repo
+    final = outcome(collect(engine.deploy(name, "staging", "v0.2.0")))
+    assert final.outcome == "failed" and "has no tag v0.2.0" in final.reason
+    assert cluster.find("deployments", "staging", name) is None
+
+
+def test_the_second_deploy_is_a_canary_of_the_created_workload(engine_for: Any, tmp_path: Path) -> None:
+    name = "orders-api"
+    service, registry, remote = scaffold(tmp_path, name, "python", "none")
+    engine = engine_for(service, registry)
+    assert outcome(collect(engine.deploy(name, "staging", "v0.1.0"))).outcome == "succeeded"
+    registry.push(f"{HOST}/team-payments/{name}", "v0.1.1")
+    final = outcome(collect(engine.deploy(name, "staging", "v0.1.1")))
+    assert final.outcome == "succeeded", final.reason
+    record = engine.context.history.records(name, "staging", limit=1)[0]
+    assert (record.from_version, record.to_version) == ("v0.1.0", "v0.1.1")
