@@ -23,11 +23,14 @@ import threading
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.deploy.events import DeployEvent, DeployFinished, Outcome, Paused, Resumed, event_from_dict
 from backends.deploy.prechecks import DeployRefused
 from backends.deploy.runner import RunRequest, log_path, public_sockets, runs_dir
+
+if TYPE_CHECKING:
+    from backends.deploy.history import DeployRecord
 
 START_TIMEOUT = 60.0  # seconds for a runner to load the workspace and announce itself
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +46,7 @@ class RemoteRun:
     def __init__(
         self,
         deploy_id: str,
-        path: Path,
+        path: Path | None,
         kind: str = "deploy",
         pid: int | None = None,
         public_path: Path | None = None,
@@ -332,11 +335,31 @@ class DetachedEngine:
         return start_runner(replace(request, **self._where))
 
     def running(self, service: str, environment: str) -> RemoteRun | None:
-        """The live detached run of ``service`` in ``environment``, if one is running here."""
+        """The live detached run of ``service`` in ``environment``: through its socket when its
+        runner is this account's on this host, else through the history store (any account, any
+        host), steered in the name of this session's user."""
         live = set(running_deploys())
-        for record in self._engine.context.history.unfinished(service, environment):
+        records = self._engine.context.history.unfinished(service, environment)
+        for record in records:
             if record.id in live:
                 run = attach(record.id)
                 run.kind = record.kind
                 return run
+        for record in records:
+            found = self.elsewhere(record)
+            if found is not None:
+                return found
         return None
+
+    def elsewhere(self, record: DeployRecord) -> RemoteRun | None:
+        """``record``'s run watched through the history store, if a runner runs it anywhere."""
+        from backends.deploy.remote_watch import StoreRun, runs_elsewhere
+
+        context = self._engine.context
+        if not runs_elsewhere(context, record):
+            return None
+
+        def alive() -> bool:
+            return runs_elsewhere(context, context.history.get(record.id) or record)
+
+        return StoreRun(context.history, record.id, context.user, kind=record.kind, alive=alive)

@@ -14,6 +14,10 @@ The runner serves its run on a UNIX socket in the runs directory (see :func:`soc
 - the kernel says who is on the other end (``SO_PEERCRED``): only the same account or root may steer
   (anyone who can reach the socket may watch; the directory's mode decides who can).
 
+Other accounts and hosts watch and steer through the history store instead: the runner polls its
+control requests (:class:`~backends.deploy.remote_watch.ControlPoller`) and applies those of the
+deploy's owner or owning team, saying in the log who did what or who was refused.
+
 The history gets every event as before (the run writes it), so a runner that is killed leaves the
 same interrupted deploy that a killed CLI left, to resume or abort.
 """
@@ -33,10 +37,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backends import paths
 from backends.deploy.events import DeployEvent, DeployStarted, event_to_dict
+
+if TYPE_CHECKING:
+    from backends.deploy.remote_watch import ControlPoller
 
 RUNS_DIR = "runs"
 # The last line of a run that ended normally (a refused run ends without a DeployFinished); a stream
@@ -253,8 +260,11 @@ class RunServer:
             self.run.rollback(reason or "rollback requested by user")
 
 
-def serve(run: Steerable, announce: Callable[[dict[str, Any]], None]) -> None:
-    """Run ``run`` to its end, serving it on its socket; ``announce`` gets the socket's address first."""
+def serve(
+    run: Steerable, announce: Callable[[dict[str, Any]], None], *, controls: ControlPoller | None = None
+) -> None:
+    """Run ``run`` to its end, serving it on its socket; ``announce`` gets the socket's address first.
+    ``controls`` (other accounts and hosts, through the history store) are applied from the start."""
     hidden, public = socket_path(run.deploy_id, pending=True), socket_path(run.deploy_id)
     server = RunServer(hidden, run)
     announce({"deploy_id": run.deploy_id, "socket": str(hidden), "public": str(public), "pid": os.getpid()})
@@ -262,9 +272,13 @@ def serve(run: Steerable, announce: Callable[[dict[str, Any]], None]) -> None:
         for event in run.events():
             if isinstance(event, DeployStarted):  # past the pre-checks, holding the lease: findable
                 server.rename(public)
+                if controls is not None:
+                    controls.start(also=server.publish)
             server.publish(event)
         server.publish_line(END_OF_RUN)
     finally:
+        if controls is not None:
+            controls.stop()
         # A run refused at once may end before its starter has connected: it must still get the
         # whole story, so the socket stays until someone came (or long enough that nobody will).
         server.first_client.wait(STARTER_GRACE)
@@ -298,6 +312,7 @@ def main(argv: list[str]) -> int:
     """``python -m backends.deploy.runner REQUEST.json``: the first line on stdout is the announcement
     (``{"deploy_id", "socket", "pid"}`` or ``{"error"}``), then stdout is closed."""
     from backends.deploy.prechecks import DeployRefused
+    from backends.deploy.remote_watch import ControlPoller
     from backends.deploy.session import open_deploy
     from backends.kube.cluster import ClusterError
     from backends.kube.environments import with_cluster_override
@@ -336,7 +351,7 @@ def main(argv: list[str]) -> int:
         except (DeployRefused, ClusterError) as error:
             announce({"error": str(error)})
             return 2
-        serve(run, announce)
+        serve(run, announce, controls=ControlPoller(session.context.history, session, run))
     return 0
 
 
