@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 from console import command_line
 from console.command_line import COMMANDS, CommandLineError, parse_command
 from console.history import CommandHistory
-from console.palette import EntityCommands, ModeCommands
+from console.palette import EntityCommands, ModeCommands, PlatformCommands
 from screens.base import ConsoleScreen
 from screens.catalog import CatalogScreen
 from screens.command_prompt import CommandPrompt
@@ -86,7 +86,7 @@ class IdpConsoleApp(App[None]):
         "status": StatusScreen,
     }
     DEFAULT_MODE = "catalog"
-    COMMANDS: ClassVar = App.COMMANDS | {EntityCommands, ModeCommands, _search_commands}
+    COMMANDS: ClassVar = App.COMMANDS | {EntityCommands, ModeCommands, PlatformCommands, _search_commands}
     BINDINGS: ClassVar = [
         Binding("colon", "command_line", ":command", id="app.command_line"),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -289,8 +289,24 @@ class IdpConsoleApp(App[None]):
                 self._set_theme(command.argument)
             case "help":
                 self.action_help()
+            case "metrics":
+                self.action_open_metrics(command.argument)
+            case "feedback":
+                self.action_feedback()
             case "quit":
                 self.request_quit()
+
+    def action_open_metrics(self, scope: str = "") -> None:
+        """The scorecard (``m`` in the status mode, ``:metrics [team:NAME|service:NAME|NAME]``)."""
+        from screens.metrics import MetricsScreen
+
+        self.push_screen(MetricsScreen(scope))
+
+    def action_feedback(self) -> None:
+        """``:feedback``: a 0–10 score for the platform, recorded under this console's identity."""
+        from screens.metrics import open_feedback
+
+        open_feedback(self, self.workspace)
 
     def open_template(self, name: str) -> None:
         """Switch to the scaffold mode with the wizard of template ``name`` (name or ref) open."""

@@ -26,6 +26,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("docs", ("doc",), ":docs [ENTITY]", "TechDocs"),
     CommandSpec("search", ("find", "?"), ":search QUERY", "search catalog, docs and templates"),
     CommandSpec("status", ("st",), ":status", "what runs where, platform metrics"),
+    CommandSpec(
+        "metrics", ("m", "scorecard"), ":metrics [team:T|service:S]", "the platform's scorecard (DORA …)"
+    ),
+    CommandSpec("feedback", ("fb", "nps"), ":feedback", "rate the platform from 0 to 10"),
     CommandSpec("problems", ("p", "errors"), ":problems", "catalog validation problems"),
     CommandSpec("theme", (), ":theme NAME", "switch the colour theme"),
     CommandSpec("help", ("h",), ":help", "keys and commands for this screen"),

@@ -61,3 +61,26 @@ class ModeCommands(Provider):
             score = matcher.match(title)
             if score > 0:
                 yield Hit(score, matcher.highlight(title), partial(self.app.switch_mode, mode))
+
+
+class PlatformCommands(Provider):
+    """The scorecard and the feedback prompt from the palette (as ``:metrics`` and ``:feedback``)."""
+
+    def _commands(self) -> list[tuple[str, str, str]]:
+        return [
+            ("Open the scorecard", "open_metrics", "DORA, adoption, quality and satisfaction"),
+            ("Give feedback", "feedback", "rate the platform from 0 to 10"),
+        ]
+
+    async def discover(self) -> Hits:
+        for title, action, help_text in self._commands():
+            yield DiscoveryHit(title, partial(self.app.run_action, action), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, action, help_text in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(title), partial(self.app.run_action, action), help=help_text
+                )

@@ -128,14 +128,13 @@ def _story(service: DemoService, rng: random.Random) -> tuple[list[_Step], float
     steps: list[_Step] = []
     index = len(versions) - 1
     while index >= 0 and len(steps) < count:
-        version = versions[index]
-        # A failure needs a version between the last good one and the fix: x.y.(z+1) failed,
-        # x.y.(z+2) fixed it. Never the last step: the cluster runs the final version healthy.
+        # Built newest first. A failure needs a version between the last good one and the fix:
+        # x.y.(z+1) failed, x.y.(z+2) fixed it; the newest change is always a healthy one.
+        steps.append(_Step(versions[index], "ok"))
         roll = rng.random()
-        if steps and index >= 2 and roll < 0.16:
+        if index >= 2 and roll < 0.16:
             steps.append(_Step(versions[index - 1], "canary-failed" if roll < 0.10 else "bad"))
             index -= 1
-        steps.append(_Step(version, "ok"))
         index -= 1
     steps.reverse()
     while steps and steps[0].fate != "ok":
@@ -149,7 +148,7 @@ def _service_history(history: Any, service: DemoService, now: float, rng: random
     end = now - QUIET_BEFORE_NOW
     if service.new_from_golden_path_days_ago is not None:
         store.record_scaffold(history, f"component:default/{service.name}", TEMPLATE, service.users[0], start)
-        start += rng.uniform(0.25, 0.6) * HOUR  # the golden path's CI reaches production quickly
+        start += rng.uniform(0.1, 0.3) * HOUR  # the golden path's CI reaches production quickly
     gap = (end - start) / max(len(steps), 1)
     at = start
     stable = {"staging": _older(steps[0].version), "production": _older(steps[0].version)}

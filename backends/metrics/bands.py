@@ -14,7 +14,7 @@ failed-deploy recovery     < 1 hour            < 1 day             < 1 week     
 
 Deployment frequency is banded per service that deployed (an organisation of 50 services shipping
 once a week each is not "elite" because it ships 7 times a day in total). The target of each DORA
-figure is its elite band; the platform's own targets come from issue 12: > 80 % of teams deploy
+figure is its elite threshold; the platform's own targets come from issue 12: > 80 % of teams deploy
 through it, > 90 % of components come from golden paths, < 30 min from scaffold to production,
 NPS > 40; every component has an owner that resolves, and ≥ 80 % have docs.
 """

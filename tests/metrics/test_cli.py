@@ -45,7 +45,7 @@ def test_metrics_json_carries_numerators_denominators_and_the_deploys_behind_eac
     cfr = figures["change_failure_rate"]
     assert (cfr["numerator"], cfr["denominator"]) == (3, 7)
     assert cfr["ids"] == [ids["e1"], ids["d3"], ids["d2"]]
-    assert cfr["band"] == "low" and cfr["target"] == "≤ 5 % (elite)"
+    assert cfr["band"] == "low" and cfr["target"] == "≤ 5 %"
     assert (figures["teams_deploying"]["numerator"], figures["teams_deploying"]["denominator"]) == (2, 3)
     assert card["scope"] == {"kind": "org", "name": ""} and card["window_days"] == 30
     assert card["demo_history"] is False
