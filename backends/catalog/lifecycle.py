@@ -371,6 +371,8 @@ def refresh_working_copy(copy: Path) -> bool:
     network remote is left to an explicit reload, so loading the catalog never waits on a server."""
     from backends.git.publish import _GIT, is_local, sandboxed_environment
 
+    if _unchanged(copy):
+        return False
     remote = _git(copy, "config", "--get", "remote.origin.url")
     branch = _git(copy, "rev-parse", "--abbrev-ref", "HEAD")
     if not remote or not branch or branch == "HEAD" or not is_local(remote):
@@ -386,3 +388,28 @@ def refresh_working_copy(copy: Path) -> bool:
     except git.GitCommandError:
         return False  # local changes or a diverged branch: left as they are, never overwritten
     return True
+
+
+def _unchanged(copy: Path) -> bool:
+    """Whether the copy's branch and its local bare remote's point at the same commit, read from the
+    loose ref files (no git process: this runs for every registered file at every catalog load).
+    False whenever that cannot be told this way (packed refs, a network remote): then git is asked."""
+    from backends.git.publish import is_local, local_path_of
+
+    try:
+        head = (copy / ".git" / "HEAD").read_text(encoding="ascii").strip()
+        if not head.startswith("ref: refs/heads/"):
+            return False
+        ref = head.removeprefix("ref: ")
+        mine = (copy / ".git" / ref).read_text(encoding="ascii").strip()
+        config = (copy / ".git" / "config").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    match = re.search(r'\[remote "origin"\][^\[]*?url = (.+)', config)
+    if match is None or not is_local(match[1].strip()):
+        return False
+    try:
+        theirs = (local_path_of(match[1].strip()) / ref).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return mine == theirs

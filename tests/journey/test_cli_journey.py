@@ -36,6 +36,7 @@ def test_idea_to_production_in_four_commands(
     workspace: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The service; go and services without a database: tests/journey/test_first_deploy.py.
+    # ~10 s: the whole journey, each deploy in its detached runner process (as a user runs it).
     name, language, database = "orders-api", "python", "postgres"
     ws = ["--workspace", str(workspace)]
     out = run(
