@@ -297,10 +297,14 @@ class IdpConsoleApp(App[None]):
                 self.request_quit()
 
     def action_open_metrics(self, scope: str = "") -> None:
-        """The scorecard (``m`` in the status mode, ``:metrics [team:NAME|service:NAME|NAME]``)."""
+        """The scorecard (``:metrics [team:NAME|service:NAME|NAME]``, the palette)."""
+        self.open_metrics(scope)
+
+    def open_metrics(self, scope: str | None = None) -> None:
+        """The scorecard for ``scope`` (the status mode's ``m`` passes ``component:NAME``; None: the org)."""
         from screens.metrics import MetricsScreen
 
-        self.push_screen(MetricsScreen(scope))
+        self.push_screen(MetricsScreen(scope or ""))
 
     def action_feedback(self) -> None:
         """``:feedback``: a 0–10 score for the platform, recorded under this console's identity."""

@@ -43,12 +43,16 @@ class ScorecardFailed(Message):
 
 
 def parse_scope(scope: str) -> tuple[str, str]:
-    """``""``/``org`` → the organisation; ``team:NAME``, ``service:NAME``; a bare name is a service."""
+    """``""``/``org`` → the organisation; ``team:NAME`` or ``group:NAME``; ``service:NAME`` or
+    ``component:NAME`` (refs with a namespace too); a bare name is a service."""
     kind, sep, name = scope.partition(":")
     if not scope or scope == "org":
         return "org", ""
-    if sep and kind in ("team", "service"):
-        return kind, name
+    name = name.rsplit("/", 1)[-1]
+    if sep and kind in ("team", "group"):
+        return "team", name
+    if sep and kind in ("service", "component"):
+        return "service", name
     return "service", scope
 
 

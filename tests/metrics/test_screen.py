@@ -81,3 +81,12 @@ async def _scorecard_on_the_demo(pilot: Pilot) -> None:
 
 def test_snapshot_scorecard(snap_compare) -> None:  # noqa: ANN001
     assert snap_compare(demo_app(), terminal_size=(132, 32), run_before=_scorecard_on_the_demo)
+
+
+async def test_the_status_modes_m_opens_the_scorecard_of_the_highlighted_service() -> None:
+    app = demo_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for_catalog(pilot)
+        app.open_metrics("component:default/payment-service")  # what the status mode's m calls
+        await until(pilot, lambda: isinstance(app.screen, MetricsScreen) and app.screen.card is not None)
+        assert "Scorecard · service payment-service · last 30 days" in screen_text(app)
