@@ -22,9 +22,9 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def pg_url(pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh database's URL; its password is in the environment, as CI would give it."""
+    """A fresh history's URL; its password is in the environment, as CI would give it."""
     monkeypatch.setenv("IDP_CONSOLE_SECRET_HISTORY", TEST_PASSWORD)
-    return pg_server.url(pg_server.new_database())
+    return pg_server.new_history()
 
 
 def workspace_with(root: Path, history: str | None) -> Workspace:

@@ -22,7 +22,7 @@ from tests.deploy.conftest import CATALOG_YAML, SERVICE
 from tests.history.conftest import workspace_with
 from tests.pg import TEST_PASSWORD
 
-WRITERS, EVENTS_EACH = 6, 40
+WRITERS, EVENTS_EACH = 4, 40  # each writer process pays ~1 s importing psycopg on a loaded machine
 
 _WRITER = textwrap.dedent(
     """
