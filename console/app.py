@@ -32,9 +32,6 @@ from screens.base import ConsoleScreen
 from screens.catalog import CatalogScreen
 from screens.command_prompt import CommandPrompt
 from screens.context import MODES
-from screens.empty_mode import (
-    StatusScreen,
-)
 from screens.entity import EntityScreen
 from screens.help import HelpScreen
 
@@ -83,7 +80,7 @@ class IdpConsoleApp(App[None]):
         "scaffold": _lazy("screens.scaffold", "ScaffoldScreen"),
         "deploy": _lazy("screens.deploy", "DeployScreen"),
         "docs": _lazy("screens.docs", "DocsScreen"),
-        "status": StatusScreen,
+        "status": _lazy("screens.status", "StatusScreen"),
     }
     DEFAULT_MODE = "catalog"
     COMMANDS: ClassVar = App.COMMANDS | {EntityCommands, ModeCommands, PlatformCommands, _search_commands}

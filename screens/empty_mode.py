@@ -20,8 +20,3 @@ class EmptyModeScreen(ConsoleScreen):
         text = Text(self.MODE.capitalize(), style="bold")
         text.append("\n\n" + self.ABOUT + "\n\nNot available in this version yet.", style="")
         yield Static(text, id="empty")
-
-
-class StatusScreen(EmptyModeScreen):
-    MODE = "status"
-    ABOUT = "What runs where, how healthy, and the platform's own metrics (DORA, golden-path adoption)."

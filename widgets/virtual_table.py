@@ -152,6 +152,17 @@ class VirtualTable(ScrollView, can_focus=True):
             self.cursor_row = min(self.cursor_row, max(len(rows) - 1, 0))
         self.refresh()
 
+    def replace_row(self, index: int, row: Row) -> None:
+        """Put ``row`` at ``index`` of a list given to `set_rows` and repaint that line only (when it
+        is on screen): a live view updates one row without refilling the table."""
+        rows = self._rows
+        if not isinstance(rows, list) or not 0 <= index < len(rows):
+            raise IndexError(f"no row {index} to replace (set_rows with a list first)")
+        rows[index] = row
+        line = index - int(self.scroll_offset.y) + 1  # on screen, below the header
+        if 1 <= line < self.scrollable_content_region.height:
+            self.refresh_line(index + 1)  # ScrollView's refresh_line takes the virtual y
+
     def set_sort_indicator(self, key: str | None, descending: bool) -> None:
         self.sort_key, self.sort_descending = key, descending
         self.refresh_line(0)

@@ -71,10 +71,13 @@ def status_services(entities: Iterable[Entity]) -> list[Entity]:
     return sorted(annotated or components, key=lambda e: e.name)
 
 
-def targets_for(context: DeployContext, services: Iterable[Entity]) -> list[StatusTarget]:
-    """Every service × environment of the workspace. The environments' clusters are probed at once
-    (in parallel), and an unreachable one gives cells that carry its error instead of a cluster."""
-    environments = list(context.environments().values())
+def targets_for(
+    context: DeployContext, services: Iterable[Entity], only: Iterable[str] | None = None
+) -> list[StatusTarget]:
+    """Every service × environment of the workspace (``only``: these environments). The clusters
+    are probed at once (in parallel); an unreachable one gives cells carrying its error."""
+    wanted = set(only) if only is not None else None
+    environments = [e for e in context.environments().values() if wanted is None or e.name in wanted]
     services = list(services)
 
     def connect(env: Any) -> tuple[Cluster | None, str]:

@@ -5,6 +5,7 @@ The verdict never relies on colour: every :class:`Health` has a mark (✔ ! ✖ 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -107,3 +108,35 @@ def verdict(
     if restarts_1h >= RESTARTS_DEGRADED:
         return Health.DEGRADED, f"{restarts_1h} restarts in 1 h"
     return Health.HEALTHY, ""
+
+
+def cell_summary(cell: StatusCell | None, ago: Callable[[float], str]) -> str:
+    """One line for a cell, mark and word first (never colour alone), then what runs and who
+    deployed it: ``✔ healthy v2.3.0 4/4 ↻0 · 2h jane.doe succeeded`` (``ago(epoch)`` → "2h")."""
+    if cell is None:
+        return "… connecting"
+    health = cell.health
+    if health is Health.UNREACHABLE:
+        return "? unreachable"
+    if health is Health.ABSENT:
+        return "– not deployed"
+    word = cell.reason if cell.reason and health is not Health.HEALTHY else str(health)
+    version = cell.version + (f" +{cell.canary_version}" if cell.canary_version else "")
+    text = f"{health.mark} {word} {version} {cell.ready}/{cell.desired} ↻{cell.restarts_1h}"
+    record = cell.last_deploy
+    if record is not None:
+        outcome = str(record.outcome) if record.outcome else "running"
+        text += f" · {ago(record.started_at)} {record.user} {outcome}"
+    return text
+
+
+def ago(at: float, now: float) -> str:
+    """``45s``, ``12m``, ``5h``, ``3d``: how long before ``now`` ``at`` was."""
+    seconds = max(0.0, now - at)
+    if seconds < 120:
+        return f"{int(seconds)}s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)}m"
+    if seconds < 172800:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"

@@ -257,3 +257,106 @@ def last_hour(
         Series(title, unit, query_range(url, promql, start, end, step))
         for title, (promql, unit) in traffic_queries(service, namespace).items()
     ]
+
+
+# -- one service's page -------------------------------------------------------------------------
+
+
+class LiveServicePage:
+    """Everything the page of ``service`` shows, live: cells and pods from the status controller,
+    Events from a watch per environment (started when first asked for), the deploy timeline from
+    the history, the last hour's traffic from Prometheus. ``on_change()`` on any live change."""
+
+    def __init__(
+        self,
+        controller: Any,  # StatusController (typed loosely: it imports this module's neighbours)
+        entity: Entity,
+        *,
+        history: Any = None,
+        prometheus_url: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.controller = controller
+        self.entity = entity
+        self.service = entity.name
+        self.history = history
+        self._prometheus_url = prometheus_url
+        self._events: dict[str, EventWatch] = {}
+        self._lock = threading.Lock()
+        self.on_change: Callable[[], object] | None = None
+
+    def environments(self) -> list[str]:
+        return [env for env in self.controller.environments() if (self.service, env) in self.controller.keys]
+
+    def cell(self, environment: str) -> Any:
+        return self.controller.cell(self.service, environment)
+
+    def pods(self, environment: str) -> list[Any]:
+        return list(self.controller.pods(self.service, environment))
+
+    def links(self) -> list[EntityLink]:
+        return entity_links(self.entity)
+
+    def events(self, environment: str) -> list[EventRow]:
+        """Recent Events of this service in ``environment`` (the first call starts their watch)."""
+        target = self.controller.target(self.service, environment)
+        if target.cluster is None:
+            return []
+        with self._lock:
+            watch = self._events.get(environment)
+            if watch is None:
+                watch = self._events[environment] = EventWatch(
+                    target.cluster, target.namespace, lambda: self._changed()
+                ).start()
+        watch.watch.synced.wait(5)
+        return watch.rows(self.controller.deployment_names(self.service, environment))
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def timeline(self, environment: str, limit: int = 10) -> list[Any]:
+        if self.history is None:
+            return []
+        return list(self.history.records(self.service, environment, limit=limit))
+
+    def traffic(self, environment: str) -> list[Series]:
+        """The last hour from Prometheus; ValueError with a sentence when there is none to ask."""
+        url = self._prometheus_url() if self._prometheus_url is not None else None
+        if not url:
+            raise ValueError("no Prometheus configured (deploy.analysis.prometheus)")
+        namespace = self.controller.target(self.service, environment).namespace
+        try:
+            return last_hour(url, self.service, namespace)
+        except httpx.HTTPError as error:
+            raise ValueError(f"Prometheus at {url} did not answer: {error}") from error
+
+    def follow_log(
+        self,
+        environment: str,
+        pod: str,
+        container: str | None,
+        on_line: Callable[[str], object],
+        on_end: Callable[[str], object] | None = None,
+        *,
+        follow: bool = True,
+        tail_lines: int = 50,
+    ) -> LogFollower | None:
+        target = self.controller.target(self.service, environment)
+        if target.cluster is None:
+            return None
+        return LogFollower(
+            target.cluster,
+            target.namespace,
+            pod,
+            container=container,
+            tail_lines=tail_lines,
+            follow=follow,
+            on_line=on_line,
+            on_end=on_end,
+        ).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            watches, self._events = list(self._events.values()), {}
+        for watch in watches:
+            watch.stop()

@@ -73,9 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scale.set_defaults(handler=_scale)
     mutating(scale)
 
-    status = subparsers.add_parser("status", help="what a service runs in an environment")
-    status.add_argument("service")
-    status.add_argument("--env", required=True, metavar="ENV", help="environment from idp-console.yaml")
+    status = subparsers.add_parser(
+        "status", help="what runs where: every service × environment, or one service in one environment"
+    )
+    status.add_argument("service", nargs="?", help="one service (default: every service)")
+    status.add_argument("--env", metavar="ENV", help="one environment from idp-console.yaml (default: all)")
     status.add_argument("--context", help="kube context to use instead of the environment's")
     status.add_argument("--kubeconfig", help="kubeconfig instead of $KUBECONFIG / ~/.kube/config")
     status.add_argument("--output", choices=("text", "json"), default="text")
@@ -513,6 +515,10 @@ def _status(args: argparse.Namespace) -> int:
 
     session = _session(args)
     try:
+        if not (args.service and args.env):  # every service and/or every environment
+            from console.commands.status import overview
+
+            return overview(args, session)
         _environment(session, args.env)
         try:
             status = session.engine.status(args.service, args.env)

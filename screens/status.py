@@ -1,0 +1,351 @@
+"""Status mode: one row per service, a column per environment — what runs, how healthy, who deployed.
+
+Live from the status controller's watches: a change reaches the screen as a coalesced message and
+only the rows it concerns are replaced (no clear-and-refill, no polling of the cluster). By default
+the services owned by the user's groups; ``a`` toggles all; ``/`` filters with the catalog's facets.
+Enter opens a service's status page. An environment whose cluster does not answer is named at the
+top and its cells say so; the others are shown as usual.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from screens.base import ConsoleScreen
+from widgets.virtual_table import Column, VirtualTable
+
+if TYPE_CHECKING:
+    from backends.catalog import Catalog
+    from backends.catalog.model import Entity
+    from backends.deploy.session import DeploySession
+    from backends.status import StatusController
+
+FILTER_HINT = "/ filter — owner:team-a lifecycle:production tag:python system:x  free text"
+Listener = Callable[[str, str], object]
+
+
+class StatusClock:
+    """How long ago something happened, as the list shows it (tests freeze it)."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def ago(self, at: float) -> str:
+        from backends.status.model import ago
+
+        return ago(at, self.now())
+
+
+@dataclass
+class _Started(Message):
+    controller: StatusController
+
+
+@dataclass
+class _Failed(Message):
+    error: str
+
+
+class _CellsChanged(Message):
+    """Some cells changed (which ones: the screen's pending set); one message per burst."""
+
+
+class StatusScreen(ConsoleScreen):
+    MODE = "status"
+    HELP = (
+        "What runs where: one row per service, a column per environment with the health mark "
+        "(✔ healthy, ! deploying or degraded, ✖ down, ? unreachable, – not deployed), the running "
+        "version (+ canary), ready/desired pods, restarts in the last hour (↻) and the last deploy "
+        "(when, who, outcome). Live from the cluster's watches. By default the services your groups "
+        "own; a shows all. / filters with the catalog's facets (owner: lifecycle: tag: system: …). "
+        "Enter opens the service's status page; m opens the scorecard."
+    )
+    BINDINGS: ClassVar = [
+        Binding("slash", "focus_filter", "Filter", id="status.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="status.clear_filter"),
+        Binding("a", "toggle_all", "All / mine", id="status.toggle_all"),
+        Binding("m", "metrics", "Scorecard", id="status.metrics"),
+    ]
+    DEFAULT_CSS = """
+    StatusScreen #filter { height: 1; border: none; padding: 0 1; background: $boost; }
+    StatusScreen #filter:focus { background: $surface-lighten-1; }
+    StatusScreen #summary { height: 1; padding: 0 1; color: $text-muted; }
+    StatusScreen #unreachable { height: auto; padding: 0 1; color: $error; text-style: bold; display: none; }
+    StatusScreen #unreachable.-shown { display: block; }
+    StatusScreen #status { height: 1fr; }
+    """
+
+    # Tests speed the simulated cluster up and freeze the clock; the app never changes these.
+    SESSION_TIME_SCALE: ClassVar[float | None] = None
+    clock: ClassVar[StatusClock] = StatusClock()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session: DeploySession | None = None
+        self.controller: StatusController | None = None
+        self.services: list[Entity] = []
+        self.show_all = False
+        self._mine: set[str] = set()  # names of the services the user's groups own
+        self._visible: list[Entity] = []
+        self._rows: list[tuple[str, ...]] = []
+        self._index: dict[str, int] = {}
+        self._pending: set[tuple[str, str]] = set()
+        self._pending_lock = threading.Lock()
+        self._started = False
+        self._closing = False
+        self._error = ""
+        # Other screens (a service's page) that want to hear about cell changes, on a watch thread.
+        self.listeners: list[Listener] = []
+
+    # -- layout -------------------------------------------------------------------------------
+    def environment_names(self) -> list[str]:
+        return [str(name) for name in self.ctx.workspace.section("environments")]
+
+    def compose_body(self) -> ComposeResult:
+        columns = [Column("service", "SERVICE", 24)]
+        columns += [Column(env, env.upper(), 46) for env in self.environment_names()]
+        yield Input(placeholder=FILTER_HINT, id="filter")
+        yield Static("Loading catalog…", id="summary")
+        yield Static("", id="unreachable")
+        yield VirtualTable(columns, empty_text="Loading catalog…", id="status")
+
+    def on_mount(self) -> None:
+        from backends.deploy.session import open_deploy
+
+        self.session = open_deploy(
+            self.ctx.workspace, catalog=_CatalogView(self), time_scale=self.SESSION_TIME_SCALE
+        )
+        self.ctx.catalog_signal.subscribe(self, self._on_catalog)
+        self.query_one("#status", VirtualTable).focus()
+        # A deploy's outcome is written to the history after its last cluster change: re-read the
+        # history (a local read, not the cluster) while a deploy is in progress.
+        self.set_interval(2.0, self._refresh_history)
+        if self.ctx.catalog is not None:
+            self._on_catalog(self.ctx.catalog)
+
+    def on_unmount(self) -> None:
+        self._closing = True
+        if self.controller is not None:
+            self.controller.stop()
+        if self.session is not None:
+            self.session.close()
+
+    # -- catalog and controller -----------------------------------------------------------------
+    def _on_catalog(self, catalog: Catalog) -> None:
+        from backends.deploy.prechecks import group_memberships
+        from backends.status import status_services
+
+        self.services = status_services(catalog.entities)
+        owners = (group_memberships(catalog, self.ctx.identity) or set()) | {_ref(self.ctx.identity, "User")}
+        self._mine = {
+            e.name for e in self.services if e.owner and _ref(e.owner, "Group", e.namespace) in owners
+        }
+        self._apply_filter()
+        if not self._started:
+            self._started = True
+            self._start_controller()
+
+    @work(thread=True, exclusive=True, group="status", name="status view", exit_on_error=False)
+    def _start_controller(self) -> None:
+        from backends.status import StatusController, targets_for
+
+        session = self.session
+        assert session is not None
+        try:
+            targets = targets_for(session.context, self.services)
+            controller = StatusController(
+                targets, history=session.context.history, on_change=self._cell_changed
+            )
+            controller.start()
+            controller.wait_synced(10)
+        except Exception as error:  # noqa: BLE001 - shown on the screen, whatever it is
+            self.post_message(_Failed(str(error) or type(error).__name__))
+            return
+        if self._closing:
+            controller.stop()
+            return
+        self.post_message(_Started(controller))
+
+    @on(_Started)
+    def _controller_started(self, message: _Started) -> None:
+        self.controller = message.controller
+        self._apply_filter(keep_cursor=True)
+        problems = message.controller.unreachable()
+        notice = self.query_one("#unreachable", Static)
+        if problems:
+            lines = [f"⚠ {env}: {error}" for env, error in problems.items()]
+            lines.append("  (its cells say unreachable; the other environments are live)")
+            notice.update(Text("\n".join(lines)))
+        notice.set_class(bool(problems), "-shown")
+
+    @on(_Failed)
+    def _controller_failed(self, message: _Failed) -> None:
+        self._error = message.error
+        notice = self.query_one("#unreachable", Static)
+        notice.update(Text(f"⚠ the status view could not start: {message.error}"))
+        notice.add_class("-shown")
+
+    def _cell_changed(self, service: str, environment: str) -> None:
+        """On a watch thread: remember the cell and post one message per burst."""
+        with self._pending_lock:
+            first = not self._pending
+            self._pending.add((service, environment))
+        if first:
+            self.post_message(_CellsChanged())
+        for listener in list(self.listeners):
+            listener(service, environment)
+
+    @on(_CellsChanged)
+    def _cells_changed(self) -> None:
+        with self._pending_lock:
+            changed, self._pending = self._pending, set()
+        table = self.query_one("#status", VirtualTable)
+        for service in {service for service, _env in changed}:
+            index = self._index.get(service)
+            if index is not None and index < len(self._rows):
+                table.replace_row(index, self._row(self._visible[index]))
+
+    def _refresh_history(self) -> None:
+        if self.controller is not None and self.controller.deploys_in_progress() and not self._closing:
+            self._reread_history()
+
+    @work(thread=True, exclusive=True, group="status-history", name="status history", exit_on_error=False)
+    def _reread_history(self) -> None:
+        if self.controller is not None:
+            self.controller.refresh_history()  # changed cells arrive through _cell_changed
+
+    # -- rows ---------------------------------------------------------------------------------
+    def _row(self, entity: Entity) -> tuple[str, ...]:
+        from backends.status.model import cell_summary
+
+        cells: list[str] = []
+        for env in self.environment_names():
+            cell = None
+            if self.controller is not None and (entity.name, env) in self.controller.keys:
+                cell = self.controller.cell(entity.name, env)
+            cells.append(cell_summary(cell, self.clock.ago))
+        return (entity.name, *cells)
+
+    def _apply_filter(self, *, keep_cursor: bool = False) -> None:
+        from backends.catalog.query import matches, parse_query
+
+        query = parse_query(self.query_one("#filter", Input).value)
+        scope = self.services if self.show_all else [e for e in self.services if e.name in self._mine]
+        self._visible = [e for e in scope if query.is_empty or matches(e, query)]
+        self._rows = [self._row(e) for e in self._visible]
+        self._index = {e.name: i for i, e in enumerate(self._visible)}
+        table = self.query_one("#status", VirtualTable)
+        if not self._visible:
+            table.empty_text = (
+                "No service matches the filter."
+                if not query.is_empty
+                else "None of your groups owns a service — press a to see all."
+            )
+        table.set_rows(self._rows, keep_cursor=keep_cursor)
+        self._refresh_summary()
+
+    def _refresh_summary(self) -> None:
+        scope = "all services" if self.show_all else f"services owned by {self.ctx.identity}'s groups"
+        total = len(self.services) if self.show_all else len(self._mine)
+        shown = f"{len(self._visible)} of {total}" if len(self._visible) != total else f"{total}"
+        live = "live" if self.controller is not None else "connecting…"
+        toggle = "a: mine" if self.show_all else "a: all"
+        self.query_one("#summary", Static).update(f"{shown} {scope} · {live} · {toggle} · enter: status page")
+
+    # -- events -------------------------------------------------------------------------------
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self._apply_filter()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one("#status", VirtualTable).focus()
+
+    @on(VirtualTable.Selected, "#status")
+    def _service_selected(self, event: VirtualTable.Selected) -> None:
+        if self.controller is None or self.session is None:
+            self.notify("The status view is still connecting…", timeout=3)
+            return
+        from backends.status.page import LiveServicePage
+        from screens.status_page import ServiceStatusScreen
+
+        entity = self._visible[event.index]
+        context = self.session.context
+
+        def prometheus() -> str | None:
+            prom = context.prometheus_for(context.settings_for(entity.name))
+            return prom.url if prom is not None else None
+
+        page = LiveServicePage(self.controller, entity, history=context.history, prometheus_url=prometheus)
+        self.app.push_screen(ServiceStatusScreen(page, status=self))
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if filter_input.has_focus:
+            self.query_one("#status", VirtualTable).focus()
+        elif filter_input.value:
+            filter_input.value = ""
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self._apply_filter()
+
+    def set_filter(self, text: str) -> None:
+        self.query_one("#filter", Input).value = text
+
+    def selected_service(self) -> str | None:
+        table = self.query_one("#status", VirtualTable)
+        if self._visible and table.cursor_row < len(self._visible):
+            return self._visible[table.cursor_row].name
+        return None
+
+    def action_metrics(self) -> None:
+        """The scorecard hook: ``app.open_metrics(scope)`` with the highlighted service as scope
+        (``component:<name>``), or the org when there is none. Wired by the scorecard's screen."""
+        service = self.selected_service()
+        opener: Any = getattr(self.app, "open_metrics", None)
+        if opener is None:
+            self.notify("The scorecard is not available in this version yet.", timeout=4)
+            return
+        opener(f"component:{service}" if service else None)
+
+    @property
+    def is_live(self) -> bool:
+        """The controller runs and the rows come from it."""
+        return self.controller is not None
+
+
+def _ref(text: str, kind: str, namespace: str = "default") -> str:
+    """The canonical ref of an owner or user as written (``team-a`` → ``group:default/team-a``)."""
+    from backends.catalog.refs import EntityRefError, parse_entity_ref
+
+    try:
+        return parse_entity_ref(text, default_kind=kind, default_namespace=namespace).canonical
+    except EntityRefError:
+        return text
+
+
+class _CatalogView:
+    """The catalog as the deploy session asks for it: the app's, once loaded."""
+
+    def __init__(self, screen: StatusScreen) -> None:
+        self.screen = screen
+
+    def get(self, ref: str, default_kind: str | None = "Component") -> Entity | None:
+        catalog = self.screen.ctx.catalog
+        return catalog.get(ref, default_kind=default_kind) if catalog is not None else None
