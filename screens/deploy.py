@@ -435,13 +435,11 @@ class DeployScreen(ConsoleScreen):
         exit_on_error=False,
     )
     def _find_live_runs(self) -> None:
-        from backends.deploy.attach import running_deploys
+        from backends.deploy.attach import live_records
 
-        history = self.engine.context.history
         runs: dict[tuple[str, str], DeployRecord] = {}
-        for deploy_id in running_deploys():
-            record = history.get(deploy_id)
-            if record is not None and record.outcome is None:
+        if self.detached is not None:  # any account's, any host's: through the history store
+            for record in live_records(self.detached):
                 runs.setdefault((record.service, record.environment), record)
         self.post_message(LiveRunsFound(runs))
 
@@ -556,7 +554,7 @@ class DeployScreen(ConsoleScreen):
 
     def attach_run(self, record: DeployRecord) -> None:
         """Watch (and steer) a deploy running in a runner, wherever it was started."""
-        from backends.deploy.attach import attach
+        from backends.deploy.attach import attach_anywhere
 
         if self.run is not None and self.run.deploy_id == record.id and self.driving:
             self._show("watch")
@@ -564,7 +562,7 @@ class DeployScreen(ConsoleScreen):
         self._follow_run(
             record.service,
             record.environment,
-            lambda _engine: attach(record.id),
+            lambda engine: attach_anywhere(engine, record),
             kind=record.kind,
             version=record.to_version,
         )

@@ -257,6 +257,33 @@ def running_deploys() -> list[str]:
     return sorted({path.name.split(".", 1)[0] for path in public_sockets() if _answers(path)})
 
 
+def live_records(engine: DetachedEngine) -> list[DeployRecord]:
+    """Unfinished deploys whose runner is alive: this account's on this host (by its socket), and
+    anyone's anywhere (by the history store and the deploy's lease) — what the board marks ▶."""
+    from backends.deploy.remote_watch import runs_elsewhere
+
+    context = engine.context
+    here = set(running_deploys())
+    return [
+        record
+        for record in context.history.unfinished()
+        if record.id in here or runs_elsewhere(context, record)
+    ]
+
+
+def attach_anywhere(engine: DetachedEngine, record: DeployRecord) -> RemoteRun:
+    """``record``'s live run: through its socket when it is this account's here, else through the
+    history store (raises :class:`RunnerError` when no runner runs it)."""
+    if record.id in running_deploys():
+        run = attach(record.id)
+        run.kind = record.kind
+        return run
+    found = engine.elsewhere(record)
+    if found is None:
+        raise RunnerError(f"deploy {record.id} is not running")
+    return found
+
+
 def _answers(path: Path) -> bool:
     """Whether the runner that made ``path`` (``<deploy-id>.<pid>.sock``) is still alive.
 

@@ -12,125 +12,30 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from backends.deploy import canary as cn
-from backends.deploy.attach import DetachedEngine, RemoteRun, start_runner
+from backends.deploy.attach import DetachedEngine
 from backends.deploy.events import DeployFinished, LogLine, Outcome, Paused, Stage, StageStarted
 from backends.deploy.history import DeployHistory
 from backends.deploy.remote_watch import StoreRun
-from backends.deploy.runner import RunRequest
 from backends.deploy.session import open_deploy
-from backends.kube.cluster import Cluster
 from backends.workspace import load_workspace
+from tests.bastion.hosts import deploy_on_host_a, on_host
 from tests.deploy.conftest import SERVICE
 from tests.sshkit import ROOT, alive, wait_until
 
 STEP = 60  # seconds for one thing a runner or a CLI does, on a loaded machine
-
-CATALOG = f"""\
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata:
-  name: {SERVICE}
-  annotations: {{backstage.io/kubernetes-id: {SERVICE}}}
-spec: {{type: service, lifecycle: production, owner: team-payments}}
----
-apiVersion: backstage.io/v1alpha1
-kind: Group
-metadata: {{name: team-payments}}
-spec: {{type: team, children: []}}
----
-apiVersion: backstage.io/v1alpha1
-kind: Group
-metadata: {{name: team-checkout}}
-spec: {{type: team, children: []}}
----
-apiVersion: backstage.io/v1alpha1
-kind: User
-metadata: {{name: jane.doe}}
-spec: {{memberOf: [team-payments]}}
----
-apiVersion: backstage.io/v1alpha1
-kind: User
-metadata: {{name: sam.lee}}
-spec: {{memberOf: [team-payments]}}
----
-apiVersion: backstage.io/v1alpha1
-kind: User
-metadata: {{name: omar}}
-spec: {{memberOf: [team-checkout]}}
-"""
-
-
-def host_workspace(root: Path, *, user: str, history: str, kubeconfig: Path, prometheus: str) -> Path:
-    """One host's workspace: the shared catalog and cluster, ``history`` as the store, ``user``."""
-    (root / "catalog").mkdir(parents=True)
-    (root / "catalog" / "all.yaml").write_text(CATALOG)
-    (root / "idp-console.yaml").write_text(
-        textwrap.dedent(
-            f"""\
-            name: test
-            identity: {{user: {user}}}
-            history: {history}
-            catalog: {{sources: [{{type: dir, path: catalog}}]}}
-            environments:
-              production:
-                kubeconfig: {kubeconfig}
-                context: simulated
-                namespace: production
-                lifecycles: [production]
-                production: true
-            deploy:
-              bake: 0.3s
-              progress_deadline: 20s
-              steps: [5, {{weight: 25, bake: 60s}}, 50, 100]
-              analysis: {{prometheus: "{prometheus}", threshold: 0.01}}
-            """
-        )
-    )
-    return root
-
-
-@pytest.fixture
-def hosts(sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
-    """(host A's workspace, host B's as omar, host B's state dir, the cluster); the shared store is
-    a SQLite file outside both state dirs."""
-    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
-    shared = str(tmp_path / "shared" / "history.sqlite3")
-    (tmp_path / "shared").mkdir()
-    common = {"history": shared, "kubeconfig": kubeconfig, "prometheus": sim.prometheus_url}
-    a = host_workspace(tmp_path / "host-a" / "ws", user="jane.doe", **common)
-    b = host_workspace(tmp_path / "host-b" / "ws", user="omar", **common)
-    sam = host_workspace(tmp_path / "host-b" / "ws-sam", user="sam.lee", **common)
-    return a, b, sam, Cluster.from_kubeconfig(str(kubeconfig), "simulated")
-
-
-def _on_host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str) -> Path:
-    home = tmp_path / host / "state"
-    home.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setenv("IDP_CONSOLE_HOME", str(home))
-    return home
-
-
-def _deploy_on_host_a(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workspace: Path) -> RemoteRun:
-    _on_host(monkeypatch, tmp_path, "host-a")
-    run = start_runner(RunRequest("deploy", SERVICE, "production", "v2.3.1", workspace=str(workspace)))
-    for event in run.events():
-        if isinstance(event, StageStarted) and event.stage is Stage.ANALYSIS and event.step == 1:
-            run.detach()  # host A's session goes; the runner bakes 25 % for a minute
-    return run
 
 
 def test_another_host_watches_and_only_the_owning_team_steers(
     hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b, sam_workspace, cluster = hosts
-    run = _deploy_on_host_a(monkeypatch, tmp_path, a)
-    _on_host(monkeypatch, tmp_path, "host-b")
+    run = deploy_on_host_a(monkeypatch, tmp_path, a)
+    on_host(monkeypatch, tmp_path, "host-b")
 
     with (
         open_deploy(load_workspace(b)) as omar_session,
@@ -190,8 +95,8 @@ def test_attach_and_abort_from_another_host_work_unchanged(
     hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, _b, sam_workspace, cluster = hosts
-    run = _deploy_on_host_a(monkeypatch, tmp_path, a)
-    home_b = _on_host(monkeypatch, tmp_path, "host-b")
+    run = deploy_on_host_a(monkeypatch, tmp_path, a)
+    home_b = on_host(monkeypatch, tmp_path, "host-b")
 
     watch = _cli(
         home_b, sam_workspace, "deploy", SERVICE, "--env", "production", "--attach", "--output", "json"
