@@ -66,6 +66,7 @@ class DeploySession:
         self._catalog = catalog
         self._time_scale = time_scale
         self.simulated: SimulatedCluster | None = None
+        self._owns_history = history is None
         self._sim_lock = threading.Lock()
         self.context = DeployContext(
             catalog=self,  # the catalog is loaded on first use: status/scale may not need it twice
@@ -139,6 +140,10 @@ class DeploySession:
         return self.simulation().prometheus_url
 
     def close(self) -> None:
+        if self._owns_history:
+            # One last try to write what an outage left waiting; the rest stays spooled on disk for
+            # the next process that opens this history.
+            self.context.history.close()
         if self.simulated is not None:
             self.simulated.stop()
             self.simulated = None

@@ -54,22 +54,26 @@ class PostgresStore:
         }
         if password:
             self._kwargs["password"] = password
-        self._pool = ConnectionPool(
-            kwargs=self._kwargs,
-            min_size=0,
-            max_size=max_size,
-            open=False,
-            timeout=CONNECT_TIMEOUT,
-            check=ConnectionPool.check_connection,  # a server restart leaves dead connections
-            reconnect_timeout=0,  # keep no background retry loop: a failed getconn says why at once
-            name="idp-console-history",
-        )
+        self._max_size = max_size
+        self._pool = self._new_pool()
         self._ready = False
         self._lock = threading.Lock()
 
     @property
     def where(self) -> str:
         return self.target.where
+
+    def _new_pool(self) -> ConnectionPool:
+        return ConnectionPool(
+            kwargs=self._kwargs,
+            min_size=0,
+            max_size=self._max_size,
+            open=False,
+            timeout=CONNECT_TIMEOUT,
+            check=ConnectionPool.check_connection,  # a server restart leaves dead connections
+            reconnect_timeout=0,  # keep no background retry loop: a failed getconn says why at once
+            name="idp-console-history",
+        )
 
     # -- connections ------------------------------------------------------------------------------
     def _prepare(self) -> None:
@@ -182,4 +186,7 @@ class PostgresStore:
         return int(self.fetch("SELECT MAX(version) FROM schema_version")[0][0] or 0)
 
     def close(self) -> None:
-        self._pool.close()
+        """Disconnect; a later call connects again (a closed session's history may still be read)."""
+        with self._lock:
+            self._pool.close()
+            self._pool, self._ready = self._new_pool(), False

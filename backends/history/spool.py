@@ -65,6 +65,7 @@ class WriteSpool:
         with self._lock:
             self._spool(sql, list(params))
             if self._flusher is None or not self._flusher.is_alive():
+                self._closed.clear()
                 self._flusher = threading.Thread(target=self._flush_loop, name="history-spool", daemon=True)
                 self._flusher.start()
 
