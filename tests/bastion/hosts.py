@@ -48,15 +48,18 @@ spec: {{memberOf: [team-checkout]}}
 """
 
 
-def host_workspace(root: Path, *, user: str, history: str, kubeconfig: Path, prometheus: str) -> Path:
-    """One host's workspace: the shared catalog and cluster, ``history`` as the store, ``user``."""
+def host_workspace(
+    root: Path, *, user: str = "", history: str, kubeconfig: Path, prometheus: str, identity: str = ""
+) -> Path:
+    """One host's workspace: the shared catalog and cluster, ``history`` as the store, and who you
+    are: ``user``, or ``identity`` (the section's YAML, e.g. an accounts map)."""
     (root / "catalog").mkdir(parents=True)
     (root / "catalog" / "all.yaml").write_text(CATALOG)
     (root / "idp-console.yaml").write_text(
         textwrap.dedent(
             f"""\
             name: test
-            identity: {{user: {user}}}
+            identity: {identity or f"{{user: {user}}}"}
             history: {history}
             catalog: {{sources: [{{type: dir, path: catalog}}]}}
             environments:
