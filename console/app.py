@@ -115,18 +115,28 @@ class IdpConsoleApp(App[None]):
             self.set_keymap(keymap)
         # Start loading after the first paint: the worker thread competes for the GIL, and the
         # user should see the screen (with a progress line) before the catalog is parsed.
-        self.call_after_refresh(self.load_catalog)
+        self.call_after_refresh(self.load_catalog, True)
 
     @work(thread=True, exclusive=True, group="catalog", name="load catalog", exit_on_error=False)
-    def load_catalog(self) -> None:
-        from backends.catalog import load_catalog
+    def load_catalog(self, warm: bool = False) -> None:
+        """Read the catalog; ``warm``: show the last validated snapshot first, then revalidate it."""
+        from backends.catalog import SourceFailed
+        from backends.catalog.warm import open_catalog
 
-        catalog = load_catalog(
-            self.workspace, on_event=lambda event: self.post_message(CatalogProgress(event))
+        start = open_catalog(
+            self.workspace, on_event=lambda event: self.post_message(CatalogProgress(event)), warm=warm
         )
+        catalog = start.catalog
         # post_message is thread-safe: registration may happen in any worker.
         catalog.subscribe(lambda _change: self.post_message(CatalogUpdated()))
         self.post_message(CatalogLoaded(catalog))
+        # Files changed since the snapshot are read again; a change arrives as CatalogUpdated. Only
+        # a failing source is worth a word: the list is already on screen.
+        start.revalidate(
+            lambda event: (
+                self.post_message(CatalogProgress(event)) if isinstance(event, SourceFailed) else None
+            )
+        )
 
     def on_catalog_progress(self, message: CatalogProgress) -> None:
         from backends.catalog import SourceFailed, SourceLoaded, SourceStarted

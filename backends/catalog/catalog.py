@@ -124,6 +124,10 @@ class _Builder:
         self.entities: list[Entity] = entities if entities is not None else []
         self.by_ref: dict[str, Entity] = by_ref if by_ref is not None else {}
         self.read_problems: list[Problem] = read_problems if read_problems is not None else []
+        # Warm start: what each file read gave (path -> label, and whether its verdicts depend on
+        # other files), and the entities and problems of files that were not read again.
+        self.files: dict[str, tuple[str, bool]] = {}
+        self.reuse: dict[str, tuple[list[Entity], list[Problem]]] = {}
 
     @classmethod
     def from_snapshot(cls, snapshot: CatalogSnapshot) -> _Builder:
@@ -132,6 +136,21 @@ class _Builder:
 
     def add_result(self, result: DocumentResult, replace: bool = False) -> Entity | None:
         """Record one document's verdict; returns the entity when it joined the catalog."""
+        if result.reused:
+            entities, problems = self.reuse.get(result.file, ((), ()))
+            self.read_problems.extend(problems)
+            volatile = False
+            for entity in entities:
+                volatile |= self._add_entity(entity, entity.ref.canonical, replace) is None
+            self.files[result.path] = (result.file, volatile)
+            return None
+        # A Location (its targets are globs) or a placeholder ($text of another file) makes the
+        # file's verdict depend on other files: a warm start always reads it again.
+        volatile = result.valid is False or (
+            result.data is not None and (result.text is None or result.data.get("kind") == "Location")
+        )
+        if volatile or result.path not in self.files:
+            self.files[result.path] = (result.file, volatile)
         position = SourcePosition(result.file, result.line, result.index or 0)
         for error in result.errors:
             self.read_problems.append(Problem(Severity.ERROR, error, position, result.ref))
@@ -143,25 +162,36 @@ class _Builder:
             entity = Entity.from_text(result.text, result.data, position, result.relations)
         else:
             entity = Entity(result.data, position, None, result.relations)
-        existing = self.by_ref.get(result.ref)
+        added = self._add_entity(entity, result.ref, replace)
+        if added is None:  # a duplicate: which one wins depends on the other file
+            self.files[result.path] = (result.file, True)
+        return added
+
+    def _add_entity(self, entity: Entity, ref: str, replace: bool) -> Entity | None:
+        existing = self.by_ref.get(ref)
         if existing is not None and not replace:
             self.read_problems.append(
                 Problem(
                     Severity.ERROR,
-                    f"duplicate entity {result.ref}: already defined at {existing.position}; "
+                    f"duplicate entity {ref}: already defined at {existing.position}; "
                     "this definition is ignored (the first one wins)",
-                    position,
-                    result.ref,
+                    entity.position,
+                    ref,
                 )
             )
             return None
         if existing is not None:
             self.entities.remove(existing)
-        self.by_ref[result.ref] = entity
+        self.by_ref[ref] = entity
         self.entities.append(entity)
         return entity
 
-    def link(self, interned: _RelationCache, previous: CatalogSnapshot | None = None) -> CatalogSnapshot:
+    def link(
+        self,
+        interned: _RelationCache,
+        previous: CatalogSnapshot | None = None,
+        index: SearchIndex | None = None,
+    ) -> CatalogSnapshot:
         """Compute every entity's relations (declared + reverse), the dangling-ref warnings, the index.
 
         Entities of ``previous`` are shared with its readers: one whose relations change is copied
@@ -209,7 +239,7 @@ class _Builder:
             by_ref=by_ref,
             problems=self.read_problems + warnings,
             read_problems=self.read_problems,
-            index=SearchIndex(self.entities),
+            index=index if index is not None else SearchIndex(self.entities),
         )
 
 
@@ -232,9 +262,12 @@ class Catalog:
         # Set by load_catalog: where registrations are remembered for the next start.
         self.registrations: RegistrationStore | None = None
 
-    def _publish(self, builder: _Builder) -> None:
-        """Link ``builder`` and make it what readers see (one reference assignment, atomic)."""
-        self._snapshot = builder.link(self._relation_cache, self._snapshot)
+    def _publish(self, builder: _Builder, index: SearchIndex | None = None) -> None:
+        """Link ``builder`` and make it what readers see (one reference assignment, atomic).
+
+        ``index``: the filter index of exactly ``builder.entities``, when already known (warm start).
+        """
+        self._snapshot = builder.link(self._relation_cache, self._snapshot, index)
 
     # -- reading ----------------------------------------------------------------------------------
     def snapshot(self) -> CatalogSnapshot:
@@ -333,14 +366,17 @@ class Catalog:
             replaced = [self._snapshot]
             self._publish(builder)
             _retire(replaced)
-        with self._subscribers_lock:
-            subscribers = list(self._subscribers)
         if added and self.registrations is not None:
             self.registrations.remember(path, boundary)
-        change = CatalogChanged(tuple(added), tuple(removed))
+        self._notify(CatalogChanged(tuple(added), tuple(removed)))
+        return added
+
+    def _notify(self, change: CatalogChanged) -> None:
+        """Tell every subscriber about a published change (in the calling thread)."""
+        with self._subscribers_lock:
+            subscribers = list(self._subscribers)
         for callback in subscribers:
             callback(change)
-        return added
 
 
 _RETIRE_CHUNK = 5_000
@@ -426,6 +462,22 @@ def _load(workspace: Workspace, emit: Callable[[CatalogEvent], object]) -> Catal
     started = time.perf_counter()
     catalog = Catalog()
     builder = _Builder()
+    catalog.registrations = _read_workspace(workspace, builder, emit)
+    catalog._publish(builder)
+    emit(CatalogLoaded(len(catalog.entities), len(catalog.problems), time.perf_counter() - started))
+    return catalog
+
+
+def _read_workspace(
+    workspace: Workspace,
+    builder: _Builder,
+    emit: Callable[[CatalogEvent], object],
+    unchanged: Callable[[str], bool] | None = None,
+) -> RegistrationStore:
+    """Read every source and registered file of ``workspace`` into ``builder``.
+
+    ``unchanged``: see ``ReadOptions.unchanged`` (a warm start's revalidation).
+    """
     sources = [source_from_config(config, workspace.root) for config in workspace.catalog_sources]
     config_label = str(workspace.config_file) if workspace.config_file else "idp-console.yaml (demo)"
     for number, source in enumerate(sources, start=1):
@@ -447,7 +499,9 @@ def _load(workspace: Workspace, emit: Callable[[CatalogEvent], object]) -> Catal
             builder.read_problems.append(
                 Problem(Severity.WARNING, files.warning, SourcePosition(config_label))
             )
-        for result in read_documents(files.files, _options(files)):
+        options = _options(files)
+        options.unchanged = unchanged
+        for result in read_documents(files.files, options):
             builder.add_result(result)
         emit(
             SourceLoaded(
@@ -457,13 +511,12 @@ def _load(workspace: Workspace, emit: Callable[[CatalogEvent], object]) -> Catal
                 files.warning,
             )
         )
-    catalog.registrations = _load_registrations(builder, workspace)
-    catalog._publish(builder)
-    emit(CatalogLoaded(len(catalog.entities), len(catalog.problems), time.perf_counter() - started))
-    return catalog
+    return _load_registrations(builder, workspace, unchanged)
 
 
-def _load_registrations(builder: _Builder, workspace: Workspace) -> RegistrationStore:
+def _load_registrations(
+    builder: _Builder, workspace: Workspace, unchanged: Callable[[str], bool] | None = None
+) -> RegistrationStore:
     """Read the files registered in earlier runs (e.g. services created by the scaffolder)."""
     store = RegistrationStore.for_workspace(workspace.root)
     for registered in store.files():
@@ -478,7 +531,11 @@ def _load_registrations(builder: _Builder, workspace: Workspace) -> Registration
             )
             continue
         options = ReadOptions(
-            follow=True, root=registered.root, plain_base=registered.root, label=_local_label
+            follow=True,
+            root=registered.root,
+            plain_base=registered.root,
+            label=_local_label,
+            unchanged=unchanged,
         )
         for result in read_documents([registered.path], options):
             builder.add_result(result)

@@ -243,6 +243,71 @@ class Entity:
         return data
 
 
+# The fields a warm start stores per entity (see backends/catalog/warm.py): everything but the
+# relations, which linking computes again. Plain values only, so ``marshal`` can write them.
+_STATE_FIELDS = (
+    "_annotations",
+    "_api_version",
+    "_description",
+    "_kind",
+    "_lifecycle",
+    "_name",
+    "_namespace",
+    "_owner",
+    "_raw",
+    "_system",
+    "_tags",
+    "_text",
+    "_title",
+    "_type",
+    "declared_relations",
+)
+
+
+def entity_state(entity: Entity) -> tuple[Any, ...]:
+    """The entity as plain values (its position flattened in front), for ``entity_from_state``."""
+    position = entity.position
+    return (
+        position.file,
+        position.line,
+        position.index,
+        *(getattr(entity, name) for name in _STATE_FIELDS),
+    )
+
+
+def entity_from_state(state: tuple[Any, ...] | list[Any]) -> Entity:
+    """The entity ``entity_state`` described, without parsing or validating anything again."""
+    entity = Entity.__new__(Entity)
+    intern = sys.intern
+    # One unpacking, in ``_STATE_FIELDS`` order (attribute stores in bytecode, not setattr calls).
+    (
+        file,
+        line,
+        index,
+        entity._annotations,
+        entity._api_version,
+        entity._description,
+        kind,
+        entity._lifecycle,
+        entity._name,
+        namespace,
+        entity._owner,
+        entity._raw,
+        entity._system,
+        tags,
+        entity._text,
+        entity._title,
+        entity._type,
+        declared,
+    ) = state
+    entity.position = SourcePosition(file, line, index)
+    entity.relations = []
+    # Interned again: the same few kinds, namespaces and relation types repeat 100k times.
+    entity._kind, entity._namespace, entity._tags = intern(kind), intern(namespace), tuple(tags)
+    entity.declared_relations = [(intern(t), target) for t, target in declared]
+    return entity
+
+
 def _spec_str(spec: dict[str, Any], key: str) -> str:
     value = spec.get(key)
     return sys.intern(value) if isinstance(value, str) else ""

@@ -125,6 +125,19 @@ class SearchIndex:
         self._starts: list[int] = []
         self._last: tuple[Query, list[int]] | None = None
 
+    @classmethod
+    def from_parts(
+        cls, entities: Sequence[Entity], keys: list[str], postings: dict[str, dict[str, list[int]]]
+    ) -> SearchIndex:
+        """The index of ``entities`` from the ``keys`` and ``postings`` an earlier one computed for
+        exactly these entities in this order (a warm start stores them)."""
+        index = cls.__new__(cls)
+        index.entities = list(entities)
+        index.postings = {facet: postings.get(facet, {}) for facet in FACETS}
+        index.keys = keys
+        index._joined, index._starts, index._last = None, [], None
+        return index
+
     def positions(self, query: Query) -> list[int]:
         """Positions (in catalog order) of the entities matching ``query``."""
         last = self._last

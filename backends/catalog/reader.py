@@ -44,6 +44,8 @@ class DocumentResult:
     data: dict[str, Any] | None = None
     relations: list[tuple[str, str]] = field(default_factory=list)
     text: str | None = None  # the document's YAML when ``data`` is exactly what it parses to
+    # Not read: ``ReadOptions.unchanged`` said the file's earlier verdicts still hold (warm start).
+    reused: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI's JSON shape: ``{"file","line","index","ref","valid","errors"}`` (+ warnings)."""
@@ -68,6 +70,9 @@ class ReadOptions:
     root: str | None = None  # Locations and placeholders must stay inside (None: anywhere)
     plain_base: str = "."  # what a relative Location target not starting with "." is relative to
     label: Callable[[str], str] = os.path.normpath  # file path -> label shown in results
+    # A warm start's revalidation: a file for which this says True is not read again; one
+    # ``reused`` result stands for its documents, which the caller already has.
+    unchanged: Callable[[str], bool] | None = None
 
 
 @dataclass(slots=True)
@@ -93,6 +98,9 @@ def read_documents(paths: list[str], options: ReadOptions) -> Iterator[DocumentR
         if not inside(real) and inside(os.path.abspath(pending.path)):
             reason = f"resolves to {real}, outside the source root {options.root}; not read"
             yield DocumentResult(options.label(pending.path), pending.path, 1, None, None, False, [reason])
+            continue
+        if options.unchanged is not None and options.unchanged(pending.path):
+            yield DocumentResult(options.label(pending.path), pending.path, 1, None, None, None, reused=True)
             continue
         children: list[_Pending] = []
         yield from _read_file(pending, options, children)
