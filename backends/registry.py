@@ -263,3 +263,16 @@ def check_tag(registry: Registry, image_repo: str, version: str) -> None:
         f"{image_repo}:{version} is not in the registry (newest tags: {newest}); "
         "push it first — the service's CI builds and pushes every version"
     )
+
+
+def service_versions(workspace: Any, entity: Any) -> list[str]:
+    """The versions a deploy of catalog ``entity`` may pick: its image's tags, newest first ([] when
+    it declares no image, the workspace has no registry, or the registry cannot answer)."""
+    image_repo = (getattr(entity, "annotations", None) or {}).get(IMAGE_ANNOTATION)
+    registry = registry_for(workspace) if image_repo else None
+    if registry is None:
+        return []
+    try:
+        return registry.tags(image_repo)
+    except RegistryError:
+        return []

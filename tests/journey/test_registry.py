@@ -112,3 +112,24 @@ def test_an_unreachable_registry_is_one_line(tmp_path: Path) -> None:
     registry = OciRegistry("http://127.0.0.1:9", host="registry.acme.example", timeout=2)
     with pytest.raises(RegistryError, match="cannot reach the registry http://127.0.0.1:9/"):
         registry.tags("team-payments/orders-api")
+
+
+def test_service_versions_for_the_deploy_form(tmp_path: Path) -> None:
+    from backends.catalog.model import Entity, SourcePosition
+    from backends.registry import service_versions
+    from backends.workspace import load_workspace
+
+    (tmp_path / "idp-console.yaml").write_text(
+        f"registry: {{host: registry.acme.example, url: {tmp_path / 'reg'}}}\n"
+    )
+    workspace = load_workspace(tmp_path)
+    raw = {"apiVersion": "backstage.io/v1alpha1", "kind": "Component", "spec": {}}
+    image = {"idp-console.dev/image": "registry.acme.example/team-payments/orders-api"}
+    service = Entity({**raw, "metadata": {"name": "orders-api", "annotations": image}}, SourcePosition("x"))
+    plain = Entity({**raw, "metadata": {"name": "legacy"}}, SourcePosition("x"))
+    assert service_versions(workspace, service) == []  # nothing pushed yet
+    registry = open_registry(RegistrySettings(host="registry.acme.example", url=str(tmp_path / "reg")))
+    for tag in ("v0.1.0", "v0.2.0"):
+        registry.push("registry.acme.example/team-payments/orders-api", tag)
+    assert service_versions(workspace, service) == ["v0.2.0", "v0.1.0"]
+    assert service_versions(workspace, plain) == []
