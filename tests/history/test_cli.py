@@ -147,3 +147,27 @@ def test_doctor_reports_the_store_and_whether_it_answers(
     check = doctor_history(capsys, write_workspace(tmp_path / "ws2", down))
     assert check["status"] == "fail"
     assert check["detail"] == f"cannot reach the history store {down}: connection refused"
+
+
+class _Keyring:
+    """A secret store standing in for the OS keyring (the same SecretStore protocol)."""
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        self.secrets = secrets
+
+    def get(self, name: str) -> str | None:
+        return self.secrets.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self.secrets[name] = value
+
+
+def test_the_password_comes_from_the_secret_store_when_the_environment_has_none(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IDP_CONSOLE_SECRET_HISTORY")
+    history = open_history(workspace_with(tmp_path, pg_url), secrets=_Keyring({"history": TEST_PASSWORD}))
+    history.ping()
+    history.record_feedback("jane", 8)
+    assert history.query("SELECT score FROM feedback") == [(8,)]
+    history.close()
