@@ -13,6 +13,7 @@ import base64
 from pathlib import Path
 from typing import Any
 
+import git
 import pytest
 import yaml
 
@@ -118,11 +119,9 @@ def _secret_values(secret: dict[str, Any]) -> dict[str, str]:
     return values | dict(secret.get("stringData") or {})
 
 
-def test_a_version_the_registry_lacks_is_refused_before_anything_is_created(
-    engine_for: Any, tmp_path: Path
-) -> None:
+def test_a_version_the_registry_or_the_repository_lacks_is_refused(engine_for: Any, tmp_path: Path) -> None:
     name = "orders-api"
-    service, registry, _ = scaffold(tmp_path, name, "python", "none")
+    service, registry, remote = scaffold(tmp_path, name, "python", "none")
     engine = engine_for(service, registry)
     events = collect(engine.deploy(name, "staging", "v0.2.0"))
     final = outcome(events)
@@ -136,6 +135,12 @@ def test_a_version_the_registry_lacks_is_refused_before_anything_is_created(
     final = outcome(collect(engine.deploy(name, "staging", "v0.2.0")))
     assert final.outcome == "failed" and "has no tag v0.2.0" in final.reason
     assert cluster.find("deployments", "staging", name) is None
+    # The commit it was built from says which manifests go with it.
+    commit = git.Repo(remote).commit("main").hexsha
+    final = outcome(collect(engine.deploy(name, "staging", "v0.2.0", commit_sha=commit)))
+    assert final.outcome == "succeeded", final.reason
+    image = cluster.get("deployments", "staging", name)["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"{HOST}/team-payments/{name}:v0.2.0"
 
 
 def test_the_second_deploy_is_a_canary_of_the_created_workload(engine_for: Any, tmp_path: Path) -> None:
