@@ -349,6 +349,7 @@ def first_rollout(run: Any) -> Any:
     wait until all its pods are ready within the progress deadline, then the deploy succeeded."""
     from backends.deploy.events import LogLine, Outcome, Stage, StageFinished, StageStarted
     from backends.deploy.run import _Stop
+    from backends.kube.cluster import ClusterError
 
     target = run.target
     assert target is not None and target.provisioned is not None
@@ -360,9 +361,12 @@ def first_rollout(run: Any) -> Any:
         yield run._emit(LogLine(run.deploy_id, message=line))
     try:
         yield from run._wait_for_stable(run.total, run.version, f"{run.total} ready pods of {run.version}")
-    except _Stop as stop:
-        yield run._emit(StageFinished(run.deploy_id, stage=Stage.UPDATE, ok=False, detail=stop.reason))
-        yield run._finish(Outcome.FAILED, stop.reason, run.version)
+    except (_Stop, ClusterError) as error:
+        # Never a rollback: there is no earlier version to return to. What was created stays, to
+        # look at; the next deploy of a fixed version replaces it.
+        reason = error.reason if isinstance(error, _Stop) else f"cluster error: {error}"
+        yield run._emit(StageFinished(run.deploy_id, stage=Stage.UPDATE, ok=False, detail=reason))
+        yield run._finish(Outcome.FAILED, reason, run.version)
         return
     done = f"{target.stable_name} created: {run.total} pods of {run.version} ready"
     yield run._stage_done(Stage.UPDATE, began, done)

@@ -58,9 +58,9 @@ def scaffold(tmp_path: Path, name: str, language: str, database: str) -> tuple[A
 
 @pytest.fixture
 def engine_for(sim: SimulatedCluster, tmp_path: Path):  # noqa: ANN201 - a factory
-    def make(service: Any, registry: FileRegistry) -> DeployEngine:
+    def make(service: Any, registry: FileRegistry, **deploy: Any) -> DeployEngine:
         catalog = FakeCatalog(service, *demo_catalog().entities)
-        context, _ = make_context(sim, tmp_path, catalog=catalog)
+        context, _ = make_context(sim, tmp_path, catalog=catalog, deploy=deploy or None)
         context.registry = registry
         return DeployEngine(context)
 
@@ -153,3 +153,21 @@ def test_the_second_deploy_is_a_canary_of_the_created_workload(engine_for: Any, 
     assert final.outcome == "succeeded", final.reason
     record = engine.context.history.records(name, "staging", limit=1)[0]
     assert (record.from_version, record.to_version) == ("v0.1.0", "v0.1.1")
+
+
+def test_a_first_deploy_whose_pods_never_get_ready_fails_and_leaves_its_image(
+    engine_for: Any, tmp_path: Path
+) -> None:
+    name = "orders-api"
+    service, registry, remote = scaffold(tmp_path, name, "python", "none")
+    engine = engine_for(service, registry, progress_deadline="2s")
+    version = "v0.1.1-crashloop"  # the simulated kubelet crash-loops this tag
+    registry.push(f"{HOST}/team-payments/{name}", version)
+    repo = git.Repo(remote)
+    repo.create_tag(version, ref=repo.commit("main"))
+    final = outcome(collect(engine.deploy(name, "staging", version)))
+    assert final.outcome == "failed"
+    cluster = engine.context.cluster_for(engine.context.environment("staging"))
+    deployment = cluster.get("deployments", "staging", name)  # kept, to look at
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"{HOST}/team-payments/{name}:{version}"  # never "rolled back" to no version
