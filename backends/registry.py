@@ -270,7 +270,7 @@ def service_versions(workspace: Any, entity: Any) -> list[str]:
     it declares no image, the workspace has no registry, or the registry cannot answer)."""
     image_repo = (getattr(entity, "annotations", None) or {}).get(IMAGE_ANNOTATION)
     registry = registry_for(workspace) if image_repo else None
-    if registry is None:
+    if registry is None or not image_repo:
         return []
     try:
         return registry.tags(image_repo)
