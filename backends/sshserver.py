@@ -12,21 +12,25 @@ never arrive as SIGWINCH), and it is ended when the client goes away (SIGHUP, th
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import datetime as dt
 import fcntl
+import json
 import os
 import signal
+import socket
 import struct
+import subprocess
 import sys
 import termios
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Protocol, TextIO
 
 import asyncssh
 
@@ -57,6 +61,9 @@ class ServeOptions:
     max_sessions: int = 64
     max_per_user: int = 4
     child_command: Sequence[str] = ()  # default: this Python running the TUI
+    # Fork each session from one preloaded process (console/sshzygote.py): sessions share the
+    # pages of every module they import instead of each holding its own copy.
+    preload: bool = False
 
 
 @dataclass(slots=True)
@@ -143,9 +150,151 @@ def child_environment(
     return env
 
 
+def tui_arguments(workspace: str | None) -> list[str]:
+    return ["--workspace", workspace] if workspace else []
+
+
 def tui_command(workspace: str | None) -> list[str]:
-    command = [sys.executable, "-m", "console.cli"]
-    return [*command, "--workspace", workspace] if workspace else command
+    return [sys.executable, "-m", "console.cli", *tui_arguments(workspace)]
+
+
+class AppProcess(Protocol):
+    """A session's app: a process the server started, or one its zygote forked."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    async def wait(self) -> int: ...
+
+
+class ZygoteChild:
+    """A session forked by the zygote: not our child, so its end comes as a message."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._ended = asyncio.Event()
+
+    def ended(self, code: int) -> None:
+        self.returncode = code
+        self._ended.set()
+
+    async def wait(self) -> int:
+        await self._ended.wait()
+        assert self.returncode is not None
+        return self.returncode
+
+
+class ZygoteError(Exception):
+    """The fork server is gone or refused; sessions are then started the plain way."""
+
+
+class Zygote:
+    """The ``--preload`` fork server (``python -m console.sshzygote``), driven from the event loop."""
+
+    READY_TIMEOUT = 120.0  # seconds to import everything, on a loaded machine
+
+    def __init__(self, command: Sequence[str] | None = None) -> None:
+        self.command = list(command or [sys.executable, "-m", "console.sshzygote"])
+        self.process: asyncio.subprocess.Process | None = None
+        self._socket: socket.socket | None = None
+        self._pending: deque[asyncio.Future[dict[str, Any]]] = deque()
+        self._children: dict[int, ZygoteChild] = {}
+
+    @property
+    def alive(self) -> bool:
+        return self._socket is not None and self.process is not None and self.process.returncode is None
+
+    async def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command,
+                str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # the server's terminal signals are not its business
+            )
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        loop = asyncio.get_running_loop()
+        try:
+            ready = await asyncio.wait_for(loop.sock_recv(ours, 65536), self.READY_TIMEOUT)
+        except (TimeoutError, OSError) as error:
+            ours.close()
+            raise ZygoteError(f"the preloaded process did not start: {error}") from error
+        if not ready:
+            ours.close()
+            raise ZygoteError("the preloaded process exited while loading")
+        self._socket = ours
+        loop.add_reader(ours, self._on_message)
+
+    async def spawn(self, arguments: Sequence[str], env: Mapping[str, str], terminal: int) -> ZygoteChild:
+        """Fork a session running ``console.cli ARGUMENTS`` on the pty slave ``terminal``."""
+        if not self.alive or self._socket is None:
+            raise ZygoteError("the preloaded process is not running")
+        request = json.dumps({"argv": list(arguments), "env": dict(env), "cwd": os.getcwd()}).encode()
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending.append(answer)
+        try:
+            fds = array.array("i", [terminal])
+            self._socket.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+        except OSError as error:
+            self._pending.remove(answer)
+            raise ZygoteError(f"the preloaded process does not listen: {error}") from error
+        reply = await answer
+        if "pid" not in reply:
+            raise ZygoteError(str(reply.get("error") or "the preloaded process refused"))
+        child = ZygoteChild(int(reply["pid"]))
+        self._children[child.pid] = child
+        return child
+
+    def _on_message(self) -> None:
+        assert self._socket is not None
+        try:
+            data = self._socket.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._gone()
+            return
+        message = json.loads(data)
+        if "exit" in message:
+            child = self._children.pop(int(message["exit"]), None)
+            if child is not None:
+                child.ended(int(message["code"]))
+        elif self._pending:
+            answer = self._pending.popleft()
+            if not answer.done():
+                answer.set_result(message)
+
+    def _gone(self) -> None:
+        """The zygote died: its sessions lost their reaper (init has them); new ones are execed."""
+        if self._socket is not None:
+            asyncio.get_running_loop().remove_reader(self._socket)
+            self._socket.close()
+            self._socket = None
+        while self._pending:
+            answer = self._pending.popleft()
+            if not answer.done():
+                answer.set_result({"error": "the preloaded process exited"})
+        for child in self._children.values():
+            child.ended(-signal.SIGKILL)
+        self._children.clear()
+
+    async def stop(self) -> None:
+        self._gone()
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.process.wait(), 10)
+            if self.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
 
 
 def _set_winsize(fd: int, columns: int, rows: int) -> None:
@@ -166,7 +315,7 @@ class _AppSession(asyncssh.SSHServerSession):
         self._term = ""
         self._size = (80, 24)
         self._master: int | None = None
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: AppProcess | None = None
         self._reading = False
         self._client_gone = False
         self._started = time.monotonic()
@@ -296,15 +445,7 @@ class _AppSession(asyncssh.SSHServerSession):
             connection=server.connection_line,
         )
         try:
-            self._process = await asyncio.create_subprocess_exec(
-                *(server.options.child_command or tui_command(server.options.workspace)),
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_become_terminal_owner,
-            )
+            self._process = await self._start_app(env, slave)
         except OSError as error:
             os.close(master)
             os.close(slave)
@@ -328,6 +469,22 @@ class _AppSession(asyncssh.SSHServerSession):
         if not self._client_gone:
             chan.exit(code if code >= 0 else 128 - code)
         return code if code >= 0 else 128 - code
+
+    async def _start_app(self, env: dict[str, str], slave: int) -> AppProcess:
+        """Fork the app from the preloaded zygote when there is one, else start it afresh."""
+        options, zygote = self._server.options, self._server.zygote
+        if zygote is not None and zygote.alive and not options.child_command:
+            with contextlib.suppress(ZygoteError):
+                return await zygote.spawn(tui_arguments(options.workspace), env, slave)
+        return await asyncio.create_subprocess_exec(
+            *(options.child_command or tui_command(options.workspace)),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_become_terminal_owner,
+        )
 
     def _start_reading(self) -> None:
         if self._master is not None and not self._reading:
@@ -361,7 +518,7 @@ class _AppSession(asyncssh.SSHServerSession):
             pass
 
 
-async def end_process(process: asyncio.subprocess.Process, grace: float = KILL_GRACE_SECONDS) -> None:
+async def end_process(process: AppProcess, grace: float = KILL_GRACE_SECONDS) -> None:
     """SIGHUP to the app's process group (as a hung-up terminal would), SIGKILL if it lingers."""
     for signum, wait in ((signal.SIGHUP, grace), (signal.SIGKILL, grace)):
         if process.returncode is not None:
@@ -375,10 +532,13 @@ async def end_process(process: asyncio.subprocess.Process, grace: float = KILL_G
 class _Connection(asyncssh.SSHServer):
     """One client connection: authenticates a key, then opens app sessions for its user."""
 
-    def __init__(self, options: ServeOptions, limits: SessionLimits, audit: AuditLog) -> None:
+    def __init__(
+        self, options: ServeOptions, limits: SessionLimits, audit: AuditLog, zygote: Zygote | None = None
+    ) -> None:
         self.options = options
         self.limits = limits
         self.audit = audit
+        self.zygote = zygote
         self.user: str | None = None
         self.authenticated = False
         self.login = ""
@@ -452,9 +612,17 @@ async def serve(
     audit = audit or AuditLog(paths.state_dir() / AUDIT_LOG_NAME)
     limits = SessionLimits(options.max_sessions, options.max_per_user)
     connections: list[_Connection] = []
+    zygote: Zygote | None = None
+    if options.preload:
+        zygote = Zygote()
+        try:
+            await zygote.start()
+        except (ZygoteError, OSError) as error:
+            audit.write("preload", error=str(error), fallback="one process per session")
+            zygote = None
 
     def factory() -> _Connection:
-        connection = _Connection(options, limits, audit)
+        connection = _Connection(options, limits, audit, zygote)
         connections.append(connection)
         return connection
 
@@ -472,6 +640,8 @@ async def serve(
             keepalive_count_max=3,
         )
     except OSError as error:
+        if zygote is not None:
+            await zygote.stop()
         raise ServeError(f"cannot listen on {options.host}:{options.port}: {error.strerror}") from error
     port = acceptor.sockets[0].getsockname()[1]
     if on_listening:
@@ -493,3 +663,5 @@ async def serve(
         for connection in connections:
             if connection.conn is not None:
                 connection.conn.close()
+        if zygote is not None:
+            await zygote.stop()

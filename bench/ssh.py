@@ -5,9 +5,11 @@
   the same run; goal ≤ 1.2×;
 - N concurrent sessions held for a while, each idle 1–3 s between keys (↓/↑ in the catalog): time
   from a key to the first answering byte, p50/p95/max; goal p95 ≤ 200 ms at 20 sessions;
-- RSS per session's app process: on the catalog, then with the deploy board open (``3``).
+- memory per session's app process — RSS (every page it maps), PSS (shared pages split among their
+  users) and USS (pages only it holds: what ending it gives back) — on the catalog, then with the
+  deploy board open (``3``); ``--preload`` forks every session from one preloaded process.
 
-Usage: uv run python bench/ssh.py [--sessions 20] [--hold 60] [--paints 3]
+Usage: uv run python bench/ssh.py [--sessions 20] [--hold 60] [--paints 3] [--preload]
 """
 
 from __future__ import annotations
@@ -26,7 +28,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.sshkit import PtyClient, ServeSsh, environ_of, keygen, pss_kib, rss_kib, ssh_client  # noqa: E402
+from tests.sshkit import (  # noqa: E402
+    PtyClient,
+    ServeSsh,
+    environ_of,
+    keygen,
+    pss_kib,
+    rss_kib,
+    ssh_client,
+    uss_kib,
+)
 
 BANNER = "SIMULATED CLUSTER"
 DOWN, UP = b"\x1b[B", b"\x1b[A"
@@ -94,11 +105,17 @@ def mib(kib_values: list[int]) -> str:
     return f"mean {statistics.mean(kib_values) / 1024:.0f} MiB, max {max(kib_values) / 1024:.0f} MiB"
 
 
+def memory(apps: list[int]) -> None:
+    for name, measure in (("RSS", rss_kib), ("PSS", pss_kib), ("USS", uss_kib)):
+        print(f"  {name} {mib([measure(pid) for pid in apps])}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--hold", type=float, default=60.0, help="seconds the sessions are held")
     parser.add_argument("--paints", type=int, default=3, help="first paints measured each way")
+    parser.add_argument("--preload", action="store_true", help="serve-ssh --preload (a zygote)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-ssh-") as tmp_name:
@@ -109,7 +126,8 @@ def main() -> None:
         os.environ["IDP_CONSOLE_SIM_IDLE_EXIT"] = "5"  # the demo's shared cluster leaves with us
         key = keygen(tmp / "key", "bench.user@bench")
         (tmp / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
-        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; demo workspace")
+        mode = "serve-ssh --preload (sessions forked from one zygote)" if args.preload else "serve-ssh"
+        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; demo workspace; {mode}")
         with ServeSsh(
             tmp / "server",
             "--authorized-keys",
@@ -118,6 +136,7 @@ def main() -> None:
             str(args.sessions + 1),
             "--max-per-user",
             str(args.sessions + 1),
+            *(["--preload"] if args.preload else []),
         ) as server:
             first_paint_local(home)  # warm the page cache and bytecode for both sides alike
             local, remote = [], []
@@ -154,15 +173,21 @@ def main() -> None:
                         f"max {max(answered) * 1000:.0f} ms (goal p95 ≤ 200 ms)"
                     )
                 apps = server.apps()
-                print(f"RSS per session, catalog: {mib([rss_kib(pid) for pid in apps])} ({len(apps)} apps)")
-                print(f"  PSS (shared pages split): {mib([pss_kib(pid) for pid in apps])}")
+                print(f"per session ({len(apps)} apps), catalog:")
+                memory(apps)
                 for client in clients:
                     mark = client.mark()
                     client.send(b"3")
                     client.expect("live from the cluster", 120, mark)
                 time.sleep(5)  # watches started, first events in
-                print(f"RSS per session, deploy board: {mib([rss_kib(pid) for pid in apps])}")
-                print(f"  PSS (shared pages split): {mib([pss_kib(pid) for pid in apps])}")
+                print("per session, deploy board open:")
+                memory(apps)
+                zygote = server.zygote()
+                if zygote is not None:
+                    print(
+                        f"the zygote (counted once): RSS {rss_kib(zygote) / 1024:.0f} MiB, "
+                        f"USS {uss_kib(zygote) / 1024:.0f} MiB"
+                    )
                 print(f"RSS of the serve-ssh server: {rss_kib(server.process.pid) / 1024:.0f} MiB")
                 sims = _simulations(home)
                 if sims:

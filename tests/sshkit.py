@@ -235,8 +235,14 @@ class ServeSsh:
         raise RuntimeError(f"serve-ssh did not start: {self.log.read_text()}")
 
     def apps(self) -> list[int]:
-        """Pids of the app processes the server is running now."""
-        return children(self.process.pid)
+        """Pids of the app processes the server is running now (with ``--preload``, its zygote's)."""
+        found = []
+        for pid in children(self.process.pid):
+            found += children(pid) if is_zygote(pid) else [pid]
+        return found
+
+    def zygote(self) -> int | None:
+        return next((pid for pid in children(self.process.pid) if is_zygote(pid)), None)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -256,6 +262,14 @@ class ServeSsh:
         for pid in apps:  # the server ends them; this only guards against a server bug
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
+
+
+def is_zygote(pid: int) -> bool:
+    """Whether ``pid`` is serve-ssh's preloaded fork server."""
+    try:
+        return b"console.sshzygote" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def children(pid: int) -> list[int]:
@@ -297,6 +311,16 @@ def pss_kib(pid: int) -> int:
             if line.startswith("Pss:"):
                 return int(line.split()[1])
     return 0
+
+
+def uss_kib(pid: int) -> int:
+    """Unique set size: the pages only this process holds (what ending it would give back)."""
+    total = 0
+    with open(f"/proc/{pid}/smaps_rollup") as handle:
+        for line in handle:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.1) -> bool:  # noqa: ANN001

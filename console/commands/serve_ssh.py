@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-sessions", type=_positive, default=64, metavar="N", help="in total (default 64)"
     )
     parser.add_argument("--max-per-user", type=_positive, default=4, metavar="N", help="per user (default 4)")
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        help="fork every session from one preloaded process, so sessions share their modules' memory",
+    )
     parser.set_defaults(handler=_serve_ssh)
 
 
@@ -76,7 +81,9 @@ def _serve_ssh(args: argparse.Namespace) -> int:
     if not len(keys):
         raise CommandError("no usable public keys: give --authorized-keys FILE and/or --catalog-keys")
     workspace = str(Path(args.workspace).resolve()) if args.workspace else None
-    options = ServeOptions(host, port, args.host_key, keys, workspace, args.max_sessions, args.max_per_user)
+    options = ServeOptions(
+        host, port, args.host_key, keys, workspace, args.max_sessions, args.max_per_user, preload=args.preload
+    )
 
     def listening(bound_host: str, bound_port: int) -> None:
         print(

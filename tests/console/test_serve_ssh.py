@@ -157,3 +157,38 @@ def test_catalog_keys_let_their_user_in_when_asked_for(tmp_path: Path) -> None:
         with ssh_client(server.port, other, "ravi", "-T") as client:
             assert client.wait(30) == 255 and "Permission denied" in client.text()
     assert "refused user=ravi" in _audit()
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+def test_preloaded_sessions_are_forked_from_one_process_and_are_still_their_own(
+    tmp_path: Path, keys: dict[str, Path]
+) -> None:
+    args = ("--authorized-keys", str(tmp_path / "authorized_keys"), "--preload")
+    with ServeSsh(tmp_path / "server", *args) as server:
+        zygote = server.zygote()
+        assert zygote is not None
+        with ssh_client(server.port, keys["sam.lee"], "root", "-o", "SetEnv=COLORTERM=truecolor") as client:
+            assert client.expect(BANNER, APP_START), client.text()[-800:]
+            (app,) = server.apps()
+            assert _parent(app) == zygote  # forked, not started afresh: it shares the zygote's pages
+            # Its own session all the same: who it is (the key's user), its colours, its keys, its size.
+            assert client.expect("sam.lee", 30), client.text()[-800:]
+            assert b"\x1b[38;2;" in client.output  # 24-bit colour: the session's COLORTERM reached it
+            mark = client.mark()
+            client.send(b"2")
+            assert client.expect("filter templates", 30, mark), client.text(mark)[-800:]
+            mark = client.mark()
+            client.resize(70, 20)
+            assert client.expect("terminal too small (needs 80x24): 70x20", 30, mark), client.text(mark)[
+                -800:
+            ]
+        assert wait_until(lambda: not alive(app), 15), "the app outlived its client"
+        assert wait_until(lambda: "serve-ssh session user=sam.lee" in _audit(), 10)
+        line = next(line for line in _audit().splitlines() if "serve-ssh session user=sam.lee" in line)
+        assert "ended=client" in line and "exit=" in line
+        assert alive(zygote)  # ready for the next session
+    assert wait_until(lambda: not alive(zygote), 15), "the zygote outlived its server"
