@@ -476,6 +476,10 @@ def test_registry_has_every_action_from_the_issue() -> None:
         "publish:gitlab",
         "publish:github:pull-request",
         "publish:gitlab:merge-request",
+        # the golden path's platform steps (issue 10)
+        "registry:image",
+        "database:credentials",
+        "ci:first-build",
     }
 
 
