@@ -60,7 +60,9 @@ API server behaviour worth knowing (it is Kubernetes behaviour)
   resource writes ignore status. A write carrying a stale ``metadata.resourceVersion`` gets 409.
 - Status counts that are 0 are omitted, as Kubernetes does (read a missing count as 0).
 - PATCH supports strategic merge (default of the Python client for dicts; containers merge by
-  name), JSON merge and JSON patch; server-side apply creates missing objects. PUT on a missing
+  name), JSON merge and JSON patch; server-side apply (``fieldManager`` required, recorded in
+  ``managedFields``; field ownership approximated by a strategic merge, so never a conflict) creates
+  missing objects. PUT on a missing
   object is 404. DELETE removes at once and garbage-collects owned objects (no finalizers).
   ``dryRun=All`` on create, update, patch and delete answers without changing anything.
 - Namespaces are not enforced: objects can be created in a namespace that does not exist.
