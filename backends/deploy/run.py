@@ -1010,7 +1010,8 @@ class DeployRun:
             self._stop_request = None
             self._paused = False
         began = time.monotonic()
-        old = self.from_version
+        # A first deploy has no earlier version (backends.deploy.provision): it stays on its own.
+        old = self.from_version or self.version
         # Recorded with its outcome before the first write: if this process dies from here on, the
         # deploy is finished as this rollback, never resumed as a deploy (history.read_facts).
         yield self._emit(

@@ -182,3 +182,24 @@ def test_a_first_deploy_whose_pods_never_get_ready_fails_and_leaves_its_image(
     deployment = cluster.get("deployments", "staging", name)  # kept, to look at
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == f"{HOST}/team-payments/{name}:{version}"  # never "rolled back" to no version
+
+
+def test_an_interrupted_first_deploy_can_be_aborted_without_breaking_the_workload(
+    engine_for: Any, tmp_path: Path
+) -> None:
+    from backends.deploy.events import Stage, StageStarted
+
+    name = "orders-api"
+    service, registry, _ = scaffold(tmp_path, name, "python", "none")
+    engine = engine_for(service, registry)
+    events = engine.deploy(name, "staging", "v0.1.0").events()
+    for event in events:
+        if isinstance(event, StageStarted) and event.stage is Stage.UPDATE:
+            break
+    events.close()  # as if its process were killed while the pods start
+    [interrupted] = engine.find_interrupted(name, "staging")
+    final = outcome(collect(engine.abort(interrupted.record.id)))
+    assert final.outcome == "aborted", final.reason
+    cluster = engine.context.cluster_for(engine.context.environment("staging"))
+    image = cluster.get("deployments", "staging", name)["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"{HOST}/team-payments/{name}:v0.1.0"  # nothing earlier to return to: left as it is
