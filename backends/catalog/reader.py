@@ -10,6 +10,11 @@ cwd; the workspace uses the source root so results do not depend on where the co
 Files are visited depth-first in the oracle's order (a file's documents, then each target's matches
 sorted), each file once; a Location that leads back to a file on its own chain is reported as a
 cycle instead of being followed.
+
+As in Backstage, a Location whose target is missing (or refused) is itself a valid entity: each
+target problem is a separate result (``index`` None, ``target`` set) carrying the Location's file,
+line and ref, right after the Location's own verdict. ``flag_duplicates`` marks a ref defined
+twice (Backstage compares refs case-insensitively), naming both places.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class DocumentResult:
     text: str | None = None  # the document's YAML when ``data`` is exactly what it parses to
     # Not read: ``ReadOptions.unchanged`` said the file's earlier verdicts still hold (warm start).
     reused: bool = False
+    # Set on the separate result for a problem with one target of the Location at file:line.
+    target: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The CLI's JSON shape: ``{"file","line","index","ref","valid","errors"}`` (+ warnings)."""
@@ -59,6 +66,8 @@ class DocumentResult:
         }
         if self.warnings:
             result["warnings"] = list(self.warnings)
+        if self.target is not None:
+            result["target"] = self.target
         return result
 
 
@@ -159,9 +168,12 @@ def _read_file(pending: _Pending, options: ReadOptions, children: list[_Pending]
         result.relations = verdict.relations
         if data is document.data:  # no placeholder changed it: the text alone can rebuild it
             result.text = document.text
+        problems: list[tuple[str, str]] = []
         if options.follow and data["kind"] == "Location":
-            _follow(result, data, pending, options, children)
+            problems = _follow(result, data, pending, options, children)
         yield result
+        for target, problem in problems:
+            yield DocumentResult(label, path, result.line, None, result.ref, False, [problem], target=target)
 
 
 def _follow(
@@ -170,8 +182,12 @@ def _follow(
     pending: _Pending,
     options: ReadOptions,
     children: list[_Pending],
-) -> None:
-    """Resolve a Location's targets; problems with them are errors on the Location's document."""
+) -> list[tuple[str, str]]:
+    """Resolve a Location's targets; returns (target, problem) for each one that is not followed.
+
+    The Location itself stays valid, as in Backstage: a missing target is the target's problem.
+    """
+    problems: list[tuple[str, str]] = []
     spec = data.get("spec") or {}
     location_type = spec.get("type") or "file"
     presence = spec.get("presence") or "required"
@@ -186,7 +202,7 @@ def _follow(
             )
             continue
         if target.endswith(("/", os.sep)):
-            result.errors.append(f"a file location target cannot end with a path separator: {target}")
+            problems.append((target, f"a file location target cannot end with a path separator: {target}"))
             continue
         if target.startswith("."):
             joined = os.path.join(os.path.dirname(pending.path), target)
@@ -194,27 +210,28 @@ def _follow(
             joined = os.path.join(options.plain_base, target)
         joined = os.path.normpath(joined)
         if options.root is not None and not _inside(joined, options.root):
-            result.errors.append(f"target {target} points outside the source root {options.root}; refused")
+            problems.append(
+                (target, f"target {target} points outside the source root {options.root}; refused")
+            )
             continue
         matches = glob_files(joined) if has_magic(joined) else ([joined] if os.path.exists(joined) else [])
         if not matches:
             if presence != "optional":
-                result.errors.append(f"file {target} does not exist (resolved to {joined})")
+                problems.append((target, f"file {target} does not exist (resolved to {joined})"))
             continue
         for match in matches:
             real = os.path.realpath(match)  # Location targets are few: the full resolution
             if options.root is not None and not _inside(real, options.root):
-                result.errors.append(
-                    f"target {match} resolves outside the source root {options.root}; refused"
+                problems.append(
+                    (target, f"target {match} resolves outside the source root {options.root}; refused")
                 )
                 continue
             if real in pending.chain:
                 loop = " -> ".join(options.label(p) for p in (*pending.chain, real))
-                result.errors.append(f"Location cycle: {loop}; not followed again")
+                problems.append((target, f"Location cycle: {loop}; not followed again"))
                 continue
             children.append(_Pending(match, (*pending.chain, real)))
-    if result.errors:
-        result.valid = False
+    return problems
 
 
 class _RealPaths:
@@ -254,3 +271,24 @@ def _inside(path: str, root: str) -> bool:
     real = os.path.realpath(path) if os.path.exists(path) else os.path.abspath(path)
     root = os.path.realpath(root)
     return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def flag_duplicates(results: list[DocumentResult]) -> None:
+    """Warn on every valid document whose ref an earlier one already has, naming both places.
+
+    Refs are canonical (lower-case), so ``Component:Default/X`` and ``component:default/x`` are the
+    same entity, as in Backstage. Which definition Backstage keeps depends on where the other is:
+    in the same file the last document wins; across locations the first one does.
+    """
+    first: dict[str, DocumentResult] = {}
+    for result in results:
+        if result.valid is not True or result.ref is None or result.target is not None:
+            continue
+        earlier = first.setdefault(result.ref, result)
+        if earlier is result:
+            continue
+        kept = "the last one" if earlier.path == result.path else f"the one in {earlier.file}"
+        result.warnings.append(
+            f"duplicate entity {result.ref}: also defined at {earlier.file}:{earlier.line} "
+            f"(Backstage keeps {kept})"
+        )

@@ -129,12 +129,14 @@ def _expand(paths: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
 
 def _validate(args: argparse.Namespace) -> int:
     from backends.catalog.catalog import gc_paused
-    from backends.catalog.reader import ReadOptions, read_documents
+    from backends.catalog.reader import ReadOptions, flag_duplicates, read_documents
 
     files, results = _expand(args.paths)
     options = ReadOptions(follow=args.follow, root=None, plain_base=os.getcwd())
     with gc_paused(freeze=True):  # a short-lived process: never rescan its objects
-        results += [result.as_dict() for result in read_documents(files, options)]
+        verdicts = list(read_documents(files, options))
+        flag_duplicates(verdicts)  # as `catalog list` does, and Backstage's catalog (a warning)
+        results += [result.as_dict() for result in verdicts]
     if args.output == "json":
         _print_json_list(results)
     else:

@@ -59,7 +59,8 @@ def test_validate_follow_reads_location_targets(capsys, monkeypatch) -> None:
     results = json.loads(out)
     assert code == 1  # required-missing and more-c-invalid
     files = [r["file"] for r in results]
-    assert files[:4] == ["locations/root.yaml"] * 3 + ["locations/sub/a.yaml"]
+    # 3 documents, then the missing target of required-missing as a record of its own
+    assert files[:5] == ["locations/root.yaml"] * 4 + ["locations/sub/a.yaml"]
     assert "locations/more/c.yaml" in files and "locations/sub/.hidden.yaml" not in files
     code, out, _ = run(capsys, "catalog", "validate", "-o", "json", "locations/root.yaml")
     assert [r["file"] for r in json.loads(out)] == ["locations/root.yaml"] * 3

@@ -39,8 +39,13 @@ def test_missing_required_target_is_an_error_optional_is_not(write, tmp_path: Pa
         location("req", "./missing/*.yaml") + "---\n" + location("opt", "./gone.yaml", presence="optional"),
     )
     results = list(read_documents([str(path)], ReadOptions(root=str(tmp_path))))
-    assert [r.valid for r in results] == [False, True]
-    assert results[0].errors == [
+    # As in Backstage, the Location stays valid; its missing target is a record of its own.
+    assert [(r.ref, r.valid, r.target) for r in results] == [
+        ("location:default/req", True, None),
+        ("location:default/req", False, "./missing/*.yaml"),
+        ("location:default/opt", True, None),
+    ]
+    assert results[1].errors == [
         f"file ./missing/*.yaml does not exist (resolved to {tmp_path}/missing/*.yaml)"
     ]
 
@@ -56,12 +61,13 @@ def test_location_cycle_is_an_error_not_a_loop(write, tmp_path: Path) -> None:
     a = write("a.yaml", location("a", "./b.yaml"))
     write("b.yaml", location("b", "./a.yaml") + "---\n" + component("in-b"))
     results = list(read_documents([str(a)], ReadOptions(root=str(tmp_path))))
-    assert [(r.ref, r.valid) for r in results] == [
-        ("location:default/a", True),
-        ("location:default/b", False),
-        ("component:default/in-b", True),
+    assert [(r.ref, r.valid, r.target) for r in results] == [
+        ("location:default/a", True, None),
+        ("location:default/b", True, None),
+        ("location:default/b", False, "./a.yaml"),  # the target's problem, on the Location b
+        ("component:default/in-b", True, None),
     ]
-    assert results[1].errors[0].startswith("Location cycle: ")
+    assert results[2].errors[0].startswith("Location cycle: ")
 
 
 def test_self_including_glob_is_a_cycle_not_a_duplicate(write, tmp_path: Path) -> None:

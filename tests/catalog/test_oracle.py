@@ -2,8 +2,10 @@
 
 The oracle (``/work/shared/oracles/backstage-catalog``) runs ``@backstage/catalog-model`` over the
 same files. It is installed once per package-lock into a temp dir (the shared copy is read-only).
-Every document of ``corpus/`` must get the same verdict (valid / invalid / empty) and the same ref.
-A Location target error, which the oracle prints as an extra line, counts against the Location.
+Every document of ``corpus/`` must get the same verdict (valid / invalid / empty), the same ref and
+the same duplicate flag (a later definition of a ref, case-insensitively).
+A Location target error is, on both sides, a record of its own after a valid Location: they are
+compared per Location (how many of its targets failed).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,17 +74,28 @@ def _oracle_verdicts(oracle: Path) -> dict[tuple[str, int], tuple[bool | None, s
     )
     assert run.returncode in (0, 1), run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines()]
-    verdicts: dict[tuple[str, int], tuple[bool | None, str | None]] = {}
-    failed_locations: set[tuple[str, int]] = set()
+    verdicts: dict[tuple[str, Any], Any] = {}
     for line in lines:
-        if line["index"] is None:  # a Location target problem, printed as "file#index"
-            if line["valid"] is False:
-                file, _, index = line["file"].rpartition("#")
-                failed_locations.add((file, int(index)))
-            continue
-        verdicts[(line["file"], line["index"])] = (line["valid"], line["ref"] if line["valid"] else None)
-    for key in failed_locations:
-        verdicts[key] = (False, None)
+        if line["index"] is not None:
+            ref = line["ref"] if line["valid"] else None
+            verdicts[(line["file"], line["index"])] = (line["valid"], ref, "duplicateOf" in line)
+    for line in lines:
+        if line["index"] is None and line["valid"] is False:  # a target problem, from "file#index"
+            file, _, index = line["file"].rpartition("#")
+            key = (file, ("failed targets of", verdicts[(file, int(index))][1]))
+            verdicts[key] = verdicts.get(key, 0) + 1
+    return verdicts
+
+
+def _our_verdicts(results: list[dict[str, Any]]) -> dict[tuple[str, Any], Any]:
+    verdicts: dict[tuple[str, Any], Any] = {}
+    for r in results:
+        if "target" in r:
+            key = (r["file"], ("failed targets of", r["ref"]))
+            verdicts[key] = verdicts.get(key, 0) + 1
+        else:
+            duplicate = any(w.startswith("duplicate entity ") for w in r.get("warnings", []))
+            verdicts[(r["file"], r["index"])] = (r["valid"], r["ref"] if r["valid"] else None, duplicate)
     return verdicts
 
 
@@ -94,10 +108,7 @@ def test_verdicts_match_backstage(oracle_dir: Path, monkeypatch: pytest.MonkeyPa
     expected = _oracle_verdicts(oracle_dir)
     monkeypatch.chdir(CORPUS)
     main(["catalog", "validate", "--follow", "--output", "json", *_corpus_files()])
-    ours = {
-        (r["file"], r["index"]): (r["valid"], r["ref"] if r["valid"] else None)
-        for r in json.loads(capsys.readouterr().out)
-    }
+    ours = _our_verdicts(json.loads(capsys.readouterr().out))
     differences = {
         key: {"backstage": expected.get(key), "ours": ours.get(key)}
         for key in sorted(set(expected) | set(ours), key=str)
@@ -105,6 +116,8 @@ def test_verdicts_match_backstage(oracle_dir: Path, monkeypatch: pytest.MonkeyPa
     }
     assert differences == {}
     assert len(expected) >= 140
-    valid = sum(1 for v, _ in expected.values() if v is True)
-    invalid = sum(1 for v, _ in expected.values() if v is False)
+    documents = [v for v in expected.values() if isinstance(v, tuple)]
+    valid = sum(1 for v, _, _ in documents if v is True)
+    invalid = sum(1 for v, _, _ in documents if v is False)
+    assert sum(1 for _, _, duplicate in documents if duplicate) >= 1
     assert valid >= 30 and invalid >= 80  # the corpus exercises both sides of each rule
