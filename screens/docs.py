@@ -565,7 +565,7 @@ class DocsScreen(ConsoleScreen):
             return
         anchor = self.query_one(DocView).anchor_at_top() if self._page else None
         href = entity_docs_href(current.entity_ref, current.page or "", anchor or "")
-        base = str(self.ctx.workspace.section("docs").get("base_url") or "").rstrip("/")
+        base = self.ctx.workspace.typed.docs.base_url
         link = f"{base}{href}" if base else href
         self.app.copy_to_clipboard(link)
         self.notify(f"Copied {link}", timeout=4)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from backends.catalog.globs import glob_files, has_magic
-from backends.workspace import SourceConfig
+from backends.config import SourceConfig
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
