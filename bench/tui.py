@@ -2,6 +2,7 @@
 
 - cold start → first paint with a 10k-entity workspace vs a bare one-widget Textual app,
   both as whole processes started from here (interpreter start and imports included);
+- spawn → the whole catalog list shown, cold (no snapshot) and warm (the previous run's snapshot);
 - filter keystroke → list repainted, at 10k and 100k entities, driven by Pilot (p50/p95).
 
 Usage: uv run python bench/tui.py [--sizes 10000,100000] [--keystrokes 40]
@@ -19,7 +20,8 @@ import textwrap
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from bench._corpus import write_corpus  # noqa: E402
 
@@ -57,6 +59,56 @@ IDP_APP = textwrap.dedent(
     Timed(load_workspace(sys.argv[2])).run(headless=True, size=(140, 40))
     """
 )
+
+# Spawn → the catalog list shows every entity (not just the first frame): a cold start reads and
+# validates every file; a warm one shows the snapshot the previous run left in the state dir.
+LIST_APP = textwrap.dedent(
+    """
+    import sys, time
+    t0 = float(sys.argv[1])
+    from backends.workspace import load_workspace
+    from console.app import IdpConsoleApp
+    from screens.catalog import CatalogScreen
+    class Timed(IdpConsoleApp):
+        def on_mount(self):
+            super().on_mount()
+            self.set_interval(0.005, self.check)
+        def check(self):
+            screen = self.screen
+            if self.catalog is not None and isinstance(screen, CatalogScreen) and screen.is_ready:
+                print(time.time() - t0, flush=True)
+                self.exit()
+    Timed(load_workspace(sys.argv[2])).run(headless=True, size=(140, 40))
+    """
+)
+
+
+def list_shown(workspace: Path, home: Path, *, warm: bool, runs: int = 3) -> float:
+    """Median seconds from spawn to the full list, cold (fresh state dir) or warm (primed one)."""
+    import os
+    import shutil
+
+    env = {**os.environ, "IDP_CONSOLE_HOME": str(home)}
+    if warm:  # the snapshot a finished previous session leaves (the timed app exits before writing)
+        prime = "import sys; from backends.catalog.warm import open_catalog; from backends.workspace import "
+        prime += "load_workspace; open_catalog(load_workspace(sys.argv[1]), warm=False).revalidate()"
+        subprocess.run([sys.executable, "-c", prime, str(workspace)], check=True, env=env, cwd=ROOT)
+    samples = []
+    for _ in range(runs):
+        if not warm:
+            shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(exist_ok=True)
+        start = time.time()
+        out = subprocess.run(
+            [sys.executable, "-c", LIST_APP, repr(start), str(workspace)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            cwd=ROOT,
+        )
+        samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(samples)
 
 
 def first_paint(script: str, *args: str, runs: int = 5) -> float:
@@ -131,6 +183,14 @@ def main() -> None:
             print(f"first paint: bare Textual app {bare * 1000:.0f} ms (median of 5)")
             print(f"first paint: idp-console, 10k-entity workspace {idp * 1000:.0f} ms (median of 5)")
             print(f"first paint ratio: {idp / bare:.2f}x (goal <= 1.5x)")
+        for size, workspace in workspaces.items():
+            home = Path(tmp) / f"home{size}"
+            cold = list_shown(workspace, home, warm=False)
+            warm = list_shown(workspace, home, warm=True)
+            print(
+                f"list shown, {size} entities: cold start {cold * 1000:.0f} ms, "
+                f"warm start {warm * 1000:.0f} ms (median of 3; goal warm <= 1500 ms at 100k)"
+            )
         for size, workspace in workspaces.items():
             timings = asyncio.run(filter_latencies(workspace, args.keystrokes))
             timings.sort()
