@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 HOUR = 3600.0
 HASH_LABEL = "pod-template-hash"
+# Long watches: each one that ends is a new request, and an idle view should send none. The server
+# sends bookmarks while nothing changes, so a stream this long still resumes from a fresh version.
+WATCH_SECONDS = 300
 Key = tuple[str, str]  # (service, environment)
 
 
@@ -119,7 +122,11 @@ class _Namespace:
             listener=lambda kind, obj: controller._deployment(self, kind, obj),
         )
         self.pods = ResourceWatch(
-            cluster, "pods", namespace, listener=lambda kind, obj: controller._pod(self, kind, obj)
+            cluster,
+            "pods",
+            namespace,
+            timeout_seconds=WATCH_SECONDS,
+            listener=lambda kind, obj: controller._pod(self, kind, obj),
         )
 
     @property
@@ -406,12 +413,14 @@ class StatusController:
         if self.on_change is not None:
             self.on_change(*key)
 
-    def _deployment(self, namespace: _Namespace, _kind: str, obj: dict[str, Any]) -> None:
+    def _deployment(self, namespace: _Namespace, kind: str, obj: dict[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name", ""))
         for cell in namespace.cells.get(name, ()):
             key = (cell.target.service, cell.target.environment)
-            if name == cell.target.deployment:
-                self._read_last_deploy(key)  # a deploy, rollback or scale changes the Deployment
+            # A deploy, rollback or scale changes the Deployment: its record may have changed too.
+            # (Listed ones were read with everything else at start: one query, not one each.)
+            if name == cell.target.deployment and kind == "MODIFIED":
+                self._read_last_deploy(key)
             self._announce(key)
 
     def _pod(self, namespace: _Namespace, kind: str, pod: dict[str, Any]) -> None:

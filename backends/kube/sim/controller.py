@@ -17,6 +17,7 @@ pull, ``slow`` becomes ready only after 60 simulated seconds.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime
 import logging
@@ -105,6 +106,8 @@ class SimulatedController:
         self._pod_starts: dict[str, tuple[float, float]] = {}  # uid → (monotonic, epoch) start
         self._progress_at: dict[str, float] = {}  # deployment uid → monotonic time of last progress
         self._pod_reasons: dict[str, str] = {}  # pod uid → last waiting reason (for Events)
+        # The Events this controller keeps, oldest first: the oldest go beyond _MAX_EVENTS.
+        self._event_order: collections.deque[tuple[str, str]] | None = None
         # pod uid → (resourceVersion we last saw or wrote, faults, when it next changes): lets a
         # pass skip pods whose status cannot have changed, so passes stay cheap with many pods.
         self._pod_cache: dict[str, tuple[str, tuple[PodFault | None, ...], float | None]] = {}
@@ -260,8 +263,8 @@ class SimulatedController:
             self._pod_reasons.pop(uid, None)
 
     def _lifecycle_events(self, pod: Obj, status: Obj) -> None:
-        """The kubelet's Normal events as a container (re)starts: Pulling/Pulled once, then
-        Created/Started every time it starts (a crash loop bumps their count)."""
+        """The kubelet's Normal events as a container (re)starts: Pulled once, then Started every
+        time it starts (a crash loop bumps its count)."""
         before = {
             cs.get("name"): ((cs.get("state") or {}).get("running") or {}).get("startedAt")
             for cs in (pod.get("status") or {}).get("containerStatuses") or []
@@ -274,9 +277,7 @@ class SimulatedController:
                 continue
             image = images.get(name, "")
             if not cs.get("restartCount"):
-                self.record_event(pod, "Normal", "Pulling", f'Pulling image "{image}"')
                 self.record_event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
-            self.record_event(pod, "Normal", "Created", f"Created container {name}")
             self.record_event(pod, "Normal", "Started", f"Started container {name}")
 
     def _pod_event(self, pod: Obj, status: Obj) -> None:
@@ -721,10 +722,16 @@ class SimulatedController:
 
             self.store.update(EVENTS, namespace, name, bump, copy_=False)
             return
-        events = self.store.peek(EVENTS)
-        for old in events[: max(len(events) - _MAX_EVENTS + 1, 0)]:
-            with contextlib.suppress(errors.ApiError):
-                self.store.delete(EVENTS, old["metadata"].get("namespace"), old["metadata"]["name"])
+        if self._event_order is None:  # once: the Events restored from the state file, oldest first
+            self._event_order = collections.deque(
+                (str(e["metadata"].get("namespace")), str(e["metadata"]["name"]))
+                for e in self.store.peek(EVENTS)
+            )
+        while len(self._event_order) >= _MAX_EVENTS:
+            old_namespace, old_name = self._event_order.popleft()
+            with contextlib.suppress(errors.ApiError):  # someone deleted it already
+                self.store.delete(EVENTS, old_namespace, old_name)
+        self._event_order.append((namespace, name))
         self.store.create(
             EVENTS,
             namespace,

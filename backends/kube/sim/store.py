@@ -158,6 +158,9 @@ class ObjectStore:
         self._oldest_resumable = 0
         self._watchers: set[Watcher] = set()
         self._listeners: list[Callable[[StoredEvent], None]] = []
+        # uid → how many stored objects name it in ownerReferences: a delete looks for dependents
+        # only when there are some (most objects — pods, Events — own nothing; the scan is O(all)).
+        self._owners: dict[str, int] = {}
 
     # ----------------------------------------------------------------- reading
 
@@ -397,6 +400,8 @@ class ObjectStore:
         resource = BY_KEY[key[0]]
         self._commit("DELETED", resource, key, obj, obj, store=False)
         uid = obj["metadata"].get("uid")
+        if not self._owners.get(str(uid)):
+            return
         dependents = [
             other_key
             for other_key, other in self._objects.items()
@@ -420,6 +425,12 @@ class ObjectStore:
         self._rv += 1
         # A new top-level dict and metadata: the version stored before may share everything else.
         obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
+        if kind == "DELETED":
+            self._count_owners(obj, -1)
+        else:
+            self._count_owners(obj, 1)
+            if old is not None:
+                self._count_owners(old, -1)
         if store:
             self._objects[key] = obj
             self._by_resource.setdefault(key[0], {})[key] = obj
@@ -437,6 +448,15 @@ class ObjectStore:
         for listener in self._listeners:
             listener(event)
         return obj
+
+    def _count_owners(self, obj: Obj, delta: int) -> None:
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            uid = str(ref.get("uid"))
+            count = self._owners.get(uid, 0) + delta
+            if count > 0:
+                self._owners[uid] = count
+            else:
+                self._owners.pop(uid, None)
 
     # ----------------------------------------------------------------- watching
 
@@ -519,6 +539,7 @@ class ObjectStore:
             self._objects.clear()
             self._by_resource.clear()
             self._history.clear()
+            self._owners.clear()
             for entry in snapshot.get("objects", []):
                 resource = BY_KEY.get(entry["resource"])
                 if resource is None:
@@ -529,6 +550,7 @@ class ObjectStore:
                 key = self._key(resource, namespace, meta["name"])
                 self._objects[key] = obj
                 self._by_resource.setdefault(resource.key, {})[key] = obj
+                self._count_owners(obj, 1)
             highest = max(
                 (int(o["metadata"].get("resourceVersion", 0)) for o in self._objects.values()), default=0
             )
