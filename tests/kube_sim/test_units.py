@@ -147,6 +147,17 @@ def test_json_patch_operations() -> None:
         json_patch(doc, [{"op": "replace", "path": "/missing", "value": 1}])
 
 
+def test_json_patch_refuses_what_rfc_6902_refuses() -> None:
+    doc = {"a": [1, 2]}
+    # An index past the end is an error (not an append), and a failed patch changes nothing.
+    with pytest.raises(ApiError) as past_the_end:
+        json_patch(doc, [{"op": "add", "path": "/b", "value": 1}, {"op": "add", "path": "/a/5", "value": 3}])
+    assert past_the_end.value.status == 422 and doc == {"a": [1, 2]}
+    with pytest.raises(ApiError) as not_a_patch:
+        json_patch(doc, [{"op": "frobnicate", "path": "/a"}])
+    assert not_a_patch.value.status == 400
+
+
 # ---------------------------------------------------------------- rolling updates
 
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import jsonpatch
+import jsonpointer
+
 from .errors import ApiError, bad_request
 
 # Field name → merge key for lists of objects that the API merges element-wise (from the Go
@@ -118,74 +121,21 @@ def _merge_list(current: Any, patch: list[Any], path: tuple[str, ...]) -> list[A
     return merged
 
 
-def _pointer(path: str) -> list[str]:
-    if path == "":
-        return []
-    if not path.startswith("/"):
-        raise bad_request(f"invalid JSON pointer {path!r}")
-    return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
-
-
-def _resolve(doc: Any, parts: list[str]) -> Any:
-    for part in parts:
-        if isinstance(doc, list):
-            doc = doc[int(part)]
-        elif isinstance(doc, dict):
-            doc = doc[part]
-        else:
-            raise KeyError(part)
-    return doc
-
-
-def _add(doc: Any, parts: list[str], value: Any) -> Any:
-    if not parts:
-        return value
-    parent = _resolve(doc, parts[:-1])
-    last = parts[-1]
-    if isinstance(parent, list):
-        parent.insert(len(parent) if last == "-" else int(last), value)
-    else:
-        parent[last] = value
-    return doc
-
-
-def _remove(doc: Any, parts: list[str]) -> Any:
-    parent = _resolve(doc, parts[:-1])
-    last = parts[-1]
-    if isinstance(parent, list):
-        return parent.pop(int(last))
-    return parent.pop(last)
-
-
 def json_patch(target: Any, operations: list[dict[str, Any]]) -> Any:
-    """Apply an RFC 6902 JSON patch; any failing operation rejects the whole patch (422)."""
-    doc = copy.deepcopy(target)
-    for operation in operations:
-        op = operation.get("op")
-        try:
-            parts = _pointer(operation.get("path", ""))
-            if op == "add":
-                doc = _add(doc, parts, copy.deepcopy(operation["value"]))
-            elif op == "remove":
-                _remove(doc, parts)
-            elif op == "replace":
-                _resolve(doc, parts)  # must exist
-                if parts:
-                    _remove(doc, parts)
-                doc = _add(doc, parts, copy.deepcopy(operation["value"]))
-            elif op in ("move", "copy"):
-                source = _pointer(operation["from"])
-                value = copy.deepcopy(_resolve(doc, source))
-                if op == "move":
-                    _remove(doc, source)
-                doc = _add(doc, parts, value)
-            elif op == "test":
-                if _resolve(doc, parts) != operation.get("value"):
-                    raise ApiError(422, "Invalid", f"test operation failed at {operation.get('path')}")
-            else:
-                raise bad_request(f"unknown JSON patch operation {op!r}")
-        except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise ApiError(
-                422, "Invalid", f"JSON patch {op} {operation.get('path')!r} failed: {exc!r}"
-            ) from exc
-    return doc
+    """Apply an RFC 6902 JSON patch (the ``jsonpatch`` library); any failing operation rejects the
+    whole patch: 422 as kube-apiserver answers, 400 for a patch that is not one."""
+    try:
+        patch = jsonpatch.JsonPatch(operations)
+        return patch.apply(copy.deepcopy(target))
+    except jsonpatch.JsonPatchTestFailed as exc:
+        raise ApiError(422, "Invalid", f"JSON patch test failed: {exc}") from exc
+    except jsonpatch.InvalidJsonPatch as exc:
+        raise bad_request(f"invalid JSON patch: {exc}") from exc
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpointer.JsonPointerException,
+        KeyError,
+        IndexError,
+        TypeError,
+    ) as exc:
+        raise ApiError(422, "Invalid", f"JSON patch failed: {exc}") from exc
