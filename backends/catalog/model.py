@@ -245,23 +245,7 @@ class Entity:
 
 # The fields a warm start stores per entity (see backends/catalog/warm.py): everything but the
 # relations, which linking computes again. Plain values only, so ``marshal`` can write them.
-_STATE_FIELDS = (
-    "_annotations",
-    "_api_version",
-    "_description",
-    "_kind",
-    "_lifecycle",
-    "_name",
-    "_namespace",
-    "_owner",
-    "_raw",
-    "_system",
-    "_tags",
-    "_text",
-    "_title",
-    "_type",
-    "declared_relations",
-)
+_STATE_FIELDS = tuple(name for name in Entity.__slots__ if name not in ("position", "relations"))
 
 
 def entity_state(entity: Entity) -> tuple[Any, ...]:
@@ -279,7 +263,7 @@ def entity_from_state(state: tuple[Any, ...] | list[Any]) -> Entity:
     """The entity ``entity_state`` described, without parsing or validating anything again."""
     entity = Entity.__new__(Entity)
     intern = sys.intern
-    # One unpacking, in ``_STATE_FIELDS`` order (attribute stores in bytecode, not setattr calls).
+    # One unpacking, in ``_STATE_FIELDS`` (= __slots__) order: attribute stores, not setattr calls.
     (
         file,
         line,

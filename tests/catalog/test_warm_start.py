@@ -8,27 +8,9 @@ from pathlib import Path
 from backends.catalog import load_catalog
 from backends.catalog.warm import open_catalog, snapshot_path
 from backends.workspace import Workspace, load_workspace
+from tests.catalog.test_register_concurrency import GROUP as TEAM
+from tests.screens.test_catalog_screen import COMPONENT as SERVICE
 
-SERVICE = """\
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata:
-  name: {name}
-  title: {title}
-spec:
-  type: service
-  lifecycle: production
-  owner: group:team-a
-"""
-TEAM = """\
-apiVersion: backstage.io/v1alpha1
-kind: Group
-metadata:
-  name: team-a
-spec:
-  type: team
-  children: []
-"""
 LOCATION = """\
 apiVersion: backstage.io/v1alpha1
 kind: Location

@@ -8,7 +8,7 @@ import pytest
 
 from console.cli import main
 from screens.deploy import DeployScreen
-from tests.screens.helpers import screen_text, until, wait_for_catalog, workspace_app, write_workspace
+from tests.screens.helpers import kube_workspace, screen_text, until, wait_for_catalog, workspace_app
 
 GARBAGE = {
     "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a binary file, not YAML"),
@@ -62,15 +62,7 @@ def test_context_not_in_the_kubeconfig_names_the_ones_it_has(
 
 
 async def test_tui_shows_a_garbage_kubeconfig_on_the_deploy_board(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_bytes(b"- not\n- a kubeconfig\n")
-    component = (
-        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: api\n"
-        "  annotations: {backstage.io/kubernetes-id: api}\n"
-        "spec: {type: service, lifecycle: production, owner: team-a}\n"
-    )
-    environments = f"environments:\n  production:\n    kubeconfig: {kubeconfig}\n    context: prod\n"
-    write_workspace(tmp_path / "ws", {"api.yaml": component}, environments)
+    kubeconfig = kube_workspace(tmp_path, b"- not\n- a kubeconfig\n")
     app = workspace_app(tmp_path / "ws")
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_for_catalog(pilot)

@@ -45,6 +45,33 @@ async def wait_for_catalog(pilot: Pilot, timeout: float = 20.0) -> None:
     await until(pilot, ready, timeout, what="the catalog to load")
 
 
+UNREACHABLE_KUBECONFIG = (
+    "apiVersion: v1\nkind: Config\ncurrent-context: prod\n"
+    "clusters: [{name: prod, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+    "contexts: [{name: prod, context: {cluster: prod, user: me}}]\n"
+    "users: [{name: me, user: {token: x}}]\n"
+)
+
+
+def kube_workspace(root: Path, kubeconfig: str | bytes = UNREACHABLE_KUBECONFIG) -> Path:
+    """``root/ws``: one service, ``api``, whose production environment is the cluster ``root/kubeconfig``
+    describes (by default one that refuses every connection). Returns the kubeconfig's path."""
+    path = root / "kubeconfig"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(kubeconfig, bytes):
+        path.write_bytes(kubeconfig)
+    else:
+        path.write_text(kubeconfig, encoding="utf-8")
+    component = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: api\n"
+        "  annotations: {backstage.io/kubernetes-id: api}\n"
+        "spec: {type: service, lifecycle: production, owner: team-a}\n"
+    )
+    environments = f"environments:\n  production:\n    kubeconfig: {path}\n    context: prod\n"
+    write_workspace(root / "ws", {"api.yaml": component}, environments)
+    return path
+
+
 def screen_text(app: IdpConsoleApp) -> str:
     """What the terminal shows for the current screen, as plain text lines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

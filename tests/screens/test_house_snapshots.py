@@ -14,7 +14,7 @@ from textual.widgets import Input, OptionList, Static
 
 from screens.deploy import DeployScreen
 from screens.docs import DocsScreen
-from tests.screens.helpers import screen_text, until, wait_for_catalog, workspace_app, write_workspace
+from tests.screens.helpers import kube_workspace, screen_text, until, wait_for_catalog, workspace_app
 from tests.screens.test_deploy_screen import (  # noqa: F401 - autouse fixtures: frozen clock, owned cluster
     deploy_app,
     fast_cluster,
@@ -60,20 +60,7 @@ def test_snapshot_docs_site_picker(tmp_path: Path, snap_compare) -> None:  # noq
 
 
 def test_snapshot_deploy_board_with_an_unreachable_cluster(tmp_path: Path, snap_compare) -> None:  # noqa: ANN001
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: prod\n"
-        "clusters: [{name: prod, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "contexts: [{name: prod, context: {cluster: prod, user: me}}]\n"
-        "users: [{name: me, user: {token: x}}]\n"
-    )
-    component = (
-        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: api\n"
-        "  annotations: {backstage.io/kubernetes-id: api}\n"
-        "spec: {type: service, lifecycle: production, owner: team-a}\n"
-    )
-    environments = f"environments:\n  production:\n    kubeconfig: {kubeconfig}\n    context: prod\n"
-    write_workspace(tmp_path / "ws", {"api.yaml": component}, environments)
+    kube_workspace(tmp_path)
 
     async def run_before(pilot: Pilot) -> None:
         await wait_for_catalog(pilot)
