@@ -12,6 +12,7 @@ import re
 from pathlib import PurePosixPath
 from urllib.parse import unquote
 
+from backends.docs.mkdocs import normalise_path
 from backends.docs.model import DocSite, LinkKind, LinkTarget
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -80,14 +81,5 @@ def _absolute(site: DocSite, href: str, anchor: str | None) -> LinkTarget:
 
 def _join(from_page: str, target: str) -> str | None:
     """``target`` relative to the directory of ``from_page``, normalised; None if it escapes."""
-    parts = list(PurePosixPath(from_page).parent.parts) if from_page else []
-    for part in target.replace("\\", "/").split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-            continue
-        parts.append(part)
-    return "/".join(parts)
+    base = str(PurePosixPath(from_page).parent) if from_page else ""
+    return normalise_path(f"{base}/{target}")

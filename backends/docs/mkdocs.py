@@ -128,7 +128,7 @@ def _leaf(title: str | None, target: str, pages: set[str], problems: list[str], 
     target = target.strip()
     if "://" in target or target.startswith("mailto:"):
         return NavItem(title=title or target, url=target)
-    path = _normalise(target)
+    path = normalise_path(target)
     if path is None:
         message = f"{trail}: '{target}' points outside the docs directory"
         problems.append(message)
@@ -140,8 +140,8 @@ def _leaf(title: str | None, target: str, pages: set[str], problems: list[str], 
     return NavItem(title=title or "", page=path)
 
 
-def _normalise(target: str) -> str | None:
-    """A docs-relative POSIX path, or None when it climbs out of the docs dir."""
+def normalise_path(target: str) -> str | None:
+    """A docs-relative POSIX path (``a/./b/../c`` → ``a/c``), or None when it climbs out of the docs dir."""
     parts: list[str] = []
     for part in target.replace("\\", "/").split("/"):
         if part in ("", "."):
