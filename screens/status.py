@@ -50,6 +50,7 @@ class StatusClock:
 @dataclass
 class _Started(Message):
     controller: StatusController
+    generation: int  # which start this is: a catalog change starts another
 
 
 @dataclass
@@ -102,7 +103,8 @@ class StatusScreen(ConsoleScreen):
         self._index: dict[str, int] = {}
         self._pending: set[tuple[str, str]] = set()
         self._pending_lock = threading.Lock()
-        self._started = False
+        self._watched: list[str] = []  # the services the controller (being) started covers
+        self._generation = 0
         self._closing = False
         self._error = ""
         # Other screens (a service's page) that want to hear about cell changes, on a watch thread.
@@ -131,6 +133,9 @@ class StatusScreen(ConsoleScreen):
         # A deploy's outcome is written to the history after its last cluster change: re-read the
         # history (a local read, not the cluster) while a deploy is in progress.
         self.set_interval(2.0, self._refresh_history)
+        # "2m ago" and restarts in the last hour move on without any cluster event: recompute the
+        # rows from the watch caches (no request) and replace those whose text changed.
+        self.set_interval(30.0, self._refresh_rows)
         if self.ctx.catalog is not None:
             self._on_catalog(self.ctx.catalog)
 
@@ -151,19 +156,21 @@ class StatusScreen(ConsoleScreen):
         self._mine = {
             e.name for e in self.services if e.owner and _ref(e.owner, "Group", e.namespace) in owners
         }
-        self._apply_filter()
-        if not self._started:
-            self._started = True
-            self._start_controller()
+        self._apply_filter(keep_cursor=True)
+        names = [e.name for e in self.services]
+        if names != self._watched:  # first time, or services registered / removed since
+            self._watched = names
+            self._generation += 1
+            self._start_controller(list(self.services), self._generation)
 
-    @work(thread=True, exclusive=True, group="status", name="status view", exit_on_error=False)
-    def _start_controller(self) -> None:
+    @work(thread=True, group="status", name="status view", exit_on_error=False)
+    def _start_controller(self, services: list[Entity], generation: int) -> None:
         from backends.status import StatusController, targets_for
 
         session = self.session
         assert session is not None
         try:
-            targets = targets_for(session.context, self.services)
+            targets = targets_for(session.context, services)
             controller = StatusController(
                 targets, history=session.context.history, on_change=self._cell_changed
             )
@@ -175,10 +182,15 @@ class StatusScreen(ConsoleScreen):
         if self._closing:
             controller.stop()
             return
-        self.post_message(_Started(controller))
+        self.post_message(_Started(controller, generation))
 
     @on(_Started)
     def _controller_started(self, message: _Started) -> None:
+        if message.generation != self._generation or self._closing:
+            message.controller.stop()  # a later start (the catalog changed again) supersedes it
+            return
+        if self.controller is not None:
+            self.controller.stop()  # the catalog changed: the new one covers its services
         self.controller = message.controller
         self._apply_filter(keep_cursor=True)
         problems = message.controller.unreachable()
@@ -215,6 +227,15 @@ class StatusScreen(ConsoleScreen):
             index = self._index.get(service)
             if index is not None and index < len(self._rows):
                 table.replace_row(index, self._row(self._visible[index]))
+
+    def _refresh_rows(self) -> None:
+        if self.controller is None or not self.is_current:
+            return
+        table = self.query_one("#status", VirtualTable)
+        for index, entity in enumerate(self._visible):
+            row = self._row(entity)
+            if index < len(self._rows) and row != self._rows[index]:
+                table.replace_row(index, row)
 
     def _refresh_history(self) -> None:
         if self.controller is not None and self.controller.deploys_in_progress() and not self._closing:
@@ -261,7 +282,12 @@ class StatusScreen(ConsoleScreen):
         shown = f"{len(self._visible)} of {total}" if len(self._visible) != total else f"{total}"
         live = "live" if self.controller is not None else "connecting…"
         toggle = "a: mine" if self.show_all else "a: all"
-        self.query_one("#summary", Static).update(f"{shown} {scope} · {live} · {toggle} · enter: status page")
+        summary = f"{shown} {scope} · {live} · {toggle} · enter: status page"
+        if self.controller is not None and self.controller.history_error:
+            summary += (
+                f" · no last deploys: the deploy history did not answer ({self.controller.history_error})"
+            )
+        self.query_one("#summary", Static).update(summary)
 
     # -- events -------------------------------------------------------------------------------
     @on(Input.Changed, "#filter")

@@ -200,6 +200,9 @@ class StatusController:
         self._cells: dict[Key, _Cell] = {}
         self._namespaces: dict[tuple[int, str], _Namespace] = {}
         self._cell_namespace: dict[Key, _Namespace] = {}
+        # Why the last deploys are missing (the history store did not answer), or "": the cells
+        # still come from the cluster, and a screen says why their last deploy is blank.
+        self.history_error = ""
         for target in self.targets:
             cell = _Cell(target)
             self._cells[(target.service, target.environment)] = cell
@@ -361,8 +364,9 @@ class StatusController:
         try:
             records = self.history.records(limit=limit)
         except Exception as error:  # noqa: BLE001 - the live view must not depend on the history
-            log.warning("deploy history unavailable: %s", error)
+            self._history_failed(error)
             return
+        self.history_error = ""
         newest: dict[Key, DeployRecord] = {}
         for record in records:  # newest first
             newest.setdefault((record.service, record.environment), record)
@@ -380,14 +384,19 @@ class StatusController:
         try:
             found = self.history.records(key[0], key[1], limit=1)
         except Exception as error:  # noqa: BLE001
-            log.warning("deploy history unavailable: %s", error)
+            self._history_failed(error)
             return False
+        self.history_error = ""
         record = found[0] if found else None
         with self._lock:
             cell = self._cells[key]
             changed = cell.last_deploy != record
             cell.last_deploy = record
         return changed
+
+    def _history_failed(self, error: Exception) -> None:
+        self.history_error = str(error) or type(error).__name__
+        log.warning("deploy history unavailable: %s", self.history_error)
 
     def deploys_in_progress(self) -> list[Key]:
         """Cells whose last deploy has no outcome yet (its end may come without a cluster change)."""

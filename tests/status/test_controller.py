@@ -134,3 +134,21 @@ def test_history_read_again_when_a_deploy_ends(context: DeployContext, tmp_path:
         assert record is not None and record.outcome == Outcome.ROLLED_BACK
         cluster: Cluster | None = controller.target("invoice-service", "staging").cluster
         assert cluster is not None
+
+
+class _UnreachableHistory:
+    """A history store that does not answer (a PostgreSQL that is down)."""
+
+    def records(
+        self, service: str | None = None, environment: str | None = None, *, limit: int = 100
+    ) -> list:
+        raise ConnectionError("connection to server at 10.0.0.5:5432 refused")
+
+
+def test_live_cells_without_the_history_say_why(context: DeployContext) -> None:
+    services = status_services(status_catalog().entities)
+    targets = targets_for(context, services)
+    with StatusController(targets, history=_UnreachableHistory()) as controller:
+        wait_for(lambda: _healthy(controller))
+        assert controller.cell("payment-service", "production").last_deploy is None
+        assert "10.0.0.5:5432 refused" in controller.history_error
