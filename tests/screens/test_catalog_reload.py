@@ -6,7 +6,7 @@ from pathlib import Path
 
 from screens.catalog import CatalogScreen
 from tests.screens.helpers import until, wait_for_catalog, workspace_app, write_workspace
-from widgets.virtual_table import VirtualTable
+from tests.screens.test_catalog_screen import visible_names
 
 COMPONENT = """\
 apiVersion: backstage.io/v1alpha1
@@ -18,11 +18,6 @@ spec:
   lifecycle: production
   owner: team-a
 """
-
-
-def visible_names(screen: CatalogScreen) -> list[str]:
-    table = screen.query_one("#entities", VirtualTable)
-    return [table._rows[i][1] for i in range(table.row_count)]
 
 
 async def test_r_reloads_the_catalog_and_shows_a_new_entity(tmp_path: Path) -> None:
