@@ -16,6 +16,7 @@ from backends.kube.cluster import RetryPolicy
 from backends.kube.sim import SeedService, start_simulated_cluster
 from backends.kube.sim.cluster import SimulatedCluster
 from tests.deploy.conftest import FakeCatalog, entity
+from tests.screens.helpers import UNREACHABLE_KUBECONFIG
 
 T = TypeVar("T")
 TIME_SCALE = 0.02  # pods ready in ~0.1 s; a log line every 0.2 s
@@ -60,24 +61,18 @@ def sim() -> Iterator[SimulatedCluster]:
 
 def environments(kubeconfig: Path, *, broken: Path | None = None) -> dict[str, Any]:
     """staging and production on the simulation; with ``broken``, production's kubeconfig instead."""
+    unreachable = {"kubeconfig": str(broken), "context": "prod", "namespace": "production"}
     return {
-        env: {
-            "kubeconfig": str(broken if broken is not None and env == "production" else kubeconfig),
-            "context": "simulated",
-            "namespace": env,
-        }
+        env: unreachable
+        if broken is not None and env == "production"
+        else {"kubeconfig": str(kubeconfig), "context": "simulated", "namespace": env}
         for env in ENVS
     }
 
 
 def unreachable_kubeconfig(path: Path) -> Path:
-    """A kubeconfig whose server refuses connections (a closed loopback port)."""
-    path.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: simulated\n"
-        "clusters: [{name: gone, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "contexts: [{name: simulated, context: {cluster: gone, user: u}}]\n"
-        "users: [{name: u, user: {}}]\n"
-    )
+    """A kubeconfig (context ``prod``) whose server refuses connections (a closed loopback port)."""
+    path.write_text(UNREACHABLE_KUBECONFIG, encoding="utf-8")
     return path
 
 

@@ -35,7 +35,11 @@ spec: {type: service, lifecycle: experimental, owner: team-billing}
 
 def _workspace(root: Path, sim: SimulatedCluster, *, broken_production: bool = False) -> Path:
     kubeconfig = sim.kubeconfig(root / "kubeconfig")
-    production = unreachable_kubeconfig(root / "broken") if broken_production else kubeconfig
+    production = (
+        f"{{kubeconfig: {unreachable_kubeconfig(root / 'broken')}, context: prod, namespace: production}}"
+        if broken_production
+        else f"{{kubeconfig: {kubeconfig}, context: simulated, namespace: production}}"
+    )
     (root / "catalog").mkdir(parents=True)
     (root / "catalog" / "catalog.yaml").write_text(CATALOG)
     (root / "idp-console.yaml").write_text(
@@ -45,7 +49,7 @@ def _workspace(root: Path, sim: SimulatedCluster, *, broken_production: bool = F
         catalog: {{sources: [{{type: dir, path: catalog}}]}}
         environments:
           staging: {{kubeconfig: {kubeconfig}, context: simulated, namespace: staging}}
-          production: {{kubeconfig: {production}, context: simulated, namespace: production}}
+          production: {production}
         """)
     )
     return root

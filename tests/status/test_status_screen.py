@@ -132,7 +132,7 @@ async def test_an_unreachable_cluster_is_named_and_the_rest_shown(tmp_path: Path
     }
     environments = (
         "environments:\n  staging: {cluster: simulated, namespace: staging}\n"
-        f"  production: {{kubeconfig: {broken}, context: simulated, namespace: production}}\n"
+        f"  production: {{kubeconfig: {broken}, context: prod, namespace: production}}\n"
     )
     write_workspace(tmp_path / "ws", catalog, environments)
     app = workspace_app(tmp_path / "ws")
