@@ -8,7 +8,8 @@ it and applies the environment's ``on_orphan`` policy:
 - ``rollback`` (the default for production): abort it — stable restored, canary removed (a killed
   ``rollback`` command is finished instead: its target is where it was going back to);
 - ``resume``: continue it; the in-flight step's bake and analysis start again;
-- ``pause``: leave it as it is and say so, for a person to resume or abort.
+- ``pause``: leave it as it is and say so, for a person to resume or abort — except its share of
+  an HTTPRoute's traffic, which goes back to the stable first (nobody checks the canary any more).
 
 Two adopters never both act: each starts a runner, and the runner's first act is to take the
 deploy's Lease, which only one of them gets.
@@ -33,14 +34,20 @@ class Adoption:
     policy: str
     run: Any = None  # the RemoteRun started for it (rollback / resume), None for pause or on error
     error: str = ""
+    held_weight: int | None = None  # pause: the route share taken back from the canary
 
     def describe(self) -> str:
         what = f"{self.deploy_id} ({self.service} in {self.environment})"
         if self.error:
             return f"could not adopt {what}: {self.error}"
         if self.policy == "pause":
+            held = (
+                f" (its canary's {self.held_weight}% of the route's traffic is back on the stable)"
+                if self.held_weight
+                else ""
+            )
             return (
-                f"{what} is interrupted and held for a person: idp-console deploy {self.service} "
+                f"{what} is interrupted and held for a person{held}: idp-console deploy {self.service} "
                 f"--env {self.environment} --resume | --abort"
             )
         verb = "rolling back" if self.policy == "rollback" else "resuming"
@@ -62,6 +69,7 @@ def adopt_orphans(
     ``skip`` holds deploy ids already handled by this adopter (a paused one is reported once)."""
     from backends.deploy.attach import RunnerError
     from backends.deploy.prechecks import DeployRefused
+    from backends.kube.cluster import ClusterError
 
     done = skip if skip is not None else set()
     adoptions = []
@@ -78,7 +86,10 @@ def adopt_orphans(
                 adoption = _with_run(adoption, engine.resume(record.id))
             elif policy == "rollback":
                 adoption = _with_run(adoption, engine.abort(record.id))
-        except (DeployRefused, RunnerError) as error:
+            elif item.route_weight:
+                held = engine.hold_traffic(record.id)
+                adoption = Adoption(record.id, record.service, record.environment, policy, held_weight=held)
+        except (DeployRefused, RunnerError, ClusterError) as error:
             # Not marked done: the next round tries again (another adopter may have died too).
             adoptions.append(
                 Adoption(record.id, record.service, record.environment, policy, error=str(error))

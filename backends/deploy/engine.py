@@ -30,6 +30,7 @@ from backends.deploy.prechecks import (
 )
 from backends.deploy.run import ACTIVE_RUNS, DeployRun, InterruptedDeploy, healthy_rollback_version
 from backends.deploy.status import ServiceStatus, read_status
+from backends.deploy.traffic import RouteTraffic, canary_weight
 from backends.kube.cluster import Cluster, ClusterError, ClusterUnreachable, RetryPolicy
 from backends.kube.environments import (
     Environment,
@@ -293,6 +294,7 @@ class DeployEngine:
                 )
             found.append(
                 InterruptedDeploy(
+                    route_weight=_route_weight(cluster, env, record),
                     record=record,
                     last_step=last_step,
                     stable_replicas=stable_replicas,
@@ -328,6 +330,20 @@ class DeployEngine:
             rollback_reason=f"interrupted {record.kind} {record.id} aborted" if aborting else "",
             replicas=after if after >= 0 else None,
         )
+
+    def hold_traffic(self, deploy_id: str) -> int | None:
+        """Send an interrupted deploy's route traffic back to the stable (canary weight 0), leaving
+        everything else for a person: no traffic stays on a canary nobody checks. Returns the weight
+        the canary had, None when nothing was routed to it."""
+        point = self._interrupted(deploy_id)
+        if not point.route_weight:
+            return None
+        record = point.record
+        env = self.context.environment(record.environment)
+        cluster = self.context.cluster_for(env)
+        stable = cluster.get("deployments", record.namespace, record.deployment)
+        RouteTraffic(cluster, record.namespace, env.route_for(record.service), stable).set_weight(0)
+        return point.route_weight
 
     def service_name(self, service: str) -> str:
         """The name the history records for ``service``, typed as a name or an entity ref, any case."""
@@ -375,6 +391,12 @@ class DeployEngine:
             version=record.to_version,
             resume=point,
         )
+
+
+def _route_weight(cluster: Cluster, environment: Environment, record: DeployRecord) -> int | None:
+    """The canary's share on the environment's HTTPRoute now (a fact of the cluster, not the history)."""
+    route = environment.route_for(record.service)
+    return canary_weight(cluster, record.namespace, route) if route else None
 
 
 def _as_int(value: str | None, default: int) -> int:

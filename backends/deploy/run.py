@@ -44,10 +44,11 @@ from backends.deploy.events import (
     StageStarted,
     Verdict,
 )
-from backends.deploy.history import DeployHistory, DeployRecord
+from backends.deploy.history import ROLLBACK_WINDOW_HOURS, DeployHistory, DeployRecord
 from backends.deploy.lease import DeployLease, LeaseHeld, LeaseLost, canonical_service
 from backends.deploy.prechecks import DeployRefused, DeployTarget, check_version, lease_refusal
 from backends.deploy.provision import first_rollout
+from backends.deploy.traffic import RouteTraffic, describe_split, routed_canary_pods
 from backends.deploy.weights import split_replicas
 from backends.history.errors import HistoryError
 from backends.kube.cluster import ClusterError, Conflict
@@ -62,6 +63,10 @@ Steps = Generator[DeployEvent, None, None]
 
 # Deploys running in this process, so find_interrupted() never offers to resume a live one.
 ACTIVE_RUNS: set[str] = set()
+
+
+def _generation(obj: dict[str, Any]) -> int:
+    return int((obj.get("metadata") or {}).get("generation") or 0)
 
 
 def new_deploy_id() -> str:
@@ -91,6 +96,7 @@ class InterruptedDeploy:
     rollback_outcome: str = ""  # it died rolling back (or aborting): resuming finishes the rollback
     rollback_reason: str = ""
     replicas: int | None = None  # an interrupted ``scale``: the size it was setting
+    route_weight: int | None = None  # the canary's share on the environment's HTTPRoute, if it has one
 
 
 def healthy_rollback_version(
@@ -148,6 +154,8 @@ class DeployRun:
         self.outcome: Outcome | None = None
         self.current_step: int | None = None
         self.weight = 0
+        self.route: RouteTraffic | None = None  # the HTTPRoute that carries the weights, if configured
+        self._route_weight = 0  # the canary weight last written on it
         # controls (any thread)
         self._wake = threading.Condition()
         self._changes = 0  # bumped by every watch event and control call
@@ -167,6 +175,11 @@ class DeployRun:
         self._finished = False
         self._lease_taken = False
         self._refused_after_lease = False
+        self._forced = ""  # rollback --to --force: the refusal the user overrode (recorded)
+        # What this run last wrote on the stable (replicas, and the generation that write made), so
+        # a size someone else set meanwhile (kubectl scale) is told apart from our own; None: not
+        # watching (outside the canary steps, the engine's own writes decide the size).
+        self._stable_written: tuple[int, int] | None = None
 
     # -- controls (thread-safe) -------------------------------------------------------------------
     def promote(self, *, full: bool = False) -> None:
@@ -453,6 +466,11 @@ class DeployRun:
         if self.kind == "rollback" and self.resume_point is None:
             # A resumed rollback keeps the target it chose (and was allowed) when it started.
             self._choose_rollback_version(stable, current)
+        route = target.environment.route_for(self.service)
+        if route and self.kind != "scale":
+            # Refused here if the route is missing or does not carry the service: no silent pod share.
+            self.route = RouteTraffic(target.cluster, target.namespace, route, stable)
+            self.route.check()
         if self.kind == "scale":
             if self.replicas is None or self.replicas < 0:
                 raise DeployRefused("replicas must be 0 or more")
@@ -496,13 +514,10 @@ class DeployRun:
         if self.version:
             if self.version == current:
                 raise DeployRefused(f"{self.service} already runs {current} in {env}")
-            failed = history.failure(self.service, env, self.version)
-            if failed is not None and not self.force:
-                why = f"{failed.outcome or 'rolling back'}" + (f": {failed.reason}" if failed.reason else "")
-                raise DeployRefused(
-                    f"{self.version} failed in {env} (deploy {failed.id}, {why}); "
-                    "roll back to it anyway with --force"
-                )
+            refusal = self._rollback_refusal(stable)
+            if refusal and not self.force:
+                raise DeployRefused(f"{refusal}; roll back to it anyway with --force")
+            self._forced = refusal
             return
         found = healthy_rollback_version(history, self.service, env, stable)
         if not found or found == current:
@@ -511,6 +526,29 @@ class DeployRun:
                 "to roll back to; name one with --to VERSION"
             )
         self.version = found
+
+    def _rollback_refusal(self, stable: dict[str, Any]) -> str:
+        """Why ``rollback --to VERSION`` is not a known way back ("" when it is): only a version that
+        ran healthy in this environment within the window is, and never one whose last word is a
+        failure."""
+        history, env, version = self.context.history, self.environment_name, self.version
+        since = time.time() - ROLLBACK_WINDOW_HOURS * 3600
+        for verdict in history.verdicts(self.service, env):
+            if verdict.version != version:
+                continue
+            record = verdict.record
+            if not verdict.healthy:
+                why = f"{record.outcome or 'rolling back'}" + (f": {record.reason}" if record.reason else "")
+                return f"{version} failed in {env} (deploy {record.id}, {why})"
+            if (record.finished_at or 0) >= since:
+                return ""
+            break
+        if cn.healthy_previous(stable) == version:
+            return ""  # the Deployment's own success-only note (another host deployed it)
+        return (
+            f"{version} has not run healthy in {env} within {ROLLBACK_WINDOW_HOURS:g} h "
+            "(no successful deploy or rollback of it in the history)"
+        )
 
     # -- watching ---------------------------------------------------------------------------------
     def _start_watches(self, stable: dict[str, Any]) -> None:
@@ -565,6 +603,7 @@ class DeployRun:
                 problem = self._canary_problem()
                 if problem:
                     raise _Stop(problem)
+            yield from self._notice_manual_scale()
             with self._wake:
                 seen = self._changes
             if until():
@@ -635,6 +674,7 @@ class DeployRun:
         restarts = pod_health(self._canary_pods()).restarts if canary else 0
         key = (
             self.weight,
+            self._route_weight,
             stable_desired,
             stable_ready,
             canary_desired,
@@ -646,10 +686,14 @@ class DeployRun:
             return None
         self._last_progress = key
         serving = stable_ready + canary_ready
+        if self.route is not None:
+            actual = float(self._route_weight)  # the route decides, not the pod counts
+        else:
+            actual = round(100.0 * canary_ready / serving, 1) if serving else 0.0
         return RolloutProgress(
             self.deploy_id,
             weight=self.weight,
-            actual_weight=round(100.0 * canary_ready / serving, 1) if serving else 0.0,
+            actual_weight=actual,
             stable_desired=stable_desired,
             stable_ready=stable_ready,
             canary_desired=canary_desired,
@@ -687,10 +731,13 @@ class DeployRun:
             yield self._emit(LogLine(self.deploy_id, message=f"resuming {self.deploy_id} at {where}"))
         if first < len(steps):
             yield from self._update_stage()
+        stable = self._stable() or {}
+        self._stable_written = (cn.desired_replicas(stable), _generation(stable))
         for index in range(first, len(steps)):
             if self._promote_full:
                 break
             yield from self._canary_step(index)
+        self._stable_written = None  # from here the engine sets the size it was given
         yield from self._promote()
 
     def _update_stage(self) -> Steps:
@@ -700,6 +747,8 @@ class DeployRun:
         yield self._emit(
             StageStarted(self.deploy_id, stage=Stage.UPDATE, detail=f"{target.canary_name} {self.version}")
         )
+        if self.route is not None:
+            self.route.prepare()  # the stable and canary Services the route's weights point at
         if target.cluster.find("deployments", target.namespace, target.canary_name) is None:
             stable = target.cluster.get("deployments", target.namespace, target.stable_name)
             body = cn.canary_manifest(
@@ -727,7 +776,41 @@ class DeployRun:
             if extra is not None:
                 extra(deployment)
 
-        target.cluster.update("deployments", target.namespace, name, change)
+        written = target.cluster.update("deployments", target.namespace, name, change)
+        if name == target.stable_name and self._stable_written is not None:
+            self._stable_written = (replicas, _generation(written))
+
+    def _notice_manual_scale(self) -> Steps:
+        """Someone else changed the stable's size during the canary (``kubectl scale``, an HPA):
+        take their number as the service's new size — the next steps split it and the promote
+        (or a rollback) keeps it — instead of silently putting ours back."""
+        target, written, stable = self.target, self._stable_written, self._stable()
+        if target is None or written is None or stable is None:
+            return
+        replicas, generation = written
+        observed = cn.desired_replicas(stable)
+        # A newer generation than our own write, with another size: not us (the watch may still
+        # show the object from before our write, which has an older generation).
+        if _generation(stable) <= generation or observed == replicas:
+            return
+        before = self.total
+        self.total = (
+            observed if self.route is not None else observed + cn.desired_replicas(self._canary() or {})
+        )
+        self._stable_written = (observed, _generation(stable))
+        if self._canary() is not None:
+
+            def note(deployment: dict[str, Any]) -> None:
+                notes = deployment["metadata"].setdefault("annotations", {})
+                notes[cn.A_STABLE_REPLICAS] = str(self.total)  # what a resume or an abort restores
+
+            target.cluster.update("deployments", target.namespace, target.canary_name, note)
+        message = (
+            f"{target.stable_name} was scaled from {replicas} to {observed} pods by someone else during "
+            f"the deploy: respected — the service now runs {self.total} pods in total (was {before}); "
+            "the next steps and the promote use that size"
+        )
+        yield self._emit(LogLine(self.deploy_id, message=message, level="warning"))
 
     def _stage_done(self, stage: Stage, began: float, detail: str) -> DeployEvent:
         """The event for ``stage`` having finished well, timed from ``began``."""
@@ -769,28 +852,39 @@ class DeployRun:
         step = target.settings.steps[index]
         self.current_step, self.weight = index, step.weight
         began = time.monotonic()
-        split = split_replicas(self.total, step.weight, target.settings.max_surge)
-        yield self._emit(
-            StageStarted(
-                self.deploy_id,
-                stage=Stage.CANARY,
-                step=index,
-                detail=f"{step.weight}%: {split.canary} canary / {split.stable} stable pods",
-            )
-        )
+        planned_for = self.total
+        if self.route is not None:
+            # Exact weights on the route: the stable keeps its size, the canary runs its share.
+            canary_pods, stable_pods = routed_canary_pods(self.total, step.weight), self.total
+            share = f"{step.weight}% of requests on HTTPRoute {self.route.route}"
+            detail = f"{share}: {canary_pods} canary / {stable_pods} stable pods"
+        else:
+            split = split_replicas(self.total, step.weight, target.settings.max_surge)
+            canary_pods, stable_pods = split.canary, split.stable
+            share = describe_split(step.weight, split)
+            detail = f"{share}: {split.canary} canary / {split.stable} stable pods"
+        yield self._emit(StageStarted(self.deploy_id, stage=Stage.CANARY, step=index, detail=detail))
         deadline = target.settings.progress_deadline
         # Canary up first, and only when its pods are ready, stable down: capacity never dips.
-        self._set_replicas(target.canary_name, split.canary)
+        self._set_replicas(target.canary_name, canary_pods)
         yield from self._wait(
-            lambda: self._settled(self._canary(), split.canary),
+            lambda: self._settled(self._canary(), canary_pods),
             timeout=deadline,
-            what=f"{split.canary} ready canary pods",
+            what=f"{canary_pods} ready canary pods",
         )
-        self._set_replicas(target.stable_name, split.stable)
+        if self.route is not None:
+            self._shift_route(step.weight)
+        if self.total == planned_for:
+            self._set_replicas(target.stable_name, stable_pods)
+        # else someone scaled the stable while the canary came up: their size stands this step
+
+        def stable_size() -> int:  # ours, or the size someone else set meanwhile
+            return self._stable_written[0] if self._stable_written is not None else stable_pods
+
         yield from self._wait(
-            lambda: self._settled(self._stable(), split.stable),
+            lambda: self._settled(self._stable(), stable_size()),
             timeout=deadline,
-            what=f"stable scaled to {split.stable}",
+            what=f"stable scaled to {stable_pods}",
         )
         self._note_on_canary(cn.A_STEP, index)
         # Routed is not passed: the step counts only once its check below has passed.
@@ -800,13 +894,21 @@ class DeployRun:
                 stage=Stage.CANARY,
                 ok=True,
                 step=index,
-                detail=f"{step.weight}% traffic routed to {self.version}",
+                detail=f"{share} routed to {self.version}",
                 duration=time.monotonic() - began,
             )
         )
-        if (yield from self._analyse(index, split.canary)):
+        if (yield from self._analyse(index, canary_pods)):
             # Recorded in the history (by the event) and on the canary before the next step begins.
             self._note_on_canary(cn.A_PASSED_STEP, index)
+
+    def _shift_route(self, weight: int) -> None:
+        """Set the canary's exact share on the route (0: everything back on the stable)."""
+        assert self.route is not None
+        self.route.set_weight(weight)
+        self._route_weight = weight
+        with self._wake:
+            self._poke()  # a progress line with the new share
 
     def _note_on_canary(self, key: str, index: int) -> None:
         target = self.target
@@ -959,6 +1061,8 @@ class DeployRun:
 
         target.cluster.update("deployments", target.namespace, target.stable_name, promote)
         yield from self._wait_for_stable(self.total, new, f"{target.stable_name} to roll out {new}")
+        if self.route is not None:
+            self._shift_route(0)  # the stable runs the new version now: all of it goes there
         if self._canary() is not None:  # a resumed promote may find it gone already
             yield from self._remove_canary()
         yield self._stage_done(
@@ -1005,6 +1109,7 @@ class DeployRun:
         """Stable back to the old version at full size, then the canary removed."""
         target = self.target
         assert target is not None
+        self._stable_written = None  # the rollback puts back the size: no more noticing
         # Controls are spent: a second abort during the rollback must not interrupt it.
         with self._wake:
             self._stop_request = None
@@ -1018,6 +1123,12 @@ class DeployRun:
             StageStarted(self.deploy_id, stage=Stage.ROLLBACK, detail=stop.reason, outcome=str(stop.outcome))
         )
         try:
+            if self.route is not None:
+                # Traffic first: whatever happens next, nobody's requests stay on the failed version.
+                self._shift_route(0)
+                yield self._emit(
+                    LogLine(self.deploy_id, message=f"HTTPRoute {self.route.route}: 100% to {old}")
+                )
 
             def restore(deployment: dict[str, Any]) -> None:
                 cn.set_version(deployment, cn.deployed_version(deployment), old)
@@ -1050,41 +1161,138 @@ class DeployRun:
 
     # -- rollback command and scale ---------------------------------------------------------------
     def _rollback_to(self) -> Steps:
-        """``idp-console rollback``: the stable goes straight to an earlier version, no canary."""
+        """``idp-console rollback``: the stable goes straight to an earlier version, no canary; then
+        its health is verified (pods, restarts, error rate) before it counts, and a version that
+        fails is left again: the stable rolls forward to the version it ran before."""
         target = self.target
         assert target is not None
         began = time.monotonic()
         old, new = self.from_version, self.version
         yield self._emit(StageStarted(self.deploy_id, stage=Stage.ROLLBACK, detail=f"{old} → {new}"))
+        if self._forced:
+            message = f"rollback to {new} forced by {self.user} (--force): {self._forced}"
+            yield self._emit(LogLine(self.deploy_id, message=message, level="warning"))
 
         def back(deployment: dict[str, Any]) -> None:
             cn.set_version(deployment, old, new)
 
-        def annotate(outcome: Outcome, previous: str | None) -> None:
-            # Only once the rollout is known: "previous" must never be written for a version that
-            # did not come up.
-            target.cluster.update(
-                "deployments",
-                target.namespace,
-                target.stable_name,
-                lambda d: self._annotate(d, outcome, version=new, previous=previous),
-            )
-
+        if self.route is not None and self._canary() is not None:
+            self._shift_route(0)
         target.cluster.update("deployments", target.namespace, target.stable_name, back)
         if self._canary() is not None:
             yield from self._remove_canary()
         try:
             yield from self._wait_for_stable(self.total, new, f"{target.stable_name} to roll out {new}")
+            yield from self._verify_stable(new)
         except _Stop as stop:
-            annotate(Outcome.FAILED, None)
-            yield self._emit(
-                StageFinished(self.deploy_id, stage=Stage.ROLLBACK, ok=False, detail=stop.reason)
-            )
-            yield self._finish(Outcome.FAILED, stop.reason, new)
+            yield from self._roll_forward(stop.reason, old, new)
             return
-        annotate(Outcome.SUCCEEDED, old)
-        yield self._stage_done(Stage.ROLLBACK, began, f"{target.stable_name} runs {new} on {self.total} pods")
+        # Only once the version is known healthy: "previous" is never written for one that was not.
+        self._annotate_stable(Outcome.SUCCEEDED, new, previous=old)
+        yield self._stage_done(
+            Stage.ROLLBACK, began, f"{target.stable_name} runs {new} on {self.total} pods, verified healthy"
+        )
         yield self._finish(Outcome.SUCCEEDED, "", new)
+
+    def _annotate_stable(self, outcome: Outcome, version: str, previous: str | None = None) -> None:
+        target = self.target
+        assert target is not None
+        target.cluster.update(
+            "deployments",
+            target.namespace,
+            target.stable_name,
+            lambda d: self._annotate(d, outcome, version=version, previous=previous),
+        )
+
+    def _verify_stable(self, version: str) -> Steps:
+        """Bake the stable on ``version`` and check it as a canary step is checked; _Stop if not healthy.
+
+        An error rate without data pauses and asks (promote accepts it, abort rolls forward)."""
+        target = self.target
+        assert target is not None
+        bake = target.settings.steps[0].bake if target.settings.steps else 0.0
+        yield self._emit(
+            StageStarted(
+                self.deploy_id, stage=Stage.ANALYSIS, detail=f"verify {version}: bake {format_duration(bake)}"
+            )
+        )
+        yield from self._bake(bake)
+        stable = self._stable()
+        selector = ",".join(
+            f"{k}={v}"
+            for k, v in sorted(
+                ((stable or {}).get("spec") or {}).get("selector", {}).get("matchLabels", {}).items()
+            )
+        )
+        pods, _ = target.cluster.list("pods", target.namespace, label_selector=selector or None)
+        pods = [
+            p
+            for p in pods
+            if version
+            in {cn.image_tag(str(c.get("image", ""))) for c in (p.get("spec") or {}).get("containers") or []}
+        ]
+        checks = health_checks(stable, pods, self.total)
+        query = target.settings.analysis.render(
+            {
+                "service": self.service,
+                "namespace": target.namespace,
+                "environment": self.environment_name,
+                "deployment": target.stable_name,
+                "canary": target.canary_name,
+                "version": version,
+                "track": "stable",
+            }
+        ).replace('track="canary"', 'track="stable"')  # the default query names the canary's track
+        checks.append(error_rate_check(target.prometheus, query, target.settings.analysis.threshold))
+        for check in checks:
+            yield self._emit(
+                AnalysisResult(
+                    self.deploy_id,
+                    step=-1,  # not a canary step: the rollback's own verification
+                    check=check.name,
+                    verdict=check.verdict,
+                    detail=check.detail.replace("canary pods", "pods"),
+                    value=check.value,
+                    threshold=check.threshold,
+                )
+            )
+        failed = [c for c in checks if c.verdict is Verdict.FAILED]
+        if failed:
+            reason = f"{version} failed its health check: {failed[0].detail.replace('canary pods', 'pods')}"
+            yield self._emit(StageFinished(self.deploy_id, stage=Stage.ANALYSIS, ok=False, detail=reason))
+            raise _Stop(reason, Outcome.FAILED)
+        unsure = [c for c in checks if c.verdict is Verdict.INCONCLUSIVE]
+        if unsure:
+            with self._wake:
+                self._paused, self._needs_decision, self._skip = True, True, False
+                self._pause_reason = f"verifying {version}: {unsure[0].detail}"
+            yield from self._honour_controls()
+        yield self._emit(
+            StageFinished(self.deploy_id, stage=Stage.ANALYSIS, ok=True, detail=f"{version} verified healthy")
+        )
+
+    def _roll_forward(self, reason: str, old: str, new: str) -> Steps:
+        """The version rolled back to failed: put back the one that ran before (``old``)."""
+        target = self.target
+        assert target is not None
+        with self._wake:  # a second abort must not interrupt putting the service back
+            self._stop_request, self._paused = None, False
+        message = f"{reason}; rolling forward to {old}, which ran before"
+        yield self._emit(LogLine(self.deploy_id, message=message, level="warning"))
+        try:
+            target.cluster.update(
+                "deployments", target.namespace, target.stable_name, lambda d: cn.set_version(d, new, old)
+            )
+            yield from self._wait_for_stable(self.total, old, f"{target.stable_name} to return to {old}")
+            self._annotate_stable(Outcome.FAILED, old)
+        except (ClusterError, _Stop) as error:
+            detail = f"{reason}; rolling forward to {old} did not complete: {error}"
+            yield self._emit(StageFinished(self.deploy_id, stage=Stage.ROLLBACK, ok=False, detail=detail))
+            yield self._finish(Outcome.FAILED, detail, new)
+            return
+        detail = f"{reason}; rolled forward to {old} ({self.total} pods ready)"
+        yield self._emit(StageFinished(self.deploy_id, stage=Stage.ROLLBACK, ok=False, detail=detail))
+        yield self._finish(Outcome.FAILED, detail, old)
 
     def _scale(self) -> Steps:
         target = self.target

@@ -95,6 +95,7 @@ RESOURCES: dict[str, _Resource] = {
     "services": _Resource("/api/v1", "services"),
     "secrets": _Resource("/api/v1", "secrets"),
     "leases": _Resource("/apis/coordination.k8s.io/v1", "leases"),
+    "httproutes": _Resource("/apis/gateway.networking.k8s.io/v1", "httproutes"),
     "events": _Resource("/api/v1", "events"),
 }
 

@@ -8,6 +8,8 @@ environments:
     namespace: payments       # default: the service's backstage.io/kubernetes-namespace, else "default"
     lifecycles: [production]  # catalog lifecycles that may deploy here (default: any)
     production: true          # typed confirmation + owning-group check
+    traffic: {httproute: "{service}"}  # canary weights on this Gateway API HTTPRoute ({service}:
+                              # the service's name); without it traffic follows the pod share
   staging:
     cluster: simulated        # the demo's in-process simulated cluster instead of a kubeconfig
     namespace: staging
@@ -17,6 +19,7 @@ environments:
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,9 +39,13 @@ ENVIRONMENT_KEYS = frozenset(
         "production",
         "cluster",
         "on_orphan",
+        "traffic",
         "lifecycle_change",
     }
 )
+TRAFFIC_KEYS = frozenset({"httproute"})
+# A Kubernetes object name (RFC 1123 subdomain), where "{service}" stands for the service's name.
+_ROUTE_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 ON_ORPHAN_POLICIES = ("rollback", "resume", "pause")
 LIFECYCLE_CHANGES = ("commit", "change-request")
 
@@ -62,6 +69,13 @@ class Environment:
     # How a service's lifecycle is promoted so that it may deploy here (backends.catalog.lifecycle):
     # a commit to its catalog-info.yaml, or a change request (a branch) for review.
     lifecycle_change: str = "commit"
+    # The HTTPRoute that carries the service's traffic ("{service}" replaced), "" for none: then a
+    # canary's share is the share of its pods.
+    httproute: str = ""
+
+    def route_for(self, service: str) -> str:
+        """The HTTPRoute name for ``service``, or "" when the environment routes by pods."""
+        return self.httproute.replace("{service}", service)
 
     def allows(self, lifecycle: str) -> bool:
         """Whether a component with this catalog lifecycle may be deployed here."""
@@ -120,6 +134,7 @@ def _environment(name: str, raw: Any) -> Environment:
         )
     return Environment(
         lifecycle_change=lifecycle_change,
+        httproute=_httproute(data.get("traffic"), (*path, "traffic")),
         name=name,
         context=optional_text("context"),
         kubeconfig=optional_text("kubeconfig"),
@@ -129,6 +144,23 @@ def _environment(name: str, raw: Any) -> Environment:
         simulated=cluster == SIMULATED,
         on_orphan=on_orphan,
     )
+
+
+def _httproute(raw: Any, path: tuple[str, ...]) -> str:
+    """``traffic: {httproute: NAME}`` → NAME ("" when absent), a valid object name with {service}."""
+    if raw is None:
+        return ""
+    data = mapping(raw, path, TRAFFIC_KEYS)
+    if "httproute" not in data:
+        return ""
+    name = text(data["httproute"], (*path, "httproute"))
+    if not _ROUTE_NAME.fullmatch(name.replace("{service}", "x")) or len(name) > 253:
+        raise EnvironmentConfigError(
+            (*path, "httproute"),
+            f"expected an HTTPRoute name (lowercase letters, digits, '-', '.'; {{service}} for the "
+            f"service's name), got {shown(name)}",
+        )
+    return name
 
 
 def get_environment(section: dict[str, Any], name: str) -> Environment:

@@ -257,7 +257,10 @@ class TextPrinter:
                 self.line("✓ Updating Kubernetes deployment...")
             elif event.stage is Stage.CANARY and event.ok and event.step is not None:
                 weight = self.steps[event.step] if event.step < len(self.steps) else 0
-                if event.step == 0:
+                if event.step == 0 and "requested" in event.detail:
+                    # The pods cannot carry the share asked for: the real one ("1 of 5 pods (20%)").
+                    self.line(f"✓ Canary: {event.detail}")
+                elif event.step == 0:
                     self.line(f"✓ Canary: {weight}% traffic routed to {self.version}")
                 else:
                     self.routed.append(weight)

@@ -34,8 +34,9 @@ def test_the_demo_session_uses_the_shared_cluster_which_exits_when_idle(
             assert sim.attached and sim.controller is None  # nothing is served in this process
             assert endpoint is not None and endpoint.pid != os.getpid()
             assert endpoint.api_url == sim.api_url
-            # The demo's healthy error rates were given to the shared Prometheus over HTTP.
-            query = f'rate{{service="{SERVICE}",track="canary"}}'
+            # The shared Prometheus serves the running workloads' error ratio (a healthy version's).
+            labels = f'service="{SERVICE}",track="stable"'
+            query = f"errors{{{labels}}} / requests{{{labels}}}"
             answer = httpx.get(f"{sim.prometheus_url}/api/v1/query", params={"query": query}).json()
             assert answer["data"]["result"][0]["value"][1] == "0.002"
         # No client for a second: the server saves, lets go of the state file and exits.

@@ -23,7 +23,7 @@ from .conftest import CATALOG_YAML, SERVICE
 ISSUE_LINES = [
     "✓ Running pre-deployment checks...",
     "✓ Updating Kubernetes deployment...",
-    "✓ Canary: 5% traffic routed to v2.3.1",
+    "✓ Canary: 5% requested, 1 of 5 pods (20%) routed to v2.3.1",  # 4 pods cannot carry 5 %
     "✓ Canary: Health checks passing (2 s)",  # the demo's configured bake
     "✓ Canary: Error rate within threshold",
     "✓ Progressive rollout: 25% → 50% → 100%",

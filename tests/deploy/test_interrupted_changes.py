@@ -34,7 +34,7 @@ def rollback_finished(event: object) -> bool:
 
 
 def test_interrupted_rollback_is_listed_and_resumed_to_its_target(harness: Harness) -> None:
-    run = harness.engine.rollback(SERVICE, "production", BACK)
+    run = harness.engine.rollback(SERVICE, "production", BACK, force=True)  # BACK never ran here
     kill_at(run, started(Stage.ROLLBACK))
     [point] = harness.engine.find_interrupted(f"component:default/{SERVICE}", "production")
     assert point.record.kind == "rollback" and point.record.to_version == BACK
@@ -49,7 +49,7 @@ def test_interrupted_rollback_is_listed_and_resumed_to_its_target(harness: Harne
 
 
 def test_interrupted_rollback_aborted_restores_the_version_before_it(harness: Harness) -> None:
-    run = harness.engine.rollback(SERVICE, "production", BACK)
+    run = harness.engine.rollback(SERVICE, "production", BACK, force=True)  # BACK never ran here
     kill_at(run, rollback_finished)  # the stable already runs BACK; the outcome was never recorded
     assert cn.deployed_version(stable(harness)) == BACK
 
@@ -82,7 +82,7 @@ def test_cli_shows_an_interrupted_rollback_and_resumes_it_by_entity_ref(
 ) -> None:
     context, kubeconfig = make_context(sim, tmp_path)
     context.history = DeployHistory()  # the CLI's own history (state dir)
-    run = DeployEngine(context).rollback(SERVICE, "production", BACK)
+    run = DeployEngine(context).rollback(SERVICE, "production", BACK, force=True)  # BACK never ran here
     kill_at(run, started(Stage.ROLLBACK))
     workspace = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
     base = ["--workspace", str(workspace)]
@@ -106,7 +106,7 @@ def test_an_orphaned_rollback_is_finished_not_undone_by_the_rollback_policy(harn
     """Undoing a killed rollback would put back the version someone was leaving."""
     from backends.deploy.adopt import adopt_orphans
 
-    run = harness.engine.rollback(SERVICE, "production", BACK)
+    run = harness.engine.rollback(SERVICE, "production", BACK, force=True)  # BACK never ran here
     kill_at(run, started(Stage.ROLLBACK))
     [adoption] = adopt_orphans(harness.engine, lambda _env: "rollback")
     assert adoption.describe() == f"adopted {run.deploy_id} ({SERVICE} in production): rolling back"

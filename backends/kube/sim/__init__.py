@@ -49,7 +49,12 @@ Prometheus query convention
 sum(rate(http_requests_total{service="payment-service",track="canary"}[1m]))``. The answer is the
 error-rate *ratio* set for that service/track as a one-sample vector
 (``{"status":"success","data":{"resultType":"vector","result":[{"metric":{...},"value":[ts,"0.07"]}]}}``),
-or an empty ``result`` (no data → the engine must treat it as inconclusive) when none is set.
+or an empty ``result`` (no data → the engine must treat it as inconclusive) when it is set to
+``None``. Where no rate is set, every workload has series derived from what runs (new ones too):
+100 requests/s per service and namespace, split by an HTTPRoute's backendRef weights when one
+routes to it (``gateway.networking.k8s.io/v1`` HTTPRoutes are served), else by ready pods; a
+version whose image tag contains ``errors`` fails 7 % of them, any other 0.2 %; a track that
+serves nothing has no data. A query without ``/`` gets requests/s (failing ones with ``code=~"5.."``).
 
 API server behaviour worth knowing (it is Kubernetes behaviour)
 --------------------------------------------------------------

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -49,8 +50,10 @@ from .faults import ApiFaults
 from .kubelet import PodTimings
 from .loop import LoopThread
 from .prometheus import FakePrometheus
+from .resources import DEPLOYMENTS, HTTPROUTES, SERVICES
 from .seed import SeedService, seed, seed_store
 from .store import ObjectStore, StoredEvent
+from .workloads import TrackTraffic, service_traffic
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +194,7 @@ class SimulatedCluster:
         ``keep_existing``: only if none is set yet (a default that never overrides a choice).
         """
         if self.prometheus is not None:
-            if keep_existing and self.prometheus.error_rate(service, track, namespace) is not None:
+            if keep_existing and self.prometheus.explicit_rate(service, track, namespace) is not None:
                 return
             self.prometheus.set_error_rate(service, track, value, namespace=namespace)
             return
@@ -502,11 +505,30 @@ def _spawn_server(
     return server
 
 
+def _traffic(store: ObjectStore, service: str, namespace: str | None) -> dict[str, TrackTraffic]:
+    """The fake Prometheus' series of ``service``, from the workloads and routes that exist now."""
+    namespaces = (
+        [namespace]
+        if namespace is not None
+        else sorted({str(d["metadata"].get("namespace")) for d in store.peek(DEPLOYMENTS)})
+    )
+    sums: dict[str, TrackTraffic] = {}
+    for ns in namespaces:
+        found = service_traffic(
+            store.peek(DEPLOYMENTS, ns), store.peek(SERVICES, ns), store.peek(HTTPROUTES, ns), service
+        )
+        for track, traffic in found.items():
+            before = sums.get(track, TrackTraffic(0.0, 0.0))
+            sums[track] = TrackTraffic(before.requests + traffic.requests, before.errors + traffic.errors)
+    return sums
+
+
 def _start_owner(
     state_file: Path | None, time_scale: float, timings: PodTimings | None, history_limit: int
 ) -> SimulatedCluster:
     store = ObjectStore(history_limit=history_limit)
     prometheus = FakePrometheus()
+    prometheus.traffic = functools.partial(_traffic, store)
     if state_file is not None and state_file.exists():
         try:
             state = json.loads(state_file.read_text())

@@ -8,8 +8,13 @@ matchers ``service="<name>"`` and ``track="<stable|canary>"`` — and optionally
       / sum(rate(http_requests_total{service="payment-service",track="canary"}[1m]))
 
 is answered with the error rate set by `FakePrometheus.set_error_rate` for that service/track
-(namespace-specific first, then any namespace) as a one-sample vector, or with an empty result
-("no data") when nothing is set. The expression itself is not evaluated.
+(namespace-specific first, then any namespace; ``None`` silences it: "no data") as a one-sample
+vector. Where nothing is set, the series come from what runs (`FakePrometheus.traffic`, see
+`backends.kube.sim.workloads.service_traffic`): every workload has them, a new one included — the
+requests its track serves (by HTTPRoute weights, else by ready pods) and the error ratio its
+version's image tag asks for; a track serving nothing has no data. The expression itself is not
+evaluated beyond its shape: a ratio (``/``) is answered with the error ratio, a query matching
+``code=~"5.."`` with the failing requests per second, any other with the requests per second.
 
 ``POST /sim/error-rate`` with JSON ``{"service", "track", "value", "namespace"?, "keepExisting"?}``
 sets a rate (with ``keepExisting``: only if none is set) over HTTP, so a second process attached
@@ -26,9 +31,13 @@ from typing import Any
 
 import aiohttp.web
 
+from .workloads import TrackTraffic
+
 _MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 RateKey = tuple[str, str, str | None]  # (service, track, namespace or None for any)
+# What runs: (service, namespace or None for all) → per track requests and errors per second.
+TrafficSource = Callable[[str, "str | None"], "dict[str, TrackTraffic]"]
 
 
 def parse_matchers(query: str) -> dict[str, str]:
@@ -44,7 +53,9 @@ class FakePrometheus:
     """Error rates per service/track served over Prometheus' HTTP API (thread-safe setters)."""
 
     def __init__(self) -> None:
-        self._rates: dict[RateKey, float] = {}
+        self._rates: dict[RateKey, float | None] = {}  # None: silenced (no data)
+        # Series derived from the workloads that run; installed by the cluster that owns the store.
+        self.traffic: TrafficSource | None = None
         # Called after every rate change (the cluster saves its state file then).
         self.on_change: Callable[[], None] | None = None
         self._lock = threading.Lock()
@@ -56,13 +67,10 @@ class FakePrometheus:
     def set_error_rate(
         self, service: str, track: str, value: float | None, *, namespace: str | None = None
     ) -> None:
-        """Serve ``value`` (a ratio, e.g. 0.07 for 7 %) for the service/track; ``None`` means no data."""
+        """Serve ``value`` (a ratio, e.g. 0.07 for 7 %) for the service/track; ``None`` means no data
+        (even for a workload that runs)."""
         with self._lock:
-            key = (service, track, namespace)
-            if value is None:
-                self._rates.pop(key, None)
-            else:
-                self._rates[key] = float(value)
+            self._rates[(service, track, namespace)] = None if value is None else float(value)
         if self.on_change is not None:
             self.on_change()
 
@@ -84,14 +92,43 @@ class FakePrometheus:
         with self._lock:
             for record in records:
                 key = (str(record["service"]), str(record["track"]), record.get("namespace"))
-                self._rates[key] = float(record["value"])
+                value = record.get("value")
+                self._rates[key] = None if value is None else float(value)
+
+    def _override(self, service: str, track: str, namespace: str | None) -> tuple[bool, float | None]:
+        """(whether a rate was set for these labels, that rate)."""
+        with self._lock:
+            for key in ((service, track, namespace), (service, track, None)):
+                if key in self._rates:
+                    return True, self._rates[key]
+            return False, None
+
+    def explicit_rate(self, service: str, track: str, namespace: str | None = None) -> float | None:
+        """The rate set with `set_error_rate` for these labels (None: none set, or silenced)."""
+        return self._override(service, track, namespace)[1]
+
+    def track_traffic(self, service: str, track: str, namespace: str | None = None) -> TrackTraffic | None:
+        """Requests and errors per second of the track's workloads, None when nothing runs."""
+        if self.traffic is None:
+            return None
+        return self.traffic(service, namespace).get(track)
 
     def error_rate(self, service: str, track: str, namespace: str | None = None) -> float | None:
         """The rate a query for these labels gets, or None (no data)."""
-        with self._lock:
-            if namespace is not None and (service, track, namespace) in self._rates:
-                return self._rates[(service, track, namespace)]
-            return self._rates.get((service, track, None))
+        is_set, value = self._override(service, track, namespace)
+        if is_set:
+            return value
+        traffic = self.track_traffic(service, track, namespace)
+        return traffic.error_ratio if traffic is not None else None
+
+    def _answer(self, query: str, service: str, track: str, namespace: str | None) -> float | None:
+        """The one number a query gets (see the module docstring), or None (no data)."""
+        ratio = self.error_rate(service, track, namespace)
+        if "/" in query or ratio is None:
+            return ratio
+        traffic = self.track_traffic(service, track, namespace)
+        requests = traffic.requests if traffic is not None else 0.0
+        return requests * ratio if '=~"5' in query.replace(" ", "") else requests
 
     def fail_next(self, count: int = 1) -> None:
         """Answer the next ``count`` queries with 503, as an overloaded Prometheus would."""
@@ -145,7 +182,7 @@ class FakePrometheus:
             return _error(400, "bad_data", 'invalid parameter "query": query is empty')
         labels = parse_matchers(query)
         service, track = labels.get("service"), labels.get("track")
-        value = self.error_rate(service, track, labels.get("namespace")) if service and track else None
+        value = self._answer(query, service, track, labels.get("namespace")) if service and track else None
         result = []
         if value is not None:
             metric = {k: v for k, v in labels.items() if k in ("service", "track", "namespace")}
@@ -170,7 +207,7 @@ class FakePrometheus:
     async def _set_rate(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
         body = await request.json()
         value = body.get("value")
-        current = self.error_rate(body["service"], body["track"], body.get("namespace"))
+        current = self.explicit_rate(body["service"], body["track"], body.get("namespace"))
         if body.get("keepExisting") and current is not None:
             return aiohttp.web.json_response({"status": "success", "kept": True})
         self.set_error_rate(

@@ -57,6 +57,8 @@ RESOURCES: tuple[ResourceType, ...] = (
         "apps", "v1", "replicasets", "ReplicaSet", subresources=("status", "scale"), short_names=("rs",)
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
+    # Gateway API: a canary's exact traffic weights live on a route's weighted backendRefs.
+    ResourceType("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
 )
 
 BY_KEY: dict[str, ResourceType] = {resource.key: resource for resource in RESOURCES}
@@ -71,3 +73,4 @@ EVENTS = BY_KEY["v1/events"]
 DEPLOYMENTS = BY_KEY["apps/v1/deployments"]
 REPLICASETS = BY_KEY["apps/v1/replicasets"]
 LEASES = BY_KEY["coordination.k8s.io/v1/leases"]
+HTTPROUTES = BY_KEY["gateway.networking.k8s.io/v1/httproutes"]

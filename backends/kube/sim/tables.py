@@ -86,6 +86,17 @@ _COLUMNS: dict[str, list[Column]] = {
         ("Cluster-IP", lambda s: (s.get("spec") or {}).get("clusterIP", "<none>")),
         ("Port(s)", _ports),
     ],
+    "HTTPRoute": [
+        ("Hostnames", lambda r: ",".join((r.get("spec") or {}).get("hostnames") or []) or "<none>"),
+        (
+            "Backends",
+            lambda r: ",".join(
+                f"{ref.get('name')}={ref.get('weight', 1)}"
+                for rule in (r.get("spec") or {}).get("rules") or []
+                for ref in rule.get("backendRefs") or []
+            ),
+        ),
+    ],
     "Event": [
         ("Type", lambda e: e.get("type", "")),
         ("Reason", lambda e: e.get("reason", "")),
