@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from backends.deploy.engine import DeployEngine
     from backends.deploy.events import DeployEvent
     from backends.deploy.history import DeployRecord
+    from backends.deploy.journey import DeployOffer, LifecycleRefusal
     from backends.deploy.run import InterruptedDeploy
     from backends.deploy.session import DeploySession
     from screens.deploy_live import LiveBoard, LiveRollout
@@ -119,6 +120,29 @@ class RunRefused(Message):
 
 
 @dataclass
+class VersionsFound(Message):
+    """A service's versions in the registry, newest first (for the form's version field)."""
+
+    service: str
+    versions: list[str]
+
+
+@dataclass
+class LifecyclePromoted(Message):
+    """The lifecycle fix went through: the deploy it unblocked asks for confirmation next."""
+
+    summary: str
+    service: str
+    environment: str
+    version: str
+
+
+@dataclass
+class LifecycleFixFailed(Message):
+    error: str
+
+
+@dataclass
 class RunEnded(Message):
     """The thread stopped following the run (it finished, or this screen detached from it)."""
 
@@ -157,7 +181,9 @@ class DeployScreen(ConsoleScreen):
         Binding("r", "resume_interrupted", "Resume interrupted", id="deploy.resume_interrupted"),
         Binding("x", "abort_interrupted", "Abort interrupted", id="deploy.abort_interrupted"),
         Binding("p", "promote", "Promote", id="deploy.promote"),
-        Binding("P", "promote_full", "Promote fully", show=False, id="deploy.promote_full"),
+        # The same key once a deploy finished healthy: the next environment (staging → production).
+        Binding("p", "promote_next", "Promote to next env", id="deploy.promote_next"),
+        Binding("P", "promote_full", "Promote fully", id="deploy.promote_full"),
         Binding("space", "pause_resume", "Pause/resume", id="deploy.pause_resume"),
         Binding("a", "abort", "Abort", id="deploy.abort"),
         Binding("b", "rollback", "Roll back", id="deploy.rollback"),
@@ -168,7 +194,8 @@ class DeployScreen(ConsoleScreen):
     ]
     # Which bindings make sense in which view (check_action hides the rest from the footer).
     VIEW_ACTIONS: ClassVar[dict[str, set[View]]] = {
-        "new_deploy": {"board"},
+        "new_deploy": {"board", "watch"},
+        "promote_next": {"watch"},
         "watch": {"board"},
         "resume_interrupted": {"board"},
         "abort_interrupted": {"board"},
@@ -212,6 +239,7 @@ class DeployScreen(ConsoleScreen):
         self.view: View = "board"
         self._board_rows: list[str] = []
         self._pending_service: str | None = None
+        self._pending_offer: DeployOffer | None = None
         self._closing = False
         self._catalog_seen = False
         self.driving = False  # a thread is iterating a run's events
@@ -298,6 +326,9 @@ class DeployScreen(ConsoleScreen):
         if self._pending_service is not None:
             service, self._pending_service = self._pending_service, None
             self.preselect(service)
+        if self._pending_offer is not None:
+            offer, self._pending_offer = self._pending_offer, None
+            self.offer(offer)
 
     @work(thread=True, exclusive=True, group="deploy-board", name="deploy status board", exit_on_error=False)
     def _start_board(self) -> None:
@@ -486,8 +517,111 @@ class DeployScreen(ConsoleScreen):
 
     @mutating("deploying")
     def action_new_deploy(self) -> None:
+        watched = self.target[0] if self.view == "watch" and self.target is not None else None
         self._show("form")
         self.form.reset()
+        if watched is not None:
+            self.form.preselect(watched)  # from a watch view: most likely the same service again
+
+    # -- the journey: what comes next -------------------------------------------------------------
+    def promotion(self) -> DeployOffer | None:
+        """After a healthy deploy: the same version to the next environment (staging → production)."""
+        from backends.deploy.journey import DeployOffer, next_environment
+
+        state = self.state
+        if self.view != "watch" or state is None or self.driving or self.ctx.readonly:
+            return None
+        if state.kind != "deploy" or state.outcome != "succeeded" or not state.to_version:
+            return None
+        following = next_environment(self._environment_names(), state.environment)
+        if following is None:
+            return None
+        return DeployOffer(state.service, following, state.to_version)
+
+    @mutating("deploying")
+    def action_promote_next(self) -> None:
+        offer = self.promotion()
+        if offer is not None:
+            self.offer(offer)
+
+    @mutating("deploying")
+    def offer(self, offer: DeployOffer) -> None:
+        """The deploy form with service, environment and version filled in: enter asks to confirm."""
+        self._show("form")
+        if not self.services:
+            self._pending_offer = offer  # the catalog is still loading
+            return
+        self.form.offer(offer.service, offer.environment, offer.version)
+
+    @on(DeployForm.ServiceChosen)
+    def _service_chosen(self, event: DeployForm.ServiceChosen) -> None:
+        self._find_versions(event.service)
+
+    @work(thread=True, exclusive=True, group="deploy-versions", name="registry tags", exit_on_error=False)
+    def _find_versions(self, service: str) -> None:
+        from backends.deploy.journey import suggested_versions
+
+        catalog = self.ctx.catalog
+        entity = catalog.get(service, default_kind="Component") if catalog is not None else None
+        self.post_message(VersionsFound(service, suggested_versions(self.ctx.workspace, entity)))
+
+    def on_versions_found(self, message: VersionsFound) -> None:
+        if self.form.service == message.service:
+            self.form.set_versions(message.versions)
+
+    def _lifecycle_refusal(self, service: str, env: str) -> LifecycleRefusal | None:
+        from backends.deploy.journey import lifecycle_refusal
+
+        catalog = self.ctx.catalog
+        entity = catalog.get(service, default_kind="Component") if catalog is not None else None
+        if entity is None or self.session is None:
+            return None  # the engine's pre-checks say what is wrong
+        try:
+            environment = self.engine.context.environment(env)
+        except Exception:  # noqa: BLE001 — an unknown environment is the pre-checks' to report
+            return None
+        return lifecycle_refusal(entity, environment)
+
+    def _offer_lifecycle_fix(self, refusal: LifecycleRefusal, version: str) -> None:
+        """Say why the environment refuses the service and offer the fix; the deploy goes on after."""
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.form.show_error(f"Promoting {refusal.service} to {refusal.target}…")
+                self._fix_lifecycle(refusal, version)
+            else:
+                self.form.show_error(f"Not deployed: {refusal.reason}.")
+
+        body = f"{refusal.reason}.\n\n{refusal.fix}\nThen the deploy to {refusal.environment} goes on."
+        title = f"{refusal.environment} does not accept {refusal.service} yet"
+        self.app.push_screen(ConfirmDeploy(title, body, ok_label=f"Promote to {refusal.target}"), answered)
+
+    @work(
+        thread=True, exclusive=True, group="deploy-lifecycle", name="promote lifecycle", exit_on_error=False
+    )
+    def _fix_lifecycle(self, refusal: LifecycleRefusal, version: str) -> None:
+        from backends.deploy.journey import promote_lifecycle
+
+        try:
+            fix = promote_lifecycle(self.ctx.workspace, self.ctx.catalog, refusal, user=self.ctx.identity)
+        except Exception as error:  # noqa: BLE001 — any failure is shown in the form, one line
+            self.post_message(LifecycleFixFailed(str(error) or type(error).__name__))
+            return
+        if not fix.applied:  # a change request: the deploy waits for its merge
+            self.post_message(LifecycleFixFailed(f"{fix.summary}; deploy once it is merged"))
+            return
+        self.post_message(LifecyclePromoted(fix.summary, refusal.service, refusal.environment, version))
+
+    def on_lifecycle_fix_failed(self, message: LifecycleFixFailed) -> None:
+        self.form.show_error(f"Not deployed: {message.error}")
+
+    def on_lifecycle_promoted(self, message: LifecyclePromoted) -> None:
+        self.notify(message.summary, title="Lifecycle promoted", timeout=6, markup=False)
+        self.form.show_error("")
+        catalog = self.ctx.catalog
+        if catalog is not None:
+            self.ctx.catalog_signal.publish(catalog)  # the catalog screen shows the new lifecycle
+        self._confirm_deploy(message.service, message.environment, message.version)
 
     @on(DeployForm.Submitted)
     def _form_submitted(self, event: DeployForm.Submitted) -> None:
@@ -496,6 +630,14 @@ class DeployScreen(ConsoleScreen):
         if stable is not None and stable.version == version:
             self.form.show_error(f"{service} already runs {version} in {env}.")
             return
+        refusal = self._lifecycle_refusal(service, env)
+        if refusal is not None:
+            self._offer_lifecycle_fix(refusal, version)
+            return
+        self._confirm_deploy(service, env, version)
+
+    def _confirm_deploy(self, service: str, env: str, version: str) -> None:
+        stable = self.versions.get((service, env))
         body = (
             f"{service} in {env}\n{running_version(stable)} → {version}\n"
             "Canary with analysis; rolled back automatically on failure."
@@ -707,6 +849,7 @@ class DeployScreen(ConsoleScreen):
             return
         self._drain()
         self.driving = False
+        self._redraw_run()  # what comes next (the next environment) shows once the run is over
         self.refresh_bindings()
         self._poll_live_runs()
         if self.board is None or self.board.board is None:
@@ -735,6 +878,13 @@ class DeployScreen(ConsoleScreen):
                 self.watch_view.show_watch_only(*self.target)
         else:
             self.watch_view.show_run(state)
+            promotion = self.promotion()
+            self.watch_view.show_offer(
+                f"✔ {promotion.service} {promotion.version} is healthy in {state.environment} · "
+                f"p promotes it to {promotion.environment} · n deploys again"
+                if promotion is not None
+                else None
+            )
         # Which keys apply changes with the phase only; refreshing them per event is wasted work.
         bindings_key = (
             state.phase if state else "",
@@ -821,6 +971,10 @@ class DeployScreen(ConsoleScreen):
             return not self.driving
         if action in ("promote", "promote_full", "pause_resume", "abort"):
             return running
+        if action == "new_deploy":
+            return self.view == "board" or not self.driving
+        if action == "promote_next":
+            return self.promotion() is not None
         if action == "rollback":
             return self.target is not None and (
                 self.state is None or self.state.kind in ("deploy", "rollback")

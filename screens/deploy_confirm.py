@@ -36,11 +36,14 @@ class ConfirmDeploy(ModalScreen[bool]):
     ConfirmDeploy #confirm-buttons Button { margin-left: 2; }
     """
 
-    def __init__(self, title: str, body: str, *, type_to_confirm: str | None = None) -> None:
+    def __init__(
+        self, title: str, body: str, *, type_to_confirm: str | None = None, ok_label: str = "Confirm"
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
         self.type_to_confirm = type_to_confirm
+        self.ok_label = ok_label
 
     def compose(self) -> ComposeResult:
         production = self.type_to_confirm is not None
@@ -53,7 +56,7 @@ class ConfirmDeploy(ModalScreen[bool]):
             yield Static("", id="confirm-error")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button("Confirm", id="ok", variant="error" if production else "primary")
+                yield Button(self.ok_label, id="ok", variant="error" if production else "primary")
 
     def on_mount(self) -> None:
         if self.type_to_confirm is not None:

@@ -27,6 +27,8 @@ class WatchView(Vertical):
         height: auto; padding: 0 1; border: heavy $warning; color: $warning; text-style: bold; display: none;
     }
     WatchView #decision.-shown { display: block; }
+    WatchView #offer { height: auto; padding: 0 1; border: round $success; text-style: bold; display: none; }
+    WatchView #offer.-shown { display: block; }
     /* Why a run failed, wrapped: the headline and the log are one line each and cut it off. */
     WatchView #reason { height: auto; padding: 0 1; color: $text-error; display: none; }
     WatchView #reason.-shown { display: block; }
@@ -39,6 +41,7 @@ class WatchView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="run-header")
         yield Static("", id="decision")
+        yield Static("", id="offer")
         yield Static("", id="reason")
         yield CanarySteps(id="steps")
         with VerticalScroll(id="tree-scroll"):
@@ -75,6 +78,17 @@ class WatchView(Vertical):
         reason.set_class(failed, "-shown")
         steps.show(state.step_views(), state.highlighted_step, state.weight, state.actual_weight)
 
+    def show_offer(self, text: str | None) -> None:
+        """What comes next after a healthy run (the next environment), or nothing."""
+        offer = self.query_one("#offer", Static)
+        if offer.has_class("-shown") == bool(text) and str(offer.render()) == (text or ""):
+            return
+        offer.update(Text(text or ""))
+        offer.set_class(bool(text), "-shown")
+        # The banner takes lines from the log: keep its newest line (the outcome) in sight.
+        log = self.query_one("#log", EventLog)
+        self.call_after_refresh(log.scroll_end, animate=False)
+
     def show_watch_only(self, service: str, environment: str) -> None:
         self.query_one("#steps", CanarySteps).display = False
         header = self.query_one("#run-header", Static)
@@ -84,6 +98,7 @@ class WatchView(Vertical):
         )
         self.query_one("#decision", Static).remove_class("-shown")
         self.query_one("#reason", Static).remove_class("-shown")
+        self.show_offer(None)
 
     def show_tree(self, data: RolloutTreeData) -> None:
         self.rollout_tree.show(data)

@@ -30,6 +30,7 @@ from widgets.top_bar import TopBar
 from widgets.virtual_table import Column
 
 if TYPE_CHECKING:
+    from backends.deploy.journey import DeployOffer
     from backends.scaffolder.actions import Services
     from backends.scaffolder.events import TaskEvent, TaskFinished
     from backends.scaffolder.form import FormModel, FormPage
@@ -110,6 +111,8 @@ class ScaffoldScreen(ConsoleScreen):
         Binding("r", "retry", "Retry failed step", id="scaffold.retry"),
         Binding("ctrl+x", "cancel", "Cancel run", id="scaffold.cancel"),
         Binding("n", "new", "Templates", id="scaffold.new"),
+        # The same key as the dry run (review page only): after a run, the new service's first deploy.
+        Binding("d", "deploy_new", "Deploy it", id="scaffold.deploy"),
     ]
     # Which bindings make sense in which stage (check_action hides the rest from the footer).
     STAGE_ACTIONS: ClassVar[dict[str, set[Stage]]] = {
@@ -120,6 +123,7 @@ class ScaffoldScreen(ConsoleScreen):
         "retry": {"run"},
         "cancel": {"run"},
         "new": {"run"},
+        "deploy_new": {"run"},
     }
     DEFAULT_CSS = """
     ScaffoldScreen #stages { height: 1fr; }
@@ -221,6 +225,8 @@ class ScaffoldScreen(ConsoleScreen):
             return self._retry_step() is not None
         if action == "new":
             return not self.running
+        if action == "deploy_new":
+            return self.deploy_offer() is not None
         if action == "cancel":
             return self.running and self.template_task is not None
         return True
@@ -596,6 +602,9 @@ class ScaffoldScreen(ConsoleScreen):
             )
             if event.workspace_path:
                 view.write(f"Rendered files kept in {event.workspace_path}")
+            offer = self.deploy_offer()
+            if offer is not None:
+                view.show_offer(f"Next: d deploys {offer.service} to {offer.environment}")
         else:
             step = self._step_names.get(event.failed_step or "", event.failed_step or "")
             where = f" at step {step!r}" if step else ""
@@ -639,6 +648,33 @@ class ScaffoldScreen(ConsoleScreen):
         view.write(f"── retrying from {self._step_names.get(step_id, step_id)}")
         view.set_status("Retrying…")
         self.retry_task(self.template_task, step_id)
+
+    # -- what comes next: the new service's first deploy ----------------------------------------
+    def deploy_offer(self) -> DeployOffer | None:
+        """After a real run that registered a component: deploy it to the first environment."""
+        from backends.deploy.journey import DeployOffer, first_environment
+
+        finished = self.finished
+        if self.running or self.ctx.readonly or finished is None:
+            return None
+        if getattr(finished, "status", "") != "completed" or getattr(finished, "dry_run", True):
+            return None
+        components = [ref for ref in self.registered if ref.lower().startswith("component:")]
+        environment = first_environment([str(name) for name in self.ctx.workspace.section("environments")])
+        if not components or environment is None:
+            return None
+        return DeployOffer(components[0].rpartition("/")[2], environment)
+
+    async def action_deploy_new(self) -> None:
+        offer = self.deploy_offer()
+        if offer is None:
+            return
+        from screens.deploy import DeployScreen
+
+        await self.app.switch_mode("deploy")
+        screen = self.app.screen
+        if isinstance(screen, DeployScreen):
+            screen.offer(offer)
 
     def action_new(self) -> None:
         if not self.running:

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.suggester import SuggestFromList
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+CHOSEN_MARK = "● "  # the chosen service and environment: a mark, not only a colour
 
 
 def fuzzy_filter(query: str, names: list[str]) -> list[str]:
@@ -53,7 +58,20 @@ class DeployForm(Vertical):
     DeployForm #services { height: 1fr; min-height: 5; }
     DeployForm #environments { height: auto; max-height: 8; }
     DeployForm #form-error { height: auto; padding: 0 1; color: $error; }
+    DeployForm #versions { height: auto; padding: 0 1; color: $text-muted; }
     """
+    BINDINGS: ClassVar = [
+        # Tab on the service filter or list takes the highlighted service, as enter does: moving on
+        # without a service chosen only led to "Choose a service first".
+        Binding("tab", "tab", "Next field", show=False, id="deploy.form.tab"),
+    ]
+
+    class ServiceChosen(Message):
+        """A service was chosen: the screen may look up its versions (``set_versions``)."""
+
+        def __init__(self, service: str) -> None:
+            super().__init__()
+            self.service = service
 
     class Submitted(Message):
         def __init__(self, form: DeployForm, service: str, environment: str, version: str) -> None:
@@ -73,6 +91,8 @@ class DeployForm(Vertical):
         self.environments: list[EnvironmentChoice] = []
         self.running: Mapping[tuple[str, str], str] = {}  # (service, env) → "v2.3.0 (4/4)"
         self.service: str | None = None
+        self.environment: str | None = None  # the highlighted environment, marked ●
+        self.versions: list[str] = []  # the chosen service's registry tags, newest first
         self._shown: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -83,6 +103,7 @@ class DeployForm(Vertical):
         yield OptionList(id="environments")
         yield Static("Version", classes="title")
         yield Input(placeholder="version (image tag), e.g. v2.3.1 — enter to confirm", id="version")
+        yield Static("", id="versions")
         yield Static("", id="form-error")
         yield Static("tab moves on · enter on the version asks to confirm · esc back", classes="hint")
 
@@ -104,6 +125,7 @@ class DeployForm(Vertical):
         self.service = None
         self.query_one("#service-filter", Input).value = ""
         self.query_one("#version", Input).value = ""
+        self.set_versions([])
         self.show_error("")
         self._refresh_services()
         self._refresh_environments()
@@ -121,6 +143,32 @@ class DeployForm(Vertical):
         self._choose(match)
         return True
 
+    def offer(self, service: str, environment: str, version: str = "") -> bool:
+        """All three filled in, focus on the version: enter asks to confirm. False if unknown."""
+        if not self.preselect(service):
+            return False
+        ids = [env.name for env in self.environments]
+        if environment in ids:
+            self.query_one("#environments", OptionList).highlighted = ids.index(environment)
+            self._environment_highlighted_at(ids.index(environment))
+        version_input = self.query_one("#version", Input)
+        version_input.value = version
+        version_input.cursor_position = len(version)
+        version_input.focus()
+        return True
+
+    def set_versions(self, versions: list[str]) -> None:
+        """The chosen service's versions, newest first: listed under the field and completed as typed."""
+        self.versions = list(versions)
+        version_input = self.query_one("#version", Input)
+        version_input.suggester = SuggestFromList(self.versions, case_sensitive=False) if versions else None
+        shown = ", ".join(self.versions[:6]) + (" …" if len(self.versions) > 6 else "")
+        self.query_one("#versions", Static).update(
+            Text(f"in the registry, newest first: {shown}") if versions else ""
+        )
+        if versions and not version_input.value:
+            version_input.value = versions[0]
+
     def show_error(self, text: str) -> None:
         self.query_one("#form-error", Static).update(Text(text))
 
@@ -136,23 +184,55 @@ class DeployForm(Vertical):
 
     def _service_prompt(self, name: str) -> Text:
         chosen = name == self.service
-        text = Text(f"{'● ' if chosen else '  '}{name:<28}", style="bold" if chosen else "")
+        text = Text(f"{CHOSEN_MARK if chosen else '  '}{name:<28}", style="bold" if chosen else "")
         for env in self.environments:
             text.append(f"  {env.name}: {self.running.get((name, env.name), 'not deployed')}", style="dim")
+        return text
+
+    def _environment_prompt(self, env: EnvironmentChoice) -> Text:
+        chosen = env.name == self.environment
+        text = Text(f"{CHOSEN_MARK if chosen else '  '}{env.name:<14}", style="bold")
+        text.append(f"runs {self.running.get((self.service or '', env.name), 'not deployed')}")
+        if env.production:
+            text.append("   production: typed confirmation", style="bold red")
         return text
 
     def _refresh_environments(self) -> None:
         options = self.query_one("#environments", OptionList)
         highlighted = options.highlighted
         options.clear_options()
-        for env in self.environments:
-            text = Text(f"{env.name:<14}", style="bold")
-            text.append(f"runs {self.running.get((self.service or '', env.name), 'not deployed')}")
-            if env.production:
-                text.append("   production: typed confirmation", style="bold red")
-            options.add_option(Option(text, id=env.name))
-        if options.option_count:
-            options.highlighted = min(highlighted or 0, options.option_count - 1)
+        names = [env.name for env in self.environments]
+        if self.environment not in names:
+            self.environment = names[min(highlighted or 0, len(names) - 1)] if names else None
+        options.add_options([Option(self._environment_prompt(env), id=env.name) for env in self.environments])
+        if self.environment is not None:
+            options.highlighted = names.index(self.environment)
+
+    @on(OptionList.OptionHighlighted, "#environments")
+    def _environment_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self._environment_highlighted_at(event.option_index)
+
+    def _environment_highlighted_at(self, index: int) -> None:
+        if not 0 <= index < len(self.environments) or self.environments[index].name == self.environment:
+            return
+        self.environment = self.environments[index].name
+        options = self.query_one("#environments", OptionList)
+        for position, env in enumerate(self.environments):
+            if position < options.option_count:
+                options.replace_option_prompt_at_index(position, self._environment_prompt(env))
+
+    def action_tab(self) -> None:
+        focused = self.screen.focused
+        services = self.query_one("#services", OptionList)
+        if focused is self.query_one("#service-filter", Input) or focused is services:
+            index = services.highlighted if focused is services else None
+            shown = self._shown
+            name = shown[index] if index is not None and index < len(shown) else (shown[0] if shown else None)
+            if name is not None:
+                self._choose(name)
+                return
+        self.screen.focus_next()
 
     # -- the walk: filter → service → environment → version → submitted -----------------------
     @on(Input.Changed, "#service-filter")
@@ -172,6 +252,10 @@ class DeployForm(Vertical):
             self._choose(event.option.id)
 
     def _choose(self, name: str) -> None:
+        if name != self.service:
+            self.set_versions([])
+            self.query_one("#version", Input).value = ""
+            self.post_message(self.ServiceChosen(name))
         self.service = name
         self.show_error("")
         self._refresh_services()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -90,6 +90,27 @@ def field_dom_id(name: str) -> str:
     return "field-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
+class FieldTextArea(TextArea):
+    """A multi-line answer (``ui:widget: textarea``) where enter moves on, as in every other field.
+
+    A description is nearly always one sentence: enter inserting a newline there surprised users
+    (and put a stray newline in the answer). A line break is still one key away: ctrl+j.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            self.screen.focus_next()
+            return
+        if event.key == "ctrl+j":
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        await super()._on_key(event)
+
+
 class FieldBox(Vertical):
     """One field: title line, control, help line, error line."""
 
@@ -146,8 +167,9 @@ class FieldBox(Vertical):
                 disabled=disabled,
             )
         if view.kind == "text":
-            area = TextArea(as_text(view.kind, view.value), disabled=disabled, soft_wrap=True)
+            area = FieldTextArea(as_text(view.kind, view.value), disabled=disabled, soft_wrap=True)
             area.show_line_numbers = False
+            area.border_subtitle = "enter: next field · ctrl+j: new line"
             return area
         if view.kind == "boolean":
             return Checkbox(_title(view), bool(view.value), disabled=disabled)

@@ -94,7 +94,14 @@ class TaskView(Vertical):
     TaskView #links.-shown { display: block; }
     TaskView #output-text { height: auto; display: none; margin: 0 1; }
     TaskView #output-text.-shown { display: block; }
+    TaskView #offer {
+        height: auto; padding: 0 1; margin: 0 1; border: round $success; text-style: bold; display: none;
+    }
+    TaskView #offer.-shown { display: block; }
     TaskView > #log { height: 1fr; min-height: 6; border-top: solid $panel-lighten-2; }
+    /* Once a run produced results, they are what the user reads next (the log stays below). */
+    TaskView.-results > #results { max-height: 80%; }
+    TaskView.-results > #log { min-height: 4; }
     """
 
     def compose(self) -> ComposeResult:
@@ -102,6 +109,7 @@ class TaskView(Vertical):
         with VerticalScroll(id="results"):
             yield StepList(id="steps")
             yield Static("", id="failure", markup=False)
+            yield Static("", id="offer", markup=False)
             yield OutputLinks(id="links")
             yield Markdown("", id="output-text")
         yield Log(id="log", highlight=False)
@@ -129,6 +137,8 @@ class TaskView(Vertical):
 
     def clear_results(self) -> None:
         self.query_one("#failure", Static).remove_class("-shown")
+        self.remove_class("-results")
+        self.show_offer(None)
         links = self.query_one(OutputLinks)
         links.set_links([])
         links.remove_class("-shown")
@@ -138,6 +148,7 @@ class TaskView(Vertical):
 
     def show_outputs(self, links: Sequence[Link], texts: Sequence[Mapping[str, Any]]) -> None:
         """Links (focused, so enter opens the first) and the output text as Markdown."""
+        self.set_class(bool(links or texts), "-results")
         if links:
             output_links = self.query_one(OutputLinks)
             output_links.set_links(links)
@@ -147,6 +158,12 @@ class TaskView(Vertical):
             markdown = self.query_one("#output-text", Markdown)
             markdown.update(output_markdown(texts))
             markdown.add_class("-shown")
+
+    def show_offer(self, text: str | None) -> None:
+        """What the user can do next with one key (e.g. deploy what was just created), or nothing."""
+        offer = self.query_one("#offer", Static)
+        offer.update(text or "")
+        offer.set_class(bool(text), "-shown")
 
     def show_failure(self, lines: Sequence[str]) -> None:
         failure = self.query_one("#failure", Static)
