@@ -42,7 +42,7 @@ def _frozen(items: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 # -- catalog: and templates: ---------------------------------------------------------------------
-SOURCE_KEYS = frozenset({"type", "path", "url", "ref", "paths"})
+SOURCE_KEYS = frozenset({"type", "path", "url", "ref", "paths", "tokenSecret"})
 SOURCES_SECTION_KEYS = frozenset({"sources"})
 # templates: also holds the template sandbox's settings (backends/scaffolder/sandbox.py)
 TEMPLATES_KEYS = SOURCES_SECTION_KEYS | {"allowedHosts", "expressionTimeLimit"}
@@ -50,21 +50,26 @@ TEMPLATES_KEYS = SOURCES_SECTION_KEYS | {"allowedHosts", "expressionTimeLimit"}
 
 @dataclass(frozen=True, slots=True)
 class SourceConfig:
-    """A place to read YAML from: a local directory/glob, or a git repository at a ref."""
+    """A place to read YAML from: a local directory/glob, a git repository at a ref, or a Backstage."""
 
-    type: str  # "dir" | "git"
+    type: str  # "dir" | "git" | "backstage"
     path: str = ""  # dir: directory, file or glob, relative to the workspace root
     url: str = ""  # git: any url gitpython can clone (path, file://, ssh, https)
     ref: str = "HEAD"  # git: branch, tag or commit
     paths: tuple[str, ...] = ("**/*.yaml",)  # git: globs inside the repository
+    token_secret: str = "backstage"  # backstage: the secret (keyring / IDP_CONSOLE_SECRET_*) with its token
 
     @classmethod
     def from_dict(cls, data: Any, root: Path, path: ConfigPath = ("sources",)) -> SourceConfig:
         """One ``sources:`` entry; raises :class:`ConfigError` naming the key under ``path``."""
         data = mapping(data, path, SOURCE_KEYS)
         kind = text(data.get("type") or ("git" if "url" in data else "dir"), (*path, "type"))
-        if kind not in ("dir", "git"):
-            raise ConfigError((*path, "type"), f"unknown source type {kind!r} (expected dir or git)")
+        if kind not in ("dir", "git", "backstage"):
+            raise ConfigError(
+                (*path, "type"), f"unknown source type {kind!r} (expected dir, git or backstage)"
+            )
+        if kind == "backstage":
+            return cls._backstage(data, path)
         if kind == "dir":
             if not data.get("path"):
                 raise ConfigError(path, "a dir source needs a 'path'")
@@ -84,6 +89,15 @@ class SourceConfig:
         patterns = tuple(text(glob, (*path, "paths", i)) for i, glob in enumerate(globs))
         ref = text(data["ref"], (*path, "ref")) if data.get("ref") else "HEAD"
         return cls(type="git", url=url, ref=ref, paths=patterns)
+
+    @classmethod
+    def _backstage(cls, data: Mapping[str, Any], path: ConfigPath) -> SourceConfig:
+        """``type: backstage``: its backend's base URL and the name of the secret holding its token."""
+        url = text(data.get("url") or "", (*path, "url")).rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError((*path, "url"), f"a backstage source needs an http(s) 'url', got {shown(url)}")
+        secret = text(data.get("tokenSecret") or "backstage", (*path, "tokenSecret"))
+        return cls(type="backstage", url=url, ref="", token_secret=secret)
 
 
 def _sources(data: Mapping[str, Any], section: str, root: Path) -> tuple[SourceConfig, ...]:
@@ -291,6 +305,30 @@ def _history(value: Any, root: Path) -> str | None:
     return str(value)
 
 
+# -- scaffolder: ---------------------------------------------------------------------------------
+SCAFFOLDER_KEYS = frozenset({"runOn"})
+RUN_ON = ("local", "backstage")
+
+
+@dataclass(frozen=True, slots=True)
+class ScaffolderConfig:
+    """``scaffolder:``: where templates run (here, or on the ``type: backstage`` catalog source's backend)."""
+
+    run_on: str = "local"
+
+
+def _scaffolder(value: Any, root: Path) -> ScaffolderConfig:
+    if value is None:
+        return ScaffolderConfig()
+    data = mapping(value, ("scaffolder",), SCAFFOLDER_KEYS)
+    run_on = text(data.get("runOn") or "local", ("scaffolder", "runOn"))
+    if run_on not in RUN_ON:
+        raise ConfigError(
+            ("scaffolder", "runOn"), f"expected one of {', '.join(RUN_ON)}, got {shown(run_on)}"
+        )
+    return ScaffolderConfig(run_on)
+
+
 def _name(value: Any, root: Path) -> str:
     return text(value, ("name",)) if value is not None else root.name
 
@@ -325,6 +363,7 @@ SECTIONS: dict[str, Callable[[Any, Path], Any]] = {
     "history": _history,
     "catalog": _catalog,
     "templates": _templates,
+    "scaffolder": _scaffolder,
 }
 TOP_LEVEL_KEYS = frozenset(SECTIONS)
 
@@ -345,6 +384,7 @@ class WorkspaceConfig:
     history: str | None  # a postgresql:// URL or a SQLite path, as written
     catalog: tuple[SourceConfig, ...]
     templates: TemplatesConfig
+    scaffolder: ScaffolderConfig
 
 
 def parse_config(raw: Mapping[str, Any], root: Path) -> WorkspaceConfig:

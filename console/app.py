@@ -134,8 +134,29 @@ class IdpConsoleApp(App[None]):
         # a failing source is worth a word: the list is already on screen.
         start.revalidate(
             lambda event: (
-                self.post_message(CatalogProgress(event)) if isinstance(event, SourceFailed) else None
+                self.post_message(CatalogProgress(event))
+                if isinstance(event, SourceFailed) or getattr(event, "warning", None)
+                else None
             )
+        )
+        self._watch_backstage(catalog)
+
+    def _watch_backstage(self, catalog: Catalog) -> None:
+        """Keep a ``type: backstage`` source current until the next reload (runs in the catalog worker)."""
+        from textual.worker import get_current_worker
+
+        from backends.catalog.backstage import watch
+
+        worker = get_current_worker()
+        watch(
+            catalog,
+            self.workspace,
+            stopped=lambda: worker.is_cancelled or not self.is_running,
+            # notify is thread-safe; the catalog on screen stays as last read until Backstage answers.
+            on_trouble=lambda text: self.notify(
+                text, title="Backstage", severity="warning", timeout=15, markup=False
+            ),
+            on_recovered=lambda url: self.notify(f"Backstage at {url} answers again", timeout=4),
         )
 
     def on_catalog_progress(self, message: CatalogProgress) -> None:

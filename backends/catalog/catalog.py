@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from backends.catalog import relations as relation_rules
 from backends.catalog import validation
@@ -482,6 +483,9 @@ def _read_workspace(
     config_label = str(workspace.config_file) if workspace.config_file else "idp-console.yaml (demo)"
     for number, source in enumerate(sources, start=1):
         emit(SourceStarted(source.description, number, len(sources)))
+        if hasattr(source, "read_entities"):  # a Backstage: entities and relations as it computed them
+            _read_entity_source(source, builder, emit, config_label)
+            continue
         try:
             files = source.resolve()
         except Exception as error:  # noqa: BLE001 - one broken source (git, disk) must not stop the rest
@@ -512,6 +516,27 @@ def _read_workspace(
             )
         )
     return _load_registrations(builder, workspace, unchanged)
+
+
+def _read_entity_source(
+    source: Any, builder: _Builder, emit: Callable[[CatalogEvent], object], config_label: str
+) -> None:
+    """Add what a source of entities (``type: backstage``) gives; its failure is a problem, as for files."""
+    try:
+        batch = source.read_entities()
+    except Exception as error:  # noqa: BLE001 - one broken source must not stop the rest
+        message = f"catalog source {source.description}: {error or type(error).__name__}"
+        builder.read_problems.append(Problem(Severity.ERROR, message, SourcePosition(config_label)))
+        emit(SourceFailed(source.description, str(error)))
+        return
+    before_entities, before_problems = len(builder.entities), len(builder.read_problems)
+    if batch.warning:
+        builder.read_problems.append(Problem(Severity.WARNING, batch.warning, SourcePosition(config_label)))
+    builder.read_problems.extend(batch.problems)
+    for entity in batch.entities:
+        builder._add_entity(entity, entity.ref.canonical, replace=False)
+    added, problems = len(builder.entities) - before_entities, len(builder.read_problems) - before_problems
+    emit(SourceLoaded(source.description, added, problems, batch.warning))
 
 
 def _load_registrations(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from backends.catalog.globs import glob_files, has_magic
 from backends.config import SourceConfig
@@ -141,8 +141,15 @@ class GitSource:
         return SourceFiles(sorted(files), root, f"{self.url}@{self.ref}:", checkout.warning)
 
 
-def source_from_config(config: SourceConfig, workspace_root: Path) -> CatalogSource:
-    """The source a workspace ``catalog.sources`` entry describes."""
+def source_from_config(config: SourceConfig, workspace_root: Path) -> Any:
+    """The source a workspace ``catalog.sources`` entry describes.
+
+    A ``backstage`` source gives entities rather than files (``read_entities``, see backstage.py).
+    """
+    if config.type == "backstage":
+        from backends.catalog.backstage import BackstageSource
+
+        return BackstageSource(config.url, config.token_secret)
     if config.type == "git":
         return GitSource(config.url, config.ref, config.paths)
     return DirSource(config.path, str(workspace_root))

@@ -1,0 +1,488 @@
+"""A Backstage backend as a catalog source (``type: backstage``), kept current incrementally.
+
+The organisation's catalog already lives in Backstage: rather than parsing every repository again,
+the console reads Backstage's own view of it over the REST API — entities with the ``relations``
+Backstage computed and the processing errors it recorded (``status.items``) — and keeps it current:
+
+* cold: every entity through ``/api/catalog/entities/by-query`` (cursor paging);
+* after that, a poll lists only ``kind``/``namespace``/``name``/``uid``/``etag`` of every entity
+  (a ``fields`` projection: a few dozen bytes each) and re-reads through ``POST /entities/by-refs``
+  just the entities whose ``etag`` changed or that are new. Backstage computes the etag over the
+  stitched entity, relations included, so a group gaining a component changes the group's etag too.
+
+Everything read is kept in an offline cache in the state dir (one file per backend URL, written
+atomically). When Backstage cannot be reached the cache is what the catalog shows, with a warning
+saying how old it is; without a cache the source fails with one line saying why.
+
+The token comes from the secret store (``IDP_CONSOLE_SECRET_<NAME>`` or the keyring, name from
+``tokenSecret``, default ``backstage``) and is only ever sent in the Authorization header.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from backends import paths
+from backends.atomic import write_bytes_atomic
+from backends.catalog.model import Entity, Problem, Severity, SourcePosition
+from backends.catalog.relations import REVERSE
+
+CACHE_FORMAT = 1
+PAGE_SIZE = 1000  # entities per by-query page
+REFS_CHUNK = 500  # refs per by-refs request
+# The projection a poll asks for: enough to name an entity and see whether it changed.
+VERSION_FIELDS = "kind,metadata.namespace,metadata.name,metadata.uid,metadata.etag"
+DEFAULT_POLL_SECONDS = 1.0
+
+
+class BackstageError(Exception):
+    """Backstage cannot be used right now (unreachable, token refused, bad answer); one line."""
+
+
+# -- the REST client ---------------------------------------------------------------------------------
+class BackstageClient:
+    """The few Backstage endpoints the console uses, with errors turned into one clear line."""
+
+    def __init__(self, url: str, token: str | None, *, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request; any failure is a ``BackstageError`` naming the backend and the reason."""
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise BackstageError(f"Backstage at {self.url} did not answer in time ({path})") from error
+        except httpx.HTTPError as error:
+            raise BackstageError(
+                f"Backstage at {self.url} is unreachable: {error or type(error).__name__}"
+            ) from error
+        if response.status_code == 401:
+            raise BackstageError(
+                f"Backstage at {self.url} refused the token (401): store the right one as the source's "
+                "tokenSecret (keyring or IDP_CONSOLE_SECRET_BACKSTAGE)"
+            )
+        if response.status_code >= 400:
+            raise BackstageError(
+                f"Backstage at {self.url}: {path}: HTTP {response.status_code}: {_reason(response)}"
+            )
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as error:
+            raise BackstageError(f"Backstage at {self.url}: {path}: the answer is not JSON") from error
+
+    def query(self, fields: str | None = None, filter: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every entity (matching ``filter``), page by page through the cursor."""
+        params: dict[str, Any] = {"limit": PAGE_SIZE}
+        if fields:
+            params["fields"] = fields
+        if filter:
+            params["filter"] = filter
+        while True:
+            page = self.json("GET", "/api/catalog/entities/by-query", params=params)
+            items = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(items, list):
+                raise BackstageError(f"Backstage at {self.url}: by-query answered without items")
+            yield from (item for item in items if isinstance(item, dict))
+            cursor = (page.get("pageInfo") or {}).get("nextCursor")
+            if not cursor or not items:
+                return
+            params = {"cursor": cursor, "limit": PAGE_SIZE}
+            if fields:
+                params["fields"] = fields
+
+    def by_refs(self, refs: list[str]) -> Iterator[dict[str, Any]]:
+        """The current entities of ``refs`` (entities deleted meanwhile are left out)."""
+        for start in range(0, len(refs), REFS_CHUNK):
+            body = {"entityRefs": refs[start : start + REFS_CHUNK]}
+            answer = self.json("POST", "/api/catalog/entities/by-refs", json=body)
+            items = answer.get("items") if isinstance(answer, dict) else None
+            if not isinstance(items, list):
+                raise BackstageError(f"Backstage at {self.url}: by-refs answered without items")
+            yield from (item for item in items if isinstance(item, dict))
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("message") or response.reason_phrase)
+    except (ValueError, AttributeError):
+        return response.reason_phrase or "error"
+
+
+def entity_ref(data: dict[str, Any]) -> str:
+    """``kind:namespace/name``, lowercase, as Backstage compares refs."""
+    metadata = data.get("metadata") or {}
+    namespace = metadata.get("namespace") or "default"
+    return f"{data.get('kind', '')}:{namespace}/{metadata.get('name', '')}".lower()
+
+
+def _uid(data: dict[str, Any]) -> str:
+    metadata = data.get("metadata") or {}
+    return str(metadata.get("uid") or entity_ref(data))
+
+
+def _etag(data: dict[str, Any]) -> str:
+    return str((data.get("metadata") or {}).get("etag") or "")
+
+
+# -- the offline cache -------------------------------------------------------------------------------
+def cache_path(url: str) -> str:
+    """Where the offline copy of the Backstage at ``url`` lives (one file per backend)."""
+    folder = paths.state_dir() / "backstage"
+    folder.mkdir(mode=paths.PRIVATE_DIR, parents=True, exist_ok=True)
+    return str(folder / f"{hashlib.sha256(url.encode()).hexdigest()[:24]}.marshal")
+
+
+def _load_cache(path: str, url: str) -> tuple[dict[str, dict[str, Any]], float | None]:
+    """The cached entities by uid and when they were last confirmed; empty when there is no usable cache."""
+    try:
+        with open(path, "rb") as handle:
+            data = marshal.load(handle)
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("url") != url:
+            return {}, None
+        return dict(data["entities"]), float(data["saved_at"])
+    except (OSError, EOFError, ValueError, TypeError, KeyError):
+        return {}, None  # no cache, or one this version cannot read: read Backstage in full
+
+
+def _save_cache(path: str, url: str, entities: dict[str, dict[str, Any]], saved_at: float) -> None:
+    data = {"format": CACHE_FORMAT, "url": url, "saved_at": saved_at, "entities": entities}
+    with contextlib.suppress(OSError, ValueError):  # a cache that cannot be written costs only speed
+        write_bytes_atomic(_as_path(path), marshal.dumps(data))
+
+
+def _as_path(path: str) -> Any:
+    from pathlib import Path
+
+    return Path(path)
+
+
+def describe_age(seconds: float) -> str:
+    """``42 s`` / ``5 min`` / ``3 h`` / ``2 days``: how old the offline copy is."""
+    if seconds < 90:
+        return f"{max(0, int(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{int(seconds // 60)} min"
+    if seconds < 48 * 3600:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} days"
+
+
+# -- from Backstage's JSON to catalog entities -------------------------------------------------------
+def to_entity(data: dict[str, Any], url: str) -> tuple[Entity, list[Problem]]:
+    """A catalog ``Entity`` with Backstage's relations, and the problems Backstage recorded for it.
+
+    The position is the file or URL Backstage read the entity from (its managed-by-location), so a
+    ``dir:.`` TechDocs ref or a problem still names the real place.
+    """
+    ref = entity_ref(data)
+    raw = {key: value for key, value in data.items() if key not in ("relations", "status")}
+    position = SourcePosition(_location(data, url))
+    relations: list[tuple[str, str]] = []
+    for relation in data.get("relations") or ():
+        kind, target = relation.get("type"), relation.get("targetRef")
+        # Relation types of custom processors have no reverse the catalog knows: they are left out.
+        if isinstance(kind, str) and isinstance(target, str) and kind in REVERSE:
+            relations.append((kind, target.lower()))
+    problems = [
+        Problem(
+            Severity.ERROR if item.get("level") == "error" else Severity.WARNING,
+            _status_message(item),
+            position,
+            ref,
+        )
+        for item in ((data.get("status") or {}).get("items") or ())
+        if isinstance(item, dict) and item.get("level") in ("error", "warning")
+    ]
+    return Entity(raw, position, None, relations), problems
+
+
+def _location(data: dict[str, Any], url: str) -> str:
+    annotations = (data.get("metadata") or {}).get("annotations") or {}
+    location = str(annotations.get("backstage.io/managed-by-location") or "")
+    kind, _, target = location.partition(":")
+    if kind == "file" and target:
+        return target
+    return target if kind == "url" and target else f"backstage:{url}"
+
+
+def _status_message(item: dict[str, Any]) -> str:
+    error = item.get("error") or {}
+    message = error.get("message") if isinstance(error, dict) else None
+    return str(message or item.get("message") or item.get("type") or "processing problem")
+
+
+# -- the source ---------------------------------------------------------------------------------------
+@dataclass
+class Change:
+    """What one sync found: entities new or changed (Backstage's JSON) and refs gone."""
+
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.changed or self.removed)
+
+
+class BackstageMirror:
+    """This process's copy of one Backstage catalog: entities by uid, the offline cache behind it.
+
+    ``sync()`` brings it up to date with as little traffic as the API allows; one per backend URL
+    and state dir (``mirror_for``), shared by the load and the poller so neither reads twice.
+    """
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url
+        self.token = token
+        self.cache_file = cache_path(url)
+        self.entities, self.confirmed_at = _load_cache(self.cache_file, url)
+        self.lock = threading.Lock()
+        # The problems last shown per entity ref, so a change replaces exactly those.
+        self.problems: dict[str, list[Problem]] = {}
+        self._client: BackstageClient | None = None
+
+    @property
+    def client(self) -> BackstageClient:
+        if self._client is None:
+            self._client = BackstageClient(self.url, self.token)
+        return self._client
+
+    def sync(self) -> Change:
+        """Read what changed in Backstage since the last sync (everything the first time)."""
+        with self.lock:
+            if not self.entities:
+                return self._full()
+            versions = {_uid(item): item for item in self.client.query(fields=VERSION_FIELDS)}
+            stale = [
+                entity_ref(item)
+                for uid, item in versions.items()
+                if _etag(self.entities.get(uid) or {}) != _etag(item)
+            ]
+            change = Change()
+            for uid in [uid for uid in self.entities if uid not in versions]:
+                change.removed.append(entity_ref(self.entities.pop(uid)))
+            for data in self.client.by_refs(stale) if stale else ():
+                old = self.entities.get(_uid(data))
+                if old is None or _etag(old) != _etag(data):
+                    change.changed.append(data)
+                self.entities[_uid(data)] = data
+            self.confirmed_at = time.time()
+            # Saved only when something changed: a quiet poll every second must not rewrite megabytes.
+            if change:
+                _save_cache(self.cache_file, self.url, self.entities, self.confirmed_at)
+            return change
+
+    def _full(self) -> Change:
+        entities = {_uid(item): item for item in self.client.query()}
+        self.entities = entities
+        self.confirmed_at = time.time()
+        _save_cache(self.cache_file, self.url, entities, self.confirmed_at)
+        return Change(changed=list(entities.values()))
+
+    def offline_note(self, error: BackstageError) -> str:
+        """The warning shown while the offline copy stands in for an unreachable Backstage."""
+        if self.confirmed_at is None:
+            return str(error)
+        age = describe_age(time.time() - self.confirmed_at)
+        return f"{error} — showing the offline copy from {age} ago ({len(self.entities)} entities)"
+
+
+_MIRRORS: dict[tuple[str, str], BackstageMirror] = {}
+_MIRRORS_LOCK = threading.Lock()
+
+
+def mirror_for(url: str, token_secret: str) -> BackstageMirror:
+    """The process's mirror of ``url`` (one per state dir, so tests with their own dirs stay apart)."""
+    from backends.secrets import default_secret_store
+
+    key = (url, str(paths.state_dir()))
+    with _MIRRORS_LOCK:
+        mirror = _MIRRORS.get(key)
+        if mirror is None:
+            token = default_secret_store().get(token_secret)
+            mirror = _MIRRORS[key] = BackstageMirror(url, token)
+        return mirror
+
+
+def forget_mirrors() -> None:
+    """Drop every mirror of this process (tests; a reloaded configuration with other tokens)."""
+    with _MIRRORS_LOCK:
+        for mirror in _MIRRORS.values():
+            if mirror._client is not None:
+                mirror._client.close()
+        _MIRRORS.clear()
+
+
+@dataclass(frozen=True)
+class EntityBatch:
+    """What an entity source gives the catalog: entities with their relations, problems, a warning."""
+
+    entities: list[Entity]
+    problems: list[Problem]
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackstageSource:
+    """The catalog of a Backstage backend at ``url``; its token is the secret ``token_secret``."""
+
+    url: str
+    token_secret: str = "backstage"
+
+    @property
+    def description(self) -> str:
+        return f"backstage:{self.url}"
+
+    def read_entities(self) -> EntityBatch:
+        """Every entity of that Backstage, current if it answers, else from the offline cache.
+
+        Raises ``BackstageError`` only when Backstage is unreachable and nothing was ever cached.
+        """
+        mirror = mirror_for(self.url, self.token_secret)
+        warning = None
+        try:
+            mirror.sync()
+        except BackstageError as error:
+            if not mirror.entities:
+                raise
+            warning = mirror.offline_note(error)
+        entities: list[Entity] = []
+        problems: list[Problem] = []
+        mirror.problems.clear()
+        for data in list(mirror.entities.values()):
+            entity, found = to_entity(data, self.url)
+            entities.append(entity)
+            if found:
+                problems.extend(found)
+                mirror.problems[entity.ref.canonical] = found
+        return EntityBatch(entities, problems, warning)
+
+
+# -- keeping a loaded catalog current -----------------------------------------------------------------
+def backstage_sources(workspace: Any) -> list[BackstageSource]:
+    """The workspace's ``type: backstage`` catalog sources."""
+    return [
+        BackstageSource(config.url, config.token_secret)
+        for config in getattr(workspace, "catalog_sources", ())
+        if config.type == "backstage"
+    ]
+
+
+def apply_change(catalog: Any, change: Change, mirror: BackstageMirror) -> Any:
+    """Publish ``change`` in ``catalog`` like a registration; returns the ``CatalogChanged``.
+
+    Only entities this Backstage gave are replaced: one with the same ref from another source stays.
+    """
+    from backends.catalog.catalog import _Builder, _retire, gc_paused
+    from backends.catalog.events import CatalogChanged
+
+    fresh = [to_entity(data, mirror.url) for data in change.changed]
+    touched = {entity.ref.canonical for entity, _ in fresh} | set(change.removed)
+    with catalog._write_lock, gc_paused(promote=True):
+        previous = catalog.snapshot()
+        builder = _Builder.from_snapshot(previous)
+        gone = {
+            id(entity): entity
+            for ref in touched
+            if (entity := builder.by_ref.get(ref)) is not None and _from_backstage(entity)
+        }
+        if gone:
+            builder.entities = [entity for entity in builder.entities if id(entity) not in gone]
+            for entity in gone.values():
+                del builder.by_ref[entity.ref.canonical]
+        old_problems = {problem for ref in touched for problem in mirror.problems.pop(ref, ())}
+        if old_problems:
+            builder.read_problems = [p for p in builder.read_problems if p not in old_problems]
+        added: list[Entity] = []
+        for entity, problems in fresh:
+            builder.read_problems.extend(problems)
+            if problems:
+                mirror.problems[entity.ref.canonical] = problems
+            if builder._add_entity(entity, entity.ref.canonical, replace=False) is not None:
+                added.append(entity)
+        replaced = [previous]
+        catalog._publish(builder)
+        _retire(replaced)
+    event = CatalogChanged(tuple(added), tuple(gone.values()))
+    catalog._notify(event)
+    return event
+
+
+def _from_backstage(entity: Entity) -> bool:
+    # Backstage gives every entity a uid; catalog files do not carry one.
+    return "uid" in entity.metadata
+
+
+def poll_once(catalog: Any, sources: Iterable[BackstageSource]) -> list[str]:
+    """Sync every source once and publish what changed; returns one line per source that failed."""
+    failures: list[str] = []
+    for source in sources:
+        mirror = mirror_for(source.url, source.token_secret)
+        try:
+            change = mirror.sync()
+        except BackstageError as error:
+            failures.append(mirror.offline_note(error))
+            continue
+        if change:
+            apply_change(catalog, change, mirror)
+    return failures
+
+
+def watch(
+    catalog: Any,
+    workspace: Any,
+    *,
+    stopped: Callable[[], bool],
+    on_trouble: Callable[[str], object] | None = None,
+    on_recovered: Callable[[str], object] | None = None,
+    interval: float = DEFAULT_POLL_SECONDS,
+) -> None:
+    """Keep ``catalog`` current with its Backstage sources until ``stopped()`` (blocking; a worker).
+
+    Polls every ``interval`` seconds (one poll at a time, never overlapping). ``on_trouble`` hears
+    once when a backend stops answering, ``on_recovered`` once when it answers again.
+    """
+    sources = backstage_sources(workspace)
+    if not sources:
+        return
+    failing = False
+    while not stopped():
+        failures = poll_once(catalog, sources)
+        if failures and not failing and on_trouble is not None:
+            on_trouble("; ".join(failures))
+        elif not failures and failing and on_recovered is not None:
+            on_recovered(", ".join(source.url for source in sources))
+        failing = bool(failures)
+        deadline = time.monotonic() + interval
+        while not stopped() and time.monotonic() < deadline:
+            time.sleep(min(0.1, interval))
+
+
+def cached_age(url: str) -> float | None:
+    """Seconds since the offline copy of ``url`` was last confirmed, or None without one."""
+    path = cache_path(url)
+    try:
+        return time.time() - os.stat(path).st_mtime
+    except OSError:
+        return None

@@ -1,0 +1,172 @@
+"""A real Backstage backend (the oracle install) for the ``type: backstage`` source and runner tests.
+
+The backend is installed by ``../shared/oracles/backstage-backend/setup.sh DIR`` (``.ci/run`` does it
+in CI and exports ``IDP_CONSOLE_BACKSTAGE_ORACLE=DIR``). One backend per test session, started on a
+free loopback port with the catalog files below; every test of this folder runs in one xdist worker
+(``xdist_group``) so the session starts it once. Without node >= 20 or the install the tests skip
+saying why — except in CI, where they fail: there they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+TOKEN = "backstage-oracle-token"
+REPO = Path(__file__).resolve().parents[2]
+FILES = Path(__file__).parent / "files"
+START_TIMEOUT = 180.0  # a cold node start on a loaded 2-core CI machine; normally ~10 s
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_group(name): run these tests in one xdist worker")
+
+
+@dataclass(frozen=True)
+class Backstage:
+    url: str
+    catalog_dir: Path  # the files it serves (tests may change mutable.yaml)
+
+    def get(self, path: str, **params: object) -> httpx.Response:
+        return httpx.get(
+            self.url + path, params=params, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        )
+
+    def post(self, path: str, body: object) -> httpx.Response:
+        return httpx.post(
+            self.url + path, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        )
+
+    def entity(self, ref: str) -> dict[str, object] | None:
+        items = self.post("/api/catalog/entities/by-refs", {"entityRefs": [ref]}).json()["items"]
+        return items[0] if items else None
+
+    def wait_for(self, predicate: object, what: str, timeout: float = 60.0) -> None:
+        """Poll the API until ``predicate()`` holds (never a fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():  # type: ignore[operator]
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"Backstage never reached: {what}")
+
+
+def _oracle_dir() -> Path | None:
+    configured = os.environ.get("IDP_CONSOLE_BACKSTAGE_ORACLE")
+    candidates = [Path(configured)] if configured else sorted(REPO.parent.glob("oracles*/backend*"))
+    for candidate in candidates:
+        if (candidate / "start.sh").is_file() and (candidate / "node_modules").is_dir():
+            return candidate
+    return None
+
+
+def _node_problem() -> str | None:
+    node = shutil.which("node")
+    if node is None:
+        return "node is not installed"
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    try:
+        major = int(version.lstrip("v").split(".")[0])
+    except ValueError:
+        return f"node --version said {version!r}"
+    return None if major >= 20 else f"node {version} is older than 20"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"the Backstage backend tests must run in CI: {reason}")
+    pytest.skip(f"no Backstage backend to test against: {reason}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def catalog_files(directory: Path) -> list[Path]:
+    """The session's catalog: copies of tests/backstage/files (tests change some of them)."""
+    shutil.copytree(FILES, directory, dirs_exist_ok=True)
+    return sorted(directory.glob("*.yaml")) + [directory / "template" / "template.yaml"]
+
+
+@pytest.fixture(scope="session")
+def backstage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backstage]:
+    problem = _node_problem()
+    if problem is not None:
+        _unavailable(problem)
+    oracle = _oracle_dir()
+    if oracle is None:
+        _unavailable(
+            "set IDP_CONSOLE_BACKSTAGE_ORACLE to a directory made by "
+            "shared/oracles/backstage-backend/setup.sh (.ci/run does it)"
+        )
+    assert oracle is not None
+    directory = tmp_path_factory.mktemp("backstage-catalog")
+    files = catalog_files(directory)
+    port = _free_port()
+    log = open(directory / "backstage.log", "wb")  # noqa: SIM115 - closed when the server stops
+    process = subprocess.Popen(
+        ["bash", str(oracle / "start.sh"), str(port), *map(str, files)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server = Backstage(f"http://127.0.0.1:{port}", directory)
+    try:
+        _wait_until_filled(server, process, directory / "backstage.log")
+        yield server
+    finally:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+        log.close()
+
+
+# Every entity of tests/backstage/files, once Backstage has processed them all.
+EXPECTED_REFS = {
+    "group:default/team-a",
+    "group:default/team-b",
+    "user:default/ada",
+    "system:default/shop",
+    "component:default/cart",
+    "component:default/checkout",
+    "api:default/cart-api",
+    "resource:default/cart-db",
+    "component:default/mutable",
+    "template:default/hello-backstage",
+}
+
+
+def _wait_until_filled(server: Backstage, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the backend answers and every expected entity is in its catalog (API polls)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"Backstage exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            response = server.get("/api/catalog/entities/by-query", limit=500, fields="kind,metadata.name")
+            if response.status_code == 200:
+                refs = {
+                    f"{e['kind']}:default/{e['metadata']['name']}".lower() for e in response.json()["items"]
+                }
+                if refs >= EXPECTED_REFS:
+                    return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(
+        f"Backstage did not fill its catalog in {START_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}"
+    )

@@ -1,0 +1,181 @@
+"""A ``type: backstage`` catalog source against a real Backstage backend (see conftest.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backends.catalog import CatalogChanged, SourceLoaded, load_catalog
+from backends.catalog.backstage import BackstageSource, forget_mirrors, poll_once
+from backends.catalog.catalog import catalog_from_files
+from backends.workspace import load_workspace
+from console.cli import main
+from tests.backstage.conftest import TOKEN, Backstage
+
+pytestmark = pytest.mark.xdist_group("backstage")
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("IDP_CONSOLE_SECRET_BACKSTAGE", TOKEN)
+    yield
+    forget_mirrors()
+
+
+def workspace_for(tmp_path: Path, url: str) -> Path:
+    (tmp_path / "idp-console.yaml").write_text(
+        f"name: backstage\ncatalog:\n  sources:\n    - type: backstage\n      url: {url}\n"
+    )
+    return tmp_path
+
+
+def summary(catalog: object) -> dict[str, tuple[str, str, frozenset[tuple[str, str]]]]:
+    """What a user compares: ref -> (kind, owner, relations); Backstage's own generated Locations aside."""
+    return {
+        ref: (e.kind, e.owner, frozenset((r.type, r.target) for r in e.relations))
+        for ref, e in catalog.by_ref.items()  # type: ignore[attr-defined]
+        if not ref.startswith("location:default/generated-")
+    }
+
+
+def test_the_same_files_read_locally_and_through_backstage_give_the_same_catalog(
+    backstage: Backstage, tmp_path: Path
+) -> None:
+    files = sorted(backstage.catalog_dir.glob("*.yaml")) + [
+        backstage.catalog_dir / "template" / "template.yaml"
+    ]
+    local = catalog_from_files(files, root=backstage.catalog_dir)
+    through_backstage = load_catalog(load_workspace(workspace_for(tmp_path, backstage.url)))
+
+    assert summary(through_backstage) == summary(local)
+    # Backstage's relations are used as it reports them: both directions are there.
+    team_a = through_backstage.get("group:team-a")
+    assert team_a is not None and "component:default/cart" in team_a.relations_of("ownerOf")
+    assert through_backstage.get("component:cart").description == "Keeps what a customer is about to buy."
+
+
+def test_an_entity_changed_in_backstage_reaches_the_loaded_catalog_alone(
+    backstage: Backstage, tmp_path: Path
+) -> None:
+    workspace = load_workspace(workspace_for(tmp_path, backstage.url))
+    catalog = load_catalog(workspace)
+    assert catalog.get("component:mutable").description == "before"
+    changes: list[CatalogChanged] = []
+    catalog.subscribe(changes.append)
+    source = BackstageSource(backstage.url)
+    assert poll_once(catalog, [source]) == [] and changes == []  # nothing changed: nothing published
+
+    mutable = backstage.catalog_dir / "mutable.yaml"
+    mutable.write_text(mutable.read_text().replace("description: before", "description: after"))
+    assert (
+        backstage.post("/api/catalog/refresh", {"entityRef": "component:default/mutable"}).status_code < 300
+    )
+    backstage.wait_for(
+        lambda: (
+            (backstage.entity("component:default/mutable") or {})["metadata"].get("description") == "after"
+        ),
+        "the edited entity processed",
+    )
+
+    assert poll_once(catalog, [source]) == []
+    assert catalog.get("component:mutable").description == "after"
+    # Only the changed entity was read again and replaced; the rest are the objects loaded before.
+    assert [e.ref.canonical for e in changes[0].added] == ["component:default/mutable"]
+    assert [e.ref.canonical for e in changes[0].removed] == ["component:default/mutable"]
+    assert "component:default/mutable" in catalog.get("group:team-b").relations_of("ownerOf")
+
+
+class Proxy:
+    """A loopback TCP forwarder: stopping it makes the Backstage behind it unreachable."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.connections += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        # shutdown first: close alone leaves a thread blocked in accept() listening (Linux).
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        for sock in self.connections:
+            sock.close()
+
+
+def test_the_offline_copy_is_shown_with_its_age_when_backstage_is_unreachable(
+    backstage: Backstage, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proxy = Proxy(int(backstage.url.rsplit(":", 1)[1]))
+    url = f"http://127.0.0.1:{proxy.port}"
+    root = workspace_for(tmp_path, url)
+    online = load_catalog(load_workspace(root))
+    proxy.stop()
+    forget_mirrors()  # as a new process would: only the offline cache in the state dir is left
+
+    events: list[object] = []
+    offline = load_catalog(load_workspace(root), on_event=events.append)
+
+    assert summary(offline) == summary(online)
+    loaded = next(e for e in events if isinstance(e, SourceLoaded))
+    assert loaded.warning is not None
+    assert f"Backstage at {url} is unreachable" in loaded.warning
+    assert "showing the offline copy from 0 s ago" in loaded.warning
+
+    assert main(["catalog", "list", "--workspace", str(root)]) == 0
+    out, err = capsys.readouterr()
+    assert "cart" in out and "checkout" in out
+    assert "showing the offline copy from" in err
+
+
+def test_an_unreachable_backstage_without_an_offline_copy_is_one_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    events: list[object] = []
+    catalog = load_catalog(
+        load_workspace(workspace_for(tmp_path, f"http://127.0.0.1:{port}")), on_event=events.append
+    )
+    assert catalog.entities == []
+    [error] = catalog.errors()
+    assert f"Backstage at http://127.0.0.1:{port} is unreachable" in error.message
+    assert "\n" not in error.message
+
+
+def test_a_refused_token_says_so(
+    backstage: Backstage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDP_CONSOLE_SECRET_BACKSTAGE", "wrong-token")
+    catalog = load_catalog(load_workspace(workspace_for(tmp_path, backstage.url)))
+    [error] = catalog.errors()
+    assert "refused the token (401)" in error.message
+    assert "wrong-token" not in error.message
