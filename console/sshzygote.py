@@ -56,6 +56,21 @@ PRELOAD = (
     "kubernetes.client",
     "rapidfuzz.process",
     "httpx",
+    "httpcore",
+    "console.terminal",
+    "backends.identity",
+    "screens.empty_mode",
+    "textual.drivers.linux_driver",
+    "textual._xterm_parser",
+    "textual.scrollbar",
+    "textual.layouts.factory",
+    "textual.layouts.horizontal",
+    "textual.layouts.stream",
+    "concurrent.futures.thread",
+    "email.policy",
+    # The demo's simulated cluster is a background process of its own, but a console reaches it
+    # through this module (and its HTTP stack): on a bastion running the demo, load it once too.
+    "backends.kube.sim.cluster",
 )
 MAX_MESSAGE = 1 << 20
 

@@ -53,9 +53,9 @@ def _squashed(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def _sees(client: PtyClient, words: str, since: int, timeout: float = STEP) -> None:
-    """Wait until ``words`` are on the screen (drawn after ``since``); fail with what is there."""
-    found = wait_until(lambda: words in _squashed(client.text(since)), timeout, interval=0.1)
+def _sees(client: PtyClient, words: str, since: int, timeout: float = STEP, *, times: int = 1) -> None:
+    """Wait until ``words`` are on the screen (drawn ``times`` after ``since``); fail with what is there."""
+    found = wait_until(lambda: _squashed(client.text(since)).count(words) >= times, timeout, interval=0.1)
     assert found, f"{words!r} never appeared; the screen said: {_squashed(client.text(since))[-1500:]}"
 
 
@@ -71,8 +71,9 @@ def _deploy_to_step_two(client: PtyClient, history: DeployHistory) -> DeployReco
     mark = client.mark()
     client.send(b"\r")  # production, the highlighted environment: on to the version
     # Typed before the version field has the focus, the version would go to the list: wait for the
-    # field to be drawn focused (only a focused field blinks its cursor, redrawing its placeholder).
-    _sees(client, "e.g. v2.3.1 — enter to confirm", mark)
+    # field to be drawn focused — only a focused field blinks its cursor, redrawing its placeholder
+    # again and again (once could still be the tail of the form's first paint).
+    _sees(client, "e.g. v2.3.1 — enter to confirm", mark, times=3)
     mark = client.mark()
     client.send(f"{NEW}\r".encode())
     _sees(client, f"Type the service name ({SERVICE}) to confirm", mark)
@@ -159,23 +160,26 @@ def test_behind_sshd_the_deploy_outlives_a_killed_client_and_succeeds(
     assert cluster.find("deployments", "production", f"{SERVICE}-canary") is None
 
 
-def _serve_ssh(tmp_path: Path, root: Path, home: Path) -> tuple[ServeSsh, Path]:
+def _serve_ssh(tmp_path: Path, root: Path, home: Path, *extra: str) -> tuple[ServeSsh, Path]:
     key = keygen(tmp_path / "jane", "jane@laptop")
     keys = tmp_path / "authorized_keys"
     keys.write_text(f'environment="IDP_USER=jane.doe" {key.with_suffix(".pub").read_text()}')
-    server = ServeSsh(tmp_path / "serve", "--authorized-keys", str(keys), home=home, workspace=root)
+    server = ServeSsh(tmp_path / "serve", "--authorized-keys", str(keys), *extra, home=home, workspace=root)
     return server, key
 
 
+@pytest.mark.parametrize("preload", [False, True], ids=["exec", "preload"])
 def test_through_serve_ssh_a_killed_client_leaves_the_analysis_to_roll_back(
-    sim, tmp_path: Path, isolated_home: Path
+    sim, tmp_path: Path, isolated_home: Path, preload: bool
 ) -> None:
     root, cluster = _workspace_for(sim, tmp_path)
     history = DeployHistory()
-    server, key = _serve_ssh(tmp_path, root, isolated_home)
+    server, key = _serve_ssh(tmp_path, root, isolated_home, *(["--preload"] if preload else []))
     with server, ssh_client(server.port, key, "jane") as client:
         record = _deploy_to_step_two(client, history)
-        _kill_client_mid_deploy(client, descendants(server.process.pid), record, history)
+        # The session's processes: its app and what the app started (the zygote serves the next one).
+        session = [pid for pid in descendants(server.process.pid) if pid != server.zygote()]
+        _kill_client_mid_deploy(client, session, record, history)
         assert wait_until(lambda: server.apps() == [], STEP), server.apps()  # ended and reaped
 
     # The canary turns bad while nobody watches: its analysis rolls the deploy back by itself.
