@@ -7,7 +7,6 @@ steps resolve against ``base_dir``, the directory the file lives in.
 
 from __future__ import annotations
 
-import glob
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 import yaml_rs
 
 import golden_paths
+from backends.catalog.globs import glob_files
 from backends.scaffolder.errors import TemplateError
 
 API_VERSION = "scaffolder.backstage.io/v1beta3"
@@ -256,13 +256,15 @@ def _source_files(source: Any, problems: list[str]) -> Iterable[Path]:
         root = _checkout(source, problems)
         if root is None:
             return []
-        return [p for pattern in source.paths for p in sorted(root.glob(pattern)) if _is_template_file(p)]
-    path = Path(source.path)
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return [p for p in sorted(path.rglob("*.yaml")) if _is_template_file(p)]
-    return [Path(p) for p in sorted(glob.glob(source.path, recursive=True)) if _is_template_file(Path(p))]
+        patterns = [os.path.join(root, pattern.lstrip("/")) for pattern in source.paths]
+    else:
+        path = Path(source.path)
+        if path.is_file():
+            return [path]
+        patterns = [os.path.join(source.path, "**", "*.yaml") if path.is_dir() else source.path]
+    # The catalog's glob engine: the same {a,b} braces, dotfile and symlink rules for every source.
+    files = [Path(p) for pattern in patterns for p in glob_files(pattern)]
+    return [p for p in files if _is_template_file(p)]
 
 
 def _is_template_file(path: Path) -> bool:
