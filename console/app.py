@@ -8,6 +8,7 @@ one handler turns any worker failure into a visible notification.
 from __future__ import annotations
 
 import importlib
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,8 +131,13 @@ class IdpConsoleApp(App[None]):
         # post_message is thread-safe: registration may happen in any worker.
         catalog.subscribe(lambda _change: self.post_message(CatalogUpdated()))
         self.post_message(CatalogLoaded(catalog))
-        # Files changed since the snapshot are read again; a change arrives as CatalogUpdated. Only
-        # a failing source is worth a word: the list is already on screen.
+        # The list first: revalidating (or writing the snapshot) holds the GIL for a while, and the
+        # catalog screens prepare their rows in threads of their own. Then the files changed since
+        # the snapshot are read again; a change arrives as CatalogUpdated. Only a failing source is
+        # worth a word: the list is already on screen.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(s.is_ready for s in self._catalog_screens()):
+            time.sleep(0.05)
         start.revalidate(
             lambda event: (
                 self.post_message(CatalogProgress(event))
