@@ -136,7 +136,7 @@ class MetricsScreen(ConsoleScreen):
             self.post_message(ScorecardFailed(str(error)))
             return
         except Exception as error:  # noqa: BLE001 - a store that does not answer is said, not raised
-            self.post_message(ScorecardFailed(f"the history store did not answer: {error}"))
+            self.post_message(ScorecardFailed(str(error)))
             return
         self.post_message(ScorecardReady(card))
 

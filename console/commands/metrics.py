@@ -53,11 +53,18 @@ def _store(workspace: Any) -> Any:
     try:
         history = open_store(workspace)
         ensure_demo_history(workspace, history)
-    except CommandError:
-        raise
     except Exception as error:  # noqa: BLE001 - a store that cannot be opened is one line, never a traceback
-        raise CommandError(f"history store: {error}", EXIT_USAGE) from error
+        raise _store_error(error) from error
     return history
+
+
+def _store_error(error: Exception) -> CommandError:
+    """The store's own one-line message (it names the store), else the error with what it is about."""
+    from backends.history import HistoryError
+
+    return CommandError(
+        str(error) if isinstance(error, HistoryError) else f"history store: {error}", EXIT_USAGE
+    )
 
 
 def _metrics(args: argparse.Namespace) -> int:
@@ -84,7 +91,7 @@ def _metrics(args: argparse.Namespace) -> int:
             production=production_environments(workspace), workspace_root=workspace.root,
         )  # fmt: skip
     except Exception as error:  # noqa: BLE001 - the store went away mid-query: one line
-        raise CommandError(f"history store: {error}", EXIT_USAGE) from error
+        raise _store_error(error) from error
     if args.output == "json":
         print(json.dumps(card.as_dict(), indent=2))
     else:
@@ -125,8 +132,8 @@ def _feedback(args: argparse.Namespace) -> int:
     user = workspace.identity
     try:
         record_feedback(history, user, score, args.comment.strip())
-    except Exception as error:  # noqa: BLE001
-        raise CommandError(f"history store: {error}", EXIT_USAGE) from error
+    except Exception as error:  # noqa: BLE001 - a store that does not answer: one line
+        raise _store_error(error) from error
     quarter = quarters(time.time(), 1)[0][0]
     print(f"Thank you, {user}: {score}/10 recorded for {quarter}.")
     return 0

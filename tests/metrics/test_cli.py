@@ -89,3 +89,21 @@ def test_feedback_is_recorded_under_the_users_identity(capsys: pytest.CaptureFix
         DeployHistory(), 'SELECT "user", score, comment FROM feedback ORDER BY at DESC LIMIT 1'
     )
     assert rows == [("jane.doe", 9, "the scorecard is great")]
+
+
+def test_an_unreachable_store_is_one_line_for_metrics_and_feedback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    # Nothing listens on port 1 of loopback: the connection is refused at once.
+    (root / "idp-console.yaml").write_text(
+        CONFIG + "history: postgresql://idp@127.0.0.1:1/none\n", encoding="utf-8"
+    )
+    write_catalog(root)
+    monkeypatch.setenv("IDP_CONSOLE_SECRET_HISTORY", "not-used")
+    for argv in (["metrics"], ["feedback", "7"]):
+        assert main(["--workspace", str(root), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("idp-console: cannot reach the history store postgresql://idp@127.0.0.1:1/none")
+        assert len(err.splitlines()) == 1 and "not-used" not in err

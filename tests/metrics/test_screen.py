@@ -3,6 +3,9 @@ keys, enter lists the deploys behind a figure; :feedback records a 0–10 score;
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
@@ -10,7 +13,14 @@ from backends.deploy.history import open_history
 from backends.workspace import load_demo_workspace
 from screens.metrics import DrilldownScreen, FeedbackPrompt, MetricsScreen
 from tests.metrics.history_builder import NOW
-from tests.screens.helpers import demo_app, screen_text, until, wait_for_catalog
+from tests.screens.helpers import (
+    demo_app,
+    screen_text,
+    until,
+    wait_for_catalog,
+    workspace_app,
+    write_workspace,
+)
 
 
 async def _command(pilot: Pilot, text: str) -> None:
@@ -90,3 +100,20 @@ async def test_the_status_modes_m_opens_the_scorecard_of_the_highlighted_service
         app.open_metrics("component:default/payment-service")  # what the status mode's m calls
         await until(pilot, lambda: isinstance(app.screen, MetricsScreen) and app.screen.card is not None)
         assert "Scorecard · service payment-service · last 30 days" in screen_text(app)
+
+
+async def test_the_scorecard_says_why_when_the_store_does_not_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDP_CONSOLE_SECRET_HISTORY", "not-used")
+    team = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-a}\nspec: {type: team}\n"
+    write_workspace(tmp_path, {"org.yaml": team}, "history: postgresql://idp@127.0.0.1:1/none\n")
+    app = workspace_app(tmp_path)
+    async with app.run_test(size=(120, 32)) as pilot:
+        await wait_for_catalog(pilot)
+        app.open_metrics()
+        await until(pilot, lambda: "No scorecard" in screen_text(app), what="the reason")
+        assert (
+            "No scorecard: cannot reach the history store postgresql://idp@127.0.0.1:1/none"
+            in screen_text(app)
+        )
