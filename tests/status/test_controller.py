@@ -58,10 +58,11 @@ def test_cells_show_what_runs_and_how_healthy(context: DeployContext) -> None:
         assert (cell.health.mark, str(cell.health)) == ("✔", "healthy")
         assert cell.last_deploy is not None and cell.last_deploy.user == "jane.doe"
         assert controller.cell("invoice-service", "staging").last_deploy is None
-        pods = controller.pods("payment-service", "production")
-        assert len(pods) == 3 and all(
-            p.ready and p.node == "sim-node-1" and p.track == "stable" for p in pods
+        # The pod watch is a stream of its own: it may deliver the last readiness a moment later.
+        pods = wait_for(
+            lambda: (p := controller.pods("payment-service", "production")) and all(x.ready for x in p) and p
         )
+        assert len(pods) == 3 and all(p.node == "sim-node-1" and p.track == "stable" for p in pods)
 
 
 def test_a_pod_change_updates_only_its_row(context: DeployContext, sim: SimulatedCluster) -> None:

@@ -148,7 +148,7 @@ async def test_an_unreachable_cluster_is_named_and_the_rest_shown(tmp_path: Path
         assert "⚠ production:" in screen_text(app)
 
 
-async def test_enter_opens_the_page_and_l_follows_the_log() -> None:
+async def test_enter_opens_the_page_and_l_follows_the_log(tmp_path: Path) -> None:
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await _open_status(pilot)
@@ -164,8 +164,13 @@ async def test_enter_opens_the_page_and_l_follows_the_log() -> None:
         await until(pilot, lambda: page.log_lines > 0, what="the log tail")
         await pilot.press("l")
         assert page.following
-        started = page.log_lines
-        await until(pilot, lambda: page.log_lines >= started + 2, what="new log lines while following")
+        # Everything the container had written when following began (the follow's tail has at most
+        # that many, up to its 50): two lines more can only have come while following.
+        status = app.screen_stack[-2]
+        assert isinstance(status, StatusScreen)
+        cluster = _sim_cluster(status, tmp_path)
+        written = len(list(cluster.pod_log(page.environment, page._log_pod)))
+        await until(pilot, lambda: page.log_lines >= min(written, 50) + 2, what="new lines while following")
         assert "following (l stops)" in screen_text(app)
         await pilot.press("l")
         assert not page.following
