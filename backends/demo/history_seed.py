@@ -149,7 +149,8 @@ def _service_history(history: Any, service: DemoService, now: float, rng: random
     if service.new_from_golden_path_days_ago is not None:
         store.record_scaffold(history, f"component:default/{service.name}", TEMPLATE, service.users[0], start)
         start += rng.uniform(0.1, 0.3) * HOUR  # the golden path's CI reaches production quickly
-    gap = (end - start) / max(len(steps), 1)
+    # Spread the healthy changes over the whole period (a failure's fix follows within hours).
+    gap = (end - start) / max(sum(1 for step in steps if step.fate == "ok"), 1)
     at = start
     stable = {"staging": _older(steps[0].version), "production": _older(steps[0].version)}
     for number, step in enumerate(steps):
