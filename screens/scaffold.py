@@ -471,10 +471,10 @@ class ScaffoldScreen(ConsoleScreen):
     def run_template(
         self, template: Template, parameters: dict[str, Any], secrets: dict[str, str], dry_run: bool
     ) -> None:
+        from backends.scaffolder.backstage_runner import task_runner
         from backends.scaffolder.errors import PrecheckError
-        from backends.scaffolder.runner import TaskRunner
 
-        runner = TaskRunner(services=self._services())
+        runner = task_runner(self.ctx.workspace, self._services())  # local, or scaffolder.runOn: backstage
         try:
             task = runner.create_task(
                 template, parameters, secrets, user=self.ctx.workspace.identity, dry_run=dry_run

@@ -137,10 +137,10 @@ def run_lint(args: argparse.Namespace) -> int:
 
 def run_scaffold(args: argparse.Namespace) -> int:
     from backends.scaffolder.actions import Services
-    from backends.scaffolder.errors import PrecheckError
+    from backends.scaffolder.backstage_runner import task_runner
+    from backends.scaffolder.errors import PrecheckError, ScaffolderError
     from backends.scaffolder.events import TaskFinished
     from backends.scaffolder.form import FormModel
-    from backends.scaffolder.runner import TaskRunner
     from backends.secrets import EnvironmentSecretStore, default_secret_store
 
     workspace, catalog, template = _load(args)
@@ -176,7 +176,10 @@ def run_scaffold(args: argparse.Namespace) -> int:
     services = Services.from_workspace(
         workspace, catalog=catalog, applier=applier, secret_store=default_secret_store()
     )
-    runner = TaskRunner(services=services)
+    try:
+        runner = task_runner(workspace, services)  # local, or on Backstage (scaffolder.runOn)
+    except ScaffolderError as error:
+        raise CommandError(str(error), EXIT_USAGE) from error
     try:
         task = runner.create_task(
             template,
