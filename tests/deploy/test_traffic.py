@@ -85,7 +85,8 @@ def test_a_service_created_after_the_start_passes_its_analysis_without_a_questio
 def test_a_new_service_whose_version_errors_is_rolled_back(harness: Harness, tmp_path: Path) -> None:
     context, _ = make_context(harness.sim, tmp_path / "new", catalog=_catalog_with(NEW_SERVICE))
     _create_new_service(harness, NEW_SERVICE, 2)
-    events = collect(DeployEngine(context).deploy(NEW_SERVICE, "production", "v0.2.0-errors"))
+    run = DeployEngine(context).deploy(NEW_SERVICE, "production", "v0.2.0-errors")
+    events = collect(run, lambda e: run.abort("asked a question") if isinstance(e, Paused) else None)
     end = events[-1]
     assert isinstance(end, DeployFinished) and end.outcome is Outcome.ROLLED_BACK
     assert "error rate" in end.reason
