@@ -4,6 +4,9 @@ detached runners, a real git server in the state dir for the scaffolded reposito
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
@@ -247,3 +250,108 @@ def test_next_environment_and_the_lifecycle_fix_target() -> None:
     mature = Environment("prod", lifecycles=("beta", "production"))
     refusal = lifecycle_refusal(Service(), mature)  # type: ignore[arg-type]
     assert refusal is not None and refusal.target == "beta"  # the nearest step up, not the last
+
+
+# -- snapshots: the offers on screen ---------------------------------------------------------------
+
+NEW_SERVICE_TEMPLATE = """\
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: new-service
+  title: New service
+spec:
+  type: service
+  parameters:
+    - title: Service
+      required: [name]
+      properties:
+        name:
+          title: Name
+          type: string
+  steps:
+    - id: register
+      name: Register in the catalog
+      action: catalog:register
+      input:
+        catalogInfoUrl: {catalog_file}
+  output:
+    links:
+      - title: Open in catalog
+        entityRef: ${{{{ steps.register.output.entityRef }}}}
+    text:
+      - title: Next steps
+        content: "**${{{{ parameters.name }}}}** is in the catalog."
+"""
+
+SNAP_SERVICE = """\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: snap-api
+spec:
+  type: service
+  lifecycle: experimental
+  owner: team-a
+"""
+
+ENVIRONMENTS = """\
+templates:
+  sources:
+    - type: dir
+      path: templates
+environments:
+  staging:
+    cluster: simulated
+    namespace: staging
+  production:
+    cluster: simulated
+    namespace: production
+    production: true
+"""
+
+
+def test_snapshot_run_view_offers_the_first_deploy(
+    snap_compare,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.screens.helpers import workspace_app, write_workspace
+
+    # Step and run durations vary from run to run; what the picture is about does not.
+    monkeypatch.setattr("widgets.step_list.format_duration", lambda _seconds: "5 ms")
+    monkeypatch.setattr("screens.scaffold.format_duration", lambda _seconds: "5 ms")
+    owners = (
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n"
+    )
+    write_workspace(tmp_path, {"owners.yaml": owners + "  children: []\n"}, ENVIRONMENTS)
+    service_file = tmp_path / "repo" / "catalog-info.yaml"
+    service_file.parent.mkdir()
+    service_file.write_text(SNAP_SERVICE, encoding="utf-8")
+    template_dir = tmp_path / "templates" / "new-service"
+    template_dir.mkdir(parents=True)
+    template = NEW_SERVICE_TEMPLATE.format(catalog_file=service_file)
+    (template_dir / "template.yaml").write_text(template, encoding="utf-8")
+
+    async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
+        await wait_for_catalog(pilot)
+        await pilot.press("2")
+        screen = app.screen
+        assert isinstance(screen, ScaffoldScreen)
+        await until(pilot, lambda: screen.templates, what="the templates")
+        await pilot.press("slash", *"new service", "enter", "enter")
+        await until(pilot, lambda: screen.stage == "form", what="the form")
+        await pilot.press(*"snap-api", "ctrl+n")
+        await until(pilot, lambda: screen.stage == "review")
+        await pilot.press("enter")
+        await until(pilot, lambda: "d deploys snap-api to staging" in words(app), what="the offer")
+        await until(pilot, lambda: "snap-api is in the catalog" in words(app), what="the next steps")
+        # The log names the task's id and its temporary directory, which change on every run.
+        screen.task_view.output_log.clear()
+        await pilot.pause()
+
+    assert snap_compare(workspace_app(tmp_path), terminal_size=(120, 40), run_before=run_before)
+
+
+# The watch view offering production: test_deploy_screen.py's test_snapshot_finished_deploy.
