@@ -146,6 +146,7 @@ EXPECTED_REFS = {
     "api:default/cart-api",
     "resource:default/cart-db",
     "component:default/mutable",
+    "component:default/tui-widget",
     "template:default/hello-backstage",
 }
 
