@@ -220,7 +220,7 @@ def bench_screen(root: Path) -> None:
                 await pilot.pause(0.05)
             warm = DocsScreen("component:default/big")  # imports and first rich render happen here
             await app.push_screen(warm)
-            while warm._page is None or not warm.query_one(DocView).complete:
+            while warm.browser.page is None or not warm.query_one(DocView).complete:
                 await pilot.pause(0.01)
             app.pop_screen()
             await pilot.pause()
@@ -238,7 +238,7 @@ def bench_screen(root: Path) -> None:
                     f"  mounted {(mounted[0] - started) * 1000:.0f} ms, "
                     f"page message {(loaded[0] - started) * 1000:.0f} ms"
                 )
-            while not (screen._page is not None and view.complete):
+            while not (screen.browser.page is not None and view.complete):
                 await asyncio.sleep(0.005)
             done = time.perf_counter()
             return first_paint[0] - started, done - started

@@ -1,16 +1,14 @@
 """TechDocs in the terminal: pick an entity's docs, read pages, follow links, go back and forth.
 
-Thin by design: loading a site or a page runs in a thread worker (a ``url:`` techdocs-ref may clone a
-repository) and comes back as a message; the sidebar (``DocNav``/``DocToc``) and the page
-(``DocView``) are widgets fed plain data; where a link leads is decided by ``backends.docs``.
-
-History entries are (entity, page, anchor) plus the scroll position when you left, so back and
-forward land where you were, across entities.
+Thin by design: ``backends.docs.browser.DocsBrowser`` decides where you are, what history and links
+lead to and which answers are stale; this screen renders it. Loading a site or a page runs in a thread
+worker (a ``url:`` techdocs-ref may clone a repository) and comes back as a message; the sidebar
+(``DocNav``/``DocToc``) and the page (``DocView``) are widgets fed plain data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -24,22 +22,21 @@ from textual.style import Style
 from textual.widgets import ContentSwitcher, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from backends.docs.browser import (
+    DocLocation,
+    DocsBrowser,
+    LinkAction,
+    PageLoaded,
+    Problem,
+    SiteLoaded,
+    StepKind,
+)
 from screens.base import ConsoleScreen
 from widgets.doc_nav import DocNav, DocToc, NavEntry
 from widgets.doc_view import DocView
 
 if TYPE_CHECKING:
-    from backends.docs import DocPage, DocSite, NavItem
-
-
-@dataclass(slots=True)
-class DocLocation:
-    """One place in the docs: an entity's site, a page of it, a heading, and where you scrolled."""
-
-    entity_ref: str
-    page: str | None = None
-    anchor: str | None = None
-    scroll_y: float | None = None
+    from backends.docs import DocSite, NavItem
 
 
 @dataclass
@@ -50,33 +47,10 @@ class SitesFound(Message):
 
 
 @dataclass
-class SiteLoaded(Message):
-    request: int
-    entity_ref: str
-    site: DocSite | None
-    error: str | None = None
+class Loaded(Message):
+    """A site or a page the worker loaded (the browser drops stale ones)."""
 
-
-@dataclass
-class PageLoaded(Message):
-    request: int
-    location: DocLocation
-    page: DocPage
-
-
-@dataclass
-class _History:
-    entries: list[DocLocation] = field(default_factory=list)
-    index: int = -1
-
-    @property
-    def current(self) -> DocLocation | None:
-        return self.entries[self.index] if 0 <= self.index < len(self.entries) else None
-
-    def push(self, location: DocLocation) -> None:
-        del self.entries[self.index + 1 :]
-        self.entries.append(location)
-        self.index = len(self.entries) - 1
+    result: SiteLoaded | PageLoaded
 
 
 def nav_entries(items: list[NavItem]) -> tuple[NavEntry, ...]:
@@ -140,12 +114,7 @@ class DocsScreen(ConsoleScreen):
     ) -> None:
         super().__init__()
         self._mode = mode
-        self._start = DocLocation(entity_ref, page, anchor) if entity_ref else None
-        self._history = _History()
-        self._sites: dict[str, DocSite] = {}  # loaded sites by canonical ref (history revisits them)
-        self._site: DocSite | None = None
-        self._page: DocPage | None = None
-        self._request = 0
+        self.browser = DocsBrowser(DocLocation(entity_ref, page, anchor) if entity_ref else None)
         self._site_list: list[tuple[str, str, str]] = []
 
     @property
@@ -154,11 +123,7 @@ class DocsScreen(ConsoleScreen):
 
     @property
     def crumb(self) -> str:
-        location = self._history.current
-        if location is None:
-            return "docs"
-        name = location.entity_ref.rsplit("/", 1)[-1]
-        return f"docs › {name}" + (f" › {location.page}" if location.page else "")
+        return self.browser.crumb
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="docs-body"):
@@ -184,8 +149,8 @@ class DocsScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.ctx.catalog_signal.subscribe(self, self._on_catalog)
-        if self._start is not None:
-            self.navigate(self._start)
+        if self.browser.start is not None:
+            self.navigate(self.browser.start)
         else:
             # The list, not the filter: with the filter focused, 1–5 and : would be typed into it
             # on a first visit. / focuses the filter.
@@ -194,11 +159,10 @@ class DocsScreen(ConsoleScreen):
             self._on_catalog(self.ctx.catalog)
 
     def _on_catalog(self, catalog: Any) -> None:
-        self._sites.clear()  # entities (and their techdocs-refs) may have changed
         self.find_sites()
-        current = self._history.current
-        if current is not None and self._site is None:
-            self.navigate(current, push=False)
+        again = self.browser.catalog_changed()
+        if again is not None:
+            self.navigate(again, push=False)
 
     # -- the list of sites -------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="docs-sites", name="find docs", exit_on_error=False)
@@ -252,86 +216,50 @@ class DocsScreen(ConsoleScreen):
     # -- navigation --------------------------------------------------------------------------
     def navigate(self, location: DocLocation, *, push: bool = True) -> None:
         """Show ``location`` (loading its site first if needed); ``push`` records it in history."""
-        current = self._history.current
-        if push and current is not None:
-            current.scroll_y = self.query_one(DocView).scroll_y
-        if push:
-            self._history.push(location)
+        step = self.browser.navigate(location, push=push, scroll_y=self.query_one(DocView).scroll_y)
         self.query_one("#docs-main", ContentSwitcher).current = "reader"
         self.query_one(DocView).focus()
         self._refresh_crumbs()
-        ref = location.entity_ref
-        site = self._sites.get(ref)
-        if (
-            site is not None
-            and self._site is site
-            and self._page is not None
-            and location.page
-            in (
-                None,
-                self._page.path,
-            )
-        ):
-            # Same page: only the position changes.
+        if step.kind is StepKind.SAME_PAGE:
             if location.anchor:
                 self._goto_anchor(location.anchor)
             elif location.scroll_y is not None:
                 self.query_one(DocView).scroll_to(y=location.scroll_y, animate=False)
-            return
-        self._request += 1
-        if site is not None:
-            self._show_site(site)
+        elif step.kind is StepKind.SHOW_SITE:
+            assert self.browser.site is not None
+            self._show_site(self.browser.site)
             self._open_page(location)
         else:
+            ref = location.entity_ref
             self.query_one("#page-header", Static).update(Text(f"Loading docs of {ref}…", style="italic"))
-            self.load_site(self._request, location)
+            self.load_site(step.request, location)
 
     @work(thread=True, exclusive=True, group="docs-load", name="load docs", exit_on_error=False)
     def load_site(self, request: int, location: DocLocation) -> None:
         """Load the site and, in the same trip, the page to show (one worker round trip, not two)."""
-        from backends.docs import load_page, load_site
+        for result in DocsBrowser.load(request, location, self.ctx.catalog, self.ctx.workspace.root):
+            self.post_message(Loaded(result))
 
-        ref = location.entity_ref
-        catalog = self.ctx.catalog
-        if catalog is None:
-            self.post_message(SiteLoaded(request, ref, None, "The catalog is still loading…"))
+    def on_loaded(self, message: Loaded) -> None:
+        result = message.result
+        if isinstance(result, PageLoaded):
+            self._page_loaded(result)
             return
-        entity = catalog.get(ref)
-        if entity is None:
-            self.post_message(SiteLoaded(request, ref, None, f"{ref} is not in the catalog"))
+        site = self.browser.site_loaded(result)
+        if site is None:
+            return  # stale
+        if isinstance(site, Problem):
+            self._show_problem(site)
             return
-        site = load_site(entity, root=self.ctx.workspace.root)
-        ref = entity.ref.canonical  # "payment-service" as typed on the : line → the canonical ref
-        self.post_message(SiteLoaded(request, ref, site))
-        path = None if site.error else (site.find_page(location.page) if location.page else site.home)
-        if path is not None:
-            page = load_page(site, path)
-            self.post_message(
-                PageLoaded(request, DocLocation(ref, path, location.anchor, location.scroll_y), page)
-            )
-
-    def on_site_loaded(self, message: SiteLoaded) -> None:
-        if message.request != self._request:
-            return
-        location = self._history.current
-        if message.site is None or location is None:
-            self._show_problem("No docs", message.error or "unknown error")
-            return
-        site = message.site
-        location.entity_ref = message.entity_ref
-        self._sites[message.entity_ref] = site
         self._show_site(site)
-        path = None if site.error else (site.find_page(location.page) if location.page else site.home)
-        if path is None:
-            self._open_page(location)  # shows why there is nothing to show
-        else:
-            location.page = path  # the page itself is on its way from the same worker
-            self._refresh_crumbs()
+        problem = self.browser.after_site()
+        if problem is not None:
+            self._show_problem(problem)
+        self._refresh_crumbs()
 
     def _show_site(self, site: DocSite) -> None:
         from backends.docs import unlisted_pages
 
-        self._site = site
         title = self.query_one("#site-title", Static)
         title.update(Text(site.title, style="bold"))
         nav = self.query_one(DocNav)
@@ -339,40 +267,26 @@ class DocsScreen(ConsoleScreen):
         nav.set_nav(site.title, nav_entries(site.nav), unlisted)
 
     def _open_page(self, location: DocLocation) -> None:
-        site = self._site
-        assert site is not None
-        if site.error:
-            self._page = None
-            self._show_problem("No docs for this entity", site.error, site.notices)
+        target = self.browser.open_page(location)
+        if isinstance(target, Problem):
+            self._show_problem(target)
             return
-        path = site.find_page(location.page) if location.page else site.home
-        if path is None:
-            self._page = None
-            self._show_problem(
-                "Page not found",
-                f"'{location.page}' is not a page of {site.title}. The nav on the left lists every page.",
-                site.notices,
-            )
-            return
-        location.page = path
         self._refresh_crumbs()
-        self.load_page(self._request, site, location)
+        site = self.browser.site
+        assert site is not None
+        self.load_page(self.browser.request, site, target)
 
     @work(thread=True, exclusive=True, group="docs-page", name="load page", exit_on_error=False)
     def load_page(self, request: int, site: DocSite, location: DocLocation) -> None:
-        from backends.docs import load_page
+        self.post_message(Loaded(DocsBrowser.load_page(request, site, location)))
 
-        self.post_message(PageLoaded(request, location, load_page(site, location.page or "")))
-
-    def on_page_loaded(self, message: PageLoaded) -> None:
-        if message.request != self._request:
+    def _page_loaded(self, message: PageLoaded) -> None:
+        if not self.browser.page_loaded(message):
             return
-        page = message.page
-        self._page = page
-        site = self._site
-        notices = [*(site.notices if site else []), *page.notices]
+        page, site = message.page, self.browser.site
+        notices = self.browser.notices
         if page.error:
-            self._show_problem(page.title, page.error, notices)
+            self._show_problem(Problem(page.title, page.error, tuple(notices)))
             return
         header = Text()
         header.append(page.title, style="bold")
@@ -384,22 +298,19 @@ class DocsScreen(ConsoleScreen):
         self.query_one(DocToc).set_headings([(h.level, h.text, h.anchor) for h in page.headings])
         self.query_one(DocNav).show_page(page.path)
         view = self.query_one(DocView)
-        location = message.location
-        current = self._history.current
-        if current is not None and current.entity_ref == location.entity_ref:
-            current.page = location.page
         view.show(
             page.markdown,
             [(h.anchor, h.line, h.text) for h in page.headings],
-            anchor=location.anchor,
-            scroll_y=location.scroll_y,
+            anchor=message.location.anchor,
+            scroll_y=message.location.scroll_y,
         )
         if self.query_one("#find-bar").has_class("-open"):
             view.find(self.query_one("#find", Input).value)
 
-    def _show_problem(self, title: str, message: str, notices: list[str] | None = None) -> None:
+    def _show_problem(self, problem: Problem) -> None:
+        title, message = problem.title, problem.message
         self.query_one("#page-header", Static).update(Text(title, style="bold"))
-        self._show_notices([n for n in notices or [] if n != message])
+        self._show_notices([n for n in problem.notices if n != message])
         self.query_one(DocToc).set_headings([])
         body = (
             f"# {title}\n\n{message}\n\n"
@@ -425,28 +336,16 @@ class DocsScreen(ConsoleScreen):
     # -- links, nav, toc ---------------------------------------------------------------------
     @on(DocView.LinkActivated)
     def _link(self, event: DocView.LinkActivated) -> None:
-        from backends.docs import LinkKind, resolve_link
-
-        site, page = self._site, self._page
-        if site is None or page is None:
-            # A link on a problem page: only web links make sense there.
-            if "://" in event.href:
-                self._external(event.href)
-            return
-        target = resolve_link(site, page.path, event.href)
-        current = self._history.current
-        assert current is not None
-        if target.kind is LinkKind.PAGE:
-            self.navigate(DocLocation(current.entity_ref, target.page, target.anchor))
-        elif target.kind is LinkKind.ENTITY_DOCS and target.entity_ref:
-            self.navigate(DocLocation(target.entity_ref, target.page, target.anchor))
-        elif target.kind is LinkKind.EXTERNAL and target.url:
-            self._external(target.url)
-        elif target.kind is LinkKind.FILE:
-            self.app.copy_to_clipboard(target.url or "")
-            self.notify(f"A file, not a page: {target.url} (path copied)", timeout=6)
-        else:
-            self.notify(target.message or "broken link", title="Broken link", severity="warning", timeout=6)
+        outcome = self.browser.follow(event.href)
+        if outcome.action is LinkAction.NAVIGATE and outcome.location is not None:
+            self.navigate(outcome.location)
+        elif outcome.action is LinkAction.EXTERNAL:
+            self._external(outcome.url)
+        elif outcome.action is LinkAction.FILE:
+            self.app.copy_to_clipboard(outcome.url)
+            self.notify(f"A file, not a page: {outcome.url} (path copied)", timeout=6)
+        elif outcome.action is LinkAction.BROKEN:
+            self.notify(outcome.message, title="Broken link", severity="warning", timeout=6)
 
     def _external(self, url: str) -> None:
         # Never open_url: over SSH that would start a browser on the bastion. The text on screen is a
@@ -459,19 +358,20 @@ class DocsScreen(ConsoleScreen):
     @on(DocNav.Chosen)
     def _nav_chosen(self, event: DocNav.Chosen) -> None:
         entry = event.entry
-        current = self._history.current
+        location = self.browser.page_location(entry.page)
         if entry.error:
             self.notify(entry.error, title="Broken nav entry", severity="warning", timeout=6)
         elif entry.url:
             self._external(entry.url)
-        elif entry.page and current is not None:
-            self.navigate(DocLocation(current.entity_ref, entry.page))
+        elif entry.page and location is not None:
+            self.navigate(location)
 
     @on(DocToc.AnchorChosen)
     def _toc_chosen(self, event: DocToc.AnchorChosen) -> None:
-        current = self._history.current
-        if current is not None and self._page is not None:
-            self.navigate(DocLocation(current.entity_ref, self._page.path, event.anchor))
+        page = self.browser.page
+        location = self.browser.page_location(page.path if page else None, event.anchor)
+        if location is not None and page is not None:
+            self.navigate(location)
 
     def action_focus_toc(self) -> None:
         self.query_one(DocToc).focus()
@@ -484,16 +384,11 @@ class DocsScreen(ConsoleScreen):
         self._step_history(1)
 
     def _step_history(self, step: int) -> None:
-        target = self._history.index + step
-        if not 0 <= target < len(self._history.entries):
+        location = self.browser.step_history(step, self.query_one(DocView).scroll_y)
+        if location is None:
             self.notify("No more history in this direction.", timeout=2)
             return
-        current = self._history.current
-        if current is not None:
-            current.scroll_y = self.query_one(DocView).scroll_y
-        self._history.index = target
-        location = self._history.entries[target]
-        self.navigate(DocLocation(location.entity_ref, location.page, None, location.scroll_y), push=False)
+        self.navigate(location, push=False)
 
     def action_leave(self) -> None:
         if self.query_one("#find-bar").has_class("-open"):
@@ -507,7 +402,7 @@ class DocsScreen(ConsoleScreen):
             self.app.pop_screen()
         elif not picker:
             self.action_pick_site()
-        elif self._history.current is not None:
+        elif self.browser.current is not None:
             self.query_one("#docs-main", ContentSwitcher).current = "reader"  # back to the page
             self.query_one(DocView).focus()
         else:
@@ -557,15 +452,10 @@ class DocsScreen(ConsoleScreen):
 
     # -- copy link ---------------------------------------------------------------------------
     def action_copy_link(self) -> None:
-        from backends.docs import entity_docs_href
-
-        current = self._history.current
-        if current is None:
+        anchor = self.query_one(DocView).anchor_at_top() if self.browser.page else None
+        link = self.browser.link(anchor, self.ctx.workspace.typed.docs.base_url)
+        if link is None:
             self.notify("Open a page first: y copies its link.", timeout=3)
             return
-        anchor = self.query_one(DocView).anchor_at_top() if self._page else None
-        href = entity_docs_href(current.entity_ref, current.page or "", anchor or "")
-        base = self.ctx.workspace.typed.docs.base_url
-        link = f"{base}{href}" if base else href
         self.app.copy_to_clipboard(link)
         self.notify(f"Copied {link}", timeout=4)

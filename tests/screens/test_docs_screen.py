@@ -77,14 +77,14 @@ async def open_docs(pilot: Pilot, *args: str | None) -> DocsScreen:
     await wait_for_catalog(pilot)
     screen = DocsScreen(*args)
     pilot.app.push_screen(screen)
-    await until(pilot, lambda: screen._page is not None and screen.query_one(DocView).complete)
+    await until(pilot, lambda: screen.browser.page is not None and screen.query_one(DocView).complete)
     return screen
 
 
 def page_of(screen: DocsScreen) -> tuple[str | None, str | None]:
-    location = screen._history.current
+    location = screen.browser.history.current
     assert location is not None
-    return location.entity_ref, screen._page.path if screen._page else None
+    return location.entity_ref, screen.browser.page.path if screen.browser.page else None
 
 
 def top_line(screen: DocsScreen) -> str:
@@ -183,7 +183,7 @@ async def test_broken_link_and_missing_docs_are_messages(workspace: Path) -> Non
 
         broken = DocsScreen("component:default/broken")
         app.push_screen(broken)
-        await until(pilot, lambda: broken._site is not None and broken.query_one(DocView).complete)
+        await until(pilot, lambda: broken.browser.site is not None and broken.query_one(DocView).complete)
         text = screen_text(app)
         assert "No docs for this entity" in text
         assert "does not exist" in text
@@ -243,7 +243,7 @@ async def test_site_picker_lists_docs_and_opens_one(workspace: Path) -> None:
             "component:default/payment-service",
         ]
         await pilot.press("slash", *"pay", "enter", "enter")
-        await until(pilot, lambda: screen._page is not None)
+        await until(pilot, lambda: screen.browser.page is not None)
         assert page_of(screen) == ("component:default/payment-service", "index.md")
         await pilot.press("o")
         assert screen.query_one("#sites", OptionList).has_focus

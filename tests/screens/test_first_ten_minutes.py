@@ -71,7 +71,7 @@ async def test_docs_find_enter_then_n_and_shift_n_move_between_matches() -> None
         screen = app.screen
         assert isinstance(screen, DocsScreen)
         view = screen.query_one(DocView)
-        await until(pilot, lambda: screen._page is not None and view.complete)
+        await until(pilot, lambda: screen.browser.page is not None and view.complete)
         await pilot.press("slash", *"the", "enter")
         status = screen.query_one("#find-status")
         await until(pilot, lambda: str(status.render()).startswith("2/"))

@@ -61,8 +61,8 @@ async def test_enter_opens_docs_at_heading_and_entities(workspace: Path) -> None
         await pilot.press(*"undo", "enter", "enter")
         docs = app.screen
         assert isinstance(docs, DocsScreen)
-        await until(pilot, lambda: docs._page is not None and docs._page.path == "runbook.md")
-        assert docs._history.current.anchor == "rollback"
+        await until(pilot, lambda: docs.browser.page is not None and docs.browser.page.path == "runbook.md")
+        assert docs.browser.history.current.anchor == "rollback"
 
         await pilot.press("escape")
         assert app.screen is screen
