@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import marshal
 import os
 import time
@@ -168,7 +169,9 @@ def warm_start(workspace: Workspace) -> WarmStart | None:
             entities = [entity_from_state(state) for state in data["entities"]]
             catalog = Catalog()
             # Relations as linking left them: one shared Relation per (type, target), as on a load.
-            table = [catalog._relation_cache[type_, target] for type_, target in data["relation_table"]]
+            pairs = data["relation_table"]
+            table = list(itertools.starmap(Relation, pairs))
+            catalog._relation_cache.update(zip(pairs, table, strict=True))  # later links share them
             pick = table.__getitem__
             for entity, numbers in zip(entities, data["relations"], strict=True):
                 entity.relations = list(map(pick, numbers))
