@@ -54,6 +54,13 @@ class _Started(Message):
 
 
 @dataclass
+class _Prepared(Message):
+    services: list[Entity]
+    mine: set[str]  # names of the services the user's groups own
+    generation: int
+
+
+@dataclass
 class _Failed(Message):
     error: str
 
@@ -104,7 +111,9 @@ class StatusScreen(ConsoleScreen):
         self._pending: set[tuple[str, str]] = set()
         self._pending_lock = threading.Lock()
         self._watched: list[str] = []  # the services the controller (being) started covers
-        self._generation = 0
+        self._generation = 0  # catalogs seen (each prepares the rows again)
+        self._started_generation = 0  # the catalog the running controller was started for
+        self._session_lock = threading.Lock()
         self._closing = False
         self._error = ""
         # Other screens (a service's page) that want to hear about cell changes, on a watch thread.
@@ -123,11 +132,6 @@ class StatusScreen(ConsoleScreen):
         yield VirtualTable(columns, empty_text="Loading catalog…", id="status")
 
     def on_mount(self) -> None:
-        from backends.deploy.session import open_deploy
-
-        self.session = open_deploy(
-            self.ctx.workspace, catalog=_CatalogView(self), time_scale=self.SESSION_TIME_SCALE
-        )
         self.ctx.catalog_signal.subscribe(self, self._on_catalog)
         self.query_one("#status", VirtualTable).focus()
         # A deploy's outcome is written to the history after its last cluster change: re-read the
@@ -140,35 +144,48 @@ class StatusScreen(ConsoleScreen):
             self._on_catalog(self.ctx.catalog)
 
     def on_unmount(self) -> None:
-        self._closing = True
+        with self._session_lock:
+            self._closing = True
+            session = self.session
         if self.controller is not None:
             self.controller.stop()
-        if self.session is not None:
-            self.session.close()
+        if session is not None:
+            session.close()
 
     # -- catalog and controller -----------------------------------------------------------------
     def _on_catalog(self, catalog: Catalog) -> None:
-        from backends.deploy.prechecks import group_memberships
-        from backends.status import status_services
-
-        self.services = status_services(catalog.entities)
-        owners = (group_memberships(catalog, self.ctx.identity) or set()) | {_ref(self.ctx.identity, "User")}
-        self._mine = {
-            e.name for e in self.services if e.owner and _ref(e.owner, "Group", e.namespace) in owners
-        }
-        self._apply_filter(keep_cursor=True)
-        names = [e.name for e in self.services]
-        if names != self._watched:  # first time, or services registered / removed since
-            self._watched = names
-            self._generation += 1
-            self._start_controller(list(self.services), self._generation)
+        self._generation += 1
+        self._prepare(catalog, self._generation)
 
     @work(thread=True, group="status", name="status view", exit_on_error=False)
-    def _start_controller(self, services: list[Entity], generation: int) -> None:
+    def _prepare(self, catalog: Catalog, generation: int) -> None:
+        """Off the UI thread: the services, mine among them, the deploy session and — when the
+        services differ from those watched — a controller for them. (The first import of the
+        Kubernetes client alone takes a second: the screen is painted and says "connecting…".)"""
+        from backends.deploy.prechecks import group_memberships
+        from backends.deploy.session import open_deploy
+        from backends.status import status_services
+
+        services = status_services(catalog.entities)
+        owners = (group_memberships(catalog, self.ctx.identity) or set()) | {_ref(self.ctx.identity, "User")}
+        mine = {e.name for e in services if e.owner and _ref(e.owner, "Group", e.namespace) in owners}
+        self.post_message(_Prepared(services, mine, generation))
+        names = [e.name for e in services]
+        with self._session_lock:
+            if names == self._watched or self._closing:
+                return
+            self._watched = names
+            if self.session is None:
+                workspace = self.ctx.workspace
+                self.session = open_deploy(
+                    workspace, catalog=_CatalogView(self), time_scale=self.SESSION_TIME_SCALE
+                )
+            session = self.session
+        self._start_controller(session, services, generation)
+
+    def _start_controller(self, session: DeploySession, services: list[Entity], generation: int) -> None:
         from backends.status import StatusController, targets_for
 
-        session = self.session
-        assert session is not None
         try:
             targets = targets_for(session.context, services)
             controller = StatusController(
@@ -184,11 +201,19 @@ class StatusScreen(ConsoleScreen):
             return
         self.post_message(_Started(controller, generation))
 
+    @on(_Prepared)
+    def _prepared(self, message: _Prepared) -> None:
+        if message.generation != self._generation:
+            return
+        self.services, self._mine = message.services, message.mine
+        self._apply_filter(keep_cursor=True)
+
     @on(_Started)
     def _controller_started(self, message: _Started) -> None:
-        if message.generation != self._generation or self._closing:
-            message.controller.stop()  # a later start (the catalog changed again) supersedes it
+        if message.generation < self._started_generation or self._closing:
+            message.controller.stop()  # a later start (the catalog changed again) superseded it
             return
+        self._started_generation = message.generation
         if self.controller is not None:
             self.controller.stop()  # the catalog changed: the new one covers its services
         self.controller = message.controller
