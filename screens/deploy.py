@@ -426,6 +426,8 @@ class DeployScreen(ConsoleScreen):
         for item in self.interrupted:
             record = item.record
             canary = f"canary {item.canary_replicas} pods" if item.canary_present else "no canary"
+            if item.route_weight:  # the route still sends it requests that nobody checks
+                canary += f", {item.route_weight}% of the route's requests"
             if item.rollback_outcome:  # resuming (r) or aborting (x) both finish the rollback
                 where = f"stopped while rolling back: {item.rollback_reason}"
             elif item.last_step >= 0:

@@ -626,9 +626,14 @@ def _print_status(status: Any, interrupted: list[Any]) -> None:
                 f"{record.to_version}): {item.rollback_reason}; {command} finishes the rollback"
             )
             continue
+        routed = (
+            f"; {item.route_weight}% of the HTTPRoute's requests still go to its canary"
+            if getattr(item, "route_weight", None)
+            else ""
+        )
         print(
             f"  ⚠ interrupted deploy {record.id} ({record.from_version} → {record.to_version}) after step "
-            f"{item.last_step + 1}: {command} or `--abort`"
+            f"{item.last_step + 1}{routed}: {command} or `--abort`"
         )
 
 

@@ -34,6 +34,7 @@ from console.cli import main
 from .conftest import OLD, SERVICE, FakeCatalog, Harness, collect, demo_catalog, entity, make_context
 from .test_adoption import _agent_once, _finish, _orphan
 from .test_deploy_cli import _workspace
+from .test_resume_facts import kill_at, started
 
 NEW = "v2.3.1"
 
@@ -196,7 +197,9 @@ def test_kubectl_gets_the_httproute(harness: Harness) -> None:
 # -- a killed runner -----------------------------------------------------------------------------------
 
 
-def _routed_workspace(sim: SimulatedCluster, tmp_path: Path, policy: str) -> tuple[Path, Cluster]:
+def _routed_workspace(
+    sim: SimulatedCluster, tmp_path: Path, policy: str, *, create_route: bool = True
+) -> tuple[Path, Cluster]:
     kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
     root = _workspace(tmp_path / "ws", kubeconfig, sim.prometheus_url)
     config = root / "idp-console.yaml"
@@ -207,7 +210,8 @@ def _routed_workspace(sim: SimulatedCluster, tmp_path: Path, policy: str) -> tup
         )
     )
     cluster = Cluster.from_kubeconfig(str(kubeconfig), "simulated")
-    cluster.create("httproutes", "production", _route_manifest())
+    if create_route:
+        cluster.create("httproutes", "production", _route_manifest())
     return root, cluster
 
 
@@ -254,3 +258,22 @@ def test_a_bad_traffic_setting_is_one_line_with_file_and_line(
         f"idp-console: {config}:11: environments.production.traffic.httproute: expected an HTTPRoute name"
     )
     assert err.count("\n") == 1
+
+
+def test_status_says_how_much_route_traffic_an_interrupted_canary_still_gets(
+    sim: SimulatedCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    context, kubeconfig = make_context(sim, tmp_path)
+    context.history = DeployHistory()  # the CLI's own history (state dir)
+    context.environments_section["production"]["traffic"] = {"httproute": "{service}"}
+    cluster = context.cluster_for(context.environment("production"))
+    cluster.create("httproutes", "production", _route_manifest())
+    run = DeployEngine(context).deploy(SERVICE, "production", NEW)
+    kill_at(run, started(Stage.ANALYSIS, 1))  # the process dies during the 25 % step's check
+    [point] = DeployEngine(context).find_interrupted(SERVICE, "production")
+    assert point.route_weight == 25
+
+    root, _ = _routed_workspace(sim, tmp_path / "cli", "pause", create_route=False)
+    assert main(["--workspace", str(root), "status", SERVICE, "--env", "production"]) == 0
+    out = capsys.readouterr().out
+    assert f"⚠ interrupted deploy {run.deploy_id} ({OLD} → {NEW}) after step 1; 25% of the HTTPRoute's" in out
