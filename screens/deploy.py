@@ -25,9 +25,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Static
 
+from backends.deploy.reducer import LogEntry, Phase, RunKind, run_kind
 from screens.base import ConsoleScreen, mutating
 from screens.deploy_confirm import ConfirmDeploy
-from screens.deploy_view import Clock, LogEntry, RunState, board_cell, rollout_tree, running_version
+from screens.deploy_view import Clock, RunState, board_cell, rollout_tree, running_version
 from screens.deploy_watch import WatchView
 from widgets.deploy_form import DeployForm, EnvironmentChoice
 from widgets.virtual_table import Column, VirtualTable
@@ -533,7 +534,7 @@ class DeployScreen(ConsoleScreen):
         state = self.state
         if self.view != "watch" or state is None or self.driving or self.ctx.readonly:
             return None
-        if state.kind != "deploy" or state.outcome != "succeeded" or not state.to_version:
+        if state.kind is not RunKind.DEPLOY or not state.succeeded or not state.to_version:
             return None
         following = next_environment(self._environment_names(), state.environment)
         if following is None:
@@ -650,7 +651,7 @@ class DeployScreen(ConsoleScreen):
             env,
             service,
             lambda engine: engine.deploy(service, env, version),
-            kind="deploy",
+            kind=RunKind.DEPLOY,
             version=version,
         )
 
@@ -667,7 +668,7 @@ class DeployScreen(ConsoleScreen):
         service: str,
         make_run: Callable[[DetachedEngine], RemoteRun],
         *,
-        kind: str,
+        kind: RunKind,
         version: str = "",
     ) -> None:
         typed = service if self._is_production(env) else None
@@ -685,7 +686,7 @@ class DeployScreen(ConsoleScreen):
         env: str,
         make_run: Callable[[DetachedEngine], RemoteRun],
         *,
-        kind: str = "deploy",
+        kind: RunKind = RunKind.DEPLOY,
         version: str = "",
     ) -> None:
         """Start ``make_run(detached engine)`` in a runner and watch it (already confirmed)."""
@@ -707,7 +708,7 @@ class DeployScreen(ConsoleScreen):
             record.service,
             record.environment,
             lambda engine: attach_anywhere(engine, record),
-            kind=record.kind,
+            kind=run_kind(record.kind),
             version=record.to_version,
         )
 
@@ -717,13 +718,13 @@ class DeployScreen(ConsoleScreen):
         env: str,
         make_run: Callable[[DetachedEngine], RemoteRun],
         *,
-        kind: str,
+        kind: RunKind,
         version: str,
     ) -> None:
         self._detach()  # from the run watched before, if any: it goes on in its runner
         self._generation += 1
         self._inbox = deque()
-        self.state = RunState(service, env, to_version=version, kind=kind)
+        self.state = RunState(service, env, to_version=version, kind=run_kind(kind))
         self.target = (service, env)
         self.watch_view.clear_log()
         self._show("watch")
@@ -812,7 +813,7 @@ class DeployScreen(ConsoleScreen):
         state = self.state
         if message.generation != self._generation or state is None:
             return
-        state.phase, state.outcome, state.reason = "Failed", "failed", message.error
+        state.phase, state.outcome, state.reason = Phase.FAILED, "failed", message.error
         self.watch_view.log_entry(LogEntry(self.clock.now(), message.error, "error"), self.clock)
         self._redraw_run()
 
@@ -979,7 +980,7 @@ class DeployScreen(ConsoleScreen):
             return self.promotion() is not None
         if action == "rollback":
             return self.target is not None and (
-                self.state is None or self.state.kind in ("deploy", "rollback")
+                self.state is None or self.state.kind in (RunKind.DEPLOY, RunKind.ROLLBACK)
             )
         return True
 
@@ -1079,7 +1080,7 @@ class DeployScreen(ConsoleScreen):
             env,
             service,
             lambda engine: engine.rollback(service, env),
-            kind="rollback",
+            kind=RunKind.ROLLBACK,
         )
 
     @mutating("resuming a deploy")
@@ -1111,7 +1112,7 @@ class DeployScreen(ConsoleScreen):
             record.environment,
             record.service,
             make,
-            kind="deploy" if how == "resume" else "abort",
+            kind=RunKind.DEPLOY if how == "resume" else RunKind.ABORT,
             version=record.to_version,
         )
 

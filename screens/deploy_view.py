@@ -1,8 +1,8 @@
 """What the deploy screen shows, computed from the engine's events and the cluster's objects.
 
-Pure functions and one small state machine (:class:`RunState`), no widgets: the screen feeds them
-events and watch caches on the main thread and hands the results to the widgets. Kept apart from
-the screen so the rules for "which step is current" or "is this pod healthy" read in one place.
+Pure functions, no widgets: the screen feeds them events and watch caches on the main thread and
+hands the results to the widgets. The events are folded by the one reducer of the deploy stream
+(:class:`backends.deploy.reducer.RunModel`); this module only turns its state into widget data.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from backends.deploy.reducer import RunModel
 from widgets.canary_steps import CheckView, StepView
 from widgets.rollout_tree import PodNode, ReplicaSetNode, RolloutTreeData, TrackNode
 
 if TYPE_CHECKING:
-    from backends.deploy.events import DeployEvent
     from backends.deploy.status import WorkloadStatus
 
 
@@ -44,246 +43,22 @@ class Clock:
 # -- the run ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    at: float
-    text: str
-    level: str = "info"  # info | success | warning | error
-
-
-PHASE_ICONS: dict[str, str] = {
-    "Starting": "○",
-    "Progressing": "◐",
-    "Paused": "‖",
-    "Rolling back": "↩",
-    "Succeeded": "✔",
-    "Rolled back": "↩",
-    "Aborted": "✖",
-    "Failed": "✖",
-    "Interrupted": "⚠",
-}
-OUTCOME_PHASES: dict[str, str] = {
-    "succeeded": "Succeeded",
-    "rolled-back": "Rolled back",
-    "aborted": "Aborted",
-    "failed": "Failed",
-    "interrupted": "Interrupted",
-}
-
-
-def _promoted(status: str) -> str:
-    """A step's status once the deploy is promoted past it."""
-    return {"running": "done", "paused": "done", "pending": "skipped"}.get(status, status)
-
-
-@dataclass
-class RunState:
-    """Everything the watch view needs to know about one run, folded from its events."""
-
-    service: str
-    environment: str
-    to_version: str = ""
-    kind: str = "deploy"  # deploy | rollback | scale | abort
-    deploy_id: str = ""
-    from_version: str = ""
-    user: str = ""
-    weights: tuple[int, ...] = ()
-    bakes: tuple[float, ...] = ()
-    statuses: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    checks: list[list[CheckView]] = field(default_factory=list)
-    final_status: str = "pending"  # the promote (deploy) or the only stage (rollback/scale)
-    current_step: int | None = None
-    weight: float = 0.0
-    actual_weight: float | None = None  # None while no canary pods serve
-    phase: str = "Starting"
-    pause_reason: str = ""
-    needs_decision: bool = False
-    outcome: str = ""
-    reason: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return bool(self.outcome)
-
-    @property
-    def paused(self) -> bool:
-        return self.phase == "Paused"
-
-    def apply(self, event: DeployEvent) -> LogEntry | None:
-        """Fold one event in; the log line it deserves, if any."""
-        from backends.deploy import events as ev
-
-        at = event.at
-        if isinstance(event, ev.DeployStarted):
-            self._started(event)
-            what = f"{event.kind} {event.service} {event.from_version} → {event.to_version}"
-            return LogEntry(at, f"{what} in {event.environment} by {event.user}")
-        if isinstance(event, ev.StageStarted):
-            return self._stage_started(event)
-        if isinstance(event, ev.StageFinished):
-            return self._stage_finished(event)
-        if isinstance(event, ev.RolloutProgress):
-            self.weight = float(event.weight)
-            self.actual_weight = event.actual_weight
-            return None
-        if isinstance(event, ev.AnalysisResult):
-            check = CheckView(_check_label(event.check, event.value), str(event.verdict), event.detail)
-            if 0 <= event.step < len(self.checks):
-                self.checks[event.step].append(check)
-            level = {"passed": "info", "failed": "error", "inconclusive": "warning"}[str(event.verdict)]
-            return LogEntry(at, f"analysis {event.check}: {event.detail}", level)
-        if isinstance(event, ev.Paused):
-            self.phase, self.pause_reason, self.needs_decision = "Paused", event.reason, event.needs_decision
-            self._set_current("paused")
-            ask = " — promote (p) or abort (a)" if event.needs_decision else " — space resumes"
-            return LogEntry(at, f"paused: {event.reason}{ask}", "warning")
-        if isinstance(event, ev.Resumed):
-            self.phase, self.pause_reason, self.needs_decision = "Progressing", "", False
-            self._set_current("running")
-            return LogEntry(at, f"resumed ({event.by or 'resume'})")
-        if isinstance(event, ev.LogLine):
-            return LogEntry(at, event.message, event.level)
-        if isinstance(event, ev.DeployFinished):
-            return self._finished(event)
-        return None
-
-    def _started(self, event: Any) -> None:
-        self.deploy_id, self.kind, self.user = event.deploy_id, event.kind, event.user
-        self.from_version, self.to_version = event.from_version, event.to_version
-        self.weights, self.bakes = tuple(event.steps), tuple(event.bakes)
-        self.statuses = ["pending"] * len(self.weights)
-        self.notes = [f"bake {_seconds(b)}" if b else "" for b in self.bakes] or [""] * len(self.weights)
-        self.checks = [[] for _ in self.weights]
-        self.phase = "Progressing"
-
-    def _set_current(self, status: str) -> None:
-        if self.current_step is not None and self.current_step < len(self.statuses):
-            self.statuses[self.current_step] = status
-        elif self.final_status in ("running", "paused"):
-            self.final_status = status
-
-    @property
-    def _rollback_is_the_job(self) -> bool:
-        """A rollback run, or the abort of an interrupted deploy: restoring is the work, not a failure."""
-        return self.kind in ("rollback", "abort")
-
-    def _stage_started(self, event: Any) -> LogEntry:
-        stage, at, detail = str(event.stage), event.at, event.detail
-        if stage == "canary" and event.step is not None and event.step < len(self.statuses):
-            self.current_step = event.step
-            # A resumed deploy starts after the steps its first run completed.
-            self.statuses[: event.step] = [
-                "done" if s == "pending" else s for s in self.statuses[: event.step]
-            ]
-            self.statuses[event.step] = "running"
-            self.notes[event.step] = detail.partition(": ")[2] or detail
-            return LogEntry(at, f"step {event.step + 1}/{len(self.weights)}: {detail}")
-        if stage == "analysis" and event.step is not None and event.step < len(self.statuses):
-            self.statuses[event.step] = "running"
-            return LogEntry(at, f"analysis at {self.weights[event.step]}%: {detail}")
-        if stage == "promote":
-            # Promoting ends the steps: the one in progress is done, those never reached (P promotes
-            # fully) are skipped — no step keeps spinning beside "✔ Succeeded".
-            self.statuses = [_promoted(s) for s in self.statuses]
-        if stage in ("promote", "scale") or (stage == "rollback" and self._rollback_is_the_job):
-            self.current_step = None
-            self.final_status = "running"
-        if stage == "rollback":
-            self.phase = "Rolling back"
-            if not self._rollback_is_the_job:
-                self._set_current("failed")
-                self.current_step = None
-            return LogEntry(at, f"rolling back: {detail}", "warning")
-        text = {
-            "prechecks": "running pre-deployment checks…",
-            "update": f"updating Kubernetes deployment: {detail}",
-            "promote": f"promoting: {detail}",
-            "scale": f"scaling: {detail}",
-        }.get(stage, f"{stage}: {detail}")
-        return LogEntry(at, text)
-
-    def _stage_finished(self, event: Any) -> LogEntry:
-        stage, ok = str(event.stage), bool(event.ok)
-        status = "done" if ok else "failed"
-        step = event.step
-        in_steps = step is not None and step < len(self.statuses)
-        if stage == "canary" and in_steps:
-            # Routed is not passed: the step stays running until its check (the analysis stage,
-            # which every step has) passes.
-            self.statuses[step] = "running" if ok else status
-        elif stage == "analysis" and in_steps:
-            self.statuses[step] = status
-        elif stage in ("promote", "scale") or (stage == "rollback" and self._rollback_is_the_job):
-            self.final_status = status
-        label = {"prechecks": "pre-deployment checks", "update": "update"}.get(stage, stage)
-        if in_steps:
-            label = f"{label} {self.weights[step]}%"
-        return LogEntry(
-            event.at, f"{label}: {event.detail}" if event.detail else label, "success" if ok else "error"
-        )
-
-    def _finished(self, event: Any) -> LogEntry:
-        self.outcome, self.reason = str(event.outcome), event.reason
-        self.phase = OUTCOME_PHASES.get(self.outcome, self.outcome)
-        self.needs_decision, self.pause_reason = False, ""
-        if self.outcome != "succeeded":
-            self.statuses = ["skipped" if s == "pending" else s for s in self.statuses]
-            if self.final_status == "pending":
-                self.final_status = "skipped"
-        if self.outcome == "succeeded":
-            self.statuses = [_promoted(s) for s in self.statuses]
-            self.weight = 100.0 if self.kind == "deploy" else self.weight
-            self.actual_weight = None  # the canary is gone: the stable runs the new version
-            text = f"{self.kind} complete: {self.service} runs {event.version}"
-            if self.kind == "deploy":
-                text += f"; rollback available for {event.rollback_hours}h"
-            return LogEntry(event.at, text, "success")
-        self.weight, self.actual_weight = 0.0, None
-        back = f"; {self.service} is on {event.version}" if event.version else ""
-        return LogEntry(event.at, f"{self.phase.lower()}: {event.reason}{back}", "error")
+class RunState(RunModel):
+    """The run as the watch view draws it: the shared model (:mod:`backends.deploy.reducer`, which
+    the CLI's printer reads too) plus its steps as the step widget's views."""
 
     def step_views(self) -> tuple[StepView, ...]:
         views = [
-            StepView(f"{w}%", self.statuses[i], self.notes[i], tuple(self.checks[i]))
+            StepView(
+                f"{w}%",
+                self.statuses[i],
+                self.notes[i],
+                tuple(CheckView(c.label, c.verdict, c.detail) for c in self.checks[i]),
+            )
             for i, w in enumerate(self.weights)
         ]
-        final = {"deploy": "promote", "rollback": "rollback", "scale": "scale", "abort": "restore"}
-        views.append(StepView(final.get(self.kind, self.kind), self.final_status))
+        views.append(StepView(self.final_label, self.final_status))
         return tuple(views)
-
-    @property
-    def highlighted_step(self) -> int | None:
-        """The step the ▶ points at: the current canary step, or the final stage while it runs."""
-        if self.current_step is not None:
-            return self.current_step
-        if self.final_status in ("running", "paused"):
-            return len(self.weights)
-        return None
-
-    def headline(self) -> str:
-        icon = PHASE_ICONS.get(self.phase, "?")
-        versions = f"{self.from_version or '?'} → {self.to_version or '?'}"
-        return f"{self.kind} {self.service} · {self.environment} · {versions} · {icon} {self.phase}"
-
-
-CHECK_LABELS: dict[str, str] = {
-    "progress-deadline": "deadline",
-    "restarts": "restarts",
-    "pods-ready": "pods ready",
-    "error-rate": "error rate",
-}
-
-
-def _check_label(check: str, value: float | None) -> str:
-    label = CHECK_LABELS.get(check, check)
-    if check == "error-rate" and value is not None:
-        label += f" {value:.2%}"
-    return label
-
-
-def _seconds(seconds: float) -> str:
-    return f"{seconds:g} s" if seconds < 60 else f"{seconds / 60:g} min"
 
 
 # -- the tree ---------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from screens.deploy_view import Clock, LogEntry, RunState
+from backends.deploy.reducer import LogEntry
+from screens.deploy_view import Clock, RunState
 from widgets.canary_steps import CanarySteps
 from widgets.event_log import EventLog
 from widgets.rollout_tree import RolloutTree, RolloutTreeData

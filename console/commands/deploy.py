@@ -209,20 +209,46 @@ def _confirm_replicas(args: argparse.Namespace, workspace: Any) -> None:
 
 
 class TextPrinter:
-    """Turns engine events into the human lines of the issue, one per completed stage."""
+    """Turns engine events into the human lines of the issue, one per completed stage.
+
+    The events are folded by the deploy stream's one reducer (:class:`RunModel`, which the TUI's
+    watch view reads too); this class only decides which of them deserve a line, and its words.
+    """
 
     def __init__(self, service: str, out: IO[str]) -> None:
+        from backends.deploy.reducer import RunModel
+
         self.service = service
         self.out = out
         self.tty = out.isatty()
-        self.version = ""
-        self.kind = "deploy"
-        self.steps: tuple[int, ...] = ()
-        self.bakes: tuple[float, ...] = ()
-        self.routed: list[int] = []
+        self.model = RunModel(service, "")
+        self.routed: list[int] = []  # weights routed after the first step: one progress line
         self.failure_shown = False
-        self.from_version = ""
-        self.environment = ""
+
+    # What the printed lines need, read from the shared model.
+    @property
+    def version(self) -> str:
+        return self.model.to_version
+
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        return self.model.weights
+
+    @property
+    def bakes(self) -> tuple[float, ...]:
+        return self.model.bakes
+
+    @property
+    def from_version(self) -> str:
+        return self.model.from_version
+
+    @property
+    def environment(self) -> str:
+        return self.model.environment
 
     def line(self, text: str) -> None:
         if self.tty and self.routed and not text.startswith("… "):
@@ -234,7 +260,6 @@ class TextPrinter:
         from backends.deploy.events import (
             AnalysisResult,
             DeployFinished,
-            DeployStarted,
             LogLine,
             Outcome,
             Stage,
@@ -243,10 +268,8 @@ class TextPrinter:
             Verdict,
         )
 
-        if isinstance(event, DeployStarted):
-            self.version, self.kind, self.environment = event.to_version, event.kind, event.environment
-            self.steps, self.bakes, self.from_version = event.steps, event.bakes, event.from_version
-        elif isinstance(event, StageFinished):
+        self.model.apply(event)
+        if isinstance(event, StageFinished):
             if event.stage is Stage.PRECHECKS:
                 if event.ok:
                     self.line("✓ Running pre-deployment checks...")
