@@ -162,10 +162,12 @@ def open_catalog(
 def warm_start(workspace: Workspace) -> WarmStart | None:
     """The catalog rebuilt from the workspace's snapshot, or None when there is no usable one."""
     try:
-        data = marshal.loads(snapshot_path(workspace).read_bytes())
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            return None
-        with gc_paused():
+        # Millions of small objects at 100k entities: the cyclic collector would walk them again and
+        # again while they are made, and once more right after (promote: see gc_paused).
+        with gc_paused(promote=True):
+            data = marshal.loads(snapshot_path(workspace).read_bytes())
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                return None
             entities = [entity_from_state(state) for state in data["entities"]]
             catalog = Catalog()
             # Relations as linking left them: one shared Relation per (type, target), as on a load.
