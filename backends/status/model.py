@@ -120,7 +120,8 @@ def cell_summary(cell: StatusCell | None, ago: Callable[[float], str]) -> str:
         return "? unreachable"
     if health is Health.ABSENT:
         return "– not deployed"
-    word = cell.reason if cell.reason and health is not Health.HEALTHY else str(health)
+    # The reason when it says more than the counts that follow ("CrashLoopBackOff", "canary").
+    word = cell.reason if cell.reason and not cell.reason.endswith("ready") else str(health)
     version = cell.version + (f" +{cell.canary_version}" if cell.canary_version else "")
     text = f"{health.mark} {word} {version} {cell.ready}/{cell.desired} ↻{cell.restarts_1h}"
     record = cell.last_deploy
