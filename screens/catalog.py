@@ -67,6 +67,32 @@ class _EntityView(Sequence[T]):
         return self._items[self._order[index]]
 
 
+class _Rows(Sequence[tuple[str, ...]]):
+    """Each entity's row, made the first time it is shown: making all of them before the list could
+    appear took seconds at 100k entities, and a screen shows forty. Read on the UI thread only."""
+
+    __slots__ = ("_entities", "_made")
+
+    def __init__(self, entities: Sequence[Entity]) -> None:
+        self._entities = entities
+        self._made: dict[int, tuple[str, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, ...]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, ...]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[str, ...] | list[tuple[str, ...]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        row = self._made.get(index)
+        if row is None:
+            row = self._made[index] = entity_row(self._entities[index])
+        return row
+
+
 def _sorted_positions(
     entities: list[Entity], position: dict[Entity, int], sort_key: str, descending: bool
 ) -> list[int]:
@@ -80,7 +106,7 @@ class _RowsReady(Message):
     catalog: Catalog
     snapshot: CatalogSnapshot  # what the rows were made from
     entities: list[Entity]
-    rows: list[tuple[str, ...]]
+    rows: Sequence[tuple[str, ...]]
     position: dict[Entity, int]
     sort_key: str
     descending: bool
@@ -143,7 +169,7 @@ class CatalogScreen(ConsoleScreen):
         self._catalog: Catalog | None = None
         self._snapshot: CatalogSnapshot | None = None
         self._entities: list[Entity] = []
-        self._rows: list[tuple[str, ...]] = []  # aligned with _entities
+        self._rows: Sequence[tuple[str, ...]] = []  # aligned with _entities
         self._position: dict[Entity, int] = {}
         self._sorted_positions: list[int] = []
         self._visible: _EntityView = _EntityView([], [])
@@ -176,7 +202,7 @@ class CatalogScreen(ConsoleScreen):
     def _prepare_rows(self, catalog: Catalog, sort_key: str, descending: bool) -> None:
         snapshot = catalog.snapshot()
         entities = list(snapshot.entities)
-        rows = [entity_row(entity) for entity in entities]
+        rows = _Rows(entities)
         position = {entity: index for index, entity in enumerate(entities)}
         order = _sorted_positions(entities, position, sort_key, descending)
         self.post_message(
