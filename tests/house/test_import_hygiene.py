@@ -17,7 +17,8 @@ HEAVY = ("textual", "rich", "kubernetes", "kmock", "screens", "widgets", "consol
 
 
 @pytest.mark.parametrize(
-    "module", ["backends.workspace", "backends.catalog", "backends.docs", "backends.search"]
+    "module",
+    ["backends.workspace", "backends.config", "backends.catalog", "backends.docs", "backends.search"],
 )
 def test_backend_import_loads_no_ui_and_no_cluster_client(module: str) -> None:
     probe = (

@@ -75,6 +75,7 @@ def test_snapshot_deploy_board_with_an_unreachable_cluster(tmp_path: Path, snap_
 
 
 def test_snapshot_deploy_board_offers_interrupted_deploys(snap_compare) -> None:  # noqa: ANN001
+    # The slowest here (~10 s loaded): a real runner process deploys and is killed with -9 mid-way.
     interrupt_a_deploy()
 
     async def run_before(pilot: Pilot) -> None:
