@@ -155,11 +155,11 @@ def promote_lifecycle(
 
 def change_mode(workspace: Any, current: str, to_lifecycle: str) -> str:
     """``change-request`` if an environment the promotion opens asks for one, else ``commit``."""
-    from backends.kube.environments import EnvironmentConfigError, parse_environments
+    from backends.config_checks import ConfigError
 
     try:
-        environments = parse_environments(workspace.section("environments")) if workspace else {}
-    except EnvironmentConfigError:
+        environments = workspace.typed.environments if workspace else {}
+    except ConfigError:  # a workspace built by hand with a bad section
         return "commit"
     opened = [e for e in environments.values() if e.allows(to_lifecycle) and not e.allows(current)]
     return "change-request" if any(e.lifecycle_change == "change-request" for e in opened) else "commit"
