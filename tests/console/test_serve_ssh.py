@@ -59,7 +59,8 @@ def test_a_session_paints_answers_keys_follows_resizes_and_is_the_keys_user(
 
         # The client is gone: its app is ended and its session no longer names anyone.
         assert wait_until(lambda: not alive(app), 15), "the app outlived its client"
-        assert resolve_identity(environ=environ) != "sam.lee"
+        # (The server forgets the session once it has reaped the app: a moment after it died.)
+        assert wait_until(lambda: resolve_identity(environ=environ) != "sam.lee", 15)
         assert wait_until(lambda: "serve-ssh session user=sam.lee" in _audit(), 10)
         line = next(line for line in _audit().splitlines() if "serve-ssh session user=sam.lee" in line)
         assert "login=root from=127.0.0.1:" in line and "ended=client" in line and "duration=" in line
