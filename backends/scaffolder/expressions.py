@@ -26,12 +26,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import jinja2
-from jinja2 import ChainableUndefined, Undefined
-from jinja2.filters import do_batch as _jinja_batch
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
+from jinja2 import ChainableUndefined, Undefined, nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment, SecurityError
 
 from backends.catalog.refs import EntityRefError, parse_entity_ref
 from backends.scaffolder import expression_limits as limits
+from backends.scaffolder import jsvalues as js
+from backends.scaffolder import nunjucks_filters
 from backends.scaffolder.errors import ExpressionError
 
 MAX_RENDERED_CHARS = 10_000_000  # one rendered string; a skeleton file bigger than this is a bug
@@ -43,10 +45,32 @@ _STRICT_EQ = re.compile(
     r"(===|!==)"
     r"|('(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\")"
     r"|(?<![\w.)\]])r/((?:\\.|[^/\\\n])+)/([gimsuy]*)"  # a Nunjucks regex literal: r/pattern/flags
+    r"|(?<=[{,])(\s*)([A-Za-z_$][\w$]*)(\s*:)"  # an object key written bare: {defaultKind: 'x'}
+    r"|(?<![\w.])(\d+(?:\.\d+)?[eE][+-]?\d+)"  # 1e3: not a number literal in Nunjucks
 )
+_UNICODE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u")
 _FOR_PAIR = re.compile(r"(\{%-?\s*for\s+\w+\s*,\s*\w+\s+in\s+)(.+?)(\s*-?%\})", re.DOTALL)
-_LONE_EXPR = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
-_LONE_BLOCK = re.compile(r"^\s*\{%.*%\}\s*$", re.DOTALL)
+# A step input keeps its native type only when it is exactly one ``${{ }}`` (Backstage's
+# renderValue): " ${{ n }}" and "${{ n }}\n" are text.
+_LONE_EXPR = re.compile(r"^\$\{\{(.*)\}\}\Z", re.DOTALL)
+_LONE_BLOCK = re.compile(r"^\{%.*%\}\Z", re.DOTALL)
+
+
+class SandboxRefusal(ExpressionError):
+    """A template reached for something the sandbox forbids: always an error, never kept as text."""
+
+
+class _Absent:
+    """A step input that rendered to JavaScript ``undefined``: its key is dropped (falsy)."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED: Any = _Absent()
 
 
 def _fix_operators(region: str) -> str:
@@ -54,12 +78,45 @@ def _fix_operators(region: str) -> str:
 
     def swap(match: re.Match[str]) -> str:
         if match.group(1):
-            return "==" if match.group(1) == "===" else "!="
+            # ``a === b`` parses as the chain ``a == _strict_ == b``, which the code generator turns
+            # into one strict comparison (``==`` itself is JavaScript's loose equality).
+            return " == _strict_ == " if match.group(1) == "===" else " != _strict_ != "
         if match.group(3) is not None:
             return f"_regex({json.dumps(match.group(3))}, {json.dumps(match.group(4))})"
-        return match.group(2)
+        if match.group(6) is not None:
+            return f'{match.group(5)}"{match.group(6)}"{match.group(7)}'
+        if match.group(8) is not None:
+            raise ExpressionError(f"syntax error: invalid numeric literal {match.group(8)}")
+        # Nunjucks has no \uXXXX escape: "\u00e9" is "u00e9"
+        return _UNICODE_ESCAPE.sub(r"\1u", match.group(2))
 
     return _STRICT_EQ.sub(swap, region)
+
+
+_FOR_ONE = re.compile(r"(\{%-?\s*for\s+\w+\s+in\s+)(.+?)(\s*-?%\})", re.DOTALL)
+_ELSEIF = re.compile(r"(\{%-?\s*)elseif\b")
+_VERBATIM = re.compile(r"(\{%-?\s*)(end)?verbatim(\s*-?%\})")
+_SET_MANY = re.compile(r"\{%(-?)\s*set\s+(\w+(?:\s*,\s*\w+)+)\s*=\s*(.+?)\s*(-?)%\}", re.DOTALL)
+_COMMENT = re.compile(r"(\s*)\{#(-?)(.*?)(-?)#\}(\s*)", re.DOTALL)
+
+
+def _set_many(match: re.Match[str]) -> str:
+    # Nunjucks: ``{% set a, b = x %}`` gives every name the same value (no unpacking).
+    first, *others = (name.strip() for name in match.group(2).split(","))
+    tags = [f"{{%{match.group(1)} set {first} = {match.group(3)} %}}"]
+    tags += [f"{{% set {name} = {first} %}}" for name in others]
+    tags[-1] = tags[-1][:-2] + f"{match.group(4)}%}}"
+    return "".join(tags)
+
+
+def strip_comments(source: str) -> str:
+    """Drop ``{# #}`` comments first: Nunjucks' trim_blocks/lstrip_blocks never touch the text
+    around a comment (Jinja2's do); ``{#-`` / ``-#}`` still trim the whitespace on their side."""
+    if "{#" not in source or re.search(r"\{%-?\s*(raw|verbatim)", source):
+        return source
+    return _COMMENT.sub(
+        lambda m: ("" if m.group(2) else m.group(1)) + ("" if m.group(4) else m.group(5)), source
+    )
 
 
 def nunjucks_to_jinja(source: str) -> str:
@@ -67,7 +124,16 @@ def nunjucks_to_jinja(source: str) -> str:
     if "${{" not in source and "{%" not in source:
         return source
     source = _REGION.sub(lambda m: _fix_operators(m.group(0)), source)
-    return _FOR_PAIR.sub(lambda m: f"{m.group(1)}({m.group(2)})|_entries{m.group(3)}", source)
+    if "{%+" in source:
+        raise ExpressionError("syntax error: '{%+' is Jinja2's, not a Nunjucks tag")
+    if "{%" in source:
+        source = _ELSEIF.sub(r"\1elif", source)
+        source = _VERBATIM.sub(lambda m: f"{m.group(1)}{m.group(2) or ''}raw{m.group(3)}", source)
+        source = _SET_MANY.sub(_set_many, source)
+        # Nunjucks iterates an object's entries with two names, and nothing with one.
+        source = _FOR_PAIR.sub(lambda m: f"{m.group(1)}({m.group(2)})|_entries{m.group(3)}", source)
+        source = _FOR_ONE.sub(lambda m: f"{m.group(1)}({m.group(2)})|_sequence{m.group(3)}", source)
+    return source
 
 
 def is_templated(value: Any) -> bool:
@@ -82,15 +148,7 @@ def js_string(value: Any) -> str:
     """How JavaScript would print ``value`` inside a template (``true``, ``a,b``, ``3``)."""
     if value is None or isinstance(value, Undefined):
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-        return str(int(value))
-    if isinstance(value, (list, tuple)):
-        return ",".join(js_string(v) for v in value)
-    if isinstance(value, Mapping):
-        return "[object Object]"
-    return str(value)
+    return js.to_string(value)
 
 
 class JsRegex:
@@ -106,6 +164,10 @@ class JsRegex:
         except re.error as error:
             raise ExpressionError(f"invalid regular expression r/{pattern}/: {error}") from error
         self.is_global = "g" in flags
+
+    def test(self, text: Any) -> bool:
+        """JavaScript ``RegExp.test``."""
+        return self.pattern.search(js_string(text)) is not None
 
     def sub(self, replacement: str, text: str) -> str:
         """JavaScript ``String.replace(regex, replacement)`` ($&, $1…, $$ in the replacement)."""
@@ -134,15 +196,6 @@ def _replace_all(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def _pad_start(text: str, width: int, fill: str) -> str:
-    limits.check_time()
-    if width > limits.MAX_VALUE_CHARS:
-        raise limits.LimitError(
-            f"template expression exceeded the memory cap: padStart({width}) (cap {limits.MAX_VALUE_CHARS:,})"
-        )
-    return text.rjust(width, fill)
-
-
 _STR_METHODS: dict[str, Callable[..., Any]] = {
     "toUpperCase": lambda s: s.upper(),
     "toLowerCase": lambda s: s.lower(),
@@ -155,7 +208,8 @@ _STR_METHODS: dict[str, Callable[..., Any]] = {
     "replaceAll": lambda s, a, b="": _replace_all(s, str(a), str(b)),
     "substring": lambda s, a, b=None: s[int(a) : None if b is None else int(b)],
     "slice": lambda s, a, b=None: s[int(a) : None if b is None else int(b)],
-    "padStart": lambda s, n, f=" ": _pad_start(s, int(n), str(f)[:1] or " "),
+    "charAt": lambda s, i=0: s[int(i)] if 0 <= int(i) < len(s) else "",
+    "lastIndexOf": lambda s, p: s.rfind(str(p)),
     "toString": lambda s: s,
 }
 _LIST_METHODS: dict[str, Callable[..., Any]] = {
@@ -164,6 +218,8 @@ _LIST_METHODS: dict[str, Callable[..., Any]] = {
     "join": lambda seq, sep=",": str(sep).join(js_string(v) for v in seq),
     "concat": lambda seq, *more: [*seq, *(v for m in more for v in (m if isinstance(m, list) else [m]))],
     "slice": lambda seq, a=0, b=None: list(seq[int(a) : None if b is None else int(b)]),
+    "reverse": lambda seq: list(seq)[::-1],
+    "sort": lambda seq: sorted(seq, key=js.to_string),  # JavaScript sorts by string value
 }
 
 
@@ -179,6 +235,8 @@ def parse_repo_url(value: Any) -> dict[str, str]:
     params = {k: v[0] for k, v in parse_qs(query).items() if v}
     if not params.get("repo"):
         raise ExpressionError(f"parseRepoUrl: no repo in {text!r} (expected host?owner=o&repo=r)")
+    if host == "github.com" and not params.get("owner"):
+        raise ExpressionError(f"parseRepoUrl: no owner in {text!r} (github.com needs host?owner=o&repo=r)")
     result = {"host": host}
     for key in ("owner", "repo", "organization", "workspace", "project"):
         if params.get(key):
@@ -214,7 +272,10 @@ def pick(value: Any, path: str) -> Any:
 
 def project_slug(value: Any) -> str:
     """Backstage's ``projectSlug``: ``owner/repo`` of a RepoUrlPicker value."""
-    parsed = parse_repo_url(value)
+    try:
+        parsed = parse_repo_url(value)
+    except ExpressionError as error:
+        raise ExpressionError(f"projectSlug: {error}") from error
     return (
         f"{parsed.get('owner') or parsed.get('organization') or parsed.get('workspace', '')}/{parsed['repo']}"
     )
@@ -227,7 +288,20 @@ def _dump(value: Any, spaces: int | str | None = None) -> str:
     if isinstance(spaces, str) and spaces:
         indent = spaces
     separators = (",", ":") if indent is None else (",", ": ")
-    return json.dumps(value, indent=indent, separators=separators, default=_json_default, ensure_ascii=False)
+    return json.dumps(
+        _js_numbers(value), indent=indent, separators=separators, default=_json_default, ensure_ascii=False
+    )
+
+
+def _js_numbers(value: Any) -> Any:
+    """Whole floats as integers: ``JSON.stringify(4 / 2)`` is ``2``, not ``2.0``."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, list):
+        return [_js_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _js_numbers(v) for k, v in value.items()}
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -254,6 +328,10 @@ def _entries(value: Any) -> Any:
     return list(value.items()) if isinstance(value, Mapping) else value
 
 
+def _sequence(value: Any) -> Any:
+    return [] if isinstance(value, Mapping) else value
+
+
 def _replace(text: Any, old: Any, new: Any = "", count: int | None = None) -> str:
     text = js_string(text)
     if isinstance(old, JsRegex):
@@ -263,23 +341,151 @@ def _replace(text: Any, old: Any, new: Any = "", count: int | None = None) -> st
     return text.replace(js_string(old), js_string(new), int(count))
 
 
+def _divide(left: Any, right: Any) -> Any:
+    left, right = js.to_number(left), js.to_number(right)
+    if right == 0:  # JavaScript: Infinity, -Infinity or NaN, never an exception
+        return (
+            math.nan
+            if left == 0 or math.isnan(left)
+            else math.copysign(math.inf, left) * math.copysign(1, right)
+        )
+    return left / right
+
+
 _SAFE_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
     "*": operator.mul,
     "**": operator.pow,
     "%": operator.mod,  # printf widths: '%999999999d' % 1
-    "+": operator.add,  # repeated doubling of a list or string
+    "+": js.add,  # JavaScript: "a" + 1 is "a1"; repeated doubling of a string is size-checked
+    "/": _divide,
 }
+
+
+class _JsCodeGenerator(CodeGenerator):
+    """Jinja2's code generator with JavaScript meanings (see ``jsvalues``): every test of ``if``,
+    the inline ``if``, ``and``/``or``/``not`` use JavaScript truthiness (``[]`` is true, and
+    ``a or b`` is ``a`` when it is truthy), ``==``/``!=`` are loose, ``===``/``!==`` strict, and
+    ``~`` joins JavaScript strings."""
+
+    def _test(self, node: nodes.Node, frame: Frame) -> None:
+        self.write("environment.js_truthy(")
+        self.visit(node, frame)
+        self.write(")")
+
+    def visit_If(self, node: nodes.If, frame: Frame) -> None:
+        if_frame = frame.soft()
+        self.writeline("if ", node)
+        self._test(node.test, if_frame)
+        self.write(":")
+        self.indent()
+        self.blockvisit(node.body, if_frame)
+        self.outdent()
+        for elif_ in node.elif_:
+            self.writeline("elif ", elif_)
+            self._test(elif_.test, if_frame)
+            self.write(":")
+            self.indent()
+            self.blockvisit(elif_.body, if_frame)
+            self.outdent()
+        if node.else_:
+            self.writeline("else:")
+            self.indent()
+            self.blockvisit(node.else_, if_frame)
+            self.outdent()
+
+    def visit_CondExpr(self, node: nodes.CondExpr, frame: Frame) -> None:
+        frame = frame.soft()
+        self.write("(")
+        self.visit(node.expr1, frame)
+        self.write(" if ")
+        self._test(node.test, frame)
+        self.write(" else ")
+        if node.expr2 is not None:
+            self.visit(node.expr2, frame)
+        else:
+            self.write("undefined(name=None)")  # Nunjucks: no else part renders nothing
+        self.write(")")
+
+    def visit_And(self, node: nodes.And, frame: Frame) -> None:  # type: ignore[override]
+        # ``a and b`` is ``b`` when ``a`` is truthy, else ``a`` (evaluated once, kept in a local)
+        self.write("(")
+        self.visit(node.right, frame)
+        self.write(" if environment.js_truthy(_js_t := ")
+        self.visit(node.left, frame)
+        self.write(") else _js_t)")
+
+    def visit_Or(self, node: nodes.Or, frame: Frame) -> None:  # type: ignore[override]
+        self.write("(_js_t if environment.js_truthy(_js_t := ")
+        self.visit(node.left, frame)
+        self.write(") else ")
+        self.visit(node.right, frame)
+        self.write(")")
+
+    def visit_Not(self, node: nodes.Not, frame: Frame) -> None:  # type: ignore[override]
+        self.write("(not ")
+        self._test(node.node, frame)
+        self.write(")")
+
+    def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
+        ops = node.ops
+        strict = (
+            len(ops) == 2
+            and ops[0].op == ops[1].op
+            and ops[0].op in ("eq", "ne")
+            and isinstance(ops[0].expr, nodes.Name)
+            and ops[0].expr.name == "_strict_"
+        )
+        if strict or (len(ops) == 1 and ops[0].op in ("eq", "ne")):
+            negate = ops[0].op == "ne"
+            self.write(f"({'not ' if negate else ''}environment.js_{'strict' if strict else 'loose'}_equal(")
+            self.visit(node.expr, frame)
+            self.write(", ")
+            self.visit(ops[-1].expr, frame)
+            self.write("))")
+            return
+        super().visit_Compare(node, frame)
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        # Jinja2 pre-renders constant output with Python's meaning of ==, ~, + and truthiness
+        if not isinstance(node, (nodes.TemplateData, nodes.Const)):
+            raise nodes.Impossible()
+        return super()._output_child_to_const(node, frame, finalize)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.js_concat(")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write(")")
 
 
 class _ScaffolderEnvironment(ImmutableSandboxedEnvironment):
     # Immutable: a template must not change the parameters or step outputs other steps read.
     intercepted_binops = frozenset(_SAFE_BINOPS)
     concat = staticmethod(limits.bounded_concat)  # the rendered output and every block / macro body
+    code_generator_class = _JsCodeGenerator
+    js_truthy = staticmethod(js.truthy)
+    js_loose_equal = staticmethod(js.loose_equal)
+    js_strict_equal = staticmethod(js.strict_equal)
+
+    @staticmethod
+    def js_concat(*values: Any) -> str:
+        text: str = limits.check_size(js.concat(*values), "the result of ~")
+        return text
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         """Refuse ``*``/``**``/``%``/``+`` results that would be huge (strings, lists, giant integers)."""
         limits.check_time()
         limits.check_binop(operator_name, left, right)
+        if operator_name == "+":
+            # JavaScript turns arrays added to anything into their comma-joined text; joining a
+            # million items is already too slow and too big for one operation.
+            items = sum(len(side) for side in (left, right) if isinstance(side, (list, tuple)))
+            if items > limits.MAX_ITEMS:
+                raise limits.LimitError(
+                    f"template expression exceeded the memory cap: + of arrays with {items:,} items "
+                    f"(cap {limits.MAX_ITEMS:,})"
+                )
         return limits.check_size(_SAFE_BINOPS[operator_name](left, right), f"the result of {operator_name}")
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
@@ -291,16 +497,24 @@ class _ScaffolderEnvironment(ImmutableSandboxedEnvironment):
         limits.guard_loops(source)  # every {% for %} iterates on the clock; every ~ is size-checked
         return super()._generate(source, name, filename, defer_init=defer_init)
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """``list[-1]`` is undefined in JavaScript (no negative indexing)."""
+        if isinstance(argument, int) and argument < 0 and isinstance(obj, (str, list, tuple)):
+            return self.undefined(obj=obj, name=str(argument))
+        return super().getitem(obj, argument)
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         """Refuse loudly: a silent undefined would hide an attempted sandbox escape."""
-        raise ExpressionError(f"access to attribute {attribute!r} of {type(obj).__name__} is not allowed")
+        raise SandboxRefusal(f"access to attribute {attribute!r} of {type(obj).__name__} is not allowed")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """JavaScript member access: mapping keys first, then ``length`` and a few JS methods."""
         if isinstance(obj, Mapping) and attribute in obj:
             return obj[attribute]
-        if attribute == "length" and isinstance(obj, (str, list, tuple, Mapping)):
-            return len(obj)
+        if attribute == "length" and isinstance(obj, (str, list, tuple)):
+            return len(obj)  # an object has no length in JavaScript
+        if isinstance(obj, Mapping):
+            return self.undefined(obj=obj, name=attribute)
         if isinstance(obj, str) and attribute in _STR_METHODS:
             method = _STR_METHODS[attribute]
             return lambda *args: method(obj, *args)
@@ -313,6 +527,21 @@ class _ScaffolderEnvironment(ImmutableSandboxedEnvironment):
 def _finalize(value: Any) -> str:
     limits.check_printed(value, "a printed value")  # ``${{ [big] * 1000 }}`` joins a thousand copies
     return js_string(value)
+
+
+_OWN_FILTERS = frozenset(
+    {
+        "dump",
+        "jsonify",
+        "nl2br",
+        "_entries",
+        "_sequence",
+        "parseRepoUrl",
+        "parseEntityRef",
+        "pick",
+        "projectSlug",
+    }
+)
 
 
 def _build_environment(*, trim_blocks: bool, lstrip_blocks: bool, cookiecutter: bool) -> SandboxedEnvironment:
@@ -330,22 +559,27 @@ def _build_environment(*, trim_blocks: bool, lstrip_blocks: bool, cookiecutter: 
         autoescape=False,
         finalize=_finalize,
         loader=None,  # no include/import/extends: templates cannot read files
+        optimized=False,  # constant folding would apply Python's meaning of ==, ~ and + at compile time
     )
     env.filters.update(
         {
             "dump": _dump,
             "jsonify": _dump,
             "nl2br": _nl2br,
-            "batch": lambda value, size, fill=None: [list(b) for b in _jinja_batch(value, size, fill)],
             "truncate": _truncate,
             "replace": _replace,
             "_entries": _entries,
+            "_sequence": _sequence,
             "parseRepoUrl": parse_repo_url,
             "parseEntityRef": _parse_entity_ref_filter,
             "pick": pick,
             "projectSlug": project_slug,
         }
     )
+    env.filters.update(nunjucks_filters.FILTERS)
+    for name in set(env.filters) - nunjucks_filters.NUNJUCKS_FILTERS - _OWN_FILTERS:
+        del env.filters[name]  # a Jinja2-only filter would work here and fail on Backstage
+    env.policies["urlize.rel"] = ""  # Nunjucks' urlize adds no rel attribute
     limits.guard_filters(env.filters)
     env.filters.update({"_tick": limits.tick, "_bounded": limits.bounded})
     env.globals.update({"null": None, "undefined": None, "true": True, "false": False, "_regex": JsRegex})
@@ -397,6 +631,7 @@ class TemplateEngine:
     def _render_string(self, source: str, context: Mapping[str, Any]) -> str:
         if not self._has_syntax(source):
             return source
+        source = strip_comments(source)
         fast = self._render_by_shape(source, context)
         if fast is not None:
             return fast
@@ -410,6 +645,8 @@ class TemplateEngine:
             raise
         except jinja2.TemplateSyntaxError as error:
             raise ExpressionError(f"syntax error in {_short(source)}: {error.message}") from error
+        except SecurityError as error:
+            raise SandboxRefusal(f"cannot render {_short(source)}: {error}") from error
         except Exception as error:  # noqa: BLE001 - any failure inside a template is the template's
             raise ExpressionError(f"cannot render {_short(source)}: {error}") from error
         if len(text) > MAX_RENDERED_CHARS:
@@ -445,7 +682,7 @@ class TemplateEngine:
         return text if len(text) <= MAX_RENDERED_CHARS else None
 
     def _split(self, source: str) -> tuple[tuple[str, ...], list[str]] | None:
-        if "raw" in source and re.search(r"\{%[-+]?\s*raw", source):
+        if ("raw" in source or "verbatim" in source) and re.search(r"\{%[-+]?\s*(raw|verbatim)", source):
             return None
         literals: list[str] = []
         regions: list[str] = []
@@ -463,6 +700,7 @@ class TemplateEngine:
         if any(start in literal for literal in literals for start in starts):
             return None  # an unclosed tag: let Jinja decide what it means
         options = self._env
+        trimmed: set[int] = set()  # literals that start a line because a trim_blocks ate the newline
         for index, region in enumerate(regions):
             is_variable = region.startswith(options.variable_start_string)
             opener = region[len(options.variable_start_string) if is_variable else 2 :][:1]
@@ -470,16 +708,16 @@ class TemplateEngine:
             if opener == "-":
                 literals[index] = literals[index].rstrip()
             elif not is_variable and options.lstrip_blocks and opener != "+":
-                literals[index] = _strip_line_start(literals[index], at_file_start=index == 0)
+                literals[index] = _strip_line_start(
+                    literals[index], at_file_start=index == 0 or index in trimmed
+                )
             if closer == "-":
                 literals[index + 1] = literals[index + 1].lstrip()
             elif not is_variable and options.trim_blocks and closer != "+":
                 following = literals[index + 1]
-                literals[index + 1] = (
-                    following[2:]
-                    if following.startswith("\r\n")
-                    else (following[1:] if following.startswith("\n") else following)
-                )
+                if following.startswith(("\n", "\r\n")):
+                    literals[index + 1] = following[2:] if following.startswith("\r\n") else following[1:]
+                    trimmed.add(index + 1)
         return tuple(regions), literals
 
     def evaluate(self, expression: str, context: Mapping[str, Any]) -> Any:
@@ -488,6 +726,11 @@ class TemplateEngine:
             return self._evaluate(expression, context)
 
     def _evaluate(self, expression: str, context: Mapping[str, Any]) -> Any:
+        value = self._evaluate_native(expression, context)
+        return None if isinstance(value, Undefined) else value
+
+    def _evaluate_native(self, expression: str, context: Mapping[str, Any]) -> Any:
+        """The expression's value; an undefined one stays a jinja2 ``Undefined`` (not null)."""
         compiled = self._expr_cache.get(expression)
         try:
             if compiled is None:
@@ -500,51 +743,85 @@ class TemplateEngine:
             raise ExpressionError(
                 f"syntax error in ${{{{ {expression.strip()} }}}}: {error.message}"
             ) from error
+        except SecurityError as error:
+            raise SandboxRefusal(f"cannot evaluate ${{{{ {expression.strip()} }}}}: {error}") from error
         except Exception as error:  # noqa: BLE001
             raise ExpressionError(f"cannot evaluate ${{{{ {expression.strip()} }}}}: {error}") from error
-        return None if isinstance(value, Undefined) else value
+        return value
 
     # -- values (step inputs, conditions, outputs) -------------------------------------------
-    def render_value(self, value: Any, context: Mapping[str, Any]) -> Any:
+    def render_value(
+        self,
+        value: Any,
+        context: Mapping[str, Any],
+        *,
+        keep_undefined: bool = False,
+        keep_text_on_error: bool = False,
+    ) -> Any:
         """Render every string inside ``value`` the way Backstage renders step inputs.
 
-        A lone ``${{ x }}`` keeps its native type; a lone ``{% %}`` block is JSON-coerced; an
-        empty result becomes None and drops its key from a mapping (so the action's default holds).
+        Exactly one ``${{ x }}`` keeps its native type (``null`` and ``""`` included); a lone
+        ``{% %}`` block is JSON-coerced (``"2 "`` → 2); other text stays text. A string that renders
+        to nothing, or a lone expression that is undefined, is ``undefined``: its key is dropped from
+        a mapping (so the action's default holds), it is null inside a list, and at the top it is
+        None (``UNDEFINED`` with ``keep_undefined``). With ``keep_text_on_error`` a string whose
+        rendering fails is kept as written, as Backstage keeps step inputs; a sandbox refusal or a
+        blown time or size limit still fails.
         The whole value shares one ``time_limit``: a step cannot multiply it by adding inputs.
         """
         with limits.budget(self.time_limit):
-            return self._render_value(value, context)
+            result = self._render_value(value, context, keep_text_on_error)
+        return None if result is UNDEFINED and not keep_undefined else result
 
-    def _render_value(self, value: Any, context: Mapping[str, Any]) -> Any:
+    def _render_value(self, value: Any, context: Mapping[str, Any], keep_text: bool) -> Any:
         if isinstance(value, str):
-            return self._render_scalar(value, context)
+            return self._render_scalar(value, context, keep_text)
         if isinstance(value, Mapping):
             rendered = {}
             for key, item in value.items():
-                result = self.render_value(item, context)
-                if result is not None:
+                result = self._render_value(item, context, keep_text)
+                if result is not UNDEFINED:
                     rendered[key] = result
             return rendered
         if isinstance(value, list):
-            return [self.render_value(item, context) for item in value]
+            items = (self._render_value(item, context, keep_text) for item in value)
+            return [None if result is UNDEFINED else result for result in items]
         return value
 
-    def _render_scalar(self, text: str, context: Mapping[str, Any]) -> Any:
+    def _render_scalar(self, text: str, context: Mapping[str, Any], keep_text: bool) -> Any:
         if not self._has_syntax(text):
-            return text
+            return UNDEFINED if text == "" else text
+        try:
+            return self._render_text_value(text, context)
+        except (limits.LimitError, SandboxRefusal):
+            raise
+        except ExpressionError:
+            if keep_text:
+                return text  # Backstage: a render error silently leaves the raw string in place
+            raise
+
+    def _render_text_value(self, text: str, context: Mapping[str, Any]) -> Any:
         lone = None if self._cookiecutter else _LONE_EXPR.match(text)
         if lone and "${{" not in lone.group(1) and "}}" not in lone.group(1):
-            result = self.evaluate(lone.group(1), context)
-            return None if result == "" else result
+            result = self._evaluate_native(lone.group(1), context)
+            return UNDEFINED if isinstance(result, Undefined) else result
         rendered = self.render_string(text, context)
         if rendered == "":
-            return None
-        if _LONE_BLOCK.match(text):
+            return UNDEFINED
+        if _LONE_BLOCK.match(text) and self._is_one_statement(text):
             try:
                 return json.loads(rendered)
             except ValueError:
                 return rendered
         return rendered
+
+    def _is_one_statement(self, text: str) -> bool:
+        """Whether the template is a single ``{% %}`` statement (its JSON is the value)."""
+        try:
+            body = self._env.parse(nunjucks_to_jinja(text)).body
+        except jinja2.TemplateSyntaxError:
+            return False
+        return len(body) == 1 and not isinstance(body[0], jinja2.nodes.Output)
 
     def _has_syntax(self, text: str) -> bool:
         return ("{{" if self._cookiecutter else "${{") in text or "{%" in text or "{#" in text
@@ -560,12 +837,10 @@ def _strip_line_start(text: str, *, at_file_start: bool) -> str:
 
 
 def is_truthy(value: Any) -> bool:
-    """JavaScript truthiness, plus: an empty array is false (Backstage's ``isTruthy``)."""
+    """JavaScript truthiness (``{}`` is true), plus: an empty array is false (Backstage's ``isTruthy``)."""
     if isinstance(value, (list, tuple)):
         return len(value) > 0
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    return bool(value)
+    return js.truthy(value)
 
 
 def _short(source: str) -> str:

@@ -229,11 +229,11 @@ class GlobSet:
 
 
 def is_binary(data: bytes) -> bool:
-    """Like isbinaryfile: a NUL byte in the first 8000 bytes, or text that is not UTF-8."""
-    if b"\0" in data[:8000]:
+    """Like isbinaryfile (what Backstage asks): a NUL byte, or more than 10% control characters,
+    in the first 512 bytes. Text in another encoding (Latin-1) is text: Backstage renders it as
+    UTF-8, each undecodable byte becoming U+FFFD, and so does ``fetch:template`` here."""
+    head = data[:512]
+    if b"\0" in head:
         return True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
+    suspicious = sum(1 for byte in head if (byte < 7 or 14 < byte < 32) and byte != 27)
+    return bool(head) and suspicious * 100 / len(head) > 10

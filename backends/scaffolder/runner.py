@@ -41,7 +41,7 @@ from backends.scaffolder.events import (
     TaskFinished,
     TaskStarted,
 )
-from backends.scaffolder.expressions import TemplateEngine, is_truthy
+from backends.scaffolder.expressions import UNDEFINED, TemplateEngine, is_truthy
 from backends.scaffolder.files import Limits, TaskFiles
 from backends.scaffolder.lint import precheck
 from backends.scaffolder.taint import WITHHELD, TaintTracker, TrackedMapping, leaves, plain
@@ -482,14 +482,19 @@ class TemplateTask:
         if isinstance(value, str):
             before = self._tracker.reads
             try:
-                result = plain(self._engine.render_value(value, context))
+                result = plain(
+                    self._engine.render_value(value, context, keep_undefined=True, keep_text_on_error=True)
+                )
+                if result is value and self._tracker.reads != before:
+                    # Backstage keeps text it could not render; one that read a secret fails instead
+                    raise ExpressionError("the rendering failed")
             except ScaffolderError:
                 if self._tracker.reads != before:
                     raise ExpressionError(
                         f"cannot render a value computed from a secret: {WITHHELD}"
                     ) from None
                 raise
-            if self._tracker.reads == before:
+            if self._tracker.reads == before or result is UNDEFINED:
                 return result, result
             for leaf in leaves(result):
                 if leaf is not None and not isinstance(leaf, bool):
@@ -501,12 +506,12 @@ class TemplateTask:
             shown: dict[str, Any] = {}
             for key, item in value.items():
                 result, display = self._render(item, context)
-                if result is not None:
+                if result is not UNDEFINED:  # an undefined input is left out; null is kept
                     real[key], shown[key] = result, display
             return real, shown
         if isinstance(value, list):
             pairs = [self._render(item, context) for item in value]
-            return [p[0] for p in pairs], [p[1] for p in pairs]
+            return [None if p[0] is UNDEFINED else p[0] for p in pairs], [p[1] for p in pairs]
         return value, value
 
     def _validate(
@@ -594,7 +599,9 @@ class TemplateTask:
                     shown_items.append(display)
                 rendered[key], shown[key] = items, shown_items
             else:
-                rendered[key], shown[key] = self._render(value, context)
+                result, display = self._render(value, context)
+                if result is not UNDEFINED:
+                    rendered[key], shown[key] = result, display
         return rendered, shown
 
     def _user_context(self, user: str | None) -> dict[str, Any]:

@@ -31,7 +31,9 @@ def engine() -> TemplateEngine:
 def test_lone_expression_keeps_native_type(engine: TemplateEngine) -> None:
     assert engine.render_value("${{ parameters.tags }}", CONTEXT) == ["a", "b"]
     assert engine.render_value("${{ parameters.flag }}", CONTEXT) is True
-    assert engine.render_value("  ${{ parameters.count }} ", CONTEXT) == 3
+    assert engine.render_value("${{parameters.count}}", CONTEXT) == 3
+    # Backstage: only exactly one ${{ }} keeps its type; surrounding spaces make it text
+    assert engine.render_value("  ${{ parameters.count }} ", CONTEXT) == "  3 "
     assert engine.render_value("${{ parameters.nested }}", CONTEXT) == {"deep": [{"x": 42}]}
 
 
@@ -45,7 +47,8 @@ def test_empty_result_drops_the_key(engine: TemplateEngine) -> None:
         {"keep": "x", "missing": "${{ parameters.nope }}", "blank": "${{ parameters.empty }}", "n": 0},
         CONTEXT,
     )
-    assert rendered == {"keep": "x", "n": 0}
+    # an undefined value drops its key; an empty string the expression produced stays (Backstage)
+    assert rendered == {"keep": "x", "blank": "", "n": 0}
 
 
 def test_lone_block_is_json_coerced(engine: TemplateEngine) -> None:

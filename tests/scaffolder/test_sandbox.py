@@ -319,21 +319,16 @@ def test_a_runaway_expression_stops_at_the_time_limit(source: str) -> None:
         "${{ '{:>999999999}'.format(1) }}",
         "${{ 'x' | center(999999999) }}",
         "${{ 'a\nb' | indent(999999999) }}",
-        "${{ '%999999999s' | format('x') }}",
         "${{ [1] | batch(999999999, 0) | list }}",
-        "${{ 'abc'.padStart(999999999) }}",
         "${{ ('x' * 999999).replaceAll('x', 'yyyyyyyyyyyyyyyyyyyy') }}",
         "${{ ('x' * 999999) | replace('x', 'yyyyyyyyyyyyyyyyyyyy') }}",
         "${{ [('x' * 999999)] * 1000 }}",
         "${{ ([('x' * 999999)] * 1000) | join }}",
         "${{ ([('x' * 999999)] * 1000) | dump }}",
-        "${{ range(1000) | map('replace', '', 'x' * 999999) | join }}",
-        "${{ '-'.join(range(1000) | map('replace', '', 'x' * 999999)) }}",
         "${{ ('ab' * 499999) | list | join(' ' * 999999) }}",
         "${{ ('{0}' * 333333).format('x' * 999999) }}",
         "${{ ('%(a)s' * 166666) % {'a': 'x' * 999999} }}",
         "${{ ([[1] * 999999] * 999999) | sum(start=[]) | length }}",
-        "${{ ('x' * 999999) | wordwrap(1, wrapstring='y' * 999999) }}",
         "${{ (9 ** 1000) ** 999 }}",
         "{% for i in range(100000) %}${{ 'x' * 999999 }}{% endfor %}",
         "{% set ns = namespace(s='x' * 999999) %}"
@@ -343,6 +338,7 @@ def test_a_runaway_expression_stops_at_the_time_limit(source: str) -> None:
     ],
 )
 def test_a_huge_value_is_refused_before_it_is_built(source: str) -> None:
+    # (Jinja2's format, map and wordwrap filters and padStart are gone: Backstage has none of them.)
     from backends.scaffolder.errors import ExpressionError
     from backends.scaffolder.expressions import TemplateEngine
 
@@ -376,11 +372,11 @@ def test_ordinary_templates_are_unaffected() -> None:
     engine = TemplateEngine()
     source = (
         "{% for x in values.items %}${{ loop.index }}:${{ x | upper }}${{ ',' if not loop.last }}{% endfor %}"
-        " ${{ 'ab'.padStart(4, '-') }} ${{ 'x-y'.replaceAll('-', '_') }} ${{ 'a' ~ 'b' }}"
+        " ${{ 'x-y'.replaceAll('-', '_') }} ${{ 'a' ~ 'b' }}"
         " ${{ values.items | join('+') }} ${{ '%05d' % 42 }} ${{ range(3) | list | length }}"
     )
     rendered = engine.render_string(source, {"values": {"items": ["a", "b"]}})
-    assert rendered == "1:A,2:B --ab x_y ab a+b 00042 3"
+    assert rendered == "1:A,2:B x_y ab a+b 00042 3"
 
 
 def test_the_workspace_configures_the_sandbox(tmp_path: Path) -> None:

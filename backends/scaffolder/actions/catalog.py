@@ -19,6 +19,27 @@ from backends.scaffolder.errors import ActionFailed
 SOURCE_TEMPLATE_ANNOTATION = "backstage.io/source-template"
 
 
+class _BackstageYamlDumper(yaml.SafeDumper):
+    """YAML laid out as Backstage's ``catalog:write`` writes it (the ``yaml`` package's defaults):
+    list items indented under their key, double quotes where quoting is needed, and multi-line
+    strings as ``|`` blocks, so a file written here is byte-identical to one written there."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def choose_scalar_style(self) -> str:
+        style = super().choose_scalar_style()
+        return '"' if style == "'" else style
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in text.rstrip("\n") or (text.endswith("\n") and "\n" in text) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_BackstageYamlDumper.add_representer(str, _represent_text)
+
+
 class CatalogWrite(Action):
     id = "catalog:write"
     description = "Write a catalog-info.yaml for an entity into the workspace."
@@ -37,7 +58,7 @@ class CatalogWrite(Action):
         metadata["annotations"] = annotations
         entity["metadata"] = metadata
         dest = ctx.files.resolve(ctx.input.get("filePath") or "catalog-info.yaml", what="filePath")
-        text = yaml.safe_dump(entity, sort_keys=False, allow_unicode=True)
+        text = yaml.dump(entity, Dumper=_BackstageYamlDumper, sort_keys=False, allow_unicode=True)
         ctx.files.write_bytes(dest, text.encode("utf-8"))
         ctx.log(f"Writing {ctx.files.relative(dest)}")
 

@@ -258,7 +258,9 @@ class FetchTemplate(Action):
                 continue
             data = entry.read_bytes()
             if render_contents and not is_binary(data):
-                text, contents_tainted = skeleton.render(data.decode("utf-8"), f"skeleton file {rel!r}")
+                text, contents_tainted = skeleton.render(
+                    data.decode("utf-8", errors="replace"), f"skeleton file {rel!r}"
+                )
                 data = text.encode("utf-8")
                 if contents_tainted:
                     ctx.files.mark_tainted(dest, contents=True)
@@ -289,7 +291,9 @@ class FetchTemplateFile(Action):
         skeleton = _Skeleton(ctx)
         data = source.read_bytes()
         if not is_binary(data):
-            text, contents_tainted = skeleton.render(data.decode("utf-8"), f"file {source.name!r}")
+            text, contents_tainted = skeleton.render(
+                data.decode("utf-8", errors="replace"), f"file {source.name!r}"
+            )
             data = text.encode("utf-8")
             if contents_tainted:
                 ctx.files.mark_tainted(dest, contents=True)
