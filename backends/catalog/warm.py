@@ -15,10 +15,10 @@ their identity changes with the commit). The next start:
    every other file are reused as they are. When anything differs the new state is published like a
    registration (readers never wait) and subscribers get one ``CatalogChanged``.
 
-The snapshot is keyed by the workspace directory and the text of its ``idp-console.yaml``: changing
-the sources starts cold. A snapshot that cannot be read (missing, another format, truncated) is a
-cold start, never an error. Written with ``marshal`` (plain values only: loading 100k entities is
-one C call), atomically, readable by its owner only.
+The snapshot is keyed by the workspace directory, the text of its ``idp-console.yaml`` and the list of
+registered files: changing the sources or registering a file starts cold. A snapshot that cannot be
+read (missing, another format, truncated) is a cold start, never an error. Written with ``marshal``
+(plain values only: loading 100k entities is one C call), atomically, readable by its owner only.
 """
 
 from __future__ import annotations
@@ -250,10 +250,12 @@ def save_snapshot(
 def snapshot_path(workspace: Workspace) -> Path:
     """Where ``workspace``'s snapshot lives: one file per workspace directory and configuration."""
     key = hashlib.sha256(str(Path(workspace.root).resolve()).encode())
-    config = workspace.config_file
-    if config is not None:
-        with contextlib.suppress(OSError):
-            key.update(Path(config).read_bytes())
+    # The configuration and the registered files: a registration since the last start (another
+    # console's, the CLI's) means a full read, never a list without it.
+    for source in (workspace.config_file, RegistrationStore.for_workspace(workspace.root).file):
+        if source is not None:
+            with contextlib.suppress(OSError):
+                key.update(Path(source).read_bytes())
     folder = paths.state_dir() / "catalog-snapshots"
     folder.mkdir(mode=paths.PRIVATE_DIR, exist_ok=True)
     return folder / f"{key.hexdigest()[:32]}.marshal"

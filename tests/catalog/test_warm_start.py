@@ -115,3 +115,16 @@ def test_a_new_configuration_is_never_served_from_the_old_snapshot(tmp_path: Pat
 
     assert not start.warm
     assert [e.name for e in start.catalog.entities] == ["search"]
+
+
+def test_a_file_registered_since_the_snapshot_means_a_full_read(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    open_catalog(ws).revalidate()
+    elsewhere = tmp_path / "elsewhere" / "catalog-info.yaml"
+    write(elsewhere, SERVICE.format(name="ledger", title="Ledger"))
+    load_catalog(ws).register(elsewhere)  # another console, or the CLI
+
+    start = open_catalog(ws)
+
+    assert not start.warm
+    assert "ledger" in {e.name for e in start.catalog.entities}
