@@ -9,7 +9,11 @@
   users) and USS (pages only it holds: what ending it gives back) — on the catalog, then with the
   deploy board open (``3``); ``--preload`` forks every session from one preloaded process.
 
-Usage: uv run python bench/ssh.py [--sessions 20] [--hold 60] [--paints 3] [--preload]
+``--cluster`` serves a copy of the demo workspace whose environments are a cluster reached by
+kubeconfig (a simulated one served by this script, as a real cluster would be): what a bastion
+session costs without the demo's simulation client.
+
+Usage: uv run python bench/ssh.py [--sessions 20] [--hold 60] [--paints 3] [--preload] [--cluster]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import contextlib
 import os
 import random
+import shutil
 import signal
 import statistics
 import sys
@@ -39,26 +44,46 @@ from tests.sshkit import (  # noqa: E402
     uss_kib,
 )
 
-BANNER = "SIMULATED CLUSTER"
+BANNER = "SIMULATED CLUSTER"  # the first paint on the demo; with --cluster, the mode tabs
+TABS = "scaffold"
 DOWN, UP = b"\x1b[B", b"\x1b[A"
 
 
-def first_paint_local(home: Path) -> float:
+def cluster_workspace(root: Path, stack: contextlib.ExitStack) -> Path:
+    """The demo workspace, copied, its environments pointed at a cluster this script serves."""
+    from backends.kube.sim import DEMO_SERVICES, start_simulated_cluster
+    from backends.workspace import DEMO_WORKSPACE_DIR
+
+    sim = stack.enter_context(start_simulated_cluster(None, attach=False, seed_objects=DEMO_SERVICES))
+    kubeconfig = sim.kubeconfig(root / "kubeconfig")
+    workspace = root / "workspace"
+    shutil.copytree(DEMO_WORKSPACE_DIR, workspace)
+    config = workspace / "idp-console.yaml"
+    text = config.read_text()
+    # Only the settings (indented), not the comment that mentions them.
+    config.write_text(
+        text.replace("    cluster: simulated", f"    kubeconfig: {kubeconfig}\n    context: simulated")
+    )
+    return workspace
+
+
+def first_paint_local(home: Path, workspace: Path | None = None) -> float:
     env = {**os.environ, "IDP_CONSOLE_HOME": str(home), "TERM": "xterm-256color"}
     started = time.monotonic()
-    client = PtyClient([sys.executable, "-m", "console.cli"], env=env)
+    where = ["--workspace", str(workspace)] if workspace else []
+    client = PtyClient([sys.executable, "-m", "console.cli", *where], env=env)
     try:
-        if not client.expect(BANNER, 120):
+        if not client.expect(BANNER if workspace is None else TABS, 120):
             raise RuntimeError(f"no first paint locally: {client.text()[-400:]}")
         return time.monotonic() - started
     finally:
         client.close()
 
 
-def first_paint_ssh(server: ServeSsh, key: Path) -> float:
+def first_paint_ssh(server: ServeSsh, key: Path, marker: str) -> float:
     started = time.monotonic()
     with ssh_client(server.port, key) as client:
-        if not client.expect(BANNER, 120):
+        if not client.expect(marker, 120):
             raise RuntimeError(f"no first paint over SSH: {client.text()[-400:]}")
         elapsed = time.monotonic() - started
     wait_for_apps(server, 0, 30)  # the next measurement starts on an idle machine
@@ -116,6 +141,7 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=60.0, help="seconds the sessions are held")
     parser.add_argument("--paints", type=int, default=3, help="first paints measured each way")
     parser.add_argument("--preload", action="store_true", help="serve-ssh --preload (a zygote)")
+    parser.add_argument("--cluster", action="store_true", help="environments on a kubeconfig cluster")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-ssh-") as tmp_name:
@@ -127,22 +153,30 @@ def main() -> None:
         key = keygen(tmp / "key", "bench.user@bench")
         (tmp / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
         mode = "serve-ssh --preload (sessions forked from one zygote)" if args.preload else "serve-ssh"
-        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; demo workspace; {mode}")
-        with ServeSsh(
-            tmp / "server",
-            "--authorized-keys",
-            str(tmp / "authorized_keys"),
-            "--max-sessions",
-            str(args.sessions + 1),
-            "--max-per-user",
-            str(args.sessions + 1),
-            *(["--preload"] if args.preload else []),
-        ) as server:
-            first_paint_local(home)  # warm the page cache and bytecode for both sides alike
+        stack = contextlib.ExitStack()
+        workspace = cluster_workspace(tmp, stack) if args.cluster else None
+        where = "demo workspace, environments on a kubeconfig cluster" if workspace else "demo workspace"
+        marker = TABS if workspace else BANNER
+        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {where}; {mode}")
+        with (
+            stack,
+            ServeSsh(
+                tmp / "server",
+                "--authorized-keys",
+                str(tmp / "authorized_keys"),
+                "--max-sessions",
+                str(args.sessions + 1),
+                "--max-per-user",
+                str(args.sessions + 1),
+                *(["--preload"] if args.preload else []),
+                workspace=workspace,
+            ) as server,
+        ):
+            first_paint_local(home, workspace)  # warm the page cache and bytecode for both sides alike
             local, remote = [], []
             for _ in range(args.paints):
-                local.append(first_paint_local(home))
-                remote.append(first_paint_ssh(server, key))
+                local.append(first_paint_local(home, workspace))
+                remote.append(first_paint_ssh(server, key, marker))
             l_med, r_med = statistics.median(local), statistics.median(remote)
             print(
                 f"first paint: local {l_med:.2f} s, over SSH {r_med:.2f} s (median of {args.paints} each, "
@@ -157,7 +191,7 @@ def main() -> None:
             with contextlib.ExitStack() as stack:
                 started = time.monotonic()
                 clients = [stack.enter_context(ssh_client(server.port, key)) for _ in range(args.sessions)]
-                painted = [c.expect(BANNER, 600) for c in clients]
+                painted = [c.expect(marker, 600) for c in clients]
                 print(
                     f"{args.sessions} sessions opened at once: all painted after "
                     f"{time.monotonic() - started:.1f} s ({sum(painted)}/{len(painted)} painted)"
