@@ -306,7 +306,8 @@ def _history(value: Any, root: Path) -> str | None:
 
 
 # -- scaffolder: ---------------------------------------------------------------------------------
-SCAFFOLDER_KEYS = frozenset({"runOn"})
+SCAFFOLDER_KEYS = frozenset({"runOn", "defaultGoldenPath"})
+DEFAULT_GOLDEN_PATH = "microservice-golden-path"
 RUN_ON = ("local", "backstage")
 
 
@@ -315,6 +316,8 @@ class ScaffolderConfig:
     """``scaffolder:``: where templates run (here, or on the ``type: backstage`` catalog source's backend)."""
 
     run_on: str = "local"
+    # The template ``create-service`` runs (shell, `:` line and chat), by name.
+    default_golden_path: str = DEFAULT_GOLDEN_PATH
 
 
 def _scaffolder(value: Any, root: Path) -> ScaffolderConfig:
@@ -326,7 +329,10 @@ def _scaffolder(value: Any, root: Path) -> ScaffolderConfig:
         raise ConfigError(
             ("scaffolder", "runOn"), f"expected one of {', '.join(RUN_ON)}, got {shown(run_on)}"
         )
-    return ScaffolderConfig(run_on)
+    golden_path = text(
+        data.get("defaultGoldenPath") or DEFAULT_GOLDEN_PATH, ("scaffolder", "defaultGoldenPath")
+    )
+    return ScaffolderConfig(run_on, golden_path)
 
 
 def _name(value: Any, root: Path) -> str:

@@ -37,17 +37,32 @@ def _modules() -> list[ModuleType]:
     from console.commands import (
         agent,
         catalog,
+        chatops,
         deploy,
         docs,
         doctor,
         history,
         init,
         metrics,
+        platform,
         scaffold,
         serve_ssh,
     )
 
-    return [catalog, scaffold, deploy, docs, doctor, agent, serve_ssh, init, metrics, history]
+    return [
+        catalog,
+        scaffold,
+        deploy,
+        docs,
+        doctor,
+        agent,
+        serve_ssh,
+        init,
+        metrics,
+        history,
+        platform,
+        chatops,
+    ]
 
 
 COMMAND_MODULES: list[ModuleType] = _modules()
