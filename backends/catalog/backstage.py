@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -53,12 +52,16 @@ class BackstageError(Exception):
 class BackstageClient:
     """The few Backstage endpoints the console uses, with errors turned into one clear line."""
 
-    def __init__(self, url: str, token: str | None, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, token: str | None, *, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         headers = {"Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        # A server that is down refuses or times out the connection at once: say so quickly. A busy
+        # one may take seconds to page through a large catalog: give the answer time.
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=5.0)
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -460,7 +463,7 @@ def watch(
 ) -> None:
     """Keep ``catalog`` current with its Backstage sources until ``stopped()`` (blocking; a worker).
 
-    Polls every ``interval`` seconds (one poll at a time, never overlapping). ``on_trouble`` hears
+    Polls every ``interval`` seconds (one at a time). ``on_trouble`` hears
     once when a backend stops answering, ``on_recovered`` once when it answers again.
     """
     sources = backstage_sources(workspace)
@@ -468,21 +471,14 @@ def watch(
         return
     failing = False
     while not stopped():
+        # Polls start ``interval`` apart; one that took longer is followed at once (a large catalog
+        # on a busy Backstage lists slower than once a second), never overlapped.
+        deadline = time.monotonic() + interval
         failures = poll_once(catalog, sources)
         if failures and not failing and on_trouble is not None:
             on_trouble("; ".join(failures))
         elif not failures and failing and on_recovered is not None:
             on_recovered(", ".join(source.url for source in sources))
         failing = bool(failures)
-        deadline = time.monotonic() + interval
         while not stopped() and time.monotonic() < deadline:
             time.sleep(min(0.1, interval))
-
-
-def cached_age(url: str) -> float | None:
-    """Seconds since the offline copy of ``url`` was last confirmed, or None without one."""
-    path = cache_path(url)
-    try:
-        return time.time() - os.stat(path).st_mtime
-    except OSError:
-        return None
