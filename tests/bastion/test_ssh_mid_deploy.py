@@ -64,7 +64,7 @@ def _deploy_to_step_two(client: PtyClient, history: DeployHistory) -> DeployReco
     _sees(client, "3 entities", 0, APP_START)  # the catalog has loaded: the app takes keys
     mark = client.mark()
     client.send(b":")
-    _sees(client, ":command", mark)
+    _sees(client, ":command (:help lists them)", mark)  # the prompt, not the footer's ": :command"
     mark = client.mark()
     client.send(f"deploy {SERVICE}\r".encode())
     _sees(client, "production: typed confirmation", mark)
