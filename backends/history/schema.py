@@ -16,8 +16,28 @@ APPEND_ONLY_MESSAGE = "deploy history is append-only"
 
 V1_TABLES = ("deploys", "events", "outcomes")
 V2_TABLES = ("feedback", "scaffolds", "controls")
-# Every table the history holds, in an order that satisfies the foreign keys (for copying).
+V3_TABLES = ("changes",)
+# Every table the history holds, in an order that satisfies the foreign keys (for copying). Not
+# ``changes``: the database derives it from ``outcomes`` (version 3), a copy fills it by itself.
 TABLES = ("deploys", "outcomes", "events", "feedback", "scaffolds", "controls")
+
+# Version 3: ``changes``, the scorecard's view of the history kept as a table — one row per finished
+# deploy or rollback that changed something (succeeded, rolled back, aborted), written by the
+# database itself when the outcome arrives (a trigger: no writer can forget it, a late outcome
+# lands in its place), backfilled by the migration. It holds what the DORA figures read, in the
+# order they read it (environment, service, start), so the scorecard reads one range of one index
+# instead of joining 100k deploys to their outcomes and sorting them. Which deploy a rollback or
+# fix-forward blames is not stored: it depends on what follows, so the scorecard derives it when
+# it reads (backends/metrics/queries.py).
+_CHANGE_COLUMNS = (
+    "environment, service, started_at, deploy_id, kind, to_version, commit_time, finished_at, outcome"
+)
+_CHANGE_SELECT = (
+    "SELECT d.environment, d.service, d.started_at, d.id, d.kind, d.to_version, d.commit_time, "
+    "o.finished_at, o.outcome FROM deploys d JOIN outcomes o ON o.deploy_id = d.id"
+)
+_CHANGE_KINDS = "('deploy', 'rollback')"
+_CHANGE_OUTCOMES = "('succeeded', 'rolled-back', 'aborted')"
 
 
 def _sqlite_append_only(tables: tuple[str, ...]) -> list[str]:
@@ -174,10 +194,76 @@ _POSTGRES_V2 = [
     *_postgres_append_only(V2_TABLES),
 ]
 
+_SQLITE_V3 = [
+    # WITHOUT ROWID: the table is its primary key's b-tree, so rows are stored in reading order.
+    """CREATE TABLE changes (
+        environment TEXT NOT NULL,
+        service TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        deploy_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        to_version TEXT NOT NULL,
+        commit_time REAL,
+        finished_at REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        PRIMARY KEY (environment, service, started_at, deploy_id)
+    ) WITHOUT ROWID""",
+    # What shipped in the window, its lead times and its newest deploys (the drill-down), from
+    # this index alone (it holds the primary key's columns too).
+    "CREATE INDEX changes_by_finish ON changes(environment, finished_at, kind, outcome, commit_time)",
+    f"""INSERT INTO changes ({_CHANGE_COLUMNS}) {_CHANGE_SELECT}
+        WHERE d.kind IN {_CHANGE_KINDS} AND o.outcome IN {_CHANGE_OUTCOMES}""",
+    f"""CREATE TRIGGER outcomes_make_change AFTER INSERT ON outcomes
+        WHEN NEW.outcome IN {_CHANGE_OUTCOMES}
+        BEGIN
+            INSERT INTO changes ({_CHANGE_COLUMNS}) {_CHANGE_SELECT}
+                WHERE o.deploy_id = NEW.deploy_id AND d.kind IN {_CHANGE_KINDS};
+        END""",
+    # Who deployed in the window (teams deploying) from the index alone; is this the demo's history.
+    "CREATE INDEX deploys_by_kind ON deploys(kind, service, started_at)",
+    "CREATE INDEX deploys_by_host ON deploys(host)",
+    *_sqlite_append_only(V3_TABLES),
+]
+
+_POSTGRES_V3 = [
+    """CREATE TABLE changes (
+        environment TEXT NOT NULL,
+        service TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        deploy_id TEXT NOT NULL PRIMARY KEY REFERENCES deploys(id),
+        kind TEXT NOT NULL,
+        to_version TEXT NOT NULL,
+        commit_time DOUBLE PRECISION,
+        finished_at DOUBLE PRECISION NOT NULL,
+        outcome TEXT NOT NULL
+    )""",
+    # Newest first within a service: the order the scorecard's windows read (an index-only scan,
+    # no sort; see backends/metrics/queries.py).
+    """CREATE INDEX changes_in_order ON changes
+        (environment, service, started_at DESC, deploy_id DESC)
+        INCLUDE (kind, to_version, commit_time, finished_at, outcome)""",
+    """CREATE INDEX changes_by_finish ON changes(environment, finished_at)
+        INCLUDE (kind, outcome, commit_time, service, started_at, deploy_id)""",
+    f"""INSERT INTO changes ({_CHANGE_COLUMNS}) {_CHANGE_SELECT}
+        WHERE d.kind IN {_CHANGE_KINDS} AND o.outcome IN {_CHANGE_OUTCOMES}""",
+    f"""CREATE OR REPLACE FUNCTION idp_history_make_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO changes ({_CHANGE_COLUMNS}) {_CHANGE_SELECT}
+            WHERE o.deploy_id = NEW.deploy_id AND d.kind IN {_CHANGE_KINDS};
+        RETURN NULL;
+    END
+    $$""",
+    f"""CREATE TRIGGER outcomes_make_change AFTER INSERT ON outcomes FOR EACH ROW
+        WHEN (NEW.outcome IN {_CHANGE_OUTCOMES}) EXECUTE FUNCTION idp_history_make_change()""",
+    "CREATE INDEX deploys_by_kind ON deploys(kind, service, started_at)",
+    "CREATE INDEX deploys_by_host ON deploys(host)",
+    *_postgres_append_only(V3_TABLES),
+]
+
 # version → statements, per dialect. Append a version; never edit one that has shipped.
 MIGRATIONS: dict[str, dict[int, list[str]]] = {
-    "sqlite": {1: _SQLITE_V1, 2: _SQLITE_V2},
-    "postgresql": {1: _POSTGRES_V1, 2: _POSTGRES_V2},
+    "sqlite": {1: _SQLITE_V1, 2: _SQLITE_V2, 3: _SQLITE_V3},
+    "postgresql": {1: _POSTGRES_V1, 2: _POSTGRES_V2, 3: _POSTGRES_V3},
 }
 LATEST = max(MIGRATIONS["sqlite"])
 assert max(MIGRATIONS["postgresql"]) == LATEST, "both dialects must reach the same version"

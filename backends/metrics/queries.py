@@ -70,76 +70,67 @@ def _bucket(history: Any, column: str, now_param: str = "?") -> str:
     return f"CAST({ratio} AS INTEGER)"
 
 
-def _changes_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
-    envs, env_params = _in("d.environment", frame.environments)
-    scope, scope_params = _in("d.service", frame.services)
-    follow = FIX_FORWARD_HOURS * 3600
-    # The finish of the next healthy change after each row, two ways that give the same answer:
-    # SQLite keeps a MIN over "every following row" cheap (it slides); PostgreSQL recomputes it per
-    # row (1.2 s of 2.4 s at 100k rows), so there rows that have seen the same number of successes
-    # share the value, which the last of them has as LEAD — linear, one more sort.
-    # ``d.service || ''`` in the window keeps SQLite from walking deploys_by_target row by row (a
-    # random table read per row: 5x slower at 100k rows than one scan and a sort; PostgreSQL sorts
-    # either way).
+def _ordered_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
+    """Each production change of the range with what follows it in its service: the next change's
+    start and version ('' for a rollback), and the earliest end of a later healthy change.
+
+    ``changes`` (schema version 3) is stored in this order — SQLite's table is its primary key
+    (environment, service, start), PostgreSQL's covering index runs newest first — so the window
+    streams over one index range: no join, no sort. PostgreSQL's windows therefore look backwards
+    (LAG; a MIN from the partition's start, which it keeps incrementally, where a MIN over "every
+    following row" would be recomputed per row); SQLite slides that MIN cheaply either way.
+    """
+    envs, env_params = _in("environment", frame.environments)
+    scope, scope_params = _in("service", frame.services)
+    healthy = "MIN(CASE WHEN outcome = 'succeeded' THEN finished_at END)"
     if store.dialect(history) == "postgresql":
-        next_healthy = (
-            "CASE WHEN LEAD(o.outcome) OVER w = 'succeeded' THEN LEAD(o.finished_at) OVER w END\n"
-            "            AS next_healthy,\n"
-            "        SUM(CASE WHEN o.outcome = 'succeeded' THEN 1 ELSE 0 END)\n"
-            "            OVER (w ROWS UNBOUNDED PRECEDING) AS healthy_seen"
-        )
-        healthy_after = "MAX(next_healthy) OVER (PARTITION BY service, environment, healthy_seen)"
+        step, order = "LAG", "started_at DESC, deploy_id DESC"
+        after = f"{healthy} OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
     else:
-        next_healthy = (
-            "MIN(CASE WHEN o.outcome = 'succeeded' THEN o.finished_at END)\n"
-            "            OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_healthy"
-        )
-        healthy_after = "next_healthy"
+        step, order = "LEAD", "started_at, deploy_id"
+        after = f"{healthy} OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)"
     sql = f"""
-WITH changes AS (
-    SELECT d.id, d.kind, d.service, d.environment, d.to_version, d.commit_time, o.outcome, o.finished_at,
-        LEAD(d.kind) OVER w AS next_kind,
-        LEAD(d.to_version) OVER w AS next_version,
-        LEAD(d.started_at) OVER w AS next_started,
-        {next_healthy}
-    FROM deploys d JOIN outcomes o ON o.deploy_id = d.id
-    WHERE d.kind IN ('deploy', 'rollback') AND o.outcome IN ('succeeded', 'rolled-back', 'aborted')
-        AND {envs} AND {scope} AND d.started_at >= ?
-    WINDOW w AS (PARTITION BY d.service || '', d.environment ORDER BY d.started_at, d.id)
-),
-judged AS (
-    SELECT id, kind, service, finished_at AS at,
-        {healthy_after} AS healthy_after,
+ordered AS (
+    SELECT deploy_id AS id, kind, service, to_version, outcome, finished_at,
+        {step}(started_at) OVER w AS next_started,
+        {step}(CASE WHEN kind = 'rollback' THEN '' ELSE to_version END) OVER w AS next_version,
+        {after} AS healthy_after
+    FROM changes
+    WHERE {envs} AND {scope} AND started_at >= ?
+    WINDOW w AS (PARTITION BY environment, service ORDER BY {order})
+)"""
+    # A deploy that started a day before the range may end inside it.
+    return sql, [*env_params, *scope_params, frame.range_start - DAY]
+
+
+def _facts_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
+    """One row per production change that ended in the range, judged once for every figure:
+    its week, whether it is in the window, shipped, failed (itself, or blamed by a rollback or
+    fix-forward within 24 h) and how long its recovery took."""
+    ordered, params = _ordered_cte(history, frame)
+    follow = FIX_FORWARD_HOURS * 3600
+    failed = f"""CASE WHEN kind <> 'deploy' THEN 0
+            WHEN outcome IN ('rolled-back', 'aborted') THEN 1
+            WHEN next_started IS NOT NULL AND next_started <= finished_at + {follow}
+                AND (next_version = '' OR (next_version <> to_version
+                    AND rtrim(next_version, '0123456789') = rtrim(to_version, '0123456789'))) THEN 1
+            ELSE 0 END"""
+    # One level over the window (SQLite would store every level it is asked for).
+    sql = f"""
+WITH {ordered.strip()},
+facts AS (
+    SELECT id, finished_at AS at,
+        {failed} AS failed,
         CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window,
         {_bucket(history, "finished_at")} AS bucket,
         CASE WHEN kind = 'deploy' AND outcome = 'succeeded' THEN 1 ELSE 0 END AS shipped,
         CASE WHEN kind = 'deploy' THEN 1 ELSE 0 END AS is_change,
-        CASE WHEN kind <> 'deploy' THEN 0
-            WHEN outcome IN ('rolled-back', 'aborted') THEN 1
-            WHEN next_started IS NOT NULL AND next_started <= finished_at + {follow}
-                AND (next_kind = 'rollback' OR (next_version <> to_version
-                    AND rtrim(next_version, '0123456789') = rtrim(to_version, '0123456789'))) THEN 1
-            ELSE 0 END AS failed,
-        CASE WHEN kind = 'deploy' AND outcome = 'succeeded' AND commit_time IS NOT NULL
-            THEN finished_at - commit_time END AS lead_time
-    FROM changes
+        CASE WHEN healthy_after IS NOT NULL AND {failed} = 1 THEN healthy_after - finished_at END
+            AS recovery
+    FROM ordered
     WHERE finished_at >= ? AND finished_at <= ?
-),
-facts AS (
-    SELECT id, kind, service, at, in_window, bucket, shipped, is_change, failed, lead_time,
-        CASE WHEN failed = 1 AND healthy_after IS NOT NULL THEN healthy_after - at END AS recovery
-    FROM judged
 )"""
-    params = [
-        *env_params,
-        *scope_params,
-        frame.range_start - DAY,  # a deploy that started a day before the range may end inside it
-        frame.window_start,
-        frame.now,
-        frame.range_start,
-        frame.now,
-    ]
-    return sql, params
+    return sql, [*params, frame.window_start, frame.now, frame.range_start, frame.now]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,82 +156,130 @@ class DeployFigures:
     ids: dict[str, list[str]]
 
 
-_COUNTS = """SUM(shipped), COUNT(DISTINCT CASE WHEN shipped = 1 THEN service END), SUM(is_change),
-    SUM(failed), SUM(CASE WHEN recovery IS NOT NULL THEN 1 ELSE 0 END),
-    SUM(CASE WHEN lead_time IS NOT NULL THEN 1 ELSE 0 END)"""
+COUNTS = (
+    "SUM(shipped)",
+    "0",  # services: its own row
+    "SUM(is_change)",
+    "SUM(failed)",
+    "SUM(CASE WHEN recovery IS NOT NULL THEN 1 ELSE 0 END)",
+    "0",  # with a commit time: the lead rows
+)
 
 # PostgreSQL types a bare NULL in a UNION's first branch (or a subquery) as text: say what it is.
 _NO_VALUE = "CAST(NULL AS DOUBLE PRECISION)"
-_NO_COUNTS = ", ".join(f"CAST(NULL AS BIGINT) AS c{n}" for n in range(1, 7))
 
-# The drill-down ids of each figure: its newest DRILL_LIMIT deploys in the window.
-_PICKED = {
-    "deployment_frequency": "shipped = 1",
-    "change_failure_rate": "failed = 1",
-    "lead_time": "lead_time IS NOT NULL",
-    "recovery_time": "failed = 1",
-}
+
+def _row(
+    part: str,
+    grp: str = "-1",
+    inw: str = "1",
+    counts: Sequence[str] = (),
+    value: str = _NO_VALUE,
+    id_: str = "NULL",
+) -> str:
+    """A SELECT list of the statement's one row shape (see :func:`deploy_figures`)."""
+    padded = [*counts, *["CAST(NULL AS BIGINT)"] * (6 - len(counts))]
+    return f"'{part}', {grp}, {inw}, {', '.join(padded)}, {value}, {id_}"
+
+
+def _median(values: str, part: str) -> str:
+    """The median of one column of ``values`` (an average of the middle two for an even count)."""
+    return f"""SELECT {_row(part, value="AVG(v)")} FROM (
+    SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS rn, COUNT(*) OVER () AS n FROM ({values}) vs
+) ranked WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2"""
 
 
 def deploy_figures(history: Any, frame: Frame) -> DeployFigures:
-    """DORA aggregates of production deploys in ``frame``, in one statement (one pass over the
-    history, not one per figure), as rows of one shape ``(part, group, six counts, two values, id)``:
-    the window's counts and medians (lead time, recovery), each week's counts and means (the
-    trend: a weekly median would sort every row a second time), and the drill-down ids."""
-    cte, params = _changes_cte(history, frame)
-    picks = "\nUNION ALL ".join(
-        f"SELECT * FROM (SELECT 'id:{key}' AS part, -1 AS grp, {_NO_COUNTS}, {_NO_VALUE} AS v1, "
-        f"{_NO_VALUE} AS v2, id FROM facts WHERE in_window = 1 AND {condition} "
-        f"ORDER BY at DESC, id LIMIT {DRILL_LIMIT}) p_{index}"
-        for index, (key, condition) in enumerate(_PICKED.items())
+    """DORA aggregates of production deploys in ``frame``, in one statement with one pass over
+    the range's changes for everything that depends on what followed a deploy (failed, recovered),
+    and the rest (shipped, lead time) straight from ``changes``' indexes. Rows of one shape
+    ``(part, group, in window, six counts, three values, id)``: counts per week and in/out of the
+    window (Python adds them up), the medians, the distinct services that shipped, and the
+    drill-down ids (the newest DRILL_LIMIT of each figure)."""
+    facts, params = _facts_cte(history, frame)
+    envs, env_params = _in("environment", frame.environments)
+    scope, scope_params = _in("service", frame.services)
+    shipped = (
+        f"FROM changes WHERE {envs} AND {scope} AND kind = 'deploy' AND outcome = 'succeeded' "
+        "AND started_at >= ? AND finished_at >= ? AND finished_at <= ?"
     )
-    sql = (
-        cte
-        + f""",
-vals AS (
-    SELECT 'lead' AS metric, lead_time AS v FROM facts WHERE lead_time IS NOT NULL AND in_window = 1
-    UNION ALL SELECT 'recovery', recovery FROM facts WHERE recovery IS NOT NULL AND in_window = 1
-),
-ranked AS (
-    SELECT metric, v, ROW_NUMBER() OVER (PARTITION BY metric ORDER BY v) AS rn,
-        COUNT(*) OVER (PARTITION BY metric) AS n
-    FROM vals
-)
-SELECT 'count' AS part, -1 AS grp, {_COUNTS}, {_NO_VALUE} AS v1, {_NO_VALUE} AS v2, NULL AS id
-    FROM facts WHERE in_window = 1
-UNION ALL SELECT 'count', bucket, {_COUNTS}, AVG(lead_time), AVG(recovery), NULL FROM facts GROUP BY bucket
-UNION ALL SELECT metric, -1, NULL, NULL, NULL, NULL, NULL, NULL, AVG(v), NULL, NULL
-    FROM ranked WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2 GROUP BY metric
-UNION ALL {picks}"""
-    )
-    weeks = frame.weeks
-    window, weekly = DeployCounts(), [DeployCounts() for _ in range(weeks)]
-    lead_trend: list[float | None] = [None] * weeks
-    recovery_trend: list[float | None] = [None] * weeks
+    shipped_params = [*env_params, *scope_params, frame.range_start - DAY, frame.window_start, frame.now]
+    newest = f"ORDER BY at DESC, id LIMIT {DRILL_LIMIT}"
+    recoveries = "SELECT recovery AS v FROM facts WHERE in_window = 1 AND recovery IS NOT NULL"
+    leads = f"SELECT finished_at - commit_time AS v {shipped} AND commit_time IS NOT NULL"
+    sql = f"""{facts}
+SELECT {_row("count", "bucket", "in_window", COUNTS, "SUM(recovery)")}
+    FROM facts GROUP BY bucket, in_window
+UNION ALL SELECT {_row("lead", "bucket", "in_window", ["0"] * 5 + ["COUNT(*)"], "SUM(v)")} FROM (
+    SELECT finished_at - commit_time AS v, {_bucket(history, "finished_at")} AS bucket,
+        CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window
+    FROM changes WHERE {envs} AND {scope} AND kind = 'deploy' AND outcome = 'succeeded'
+        AND commit_time IS NOT NULL AND started_at >= ? AND finished_at >= ? AND finished_at <= ?
+) leads GROUP BY bucket, in_window
+UNION ALL SELECT {_row("services", counts=["0", "COUNT(DISTINCT service)"])} {shipped}
+UNION ALL {_median(recoveries, "recovery")}
+UNION ALL {_median(leads, "lead_time")}
+UNION ALL SELECT * FROM (SELECT {_row("id:failed", id_="id")} FROM facts
+    WHERE in_window = 1 AND failed = 1 {newest}) failed_ids
+UNION ALL SELECT * FROM (SELECT {_row("id:shipped", id_="id")} FROM (
+    SELECT deploy_id AS id, finished_at AS at {shipped}) s {newest}) shipped_ids
+UNION ALL SELECT * FROM (SELECT {_row("id:lead", id_="id")} FROM (
+    SELECT deploy_id AS id, finished_at AS at {shipped} AND commit_time IS NOT NULL) s {newest}) lead_ids"""
+    params = [
+        *params,
+        frame.now,  # lead: its week
+        frame.window_start,  # lead: in the window
+        *env_params,
+        *scope_params,
+        frame.range_start - DAY,
+        frame.range_start,
+        frame.now,
+        *shipped_params,  # services
+        *shipped_params,  # lead median
+        *shipped_params,  # shipped ids
+        *shipped_params,  # lead ids
+    ]
+    return _deploy_figures_from(store.query(history, sql, params), frame.weeks)
+
+
+def _deploy_figures_from(rows: list[tuple[Any, ...]], weeks: int) -> DeployFigures:
+    """Adds up the statement's rows: a week's figures are its in-window and out-of-window parts."""
+    window = [0] * 6
+    weekly = [[0] * 6 for _ in range(weeks)]
+    sums = {"lead": [0.0] * weeks, "recovery": [0.0] * weeks}
     medians: dict[str, float] = {}
     ids: dict[str, list[str]] = {}
-    for part, grp, *counts, first, second, deploy_id in store.query(history, sql, params):
-        group = int(grp)
-        if part == "count":
-            values = DeployCounts(*(int(v or 0) for v in counts))
-            if group == -1:
-                window = values
-            elif 0 <= group < weeks:
-                weekly[weeks - 1 - group] = values
-                lead_trend[weeks - 1 - group] = None if first is None else float(first)
-                recovery_trend[weeks - 1 - group] = None if second is None else float(second)
+    for part, grp, inw, *rest in rows:
+        counts = [int(c or 0) for c in rest[:6]]
+        first, deploy_id = rest[6], rest[7]
+        if part in ("count", "lead", "services"):
+            if int(inw) == 1:
+                window = [a + b for a, b in zip(window, counts, strict=True)]
+            week = weeks - 1 - int(grp)
+            if part != "services" and 0 <= week < weeks:
+                weekly[week] = [a + b for a, b in zip(weekly[week], counts, strict=True)]
+                sums["lead" if part == "lead" else "recovery"][week] += float(first or 0)
         elif str(part).startswith("id:"):
             ids.setdefault(str(part)[3:], []).append(str(deploy_id))
         elif first is not None:
             medians[str(part)] = float(first)
+
+    def means(key: str, index: int) -> list[float | None]:
+        return [sums[key][w] / c[index] if c[index] else None for w, c in enumerate(weekly)]
+
     return DeployFigures(
-        window=window,
-        weekly=weekly,
-        lead_time=medians.get("lead"),
+        window=DeployCounts(*window),
+        weekly=[DeployCounts(*c) for c in weekly],
+        lead_time=medians.get("lead_time"),
         recovery=medians.get("recovery"),
-        weekly_lead_time=lead_trend,
-        weekly_recovery=recovery_trend,
-        ids=ids,
+        weekly_lead_time=means("lead", 5),
+        weekly_recovery=means("recovery", 4),
+        ids={
+            "deployment_frequency": ids.get("shipped", []),
+            "lead_time": ids.get("lead", []),
+            "change_failure_rate": ids.get("failed", []),
+            "recovery_time": ids.get("failed", []),
+        },
     )
 
 
@@ -260,23 +299,26 @@ def team_activity(history: Any, frame: Frame, owners: Sequence[tuple[str, str]])
     team_of = dict(owners)
     if not team_of:
         return TeamActivity([], [0] * weeks)
+    # One row per service: its weeks with a deploy as bits (1 << week; SUM of the distinct ones), and
+    # its newest deploy in the window — SQLite groups by service straight from deploys_by_kind,
+    # where grouping by (service, week) sorted every deploy of the range.
+    one = "CAST(1 AS BIGINT)" if store.dialect(history) == "postgresql" else "1"
     sql = f"""
-SELECT service, bucket, MAX(CASE WHEN started_at >= ? THEN started_at END) AS latest
-FROM (
-    SELECT service, started_at, {_bucket(history, "started_at")} AS bucket FROM deploys
-    WHERE kind = 'deploy' AND started_at >= ? AND started_at <= ?
-) hits
-GROUP BY service, bucket"""
+SELECT service, SUM(DISTINCT {one} << {_bucket(history, "started_at")}),
+    MAX(CASE WHEN started_at >= ? THEN started_at END) AS latest
+FROM deploys WHERE kind = 'deploy' AND started_at >= ? AND started_at <= ?
+GROUP BY service"""
     now = frame.now
-    rows = store.query(history, sql, [frame.window_start, now, frame.range_start, now])
+    rows = store.query(history, sql, [now, frame.window_start, frame.range_start, now])
     weekly_teams: list[set[str]] = [set() for _ in range(weeks)]
     latest: dict[str, tuple[float, str]] = {}  # team → (newest deploy start in the window, service)
-    for service, bucket, newest in rows:
+    for service, bits, newest in rows:
         team = team_of.get(str(service))
         if team is None:
             continue
-        if 0 <= int(bucket) < weeks:
-            weekly_teams[weeks - 1 - int(bucket)].add(team)
+        for bucket in range(weeks):
+            if int(bits or 0) >> bucket & 1:
+                weekly_teams[weeks - 1 - bucket].add(team)
         if newest is not None and float(newest) > latest.get(team, (0.0, ""))[0]:
             latest[team] = (float(newest), str(service))
     ids = _deploys_started(history, [(service, at) for at, service in latest.values()])
@@ -288,8 +330,12 @@ def _deploys_started(history: Any, starts: Sequence[tuple[str, float]]) -> dict[
     """The ids of the deploys of these (service, start time) pairs."""
     if not starts:
         return {}
-    where = " OR ".join("(service = ? AND started_at = ?)" for _ in starts)
-    sql = f"SELECT service, started_at, id FROM deploys WHERE kind = 'deploy' AND ({where})"
+    # A join on the pairs: one index seek each (an OR of them had SQLite read every deploy).
+    values = ", ".join("(?, ?)" for _ in starts)
+    sql = f"""
+WITH wanted(service, at) AS (VALUES {values})
+SELECT d.service, d.started_at, d.id FROM wanted w
+JOIN deploys d ON d.kind = 'deploy' AND d.service = w.service AND d.started_at = w.at"""
     params = [value for pair in starts for value in pair]
     return {(str(s), float(a)): str(i) for s, a, i in store.query(history, sql, params)}
 

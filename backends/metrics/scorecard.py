@@ -118,9 +118,7 @@ def compute_scorecard(
         _docs(catalog, scope, workspace_root),
         _nps(history, scope, now),
     ]
-    demo = bool(
-        queries.store.query(history, "SELECT COUNT(*) FROM deploys WHERE host = ?", (DEMO_HOST,))[0][0]
-    )
+    demo = bool(queries.store.query(history, "SELECT 1 FROM deploys WHERE host = ? LIMIT 1", (DEMO_HOST,)))
     return Scorecard(scope, window_days, now, figures, demo)
 
 
