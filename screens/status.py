@@ -184,10 +184,12 @@ class StatusScreen(ConsoleScreen):
         self._start_controller(session, services, generation)
 
     def _start_controller(self, session: DeploySession, services: list[Entity], generation: int) -> None:
+        from backends.demo.history_seed import ensure_demo_history_quietly
         from backends.status import StatusController, targets_for
 
         try:
             targets = targets_for(session.context, services)
+            ensure_demo_history_quietly(self.ctx.workspace, session.context.history, self.clock.now())
             controller = StatusController(
                 targets, history=session.context.history, on_change=self._cell_changed
             )

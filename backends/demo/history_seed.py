@@ -92,6 +92,16 @@ def ensure_demo_history(workspace: Any, history: Any, now: float | None = None) 
         seed_demo_history(history, now)
 
 
+def ensure_demo_history_quietly(workspace: Any, history: Any, now: float | None = None) -> None:
+    """The same for views whose history is optional (status: its last-deploy column): a store that
+    does not answer is theirs to explain, so nothing is raised here."""
+    try:
+        if history is not None:
+            ensure_demo_history(workspace, history, now)
+    except Exception:  # noqa: BLE001 - the status view reports the store's error itself
+        return
+
+
 # -- generation -----------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 def overview(args: argparse.Namespace, session: Any) -> int:
     """Print the status of SERVICE or of every service, in ENV or in every environment."""
+    from backends.demo.history_seed import ensure_demo_history_quietly
     from backends.deploy.prechecks import DeployRefused
     from backends.deploy.session import SIMULATED_BANNER
     from backends.status import StatusController, status_services, targets_for
@@ -39,6 +40,7 @@ def overview(args: argparse.Namespace, session: Any) -> int:
     environments = [args.env] if args.env else names
     if session.uses_simulation:
         print(SIMULATED_BANNER, file=sys.stderr, flush=True)
+    ensure_demo_history_quietly(session.workspace, session.context.history)  # its last deploys
     controller = StatusController(
         targets_for(session.context, services, environments), history=session.context.history
     )

@@ -3,8 +3,11 @@ deploy engine (the live demo's first deploy and rollback work on top of it)."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+
+import pytest
 
 from backends.catalog import load_catalog
 from backends.demo.history_seed import SERVICES, seed_demo_history, seeded_ids
@@ -13,6 +16,7 @@ from backends.deploy.history import DeployHistory
 from backends.kube.sim.seed import DEMO_SERVICES
 from backends.metrics import compute_scorecard, production_environments, resolve_scope, store
 from backends.workspace import load_demo_workspace
+from console.cli import main
 from tests.deploy.conftest import SERVICE, Harness, collect
 from tests.metrics.history_builder import NOW
 
@@ -68,3 +72,17 @@ def test_the_live_demo_deploys_and_rolls_back_on_top_of_the_generated_history(ha
     events = collect(harness.engine.rollback(SERVICE, "production"))
     assert isinstance(events[-1], DeployFinished) and events[-1].outcome is Outcome.SUCCEEDED, events[-1]
     assert harness.history.records(SERVICE, "production", limit=1)[0].to_version == "v2.3.0"
+
+
+def test_the_demo_status_shows_each_services_last_deploy_from_the_generated_history(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The first command of a fresh demo is `status`: its last-deploy column is already filled.
+    assert main(["status", "--output", "json"]) == 0
+    by_name = {s["service"]: s["environments"] for s in json.loads(capsys.readouterr().out)["services"]}
+    history = DeployHistory()  # the state dir's, which the command seeded
+    for service in ("payment-service", "invoice-service", "ledger-service"):
+        newest = history.records(service, "production", limit=1)[0]
+        assert newest.host == "demo-history"
+        last = by_name[service]["production"]["last_deploy"]
+        assert last is not None and last["user"] == newest.user and last["outcome"] == "succeeded", service
