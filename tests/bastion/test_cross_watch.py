@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from backends.deploy import canary as cn
-from backends.deploy.attach import DetachedEngine
+from backends.deploy.attach import DetachedEngine, RunnerError
 from backends.deploy.events import DeployFinished, LogLine, Outcome, Paused, Stage, StageStarted
 from backends.deploy.history import DeployHistory
 from backends.deploy.remote_watch import StoreRun
@@ -113,3 +114,21 @@ def test_attach_and_abort_from_another_host_work_unchanged(
     assert any(e["event"] == "LogLine" and e["message"] == "sam.lee aborted it" for e in lines)
     assert lines[-1]["event"] == "DeployFinished" and lines[-1]["outcome"] == "aborted"
     assert cn.deployed_version(cluster.get("deployments", "production", SERVICE)) == "v2.3.0"
+
+
+def test_a_watcher_on_another_host_learns_when_the_runner_dies(
+    hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, _sam, _cluster = hosts
+    run = deploy_on_host_a(monkeypatch, tmp_path, a)
+    on_host(monkeypatch, tmp_path, "host-b")
+    with open_deploy(load_workspace(b)) as session:
+        watcher = DetachedEngine(session.engine, str(b)).running(SERVICE, "production")
+        assert isinstance(watcher, StoreRun)
+        with pytest.raises(RunnerError, match="stopped before the run finished"):
+            for event in watcher.events():
+                if isinstance(event, StageStarted) and event.stage is Stage.ANALYSIS and event.step == 1:
+                    os.kill(run.pid or 0, signal.SIGKILL)  # host A's runner dies mid-bake
+        # Interrupted, not running anywhere: the board and --attach no longer offer it.
+        assert wait_until(lambda: not alive(run.pid or 0), STEP)
+        assert DetachedEngine(session.engine, str(b)).running(SERVICE, "production") is None
