@@ -109,6 +109,13 @@ def _set_many(match: re.Match[str]) -> str:
     return "".join(tags)
 
 
+def _for_one(match: re.Match[str]) -> str:
+    iterable = match.group(2)
+    if re.search(r"\s(if|recursive)\b", iterable):
+        return match.group(0)  # Jinja2's loop filter / recursive loop: left as written
+    return f"{match.group(1)}({iterable})|_sequence{match.group(3)}"
+
+
 def strip_comments(source: str) -> str:
     """Drop ``{# #}`` comments first: Nunjucks' trim_blocks/lstrip_blocks never touch the text
     around a comment (Jinja2's do); ``{#-`` / ``-#}`` still trim the whitespace on their side."""
@@ -132,7 +139,7 @@ def nunjucks_to_jinja(source: str) -> str:
         source = _SET_MANY.sub(_set_many, source)
         # Nunjucks iterates an object's entries with two names, and nothing with one.
         source = _FOR_PAIR.sub(lambda m: f"{m.group(1)}({m.group(2)})|_entries{m.group(3)}", source)
-        source = _FOR_ONE.sub(lambda m: f"{m.group(1)}({m.group(2)})|_sequence{m.group(3)}", source)
+        source = _FOR_ONE.sub(_for_one, source)
     return source
 
 
