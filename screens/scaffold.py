@@ -9,7 +9,7 @@ and redraws what it says. The run happens in a thread worker that only posts the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -18,9 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Button, ContentSwitcher, Static
 from textual.worker import Worker, WorkerState
 
+from backends.scaffolder.wizard import Outcome, RunProgress, Stage, output_links
 from screens.base import ConsoleScreen, mutating
 from widgets.filtered_table import FilteredTable, TableItem
 from widgets.schema_form import SchemaForm
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
     from backends.scaffolder.pickers import PickerOption
     from backends.scaffolder.runner import TemplateTask
     from backends.scaffolder.template import Template, TemplateLibrary
-
-Stage = Literal["pick", "form", "review", "run"]
 
 TEMPLATE_COLUMNS: tuple[Column, ...] = (
     Column("title", "TEMPLATE", 30),
@@ -116,14 +116,14 @@ class ScaffoldScreen(ConsoleScreen):
     ]
     # Which bindings make sense in which stage (check_action hides the rest from the footer).
     STAGE_ACTIONS: ClassVar[dict[str, set[Stage]]] = {
-        "focus_filter": {"pick"},
-        "next": {"form", "review"},
-        "run": {"review"},
-        "dry_run": {"review"},
-        "retry": {"run"},
-        "cancel": {"run"},
-        "new": {"run"},
-        "deploy_new": {"run"},
+        "focus_filter": {Stage.PICK},
+        "next": {Stage.FORM, Stage.REVIEW},
+        "run": {Stage.REVIEW},
+        "dry_run": {Stage.REVIEW},
+        "retry": {Stage.RUN},
+        "cancel": {Stage.RUN},
+        "new": {Stage.RUN},
+        "deploy_new": {Stage.RUN},
     }
     DEFAULT_CSS = """
     ScaffoldScreen #stages { height: 1fr; }
@@ -136,20 +136,17 @@ class ScaffoldScreen(ConsoleScreen):
     ScaffoldScreen #review { padding: 0 1; }
     """
 
+    # Which stage is shown decides which keys apply: the footer follows it on its own.
+    stage: reactive[Stage] = reactive(Stage.PICK, bindings=True, init=False)
+
     def __init__(self) -> None:
         super().__init__()
-        self.stage: Stage = "pick"
         self.templates: list[Template] = []
         self.template: Template | None = None
         self.model: FormModel | None = None
         self.page_index = 0
         self._answers: dict[str, dict[str, Any]] = {}  # template name → answers, kept across visits
-        self.template_task: TemplateTask | None = None
-        self.running = False
-        self.finished: TaskEvent | None = None
-        self.registered: list[str] = []
-        self._step_names: dict[str, str] = {}
-        self._cancel_requested = False
+        self.progress: RunProgress | None = None  # the last run (or retry) started here
         # kube:apply goes through the deploy area's clusters (the simulated one in the demo);
         # opened on first use and shared by every run of this screen.
         self._kube_applier: Any = None
@@ -204,6 +201,18 @@ class ScaffoldScreen(ConsoleScreen):
                 parts.append(self.stage)
         return " › ".join(parts)
 
+    @property
+    def running(self) -> bool:
+        return self.progress is not None and self.progress.running
+
+    @property
+    def finished(self) -> TaskFinished | None:
+        return self.progress.finished if self.progress is not None else None
+
+    @property
+    def template_task(self) -> TemplateTask | None:
+        return self.progress.task if self.progress is not None else None
+
     def _show_stage(self, stage: Stage) -> None:
         self.stage = stage
         self.query_one("#stages", ContentSwitcher).current = {
@@ -213,7 +222,6 @@ class ScaffoldScreen(ConsoleScreen):
             "run": "run-pane",
         }[stage]
         self.query_one(TopBar).set_crumbs(self._crumbs())
-        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         stages = self.STAGE_ACTIONS.get(action)
@@ -222,7 +230,7 @@ class ScaffoldScreen(ConsoleScreen):
         if self.stage not in stages:
             return False
         if action == "retry":
-            return self._retry_step() is not None
+            return self.progress is not None and self.progress.retry_step() is not None
         if action == "new":
             return not self.running
         if action == "deploy_new":
@@ -326,7 +334,7 @@ class ScaffoldScreen(ConsoleScreen):
 
     async def _show_page(self) -> None:
         page = self._current_page()
-        self._show_stage("form")
+        self._show_stage(Stage.FORM)
         self._draw_nav()
         self.query_one("#page-about", Static).update(page.description)
         self.query_one("#form-status", Static).update("")
@@ -389,12 +397,12 @@ class ScaffoldScreen(ConsoleScreen):
                     self.page_index -= 1
                     await self._show_page()
                 else:
-                    self._show_stage("pick")
+                    self._show_stage(Stage.PICK)
                     self.picker.table.focus()
             case "review":
                 self.page_index = len(self._pages()) - 1
                 if self.page_index < 0:
-                    self._show_stage("pick")
+                    self._show_stage(Stage.PICK)
                 else:
                     await self._show_page()
             case "run":
@@ -414,7 +422,7 @@ class ScaffoldScreen(ConsoleScreen):
     # -- review -------------------------------------------------------------------------------
     def _show_review(self) -> None:
         assert self.model is not None and self.template is not None
-        self._show_stage("review")
+        self._show_stage(Stage.REVIEW)
         self._draw_nav()
         table = Table(box=None, show_header=True, header_style="bold", expand=False, padding=(0, 2, 0, 0))
         table.add_column("PAGE", style="dim")
@@ -453,13 +461,8 @@ class ScaffoldScreen(ConsoleScreen):
         if not self.model.valid or self.model.missing_required():
             self.notify("Some answers are not valid yet: esc goes back to fix them.", severity="warning")
             return
-        self.running = True
-        self._cancel_requested = False
-        self.finished = None
-        self.template_task = None
-        self.registered = []
-        self._step_names = {step.id: step.name for step in self.template.steps}
-        self._show_stage("run")
+        self.progress = RunProgress({step.id: step.name for step in self.template.steps}, dry_run=dry_run)
+        self._show_stage(Stage.RUN)
         mode = "Dry run of" if dry_run else "Running"
         self.task_view.begin(
             f"{mode} {self.template.display_title}…",
@@ -521,10 +524,8 @@ class ScaffoldScreen(ConsoleScreen):
         # and say so, or esc would stay blocked behind a run that will never finish.
         if event.worker.group != "scaffold-run" or event.state != WorkerState.ERROR or not self.running:
             return
-        self.running = False
-        self.refresh_bindings()
-        self.task_view.set_status("✖ The run stopped unexpectedly", "bold red")
-        self.task_view.show_failure([f"{type(event.worker.error).__name__}: {event.worker.error}"])
+        assert self.progress is not None
+        self._show_outcome(self.progress.stopped(event.worker.error))
 
     def _applier(self) -> Any:
         if self._kube_applier is None:
@@ -541,84 +542,62 @@ class ScaffoldScreen(ConsoleScreen):
             self._kube_applier.close()
 
     def on_task_created(self, message: TaskCreated) -> None:
-        self.template_task = message.task
+        if self.progress is not None:
+            self.progress.task = message.task
         self.refresh_bindings()
 
     def action_cancel(self) -> None:
-        if self.running and self.template_task is not None:
+        if self.running and self.progress is not None and self.progress.task is not None:
             # Thread-safe in the backend: the running step finishes, the rest are skipped.
-            self._cancel_requested = True
-            self.template_task.cancel()
+            self.progress.cancel_requested = True
+            self.progress.task.cancel()
             self.task_view.set_status("Cancelling after the current step…")
 
     def on_task_refused(self, message: TaskRefused) -> None:
-        self.running = False
+        if self.progress is not None:
+            self._show_outcome(self.progress.refused(message.problems))
+
+    def _show_outcome(self, outcome: Outcome) -> None:
         self.refresh_bindings()
-        self.task_view.set_status("✖ The template was refused before any step ran", "bold red")
-        self.task_view.show_failure(
-            ["Nothing was written. Problems:", *(f"  • {p}" for p in message.problems)]
-        )
+        self.task_view.set_status(outcome.status, "bold green" if outcome.ok else "bold red")
+        if not outcome.ok:
+            self.task_view.show_failure(list(outcome.lines))
+        else:
+            for line in outcome.lines:
+                self.task_view.write(line)
 
     def on_entities_registered(self, message: EntitiesRegistered) -> None:
-        self.registered.extend(message.refs)
+        if self.progress is not None:
+            self.progress.registered.extend(message.refs)
         catalog = self.ctx.catalog
         if catalog is not None:
             # The catalog screen listens to this signal: the new entity shows without a restart.
             self.ctx.catalog_signal.publish(catalog)
 
     def on_task_event_posted(self, message: TaskEventPosted) -> None:
-        from backends.scaffolder.events import StepFinished, StepLog, StepStarted, TaskFinished, TaskStarted
+        from backends.scaffolder.events import StepFinished, StepStarted, TaskFinished
 
-        event = message.event
-        view = self.task_view
-        match event:
-            case TaskStarted():
-                where = "dry run, " if event.dry_run else ""
-                view.write(f"Task {event.task_id} ({where}workspace {event.workspace_path})")
-            case StepStarted():
-                view.steps.start(event.step_id)
-                view.write(f"── {event.name} ({event.action})")
-            case StepLog():
-                prefix = f"[{event.step_id}] " if event.step_id else ""
-                marker = {"warning": "! ", "error": "✖ "}.get(event.level, "")
-                view.write(f"{marker}{prefix}{event.message}")
-            case StepFinished():
-                view.steps.finish(event.step_id, event.status, event.duration)
-            case TaskFinished():
-                self._task_finished(event)
+        event, progress, view = message.event, self.progress, self.task_view
+        if progress is None:
+            return
+        if isinstance(event, StepStarted):
+            view.steps.start(event.step_id)
+        elif isinstance(event, StepFinished):
+            view.steps.finish(event.step_id, event.status, event.duration)
+        elif isinstance(event, TaskFinished):
+            self._task_finished(progress, event)
+        line = progress.log_line(event)
+        if line is not None:
+            view.write(line)
 
-    def _task_finished(self, event: TaskFinished) -> None:
-        self.running = False
-        self.finished = event
-        view = self.task_view
-        took = format_duration(event.duration)
-        dry = " (dry run)" if event.dry_run else ""
-        if event.status == "completed":
-            view.set_status(f"✔ Completed{dry} in {took}", "bold green")
-            outputs = event.outputs
-            view.show_outputs(
-                [link for link in outputs.get("links") or [] if isinstance(link, dict)],
-                [text for text in outputs.get("text") or [] if isinstance(text, dict)],
-            )
-            if event.workspace_path:
-                view.write(f"Rendered files kept in {event.workspace_path}")
-            offer = self.deploy_offer()
-            if offer is not None:
-                view.show_offer(f"Next: d deploys {offer.service} to {offer.environment}")
-        else:
-            step = self._step_names.get(event.failed_step or "", event.failed_step or "")
-            where = f" at step {step!r}" if step else ""
-            # A step interrupted by the user's cancel ends as "failed" in the backend: say what happened.
-            outcome = "Cancelled" if self._cancel_requested else event.status.capitalize()
-            view.set_status(f"✖ {outcome}{dry}{where} after {took}", "bold red")
-            lines = [f"Step {step} failed:" if step else "The run failed:", f"  {event.error}"]
-            if event.workspace_path:
-                lines.append(f"Files kept in {event.workspace_path}")
-            retry = self._retry_step()
-            if retry is not None:
-                lines.append(f"Press r to retry from {self._step_names.get(retry, retry)!r}.")
-            view.show_failure(lines)
-        self.refresh_bindings()
+    def _task_finished(self, progress: RunProgress, event: TaskFinished) -> None:
+        outcome = progress.finish(event, format_duration(event.duration))
+        if outcome.ok:
+            self.task_view.show_outputs(*output_links(event.outputs))
+        self._show_outcome(outcome)
+        offer = self.deploy_offer()
+        if offer is not None:
+            self.task_view.show_offer(f"Next: d deploys {offer.service} to {offer.environment}")
 
     @on(OutputLinks.LinkChosen)
     def _link_chosen(self, event: OutputLinks.LinkChosen) -> None:
@@ -629,41 +608,26 @@ class ScaffoldScreen(ConsoleScreen):
             # The app copies instead of opening a browser (which would open on an SSH server).
             self.app.open_url(str(link["url"]))
 
-    def _retry_step(self) -> str | None:
-        task = self.template_task
-        if task is None or self.running or task.failed_step is None:
-            return None
-        return task.failed_step if task.can_retry_from(task.failed_step) else None
-
     def action_retry(self) -> None:
-        step_id = self._retry_step()
-        if step_id is None or self.template_task is None:
+        progress = self.progress
+        step_id = progress.retrying() if progress is not None else None
+        if progress is None or step_id is None or progress.task is None:
             return
-        self.running = True
-        self._cancel_requested = False
         self.refresh_bindings()
         view = self.task_view
         view.clear_results()
         view.steps.reset_from(step_id)
-        view.write(f"── retrying from {self._step_names.get(step_id, step_id)}")
+        view.write(f"── retrying from {progress.step_name(step_id)}")
         view.set_status("Retrying…")
-        self.retry_task(self.template_task, step_id)
+        self.retry_task(progress.task, step_id)
 
     # -- what comes next: the new service's first deploy ----------------------------------------
     def deploy_offer(self) -> DeployOffer | None:
         """After a real run that registered a component: deploy it to the first environment."""
-        from backends.deploy.journey import DeployOffer, first_environment
-
-        finished = self.finished
-        if self.running or self.ctx.readonly or finished is None:
+        if self.progress is None:
             return None
-        if getattr(finished, "status", "") != "completed" or getattr(finished, "dry_run", True):
-            return None
-        components = [ref for ref in self.registered if ref.lower().startswith("component:")]
-        environment = first_environment([str(name) for name in self.ctx.workspace.section("environments")])
-        if not components or environment is None:
-            return None
-        return DeployOffer(components[0].rpartition("/")[2], environment)
+        environments = [str(name) for name in self.ctx.workspace.section("environments")]
+        return self.progress.deploy_offer(environments, readonly=self.ctx.readonly)
 
     async def action_deploy_new(self) -> None:
         offer = self.deploy_offer()
@@ -678,7 +642,7 @@ class ScaffoldScreen(ConsoleScreen):
 
     def action_new(self) -> None:
         if not self.running:
-            self._show_stage("pick")
+            self._show_stage(Stage.PICK)
             self.picker.table.focus()
 
 
