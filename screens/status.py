@@ -280,7 +280,7 @@ class StatusScreen(ConsoleScreen):
         cells: list[str] = []
         for env in self.environment_names():
             cell = None
-            if self.controller is not None and (entity.name, env) in self.controller.keys:
+            if self.controller is not None and self.controller.has(entity.name, env):
                 cell = self.controller.cell(entity.name, env)
             cells.append(cell_summary(cell, self.clock.ago))
         return (entity.name, *cells)

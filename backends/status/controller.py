@@ -248,6 +248,10 @@ class StatusController:
     def keys(self) -> list[Key]:
         return list(self._cells)
 
+    def has(self, service: str, environment: str) -> bool:
+        """Whether this controller has a cell for the service in the environment (O(1))."""
+        return (service, environment) in self._cells
+
     def environments(self) -> list[str]:
         return list(dict.fromkeys(t.environment for t in self.targets))
 

@@ -285,7 +285,7 @@ class LiveServicePage:
         self.on_change: Callable[[], object] | None = None
 
     def environments(self) -> list[str]:
-        return [env for env in self.controller.environments() if (self.service, env) in self.controller.keys]
+        return [env for env in self.controller.environments() if self.controller.has(self.service, env)]
 
     def cell(self, environment: str) -> Any:
         return self.controller.cell(self.service, environment)
