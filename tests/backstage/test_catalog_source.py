@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from backends.catalog import CatalogChanged, SourceLoaded, load_catalog
@@ -16,6 +17,8 @@ from backends.catalog.catalog import catalog_from_files
 from backends.workspace import load_workspace
 from console.cli import main
 from tests.backstage.conftest import TOKEN, Backstage
+
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 pytestmark = pytest.mark.xdist_group("backstage")
 
@@ -179,3 +182,33 @@ def test_a_refused_token_says_so(
     [error] = catalog.errors()
     assert "refused the token (401)" in error.message
     assert "wrong-token" not in error.message
+
+
+def test_an_entity_deleted_in_backstage_leaves_the_loaded_catalog(
+    backstage: Backstage, tmp_path: Path
+) -> None:
+    catalog = load_catalog(load_workspace(workspace_for(tmp_path, backstage.url)))
+    entity = backstage.entity("component:default/mutable")
+    assert entity is not None and catalog.get("component:mutable") is not None
+    uid = entity["metadata"]["uid"]  # type: ignore[index]
+    location = entity["metadata"]["annotations"]["backstage.io/managed-by-origin-location"]  # type: ignore[index]
+    assert (
+        httpx.delete(f"{backstage.url}/api/catalog/entities/by-uid/{uid}", headers=HEADERS).status_code < 300
+    )
+    try:
+        backstage.wait_for(
+            lambda: backstage.entity("component:default/mutable") is None, "the entity deleted"
+        )
+        assert poll_once(catalog, [BackstageSource(backstage.url)]) == []
+        assert catalog.get("component:mutable") is None
+        assert "component:default/mutable" not in catalog.get("group:team-b").relations_of("ownerOf")
+    finally:
+        # Put it back for the other tests: Backstage reads its file again when its Location is refreshed.
+        locations = backstage.get("/api/catalog/entities/by-query", filter="kind=location", limit=100).json()[
+            "items"
+        ]
+        [root] = [e for e in locations if f"file:{e['spec'].get('target')}" == location]
+        backstage.post("/api/catalog/refresh", {"entityRef": f"location:default/{root['metadata']['name']}"})
+        backstage.wait_for(
+            lambda: backstage.entity("component:default/mutable") is not None, "the entity back"
+        )
