@@ -135,7 +135,9 @@ class StoreRun(RemoteRun):
                 quiet_since += self.interval
                 if quiet_since >= LIVENESS_SECONDS:
                     quiet_since = 0.0
-                    if self._alive is not None and not self._alive() and not self._finished_meanwhile():
+                    if self._finished_meanwhile():
+                        return  # it has its outcome and nothing more to read (e.g. refused at once)
+                    if self._alive is not None and not self._alive():
                         raise RunnerError(f"the runner of {self.deploy_id} stopped before the run finished")
             self._wake.wait(self.interval)
 
