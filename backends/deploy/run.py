@@ -292,6 +292,13 @@ class DeployRun:
             self.context.history.append(event)
         self._pending.clear()
 
+    def _read_commit(self, entity: Any) -> None:
+        from backends.deploy.commit_time import deployed_commit
+
+        found = deployed_commit(entity, self.version, self.commit_sha)
+        if found is not None:
+            self.commit_sha, self.commit_time = found.sha, found.time
+
     def _finish(self, outcome: Outcome, reason: str, version: str) -> DeployEvent:
         self.outcome = outcome
         self._finished = True
@@ -416,6 +423,8 @@ class DeployRun:
         # From here on the catalog's name, not the words typed (`component:default/x` is `x`): the
         # lease, the analysis query, the history and the messages all speak of the same service.
         self.service = target.service
+        if self.kind == "deploy" and self.resume_point is None and self.commit_time is None:
+            self._read_commit(target.entity)  # the lead time's start, when CI gave none
         current = cn.deployed_version(stable)
         if self.resume_point is None:
             self.from_version = current if target.provisioned is None else ""  # a first deploy: none before
