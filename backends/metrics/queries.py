@@ -103,32 +103,29 @@ ordered AS (
     return sql, [*env_params, *scope_params, frame.range_start - DAY]
 
 
-def _facts_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
-    """One row per production change that ended in the range, judged once for every figure:
-    its week, whether it is in the window, shipped, failed (itself, or blamed by a rollback or
-    fix-forward within 24 h) and how long its recovery took."""
+def _failures_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
+    """The production deploys that ended in the range and failed — themselves (rolled back,
+    aborted) or blamed by a rollback or fix-forward of the same service within 24 h — with their
+    week, whether they are in the window, and how long their recovery took (None: not yet).
+
+    Only what depends on the deploys that followed is derived here; everything else (shipped, lead
+    time) is counted straight from ``changes_by_finish``, so the one window pass stores a few
+    thousand rows, not every change of the range."""
     ordered, params = _ordered_cte(history, frame)
     follow = FIX_FORWARD_HOURS * 3600
-    failed = f"""CASE WHEN kind <> 'deploy' THEN 0
-            WHEN outcome IN ('rolled-back', 'aborted') THEN 1
-            WHEN next_started IS NOT NULL AND next_started <= finished_at + {follow}
-                AND (next_version = '' OR (next_version <> to_version
-                    AND rtrim(next_version, '0123456789') = rtrim(to_version, '0123456789'))) THEN 1
-            ELSE 0 END"""
-    # One level over the window (SQLite would store every level it is asked for).
     sql = f"""
 WITH {ordered.strip()},
-facts AS (
+failures AS (
     SELECT id, finished_at AS at,
-        {failed} AS failed,
         CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window,
         {_bucket(history, "finished_at")} AS bucket,
-        CASE WHEN kind = 'deploy' AND outcome = 'succeeded' THEN 1 ELSE 0 END AS shipped,
-        CASE WHEN kind = 'deploy' THEN 1 ELSE 0 END AS is_change,
-        CASE WHEN healthy_after IS NOT NULL AND {failed} = 1 THEN healthy_after - finished_at END
-            AS recovery
+        healthy_after - finished_at AS recovery
     FROM ordered
-    WHERE finished_at >= ? AND finished_at <= ?
+    WHERE finished_at >= ? AND finished_at <= ? AND kind = 'deploy' AND (
+        outcome IN ('rolled-back', 'aborted')
+        OR (next_started <= finished_at + {follow}
+            AND (next_version = '' OR (next_version <> to_version
+                AND rtrim(next_version, '0123456789') = rtrim(to_version, '0123456789')))))
 )"""
     return sql, [*params, frame.window_start, frame.now, frame.range_start, frame.now]
 
@@ -156,15 +153,6 @@ class DeployFigures:
     ids: dict[str, list[str]]
 
 
-COUNTS = (
-    "SUM(shipped)",
-    "0",  # services: its own row
-    "SUM(is_change)",
-    "SUM(failed)",
-    "SUM(CASE WHEN recovery IS NOT NULL THEN 1 ELSE 0 END)",
-    "0",  # with a commit time: the lead rows
-)
-
 # PostgreSQL types a bare NULL in a UNION's first branch (or a subquery) as text: say what it is.
 _NO_VALUE = "CAST(NULL AS DOUBLE PRECISION)"
 
@@ -190,54 +178,67 @@ def _median(values: str, part: str) -> str:
 
 
 def deploy_figures(history: Any, frame: Frame) -> DeployFigures:
-    """DORA aggregates of production deploys in ``frame``, in one statement with one pass over
-    the range's changes for everything that depends on what followed a deploy (failed, recovered),
-    and the rest (shipped, lead time) straight from ``changes``' indexes. Rows of one shape
-    ``(part, group, in window, six counts, three values, id)``: counts per week and in/out of the
-    window (Python adds them up), the medians, the distinct services that shipped, and the
-    drill-down ids (the newest DRILL_LIMIT of each figure)."""
-    facts, params = _facts_cte(history, frame)
+    """DORA aggregates of production deploys in ``frame``, in one statement: one window pass over
+    the range's changes for the failures (what followed a deploy), the rest straight from
+    ``changes``' index. Rows of one shape ``(part, group, in window, six counts, a value, id)``:
+    counts per week and in/out of the window (Python adds them up), the medians, the distinct
+    services that shipped, and the drill-down ids (the newest DRILL_LIMIT of each figure)."""
+    failures, params = _failures_cte(history, frame)
     envs, env_params = _in("environment", frame.environments)
     scope, scope_params = _in("service", frame.services)
-    shipped = (
-        f"FROM changes WHERE {envs} AND {scope} AND kind = 'deploy' AND outcome = 'succeeded' "
-        "AND started_at >= ? AND finished_at >= ? AND finished_at <= ?"
+    changes = (
+        f"FROM changes WHERE {envs} AND {scope} AND started_at >= ? AND finished_at >= ? AND finished_at <= ?"
     )
-    shipped_params = [*env_params, *scope_params, frame.range_start - DAY, frame.window_start, frame.now]
+    shipped = f"{changes} AND kind = 'deploy' AND outcome = 'succeeded'"
+
+    def since(start: float) -> list[Any]:
+        return [*env_params, *scope_params, frame.range_start - DAY, start, frame.now]
+
     newest = f"ORDER BY at DESC, id LIMIT {DRILL_LIMIT}"
-    recoveries = "SELECT recovery AS v FROM facts WHERE in_window = 1 AND recovery IS NOT NULL"
     leads = f"SELECT finished_at - commit_time AS v {shipped} AND commit_time IS NOT NULL"
-    sql = f"""{facts}
-SELECT {_row("count", "bucket", "in_window", COUNTS, "SUM(recovery)")}
-    FROM facts GROUP BY bucket, in_window
-UNION ALL SELECT {_row("lead", "bucket", "in_window", ["0"] * 5 + ["COUNT(*)"], "SUM(v)")} FROM (
-    SELECT finished_at - commit_time AS v, {_bucket(history, "finished_at")} AS bucket,
-        CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window
-    FROM changes WHERE {envs} AND {scope} AND kind = 'deploy' AND outcome = 'succeeded'
-        AND commit_time IS NOT NULL AND started_at >= ? AND finished_at >= ? AND finished_at <= ?
-) leads GROUP BY bucket, in_window
+    recoveries = "SELECT recovery AS v FROM failures WHERE in_window = 1 AND recovery IS NOT NULL"
+    counts = [
+        "SUM(CASE WHEN kind = 'deploy' AND outcome = 'succeeded' THEN 1 ELSE 0 END)",
+        "0",  # services: their own row
+        "SUM(CASE WHEN kind = 'deploy' THEN 1 ELSE 0 END)",
+        "0",  # failed, recovered: the failures' rows
+        "0",
+        "COUNT(lead)",
+    ]
+    sql = f"""{failures}
+SELECT {_row("count", "bucket", "in_window", counts, "SUM(lead)")} FROM (
+    SELECT kind, outcome, {_bucket(history, "finished_at")} AS bucket,
+        CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window,
+        CASE WHEN kind = 'deploy' AND outcome = 'succeeded' THEN finished_at - commit_time END AS lead
+    {changes}
+) c GROUP BY bucket, in_window
+UNION ALL SELECT {
+        _row(
+            "failed",
+            "bucket",
+            "in_window",
+            ["0", "0", "0", "COUNT(*)", "COUNT(recovery)", "0"],
+            "SUM(recovery)",
+        )
+    } FROM failures GROUP BY bucket, in_window
 UNION ALL SELECT {_row("services", counts=["0", "COUNT(DISTINCT service)"])} {shipped}
 UNION ALL {_median(recoveries, "recovery")}
 UNION ALL {_median(leads, "lead_time")}
-UNION ALL SELECT * FROM (SELECT {_row("id:failed", id_="id")} FROM facts
-    WHERE in_window = 1 AND failed = 1 {newest}) failed_ids
+UNION ALL SELECT * FROM (SELECT {_row("id:failed", id_="id")} FROM failures
+    WHERE in_window = 1 {newest}) failed_ids
 UNION ALL SELECT * FROM (SELECT {_row("id:shipped", id_="id")} FROM (
     SELECT deploy_id AS id, finished_at AS at {shipped}) s {newest}) shipped_ids
 UNION ALL SELECT * FROM (SELECT {_row("id:lead", id_="id")} FROM (
     SELECT deploy_id AS id, finished_at AS at {shipped} AND commit_time IS NOT NULL) s {newest}) lead_ids"""
     params = [
         *params,
-        frame.now,  # lead: its week
-        frame.window_start,  # lead: in the window
-        *env_params,
-        *scope_params,
-        frame.range_start - DAY,
-        frame.range_start,
-        frame.now,
-        *shipped_params,  # services
-        *shipped_params,  # lead median
-        *shipped_params,  # shipped ids
-        *shipped_params,  # lead ids
+        frame.now,  # counts: the week
+        frame.window_start,  # counts: in the window
+        *since(frame.range_start),
+        *since(frame.window_start),  # services
+        *since(frame.window_start),  # lead median
+        *since(frame.window_start),  # shipped ids
+        *since(frame.window_start),  # lead ids
     ]
     return _deploy_figures_from(store.query(history, sql, params), frame.weeks)
 
@@ -252,13 +253,13 @@ def _deploy_figures_from(rows: list[tuple[Any, ...]], weeks: int) -> DeployFigur
     for part, grp, inw, *rest in rows:
         counts = [int(c or 0) for c in rest[:6]]
         first, deploy_id = rest[6], rest[7]
-        if part in ("count", "lead", "services"):
+        if part in ("count", "failed", "services"):
             if int(inw) == 1:
                 window = [a + b for a, b in zip(window, counts, strict=True)]
             week = weeks - 1 - int(grp)
             if part != "services" and 0 <= week < weeks:
                 weekly[week] = [a + b for a, b in zip(weekly[week], counts, strict=True)]
-                sums["lead" if part == "lead" else "recovery"][week] += float(first or 0)
+                sums["lead" if part == "count" else "recovery"][week] += float(first or 0)
         elif str(part).startswith("id:"):
             ids.setdefault(str(part)[3:], []).append(str(deploy_id))
         elif first is not None:
