@@ -277,7 +277,14 @@ class IdpConsoleApp(App[None]):
 
     # -- : command line -----------------------------------------------------------------------
     def action_command_line(self) -> None:
-        self.push_screen(CommandPrompt(command_line.complete, command_line.hints), self._run_command_text)
+        complete = command_line.completer(self._service_names, lambda: self.workspace.section("environments"))
+        self.push_screen(CommandPrompt(complete, command_line.hints), self._run_command_text)
+
+    def _service_names(self) -> list[str]:
+        """Components of the catalog, for completing a platform verb on the ``:`` line."""
+        if self.catalog is None:
+            return []
+        return sorted(e.name for e in self.catalog.entities if e.kind == "Component")
 
     def _run_command_text(self, text: str | None) -> None:
         if not text or not text.strip():
@@ -329,6 +336,10 @@ class IdpConsoleApp(App[None]):
                 self.action_feedback()
             case "quit":
                 self.request_quit()
+            case command_line.PLATFORM:
+                from console.platform_line import run_platform_line
+
+                run_platform_line(self, command.args, self.workspace)
 
     def action_open_metrics(self, scope: str = "") -> None:
         """The scorecard (``:metrics [team:NAME|service:NAME|NAME]``, the palette)."""

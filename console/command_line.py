@@ -7,6 +7,7 @@ The app executes a parsed ``Command`` by its ``name``.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -34,6 +35,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("theme", (), ":theme NAME", "switch the colour theme"),
     CommandSpec("help", ("h",), ":help", "keys and commands for this screen"),
     CommandSpec("quit", ("q", "q!", "exit"), ":quit", "leave idp-console"),
+    # The platform verbs (backends/commands/grammar.py): the same words as the shell and Slack.
+    CommandSpec(
+        "create-service", (), ":create-service --name N --language L --owner G", "run the default golden path"
+    ),
+    CommandSpec("scale", (), ":scale SERVICE --replicas N --env ENV", "set how many pods a service runs"),
+    CommandSpec("rollback", (), ":rollback SERVICE --env ENV [--to V]", "return to the last good version"),
 )
 
 _BY_WORD: dict[str, CommandSpec] = {word: spec for spec in COMMANDS for word in (spec.name, *spec.aliases)}
@@ -63,10 +70,62 @@ def parse_command(text: str) -> Command:
         words = shlex.split(text)
     except ValueError as error:
         raise CommandLineError(f"cannot parse {text!r}: {error}") from error
+    if is_platform_line(words):
+        from backends.commands.grammar import UsageError, parse
+
+        try:
+            parse(words)  # refused here with the grammar's one line, as in the shell and in chat
+        except UsageError as error:
+            raise CommandLineError(str(error)) from error
+        return Command(PLATFORM, tuple(words))
     spec = _BY_WORD.get(words[0].lower())
     if spec is None:
         raise CommandLineError(f"unknown command :{words[0]} — try :help")
     return Command(spec.name, tuple(words[1:]))
+
+
+PLATFORM = "platform"  # the name of a Command whose args are a platform verb's words
+_ALWAYS_PLATFORM = ("create-service", "scale", "rollback")
+_FLAGGED_PLATFORM = ("deploy", "status")  # with a flag; without, :deploy and :status navigate
+
+
+def is_platform_line(words: Sequence[str]) -> bool:
+    """Whether ``words`` are a platform verb (``:deploy S --env E --version V``) rather than a
+    navigation command (``:deploy S``)."""
+    if not words:
+        return False
+    verb = words[0].lower()
+    return verb in _ALWAYS_PLATFORM or (
+        verb in _FLAGGED_PLATFORM and any(word.startswith("--") for word in words[1:])
+    )
+
+
+def completer(
+    services: Callable[[], Iterable[str]], environments: Callable[[], Iterable[str]]
+) -> Callable[[str], str | None]:
+    """:func:`complete`, and for a platform verb its flags, the catalog's services and the
+    workspace's environments (the input's inline suggestion: the whole line, completed)."""
+
+    cache: dict[str, list[str]] = {}  # read once per prompt, on the first platform word completed
+
+    def suggest(text: str) -> str | None:
+        words = text.strip().removeprefix(":").split()
+        if " " not in text.strip() and not text.endswith(" "):
+            return complete(text)
+        if not words or words[0].lower() not in (*_ALWAYS_PLATFORM, *_FLAGGED_PLATFORM):
+            return None
+        from backends.commands.grammar import complete as grammar_complete
+
+        line = text.removeprefix(":")
+        if not cache:
+            cache["services"], cache["environments"] = list(services()), list(environments())
+        candidates = grammar_complete(line, cache["services"], cache["environments"])
+        if not candidates:
+            return None
+        current = "" if text.endswith(" ") else text.split()[-1]
+        return text[: len(text) - len(current)] + candidates[0]
+
+    return suggest
 
 
 def complete(prefix: str) -> str | None:
