@@ -169,6 +169,7 @@ def _wait_until_filled(server: Backstage, process: subprocess.Popen[bytes], log:
                     f"{e['kind']}:default/{e['metadata']['name']}".lower() for e in response.json()["items"]
                 }
                 if refs >= EXPECTED_REFS:
+                    _wait_until_settled(server, deadline)
                     return
         except httpx.HTTPError:
             pass
@@ -176,3 +177,17 @@ def _wait_until_filled(server: Backstage, process: subprocess.Popen[bytes], log:
     raise AssertionError(
         f"Backstage did not fill its catalog in {START_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}"
     )
+
+
+def _wait_until_settled(server: Backstage, deadline: float) -> None:
+    """Wait until two listings in a row show the same etags: Backstage has stitched every relation."""
+    before = None
+    while time.monotonic() < deadline:
+        items = server.get(
+            "/api/catalog/entities/by-query", limit=500, fields="metadata.uid,metadata.etag"
+        ).json()
+        now = {e["metadata"]["uid"]: e["metadata"]["etag"] for e in items["items"]}
+        if now == before:
+            return
+        before = now
+        time.sleep(0.5)

@@ -71,7 +71,7 @@ def test_an_entity_changed_in_backstage_reaches_the_loaded_catalog_alone(
     changes: list[CatalogChanged] = []
     catalog.subscribe(changes.append)
     source = BackstageSource(backstage.url)
-    assert poll_once(catalog, [source]) == [] and changes == []  # nothing changed: nothing published
+    quiet_poll(catalog, source, changes)  # nothing changed in Backstage: nothing published
 
     mutable = backstage.catalog_dir / "mutable.yaml"
     mutable.write_text(mutable.read_text().replace("description: before", "description: after"))
@@ -91,6 +91,18 @@ def test_an_entity_changed_in_backstage_reaches_the_loaded_catalog_alone(
     assert [e.ref.canonical for e in changes[0].added] == ["component:default/mutable"]
     assert [e.ref.canonical for e in changes[0].removed] == ["component:default/mutable"]
     assert "component:default/mutable" in catalog.get("group:team-b").relations_of("ownerOf")
+
+
+def quiet_poll(catalog: object, source: BackstageSource, changes: list[CatalogChanged]) -> None:
+    """Poll until one poll publishes nothing (another test's change may still be in flight)."""
+    backstage_wait = Backstage(source.url, Path())
+
+    def quiet() -> bool:
+        changes.clear()
+        assert poll_once(catalog, [source]) == []
+        return not changes
+
+    backstage_wait.wait_for(quiet, "a poll that finds nothing new")
 
 
 class Proxy:
@@ -196,8 +208,14 @@ def test_an_entity_deleted_in_backstage_leaves_the_loaded_catalog(
         httpx.delete(f"{backstage.url}/api/catalog/entities/by-uid/{uid}", headers=HEADERS).status_code < 300
     )
     try:
+        # Backstage restitches the owner after the entity: wait until it reports both changes.
         backstage.wait_for(
-            lambda: backstage.entity("component:default/mutable") is None, "the entity deleted"
+            lambda: (
+                backstage.entity("component:default/mutable") is None
+                and {"type": "ownerOf", "targetRef": "component:default/mutable"}
+                not in backstage.entity("group:default/team-b")["relations"]
+            ),  # type: ignore[index, operator]
+            "the entity deleted and its owner restitched",
         )
         assert poll_once(catalog, [BackstageSource(backstage.url)]) == []
         assert catalog.get("component:mutable") is None
@@ -210,5 +228,10 @@ def test_an_entity_deleted_in_backstage_leaves_the_loaded_catalog(
         [root] = [e for e in locations if f"file:{e['spec'].get('target')}" == location]
         backstage.post("/api/catalog/refresh", {"entityRef": f"location:default/{root['metadata']['name']}"})
         backstage.wait_for(
-            lambda: backstage.entity("component:default/mutable") is not None, "the entity back"
+            lambda: (
+                backstage.entity("component:default/mutable") is not None
+                and {"type": "ownerOf", "targetRef": "component:default/mutable"}
+                in backstage.entity("group:default/team-b")["relations"]
+            ),  # type: ignore[index, operator]
+            "the entity and its owner's relation back",
         )
