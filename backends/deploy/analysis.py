@@ -7,7 +7,6 @@ A check returns a :class:`Check` with a :class:`Verdict`. Missing data is ``INCO
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ import httpx
 
 from backends.deploy.events import Verdict
 from backends.kube.rollout import progress_deadline_exceeded, rollout_status
+from backends.retry import linear, retry
 
 # Waiting reasons that mean the pod will not become ready by itself.
 BAD_WAITING_REASONS = frozenset(
@@ -114,22 +114,23 @@ class Prometheus:
     def query(self, promql: str) -> float | None:
         """The first sample of an instant query; None when there is no usable number (empty, NaN,
         ±Inf). Unreachable, an HTTP error or an answer of an unexpected shape: PrometheusError."""
-        last: Exception | None = None
-        for attempt in range(self.attempts):
-            try:
-                response = httpx.get(
-                    f"{self.url}/api/v1/query", params={"query": promql}, timeout=self.timeout
-                )
-                if response.status_code >= 500:
-                    raise PrometheusError(f"HTTP {response.status_code}")
-                payload = response.json()
-                break
-            except (httpx.HTTPError, httpx.InvalidURL, PrometheusError, ValueError) as error:
-                last = error
-                time.sleep(0.1 * (attempt + 1))
-        else:
-            raise PrometheusError(f"Prometheus at {self.url} failed: {last}")
-        return sample_value(payload, response.status_code)
+
+        def once() -> tuple[Any, int]:
+            response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=self.timeout)
+            if response.status_code >= 500:
+                raise PrometheusError(f"HTTP {response.status_code}")
+            return response.json(), response.status_code  # an unparsable body is retried like a 5xx
+
+        try:
+            payload, status_code = retry(
+                once,
+                attempts=self.attempts,
+                on=(httpx.HTTPError, httpx.InvalidURL, PrometheusError, ValueError),
+                delay=linear(0.1),
+            )
+        except (httpx.HTTPError, httpx.InvalidURL, PrometheusError, ValueError) as last:
+            raise PrometheusError(f"Prometheus at {self.url} failed: {last}") from last
+        return sample_value(payload, status_code)
 
 
 def sample_value(payload: Any, status_code: int = 200) -> float | None:

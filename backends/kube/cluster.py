@@ -17,9 +17,7 @@ import email.utils
 import json
 import logging
 import os
-import random
 import stat
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,8 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+
+from backends.retry import exponential, retry
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Backoff before retry number ``attempt`` (1-based), with jitter so clients don't march."""
-        raw = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return raw * (0.5 + random.random() / 2)
+        return exponential(self.base_delay, self.max_delay)(attempt)
 
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -158,8 +157,8 @@ class Cluster:
     # -- the one place HTTP happens ----------------------------------------------------------------
     def _request(self, what: str, call: Callable[[], Any]) -> Any:
         """Run ``call`` (returns a raw urllib3 response) with retries; the JSON body as a dict."""
-        last: Exception | None = None
-        for attempt in range(1, self.retry.attempts + 1):
+
+        def once() -> Any:
             self.stats["calls"] += 1
             try:
                 response = call()
@@ -178,21 +177,29 @@ class Cluster:
                     raise Gone(f"{what}: gone: {_reason(error)}", 410) from error
                 if status not in RETRYABLE_STATUS:
                     raise ClusterError(f"{what}: HTTP {status}: {_reason(error)}", status) from error
-                last = error
-            except (urllib3.exceptions.HTTPError, OSError) as error:
-                last = error
-            if attempt < self.retry.attempts:
-                self.stats["retries"] += 1
-                log.info("retrying %s after %s (attempt %d)", what, last, attempt)
-                time.sleep(self.retry.delay(attempt))
-        if isinstance(last, ApiException):
+                raise  # retryable: 429 and 5xx
+
+        def on_retry(attempt: int, error: BaseException, _wait: float) -> None:
+            self.stats["retries"] += 1
+            log.info("retrying %s after %s (attempt %d)", what, error, attempt)
+
+        try:
+            return retry(
+                once,
+                attempts=self.retry.attempts,
+                on=(ApiException, urllib3.exceptions.HTTPError, OSError),
+                delay=self.retry.delay,
+                on_retry=on_retry,
+            )
+        except ApiException as last:
             raise ClusterError(
                 f"{what}: HTTP {last.status} after {self.retry.attempts} attempts", last.status
-            )
-        raise ClusterUnreachable(
-            f"cannot reach the cluster {self.name} ({self.api_client.configuration.host}): "
-            f"{what}: {_short(last)}"
-        )
+            ) from last
+        except (urllib3.exceptions.HTTPError, OSError) as last:
+            raise ClusterUnreachable(
+                f"cannot reach the cluster {self.name} ({self.api_client.configuration.host}): "
+                f"{what}: {_short(last)}"
+            ) from last
 
     def _http(
         self,
@@ -322,7 +329,8 @@ class Cluster:
     ) -> dict[str, Any]:
         """Read, let ``mutate`` change the object in place, patch the difference conditionally on the
         resourceVersion read; on 409 read again and re-apply ``mutate`` to the fresh object."""
-        for _ in range(attempts):
+
+        def once() -> dict[str, Any]:
             current = self.get(kind, namespace, name)
             desired = copy.deepcopy(current)
             mutate(desired)
@@ -332,14 +340,19 @@ class Cluster:
             version = (current.get("metadata") or {}).get("resourceVersion")
             if version:
                 patch.setdefault("metadata", {})["resourceVersion"] = version
-            try:
-                return self.patch(kind, namespace, name, patch)
-            except Conflict:
-                self.stats["conflicts"] += 1
-                log.info("conflict patching %s/%s, re-reading", kind, name)
-        raise Conflict(
-            f"patch {kind}/{name} in {namespace}: still conflicting after {attempts} attempts", 409
-        )
+            return self.patch(kind, namespace, name, patch)
+
+        def on_conflict(_attempt: int, _error: BaseException, _wait: float) -> None:
+            self.stats["conflicts"] += 1
+            log.info("conflict patching %s/%s, re-reading", kind, name)
+
+        try:
+            return retry(once, attempts=attempts, on=(Conflict,), on_retry=on_conflict)
+        except Conflict as error:
+            on_conflict(attempts, error, 0.0)
+            raise Conflict(
+                f"patch {kind}/{name} in {namespace}: still conflicting after {attempts} attempts", 409
+            ) from error
 
     def pod_log(
         self,
