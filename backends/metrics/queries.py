@@ -76,28 +76,33 @@ def _ordered_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
 
     ``changes`` (schema version 3) is stored in this order — SQLite's table is its primary key
     (environment, service, start), PostgreSQL's covering index runs newest first — so the window
-    streams over one index range: no join, no sort. PostgreSQL's windows therefore look backwards
+    streams over one index range: no join, no sort. PostgreSQL's window therefore looks backwards
     (LAG; a MIN from the partition's start, which it keeps incrementally, where a MIN over "every
-    following row" would be recomputed per row); SQLite slides that MIN cheaply either way.
+    following row" would be recomputed per row). This pass is most of the scorecard's time: over
+    100k records SQLite spends ~60 ms on the window itself and ~30 ms per function on a loaded
+    2-core machine (bench/metrics_bench.py).
     """
     envs, env_params = _in("environment", frame.environments)
     scope, scope_params = _in("service", frame.services)
-    healthy = "MIN(CASE WHEN outcome = 'succeeded' THEN finished_at END)"
+    # One window, one frame: LAG and LEAD ignore frames, so PostgreSQL computes all three in a
+    # single WindowAgg over its index (two frames were two passes).
     if store.dialect(history) == "postgresql":
-        step, order = "LAG", "started_at DESC, deploy_id DESC"
-        after = f"{healthy} OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+        step, order, frame_rows = (
+            "LAG",
+            "started_at DESC, deploy_id DESC",
+            "UNBOUNDED PRECEDING AND 1 PRECEDING",
+        )
     else:
-        step, order = "LEAD", "started_at, deploy_id"
-        after = f"{healthy} OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)"
+        step, order, frame_rows = "LEAD", "started_at, deploy_id", "1 FOLLOWING AND UNBOUNDED FOLLOWING"
     sql = f"""
 ordered AS (
     SELECT deploy_id AS id, kind, service, to_version, outcome, finished_at,
         {step}(started_at) OVER w AS next_started,
         {step}(CASE WHEN kind = 'rollback' THEN '' ELSE to_version END) OVER w AS next_version,
-        {after} AS healthy_after
+        MIN(CASE WHEN outcome = 'succeeded' THEN finished_at END) OVER w AS healthy_after
     FROM changes
     WHERE {envs} AND {scope} AND started_at >= ?
-    WINDOW w AS (PARTITION BY environment, service ORDER BY {order})
+    WINDOW w AS (PARTITION BY environment, service ORDER BY {order} ROWS BETWEEN {frame_rows})
 )"""
     # A deploy that started a day before the range may end inside it.
     return sql, [*env_params, *scope_params, frame.range_start - DAY]
@@ -170,11 +175,17 @@ def _row(
     return f"'{part}', {grp}, {inw}, {', '.join(padded)}, {value}, {id_}"
 
 
-def _median(values: str, part: str) -> str:
-    """The median of one column of ``values`` (an average of the middle two for an even count)."""
+def _median(history: Any, table: str, part: str) -> str:
+    """The median of the column ``v`` of the CTE ``table`` (the mean of the middle two for an even
+    count): PostgreSQL's percentile_cont, one sort; SQLite has none, so it sorts and skips to the
+    middle (counting first), which costs a sort but no window over every value."""
+    if store.dialect(history) == "postgresql":
+        median = "CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY v) AS DOUBLE PRECISION)"
+        return f"SELECT {_row(part, value=median)} FROM {table}"
+    count = f"(SELECT COUNT(*) FROM {table})"
     return f"""SELECT {_row(part, value="AVG(v)")} FROM (
-    SELECT v, ROW_NUMBER() OVER (ORDER BY v) AS rn, COUNT(*) OVER () AS n FROM ({values}) vs
-) ranked WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2"""
+    SELECT v FROM {table} ORDER BY v LIMIT 2 - {count} % 2 OFFSET ({count} - 1) / 2
+) middle"""
 
 
 def deploy_figures(history: Any, frame: Frame) -> DeployFigures:
@@ -195,8 +206,6 @@ def deploy_figures(history: Any, frame: Frame) -> DeployFigures:
         return [*env_params, *scope_params, frame.range_start - DAY, start, frame.now]
 
     newest = f"ORDER BY at DESC, id LIMIT {DRILL_LIMIT}"
-    leads = f"SELECT finished_at - commit_time AS v {shipped} AND commit_time IS NOT NULL"
-    recoveries = "SELECT recovery AS v FROM failures WHERE in_window = 1 AND recovery IS NOT NULL"
     counts = [
         "SUM(CASE WHEN kind = 'deploy' AND outcome = 'succeeded' THEN 1 ELSE 0 END)",
         "0",  # services: their own row
@@ -205,7 +214,9 @@ def deploy_figures(history: Any, frame: Frame) -> DeployFigures:
         "0",
         "COUNT(lead)",
     ]
-    sql = f"""{failures}
+    sql = f"""{failures},
+leads AS (SELECT finished_at - commit_time AS v {shipped} AND commit_time IS NOT NULL),
+recoveries AS (SELECT recovery AS v FROM failures WHERE in_window = 1 AND recovery IS NOT NULL)
 SELECT {_row("count", "bucket", "in_window", counts, "SUM(lead)")} FROM (
     SELECT kind, outcome, {_bucket(history, "finished_at")} AS bucket,
         CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window,
@@ -221,9 +232,9 @@ UNION ALL SELECT {
             "SUM(recovery)",
         )
     } FROM failures GROUP BY bucket, in_window
-UNION ALL SELECT {_row("services", counts=["0", "COUNT(DISTINCT service)"])} {shipped}
-UNION ALL {_median(recoveries, "recovery")}
-UNION ALL {_median(leads, "lead_time")}
+UNION ALL SELECT {_row("services", counts=["0", "COUNT(*)"])} FROM (SELECT DISTINCT service {shipped}) ss
+UNION ALL {_median(history, "recoveries", "recovery")}
+UNION ALL {_median(history, "leads", "lead_time")}
 UNION ALL SELECT * FROM (SELECT {_row("id:failed", id_="id")} FROM failures
     WHERE in_window = 1 {newest}) failed_ids
 UNION ALL SELECT * FROM (SELECT {_row("id:shipped", id_="id")} FROM (
@@ -232,11 +243,11 @@ UNION ALL SELECT * FROM (SELECT {_row("id:lead", id_="id")} FROM (
     SELECT deploy_id AS id, finished_at AS at {shipped} AND commit_time IS NOT NULL) s {newest}) lead_ids"""
     params = [
         *params,
+        *since(frame.window_start),  # leads
         frame.now,  # counts: the week
         frame.window_start,  # counts: in the window
         *since(frame.range_start),
         *since(frame.window_start),  # services
-        *since(frame.window_start),  # lead median
         *since(frame.window_start),  # shipped ids
         *since(frame.window_start),  # lead ids
     ]
