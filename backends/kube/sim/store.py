@@ -14,6 +14,7 @@ The store is thread-safe; watchers are woken on their own event loop.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import copy
 import datetime
@@ -128,6 +129,18 @@ def _allocate_cluster_ip(service: Obj) -> None:
         )
         spec["clusterIP"] = f"10.96.{digest.bytes[0]}.{digest.bytes[1] or 1}"
         spec["clusterIPs"] = [spec["clusterIP"]]
+
+
+def _fold_string_data(secret: Obj) -> None:
+    # As the apiserver does: ``stringData`` is write-only — each value is base64-encoded into
+    # ``data`` (over a key already there) and the field itself is never stored or returned.
+    string_data = secret.pop("stringData", None)
+    if string_data is None:
+        return
+    if not isinstance(string_data, dict) or not all(isinstance(v, str) for v in string_data.values()):
+        raise errors.bad_request("stringData: expected a map of strings")
+    data = secret.get("data") or {}
+    secret["data"] = {**data, **{k: base64.b64encode(v.encode()).decode() for k, v in string_data.items()}}
 
 
 def _spec_part(obj: Obj) -> Obj:
@@ -265,6 +278,9 @@ class ObjectStore:
                 obj["status"] = dict(_INITIAL_STATUS[resource.kind])
             if resource.kind == "Service":
                 _allocate_cluster_ip(obj)
+            if resource.kind == "Secret":
+                _fold_string_data(obj)
+                obj.setdefault("type", "Opaque")
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_iso()
             meta["generation"] = 1
@@ -306,6 +322,8 @@ class ObjectStore:
                 raise errors.conflict(resource.kind, name)
             if cand_meta.get("name") not in (None, name):
                 raise errors.bad_request("the name of the object does not match the request")
+            if resource.kind == "Secret" and subresource is None:
+                _fold_string_data(candidate)
             new = self._merge_sides(resource, current, candidate, subresource)
             if _without_rv(new) == _without_rv(current):
                 stored = current  # a no-op write: no new version, no event
