@@ -118,6 +118,13 @@ Execute = Callable[[Command, str | None, Reply], str]
 returns the outcome for the audit (``succeeded``, ``failed: …``)."""
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The stdlib's listen backlog is 5: a burst of slash commands (a channel's worth of people at
+    # once) would have its sixth connection reset before a thread could accept it.
+    request_queue_size = 128
+
+
 class RunControls:
     """Runs paused for a decision, by the token their buttons carry."""
 
@@ -351,8 +358,7 @@ class ChatOpsServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 log.debug("chatops http: " + format, *args)
 
-        self._http = ThreadingHTTPServer((host, port), Handler)
-        self._http.daemon_threads = True
+        self._http = _Server((host, port), Handler)
         threading.Thread(target=self._http.serve_forever, name="chatops-http", daemon=True).start()
         address = self._http.server_address
         return str(address[0]), int(address[1])

@@ -175,3 +175,19 @@ def test_create_service_from_slack_runs_the_golden_path(chat: Chat) -> None:
     chat.server.wait_idle()
     assert chat.server.catalog.get("ledger-sync", default_kind="Component") is not None
     assert chat.audit()[-1].outcome == "completed"
+
+
+def test_a_burst_of_twenty_commands_is_acknowledged_every_one(chat: Chat) -> None:
+    # Every one answered and audited (bench/chatops.py times such bursts).
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(n: int) -> int:
+        body = SlackClient.slash_body(
+            "status payment-service --env staging", STRANGER, f"{chat.receiver.url}?{n}"
+        )
+        return chat.slack.post(body)[0]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert list(pool.map(ask, range(20))) == [200] * 20
+    assert chat.server.wait_idle()
+    assert len(chat.audit()) == 40  # each: started, then answered
