@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,46 +106,61 @@ def fill(history: Any, records: int, services: int) -> None:
         )
 
 
-def timed(function: Any, runs: int = 5) -> tuple[float, float, Any]:
-    """Median wall time and median CPU time of this process (the 2-core machine is shared: the CPU
-    time is what SQLite itself spent; PostgreSQL's work happens in the server, outside it)."""
-    walls, cpus, result = [], [], None
-    for _ in range(runs):
+RUNS = 7
+
+
+@dataclass
+class Timing:
+    """Wall and CPU time of this process over RUNS runs. The 2-core machine is shared: the CPU
+    time is what SQLite itself spent (PostgreSQL's work happens in the server, outside it), and the
+    fastest run is the one the other processes disturbed least."""
+
+    walls: list[float]
+    cpus: list[float]
+
+    def text(self) -> str:
+        def ms(values: list[float]) -> str:
+            return f"{min(values) * 1000:.0f} / {statistics.median(values) * 1000:.0f} ms"
+
+        return f"wall {ms(self.walls)}, CPU here {ms(self.cpus)} (fastest / median of {RUNS})"
+
+
+def timed(function: Any) -> tuple[Timing, Any]:
+    timing, result = Timing([], []), None
+    for _ in range(RUNS):
         wall, cpu = time.perf_counter(), time.process_time()
         result = function()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return statistics.median(walls), statistics.median(cpus), result
+        timing.walls.append(time.perf_counter() - wall)
+        timing.cpus.append(time.process_time() - cpu)
+    return timing, result
 
 
-def bench(label: str, history: Any, catalog: Any, root: Path, records: int, services: int) -> None:
+def bench(
+    label: str, history: Any, catalog: Any, root: Path, records: int, services: int, settle: Any = None
+) -> None:
     started = time.perf_counter()
     fill(history, records, services)
+    if settle is not None:
+        settle()
     print(f"\n{label}: {records} deploy records loaded in {time.perf_counter() - started:.1f} s")
     scope = resolve_scope(catalog)
     frame = Frame(NOW, 90, ("production",), None)
-    sql_time, sql_cpu, _ = timed(lambda: deploy_figures(history, frame))
-    card_time, card_cpu, card = timed(
+    sql, _ = timed(lambda: deploy_figures(history, frame))
+    card_timing, card = timed(
         lambda: compute_scorecard(
             history, catalog, scope, window_days=90, now=NOW, production=("production",), workspace_root=root
         )
     )
     print(f"  load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(
-        f"  DORA SQL (one statement), median of 5: {sql_time * 1000:.0f} ms wall, "
-        f"{sql_cpu * 1000:.0f} ms CPU here"
-    )
-    print(
-        f"  whole scorecard, org-wide, 90 days, median of 5: {card_time * 1000:.0f} ms wall, "
-        f"{card_cpu * 1000:.0f} ms CPU here (goal ≤ 200 ms)"
-    )
+    print(f"  DORA SQL (one statement): {sql.text()}")
+    print(f"  whole scorecard, org-wide, 90 days: {card_timing.text()} (goal ≤ 200 ms)")
     team = resolve_scope(catalog, team="team-3")
-    team_time, _cpu, _ = timed(
+    team_timing, _ = timed(
         lambda: compute_scorecard(
             history, catalog, team, window_days=30, now=NOW, production=("production",), workspace_root=root
         )
     )
-    print(f"  one team, 30 days: {team_time * 1000:.0f} ms")
+    print(f"  one team, 30 days: {team_timing.text()}")
     for figure in card.figures:
         print(f"    {figure.title:<38} {figure.display:>9} {figure.band or '':<7} {figure.universe}")
 
@@ -180,8 +196,16 @@ def main() -> None:
     try:
         with running_server() as server:
             os.environ["IDP_CONSOLE_SECRET_HISTORY"] = TEST_PASSWORD
-            history = open_history(workspace(server.url(server.new_database())))
-            bench("PostgreSQL", history, catalog, root, args.records, args.services)
+            database = server.new_database()
+            history = open_history(workspace(server.url(database)))
+
+            def settle() -> None:
+                # What autovacuum does on a live server after many inserts: the visibility map
+                # lets the scorecard read changes_in_order alone (an index-only scan, no sort).
+                with server.admin(database) as conn:
+                    conn.execute("VACUUM ANALYZE")
+
+            bench("PostgreSQL", history, catalog, root, args.records, args.services, settle)
     except Exception as error:  # noqa: BLE001 - a bench without a server says so and ends
         print(f"\nPostgreSQL: not run ({type(error).__name__}: {error})")
 
