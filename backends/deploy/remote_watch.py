@@ -50,6 +50,11 @@ ACTIONS = {
 }
 
 
+def refusal_line(who: str, action: str, why: str) -> str:
+    """The runner's log line for a control request it refused (a watcher recognises its own by it)."""
+    return f"{who} asked to {action}: refused, {why}"
+
+
 def control_refusal(catalog: CatalogLike, record: DeployRecord | None, requester: str) -> str | None:
     """Why ``requester`` may not steer the deploy ``record``, or None when they may: the person who
     started it, or the service's owner in the catalog (the owning user, or a member of the group)."""
@@ -111,6 +116,10 @@ class StoreRun(RemoteRun):
         self.interval = interval
         self._alive = alive
         self._wake = threading.Event()
+        # action → the last event seq in the store when this watcher asked for it: a refusal of it
+        # recorded after that seq answers this watcher's request (not an earlier one's).
+        self._asked: dict[str, int] = {}
+        self.refusal: str | None = None  # the runner's refusal of a request this watcher made
 
     def events(self) -> Generator[DeployEvent, None, None]:
         """Every recorded event from the start, then new ones as the runner records them, until the
@@ -126,6 +135,7 @@ class StoreRun(RemoteRun):
             for number, event in batch:
                 seq = number  # the next poll asks for what came after it
                 self._note(event)
+                self._check_refusal(number, event)
                 yield event
                 if isinstance(event, DeployFinished):
                     return
@@ -145,6 +155,13 @@ class StoreRun(RemoteRun):
         record = self.history.get(self.deploy_id)
         return record is not None and record.outcome is not None
 
+    def _check_refusal(self, seq: int, event: DeployEvent) -> None:
+        if not isinstance(event, LogLine) or event.level != "warning":
+            return
+        for action, asked_after in self._asked.items():
+            if seq > asked_after and event.message.startswith(refusal_line(self.requested_by, action, "")):
+                self.refusal = event.message
+
     def detach(self) -> None:
         self._detached = True
         self._wake.set()
@@ -152,6 +169,8 @@ class StoreRun(RemoteRun):
     def _send(self, command: dict[str, Any]) -> None:
         op = str(command.get("op"))
         action = "promote-full" if op == "promote" and command.get("full") else op
+        recorded = self.history.events_after(self.deploy_id, 0)
+        self._asked[action] = recorded[-1][0] if recorded else 0
         self.history.request_control(self.deploy_id, action, self.requested_by)
 
 
@@ -222,7 +241,7 @@ class ControlPoller:
             return
         refusal = control_refusal(self.catalog, self.history.get(self.run.deploy_id), who)
         if refusal:
-            self._say(f"{who} asked to {action}: refused, {refusal}", "warning")
+            self._say(refusal_line(who, action, refusal), "warning")
             return
         self._say(f"{who} {ACTIONS[action]}")
         why = f"by {who}"

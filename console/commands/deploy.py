@@ -366,6 +366,9 @@ def _drive(run: Any, printer: Any, args: argparse.Namespace, decision: str = "as
     try:
         for event in _until_runner_dies(events, args):
             printer(event)
+            if getattr(run, "refusal", None):  # its runner refused what this command asked for
+                events.close()
+                raise CommandError(f"{run.refusal}; the deploy goes on", EXIT_USAGE)
             if isinstance(event, Paused) and event.needs_decision:
                 _decide(run, event, decision)
             if isinstance(event, StageFinished) and event.stage is Stage.PRECHECKS and not event.ok:

@@ -132,3 +132,28 @@ def test_a_watcher_on_another_host_learns_when_the_runner_dies(
         # Interrupted, not running anywhere: the board and --attach no longer offer it.
         assert wait_until(lambda: not alive(run.pid or 0), STEP)
         assert DetachedEngine(session.engine, str(b)).running(SERVICE, "production") is None
+
+
+def test_a_refused_abort_from_another_account_says_why_and_exits_at_once(
+    hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, sam_workspace, cluster = hosts
+    run = deploy_on_host_a(monkeypatch, tmp_path, a)
+    home_b = on_host(monkeypatch, tmp_path, "host-b")
+
+    # omar is in team-checkout: the runner refuses his abort, and his command stops watching (2)
+    # while the 60 s bake goes on, rather than following the deploy to its end.
+    refused = _cli(home_b, b, "deploy", SERVICE, "--env", "production", "--abort", "--yes")
+    out, err = refused.communicate(timeout=STEP * 2)
+    assert refused.returncode == 2, (out, err)
+    assert "omar asked to abort: refused, omar did not start it (jane.doe did)" in err
+    assert "the deploy goes on" in err
+    shared = DeployHistory(tmp_path / "shared" / "history.sqlite3")
+    assert shared.get(run.deploy_id).outcome is None  # still baking
+
+    # sam.lee (team-payments) may: the same command from his account aborts it.
+    abort = _cli(home_b, sam_workspace, "deploy", SERVICE, "--env", "production", "--abort", "--yes")
+    _out, err = abort.communicate(timeout=STEP * 2)
+    assert abort.returncode == 1, err
+    assert shared.get(run.deploy_id).outcome is Outcome.ABORTED
+    assert cn.deployed_version(cluster.get("deployments", "production", SERVICE)) == "v2.3.0"
