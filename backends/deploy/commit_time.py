@@ -1,15 +1,15 @@
 """Which commit a deploy ships, and when it was made: the lead time for changes (commit → in
 production) on the scorecard without anything from CI.
 
-A version is a git tag of the service's repository (the one provisioning reads manifests from:
-:func:`backends.deploy.provision.service_repository`). Best effort by design: a service without a
-repository, an unreachable remote or a version that is not a tag records no commit time, and the
-deploy goes on; ``deploy --commit-time`` (CI) is the way to give one then.
+A version is a git tag of the service's repository, named by its ``backstage.io/source-location:
+url:…`` annotation (only that: the ``origin`` of the checkout a catalog file was read from, which
+provisioning also accepts, is as often a catalog monorepo, and fetching it on every deploy to look
+for a tag it does not have would only slow deploys down). Best effort by design: no annotation, an
+unreachable remote or a version that is not a tag records no commit time, and the deploy goes on;
+``deploy --commit-time`` (CI) is the way to give one then.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from backends.catalog.model import Entity
 from backends.deploy.provision import SOURCE_LOCATION, ProvisionError, service_repository
@@ -32,11 +32,4 @@ def deployed_commit(entity: Entity, version: str, commit_sha: str | None = None)
 
 
 def _has_own_repository(entity: Entity) -> bool:
-    # The demo's catalog lives in the installed package: its "repository" (the checkout idp-console
-    # itself came from, in a developer's clone) is not the service's, and is never fetched.
-    from backends.workspace import DEMO_WORKSPACE_DIR  # here: the workspace module imports deploy's
-
-    if entity.annotations.get(SOURCE_LOCATION, "").startswith("url:"):
-        return True
-    file = entity.position.file if entity.position else ""
-    return bool(file) and DEMO_WORKSPACE_DIR.resolve() not in Path(file).resolve().parents
+    return entity.annotations.get(SOURCE_LOCATION, "").startswith("url:")

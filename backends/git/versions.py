@@ -9,10 +9,13 @@ in the mirror costs no network; an unknown one fetches (or clones) once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import git
 
 from backends.git.checkout import GitSourceError, repository_cache, sync_repository
+
+FETCH_TIMEOUT = 15  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +29,31 @@ def version_commit(url: str, version: str) -> VersionCommit:
     tag (or the repository cannot be read)."""
     found = _from_mirror(url, version)
     if found is None:
-        sync_repository(url, f"refs/tags/{version}")  # fetch (or clone); raises for an unknown tag
+        mirror = repository_cache(url) / "mirror.git"
+        if (mirror / "HEAD").exists():
+            _fetch_tag(mirror, version)
+        else:
+            sync_repository(url, f"refs/tags/{version}")  # the first look clones, as provisioning does
         found = _from_mirror(url, version)
     if found is None:
         raise GitSourceError(f"{url} has no tag {version}")
     return found
+
+
+def _fetch_tag(mirror: Path, version: str) -> None:
+    """Just that tag, within FETCH_TIMEOUT: a deploy waits for this before it starts."""
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true"}
+    repo = git.Repo(mirror)
+    try:
+        with repo.git.custom_environment(**env):
+            repo.git.fetch(
+                "--force",
+                "origin",
+                f"refs/tags/{version}:refs/tags/{version}",
+                kill_after_timeout=FETCH_TIMEOUT,
+            )
+    except git.GitCommandError as error:
+        raise GitSourceError(f"could not fetch tag {version}: {error.stderr.strip() or error}") from error
 
 
 def _from_mirror(url: str, version: str) -> VersionCommit | None:

@@ -8,8 +8,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from backends.deploy.engine import DeployEngine
 from backends.deploy.events import DeployFinished, Outcome
+from backends.git.checkout import GitSourceError
+from backends.git.versions import VersionCommit, version_commit
 from backends.kube.sim.cluster import SimulatedCluster
 from backends.metrics import compute_scorecard, resolve_scope
 from tests.deploy.conftest import SERVICE, FakeCatalog, collect, demo_catalog, entity, make_context
@@ -82,3 +86,17 @@ def test_a_version_that_is_not_a_tag_deploys_without_a_commit_time(
     assert isinstance(events[-1], DeployFinished) and events[-1].outcome is Outcome.SUCCEEDED, events[-1]
     record = context.history.records(SERVICE, "production", limit=1)[0]
     assert record.commit_time is None and record.commit_sha is None
+
+
+def test_a_tag_made_after_the_repository_was_first_read_is_fetched(tmp_path: Path) -> None:
+    old, new = time.time() - 9 * HOUR, time.time() - 2 * HOUR
+    commits = _tagged_repository(tmp_path / "repo", {"v1.0.0": old})
+    url = str(tmp_path / "repo")
+    assert version_commit(url, "v1.0.0") == VersionCommit(commits["v1.0.0"], int(old))  # cloned
+    (tmp_path / "repo" / "CHANGELOG").write_text("v1.0.1\n", encoding="utf-8")
+    _git(tmp_path / "repo", "commit", "-q", "-am", "fix", when=new)
+    _git(tmp_path / "repo", "tag", "v1.0.1")
+    fixed = _git(tmp_path / "repo", "rev-parse", "HEAD")
+    assert version_commit(url, "v1.0.1") == VersionCommit(fixed, int(new))  # fetched into the mirror
+    with pytest.raises(GitSourceError, match="v9.9.9"):
+        version_commit(url, "v9.9.9")
