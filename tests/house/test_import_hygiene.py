@@ -7,9 +7,13 @@ terminal would load a UI stack for nothing). The layer rules themselves are chec
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +34,33 @@ def test_backend_import_loads_no_ui_and_no_cluster_client(module: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_console_on_the_shared_demo_cluster_loads_no_emulator(tmp_path: Path) -> None:
+    """The demo's simulation runs in a process of its own; a console (a TUI session over SSH, a CLI)
+    that reaches it over HTTP must not import what runs it — kmock, aiohttp, the controller —
+    which would cost each session ~18 MiB for nothing."""
+    probe = (
+        "import json, sys\n"
+        "from backends.deploy.session import open_deploy\n"
+        "from backends.kube.sim.cluster import Endpoint\n"
+        "from backends.workspace import load_demo_workspace\n"
+        "with open_deploy(load_demo_workspace(), time_scale=0.02) as session:\n"
+        "    sim = session.simulation()\n"
+        "    pid = Endpoint.read(sim.state_file).pid\n"
+        "    session.engine.context.cluster_for(session.engine.context.environment('staging'))"
+        ".get('deployments', 'staging', 'payment-service')\n"
+        "    heavy = {'kmock', 'aiohttp', 'backends.kube.sim.emulator', 'backends.kube.sim.controller'}\n"
+        "    loaded = sorted(heavy & set(sys.modules))\n"
+        "    print(json.dumps({'pid': pid, 'attached': sim.attached, 'loaded': loaded}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "IDP_CONSOLE_SIMULATION"}  # the demo's own path
+    env.update(IDP_CONSOLE_HOME=str(tmp_path / "home"), IDP_CONSOLE_SIM_IDLE_EXIT="1")
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    with contextlib.suppress(ProcessLookupError):  # the shared server exits when idle; don't wait
+        os.kill(found["pid"], signal.SIGKILL)
+    assert found["attached"] and found["loaded"] == []

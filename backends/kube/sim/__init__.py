@@ -94,14 +94,43 @@ runs at the owner's ``time_scale``, and its ``stop()`` leaves the owner's server
 
 from __future__ import annotations
 
-from .cluster import DEFAULT_TIME_SCALE, SimulatedCluster, start_simulated_cluster
-from .controller import SimulatedController
-from .emulator import SimulatedApiServer
-from .faults import ApiFaults, FaultRule
-from .kubelet import PodFault, PodTimings
-from .prometheus import FakePrometheus
-from .seed import DEMO_SERVICES, SeedService, deployment_manifest, namespace_manifest, service_manifest
-from .store import ObjectStore
+from typing import TYPE_CHECKING
+
+from backends.lazy import lazy_exports
+
+# Each name is imported from its module on first use: a console that only reaches the shared demo
+# simulation (``cluster`` + ``seed``) must not load the emulator, kmock and aiohttp behind the rest.
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "DEFAULT_TIME_SCALE": "cluster",
+        "SimulatedCluster": "cluster",
+        "start_simulated_cluster": "cluster",
+        "SimulatedController": "controller",
+        "SimulatedApiServer": "emulator",
+        "ApiFaults": "faults",
+        "FaultRule": "faults",
+        "PodFault": "kubelet",
+        "PodTimings": "kubelet",
+        "FakePrometheus": "prometheus",
+        "DEMO_SERVICES": "seed",
+        "SeedService": "seed",
+        "deployment_manifest": "seed",
+        "namespace_manifest": "seed",
+        "service_manifest": "seed",
+        "ObjectStore": "store",
+    },
+)
+
+if TYPE_CHECKING:
+    from .cluster import DEFAULT_TIME_SCALE, SimulatedCluster, start_simulated_cluster
+    from .controller import SimulatedController
+    from .emulator import SimulatedApiServer
+    from .faults import ApiFaults, FaultRule
+    from .kubelet import PodFault, PodTimings
+    from .prometheus import FakePrometheus
+    from .seed import DEMO_SERVICES, SeedService, deployment_manifest, namespace_manifest, service_manifest
+    from .store import ObjectStore
 
 __all__ = [
     "DEFAULT_TIME_SCALE",

@@ -36,24 +36,29 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import kmock
 import yaml
 
 from backends.atomic import write_text_atomic
 
-from .controller import SimulatedController
-from .emulator import QuietTestServer, SimulatedApiServer
-from .faults import ApiFaults
-from .kubelet import PodTimings
-from .loop import LoopThread
-from .prometheus import FakePrometheus
-from .resources import DEPLOYMENTS, HTTPROUTES, SERVICES
-from .seed import SeedService, seed, seed_store
-from .store import ObjectStore, StoredEvent
-from .workloads import TrackTraffic, service_traffic
+from .seed import SeedService, seed
+
+# What runs the simulation (kmock's emulator, aiohttp, the controller, the fake Prometheus) is
+# imported only by the process that owns it: a console attached to the shared demo simulation,
+# which runs in its own process, talks to it over HTTP and loads none of that (~18 MiB).
+if TYPE_CHECKING:
+    import kmock
+
+    from .controller import SimulatedController
+    from .emulator import SimulatedApiServer
+    from .faults import ApiFaults
+    from .kubelet import PodTimings
+    from .loop import LoopThread
+    from .prometheus import FakePrometheus
+    from .store import ObjectStore, StoredEvent
+    from .workloads import TrackTraffic
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +215,8 @@ class SimulatedCluster:
     def seed(self, services: Iterable[SeedService]) -> list[str]:
         """Create the missing Namespaces, Deployments and Services of ``services`` (see `seed.seed`)."""
         if self.store is not None:
+            from .seed import seed_store
+
             return seed_store(self.store, services)
         return seed(self.api_url, services)
 
@@ -507,6 +514,9 @@ def _spawn_server(
 
 def _traffic(store: ObjectStore, service: str, namespace: str | None) -> dict[str, TrackTraffic]:
     """The fake Prometheus' series of ``service``, from the workloads and routes that exist now."""
+    from .resources import DEPLOYMENTS, HTTPROUTES, SERVICES
+    from .workloads import TrackTraffic, service_traffic
+
     namespaces = (
         [namespace]
         if namespace is not None
@@ -526,6 +536,14 @@ def _traffic(store: ObjectStore, service: str, namespace: str | None) -> dict[st
 def _start_owner(
     state_file: Path | None, time_scale: float, timings: PodTimings | None, history_limit: int
 ) -> SimulatedCluster:
+    import kmock
+
+    from .controller import SimulatedController
+    from .emulator import QuietTestServer, SimulatedApiServer
+    from .loop import LoopThread
+    from .prometheus import FakePrometheus
+    from .store import ObjectStore
+
     store = ObjectStore(history_limit=history_limit)
     prometheus = FakePrometheus()
     prometheus.traffic = functools.partial(_traffic, store)

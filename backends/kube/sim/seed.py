@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .errors import ApiError
 from .resources import DEPLOYMENTS, NAMESPACES, SERVICES, ResourceType
-from .store import ObjectStore
+
+if TYPE_CHECKING:  # only the owning process seeds its store directly
+    from .store import ObjectStore
 
 KUBERNETES_ID = "backstage.io/kubernetes-id"
 
