@@ -335,6 +335,12 @@ def _scaffolder(value: Any, root: Path) -> ScaffolderConfig:
     return ScaffolderConfig(run_on, golden_path)
 
 
+def _infra(value: Any, root: Path) -> Any:
+    from backends.infra.settings import parse_infra_settings
+
+    return parse_infra_settings(value, root)
+
+
 def _name(value: Any, root: Path) -> str:
     return text(value, ("name",)) if value is not None else root.name
 
@@ -370,6 +376,7 @@ SECTIONS: dict[str, Callable[[Any, Path], Any]] = {
     "catalog": _catalog,
     "templates": _templates,
     "scaffolder": _scaffolder,
+    "infra": _infra,
 }
 TOP_LEVEL_KEYS = frozenset(SECTIONS)
 
@@ -391,6 +398,7 @@ class WorkspaceConfig:
     catalog: tuple[SourceConfig, ...]
     templates: TemplatesConfig
     scaffolder: ScaffolderConfig
+    infra: Any = None  # backends.infra.settings.InfraSettings, None when the section is absent
 
 
 def parse_config(raw: Mapping[str, Any], root: Path) -> WorkspaceConfig:

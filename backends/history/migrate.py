@@ -45,6 +45,14 @@ TABLES = (
     Table("feedback", "id", ("id", "at", '"user"', "score", "comment"), surrogate=True),
     Table("scaffolds", "id", ("id", "entity_ref", "template", '"user"', "at"), surrogate=True),
     Table("controls", "id", ("id", "deploy_id", "action", "requested_by", "at"), surrogate=True),
+    Table(
+        "infra_applies", "id",
+        (
+            "id", "at", '"user"', "environment", "ref", "commit_sha", "outcome", "writes", "cost_before",
+            "cost_after", "diff", "costs", "reason",
+        ),
+        surrogate=True,
+    ),
 )  # fmt: skip
 BATCH = 500
 

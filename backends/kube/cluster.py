@@ -96,6 +96,10 @@ RESOURCES: dict[str, _Resource] = {
     "leases": _Resource("/apis/coordination.k8s.io/v1", "leases"),
     "httproutes": _Resource("/apis/gateway.networking.k8s.io/v1", "httproutes"),
     "events": _Resource("/api/v1", "events"),
+    # What infra apply renders (backends/infra): databases and caches, or their Crossplane-style claims.
+    "statefulsets": _Resource("/apis/apps/v1", "statefulsets"),
+    "databaseinstances": _Resource("/apis/platform.internal/v1alpha1", "databaseinstances"),
+    "cacheinstances": _Resource("/apis/platform.internal/v1alpha1", "cacheinstances"),
 }
 
 

@@ -42,6 +42,7 @@ def _modules() -> list[ModuleType]:
         docs,
         doctor,
         history,
+        infra,
         init,
         metrics,
         platform,
@@ -62,6 +63,7 @@ def _modules() -> list[ModuleType]:
         history,
         platform,
         chatops,
+        infra,
     ]
 
 

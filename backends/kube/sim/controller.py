@@ -27,7 +27,7 @@ from typing import Any
 
 from . import errors
 from .kubelet import PodFault, PodTimings, pod_status
-from .resources import DEPLOYMENTS, EVENTS, PODS, REPLICASETS, ResourceType
+from .resources import DEPLOYMENTS, EVENTS, PODS, REPLICASETS, STATEFULSETS, ResourceType
 from .store import Obj, ObjectStore, StoredEvent, now_iso
 from .workloads import (
     ReplicaCounts,
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"
-_WATCHED = frozenset({DEPLOYMENTS.key, REPLICASETS.key, PODS.key})
+_WATCHED = frozenset({DEPLOYMENTS.key, REPLICASETS.key, PODS.key, STATEFULSETS.key})
 _SLOW_READY = 60.0  # simulated seconds for a tag containing "slow"
 _MAX_EVENTS = 1000
 _COALESCE = 0.01  # real seconds to let a burst of changes (a seed, a rollout step) become one pass
@@ -207,6 +207,7 @@ class SimulatedController:
         due: list[float] = []
         self._kubelet(now, due)
         self._replicasets()
+        self._statefulsets()
         self._deployments(now, due)
         return (min(due) - time.monotonic()) if due else None
 
@@ -344,7 +345,38 @@ class SimulatedController:
             if status != rs.get("status"):
                 self._write_status(REPLICASETS, meta["namespace"], meta["name"], status)
 
-    def _create_pod(self, rs: Obj) -> Obj:
+    def _statefulsets(self) -> None:
+        """Pods ``<name>-0 … <name>-(n-1)`` per StatefulSet (what infra apply provisions databases
+        and caches with); no ordered start, no volumes: enough for them to show up running."""
+        pods_by_owner: dict[str, dict[str, Obj]] = {}
+        for pod in self.store.peek(PODS):
+            owner = _owner_uid(pod)
+            if owner is not None:
+                pods_by_owner.setdefault(owner, {})[pod["metadata"]["name"]] = pod
+        for sts in self.store.peek(STATEFULSETS):
+            meta, spec = sts["metadata"], sts.get("spec") or {}
+            want = int(spec.get("replicas", 1))
+            pods = pods_by_owner.get(meta["uid"], {})
+            for index in range(want):
+                name = f"{meta['name']}-{index}"
+                if name not in pods:
+                    pods[name] = self._create_pod(sts, name=name)
+            for name in [n for n in pods if int(n.rsplit("-", 1)[-1] or 0) >= want]:
+                with contextlib.suppress(errors.ApiError):
+                    self.store.delete(PODS, meta["namespace"], name)
+                del pods[name]
+            ready = sum(1 for p in pods.values() if _is_ready(p))
+            status = {
+                "replicas": len(pods),
+                **_without_zeros(
+                    {"readyReplicas": ready, "availableReplicas": ready, "currentReplicas": len(pods)}
+                ),
+                "observedGeneration": meta.get("generation", 1),
+            }
+            if status != sts.get("status"):
+                self._write_status(STATEFULSETS, meta["namespace"], meta["name"], status)
+
+    def _create_pod(self, rs: Obj, name: str | None = None) -> Obj:
         meta = rs["metadata"]
         template = (rs.get("spec") or {}).get("template") or {}
         tmeta = template.get("metadata") or {}
@@ -359,7 +391,9 @@ class SimulatedController:
             "spec": {**(template.get("spec") or {}), "nodeName": "sim-node-1"},
         }
         for _attempt in range(5):
-            pod["metadata"]["name"] = f"{meta['name']}-{safe_encode(str(time.monotonic_ns()).encode(), 5)}"
+            pod["metadata"]["name"] = (
+                name or f"{meta['name']}-{safe_encode(str(time.monotonic_ns()).encode(), 5)}"
+            )
             try:
                 created = self.store.create(PODS, meta["namespace"], pod, copy_=False)
             except errors.ApiError as exc:

@@ -93,6 +93,8 @@ class SimulatedApiServer(KubernetesEmulator):
     _last_activity: float = attrs.field(factory=time.monotonic, init=False)
     # Every HTTP request received (a watch counts once, when it opens): for "idle → no requests".
     request_count: int = attrs.field(default=0, init=False)
+    # Writes clients made through the API (not the controller's own): "an unchanged apply writes nothing".
+    write_count: int = attrs.field(default=0, init=False)
     _following: int = attrs.field(default=0, init=False)  # open ``follow=true`` log streams
     _open_watches: dict[Watcher, tuple[str, aiohttp.web.BaseRequest | None]] = attrs.field(
         factory=dict, init=False
@@ -153,6 +155,8 @@ class SimulatedApiServer(KubernetesEmulator):
                 raise ApiError(rule.status, "InternalError", f"injected fault: {call.method} {call.path}")
             if route is not None and route.plural is not None:
                 response = await self._serve_resource(call, route)
+                if call.method != "GET" and not call.dry_run:
+                    self.write_count += 1
                 if self.persist is not None and call.method != "GET" and not call.dry_run:
                     await self._persist()
                 return response

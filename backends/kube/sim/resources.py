@@ -56,6 +56,12 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "apps", "v1", "replicasets", "ReplicaSet", subresources=("status", "scale"), short_names=("rs",)
     ),
+    ResourceType(
+        "apps", "v1", "statefulsets", "StatefulSet", subresources=("status", "scale"), short_names=("sts",)
+    ),
+    # Crossplane-style claims (infra apply with ``provisioner: crossplane``): stored, not provisioned.
+    ResourceType("platform.internal", "v1alpha1", "databaseinstances", "DatabaseInstance"),
+    ResourceType("platform.internal", "v1alpha1", "cacheinstances", "CacheInstance"),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     # Gateway API: a canary's exact traffic weights live on a route's weighted backendRefs.
     ResourceType("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
@@ -72,5 +78,6 @@ SERVICES = BY_KEY["v1/services"]
 EVENTS = BY_KEY["v1/events"]
 DEPLOYMENTS = BY_KEY["apps/v1/deployments"]
 REPLICASETS = BY_KEY["apps/v1/replicasets"]
+STATEFULSETS = BY_KEY["apps/v1/statefulsets"]
 LEASES = BY_KEY["coordination.k8s.io/v1/leases"]
 HTTPROUTES = BY_KEY["gateway.networking.k8s.io/v1/httproutes"]
