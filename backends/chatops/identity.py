@@ -60,12 +60,17 @@ class SlackDirectory:
         return self.by_email.get(email.lower()) if email else None
 
 
-def slack_email_lookup(bot_token: str) -> Callable[[str], str | None]:
-    """``users.info`` through slack-sdk's WebClient: the profile email (needs ``users:read.email``)."""
+def slack_email_lookup(bot_token: str, *, base_url: str | None = None) -> Callable[[str], str | None]:
+    """``users.info`` through slack-sdk's WebClient: the profile email (needs ``users:read.email``).
+    ``base_url``: another Slack API endpoint (an Enterprise Grid proxy, a test's loopback server)."""
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError
 
-    client = WebClient(token=bot_token, timeout=5)
+    client = (
+        WebClient(token=bot_token, timeout=5, base_url=base_url)
+        if base_url
+        else WebClient(token=bot_token, timeout=5)
+    )
 
     def email_of(slack_user_id: str) -> str | None:
         try:

@@ -108,9 +108,9 @@ class Reply:
     def _block(self) -> str:
         return f"`{render(self.asker.command)}`\n```\n" + "\n".join(self.lines or ["…"]) + "\n```"
 
-    def final(self, outcome: str) -> None:
+    def final(self) -> None:
+        """Every line, in the channel: the last use of the response_url is kept for this."""
         self.url.post({**message(self._block(), in_channel=True), "replace_original": False}, final=True)
-        del outcome
 
 
 Execute = Callable[[Command, str | None, Reply], str]
@@ -324,7 +324,7 @@ class ChatOpsServer:
             log.exception("chatops: %s failed", render(asker.command))
             reply.line(f"✗ {error}")
             outcome = f"error: {error}"
-        reply.final(outcome)
+        reply.final()
         if url.failures:
             outcome += f" (response_url not reached {url.failures}×)"
         self._audit(asker, outcome)

@@ -64,7 +64,8 @@ async def test_scale_and_rollback_on_the_command_line() -> None:
         assert "Scale payment-service in staging to 5 pods?" in screen_text(app)
         await pilot.press("enter")
         screen = await deploy_screen(pilot)
-        assert await wait_finished(pilot, screen) == "succeeded"
+        await wait_until(pilot, lambda: screen.view == "watch" and screen.state is not None, what="the run")
+        assert "scale payment-service · staging" in screen_text(app)
         await pilot.press("escape")
         await command(pilot, f":rollback {SERVICE} --env staging --to v2.3.0")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeploy), what="the confirmation")
