@@ -96,7 +96,7 @@ def _ordered_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
         step, order, frame_rows = "LEAD", "started_at, deploy_id", "1 FOLLOWING AND UNBOUNDED FOLLOWING"
     sql = f"""
 ordered AS (
-    SELECT deploy_id AS id, kind, service, to_version, outcome, finished_at,
+    SELECT deploy_id AS id, kind, to_version, outcome, finished_at,
         {step}(started_at) OVER w AS next_started,
         {step}(CASE WHEN kind = 'rollback' THEN '' ELSE to_version END) OVER w AS next_version,
         MIN(CASE WHEN outcome = 'succeeded' THEN finished_at END) OVER w AS healthy_after
