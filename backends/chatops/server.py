@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 SEEN_FOR = 600.0  # seconds a request is remembered (Slack retries within minutes; the window is 5)
 SEEN_MAX = 10_000
+CONFIRM_FOR = 600.0  # seconds a production confirmation button stays valid
 PROGRESS_EVERY = 5.0  # seconds between progress posts (each uses one of the response_url's five)
 
 
@@ -152,7 +153,7 @@ class RunControls:
 class Pending:
     asker: Asker
     response_url: str
-    created: float = field(default_factory=time.monotonic)
+    created: float
 
 
 class ChatOpsServer:
@@ -169,6 +170,7 @@ class ChatOpsServer:
         audit: ChatAudit,
         *,
         workers: int = 8,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.verifier = verifier
         self.directory = directory
@@ -177,6 +179,7 @@ class ChatOpsServer:
         self.execute = execute
         self.audit = audit
         self.controls = RunControls()
+        self.clock = clock
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chatops")
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._pending: dict[str, Pending] = {}
@@ -238,7 +241,7 @@ class ChatOpsServer:
     def _ask_confirmation(self, asker: Asker, response_url: str) -> dict[str, Any]:
         token = secrets.token_urlsafe(12)
         with self._lock:
-            self._pending[token] = Pending(asker, response_url)
+            self._pending[token] = Pending(asker, response_url, self.clock())
         self._audit(asker, "awaiting confirmation")
         env = getattr(asker.command, "env", "")
         text = f"⚠ `{render(asker.command)}` changes *{env.upper()}*, a production environment. Confirm?"
@@ -266,6 +269,10 @@ class ChatOpsServer:
             # Only the person who asked confirms: a bystander's click changes nothing.
             return message(f"✗ only <@{pending.asker.slack_user}> can confirm this")
         asker = pending.asker
+        if self.clock() - pending.created > CONFIRM_FOR:
+            # What was asked may no longer be what anyone wants: a stale button does nothing.
+            self._audit(asker, "confirmation expired")
+            return {"replace_original": True, "text": f"✗ expired: `{render(asker.command)}`; ask again"}
         if press.action_id == "cancel":
             self._audit(asker, "cancelled")
             return {

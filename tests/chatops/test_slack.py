@@ -191,3 +191,18 @@ def test_a_burst_of_twenty_commands_is_acknowledged_every_one(chat: Chat) -> Non
         assert list(pool.map(ask, range(20))) == [200] * 20
     assert chat.server.wait_idle()
     assert len(chat.audit()) == 40  # each: started, then answered
+
+
+def test_a_stale_production_confirmation_does_nothing(chat: Chat) -> None:
+    now = [1000.0]
+    chat.server.clock = lambda: now[0]  # the server's own clock, not the wall clock
+    _, ack = chat.slack.command("rollback payment-service --env production", JANE, chat.receiver.url)
+    assert ack is not None
+    buttons = {e["action_id"]: e["value"] for e in ack["blocks"][1]["elements"]}
+    now[0] += 601  # ten minutes and a second later
+    _, answer = chat.slack.press("confirm", buttons["confirm"], JANE, chat.receiver.url)
+    assert answer is not None
+    assert answer["text"] == "✗ expired: `rollback payment-service --env production`; ask again"
+    chat.server.wait_idle()
+    assert chat.history() == []
+    assert chat.audit()[-1].outcome == "confirmation expired"
