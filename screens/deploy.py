@@ -11,8 +11,6 @@ events and only posts them; watch threads post a message that coalesces bursts.
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -39,6 +37,7 @@ if TYPE_CHECKING:
     from backends.deploy.attach import DetachedEngine, RemoteRun
     from backends.deploy.engine import DeployEngine
     from backends.deploy.events import DeployEvent
+    from backends.deploy.follow import RunFollower
     from backends.deploy.history import DeployRecord
     from backends.deploy.journey import DeployOffer, LifecycleRefusal
     from backends.deploy.run import InterruptedDeploy
@@ -150,6 +149,25 @@ class RunEnded(Message):
     generation: int
 
 
+class _FollowerPosts:
+    """The run follower's news, as messages to the screen (its thread must never draw)."""
+
+    def __init__(self, screen: DeployScreen) -> None:
+        self._screen = screen
+
+    def run_created(self, run: RemoteRun, generation: int) -> None:
+        self._screen.post_message(RunCreated(run, generation))
+
+    def events_ready(self) -> None:
+        self._screen.post_message(RunEventsReady())
+
+    def run_refused(self, error: str, generation: int) -> None:
+        self._screen.post_message(RunRefused(error, generation))
+
+    def run_ended(self, generation: int) -> None:
+        self._screen.post_message(RunEnded(generation))
+
+
 class _LiveCatalog:
     """The engine's catalog, read from the app at call time (it loads, and reloads, later)."""
 
@@ -234,7 +252,7 @@ class DeployScreen(ConsoleScreen):
         self.live: LiveRollout | None = None
         self.interrupted: list[InterruptedDeploy] = []
         self.detached: DetachedEngine | None = None  # starts every change in a runner process
-        self.run: RemoteRun | None = None
+        self.follower: RunFollower | None = None  # the run watched here, read on its own thread
         self.state: RunState | None = None  # None while watching without a run from here
         self.target: tuple[str, str] | None = None  # (service, environment) the watch view shows
         self.view: View = "board"
@@ -243,11 +261,7 @@ class DeployScreen(ConsoleScreen):
         self._pending_offer: DeployOffer | None = None
         self._closing = False
         self._catalog_seen = False
-        self.driving = False  # a thread is iterating a run's events
-        self._run_thread: threading.Thread | None = None
-        self._inbox: deque[DeployEvent] = deque()
         self._bindings_key: tuple[object, ...] = ()
-        self._generation = 0  # which run this screen follows; messages of an older one are stale
         self.live_runs: dict[tuple[str, str], DeployRecord] = {}  # (service, env) → running deploy
 
     # -- layout -------------------------------------------------------------------------------
@@ -274,6 +288,7 @@ class DeployScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         from backends.deploy.attach import DetachedEngine
+        from backends.deploy.follow import RunFollower
         from backends.deploy.session import open_deploy
 
         workspace = self.ctx.workspace
@@ -283,6 +298,7 @@ class DeployScreen(ConsoleScreen):
             None if workspace.is_demo else str(workspace.root),
             deploy=workspace.section("deploy"),
         )
+        self.follower = RunFollower(self.detached, _FollowerPosts(self))
         self.ctx.quit_guard = self
         self.ctx.catalog_signal.subscribe(self, self._on_catalog)
         self.query_one("#board", VirtualTable).focus()
@@ -302,13 +318,29 @@ class DeployScreen(ConsoleScreen):
         self._closing = True
         if self.ctx.quit_guard is self:
             self.ctx.quit_guard = None
-        self._detach()
+        if self.follower is not None:
+            self.follower.close()
         if self.live is not None:
             self.live.stop()
         if self.board is not None:
             self.board.stop()
         if self.session is not None:
             self.session.close()
+
+    @property
+    def run(self) -> RemoteRun | None:
+        """The run followed here, once its runner started."""
+        return self.follower.run if self.follower is not None else None
+
+    @property
+    def driving(self) -> bool:
+        """A thread is reading the followed run's events."""
+        return self.follower is not None and self.follower.driving
+
+    def _detach(self) -> None:
+        """Stop following the current run; it goes on in its runner (a paused one too)."""
+        if self.follower is not None:
+            self.follower.detach()
 
     @property
     def engine(self) -> DeployEngine:
@@ -722,26 +754,15 @@ class DeployScreen(ConsoleScreen):
         version: str,
     ) -> None:
         self._detach()  # from the run watched before, if any: it goes on in its runner
-        self._generation += 1
-        self._inbox = deque()
         self.state = RunState(service, env, to_version=version, kind=run_kind(kind))
         self.target = (service, env)
         self.watch_view.clear_log()
         self._show("watch")
         self._redraw_run()
         self._follow(service, env)
-        self.driving = True
-        self._drive(make_run, self._generation)
-
-    def _detach(self) -> None:
-        """Stop following the current run; it goes on in its runner (a paused one too)."""
-        run, thread = self.run, self._run_thread
-        self._generation += 1  # whatever the old thread still posts is stale from now on
-        self.run, self.driving, self._run_thread = None, False, None
-        if run is not None:
-            run.detach()
-        if thread is not None:
-            thread.join(timeout=1)
+        assert self.follower is not None
+        self.follower.start(make_run)  # the run watched before, if any, goes on in its runner
+        self._redraw_run()
 
     def _follow(self, service: str, env: str) -> None:
         """Point the tree at ``service`` in ``env`` (new watches unless they already are)."""
@@ -758,60 +779,13 @@ class DeployScreen(ConsoleScreen):
         self.watch_view.show_tree(waiting)
         self._watch_rollout(service, env)
 
-    def _drive(self, make_run: Callable[[DetachedEngine], RemoteRun], generation: int) -> None:
-        # Its own daemon thread rather than a Textual thread worker: those run on the loop's
-        # executor, which the interpreter joins at exit, and a paused run sends nothing that would
-        # end the read. Leaving only detaches: the run is its runner's, not this console's.
-        self._run_thread = threading.Thread(
-            target=self._drive_run, args=(make_run, generation, self._inbox), name="deploy run", daemon=True
-        )
-        self._run_thread.start()
-
-    def _drive_run(
-        self, make_run: Callable[[DetachedEngine], RemoteRun], generation: int, inbox: deque[DeployEvent]
-    ) -> None:
-        """On the run's thread: only posts messages."""
-        from backends.deploy.attach import RunnerError
-        from backends.deploy.prechecks import DeployRefused
-
-        assert self.detached is not None
-        try:
-            run = make_run(self.detached)
-        except Exception as error:  # noqa: BLE001 — refused, or the runner could not start
-            known = isinstance(error, DeployRefused | RunnerError)
-            reason = str(error) if known else f"could not start: {error}"
-            self.post_message(RunRefused(reason, generation))
-            self.post_message(RunEnded(generation))
-            return
-        if generation != self._generation or self._closing:
-            return  # the user moved on while the runner started: the run goes on without us
-        self.post_message(RunCreated(run, generation))
-        events = run.events()
-        try:
-            for event in events:
-                inbox.append(event)  # deque.append is atomic: no lock between threads
-                self.post_message(RunEventsReady())
-        except RunnerError as error:
-            message = (
-                f"{error}; it is interrupted: r resumes it, x aborts it (or an idp-console agent adopts it)"
-            )
-            self.post_message(RunRefused(message, generation))
-        except Exception as error:  # noqa: BLE001 — a crash must reach the screen, not die with the thread
-            self.post_message(RunRefused(f"lost the deploy's runner: {error}", generation))
-        finally:
-            events.close()
-            self.post_message(RunEnded(generation))
-
     def on_run_created(self, message: RunCreated) -> None:
-        if message.generation != self._generation:
-            message.run.detach()
-            return
-        self.run = message.run
-        self.refresh_bindings()
+        if self.follower is not None and self.follower.created(message.run, message.generation):
+            self.refresh_bindings()
 
     def on_run_refused(self, message: RunRefused) -> None:
         state = self.state
-        if message.generation != self._generation or state is None:
+        if self.follower is None or not self.follower.is_current(message.generation) or state is None:
             return
         state.phase, state.outcome, state.reason = Phase.FAILED, "failed", message.error
         self.watch_view.log_entry(LogEntry(self.clock.now(), message.error, "error"), self.clock)
@@ -821,11 +795,11 @@ class DeployScreen(ConsoleScreen):
         self._drain()
 
     def _drain(self) -> None:
-        if not self._inbox:
-            return
-        while self._inbox:
-            self._apply_event(self._inbox.popleft())
-        self._redraw_run()
+        events = self.follower.drain() if self.follower is not None else []
+        for event in events:
+            self._apply_event(event)
+        if events:
+            self._redraw_run()
 
     def _apply_event(self, event: DeployEvent) -> None:
         state = self.state
@@ -848,10 +822,10 @@ class DeployScreen(ConsoleScreen):
             )
 
     def on_run_ended(self, message: RunEnded) -> None:
-        if message.generation != self._generation:
+        if self.follower is None or not self.follower.is_current(message.generation):
             return
         self._drain()
-        self.driving = False
+        self.follower.ended(message.generation)
         self._redraw_run()  # what comes next (the next environment) shows once the run is over
         self.refresh_bindings()
         self._poll_live_runs()
