@@ -123,6 +123,7 @@ class ControlRequest:
     action: str
     requested_by: str
     at: float
+    reason: str = ""  # the requester's words ("aborted from the command line"), if any
 
 
 _RECORD_COLUMNS = (
@@ -244,12 +245,12 @@ class DeployHistory:
             (entity_ref, template, user, time.time() if at is None else at),
         )
 
-    def request_control(self, deploy_id: str, action: str, requested_by: str) -> int:
-        """Ask a running deploy's runner (on whichever host) to ``action`` it; returns the request's
-        id. Whether the requester may do so is the runner's decision, not the store's."""
+    def request_control(self, deploy_id: str, action: str, requested_by: str, reason: str = "") -> int:
+        """Ask a running deploy's runner (on whichever host) to ``action`` it, saying why; returns
+        the request's id. Whether the requester may do so is the runner's decision, not the store's."""
         return self.store.insert_id(
-            "INSERT INTO controls (deploy_id, action, requested_by, at) VALUES (?, ?, ?, ?)",
-            (deploy_id, action, requested_by, time.time()),
+            "INSERT INTO controls (deploy_id, action, requested_by, at, reason) VALUES (?, ?, ?, ?, ?)",
+            (deploy_id, action, requested_by, time.time(), reason),
             serialized=True,
         )
 
@@ -257,11 +258,11 @@ class DeployHistory:
     def controls_after(self, deploy_id: str, after_id: int = 0) -> list[ControlRequest]:
         """Control requests for ``deploy_id`` with an id above ``after_id``, oldest first."""
         rows = self.store.fetch(
-            "SELECT id, deploy_id, action, requested_by, at FROM controls "
+            "SELECT id, deploy_id, action, requested_by, at, reason FROM controls "
             "WHERE deploy_id = ? AND id > ? ORDER BY id",
             (deploy_id, after_id),
         )
-        return [ControlRequest(int(r[0]), r[1], r[2], r[3], float(r[4])) for r in rows]
+        return [ControlRequest(int(r[0]), r[1], r[2], r[3], float(r[4]), r[5] or "") for r in rows]
 
     def events_after(self, deploy_id: str, after_seq: int = 0) -> list[tuple[int, DeployEvent]]:
         """``(seq, event)`` of ``deploy_id`` after ``after_seq``, in order: a watcher on another host

@@ -171,7 +171,19 @@ class StoreRun(RemoteRun):
         action = "promote-full" if op == "promote" and command.get("full") else op
         recorded = self.history.events_after(self.deploy_id, 0)
         self._asked[action] = recorded[-1][0] if recorded else 0
-        self.history.request_control(self.deploy_id, action, self.requested_by)
+        reason = str(command.get("reason") or "")
+        self.history.request_control(self.deploy_id, action, self.requested_by, reason)
+
+    # Through the store, a control says why only when its caller did (not RemoteRun's filler
+    # "… by user"): the runner already names who asked.
+    def pause(self, reason: str = "") -> None:
+        self._send({"op": "pause", "reason": reason})
+
+    def abort(self, reason: str = "") -> None:
+        self._send({"op": "abort", "reason": reason})
+
+    def rollback(self, reason: str = "") -> None:
+        self._send({"op": "rollback", "reason": reason})
 
 
 class ControlPoller:
@@ -243,7 +255,9 @@ class ControlPoller:
         if refusal:
             self._say(refusal_line(who, action, refusal), "warning")
             return
-        self._say(f"{who} {ACTIONS[action]}")
+        self._say(
+            f"{who} {ACTIONS[action]}: {request.reason}" if request.reason else f"{who} {ACTIONS[action]}"
+        )
         why = f"by {who}"
         if action in ("promote", "promote-full"):
             self.run.promote(full=action == "promote-full")

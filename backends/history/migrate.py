@@ -44,7 +44,7 @@ TABLES = (
     Table("events", "seq", ("seq", "deploy_id", "at", "type", "data"), surrogate=True),
     Table("feedback", "id", ("id", "at", '"user"', "score", "comment"), surrogate=True),
     Table("scaffolds", "id", ("id", "entity_ref", "template", '"user"', "at"), surrogate=True),
-    Table("controls", "id", ("id", "deploy_id", "action", "requested_by", "at"), surrogate=True),
+    Table("controls", "id", ("id", "deploy_id", "action", "requested_by", "at", "reason"), surrogate=True),
     Table(
         "infra_applies", "id",
         (

@@ -303,10 +303,14 @@ _POSTGRES_V4 = [
     *_postgres_append_only(V4_TABLES),
 ]
 
+# Version 5: a control request carries the requester's reason (``deploy --abort`` says "aborted
+# from the command line"), for the runner's log line. Existing rows read as no reason given.
+_V5 = ["ALTER TABLE controls ADD COLUMN reason TEXT NOT NULL DEFAULT ''"]
+
 # version → statements, per dialect. Append a version; never edit one that has shipped.
 MIGRATIONS: dict[str, dict[int, list[str]]] = {
-    "sqlite": {1: _SQLITE_V1, 2: _SQLITE_V2, 3: _SQLITE_V3, 4: _SQLITE_V4},
-    "postgresql": {1: _POSTGRES_V1, 2: _POSTGRES_V2, 3: _POSTGRES_V3, 4: _POSTGRES_V4},
+    "sqlite": {1: _SQLITE_V1, 2: _SQLITE_V2, 3: _SQLITE_V3, 4: _SQLITE_V4, 5: _V5},
+    "postgresql": {1: _POSTGRES_V1, 2: _POSTGRES_V2, 3: _POSTGRES_V3, 4: _POSTGRES_V4, 5: _V5},
 }
 LATEST = max(MIGRATIONS["sqlite"])
 assert max(MIGRATIONS["postgresql"]) == LATEST, "both dialects must reach the same version"

@@ -111,7 +111,9 @@ def test_attach_and_abort_from_another_host_work_unchanged(
     out, err = watch.communicate(timeout=STEP * 2)
     assert watch.returncode == 1, err
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert any(e["event"] == "LogLine" and e["message"] == "sam.lee aborted it" for e in lines)
+    # The runner's log says who aborted it and why, in the words the request carried.
+    said = "sam.lee aborted it: aborted from the command line"
+    assert any(e["event"] == "LogLine" and e["message"] == said for e in lines)
     assert lines[-1]["event"] == "DeployFinished" and lines[-1]["outcome"] == "aborted"
     assert cn.deployed_version(cluster.get("deployments", "production", SERVICE)) == "v2.3.0"
 

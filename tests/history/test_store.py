@@ -205,3 +205,38 @@ def test_a_hundred_events_read_back_in_order(history: DeployHistory) -> None:
     for index in range(100):
         history.append(StageStarted("d-1", at=T0 + index, stage=Stage.CANARY, step=index))
     assert [e.step for e in history.events("d-1")] == list(range(100))
+
+
+def test_a_control_request_keeps_its_reason_and_older_requests_read_as_none_given(
+    store_url: str, tmp_path: Path
+) -> None:
+    # A store at the schema before reasons existed, holding one request …
+    conn = raw_connection(store_url)
+    dialect = "postgresql" if store_url.startswith("postgresql://") else "sqlite"
+    adds_reason = next(
+        v
+        for v, statements in MIGRATIONS[dialect].items()
+        if any("ADD COLUMN reason" in s for s in statements)
+    )
+    before = adds_reason - 1
+    try:
+        conn.execute(
+            SCHEMA_VERSION_TABLE.format(real="DOUBLE PRECISION" if dialect == "postgresql" else "REAL")
+        )
+        for version in range(1, before + 1):
+            for statement in MIGRATIONS[dialect][version]:
+                conn.execute(statement)
+            conn.execute(f"INSERT INTO schema_version VALUES ({version}, 0)")
+        conn.execute(
+            "INSERT INTO controls (deploy_id, action, requested_by, at) VALUES ('d-1', 'pause', 'omar', 5)"
+        )
+    finally:
+        conn.close()
+    # … is upgraded in place: the old request has no reason, a new one keeps its words.
+    history = open_history(workspace_with(tmp_path, store_url))
+    history.request_control("d-1", "abort", "sam.lee", "aborted from the command line")
+    assert [(c.action, c.requested_by, c.reason) for c in history.controls_after("d-1", 0)] == [
+        ("pause", "omar", ""),
+        ("abort", "sam.lee", "aborted from the command line"),
+    ]
+    history.close()
