@@ -282,20 +282,38 @@ async def screen_run(
         writer = Cluster.from_kubeconfig(kubeconfig, "simulated")
         controller = screen.controller
         assert controller is not None
-        latencies = []
+        # When the watch delivered each change (the controller's callback, on its watch thread).
+        heard: dict[str, float] = {}
+        callback = controller.on_change
+
+        def timed_callback(service: str, env: str) -> None:
+            heard.setdefault(service, time.perf_counter())
+            if callback is not None:
+                callback(service, env)
+
+        controller.on_change = timed_callback
+        latencies, screen_share = [], []
         for i in range(samples):
             index = (i * 53) % len(seed)
             service, env = seed[index].name, envs[i % len(envs)]
             pod = controller.pods(service, env)[0].name
             await pilot.pause(gap)
             replaced.clear()
+            heard.clear()
             sent = time.perf_counter()
             await asyncio.to_thread(writer.patch, "pods", env, pod, {"metadata": {"labels": {"tui": str(i)}}})
             await until(lambda index=index: index in replaced, "the row", timeout=10)
             latencies.append(replaced[index] - sent)
-        p50, p95 = statistics.median(latencies) * 1000, pct(latencies, 0.95) * 1000
-        print(f"   a pod change → its row replaced on screen: samples {len(latencies)}   p50 {p50:.1f} ms   "
-              f"p95 {p95:.1f} ms   max {max(latencies) * 1000:.1f} ms   (goal ≤ 100 ms p95)")  # fmt: skip
+            screen_share.append(replaced[index] - heard.get(service, sent))
+        for what, values in (
+            ("HTTP PATCH → row replaced on screen", latencies),
+            ("the watch's event → row replaced (the console's share)", screen_share),
+        ):
+            p50, p95 = statistics.median(values) * 1000, pct(values, 0.95) * 1000
+            print(f"   a pod change, {what}: samples {len(values)}   p50 {p50:.1f} ms   "
+                  f"p95 {p95:.1f} ms   max {max(values) * 1000:.1f} ms   (goal ≤ 100 ms p95)")  # fmt: skip
+        print("   (the detached simulation saves its whole state file before it answers a write and")
+        print("    reconciles every pod after one changes, both on the loop that streams the watches)")
 
 
 if __name__ == "__main__":
