@@ -23,6 +23,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Static
 
+from backends.deploy.board import LIVE_MARK, board_rows, interrupted_line, live_run_of
 from backends.deploy.reducer import LogEntry, Phase, RunKind, run_kind
 from screens.base import ConsoleScreen, mutating
 from screens.deploy_confirm import ConfirmDeploy
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 View = Literal["board", "form", "watch"]
 LIVE_RUNS_POLL = 2.0  # seconds between looks for deploys running in runners (a socket probe each)
-LIVE_MARK = "▶ "  # before a board cell whose service has a deploy running in that environment
 
 
 # -- messages from workers and watch threads ---------------------------------------------------
@@ -427,19 +427,14 @@ class DeployScreen(ConsoleScreen):
         else:
             cells = live.board.snapshot()
         self.versions = {key: stable for key, (stable, _canary) in cells.items()}
-        environments = self._environment_names()
-        rows = []
-        for entity in self.services:
-            row = [entity.name]
-            for env in environments:
-                if live is not None and env in live.errors:
-                    row.append("✖ unreachable")
-                else:
-                    mark = LIVE_MARK if (entity.name, env) in self.live_runs else ""
-                    row.append(mark + board_cell(*cells.get((entity.name, env), (None, None))))
-            rows.append(tuple(row))
-        if not environments:
-            rows = []  # nothing can be deployed anywhere: let the empty text say why
+        rows = board_rows(
+            [entity.name for entity in self.services],
+            self._environment_names(),
+            cells,
+            errors=live.errors if live is not None else (),
+            live=self.live_runs,
+            cell=board_cell,
+        )
         self._board_rows = [row[0] for row in rows]
         self.query_one("#board", VirtualTable).set_rows(rows, keep_cursor=True)
         if self.view == "form":
@@ -457,20 +452,7 @@ class DeployScreen(ConsoleScreen):
             return
         text = Text("⚠ Deploys interrupted in an earlier run\n", style="bold yellow")
         for item in self.interrupted:
-            record = item.record
-            canary = f"canary {item.canary_replicas} pods" if item.canary_present else "no canary"
-            if item.route_weight:  # the route still sends it requests that nobody checks
-                canary += f", {item.route_weight}% of the route's requests"
-            if item.rollback_outcome:  # resuming (r) or aborting (x) both finish the rollback
-                where = f"stopped while rolling back: {item.rollback_reason}"
-            elif item.last_step >= 0:
-                where = f"stopped after step {item.last_step + 1} passed its checks"
-            else:
-                where = "stopped before any step passed its checks"
-            text.append(
-                f"  {record.service} in {record.environment}: {record.from_version} → {record.to_version} "
-                f"by {record.user}, {where} ({canary})\n"
-            )
+            text.append(f"  {interrupted_line(item)}\n")
         which = "it" if len(self.interrupted) == 1 else "the first"
         text.append(f"  r resumes {which} · x aborts {which} (stable restored, canary removed)", style="dim")
         panel.update(text)
@@ -518,12 +500,7 @@ class DeployScreen(ConsoleScreen):
 
     def _live_run_of(self, service: str) -> DeployRecord | None:
         """The running deploy of ``service`` to attach to: the environment on screen first."""
-        environments = self._environment_names()
-        if self.target is not None and self.target[0] == service:
-            environments = [self.target[1], *environments]
-        return next(
-            (self.live_runs[(service, e)] for e in environments if (service, e) in self.live_runs), None
-        )
+        return live_run_of(service, self.live_runs, self._environment_names(), self.target)
 
     # -- the form -----------------------------------------------------------------------------
     @property
