@@ -5,7 +5,13 @@ registry:
   host: registry.acme.example        # images are called <host>/<owner>/<name>:<version>
   url: https://registry.acme.example # where tags are listed (OCI Distribution API); for the demo a
                                      # directory ("{data_dir}/registry") that the simulated CI writes
+  tokenSecret: registry              # secret name (keyring / IDP_CONSOLE_SECRET_REGISTRY): a token,
+                                     # or user:password for basic auth and token services
 ```
+
+Before a deploy, :func:`resolve_image` turns the version's tag into the manifest digest
+(``HEAD /v2/<name>/manifests/<tag>``), so the Deployment is pinned to what was checked; a missing
+tag is refused with the nearest tags the repository has.
 
 Two implementations of one small protocol: :class:`OciRegistry` speaks the OCI Distribution API
 (``GET /v2/<name>/tags/list``, following ``Link`` pages) with httpx; :class:`FileRegistry` keeps
@@ -15,15 +21,20 @@ one JSON file of tags per repository, which the demo's simulated first CI run pu
 
 from __future__ import annotations
 
+import base64
+import difflib
+import hashlib
 import json
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urljoin
+
+import httpx
 
 from backends import paths
 from backends.atomic import write_text_atomic
@@ -43,6 +54,41 @@ class RegistryError(Exception):
     """The registry cannot answer (unreachable, unknown repository, bad configuration)."""
 
 
+class ImageNotFound(RegistryError):
+    """The repository has no such tag (the message names the nearest ones it has)."""
+
+
+class RegistryUnauthorized(RegistryError):
+    """The registry refused our credentials (or asked for some and we have none)."""
+
+
+# What a registry may answer for a tag: an OCI index or manifest, a Docker manifest list or
+# manifest. Without these in Accept, distribution converts or refuses, and the digest would be
+# of another document than the one the container runtime pulls.
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedImage:
+    """A tag as the registry resolved it: ``repository`` is ``host/path``."""
+
+    repository: str
+    tag: str
+    digest: str
+
+    @property
+    def reference(self) -> str:
+        """``host/path:tag@sha256:…``: the runtime pulls the digest; the tag stays for people and
+        for the engine, which reads the running version from it."""
+        return f"{self.repository}:{self.tag}@{self.digest}"
+
+
 class Registry(Protocol):
     """Where a workspace's images live."""
 
@@ -54,6 +100,11 @@ class Registry(Protocol):
 
     def push(self, image_repo: str, tag: str) -> None:
         """Record that ``image_repo:tag`` exists (what a CI run's ``docker push`` does)."""
+        ...
+
+    def digest(self, image_repo: str, tag: str) -> str:
+        """The manifest digest ``image_repo:tag`` points at; ``ImageNotFound`` when there is no such
+        tag, ``RegistryError`` when the registry cannot say."""
         ...
 
 
@@ -94,6 +145,7 @@ class RegistrySettings:
 
     host: str
     url: str
+    missing_secret: str = ""  # tokenSecret names a secret nobody stored: its variable, for the refusal
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], *, is_demo: bool = False) -> RegistrySettings | None:
@@ -126,14 +178,24 @@ def validate_registry_section(section: Any) -> None:
 
 
 def registry_for(workspace: Any) -> Registry | None:
-    """The workspace's registry (the demo's file registry by default); None if none is configured."""
+    """The workspace's registry (the demo's file registry by default); None if none is configured.
+    Its credentials come from the secret ``registry.tokenSecret`` names (never logged)."""
+    section = workspace.section("registry") if workspace is not None else {}
     settings = RegistrySettings.from_config(
-        workspace.section("registry") if workspace is not None else {},
-        is_demo=bool(workspace is not None and workspace.is_demo),
+        section, is_demo=bool(workspace is not None and workspace.is_demo)
     )
     if settings is None:
         return None
-    return open_registry(settings, root=getattr(workspace, "root", None))
+    token = None
+    if section.get("tokenSecret"):
+        from backends.secrets import default_secret_store, env_name
+
+        name = str(section["tokenSecret"])
+        token = default_secret_store().get(name)
+        if token is None:
+            token = ""  # named but absent: said in the refusal, not guessed around
+            settings = RegistrySettings(settings.host, settings.url, missing_secret=env_name(name))
+    return open_registry(settings, root=getattr(workspace, "root", None), token=token)
 
 
 def open_registry(
@@ -141,7 +203,9 @@ def open_registry(
 ) -> Registry:
     """An :class:`OciRegistry` for an http(s) URL, else a :class:`FileRegistry` at that directory."""
     if settings.url.startswith(("http://", "https://")):
-        return OciRegistry(settings.url, host=settings.host, token=token)
+        registry = OciRegistry(settings.url, host=settings.host, token=token)
+        registry.missing_secret = settings.missing_secret
+        return registry
     directory = settings.url.removeprefix("file://").replace("{data_dir}", str(paths.data_dir()))
     path = Path(os.path.expanduser(directory))
     if not path.is_absolute() and root is not None:
@@ -189,6 +253,14 @@ class FileRegistry:
             )
         return newest_first(list(self._read(file)))
 
+    def digest(self, image_repo: str, tag: str) -> str:
+        """A stable fake digest per repository and tag (the demo has no image bytes to hash), so the
+        demo pins its Deployments through the same code path as a real registry."""
+        if tag not in self.tags(image_repo):
+            raise ImageNotFound(f"{tag} is not in registry {split_image(image_repo)[0]}")
+        name = _repository_path(image_repo, self.host)
+        return "sha256:" + hashlib.sha256(f"{self.host}/{name}:{tag}".encode()).hexdigest()
+
     def push(self, image_repo: str, tag: str) -> None:
         file = self._file(image_repo)
         tags = self._read(file)
@@ -205,27 +277,32 @@ class OciRegistry:
         self.host = host or _host_of(url)
         self.token = token
         self.timeout = timeout
+        self.missing_secret = ""
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout, auth=_RegistryAuth(self.token))
+
+    def _refused(self, name: str, status: int, what: str) -> RegistryUnauthorized:
+        if self.missing_secret:
+            how = f"no credentials: {self.missing_secret} is not set and the keyring has none"
+        elif self.token:
+            how = "check the credentials registry.tokenSecret names"
+        else:
+            how = "set registry.tokenSecret in idp-console.yaml"
+        return RegistryUnauthorized(f"registry {self.host} refused to {what} {name} (HTTP {status}); {how}")
 
     def tags(self, image_repo: str) -> list[str]:
-        import httpx
-
         name = _repository_path(image_repo, self.host)
-        headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
         found: list[str] = []
         next_url: str | None = urljoin(self.url, f"v2/{name}/tags/list")
         try:
-            with httpx.Client(timeout=self.timeout, headers=headers) as client:
+            with self._client() as client:
                 while next_url:
-                    response = client.get(next_url)
+                    response = client.get(next_url, headers={"Accept": "application/json"})
                     if response.status_code == 404:
                         raise RegistryError(f"{self.host}/{name}: no such repository in the registry")
                     if response.status_code in (401, 403):
-                        raise RegistryError(
-                            f"{self.host}/{name}: the registry refused to list tags (HTTP "
-                            f"{response.status_code}); set registry.tokenSecret"
-                        )
+                        raise self._refused(name, response.status_code, "list the tags of")
                     if response.status_code != 200:
                         raise RegistryError(
                             f"{self.host}/{name}: tag list failed: HTTP {response.status_code}"
@@ -238,8 +315,79 @@ class OciRegistry:
             raise RegistryError(f"{self.url}: the tag list is not JSON") from error
         return newest_first(found)
 
+    def digest(self, image_repo: str, tag: str) -> str:
+        """``HEAD`` the tag's manifest and read ``Docker-Content-Digest``; a registry that does not
+        send it is asked with ``GET`` and the body hashed (the digest is defined as that hash)."""
+        name = _repository_path(image_repo, self.host)
+        url = urljoin(self.url, f"v2/{name}/manifests/{tag}")
+        headers = {"Accept": ", ".join(MANIFEST_TYPES)}
+        try:
+            with self._client() as client:
+                response = client.head(url, headers=headers)
+                digest = response.headers.get("Docker-Content-Digest", "")
+                if response.status_code == 200 and not _DIGEST.fullmatch(digest):
+                    response = client.get(url, headers=headers)
+                    digest = "sha256:" + hashlib.sha256(response.content).hexdigest()
+        except httpx.HTTPError as error:
+            raise RegistryError(f"cannot reach the registry {self.url}: {error}") from error
+        if response.status_code == 404:
+            raise ImageNotFound(f"{tag} is not in registry {self.host}/{name}")
+        if response.status_code in (401, 403):
+            raise self._refused(name, response.status_code, "show")
+        if response.status_code != 200:
+            raise RegistryError(
+                f"{self.host}/{name}:{tag}: manifest lookup failed: HTTP {response.status_code}"
+            )
+        return digest
+
     def push(self, image_repo: str, tag: str) -> None:
         raise RegistryError(f"{self.host}: images are pushed by CI (docker push), not by idp-console")
+
+
+def _auth_params(header: str) -> tuple[str, dict[str, str]]:
+    """``Bearer realm="…",service="…",scope="…"`` → ("bearer", {realm, service, scope})."""
+    scheme, _, rest = header.strip().partition(" ")
+    params = {k.lower(): v for k, v in re.findall(r'(\w+)="([^"]*)"', rest)}
+    return scheme.lower(), params
+
+
+class _RegistryAuth(httpx.Auth):
+    """The registry's auth handshake (an ``httpx.Auth``): a request without credentials; on a
+    ``401`` with ``WWW-Authenticate: Basic`` the same request with ``user:password``; with ``Bearer
+    realm=…`` a token from that token service (with ``user:password`` if we have them, anonymous
+    otherwise) and the request again with it. A bare token (no ``:``) is sent as a Bearer token
+    at once. Credentials never appear in an error message."""
+
+    def __init__(self, secret: str | None) -> None:
+        self.secret = secret or ""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        user, colon, password = self.secret.partition(":")
+        if self.secret and not colon:
+            request.headers["Authorization"] = f"Bearer {self.secret}"
+        response = yield request
+        if response.status_code != 401 or ("Authorization" in request.headers and not colon):
+            return
+        scheme, params = _auth_params(response.headers.get("WWW-Authenticate", ""))
+        basic = (user, password) if colon else None
+        if scheme == "basic" and basic is not None:
+            pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+            request.headers["Authorization"] = f"Basic {pair}"
+            yield request
+        elif scheme == "bearer" and params.get("realm"):
+            query = {k: params[k] for k in ("service", "scope") if params.get(k)}
+            with httpx.Client(timeout=10) as client:
+                answer = client.get(params["realm"], params=query, auth=basic)
+            if answer.status_code != 200:
+                return  # the original 401 stands: refused, said by the caller
+            try:
+                body = answer.json()
+            except ValueError:
+                return
+            token = body.get("token") or body.get("access_token")
+            if token:
+                request.headers["Authorization"] = f"Bearer {token}"
+                yield request
 
 
 def _next_page(link: str | None, current: str) -> str | None:
@@ -263,6 +411,65 @@ def check_tag(registry: Registry, image_repo: str, version: str) -> None:
         f"{image_repo}:{version} is not in the registry (newest tags: {newest}); "
         "push it first — the service's CI builds and pushes every version"
     )
+
+
+def nearest_tags(wanted: str, tags: list[str], count: int = 3) -> list[str]:
+    """The tags closest to ``wanted``: for a semantic version, by distance in (major, minor, patch),
+    the newer first on a tie (v2.3.9 → v2.3.1, v2.3.0, then v2.4.0); otherwise by spelling."""
+    match = _SEMVER.fullmatch(wanted)
+    if match is None:
+        close = difflib.get_close_matches(wanted, tags, n=count, cutoff=0.0)
+        return close or tags[:count]
+    core = (int(match[1]), int(match[2]), int(match[3]))
+
+    def distance(tag: str) -> tuple[int, ...]:
+        key = version_key(tag)
+        if key[0] == 0:
+            return (10**9,)  # not a version: after every version
+        return (*(abs(a - b) for a, b in zip(key[1], core, strict=True)), 0 if key[1] < core else 1)
+
+    ranked = sorted(tags, key=lambda t: (distance(t), [-x for x in version_key(t)[1]]))
+    return ranked[:count]
+
+
+def image_repository(image: str, registry: Registry) -> str:
+    """``host/path`` for an image name that may leave the host out (then the workspace registry's);
+    a name on another host than the workspace registry's is refused, as it cannot be checked."""
+    first, slash, _rest = image.partition("/")
+    looks_like_host = bool(slash) and ("." in first or ":" in first or first == "localhost")
+    if not looks_like_host:
+        return f"{registry.host}/{image}"
+    if first != registry.host:
+        raise RegistryError(
+            f"image {image} is on {first}, but the workspace registry is {registry.host} "
+            "(registry.host in idp-console.yaml): it cannot be checked"
+        )
+    return image
+
+
+def resolve_image(registry: Registry, image: str, tag: str) -> ResolvedImage:
+    """``image:tag`` resolved to its manifest digest; ``ImageNotFound`` naming the nearest tags the
+    repository has when the tag is missing, ``RegistryError`` when the registry cannot say."""
+    repository = image_repository(split_image(image)[0], registry)
+    try:
+        digest = registry.digest(repository, tag)
+    except ImageNotFound:
+        tags = registry.tags(repository)  # its own errors (no such repository …) say it better
+        nearest = ", ".join(nearest_tags(tag, tags)) or "none — nothing was pushed yet"
+        raise ImageNotFound(
+            f"{tag} is not in registry {repository}; nearest tags: {nearest} — push it first "
+            "(the service's CI builds and pushes every version)"
+        ) from None
+    return ResolvedImage(repository=repository, tag=tag, digest=digest)
+
+
+def service_image(entity: Any, environment: Any) -> str | None:
+    """The image repository a deploy of ``entity`` to ``environment`` checks: the environment's
+    ``image`` ({service} replaced), else the service's ``idp-console.dev/image`` annotation."""
+    configured = getattr(environment, "image", "") or ""
+    if configured:
+        return str(configured).replace("{service}", entity.name)
+    return (getattr(entity, "annotations", None) or {}).get(IMAGE_ANNOTATION) or None
 
 
 def service_versions(workspace: Any, entity: Any) -> list[str]:

@@ -331,10 +331,17 @@ class DetachedEngine:
         *,
         commit_sha: str | None = None,
         commit_time: float | None = None,
+        skip_image_check: bool = False,
     ) -> RemoteRun:
         return self._start(
             RunRequest(
-                "deploy", service, environment, version, commit_sha=commit_sha, commit_time=commit_time
+                "deploy",
+                service,
+                environment,
+                version,
+                commit_sha=commit_sha,
+                commit_time=commit_time,
+                skip_image_check=skip_image_check,
             )
         )
 

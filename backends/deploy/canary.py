@@ -30,19 +30,25 @@ def canary_name(stable_name: str) -> str:
 
 
 def image_tag(image: str) -> str:
-    """The tag of ``registry:5000/acme/app:v1`` (``v1``), or "" when untagged / pinned by digest."""
-    if "@" in image:
-        return ""
-    last = image.rsplit("/", 1)[-1]
+    """The tag of ``registry:5000/acme/app:v1`` (``v1``), also when pinned (``…/app:v1@sha256:…``,
+    how deploys pin what the registry check resolved); "" when untagged or a bare digest."""
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]
     return last.rsplit(":", 1)[1] if ":" in last else ""
 
 
-def with_tag(image: str, tag: str) -> str:
-    """``image`` with its tag (or digest) replaced by ``tag``."""
+def with_tag(image: str, tag: str, digest: str = "") -> str:
+    """``image`` with its tag replaced by ``tag`` (and pinned to ``digest`` if given; an old digest
+    never survives a new tag: it names the old image)."""
     base = image.split("@", 1)[0]
     head, _, last = base.rpartition("/")
     name = last.split(":", 1)[0]
-    return f"{head}/{name}:{tag}" if head else f"{name}:{tag}"
+    tagged = f"{head}/{name}:{tag}" if head else f"{name}:{tag}"
+    return f"{tagged}@{digest}" if digest else tagged
+
+
+def image_digest(image: str) -> str:
+    """The digest an image is pinned to (``sha256:…``), "" when it is not pinned."""
+    return image.partition("@")[2]
 
 
 def containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
@@ -59,22 +65,47 @@ def deployed_version(deployment: dict[str, Any]) -> str:
     return str(((deployment.get("metadata") or {}).get("annotations") or {}).get(A_VERSION, ""))
 
 
-def set_version(deployment: dict[str, Any], old_version: str, new_version: str) -> None:
+def set_version(
+    deployment: dict[str, Any], old_version: str, new_version: str, image: str | None = None
+) -> None:
     """Point the service's containers at ``new_version`` (in place).
 
     Containers tagged with the old version are the service's own (sidecars keep their images); if
-    none is, the first container is the service.
+    none is, the first container is the service. ``image`` is the full reference to run (``repo:
+    new_version@sha256:…``, as the registry check resolved it). Without one, a container already on
+    ``new_version`` keeps its image as it is — its pin included.
     """
     items = containers(deployment)
     own = [c for c in items if image_tag(str(c.get("image", ""))) == old_version] or items[:1]
     for container in own:
-        container["image"] = with_tag(str(container.get("image", "")), new_version)
+        current = str(container.get("image", ""))
+        if image is not None:
+            container["image"] = image
+        elif image_tag(current) != new_version:
+            container["image"] = with_tag(current, new_version)
+
+
+def service_image(deployment: dict[str, Any], version: str) -> str | None:
+    """The image of the service's container when it runs ``version`` pinned to a digest, else None
+    (what a promote, rollback or roll-forward puts back to keep the pin)."""
+    for container in containers(deployment):
+        image = str(container.get("image", ""))
+        if image_tag(image) == version and image_digest(image):
+            return image
+    return None
 
 
 def canary_manifest(
-    stable: dict[str, Any], *, version: str, replicas: int, deploy_id: str, stable_replicas: int
+    stable: dict[str, Any],
+    *,
+    version: str,
+    replicas: int,
+    deploy_id: str,
+    stable_replicas: int,
+    image: str | None = None,
 ) -> dict[str, Any]:
-    """The canary Deployment for ``stable`` running ``version`` with ``replicas`` pods."""
+    """The canary Deployment for ``stable`` running ``version`` (the pinned ``image`` when the
+    registry check resolved one) with ``replicas`` pods."""
     meta = stable.get("metadata") or {}
     spec = copy.deepcopy(stable.get("spec") or {})
     old_version = deployed_version(stable)
@@ -87,7 +118,7 @@ def canary_manifest(
     spec["replicas"] = replicas
     spec.pop("paused", None)
     body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {}, "spec": spec}
-    set_version(body, old_version, version)
+    set_version(body, old_version, version, image)
     body["metadata"] = {
         "name": canary_name(str(meta.get("name", ""))),
         "namespace": meta.get("namespace"),

@@ -142,24 +142,35 @@ class DeployContext:
         check_permissions: bool = True,
         version: str | None = None,
         commit: str | None = None,
+        skip_image_check: bool = False,
     ) -> tuple[DeployTarget, dict[str, Any]]:
         """Pre-checks plus the stable Deployment (see :func:`~backends.deploy.prechecks.resolve_target`).
 
-        With the ``version`` a deploy brings: the registry must have it (for a service that declares
-        its image), and a workload missing in the environment is created from the service's
-        repository at that version (:mod:`backends.deploy.provision`)."""
+        With the ``version`` a deploy brings: the registry must have it (for a service whose
+        environment or annotation names its image; ``skip_image_check`` says not to ask), and a
+        workload missing in the environment is created from the service's repository at that
+        version (:mod:`backends.deploy.provision`)."""
         from backends.deploy import provision as pv
 
-        def check_image(entity: Any) -> None:
+        found: list[Any] = [None]
+
+        def check_image(entity: Any) -> Any:
+            if skip_image_check:
+                found[0] = (
+                    "image check skipped (--skip-image-check): the version is deployed by tag, unverified"
+                )
+                return found[0]
             try:
-                pv.check_image(entity, str(version), self.registry)
+                found[0] = pv.check_image(entity, environment, str(version), self.registry)
             except pv.ProvisionError as error:
                 raise DeployRefused(str(error)) from error
+            return found[0]
 
         def first_deploy(entity: Any, cluster: Cluster, workload: Any) -> pv.Provisioned:
+            image = found[0] if not isinstance(found[0], str) else None
             try:
                 return pv.provision_workload(
-                    cluster, entity, environment, workload, str(version), commit=commit
+                    cluster, entity, environment, workload, str(version), commit=commit, image=image
                 )
             except pv.ProvisionError as error:
                 raise DeployRefused(
@@ -200,8 +211,9 @@ class DeployEngine:
         *,
         commit_sha: str | None = None,
         commit_time: float | None = None,
+        skip_image_check: bool = False,
     ) -> DeployRun:
-        """A canary deploy of ``version``."""
+        """A canary deploy of ``version`` (``skip_image_check``: for emergencies, recorded)."""
         return DeployRun(
             self.context,
             kind="deploy",
@@ -210,6 +222,7 @@ class DeployEngine:
             version=version,
             commit_sha=commit_sha,
             commit_time=commit_time,
+            skip_image_check=skip_image_check,
         )
 
     def rollback(

@@ -107,6 +107,9 @@ class DeployTarget:
     prometheus: Prometheus | None
     # Set when this deploy created the workload (its first to the environment; see provision.py).
     provisioned: Any = None
+    # What the registry check found: a ResolvedImage (the Deployment is pinned to its digest), a
+    # string saying why nothing was checked (--skip-image-check), or None (no image to check).
+    image: Any = None
 
     @property
     def service(self) -> str:
@@ -220,13 +223,14 @@ def resolve_target(
     settings_for: Callable[[str], DeploySettings],
     prometheus_for: Callable[[DeploySettings], Prometheus | None],
     check_permissions: bool = True,
-    check_image: Callable[[Entity], None] | None = None,
+    check_image: Callable[[Entity], Any] | None = None,
     provision: Callable[[Entity, Cluster, WorkloadRef], Any] | None = None,
 ) -> tuple[DeployTarget, dict[str, Any]]:
     """Run the pre-checks; the target and the stable Deployment as it is now.
 
-    ``check_image`` refuses a version the registry does not have; ``provision`` creates a missing
-    workload (a first deploy, :mod:`backends.deploy.provision`) and returns what it created."""
+    ``check_image`` refuses a version the registry does not have (before the cluster is asked
+    anything) and returns what it found; ``provision`` creates a missing workload (a first deploy,
+    :mod:`backends.deploy.provision`) and returns what it created."""
     entity = find_service(catalog, service)
     if check_permissions:
         check_lifecycle(entity, environment)
@@ -235,12 +239,11 @@ def resolve_target(
         settings = settings_for(entity.name)  # before any API call: a bad setting touches nothing
     except DeployConfigError as error:
         raise DeployRefused(f"idp-console.yaml: {error}") from error
+    image = check_image(entity) if check_image is not None else None
     try:
         cluster = cluster_for(environment)
     except ClusterError as error:
         raise DeployRefused(str(error)) from error
-    if check_image is not None:
-        check_image(entity)
     workload = workload_for(entity, environment)
     provisioned = None
     try:
@@ -251,6 +254,7 @@ def resolve_target(
         provisioned = provision(entity, cluster, workload)
         stable = provisioned.deployment
     target = DeployTarget(
+        image=image,
         provisioned=provisioned,
         entity=entity,
         environment=environment,

@@ -12,8 +12,9 @@ The renderer understands the kustomization fields the golden path uses — ``res
 directories), ``namespace``, ``replicas`` and ``images`` — and refuses any other with its name, so a
 repository never deploys differently from what it says.
 
-:func:`check_image` is the registry pre-check: a service that declares its image repository
-(``idp-console.dev/image``) deploys only versions that exist there as tags.
+:func:`check_image` is the registry pre-check: a service whose environment names an image repository
+(``environments.<env>.image``) or that declares one (``idp-console.dev/image``) deploys only versions
+that exist there as tags, and its Deployment is pinned to the digest the tag resolved to.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ import yaml
 
 from backends.catalog.model import Entity
 from backends.kube.environments import Environment, WorkloadRef
-from backends.registry import IMAGE_ANNOTATION, Registry, RegistryError, check_tag, split_image
+from backends.registry import (
+    IMAGE_ANNOTATION,
+    ImageNotFound,
+    Registry,
+    RegistryError,
+    ResolvedImage,
+    resolve_image,
+    service_image,
+    split_image,
+)
 
 FIELD_MANAGER = "idp-console"
 MANIFEST_DIR = "deploy"
@@ -41,7 +51,13 @@ PASSWORD_ANNOTATION = "idp-console.dev/generated-password"
 PASSWORD_PLACEHOLDER = "$(DB_PASSWORD)"
 SOURCE_LOCATION = "backstage.io/source-location"
 # Kinds the platform creates for a service, and the API resources they live in.
-KINDS = {"Deployment": "deployments", "Service": "services", "Secret": "secrets"}
+KINDS = {
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "Service": "services",
+    "Secret": "secrets",
+}
+WORKLOAD_KINDS = frozenset({"deployments", "statefulsets"})  # what runs pods, and so must get ready
 KUSTOMIZATION_FIELDS = frozenset({"apiVersion", "kind", "resources", "namespace", "replicas", "images"})
 _KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -57,6 +73,9 @@ class Provisioned:
 
     deployment: dict[str, Any]
     lines: list[str] = field(default_factory=list)
+    # Every workload it applied besides the service's own Deployment (its database …), as
+    # (resource, name): a first deploy succeeds only once they are ready too.
+    workloads: list[tuple[str, str]] = field(default_factory=list)
     source: str = ""  # "<repository>@<version> (<commit>)/deploy/overlays/<env>"
 
 
@@ -256,9 +275,11 @@ def provision_workload(
     commit: str | None = None,
     secret_store: Any = None,
     log: Callable[[str], None] = lambda _line: None,
+    image: ResolvedImage | None = None,
 ) -> Provisioned:
     """Create ``entity``'s workloads in ``environment`` at ``version`` from its repository's manifests,
-    server-side applied; the stable Deployment as stored. Raises :class:`ProvisionError`."""
+    server-side applied; the stable Deployment as stored. With the registry check's ``image``, the
+    service's container runs exactly that digest. Raises :class:`ProvisionError`."""
     from backends.kube.cluster import ClusterError
 
     url = service_repository(entity)
@@ -278,6 +299,8 @@ def provision_workload(
     if not image_repo:
         for container in _containers(deployment)[:1]:
             container["image"] = f"{split_image(str(container.get('image', '')))[0]}:{version}"
+    if image is not None:
+        _pin(deployment, {image_repo or "", image.repository}, image.reference)
     if secret_store is None:
         from backends.secrets import platform_secret_store
 
@@ -300,7 +323,18 @@ def provision_workload(
         )
         if obj is deployment:
             result.deployment = stored
+        elif kind in WORKLOAD_KINDS:
+            result.workloads.append((kind, name))
     return result
+
+
+def _pin(deployment: dict[str, Any], repositories: set[str], reference: str) -> None:
+    """The service's own containers (those of the checked repository, else the first) run
+    ``reference`` (``repo:tag@sha256:…``): what was checked is what runs."""
+    items = _containers(deployment)
+    own = [c for c in items if split_image(str(c.get("image", "")))[0] in repositories] or items[:1]
+    for container in own:
+        container["image"] = reference
 
 
 def _workload_deployment(objects: list[dict[str, Any]], workload: WorkloadRef) -> dict[str, Any] | None:
@@ -329,17 +363,28 @@ def _clean(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- the registry pre-check -------------------------------------------------------------------------
-def check_image(entity: Entity, version: str, registry: Registry | None) -> str | None:
-    """Refuse (``ProvisionError``) a version that is not a tag of the service's declared image
-    repository; the image reference when it is there, None when the service declares none."""
-    image_repo = entity.annotations.get(IMAGE_ANNOTATION)
-    if not image_repo or registry is None:
+def check_image(
+    entity: Entity, environment: Environment, version: str, registry: Registry | None
+) -> ResolvedImage | None:
+    """The registry pre-check: ``version`` resolved to its digest in the image repository the
+    environment (or the service) names; ``ProvisionError`` when the tag is missing, the registry
+    cannot be reached or refuses us; None when there is no image to check."""
+    image = service_image(entity, environment)
+    if not image:
         return None
+    if registry is None:
+        raise ProvisionError(
+            f"{entity.name}'s image {image} cannot be checked: the workspace names no registry "
+            "(registry: url in idp-console.yaml); deploy anyway with --skip-image-check"
+        )
     try:
-        check_tag(registry, image_repo, version)
-    except RegistryError as error:
-        raise ProvisionError(str(error)) from error
-    return f"{image_repo}:{version}"
+        return resolve_image(registry, image, version)
+    except ImageNotFound as error:
+        raise ProvisionError(f"image check: {error}") from error
+    except RegistryError as error:  # the registry could not say: the way past it is explicit
+        raise ProvisionError(
+            f"image check: {error} — nothing was changed (in an emergency: --skip-image-check)"
+        ) from error
 
 
 # -- the run's stage --------------------------------------------------------------------------------
@@ -361,6 +406,7 @@ def first_rollout(run: Any) -> Any:
         yield run._emit(LogLine(run.deploy_id, message=line))
     try:
         yield from run._wait_for_stable(run.total, run.version, f"{run.total} ready pods of {run.version}")
+        yield from _wait_for_workloads(run, provisioned.workloads, began)
     except (_Stop, ClusterError) as error:
         # Never a rollback: there is no earlier version to return to. What was created stays, to
         # look at; the next deploy of a fixed version replaces it.
@@ -369,5 +415,59 @@ def first_rollout(run: Any) -> Any:
         yield run._finish(Outcome.FAILED, reason, run.version)
         return
     done = f"{target.stable_name} created: {run.total} pods of {run.version} ready"
+    if provisioned.workloads:
+        done += f", and {', '.join(_label(kind, name) for kind, name in provisioned.workloads)}"
     yield run._stage_done(Stage.UPDATE, began, done)
     yield run._finish(Outcome.SUCCEEDED, "", run.version)
+
+
+def _wait_for_workloads(run: Any, workloads: list[tuple[str, str]], began: float) -> Any:
+    """The other workloads the first deploy created (its database …) ready too, within the same
+    progress deadline, counted from the start of the stage; on timeout, name the ones that are not."""
+    from backends.deploy.config import format_duration
+    from backends.deploy.run import _Stop
+
+    if not workloads:
+        return
+    target = run.target
+    deadline = target.settings.progress_deadline
+    not_ready: list[str] = []
+
+    def all_ready() -> bool:
+        not_ready[:] = [
+            _label(kind, name)
+            for kind, name in workloads
+            if not workload_ready(target.cluster.find(kind, target.namespace, name))
+        ]
+        return not not_ready
+
+    what = "the service's other workloads ready"
+    try:
+        yield from run._wait(
+            all_ready,
+            timeout=max(0.0, deadline - (time.monotonic() - began)),
+            what=what,
+            watch_canary=False,
+        )
+    except _Stop as error:
+        if not_ready and error.reason.startswith(what):  # the deadline, not an abort
+            raise _Stop(
+                f"{', '.join(not_ready)} not ready within the progress deadline "
+                f"({format_duration(round(deadline, 1))})",
+                error.outcome,
+            ) from error
+        raise
+
+
+def _label(kind: str, name: str) -> str:
+    return f"{kind.removesuffix('s')}/{name}"
+
+
+def workload_ready(obj: dict[str, Any] | None) -> bool:
+    """A Deployment or StatefulSet whose controller saw its latest spec and has every replica ready."""
+    if obj is None:
+        return False
+    metadata, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    desired = int(spec["replicas"]) if spec.get("replicas") is not None else 1
+    observed = int(status.get("observedGeneration") or 0) >= int(metadata.get("generation") or 0)
+    return observed and int(status.get("readyReplicas") or 0) >= desired

@@ -133,8 +133,10 @@ class DeployRun:
         commit_time: float | None = None,
         resume: InterruptedDeploy | None = None,
         force: bool = False,
+        skip_image_check: bool = False,
     ) -> None:
         self.context = context
+        self.skip_image_check = skip_image_check  # --skip-image-check: for emergencies, recorded
         self.force = force  # rollback --to a version that failed here: the user insists
         self.kind = kind
         self.service = service
@@ -176,6 +178,9 @@ class DeployRun:
         self._lease_taken = False
         self._refused_after_lease = False
         self._forced = ""  # rollback --to --force: the refusal the user overrode (recorded)
+        # The stable's image before this run when it was pinned to a digest: what a rollback or a
+        # roll-forward to the version it ran puts back, so the pin survives the way back.
+        self._from_image: str | None = None
         # What this run last wrote on the stable (replicas, and the generation that write made), so
         # a size someone else set meanwhile (kubectl scale) is told apart from our own; None: not
         # watching (outside the canary steps, the engine's own writes decide the size).
@@ -360,6 +365,8 @@ class DeployRun:
                 duration=time.monotonic() - started,
             )
         )
+        if self.kind == "deploy" and target.image is not None:
+            yield self._emit(self._image_line(target.image))
         if self.kind == "deploy":
             for warning in self._topology_warnings(stable):
                 yield self._emit(LogLine(self.deploy_id, message=warning, level="warning"))
@@ -418,6 +425,7 @@ class DeployRun:
             check_permissions=check,
             version=self.version if first else None,
             commit=self.commit_sha if first else None,
+            skip_image_check=self.skip_image_check,
         )
         target = self.target
         # From here on the catalog's name, not the words typed (`component:default/x` is `x`): the
@@ -426,6 +434,7 @@ class DeployRun:
         if self.kind == "deploy" and self.resume_point is None and self.commit_time is None:
             self._read_commit(target.entity)  # the lead time's start, when CI gave none
         current = cn.deployed_version(stable)
+        self._from_image = cn.service_image(stable, current)
         if self.resume_point is None:
             self.from_version = current if target.provisioned is None else ""  # a first deploy: none before
         self.total = cn.desired_replicas(stable)
@@ -485,6 +494,28 @@ class DeployRun:
                 raise DeployRefused("replicas must be 0 or more")
             self.version = current
         return stable
+
+    def _image_line(self, image: Any) -> LogLine:
+        """What the registry check did, in the deploy's events and history: the digest the
+        Deployment is pinned to, or that the check was skipped (and by whom)."""
+        if isinstance(image, str):
+            return LogLine(self.deploy_id, message=f"{image} — by {self.user}", level="warning")
+        message = f"Image {image.tag} found: {image.digest} ({image.repository}); pinned to it"
+        return LogLine(self.deploy_id, message=message)
+
+    def _pinned(self, version: str) -> str | None:
+        """The image reference to run ``version`` with: what the registry check resolved, else the
+        canary's pinned image (a resumed deploy checked the registry when it started)."""
+        image = self.target.image if self.target is not None else None
+        if image is not None and not isinstance(image, str) and image.tag == version:
+            return str(image.reference)
+        canary = self._canary() if hasattr(self, "deployments") else None
+        return cn.service_image(canary, version) if canary is not None else None
+
+    def _kept_image(self, version: str) -> str | None:
+        """The stable's own pinned image from before this run, if it ran ``version``."""
+        image = self._from_image
+        return image if image is not None and cn.image_tag(image) == version else None
 
     def _topology_warnings(self, stable: dict[str, Any]) -> list[str]:
         """Ways the Deployment/Service layout would make the canary's weight a lie."""
@@ -761,7 +792,12 @@ class DeployRun:
         if target.cluster.find("deployments", target.namespace, target.canary_name) is None:
             stable = target.cluster.get("deployments", target.namespace, target.stable_name)
             body = cn.canary_manifest(
-                stable, version=self.version, replicas=0, deploy_id=self.deploy_id, stable_replicas=self.total
+                stable,
+                version=self.version,
+                replicas=0,
+                deploy_id=self.deploy_id,
+                stable_replicas=self.total,
+                image=self._pinned(self.version),
             )
             body["metadata"]["annotations"][cn.A_DEPLOYED_BY] = self.user
             try:
@@ -1062,9 +1098,10 @@ class DeployRun:
             StageStarted(self.deploy_id, stage=Stage.PROMOTE, detail=f"{target.stable_name} → {self.version}")
         )
         old, new = self.from_version, self.version
+        image = self._pinned(new)  # the digest the canary ran: exactly what was checked and baked
 
         def promote(deployment: dict[str, Any]) -> None:
-            cn.set_version(deployment, old, new)
+            cn.set_version(deployment, old, new, image)
             deployment["spec"]["replicas"] = self.total
             self._annotate(deployment, Outcome.SUCCEEDED, version=new, previous=old)
 
@@ -1140,7 +1177,7 @@ class DeployRun:
                 )
 
             def restore(deployment: dict[str, Any]) -> None:
-                cn.set_version(deployment, cn.deployed_version(deployment), old)
+                cn.set_version(deployment, cn.deployed_version(deployment), old, self._kept_image(old))
                 deployment["spec"]["replicas"] = self.total
                 self._annotate(deployment, stop.outcome, version=old)
 
@@ -1290,7 +1327,10 @@ class DeployRun:
         yield self._emit(LogLine(self.deploy_id, message=message, level="warning"))
         try:
             target.cluster.update(
-                "deployments", target.namespace, target.stable_name, lambda d: cn.set_version(d, new, old)
+                "deployments",
+                target.namespace,
+                target.stable_name,
+                lambda d: cn.set_version(d, new, old, self._kept_image(old)),
             )
             yield from self._wait_for_stable(self.total, old, f"{target.stable_name} to return to {old}")
             self._annotate_stable(Outcome.FAILED, old)

@@ -82,6 +82,7 @@ class RunRequest:
     commit_time: float | None = None
     deploy_id: str = ""  # resume / abort: the interrupted deploy
     force: bool = False  # rollback: to a version that failed in this environment
+    skip_image_check: bool = False  # deploy: --skip-image-check (an emergency; the run records it)
     workspace: str | None = None  # None: the same resolution as the CLI (env var, XDG, demo)
     context: str | None = None  # --context / --kubeconfig given to the command that started it
     kubeconfig: str | None = None
@@ -294,6 +295,7 @@ def _make_run(engine: Any, request: RunRequest) -> Steerable:
             request.version,
             commit_sha=request.commit_sha,
             commit_time=request.commit_time,
+            skip_image_check=request.skip_image_check,
         )
     elif request.kind == "rollback":
         run = engine.rollback(

@@ -10,6 +10,8 @@ environments:
     production: true          # typed confirmation + owning-group check
     traffic: {httproute: "{service}"}  # canary weights on this Gateway API HTTPRoute ({service}:
                               # the service's name); without it traffic follows the pod share
+    image: registry.acme.example/payments/{service}  # the image repository deploys check and pin
+                              # (default: the service's idp-console.dev/image annotation)
   staging:
     cluster: simulated        # the demo's in-process simulated cluster instead of a kubeconfig
     namespace: staging
@@ -41,11 +43,15 @@ ENVIRONMENT_KEYS = frozenset(
         "on_orphan",
         "traffic",
         "lifecycle_change",
+        "image",
     }
 )
 TRAFFIC_KEYS = frozenset({"httproute"})
 # A Kubernetes object name (RFC 1123 subdomain), where "{service}" stands for the service's name.
 _ROUTE_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+# An image repository: an optional registry host[:port], then a lowercase path (the OCI name grammar).
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(rf"(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_PART})*")
 ON_ORPHAN_POLICIES = ("rollback", "resume", "pause")
 LIFECYCLE_CHANGES = ("commit", "change-request")
 
@@ -72,6 +78,8 @@ class Environment:
     # The HTTPRoute that carries the service's traffic ("{service}" replaced), "" for none: then a
     # canary's share is the share of its pods.
     httproute: str = ""
+    # The image repository deploys here check (and pin by digest); "{service}" is the service's name.
+    image: str = ""
 
     def route_for(self, service: str) -> str:
         """The HTTPRoute name for ``service``, or "" when the environment routes by pods."""
@@ -143,6 +151,21 @@ def _environment(name: str, raw: Any) -> Environment:
         production=False if production is None else flag(production, (*path, "production")),
         simulated=cluster == SIMULATED,
         on_orphan=on_orphan,
+        image=_image(optional_text("image"), (*path, "image")),
+    )
+
+
+def _image(value: str | None, path: tuple[str, ...]) -> str:
+    """``image: [host/]path/name`` ("" when absent): a repository, no tag or digest ({service} ok)."""
+    if value is None:
+        return ""
+    probe = value.replace("{service}", "x")
+    if _IMAGE.fullmatch(probe) and len(probe) <= 255:
+        return value
+    raise EnvironmentConfigError(
+        path,
+        "expected an image repository such as registry.acme.example/payments/{service} (lowercase path, "
+        f"no :tag or @digest — the deploy's version is the tag), got {shown(value)}",
     )
 
 

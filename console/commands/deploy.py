@@ -37,6 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     deploy.add_argument("--version", help="the version (image tag) to deploy")
     deploy.add_argument("--commit", metavar="SHA", help="commit SHA of the version, kept in the history")
     deploy.add_argument("--commit-time", metavar="ISO8601", help="when that commit was made (for lead time)")
+    deploy.add_argument(
+        "--skip-image-check",
+        action="store_true",
+        help="emergencies only: deploy without asking the registry for the tag (by tag, not pinned to a "
+        "digest); recorded in the deploy's history",
+    )
     recovery = deploy.add_mutually_exclusive_group()
     recovery.add_argument("--resume", action="store_true", help="resume this service's interrupted deploy")
     recovery.add_argument(
@@ -478,7 +484,12 @@ def _deploy(args: argparse.Namespace) -> int:
             commit_time = _epoch(args.commit_time)
             run = _started(
                 lambda: engine.deploy(
-                    args.service, args.env, args.version, commit_sha=args.commit, commit_time=commit_time
+                    args.service,
+                    args.env,
+                    args.version,
+                    commit_sha=args.commit,
+                    commit_time=commit_time,
+                    skip_image_check=args.skip_image_check,
                 )
             )
         return _drive(run, _printer(args), args, args.on_inconclusive)

@@ -91,7 +91,9 @@ def test_first_deploy_creates_the_workload_in_each_environment(
 
         deployment = cluster.get("deployments", env, name)
         container = deployment["spec"]["template"]["spec"]["containers"][0]
-        assert container["image"] == f"{HOST}/team-payments/{name}:v0.1.0"
+        # pinned to the digest the registry check resolved (issue 15): what was checked is what runs
+        pinned = registry.digest(f"{HOST}/team-payments/{name}", "v0.1.0")
+        assert container["image"] == f"{HOST}/team-payments/{name}:v0.1.0@{pinned}"
         assert deployment["spec"]["replicas"] == REPLICAS[env]
         assert deployment["status"].get("readyReplicas") == REPLICAS[env]
         managers = {f["manager"] for f in deployment["metadata"]["managedFields"]}
@@ -137,8 +139,8 @@ def test_a_version_the_registry_or_the_repository_lacks_is_refused(engine_for: A
     events = collect(engine.deploy(name, "staging", "v0.2.0"))
     final = outcome(events)
     assert final.outcome == "failed"
-    assert final.reason.startswith(f"{HOST}/team-payments/{name}:v0.2.0 is not in the registry")
-    assert "newest tags: v0.1.0" in final.reason
+    assert final.reason.startswith(f"image check: v0.2.0 is not in registry {HOST}/team-payments/{name}")
+    assert "nearest tags: v0.1.0" in final.reason
     cluster = engine.context.cluster_for(engine.context.environment("staging"))
     assert cluster.find("deployments", "staging", name) is None
 
@@ -151,7 +153,10 @@ def test_a_version_the_registry_or_the_repository_lacks_is_refused(engine_for: A
     final = outcome(collect(engine.deploy(name, "staging", "v0.2.0", commit_sha=commit)))
     assert final.outcome == "succeeded", final.reason
     image = cluster.get("deployments", "staging", name)["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert image == f"{HOST}/team-payments/{name}:v0.2.0"
+    assert (
+        image
+        == f"{HOST}/team-payments/{name}:v0.2.0@{registry.digest(f'{HOST}/team-payments/{name}', 'v0.2.0')}"
+    )
 
 
 def test_the_second_deploy_is_a_canary_of_the_created_workload(engine_for: Any, tmp_path: Path) -> None:
@@ -181,7 +186,9 @@ def test_a_first_deploy_whose_pods_never_get_ready_fails_and_leaves_its_image(
     cluster = engine.context.cluster_for(engine.context.environment("staging"))
     deployment = cluster.get("deployments", "staging", name)  # kept, to look at
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert image == f"{HOST}/team-payments/{name}:{version}"  # never "rolled back" to no version
+    assert (
+        image.split("@")[0] == f"{HOST}/team-payments/{name}:{version}"
+    )  # never "rolled back" to no version
 
 
 def test_an_interrupted_first_deploy_can_be_aborted_without_breaking_the_workload(
@@ -202,4 +209,51 @@ def test_an_interrupted_first_deploy_can_be_aborted_without_breaking_the_workloa
     assert final.outcome == "aborted", final.reason
     cluster = engine.context.cluster_for(engine.context.environment("staging"))
     image = cluster.get("deployments", "staging", name)["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert image == f"{HOST}/team-payments/{name}:v0.1.0"  # nothing earlier to return to: left as it is
+    assert image.split("@")[0] == f"{HOST}/team-payments/{name}:v0.1.0"  # nothing earlier: left as it is
+
+
+def test_a_first_deploy_waits_for_its_database_and_names_it_when_it_never_gets_ready(
+    engine_for: Any, sim: SimulatedCluster, tmp_path: Path
+) -> None:
+    from backends.kube.sim import PodFault
+
+    name = "orders-api"
+    service, registry, _ = scaffold(tmp_path, name, "python", "postgres")
+    engine = engine_for(service, registry, progress_deadline="3s")
+    sim.controller.set_fault(f"{name}-db", PodFault(crash_loop=True))  # the service is fine, its db not
+    final = outcome(collect(engine.deploy(name, "staging", "v0.1.0")))
+    assert final.outcome == "failed"
+    assert final.reason == "deployment/orders-api-db not ready within the progress deadline (3 s)"
+    cluster = engine.context.cluster_for(engine.context.environment("staging"))
+    assert cluster.get("deployments", "staging", name)["status"].get("readyReplicas") == 2  # it was
+    assert cluster.find("deployments", "staging", f"{name}-db") is not None  # kept, to look at
+
+
+def test_a_first_deploy_succeeds_once_a_statefulset_database_is_ready(
+    engine_for: Any, tmp_path: Path
+) -> None:
+    from backends.deploy.events import Stage, StageFinished
+
+    name = "orders-api"
+    service, registry, remote = scaffold(tmp_path, name, "go", "postgres")
+    # The team keeps its database as a StatefulSet: a version whose manifests say so.
+    work = git.Repo.clone_from(str(remote), tmp_path / "work")
+    database = next((tmp_path / "work").rglob("database.yaml"))
+    text = database.read_text().replace("kind: Deployment", "kind: StatefulSet")
+    database.write_text(
+        text.replace("spec:\n  replicas: 1", f"spec:\n  serviceName: {name}-db\n  replicas: 1", 1)
+    )
+    work.index.add([str(database)])
+    work.index.commit("database: a StatefulSet")
+    work.create_tag("v0.1.1")
+    work.remotes.origin.push("main", tags=True)
+    registry.push(f"{HOST}/team-payments/{name}", "v0.1.1")
+
+    engine = engine_for(service, registry)
+    events = collect(engine.deploy(name, "staging", "v0.1.1"))
+    assert outcome(events).outcome == "succeeded", outcome(events).reason
+    cluster = engine.context.cluster_for(engine.context.environment("staging"))
+    # Succeeded means everything it created runs: no waiting for the database afterwards.
+    assert cluster.get("statefulsets", "staging", f"{name}-db")["status"].get("readyReplicas") == 1
+    done = [e for e in events if isinstance(e, StageFinished) and e.stage is Stage.UPDATE][-1]
+    assert done.ok and done.detail.endswith("ready, and statefulset/orders-api-db")

@@ -49,7 +49,7 @@ _SAFETY_PASS = 5.0  # real seconds between passes when nothing is due (catches m
 
 
 def _tag(image: str) -> str:
-    last = image.rsplit("/", 1)[-1]
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]  # repo:tag@sha256:… (pinned) runs the tag's image
     return last.split(":", 1)[1] if ":" in last else "latest"
 
 

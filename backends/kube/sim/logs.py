@@ -50,7 +50,8 @@ class ContainerRun:
 
     def line(self, index: int) -> str:
         """Line ``index`` of this run (deterministic: the same pod and index give the same text)."""
-        tag = self.image.rsplit(":", 1)[-1] if ":" in self.image else "latest"
+        image = self.image.split("@", 1)[0]  # a pinned repo:tag@sha256:… logs its tag
+        tag = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else "latest"
         if index == 0:
             return f"INFO  {self.container} {tag} starting, listening on :8080"
         digest = hashlib.sha256(f"{self.pod}/{index}".encode()).digest()

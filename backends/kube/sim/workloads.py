@@ -125,8 +125,8 @@ class TrackTraffic:
 
 def version_error_rate(image: str) -> float:
     """The error ratio a container image serves with (version-driven, see above)."""
-    last = image.rsplit("/", 1)[-1]
-    tag = last.split(":", 1)[1] if ":" in last and "@" not in last else ""
+    last = image.split("@", 1)[0].rsplit("/", 1)[-1]  # a pinned repo:tag@sha256:… keeps its tag
+    tag = last.split(":", 1)[1] if ":" in last else ""
     return FAILING_ERROR_RATE if ERRORS_WORD in tag.lower() else HEALTHY_ERROR_RATE
 
 
