@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -16,6 +18,18 @@ from backends.workspace import load_workspace
 from tests.infra.conftest import Infra, wait_for
 
 PAYMENT = "infrastructure/payment-service/resources.yaml"
+
+
+def _line(process: subprocess.Popen[str], timeout: float = 30.0) -> str:
+    """The process's next line of output; fails (instead of hanging the suite) after ``timeout``."""
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stdout is not None
+    stream = process.stdout
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError(f"no output within {timeout}s") from None
 
 
 def _applies(infra: Infra) -> list[Any]:
@@ -182,7 +196,7 @@ def test_an_interrupted_apply_converges_and_prunes(infra: Infra) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert runner.stdout is not None
-    assert runner.stdout.readline().startswith("changed deployments/")
+    assert _line(runner).startswith("changed deployments/")
     wait_for(lambda: any(hit.kind == "hang" for hit in infra.sim.faults.hits))
     runner.send_signal(signal.SIGKILL)
     runner.wait(timeout=10)
@@ -199,3 +213,20 @@ def test_an_interrupted_apply_converges_and_prunes(infra: Infra) -> None:
     for kind in ("statefulsets", "services", "secrets"):
         assert f"deleted {kind}/cart-service-cache" in out
         assert infra.cluster.find(kind, "production", "cart-service-cache") is None
+
+
+def test_reconcile_watch_applies_each_new_commit(infra: Infra) -> None:
+    watcher = subprocess.Popen(
+        [sys.executable, "-c", "from console.cli import main; raise SystemExit(main())",
+         "--workspace", str(infra.workspace), "infra", "reconcile", "--watch", "--interval", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert watcher.stdout is not None
+        assert "24 write(s)" in _line(watcher)
+        infra.edit(PAYMENT, _add_cache())
+        assert "3 write(s)" in _line(watcher)  # the cache's StatefulSet, Service and Secret
+        assert infra.cluster.find("statefulsets", "production", "payment-service-cache") is not None
+    finally:
+        watcher.terminate()
+        watcher.wait(timeout=10)
