@@ -91,4 +91,5 @@ async def _create_service(app: App[Any], command: CreateService, workspace: Any,
     for key in ("name", "language", "owner"):
         screen.model.set_text(key, getattr(command, key))
     screen._show_review()
-    screen._start_run(dry_run=False)  # refuses with a notice when an answer is not valid
+    # The run key's own path: refused in read-only mode, and with a notice when an answer is invalid.
+    screen.action_run()

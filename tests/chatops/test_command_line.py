@@ -123,3 +123,21 @@ async def test_create_service_on_the_command_line_runs_the_golden_path() -> None
             lambda: app.catalog.get("ledger-sync", default_kind="Component") is not None,
             what="catalog",
         )
+
+
+async def test_create_service_is_refused_in_read_only_mode() -> None:
+    from backends.workspace import load_demo_workspace
+    from console.app import IdpConsoleApp
+
+    app = IdpConsoleApp(load_demo_workspace(), readonly=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await command(pilot, ":create-service --name ledger-sync --language go --owner team-payments")
+        await wait_until(pilot, lambda: isinstance(app.screen, ScaffoldScreen), what="the scaffold mode")
+        screen = app.screen
+        assert isinstance(screen, ScaffoldScreen)
+        await wait_until(
+            pilot,
+            lambda: any("read-only mode" in str(n.message).lower() for n in app._notifications),
+            what="the refusal",
+        )
+        assert screen.finished is None and not screen.running
