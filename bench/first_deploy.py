@@ -7,7 +7,10 @@ and the wall time from the first key to the production deploy's success; prints 
 waited for. The demo's own bake times (no speed-up); a throwaway state dir, the simulated cluster
 inside this process. Goal (issue 10): ≤ 25 keys, ≤ 60 s.
 
-    uv run python bench/first_deploy.py [--name orders-api] [--size 120x40]
+    uv run python bench/first_deploy.py [--name orders-api] [--size 120x40] [--cli]
+
+``--cli`` also times the same journey by CLI: the scaffolder's "Next steps" commands, run as printed
+(through ``console.cli.main``, each deploy in its detached runner), on a copy of the demo workspace.
 """
 
 from __future__ import annotations
@@ -143,10 +146,44 @@ async def journey(name: str, size: tuple[int, int]) -> tuple[Keys, float, dict[s
         return keys, laps["production"], laps
 
 
+def cli_journey(name: str) -> tuple[int, float]:
+    """The CLI path: scaffold, then each command the next steps print; (commands, seconds)."""
+    import contextlib
+    import io
+    import re
+    import shutil
+
+    from backends.workspace import DEMO_WORKSPACE_DIR
+    from console.cli import main as cli
+
+    workspace = Path(tempfile.mkdtemp(prefix="idp-bench-cli-")) / "acme"
+    shutil.copytree(DEMO_WORKSPACE_DIR, workspace)
+    ws = ["--workspace", str(workspace)]
+
+    def run(*args: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = cli([*ws, *args])
+        if code != 0:
+            raise RuntimeError(f"idp-console {' '.join(args)} → exit {code}\n{out.getvalue()}")
+        return out.getvalue()
+
+    start = time.monotonic()
+    owner = "owner=group:default/team-payments"
+    out = run("scaffold", "microservice-golden-path", "--set", f"name={name}", "--set", owner)
+    commands = re.findall(r"^idp-console (.+)$", out, flags=re.MULTILINE)
+    for command in commands:
+        out = run(*command.split(), *(["--yes"] if "--env production" in command else []))
+    if "Deployment complete" not in out:
+        raise RuntimeError(f"the last command did not complete a deploy:\n{out}")
+    return 1 + len(commands), time.monotonic() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--name", default="orders-api")
     parser.add_argument("--size", default="120x40")
+    parser.add_argument("--cli", action="store_true", help="also time the same journey by CLI")
     args = parser.parse_args()
     width, height = (int(n) for n in args.size.split("x"))
     keys, seconds, laps = asyncio.run(journey(args.name, (width, height)))
@@ -155,6 +192,11 @@ def main() -> None:
     print(f"wall time, first key → production complete: {seconds:.1f} s (goal ≤ {GOAL_SECONDS:.0f} s)")
     print("laps: " + ", ".join(f"{what} {at:.1f} s" for what, at in laps.items()))
     print("keys: " + " ".join(keys.log))
+    if args.cli:
+        commands, cli_seconds = cli_journey(f"{args.name}-cli")
+        print(
+            f"CLI: {commands} commands (goal ≤ 4), {cli_seconds:.1f} s from the first to production complete"
+        )
 
 
 if __name__ == "__main__":
