@@ -21,6 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import ContentSwitcher, Static
 
 from backends.deploy.board import LIVE_MARK, board_rows, interrupted_line, live_run_of
@@ -239,6 +240,9 @@ class DeployScreen(ConsoleScreen):
     DeployScreen #board { height: 1fr; }
     """
 
+    # Which view is shown decides which keys apply: the footer follows it on its own.
+    view: reactive[View] = reactive("board", bindings=True, init=False)
+
     # Tests speed the simulated cluster up and freeze the clock; the app never changes these.
     SESSION_TIME_SCALE: ClassVar[float | None] = None
     clock: ClassVar[Clock] = Clock()
@@ -255,7 +259,6 @@ class DeployScreen(ConsoleScreen):
         self.follower: RunFollower | None = None  # the run watched here, read on its own thread
         self.state: RunState | None = None  # None while watching without a run from here
         self.target: tuple[str, str] | None = None  # (service, environment) the watch view shows
-        self.view: View = "board"
         self._board_rows: list[str] = []
         self._pending_service: str | None = None
         self._pending_offer: DeployOffer | None = None
@@ -912,7 +915,6 @@ class DeployScreen(ConsoleScreen):
             self.query_one("#board", VirtualTable).focus()
         elif view == "watch":
             self.watch_view.focus_tree()
-        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         views = self.VIEW_ACTIONS.get(action)
