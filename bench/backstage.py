@@ -115,7 +115,7 @@ def full_refresh(workspace: Path, home: Path) -> tuple[float, float, int]:
     """Seconds for a cold load through Backstage (no offline cache), then for one quiet poll."""
     os.environ["IDP_CONSOLE_HOME"] = str(home)
     from backends.catalog import load_catalog
-    from backends.catalog.backstage import backstage_sources, forget_mirrors, poll_once
+    from backends.catalog.backstage import BackstageClient, backstage_sources, forget_mirrors, poll_once
     from backends.workspace import load_workspace
 
     forget_mirrors()
@@ -123,11 +123,17 @@ def full_refresh(workspace: Path, home: Path) -> tuple[float, float, int]:
     start = time.perf_counter()
     catalog = load_catalog(loaded)
     cold = time.perf_counter() - start
+    quiet = []
+    for _ in range(3):
+        start = time.perf_counter()
+        poll_once(catalog, backstage_sources(loaded))
+        quiet.append(time.perf_counter() - start)
+    url = backstage_sources(loaded)[0].url
     start = time.perf_counter()
-    poll_once(catalog, backstage_sources(loaded))
-    quiet = time.perf_counter() - start
+    fetched = sum(1 for _ in BackstageClient(url, TOKEN).query())
+    print(f"  of which the by-query pages alone: {time.perf_counter() - start:.2f} s ({fetched} entities)")
     forget_mirrors()
-    return cold, quiet, len(catalog.entities)
+    return cold, statistics.median(quiet), len(catalog.entities)
 
 
 async def change_to_screen(workspace: Path, url: str, file: Path) -> float:
@@ -218,7 +224,7 @@ def main() -> None:
             home = Path(tmp) / "home"
             cold, quiet, entities = full_refresh(workspace, home)
             print(f"full refresh (no offline cache): {cold:.2f} s for {entities} entities (goal <= 5 s)")
-            print(f"incremental poll, nothing changed: {quiet * 1000:.0f} ms")
+            print(f"incremental poll, nothing changed: {quiet * 1000:.0f} ms (median of 3)")
 
             env = {**os.environ, "IDP_CONSOLE_HOME": str(home)}
             bare = spawn_median(BARE_APP, env=env)
