@@ -497,7 +497,9 @@ def _patched_index(
         scratch: dict[str, dict[str, list[int]]] = {facet: {} for facet in FACETS}
         return _postings_of(entity, position, scratch), scratch
 
-    changes = [(position, old, new) for position, (old, new) in replaced.items()]
+    changes: list[tuple[int, Entity | None, Entity]] = [
+        (pos, old, new) for pos, (old, new) in replaced.items()
+    ]
     changes += [(start + number, None, entity) for number, entity in enumerate(appended)]
     for position, old, new in changes:
         if old is not None:
