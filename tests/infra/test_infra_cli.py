@@ -20,7 +20,7 @@ from tests.infra.conftest import Infra, wait_for
 PAYMENT = "infrastructure/payment-service/resources.yaml"
 
 
-def _line(process: subprocess.Popen[str], timeout: float = 30.0) -> str:
+def _line(process: subprocess.Popen[str], timeout: float = 60.0) -> str:
     """The process's next line of output; fails (instead of hanging the suite) after ``timeout``."""
     lines: queue.Queue[str] = queue.Queue()
     assert process.stdout is not None
@@ -197,7 +197,7 @@ def test_an_interrupted_apply_converges_and_prunes(infra: Infra) -> None:
     )  # fmt: skip
     assert runner.stdout is not None
     assert _line(runner).startswith("changed deployments/")
-    wait_for(lambda: any(hit.kind == "hang" for hit in infra.sim.faults.hits))
+    wait_for(lambda: any(hit.kind == "hang" for hit in infra.sim.faults.hits), timeout=60)
     runner.send_signal(signal.SIGKILL)
     runner.wait(timeout=10)
     assert infra.cluster.find("statefulsets", "production", "user-service-db") is None  # half-way
