@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from backends.infra.policy import Policy, Verdict, context_for, evaluate, load_policies
+from backends.infra.policy import Evaluator, Policy, Verdict, load_policies
 from backends.infra.quantity import GIB, parse_quantity
 from backends.infra.render import (
     HASH_ANNOTATION,
@@ -231,6 +231,7 @@ def make_plan(
     for change in plan.changes:
         by_service.setdefault(change.service, []).append(change)
     owners: dict[str, dict[str, Any]] = {}
+    evaluator = Evaluator(policies, environment)
     for name in shown:
         found = parsed.get(name)
         owner = found.owner if found else ""
@@ -245,8 +246,7 @@ def make_plan(
             owners[owner] = {"name": owner, "monthlyCost": round(team_after.get(owner, 0.0), 2)}
             if owner in settings.budgets:
                 owners[owner]["budget"] = settings.budgets[owner]
-        context = context_for(found.as_object(), owners[owner], environment)
-        plan.verdicts.extend(evaluate(policy, name, context) for policy in policies)
+        plan.verdicts.extend(evaluator.verdicts(name, found.as_object(), owners[owner]))
     teams = {owner for owner in (owner_of.get(s) for s in shown) if owner}
     if service is None:
         teams |= set(team_before)
