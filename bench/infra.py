@@ -134,8 +134,9 @@ def main() -> None:
             print(
                 f"  repository + validation + policies only: median {median:.0f} ms ({cpu_ms:.0f} ms of CPU)"
             )
-            print(f"  (load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; the "
-                  "simulated API server runs in this process, so the cluster diff includes its work)")  # fmt: skip
+            load = os.getloadavg()[0]
+            print(f"  (load average while measuring: {load:.1f} on {os.cpu_count()} cores; the simulated "
+                  "API server runs in this process, so the cluster diff includes its work)")  # fmt: skip
             assert sim.api_server is not None
             before = sim.api_server.write_count
             started = time.perf_counter()
