@@ -89,3 +89,18 @@ def test_objects_no_file_describes_are_planned_for_deletion() -> None:
         {"action": "delete", "kind": "statefulsets", "name": "gone-db", "service": "gone"}
     ]
     assert {s.service: (s.cost_before, s.cost_after) for s in plan.services}["gone"] == (40.0, 0.0)
+
+
+def test_a_bad_infra_section_is_one_line_with_file_and_line(tmp_path: Path) -> None:
+    from backends.workspace import WorkspaceError, load_workspace
+
+    (tmp_path / "idp-console.yaml").write_text(
+        "name: x\ninfra:\n  repo: /srv/infra.git\n  sizes:\n"
+        "    cache:\n      small: {cpu: 1 core, memory: 1Gi}\n"
+    )
+    with pytest.raises(WorkspaceError) as caught:
+        load_workspace(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'idp-console.yaml'}:6: infra.sizes.cache.small.cpu: "
+        '\'1 core\' is not a Kubernetes quantity (e.g. "500m", "2", "512Mi", "1Gi")'
+    )
