@@ -9,6 +9,9 @@ computed. Without the binary the tests skip, saying why — unless ``CI`` is set
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
@@ -16,10 +19,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import httpx
@@ -66,9 +72,10 @@ class RealRegistry:
     url: str
     host: str  # 127.0.0.1:PORT — what image names start with
     root: Path
+    auth: Any = (USER, PASSWORD)  # how the tests push (a token registry: a token minted directly)
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=(USER, PASSWORD), timeout=10)
+        return httpx.Client(base_url=self.url, auth=self.auth, timeout=10)
 
     def push(self, repository: str, tag: str, *, media_type: str = OCI_MANIFEST, payload: str = "") -> str:
         """Push a small image ``repository:tag`` (a layer, a config, a manifest of ``media_type``;
@@ -137,20 +144,147 @@ class RealRegistry:
         return digest, len(data)
 
 
-def _write_config(root: Path, port: int) -> Path:
+def _htpasswd_auth(root: Path) -> str:
     htpasswd = root / "htpasswd"
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     htpasswd.write_text(f"{USER}:{hashed}\n", encoding="utf-8")
+    return f"{{htpasswd: {{realm: idp-console-tests, path: {htpasswd}}}}}"
+
+
+def _write_config(root: Path, port: int, auth: str) -> Path:
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\n"
         "log: {level: error, accesslog: {disabled: true}}\n"
         f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
         f"http: {{addr: '127.0.0.1:{port}'}}\n"
-        f"auth: {{htpasswd: {{realm: idp-console-tests, path: {htpasswd}}}}}\n",
+        f"auth: {auth}\n",
         encoding="utf-8",
     )
     return config
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenService:
+    """A Docker token service on loopback: ``GET /token?service=…&scope=…`` with basic auth
+    (``USER``/``PASSWORD``) answers ``{"token": JWT}``, an ES256 JWT whose x5c certificate the
+    registry trusts (its ``rootcertbundle``). Wrong or missing credentials: 401."""
+
+    SERVICE = "idp-console-test-registry"
+    ISSUER = "idp-console-test-issuer"
+
+    def __init__(self) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp-console test token service")])
+        now = dt.datetime.now(dt.UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.pem = self.cert.public_bytes(serialization.Encoding.PEM)
+        self.der = self.cert.public_bytes(serialization.Encoding.DER)
+        self.url = ""
+        self.issued = 0
+
+    def mint(self, scopes: list[str]) -> str:
+        """A token granting each ``repository:NAME:ACTIONS`` scope."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        access = []
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [base64.b64encode(self.der).decode()]}
+        claims = {
+            "iss": self.ISSUER,
+            "sub": USER,
+            "aud": self.SERVICE,
+            "exp": now + 300,
+            "nbf": now - 60,
+            "iat": now,
+            "jti": f"t{now}-{self.issued}",
+            "access": access,
+        }
+        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        r, s = decode_dss_signature(self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        self.issued += 1
+        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+    def registry_auth(self, root: Path) -> str:
+        bundle = root / "token-root.pem"
+        bundle.write_bytes(self.pem)
+        return (
+            f"{{token: {{realm: '{self.url}/token', service: {self.SERVICE}, issuer: {self.ISSUER}, "
+            f"rootcertbundle: {bundle}}}}}"
+        )
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        service = self
+        expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+                from urllib.parse import parse_qs, urlparse
+
+                query = parse_qs(urlparse(self.path).query)
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = json.dumps({"token": service.mint(query.get("scope", []))}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            yield
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+class _MintedToken(httpx.Auth):
+    """How the tests push to the token registry: a token minted directly for the repository."""
+
+    def __init__(self, service: TokenService) -> None:
+        self.service = service
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        parts = request.url.path.split("/")[2:]
+        marker = next(i for i, p in enumerate(parts) if p in ("blobs", "manifests", "tags"))
+        name = "/".join(parts[:marker])
+        token = self.service.mint([f"repository:{name}:pull,push"])
+        request.headers["Authorization"] = f"Bearer {token}"
+        yield request
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -167,12 +301,12 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
     raise RuntimeError(f"docker-registry did not answer at {url} within 30 s")
 
 
-@pytest.fixture(scope="session")
-def real_registry() -> Iterator[RealRegistry]:
+@contextlib.contextmanager
+def _serve(auth: Callable[[Path], str]) -> Iterator[RealRegistry]:
     binary = _binary()
     root = Path(tempfile.mkdtemp(prefix="idp-registry-"))
     port = _free_port()
-    config = _write_config(root, port)
+    config = _write_config(root, port, auth(root))
     log = root / "registry.log"
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
@@ -190,3 +324,20 @@ def real_registry() -> Iterator[RealRegistry]:
             process.kill()
             process.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def real_registry() -> Iterator[RealRegistry]:
+    """The registry with basic auth (htpasswd)."""
+    with _serve(_htpasswd_auth) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def token_registry() -> Iterator[RealRegistry]:
+    """The registry with token auth: it answers ``401 WWW-Authenticate: Bearer realm=…`` and trusts
+    tokens signed by :class:`TokenService` (a loopback token service, as Docker Hub's or Harbor's)."""
+    service = TokenService()
+    with service.running(), _serve(service.registry_auth) as registry:
+        registry.auth = _MintedToken(service)
+        yield registry
