@@ -20,6 +20,7 @@ from backends.infra.history import last_applied, record_apply
 from backends.infra.plan import Change, Plan, Target, live_objects, make_plan
 from backends.infra.render import FIELD_MANAGER
 from backends.infra.repo import ensure_demo_repo, git_dir_for, read_tree, resolve
+from backends.infra.request import ChangeRequest, open_change_request
 from backends.infra.settings import InfraSettings
 
 if TYPE_CHECKING:
@@ -155,6 +156,17 @@ class InfraSession:
             if on_write is not None:
                 on_write(change)
         return writes
+
+    def request(self, service: str, text: str) -> ChangeRequest:
+        """Open a change request with ``text`` as the service's new resources.yaml (see request.py)."""
+        from backends.git.publish import GitSettings
+
+        git = GitSettings.from_config(self.workspace.section("git"), is_demo=self.workspace.is_demo)
+        return open_change_request(
+            self.settings, service, text,
+            author=(self.workspace.identity, git.author_email), production=self.target.production,
+            plan_of=lambda ref: self.plan(ref, service),
+        )  # fmt: skip
 
     def reconcile(
         self, *, interval: float, ref: str | None = None, stop: Callable[[], bool] = lambda: False

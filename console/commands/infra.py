@@ -31,6 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     apply.add_argument("--ref", help="default: infra.ref")
     apply.set_defaults(handler=_apply)
     mutating(apply)
+    request = commands.add_parser(
+        "request", help="open a change request: a service's new resources.yaml on a branch, with its plan"
+    )
+    request.add_argument("service")
+    request.add_argument("--file", required=True, metavar="PATH", help="the new resources.yaml ('-': stdin)")
+    request.set_defaults(handler=_request)
+    mutating(request)
     reconcile = commands.add_parser("reconcile", help="apply the ref now, and with --watch every new commit")
     reconcile.add_argument("--ref", help="default: infra.ref")
     reconcile.add_argument("--watch", action="store_true", help="keep running, applying each new commit")
@@ -127,6 +134,25 @@ def _apply(args: argparse.Namespace) -> int:
         f"{_money(sum(plan.costs.values()))} /month"
     )
     return 0
+
+
+def _request(args: argparse.Namespace) -> int:
+    from backends.infra.resources import InfraInputError
+
+    try:
+        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()  # noqa: SIM115
+    except OSError as error:
+        raise CommandError(f"{args.file}: cannot read: {error.strerror or error}", 2) from None
+    try:
+        with _open(args) as infra:
+            request = infra.request(args.service, text)
+    except InfraInputError as error:
+        raise CommandError(str(error), 2) from None
+    except _errors() as error:
+        raise CommandError(str(error), 2) from None
+    print(f"opened change request #{request.number}: branch {request.branch} ({request.ref})")
+    _print_plan(request.plan)
+    return request.plan.exit_code
 
 
 def _reconcile(args: argparse.Namespace) -> int:

@@ -230,3 +230,26 @@ def test_reconcile_watch_applies_each_new_commit(infra: Infra) -> None:
     finally:
         watcher.terminate()
         watcher.wait(timeout=10)
+
+
+def test_a_change_request_is_a_branch_and_a_pull_ref_with_its_plan(infra: Infra, tmp_path: Any) -> None:
+    text = (infra.work / PAYMENT).read_text() + "  cache:    {type: redis, size: small, eviction: lru}\n"
+    (tmp_path / "new.yaml").write_text(text)
+    main_before = infra.git("ls-remote", "origin", "refs/heads/main")
+    code, out, err = infra.cli("infra", "request", "payment-service", "--file", str(tmp_path / "new.yaml"))
+    assert code == 0, err
+    assert "opened change request #1: branch infra/payment-service-1 (refs/pull/1/head)" in out
+    assert "payment-service (team-payments): 0.00 → 113.00 /month (+113.00)" in out
+    assert infra.git("ls-remote", "origin", "refs/heads/main") == main_before  # for review, not merged
+    description = subprocess.run(
+        ["git", "--git-dir", str(infra.repo), "log", "-1", "--format=%B", "refs/pull/1/head"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert "payment-service: 0.00 → 113.00 /month" in description
+    assert "pass: cache-size-approval" in description
+    code, out, _ = infra.cli("infra", "plan", "payment-service", "--ref", "refs/pull/1/head")
+    assert code == 0 and "+ create statefulsets/payment-service-cache" in out
+    (tmp_path / "bad.yaml").write_text(text.replace("size: small, eviction", "size: huge, eviction"))
+    code, _, err = infra.cli("infra", "request", "payment-service", "--file", str(tmp_path / "bad.yaml"))
+    assert code == 2 and f"{PAYMENT}:9: spec.cache.size: unknown size 'huge'" in err
+    assert "refs/pull/2/head" not in infra.git("ls-remote", "origin")
