@@ -171,7 +171,7 @@ async def change_to_screen(workspace: Path, url: str, file: Path) -> float:
                 if items and items[0]:
                     seen.append(time.perf_counter())
                     return
-                time.sleep(0.02)
+                time.sleep(0.1)  # a light probe: a tight loop would slow the server being measured
 
         threading.Thread(target=watch_api, daemon=True).start()
         text = ""
