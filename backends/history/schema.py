@@ -18,8 +18,10 @@ V1_TABLES = ("deploys", "events", "outcomes")
 V2_TABLES = ("feedback", "scaffolds", "controls")
 V3_TABLES = ("changes",)
 V4_TABLES = ("infra_applies",)
+V6_TABLES = ("follows",)
 # Every table the history holds, in an order that satisfies the foreign keys (for copying). Not
-# ``changes``: the database derives it from ``outcomes`` (version 3), a copy fills it by itself.
+# ``changes`` nor ``follows``: the database derives them from ``outcomes`` (versions 3 and 6), a
+# copy fills them by itself.
 TABLES = ("deploys", "outcomes", "events", "feedback", "scaffolds", "controls", "infra_applies")
 
 # Version 3: ``changes``, the scorecard's view of the history kept as a table — one row per finished
@@ -307,10 +309,144 @@ _POSTGRES_V4 = [
 # from the command line"), for the runner's log line. Existing rows read as no reason given.
 _V5 = ["ALTER TABLE controls ADD COLUMN reason TEXT NOT NULL DEFAULT ''"]
 
+# Version 6: ``follows``, which change followed which (issue 12: the scorecard judged every
+# production change of its range in one window pass, most of its time). When a change arrives
+# the database appends a row for the change just before it in its service and environment ("the
+# new one follows it") and, for a late outcome, one for the change just after it. A change's next
+# change is then the earliest of its rows: a late outcome that lands in between adds an earlier
+# row, nothing is rewritten. Each row says whether the follower blames the change before it — a
+# rollback, or a fix-forward (a version differing only in its trailing number) that started
+# within 24 h of its end (FIX_FORWARD_HOURS in backends/metrics/queries.py: changing it needs a
+# migration) — so the scorecard reads the few blaming rows through a partial index instead of
+# every change. Backfilled from ``changes`` by the migration.
+_FOLLOW_COLUMNS = (
+    "environment, service, started_at, deploy_id, next_started, next_id, blamed, finished_at, outcome"
+)
+_FOLLOW_SECONDS = 24 * 3600
+
+
+def _blames(prev: str, nxt: str | tuple[str, str, str]) -> str:
+    """1 when the change ``nxt`` (a row alias, NEW, or its (started, kind, version) columns)
+    blames ``prev``, the change just before it: the scorecard's follow-up rule."""
+    started, kind, version = (
+        nxt if isinstance(nxt, tuple) else (f"{nxt}.started_at", f"{nxt}.kind", f"{nxt}.to_version")
+    )
+    trim = "'0123456789'"
+    return (
+        f"CASE WHEN {prev}.kind = 'deploy' AND {started} <= {prev}.finished_at + {_FOLLOW_SECONDS} "
+        f"AND ({kind} = 'rollback' OR {version} = '' OR ({version} <> {prev}.to_version "
+        f"AND rtrim({version}, {trim}) = rtrim({prev}.to_version, {trim}))) THEN 1 ELSE 0 END"
+    )
+
+
+def _before(row: str, other: str) -> str:
+    """``row`` comes before ``other`` in their service (start, then id: the scorecard's order)."""
+    return (
+        f"{row}.environment = {other}.environment AND {row}.service = {other}.service "
+        f"AND {row}.started_at <= {other}.started_at "
+        f"AND ({row}.started_at < {other}.started_at OR {row}.deploy_id < {other}.deploy_id)"
+    )
+
+
+# The rows one new change (NEW) adds: the change before it is followed by it, it is followed by
+# the change after it (only when its outcome arrived late).
+_FOLLOW_INSERTS = [
+    f"""INSERT INTO follows ({_FOLLOW_COLUMNS})
+        SELECT p.environment, p.service, p.started_at, p.deploy_id, NEW.started_at, NEW.deploy_id,
+            {_blames("p", "NEW")}, p.finished_at, p.outcome
+        FROM changes p WHERE {_before("p", "NEW")}
+        ORDER BY p.started_at DESC, p.deploy_id DESC LIMIT 1""",
+    f"""INSERT INTO follows ({_FOLLOW_COLUMNS})
+        SELECT NEW.environment, NEW.service, NEW.started_at, NEW.deploy_id, s.started_at, s.deploy_id,
+            {_blames("NEW", "s")}, NEW.finished_at, NEW.outcome
+        FROM changes s WHERE {_before("NEW", "s")}
+        ORDER BY s.started_at, s.deploy_id LIMIT 1""",
+]
+_FOLLOW_BACKFILL = f"""INSERT INTO follows ({_FOLLOW_COLUMNS})
+    SELECT environment, service, started_at, deploy_id, s_started, s_id,
+        {_blames("c", ("s_started", "s_kind", "s_version"))}, finished_at, outcome
+    FROM (SELECT c.*, LEAD(started_at) OVER w AS s_started, LEAD(deploy_id) OVER w AS s_id,
+            LEAD(kind) OVER w AS s_kind, LEAD(to_version) OVER w AS s_version
+        FROM changes c
+        WINDOW w AS (PARTITION BY environment, service ORDER BY started_at, deploy_id)) c
+    WHERE s_id IS NOT NULL"""
+# A change's rows, earliest follower first (is a blaming row the earliest?); the blaming rows by
+# the end of the change they blame (the scorecard's range).
+_FOLLOW_INDEXES = [
+    "CREATE INDEX follows_in_order ON follows "
+    "(environment, service, started_at, deploy_id, next_started, next_id)",
+]
+
+_SQLITE_V6 = [
+    """CREATE TABLE follows (
+        environment TEXT NOT NULL,
+        service TEXT NOT NULL,
+        started_at REAL NOT NULL,       -- the change followed (changes' key)
+        deploy_id TEXT NOT NULL,
+        next_started REAL NOT NULL,     -- the change that followed it
+        next_id TEXT NOT NULL,
+        blamed INTEGER NOT NULL,        -- 1: the follower is a rollback or fix-forward within 24 h
+        finished_at REAL NOT NULL,      -- the followed change's end and outcome
+        outcome TEXT NOT NULL
+    )""",
+    *_FOLLOW_INDEXES,
+    """CREATE INDEX follows_blamed ON follows
+        (environment, finished_at, outcome, service, started_at, deploy_id, next_started, next_id, blamed)
+        WHERE blamed = 1""",
+    _FOLLOW_BACKFILL,
+    f"""CREATE TRIGGER changes_make_follows AFTER INSERT ON changes
+        BEGIN
+            {_FOLLOW_INSERTS[0]};
+            {_FOLLOW_INSERTS[1]};
+        END""",
+    # A succeeded change that ended before it started (clocks of two hosts apart) is found apart:
+    # the scorecard's recovery bounds its search by start times (backends/metrics/queries.py).
+    """CREATE INDEX changes_ended_early ON changes(environment, service, started_at, deploy_id, finished_at)
+        WHERE finished_at < started_at AND outcome = 'succeeded'""",
+    *_sqlite_append_only(V6_TABLES),
+]
+
+_POSTGRES_V6 = [
+    """CREATE TABLE follows (
+        environment TEXT NOT NULL,
+        service TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        deploy_id TEXT NOT NULL REFERENCES deploys(id),
+        next_started DOUBLE PRECISION NOT NULL,
+        next_id TEXT NOT NULL,
+        blamed INTEGER NOT NULL,
+        finished_at DOUBLE PRECISION NOT NULL,
+        outcome TEXT NOT NULL
+    )""",
+    *_FOLLOW_INDEXES,
+    """CREATE INDEX follows_blamed ON follows (environment, finished_at)
+        INCLUDE (outcome, service, started_at, deploy_id, next_started, next_id) WHERE blamed = 1""",
+    _FOLLOW_BACKFILL,
+    f"""CREATE OR REPLACE FUNCTION idp_history_make_follows() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        {_FOLLOW_INSERTS[0]};
+        {_FOLLOW_INSERTS[1]};
+        RETURN NULL;
+    END
+    $$""",
+    """CREATE TRIGGER changes_make_follows AFTER INSERT ON changes FOR EACH ROW
+        EXECUTE FUNCTION idp_history_make_follows()""",
+    """CREATE INDEX changes_ended_early ON changes(environment, service, started_at, deploy_id, finished_at)
+        WHERE finished_at < started_at AND outcome = 'succeeded'""",
+    *_postgres_append_only(V6_TABLES),
+]
+
 # version → statements, per dialect. Append a version; never edit one that has shipped.
 MIGRATIONS: dict[str, dict[int, list[str]]] = {
-    "sqlite": {1: _SQLITE_V1, 2: _SQLITE_V2, 3: _SQLITE_V3, 4: _SQLITE_V4, 5: _V5},
-    "postgresql": {1: _POSTGRES_V1, 2: _POSTGRES_V2, 3: _POSTGRES_V3, 4: _POSTGRES_V4, 5: _V5},
+    "sqlite": {1: _SQLITE_V1, 2: _SQLITE_V2, 3: _SQLITE_V3, 4: _SQLITE_V4, 5: _V5, 6: _SQLITE_V6},
+    "postgresql": {
+        1: _POSTGRES_V1,
+        2: _POSTGRES_V2,
+        3: _POSTGRES_V3,
+        4: _POSTGRES_V4,
+        5: _V5,
+        6: _POSTGRES_V6,
+    },
 }
 LATEST = max(MIGRATIONS["sqlite"])
 assert max(MIGRATIONS["postgresql"]) == LATEST, "both dialects must reach the same version"

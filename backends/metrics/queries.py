@@ -70,42 +70,13 @@ def _bucket(history: Any, column: str, now_param: str = "?") -> str:
     return f"CAST({ratio} AS INTEGER)"
 
 
-def _ordered_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
-    """Each production change of the range with what follows it in its service: the next change's
-    start and version ('' for a rollback), and the earliest end of a later healthy change.
-
-    ``changes`` (schema version 3) is stored in this order — SQLite's table is its primary key
-    (environment, service, start), PostgreSQL's covering index runs newest first — so the window
-    streams over one index range: no join, no sort. PostgreSQL's window therefore looks backwards
-    (LAG; a MIN from the partition's start, which it keeps incrementally, where a MIN over "every
-    following row" would be recomputed per row). This pass is most of the scorecard's time: over
-    100k records SQLite spends ~60 ms on the window itself and ~30 ms per function on a loaded
-    2-core machine (bench/metrics_bench.py).
-    """
-    envs, env_params = _in("environment", frame.environments)
-    scope, scope_params = _in("service", frame.services)
-    # One window, one frame: LAG and LEAD ignore frames, so PostgreSQL computes all three in a
-    # single WindowAgg over its index (two frames were two passes).
-    if store.dialect(history) == "postgresql":
-        step, order, frame_rows = (
-            "LAG",
-            "started_at DESC, deploy_id DESC",
-            "UNBOUNDED PRECEDING AND 1 PRECEDING",
-        )
-    else:
-        step, order, frame_rows = "LEAD", "started_at, deploy_id", "1 FOLLOWING AND UNBOUNDED FOLLOWING"
-    sql = f"""
-ordered AS (
-    SELECT deploy_id AS id, kind, to_version, outcome, finished_at,
-        {step}(started_at) OVER w AS next_started,
-        {step}(CASE WHEN kind = 'rollback' THEN '' ELSE to_version END) OVER w AS next_version,
-        MIN(CASE WHEN outcome = 'succeeded' THEN finished_at END) OVER w AS healthy_after
-    FROM changes
-    WHERE {envs} AND {scope} AND started_at >= ?
-    WINDOW w AS (PARTITION BY environment, service ORDER BY {order} ROWS BETWEEN {frame_rows})
-)"""
-    # A deploy that started a day before the range may end inside it.
-    return sql, [*env_params, *scope_params, frame.range_start - DAY]
+def _after(row: str, other: str) -> str:
+    """``row`` is a later change than ``other`` of the same service and environment (start, then id)."""
+    return (
+        f"{row}.environment = {other}.environment AND {row}.service = {other}.service "
+        f"AND {row}.outcome = 'succeeded' AND {row}.started_at >= {other}.started_at "
+        f"AND ({row}.started_at > {other}.started_at OR {row}.deploy_id > {other}.id)"
+    )
 
 
 def _failures_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
@@ -113,26 +84,60 @@ def _failures_cte(history: Any, frame: Frame) -> tuple[str, list[Any]]:
     aborted) or blamed by a rollback or fix-forward of the same service within 24 h — with their
     week, whether they are in the window, and how long their recovery took (None: not yet).
 
-    Only what depends on the deploys that followed is derived here; everything else (shipped, lead
-    time) is counted straight from ``changes_by_finish``, so the one window pass stores a few
-    thousand rows, not every change of the range."""
-    ordered, params = _ordered_cte(history, frame)
+    No pass over the range's changes (issue 12): the failed ones come from ``changes_by_finish``,
+    the blamed ones from ``follows`` (schema version 6), which the database keeps when a change
+    arrives — a blaming row counts when no earlier change followed the deploy (a late outcome in
+    between appends that earlier row). Recovery — the earliest end of a later succeeded change —
+    is looked up for these few thousand deploys only: the first succeeded change after the deploy
+    ends at B, so any other that could end sooner started before B (a change ends after it
+    starts) or ended before it started (clocks of two hosts apart: ``changes_ended_early``)."""
+    envs, env_params = _in("environment", frame.environments)
+    scope, scope_params = _in("service", frame.services)
+    fenvs, fenv_params = _in("f.environment", frame.environments)
+    fscope, fscope_params = _in("f.service", frame.services)
+    # ``+``: a MIN over an indexed column has SQLite walk that index in order (here the whole
+    # environment's changes_by_finish) instead of seeking the service's few rows by their start.
+    early_index = "INDEXED BY changes_ended_early" if store.dialect(history) == "sqlite" else ""
     follow = FIX_FORWARD_HOURS * 3600
+    assert follow == 24 * 3600, "the blaming rows are written with 24 h (schema version 6)"
+    first_healthy = f"""(SELECT s.finished_at FROM changes s WHERE {_after("s", "x")}
+            ORDER BY s.started_at, s.deploy_id LIMIT 1)"""
     sql = f"""
-WITH {ordered.strip()},
+WITH failed AS (
+    SELECT environment, service, started_at, deploy_id AS id, finished_at FROM changes
+    WHERE {envs} AND {scope} AND started_at >= ? AND finished_at >= ? AND finished_at <= ?
+        AND kind = 'deploy' AND outcome IN ('rolled-back', 'aborted')
+    UNION ALL
+    SELECT f.environment, f.service, f.started_at, f.deploy_id, f.finished_at FROM follows f
+    WHERE f.blamed = 1 AND {fenvs} AND {fscope} AND f.finished_at >= ? AND f.finished_at <= ?
+        AND f.outcome = 'succeeded' AND f.started_at >= ?
+        AND NOT EXISTS (SELECT 1 FROM follows e WHERE e.environment = f.environment
+            AND e.service = f.service AND e.started_at = f.started_at AND e.deploy_id = f.deploy_id
+            AND e.next_started <= f.next_started
+            AND (e.next_started < f.next_started OR e.next_id < f.next_id))
+),
+healed AS MATERIALIZED (
+    SELECT x.id, x.finished_at,
+        (SELECT MIN(+h.finished_at) FROM changes h WHERE {_after("h", "x")}
+            AND h.started_at <= {first_healthy}) AS soon,
+        (SELECT MIN(+h.finished_at) FROM changes h {early_index} WHERE {_after("h", "x")}
+            AND h.finished_at < h.started_at) AS early
+    FROM failed x
+),
 failures AS (
     SELECT id, finished_at AS at,
         CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window,
         {_bucket(history, "finished_at")} AS bucket,
-        healthy_after - finished_at AS recovery
-    FROM ordered
-    WHERE finished_at >= ? AND finished_at <= ? AND kind = 'deploy' AND (
-        outcome IN ('rolled-back', 'aborted')
-        OR (next_started <= finished_at + {follow}
-            AND (next_version = '' OR (next_version <> to_version
-                AND rtrim(next_version, '0123456789') = rtrim(to_version, '0123456789')))))
+        CASE WHEN early IS NULL OR early > soon THEN soon ELSE early END - finished_at AS recovery
+    FROM healed
 )"""
-    return sql, [*params, frame.window_start, frame.now, frame.range_start, frame.now]
+    cutoff = frame.range_start - DAY  # a deploy that started a day before the range may end inside it
+    params = [
+        *env_params, *scope_params, cutoff, frame.range_start, frame.now,
+        *fenv_params, *fscope_params, frame.range_start, frame.now, cutoff,
+        frame.window_start, frame.now,
+    ]  # fmt: skip
+    return sql, params
 
 
 @dataclass(frozen=True, slots=True)

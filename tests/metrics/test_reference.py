@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from backends.deploy.events import Outcome
-from backends.deploy.history import DeployRecord, open_history
+from backends.deploy.history import DeployHistory, DeployRecord, open_history
+from backends.history.schema import LATEST, MIGRATIONS, SCHEMA_VERSION_TABLE
 from backends.metrics.bands import DAY, WEEK
 from backends.metrics.queries import (
     DRILL_LIMIT,
@@ -24,6 +25,7 @@ from backends.metrics.queries import (
 )
 from backends.metrics.store import finish_at
 from tests.history.conftest import workspace_with
+from tests.history.test_store import raw_connection
 
 NOW = 1_796_000_000.0
 HOUR = 3600.0
@@ -170,12 +172,7 @@ def _close(a: float | None, b: float | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and a == pytest.approx(b, rel=1e-9))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_sql_figures_match_a_plain_reading_of_their_definitions(
-    store_url: str, tmp_path: Path, seed: int
-) -> None:
-    changes = generate(seed)
-    history = open_history(workspace_with(tmp_path, store_url))
+def _record_deploys(history: DeployHistory, changes: list[Change]) -> None:
     for c in changes:
         history.start(
             DeployRecord(
@@ -184,10 +181,9 @@ def test_the_sql_figures_match_a_plain_reading_of_their_definitions(
                 started_at=c.started, pid=0, host="test", commit_time=c.commit_time,
             )
         )  # fmt: skip
-    late = list(changes)
-    random.Random(seed).shuffle(late)  # outcomes arrive in any order: the derived rows still line up
-    for c in late:
-        finish_at(history, c.id, Outcome(c.outcome), c.version, "", c.finished)
+
+
+def _assert_figures_match(history: DeployHistory, changes: list[Change]) -> None:
     for window, services in ((90, None), (30, None), (7, ("svc-1", "svc-2")), (30, ("svc-0",))):
         frame = Frame(NOW, window, ("production",), services)
         got, want = deploy_figures(history, frame), reference(changes, frame)
@@ -200,3 +196,66 @@ def test_the_sql_figures_match_a_plain_reading_of_their_definitions(
             pairs = zip(getattr(got, name), getattr(want, name), strict=True)
             assert all(_close(a, b) for a, b in pairs), (name, window, services)
     assert want.window.failed and want.window.recovered and want.window.with_commit  # it tested something
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_sql_figures_match_a_plain_reading_of_their_definitions(
+    store_url: str, tmp_path: Path, seed: int
+) -> None:
+    changes = generate(seed)
+    history = open_history(workspace_with(tmp_path, store_url))
+    _record_deploys(history, changes)
+    late = list(changes)
+    random.Random(seed).shuffle(late)  # outcomes arrive in any order: the derived rows still line up
+    for c in late:
+        finish_at(history, c.id, Outcome(c.outcome), c.version, "", c.finished)
+    _assert_figures_match(history, changes)
+
+
+def test_a_store_upgraded_with_outcomes_on_both_sides_of_the_upgrade_keeps_its_figures(
+    store_url: str, tmp_path: Path
+) -> None:
+    # A store at the schema before ``follows`` (which change followed which) holding half the
+    # outcomes, in random order …
+    dialect = "postgresql" if store_url.startswith("postgresql://") else "sqlite"
+    adds_follows = next(
+        v
+        for v, statements in MIGRATIONS[dialect].items()
+        if any("CREATE TABLE follows" in s for s in statements)
+    )
+    changes = generate(4)
+    late = list(changes)
+    random.Random(4).shuffle(late)
+    conn = raw_connection(store_url)
+    try:
+        conn.execute(
+            SCHEMA_VERSION_TABLE.format(real="DOUBLE PRECISION" if dialect == "postgresql" else "REAL")
+        )
+        for version in range(1, adds_follows):
+            for statement in MIGRATIONS[dialect][version]:
+                conn.execute(statement)
+            conn.execute(f"INSERT INTO schema_version VALUES ({version}, 0)")
+        mark = "%s" if dialect == "postgresql" else "?"
+        for c in changes:
+            conn.execute(
+                'INSERT INTO deploys (id, kind, service, environment, namespace, deployment, "user", '
+                "from_version, to_version, commit_time, started_at, pid, host) "
+                f"VALUES ({', '.join([mark] * 6)}, 'u', 'v0', {mark}, {mark}, {mark}, 0, 't')",
+                (c.id, c.kind, c.service, c.environment, c.environment, c.service, c.version, c.commit_time,
+                 c.started),
+            )  # fmt: skip
+        for c in late[: len(late) // 2]:
+            conn.execute(
+                f"INSERT INTO outcomes (deploy_id, finished_at, outcome, version, reason) "
+                f"VALUES ({mark}, {mark}, {mark}, {mark}, '')",
+                (c.id, c.finished, c.outcome, c.version),
+            )
+    finally:
+        conn.close()
+    # … is upgraded (the migration fills ``follows`` from what is there), the other half arrives
+    # late: the scorecard reads the same figures as a plain reading of the definitions.
+    history = open_history(workspace_with(tmp_path, store_url))
+    for c in late[len(late) // 2 :]:
+        finish_at(history, c.id, Outcome(c.outcome), c.version, "", c.finished)
+    assert history.store.schema_version() == LATEST
+    _assert_figures_match(history, changes)
