@@ -193,7 +193,9 @@ class DeployScreen(ConsoleScreen):
         "esc goes back to the board; w returns to the running deploy, or watches the highlighted "
         "service live without deploying (e: next environment, b: roll it back). Deploys run in "
         "their own runner: quitting never stops one. ▶ on the board marks a deploy running now "
-        "(from here, another console or the CLI): w or enter attaches to it, with the same keys."
+        "(from here, another console or the CLI): w or enter attaches to it, with the same keys. "
+        "Once a deploy finished healthy, p offers the same version to the next environment (a "
+        "lifecycle it refuses is explained, with the fix), and n starts another deploy."
     )
     BINDINGS: ClassVar = [
         Binding("n", "new_deploy", "Deploy", id="deploy.new"),

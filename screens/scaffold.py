@@ -99,7 +99,8 @@ class ScaffoldScreen(ConsoleScreen):
         "Golden paths: pick a template (/ filters, enter starts), fill its pages — tab and shift+tab "
         "move between fields, ctrl+n or the Next button goes on, esc goes back without losing answers. "
         "The review lists every answer (secrets masked); Run shows each step live with its log. After "
-        "a failure, r retries from the failed step when that step is safe to repeat."
+        "a failure, r retries from the failed step when that step is safe to repeat; after a run that "
+        "registered a service, d deploys it to the first environment."
     )
     BINDINGS: ClassVar = [
         Binding("slash", "focus_filter", "Filter", id="scaffold.filter"),
