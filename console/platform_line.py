@@ -80,7 +80,12 @@ async def _create_service(app: App[Any], command: CreateService, workspace: Any,
         return
     if not screen.templates:  # still loading: look again shortly
         if tries > 0:
-            app.set_timer(0.1, lambda: app.run_worker(_create_service(app, command, workspace, tries - 1)))
+            app.set_timer(
+                0.1,
+                lambda: app.run_worker(
+                    _create_service(app, command, workspace, tries - 1), exit_on_error=False
+                ),
+            )
         else:
             app.notify("The templates did not load; try :create-service again.", severity="warning")
         return
