@@ -40,6 +40,13 @@ logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 logging.getLogger("psycopg.pool").propagate = False
 
 
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """No JIT compilation: the scorecard's statement over 100k records costs enough to trigger it,
+    and compiling took ~90–130 ms of its ~300 ms (issue 12); every other query here is far below
+    the threshold, so this only spares the scorecard."""
+    conn.execute("SET jit = off")
+
+
 class PostgresStore:
     dialect = "postgresql"
 
@@ -73,6 +80,7 @@ class PostgresStore:
             check=ConnectionPool.check_connection,  # a server restart leaves dead connections
             reconnect_timeout=0,  # keep no background retry loop: a failed getconn says why at once
             name="idp-console-history",
+            configure=_configure,
         )
 
     # -- connections ------------------------------------------------------------------------------
