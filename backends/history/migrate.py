@@ -53,6 +53,11 @@ TABLES = (
         ),
         surrogate=True,
     ),
+    Table(
+        "chat_audit", "id",
+        ("id", "at", "slack_user", "user_name", "channel", "command", "outcome"),
+        surrogate=True,
+    ),
 )  # fmt: skip
 BATCH = 500
 
@@ -155,6 +160,7 @@ def _write_batch(target: Store, table: Table, rows: Sequence[tuple[Any, ...]]) -
 
 
 def _holds_elsewhere(target: Store, table: Table, content: Sequence[Any]) -> bool:
-    # Every column but the id is NOT NULL in the surrogate tables: plain equality finds the row.
-    condition = " AND ".join(f"{column} = ?" for column in table.columns[1:])
+    # NULL-safe equality: chat_audit's user_name is NULL for a Slack user with no catalog User.
+    same = "IS" if target.dialect == "sqlite" else "IS NOT DISTINCT FROM"
+    condition = " AND ".join(f"{column} {same} ?" for column in table.columns[1:])
     return bool(target.fetch(f"SELECT 1 FROM {table.name} WHERE {condition} LIMIT 1", list(content)))

@@ -19,10 +19,13 @@ V2_TABLES = ("feedback", "scaffolds", "controls")
 V3_TABLES = ("changes",)
 V4_TABLES = ("infra_applies",)
 V6_TABLES = ("follows",)
+V7_TABLES = ("chat_audit",)
 # Every table the history holds, in an order that satisfies the foreign keys (for copying). Not
 # ``changes`` nor ``follows``: the database derives them from ``outcomes`` (versions 3 and 6), a
 # copy fills them by itself.
-TABLES = ("deploys", "outcomes", "events", "feedback", "scaffolds", "controls", "infra_applies")
+TABLES = (
+    "deploys", "outcomes", "events", "feedback", "scaffolds", "controls", "infra_applies", "chat_audit",
+)  # fmt: skip
 
 # Version 3: ``changes``, the scorecard's view of the history kept as a table — one row per finished
 # deploy or rollback that changed something (succeeded, rolled back, aborted), written by the
@@ -436,9 +439,39 @@ _POSTGRES_V6 = [
     *_postgres_append_only(V6_TABLES),
 ]
 
+# Version 7: ``chat_audit``, every chat action (backends/chatops/audit.py): who (the Slack id and
+# the catalog User it maps to, NULL when unknown), where, what and how it ended. Servers before this
+# version created the table themselves on first use, so both dialects adopt one that exists (its
+# rows kept) and add what it lacked: on PostgreSQL, the append-only triggers.
+_CHAT_AUDIT = """CREATE TABLE IF NOT EXISTS chat_audit (
+        id {id} PRIMARY KEY,
+        at {real} NOT NULL,
+        slack_user TEXT NOT NULL,
+        user_name TEXT,                 -- the catalog User; NULL: the Slack user maps to none
+        channel TEXT NOT NULL,
+        command TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    )"""
+_SQLITE_V7 = [
+    _CHAT_AUDIT.format(id="INTEGER", real="REAL").replace("PRIMARY KEY", "PRIMARY KEY AUTOINCREMENT"),
+    *_sqlite_append_only(V7_TABLES),
+]
+_POSTGRES_V7 = [
+    _CHAT_AUDIT.format(id="BIGSERIAL", real="DOUBLE PRECISION"),
+    *_postgres_append_only(V7_TABLES),
+]
+
 # version → statements, per dialect. Append a version; never edit one that has shipped.
 MIGRATIONS: dict[str, dict[int, list[str]]] = {
-    "sqlite": {1: _SQLITE_V1, 2: _SQLITE_V2, 3: _SQLITE_V3, 4: _SQLITE_V4, 5: _V5, 6: _SQLITE_V6},
+    "sqlite": {
+        1: _SQLITE_V1,
+        2: _SQLITE_V2,
+        3: _SQLITE_V3,
+        4: _SQLITE_V4,
+        5: _V5,
+        6: _SQLITE_V6,
+        7: _SQLITE_V7,
+    },
     "postgresql": {
         1: _POSTGRES_V1,
         2: _POSTGRES_V2,
@@ -446,6 +479,7 @@ MIGRATIONS: dict[str, dict[int, list[str]]] = {
         4: _POSTGRES_V4,
         5: _V5,
         6: _POSTGRES_V6,
+        7: _POSTGRES_V7,
     },
 }
 LATEST = max(MIGRATIONS["sqlite"])

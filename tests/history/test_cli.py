@@ -54,7 +54,10 @@ def test_migrate_copies_every_table_keeping_ids_and_a_rerun_copies_nothing(
 
     code, out, err = run(capsys, "--workspace", str(workspace), "history", "migrate", "--to", pg_url)
     assert code == 0, err
-    assert "copied 21 rows (deploys 3, outcomes 3, events 12, feedback 1, scaffolds 1, controls 1, infra_applies 0)" in out
+    assert (
+        "copied 21 rows (deploys 3, outcomes 3, events 12, feedback 1, scaffolds 1, controls 1, "
+        "infra_applies 0, chat_audit 0)" in out
+    )
     assert "history migrate: events 12/12" in err  # the progress line
     assert TEST_PASSWORD not in out + err
 
