@@ -111,10 +111,9 @@ WITH failed AS (
     SELECT f.environment, f.service, f.started_at, f.deploy_id, f.finished_at FROM follows f
     WHERE f.blamed = 1 AND {fenvs} AND {fscope} AND f.finished_at >= ? AND f.finished_at <= ?
         AND f.outcome = 'succeeded' AND f.started_at >= ?
-        AND NOT EXISTS (SELECT 1 FROM follows e WHERE e.environment = f.environment
+        AND f.next_id = (SELECT e.next_id FROM follows e WHERE e.environment = f.environment
             AND e.service = f.service AND e.started_at = f.started_at AND e.deploy_id = f.deploy_id
-            AND e.next_started <= f.next_started
-            AND (e.next_started < f.next_started OR e.next_id < f.next_id))
+            ORDER BY e.next_started, e.next_id LIMIT 1)
 ),
 healed AS MATERIALIZED (
     SELECT x.id, x.finished_at,
