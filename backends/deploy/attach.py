@@ -310,6 +310,7 @@ class DetachedEngine:
         context: str | None = None,
         kubeconfig: str | None = None,
         deploy: dict[str, Any] | None = None,
+        session: str | None = None,
     ) -> None:
         self._engine = engine
         # What the runner needs to load the same workspace, clusters and deploy settings as this process.
@@ -318,6 +319,9 @@ class DetachedEngine:
             "context": context,
             "kubeconfig": kubeconfig,
             "deploy": deploy,
+            # An identity session the starter opened for whom it acts for (serve-chatops): see
+            # backends.deploy.runner._act_for. None: the runner's own identity, as the starter's.
+            "session": session,
         }
 
     def __getattr__(self, name: str) -> Any:

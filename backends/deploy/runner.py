@@ -89,6 +89,9 @@ class RunRequest:
     # The starter's deploy: section (the TUI's, as loaded when it started): the run uses the bakes,
     # steps and analysis the user saw when they confirmed it, even if the file changed since.
     deploy: dict[str, Any] | None = None
+    # An identity session (backends.identity) its starter opened for the person it acts for:
+    # serve-chatops, for the catalog User a Slack account maps to. See :func:`_act_for`.
+    session: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -310,6 +313,22 @@ def _make_run(engine: Any, request: RunRequest) -> Steerable:
     return run
 
 
+def _act_for(session: str | None) -> None:
+    """Run in the name of the identity session the request names, if any.
+
+    The request carries a session token, never a user name: the name is read from the session's
+    file, which :func:`backends.identity.session_user` honours only in this account's private
+    (0700) sessions directory and only when this account wrote it. So the identity passes only
+    from a process of the same OS account that opened the session — on a bastion, the service
+    account serve-chatops and serve-ssh run as, after they authenticated the person (Slack's
+    signature and the user mapping; an SSH key). Another account's runner finds no such session in its
+    own directory and runs as that account: the OS-account rule, as for every runner."""
+    from backends.identity import SESSION_VARIABLE
+
+    if session:
+        os.environ[SESSION_VARIABLE] = session
+
+
 def main(argv: list[str]) -> int:
     """``python -m backends.deploy.runner REQUEST.json``: the first line on stdout is the announcement
     (``{"deploy_id", "socket", "pid"}`` or ``{"error"}``), then stdout is closed."""
@@ -333,6 +352,7 @@ def main(argv: list[str]) -> int:
         request = RunRequest.from_json(Path(argv[0]).read_text(encoding="utf-8"))
         with contextlib.suppress(OSError):
             Path(argv[0]).unlink()
+        _act_for(request.session)
         workspace = load_workspace(request.workspace)
         if request.context or request.kubeconfig:
             environments = with_cluster_override(

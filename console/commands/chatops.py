@@ -6,15 +6,16 @@ TextPrinter) and the scaffolder's default golden path — and reads the secrets:
 ``SLACK_SIGNING_SECRET`` and, optionally, the bot token ``SLACK_BOT_TOKEN`` (email lookup), from the
 keyring or ``IDP_CONSOLE_SECRET_<NAME>``.
 
-A change asked for in chat runs in this server's process, in the name of the catalog User the
-Slack account maps to (so the deploy history and the production rules see that person, not the
-bastion account the server runs as).
+A change asked for in chat runs in a detached runner, as the CLI's and the TUI's do, so stopping or
+losing this server never interrupts it; its progress comes from attaching to the runner. The runner
+acts in the name of the catalog User the Slack account maps to (so the deploy history and the
+production rules see that person, not the bastion account the server runs as), through an identity
+session only this account can open (see backends.deploy.runner._act_for).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import signal
 import sys
 import threading
@@ -83,38 +84,66 @@ class PlatformActions:
 
     # -- deploy / rollback / scale ---------------------------------------------------------------
     def _change(self, command: Any, user: str, reply: Any) -> str:
+        from backends.deploy.attach import RunnerError
+        from backends.deploy.prechecks import DeployRefused
+        from backends.identity import close_session, open_session
+
+        # The runner acts for ``user`` through an identity session only this account can open.
+        token = open_session(user)
+        try:
+            try:
+                run = self._start(command, token)
+            except (DeployRefused, RunnerError) as error:
+                reply.line(f"✗ {error}")
+                return f"refused: {error}"
+            try:
+                return self._follow(command, run, reply)
+            finally:
+                reply.server.controls.drop_run(run)
+        finally:
+            # The runner read who it acts for when it started; a server killed before this line
+            # leaves the file in its private directory, which nobody else can use.
+            close_session(token)
+
+    def _start(self, command: Any, session: str) -> Any:
+        """Start ``command`` in a detached runner (like the CLI and the TUI): stopping or losing this
+        server never interrupts a canary; the runner records ``session``'s user as who changed it."""
         from backends.commands.grammar import Deploy, Rollback
-        from backends.deploy.engine import DeployEngine
+        from backends.deploy.attach import DetachedEngine
+        from backends.deploy.prechecks import check_version
+
+        workspace = None if self.workspace.is_demo else str(self.workspace.root)
+        engine = DetachedEngine(
+            self.session.engine, workspace, deploy=self.workspace.section("deploy"), session=session
+        )
+        if isinstance(command, Deploy):
+            check_version(command.version)
+            return engine.deploy(command.service, command.env, command.version)
+        if isinstance(command, Rollback):
+            if command.to:
+                check_version(command.to)
+            return engine.rollback(command.service, command.env, command.to)
+        self._check_ceiling(command)
+        return engine.scale(command.service, command.env, command.replicas)
+
+    def _follow(self, command: Any, run: Any, reply: Any) -> str:
+        """The runner's events as the CLI's lines in the reply (attached to its socket)."""
+        from backends.deploy.attach import RunnerError
         from backends.deploy.events import DeployFinished, Paused
-        from backends.deploy.prechecks import DeployRefused, check_version
         from console.commands.deploy import TextPrinter
 
-        context = copy.copy(self.session.context)  # shares clusters and history; only the user differs
-        context.user = user
-        engine = DeployEngine(context)
-        try:
-            if isinstance(command, Deploy):
-                check_version(command.version)
-                run = engine.deploy(command.service, command.env, command.version)
-            elif isinstance(command, Rollback):
-                if command.to:
-                    check_version(command.to)
-                run = engine.rollback(command.service, command.env, command.to)
-            else:
-                self._check_ceiling(command)
-                run = engine.scale(command.service, command.env, command.replicas)
-        except DeployRefused as error:
-            reply.line(f"✗ {error}")
-            return f"refused: {error}"
         printer = TextPrinter(command.service, _Lines(reply))  # type: ignore[arg-type]
         outcome = "interrupted"
-        for event in run.events():
-            printer(event)
-            if isinstance(event, Paused) and event.needs_decision:
-                reply.paused(run, event.reason)
-            if isinstance(event, DeployFinished):
-                outcome = str(event.outcome)
-        reply.server.controls.drop_run(run)
+        try:
+            for event in run.events():
+                printer(event)
+                if isinstance(event, Paused) and event.needs_decision:
+                    reply.paused(run, event.reason)
+                if isinstance(event, DeployFinished):
+                    outcome = str(event.outcome)
+        except RunnerError as error:
+            reply.line(f"✗ {error}")
+            return f"interrupted: {error}"
         return outcome
 
     def _check_ceiling(self, command: Any) -> None:

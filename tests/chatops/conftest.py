@@ -187,9 +187,13 @@ class Chat:
 
 
 @pytest.fixture
-def chat(workspace_dir: Path, receiver: Receiver) -> Iterator[Chat]:
+def chat(workspace_dir: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[Chat]:
     from console.commands.chatops import build_server
 
+    # Changes run in detached runners (processes of their own): the simulated cluster must be the
+    # shared one they attach to, which exits by itself soon after the test.
+    monkeypatch.setenv("IDP_CONSOLE_SIMULATION", "shared")
+    monkeypatch.setenv("IDP_CONSOLE_SIM_IDLE_EXIT", "5")
     server = build_server(demo_copy(workspace_dir), SECRET)
     host, port = server.listen("127.0.0.1", 0)
     try:
