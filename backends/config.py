@@ -153,7 +153,7 @@ def _templates(value: Any, root: Path) -> TemplatesConfig:
 
 
 # -- identity: -----------------------------------------------------------------------------------
-IDENTITY_KEYS = frozenset({"user", "accounts", "readonly"})
+IDENTITY_KEYS = frozenset({"user", "accounts", "readonly", "doors"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +163,9 @@ class IdentityConfig:
     user: str | None = None  # counts only in a config file its account owns (see Workspace.identity)
     accounts: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # OS account -> catalog user
     readonly: tuple[str, ...] = ()  # accounts or catalog users
+    # OS accounts that may speak for others (the accounts serve-ssh / serve-chatops run as): only
+    # their sessions name a user other than the account itself (see Workspace.identity).
+    doors: tuple[str, ...] = ()
 
 
 def _identity(value: Any, root: Path) -> IdentityConfig:
@@ -180,7 +183,15 @@ def _identity(value: Any, root: Path) -> IdentityConfig:
         if not isinstance(readonly, list):
             raise ConfigError(("identity", "readonly"), f"expected a list of accounts, got {shown(readonly)}")
         listed = tuple(text(account, ("identity", "readonly", i)) for i, account in enumerate(readonly))
-    return IdentityConfig(user, _frozen(accounts), listed)
+    return IdentityConfig(user, _frozen(accounts), listed, _accounts_list(data.get("doors"), "doors"))
+
+
+def _accounts_list(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(("identity", key), f"expected a list of accounts, got {shown(value)}")
+    return tuple(text(account, ("identity", key, i)) for i, account in enumerate(value))
 
 
 # -- git: ----------------------------------------------------------------------------------------

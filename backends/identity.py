@@ -7,7 +7,10 @@ idp-console …`` must not make anyone jane.doe. The answer, in order:
 1. a session of the built-in SSH server (``idp-console serve-ssh``): the server authenticated a key
    and wrote the session's user into a file in *its own* private directory; the child it started
    names that session in ``IDP_CONSOLE_SESSION``. Only processes of the server's account can read the
-   file, so another account naming the session gets nothing from it;
+   file, so another account naming the session gets nothing from it. Any process of that account
+   could write such a file too, so the workspace honours sessions only for accounts listed in
+   ``identity.doors`` (the accounts the servers run as, which nobody logs in to), in a personal
+   workspace (config owned by the account) and in the demo;
 2. the account the process runs as (``getpwuid(geteuid())``), mapped through ``identity.accounts``
    in idp-console.yaml (default: the same name);
 3. the built-in demo only: ``IDP_CONSOLE_USER`` (the demo has no accounts of its own; everyone is a
@@ -82,10 +85,14 @@ def resolve_identity(
     *,
     is_demo: bool = False,
     environ: Mapping[str, str] | None = None,
+    sessions: bool = True,
 ) -> str:
-    """The catalog User name of whoever runs this process (see the module docstring)."""
+    """The catalog User name of whoever runs this process (see the module docstring).
+
+    ``sessions=False`` ignores any session: the caller decided this account may not be spoken for.
+    """
     environ = os.environ if environ is None else environ
-    from_session = session_user(environ)
+    from_session = session_user(environ) if sessions else None
     if from_session:
         return from_session
     if is_demo:

@@ -57,17 +57,22 @@ class Workspace:
     @property
     def identity(self) -> str:
         """Who is using the console, decided by the operating system (see :mod:`backends.identity`):
-        the built-in SSH server's session, else the account this process runs as, mapped through
+        the built-in SSH server's session (only for an account in ``identity.doors``, a personal
+        workspace or the demo), else the account this process runs as, mapped through
         ``identity.accounts``. ``identity.user`` counts only in a config file owned by that account
         (a personal workspace): in a shared bastion's config it would make everyone that user."""
         from backends.identity import account_name, resolve_identity
 
         identity = self.typed.identity
         accounts = dict(identity.accounts)
-        personal = identity.user
-        if personal and self.config_file is not None and _owned_by_this_account(self.config_file):
-            accounts.setdefault(account_name(), str(personal))
-        return resolve_identity(accounts, is_demo=self.is_demo)
+        owned = self.config_file is not None and _owned_by_this_account(self.config_file)
+        if identity.user and owned:
+            accounts.setdefault(account_name(), str(identity.user))
+        # A session file is written by a process of this same account, so any user could write
+        # one naming someone else: only an account that runs a door for others (listed in
+        # identity.doors, or owning this config, i.e. a personal workspace) may be spoken for.
+        sessions = self.is_demo or owned or account_name() in identity.doors
+        return resolve_identity(accounts, is_demo=self.is_demo, sessions=sessions)
 
     @property
     def readonly(self) -> bool:

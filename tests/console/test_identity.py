@@ -60,3 +60,25 @@ def test_the_demo_still_lets_you_pick_a_persona(monkeypatch: pytest.MonkeyPatch)
     assert load_workspace(None).identity == "omar.haddad"
     monkeypatch.delenv("IDP_CONSOLE_USER")
     assert load_workspace(None).identity == "jane.doe"
+
+
+def test_a_session_in_a_shared_config_counts_only_for_a_door_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Any process of an account can write a session file naming someone else: in the bastion's
+    # shared config (owned by the platform team) that must not make a user someone else…
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    nobody = pwd.getpwnam("nobody")
+    shared = _config(tmp_path / "shared")
+    os.chown(shared / "idp-console.yaml", nobody.pw_uid, nobody.pw_gid)
+    token = open_session("sam.lee")
+    try:
+        monkeypatch.setenv("IDP_CONSOLE_SESSION", token)
+        assert load_workspace(str(shared)).identity == ME
+        # …unless the config names this account as one that serves others (serve-ssh, serve-chatops).
+        door = _config(tmp_path / "door", f"identity:\n  doors: [{ME}]\n")
+        os.chown(door / "idp-console.yaml", nobody.pw_uid, nobody.pw_gid)
+        assert load_workspace(str(door)).identity == "sam.lee"
+    finally:
+        close_session(token)
