@@ -105,7 +105,7 @@ def _workspace(root: Path, kubeconfig: Path, prometheus: str) -> Path:
             deploy:
               bake: 0.3s
               progress_deadline: 20s
-              steps: [5, {{weight: 25, bake: 60s}}, 50, 100]
+              steps: [5, {{weight: 25, bake: 20s}}, 50, 100]
               analysis: {{prometheus: "{prometheus}", threshold: 0.01}}
             """
         )
@@ -161,7 +161,7 @@ def test_killed_foreground_cli_mid_canary_is_resumed(
         event = json.loads(line)
         deploy_id = event["deploy_id"]
         if event["event"] == "StageStarted" and event["stage"] == "analysis" and event["step"] == 1:
-            break  # baking at 25% for a minute: kill it here
+            break  # baking at 25% for 20 s: kill it here
     child.send_signal(signal.SIGKILL)
     child.wait(10)
 
