@@ -390,6 +390,20 @@ def test_snapshot_form_with_inline_error_and_owner_suggestions(snap_compare) -> 
         screen = await open_scaffold(pilot)
         await choose_template(pilot, screen, "microservice-golden-path")
         await pilot.press(*"Bad_Name", "tab", "tab", *"team-p")
+        picker = box(screen, "owner").query_one(PickerInput)
+        options = picker.query_one(OptionList)
+        # Wait for the state the snapshot shows (typed text, the open list of the matching owners,
+        # the inline error), not for a number of frames.
+        await wait_until(
+            pilot,
+            lambda: (
+                picker.input.value == "team-p"
+                and picker.has_class("-open")
+                and options.option_count == len(picker.suggestions) > 0
+                and "must match pattern" in error_text(screen, "name")
+            ),
+            what="the owner suggestions laid out",
+        )
         await pilot.pause()
 
     assert snap_compare(demo_app(), terminal_size=(120, 40), run_before=run_before)
