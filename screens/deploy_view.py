@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from backends.deploy.reducer import RunModel
+from backends.kube.age import kubectl_age
 from widgets.canary_steps import CheckView, StepView
 from widgets.rollout_tree import PodNode, ReplicaSetNode, RolloutTreeData, TrackNode
 
@@ -31,13 +32,7 @@ class Clock:
 
     def age(self, seconds: float) -> str:
         """kubectl's style: 45s, 12m, 5h, 3d."""
-        if seconds < 120:
-            return f"{int(seconds)}s"
-        if seconds < 7200:
-            return f"{int(seconds // 60)}m"
-        if seconds < 172800:
-            return f"{int(seconds // 3600)}h"
-        return f"{int(seconds // 86400)}d"
+        return kubectl_age(seconds)
 
 
 # -- the run ----------------------------------------------------------------------------------

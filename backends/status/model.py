@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from backends.deploy.history import DeployRecord
+from backends.kube.age import kubectl_age
 
 
 class Health(StrEnum):
@@ -133,11 +134,4 @@ def cell_summary(cell: StatusCell | None, ago: Callable[[float], str]) -> str:
 
 def ago(at: float, now: float) -> str:
     """``45s``, ``12m``, ``5h``, ``3d``: how long before ``now`` ``at`` was."""
-    seconds = max(0.0, now - at)
-    if seconds < 120:
-        return f"{int(seconds)}s"
-    if seconds < 7200:
-        return f"{int(seconds // 60)}m"
-    if seconds < 172800:
-        return f"{int(seconds // 3600)}h"
-    return f"{int(seconds // 86400)}d"
+    return kubectl_age(now - at)

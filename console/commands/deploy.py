@@ -18,6 +18,7 @@ import sys
 from collections.abc import Generator, Iterator
 from typing import IO, Any
 
+from backends.kube.age import kubectl_age
 from console.commands import CommandError, mutating, workspace_from_args
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -590,16 +591,6 @@ def _status(args: argparse.Namespace) -> int:
         session.close()
 
 
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{int(seconds)}s"
-    if seconds < 7200:
-        return f"{int(seconds // 60)}m"
-    if seconds < 172800:
-        return f"{int(seconds // 3600)}h"
-    return f"{int(seconds // 86400)}d"
-
-
 def _holder_exited(holder: dict[str, Any]) -> bool:
     """The lease names a process on this host that is gone: its deploy is interrupted (listed with
     --resume / --abort below), not in progress, although the lease has not expired yet."""
@@ -636,7 +627,7 @@ def _print_status(status: Any, interrupted: list[Any]) -> None:
         state = "ready" if pod.ready else (pod.reason or pod.phase)
         print(
             f"      {icon} {pod.name:<44} {pod.track:<6} {pod.version:<10} {state:<18} "
-            f"restarts:{pod.restarts}  age:{_age(pod.age_seconds)}"
+            f"restarts:{pod.restarts}  age:{kubectl_age(pod.age_seconds)}"
         )
     if status.last_deploy is not None:
         record = status.last_deploy

@@ -9,6 +9,8 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+from backends.kube.age import kubectl_age
+
 from .resources import ResourceType
 
 Obj = dict[str, Any]
@@ -25,11 +27,7 @@ def _age(obj: Obj) -> str:
     if not created:
         return "<unknown>"
     then = datetime.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    seconds = max(int((datetime.datetime.now(datetime.UTC) - then).total_seconds()), 0)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= 2 * size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return kubectl_age((datetime.datetime.now(datetime.UTC) - then).total_seconds())
 
 
 def _pod_status(pod: Obj) -> str:
