@@ -11,41 +11,30 @@ import pytest
 from backends.deploy.attach import RemoteRun, start_runner
 from backends.deploy.events import Stage, StageStarted
 from backends.deploy.runner import RunRequest
-from tests.deploy.conftest import SERVICE
+from tests.deploy.conftest import CATALOG_YAML, SERVICE
 
-CATALOG = f"""\
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata:
-  name: {SERVICE}
-  annotations: {{backstage.io/kubernetes-id: {SERVICE}}}
-spec: {{type: service, lifecycle: production, owner: team-payments}}
+# The deploy tests' catalog (the service, team-payments, jane.doe), plus a second member of the
+# owning team and someone of another team.
+CATALOG = (
+    CATALOG_YAML
+    + """\
 ---
 apiVersion: backstage.io/v1alpha1
 kind: Group
-metadata: {{name: team-payments}}
-spec: {{type: team, children: []}}
----
-apiVersion: backstage.io/v1alpha1
-kind: Group
-metadata: {{name: team-checkout}}
-spec: {{type: team, children: []}}
+metadata: {name: team-checkout}
+spec: {type: team, children: []}
 ---
 apiVersion: backstage.io/v1alpha1
 kind: User
-metadata: {{name: jane.doe}}
-spec: {{memberOf: [team-payments]}}
+metadata: {name: sam.lee}
+spec: {memberOf: [team-payments]}
 ---
 apiVersion: backstage.io/v1alpha1
 kind: User
-metadata: {{name: sam.lee}}
-spec: {{memberOf: [team-payments]}}
----
-apiVersion: backstage.io/v1alpha1
-kind: User
-metadata: {{name: omar}}
-spec: {{memberOf: [team-checkout]}}
+metadata: {name: omar}
+spec: {memberOf: [team-checkout]}
 """
+)
 
 
 def host_workspace(
