@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backends.infra.history import last_applied, record_apply
+from backends.infra.merge import MergeResult, merge_change_request
 from backends.infra.plan import Change, Plan, Target, live_objects, make_plan
 from backends.infra.render import FIELD_MANAGER
-from backends.infra.repo import ensure_demo_repo, git_dir_for, read_tree, resolve
+from backends.infra.repo import InfraTree, ensure_demo_repo, git_dir_for, read_tree, resolve
 from backends.infra.request import ChangeRequest, open_change_request
 from backends.infra.settings import InfraSettings
 
@@ -91,7 +92,10 @@ class InfraSession:
 
     def plan(self, ref: str | None = None, service: str | None = None) -> Plan:
         ref = ref or self.settings.ref
-        tree = read_tree(self.settings.repo, ref, self.settings.path)
+        return self.plan_tree(read_tree(self.settings.repo, ref, self.settings.path), ref, service)
+
+    def plan_tree(self, tree: InfraTree, ref: str, service: str | None = None) -> Plan:
+        """The plan of files already read (``ref`` names them in the plan)."""
         previous = last_applied(self.history, self.target.environment)
         return make_plan(
             tree,
@@ -166,6 +170,16 @@ class InfraSession:
             self.settings, service, text,
             author=(self.workspace.identity, git.author_email), production=self.target.production,
             plan_of=lambda ref: self.plan(ref, service),
+        )  # fmt: skip
+
+    def merge(self, number: int) -> MergeResult:
+        """Merge change request ``number`` into ``infra.ref`` unless its plan is refused (merge.py)."""
+        from backends.git.publish import GitSettings
+
+        git = GitSettings.from_config(self.workspace.section("git"), is_demo=self.workspace.is_demo)
+        return merge_change_request(
+            self.settings, number, author=(self.workspace.identity, git.author_email),
+            plan_tree=lambda tree, ref: self.plan_tree(tree, ref),
         )  # fmt: skip
 
     def reconcile(

@@ -2,7 +2,8 @@
 
 ``infra plan [SERVICE] [--ref BRANCH] [--output json]`` validates the infra repository at a ref and
 shows what applying it would change, the monthly cost before → after per service and per team, and
-every policy verdict: exit 0 clean, 1 a policy denies, 2 invalid input. ``infra apply [--ref main]``
+every policy verdict: exit 0 clean, 1 a policy denies, 2 invalid input. ``infra request`` opens a
+change request, ``infra merge N`` merges one on a plain git server. ``infra apply [--ref main]``
 (what CI runs on merge) applies it server-side and records it; ``infra reconcile --watch`` applies
 every new commit of the ref.
 """
@@ -38,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     request.add_argument("--file", required=True, metavar="PATH", help="the new resources.yaml ('-': stdin)")
     request.set_defaults(handler=_request)
     mutating(request)
+    merge = commands.add_parser(
+        "merge",
+        help="merge change request N into infra.ref (plain git servers; refused when a policy denies)",
+    )
+    merge.add_argument("number", type=int, metavar="N", help="the change request (refs/pull/N/head)")
+    merge.set_defaults(handler=_merge)
+    mutating(merge)
     reconcile = commands.add_parser("reconcile", help="apply the ref now, and with --watch every new commit")
     reconcile.add_argument("--ref", help="default: infra.ref")
     reconcile.add_argument("--watch", action="store_true", help="keep running, applying each new commit")
@@ -153,6 +161,25 @@ def _request(args: argparse.Namespace) -> int:
     print(f"opened change request #{request.number}: branch {request.branch} ({request.ref})")
     _print_plan(request.plan)
     return request.plan.exit_code
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from backends.infra.merge import MergeRefused
+
+    try:
+        with _open(args) as infra:
+            result = infra.merge(args.number)
+    except MergeRefused as refused:
+        print(str(refused), file=sys.stderr)
+        return refused.plan.exit_code if refused.plan is not None else 1
+    except _errors() as error:
+        raise CommandError(str(error), 2) from None
+    how = "fast-forward" if result.fast_forward else "merge commit"
+    print(
+        f"merged change request #{result.number} into {result.base} ({how}, {result.commit[:8]}); "
+        f"`infra apply` applies it"
+    )
+    return 0
 
 
 def _reconcile(args: argparse.Namespace) -> int:
