@@ -754,3 +754,75 @@ async def test_readonly_refuses_the_run_and_keeps_the_dry_run(tmp_path: Path) ->
         assert screen.stage == "review" and not screen.running
         messages = [notification.message for notification in app._notifications]
         assert "Read-only mode: running a template (d runs it dry) is off." in messages
+
+
+FAILING_TEMPLATE = """\
+apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: failing
+  title: Failing
+  description: Its second step renames a file that is not there.
+spec:
+  type: service
+  steps:
+    - id: hello
+      name: Say hello
+      action: debug:log
+      input: {message: hello}
+    - id: move
+      name: Move the readme
+      action: fs:rename
+      input:
+        files:
+          - {from: README.md, to: docs/README.md}
+    - id: bye
+      name: Say goodbye
+      action: debug:log
+      input: {message: bye}
+"""
+
+# The failure names the kept task directory: one fixed path, so the picture is the same every run.
+FAILED_RUN_DIR = Path("/tmp/idp-console-snapshot-failed-run")
+
+
+def test_snapshot_run_view_after_a_failed_step(
+    snap_compare,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+    from types import SimpleNamespace
+
+    def fixed_task_dir(prefix: str = "") -> str:
+        shutil.rmtree(FAILED_RUN_DIR, ignore_errors=True)
+        FAILED_RUN_DIR.mkdir(parents=True)
+        return str(FAILED_RUN_DIR)
+
+    # Only the runner's task directory is pinned (not tempfile for the whole process); durations too.
+    monkeypatch.setattr("backends.scaffolder.runner.tempfile", SimpleNamespace(mkdtemp=fixed_task_dir))
+    monkeypatch.setattr("widgets.step_list.format_duration", lambda _seconds: "5 ms")
+    monkeypatch.setattr("screens.scaffold.format_duration", lambda _seconds: "5 ms")
+    write_workspace(
+        tmp_path,
+        {"org.yaml": OWNERS},
+        extra_config="templates:\n  sources:\n    - type: dir\n      path: templates\n",
+    )
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "template.yaml").write_text(FAILING_TEMPLATE, encoding="utf-8")
+
+    async def run_before(pilot: Pilot) -> None:
+        screen = await open_scaffold(pilot)
+        await choose_template(pilot, screen, "failing")
+        assert screen.stage == "review"  # no parameters: straight to the review
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.finished is not None, what="the failed run")
+        await wait_until(pilot, lambda: "Press r to retry" in text_of(screen, "#failure"))
+        # The log names the task's id, which changes on every run; the failure box says what failed.
+        screen.task_view.output_log.clear()
+        await pilot.pause()
+
+    try:
+        assert snap_compare(workspace_app(tmp_path), terminal_size=(120, 40), run_before=run_before)
+    finally:
+        shutil.rmtree(FAILED_RUN_DIR, ignore_errors=True)
