@@ -88,6 +88,15 @@ class ResolvedImage:
         for the engine, which reads the running version from it."""
         return f"{self.repository}:{self.tag}@{self.digest}"
 
+    @classmethod
+    def parse(cls, reference: str) -> ResolvedImage | None:
+        """The inverse of :attr:`reference` (a pin recorded in the history); None if not pinned."""
+        base, at, digest = reference.partition("@")
+        repository, tag = split_image(base)
+        if not at or not tag or not _DIGEST.fullmatch(digest):
+            return None
+        return cls(repository=repository, tag=tag, digest=digest)
+
 
 class Registry(Protocol):
     """Where a workspace's images live."""

@@ -350,17 +350,29 @@ class DetachedEngine:
         )
 
     def rollback(
-        self, service: str, environment: str, to: str | None = None, *, force: bool = False
+        self,
+        service: str,
+        environment: str,
+        to: str | None = None,
+        *,
+        force: bool = False,
+        skip_image_check: bool = False,
     ) -> RemoteRun:
-        return self._start(RunRequest("rollback", service, environment, to or "", force=force))
+        return self._start(
+            RunRequest(
+                "rollback", service, environment, to or "", force=force, skip_image_check=skip_image_check
+            )
+        )
 
     def scale(self, service: str, environment: str, replicas: int) -> RemoteRun:
         return self._start(RunRequest("scale", service, environment, replicas=replicas))
 
-    def resume(self, deploy_id: str) -> RemoteRun:
+    def resume(self, deploy_id: str, *, skip_image_check: bool = False) -> RemoteRun:
         record = self._engine.context.history.get(deploy_id)
         service, environment = (record.service, record.environment) if record else ("", "")
-        return self._start(RunRequest("resume", service, environment, deploy_id=deploy_id))
+        return self._start(
+            RunRequest("resume", service, environment, deploy_id=deploy_id, skip_image_check=skip_image_check)
+        )
 
     def abort(self, deploy_id: str) -> RemoteRun:
         record = self._engine.context.history.get(deploy_id)

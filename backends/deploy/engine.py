@@ -18,7 +18,7 @@ from backends.deploy import canary as cn
 from backends.deploy.analysis import Prometheus
 from backends.deploy.config import DeploySettings, parse_deploy_settings
 from backends.deploy.events import DeployStarted, Outcome, Stage, StageStarted
-from backends.deploy.history import DeployHistory, DeployRecord
+from backends.deploy.history import DeployHistory, DeployRecord, read_facts
 from backends.deploy.lease import canonical_service, current_holder, describe_holder, lease_name
 from backends.deploy.prechecks import (
     CatalogLike,
@@ -134,6 +134,19 @@ class DeployContext:
             self._clusters.setdefault(key, cluster)
             return self._clusters[key]
 
+    def check_image(self, entity: Any, environment: Environment, version: str, *, skip: bool = False) -> Any:
+        """The registry check of ``version``: a ResolvedImage to pin it to, None when the service
+        names no image, or (``skip``: --skip-image-check) the sentence saying it was not checked.
+        ``DeployRefused`` with the reason when the tag is missing or the registry cannot say."""
+        from backends.deploy import provision as pv
+
+        if skip:
+            return "image check skipped (--skip-image-check): the version is deployed by tag, unverified"
+        try:
+            return pv.check_image(entity, environment, version, self.registry)
+        except pv.ProvisionError as error:
+            raise DeployRefused(str(error)) from error
+
     def resolve(
         self,
         service: str,
@@ -143,27 +156,22 @@ class DeployContext:
         version: str | None = None,
         commit: str | None = None,
         skip_image_check: bool = False,
+        image_version: str | None = None,
     ) -> tuple[DeployTarget, dict[str, Any]]:
         """Pre-checks plus the stable Deployment (see :func:`~backends.deploy.prechecks.resolve_target`).
 
         With the ``version`` a deploy brings: the registry must have it (for a service whose
         environment or annotation names its image; ``skip_image_check`` says not to ask), and a
         workload missing in the environment is created from the service's repository at that
-        version (:mod:`backends.deploy.provision`)."""
+        version (:mod:`backends.deploy.provision`). ``image_version`` (a rollback's ``--to``) is
+        only checked in the registry, before the cluster is asked anything."""
         from backends.deploy import provision as pv
 
         found: list[Any] = [None]
+        checked = version or image_version
 
         def check_image(entity: Any) -> Any:
-            if skip_image_check:
-                found[0] = (
-                    "image check skipped (--skip-image-check): the version is deployed by tag, unverified"
-                )
-                return found[0]
-            try:
-                found[0] = pv.check_image(entity, environment, str(version), self.registry)
-            except pv.ProvisionError as error:
-                raise DeployRefused(str(error)) from error
+            found[0] = self.check_image(entity, environment, str(checked), skip=skip_image_check)
             return found[0]
 
         def first_deploy(entity: Any, cluster: Cluster, workload: Any) -> pv.Provisioned:
@@ -187,7 +195,7 @@ class DeployContext:
             settings_for=self.settings_for,
             prometheus_for=self.prometheus_for,
             check_permissions=check_permissions,
-            check_image=check_image if version else None,
+            check_image=check_image if checked else None,
             provision=first_deploy if version else None,
         )
 
@@ -226,10 +234,17 @@ class DeployEngine:
         )
 
     def rollback(
-        self, service: str, environment: str, to: str | None = None, *, force: bool = False
+        self,
+        service: str,
+        environment: str,
+        to: str | None = None,
+        *,
+        force: bool = False,
+        skip_image_check: bool = False,
     ) -> DeployRun:
         """Put the stable Deployment back on ``to``, or on the last version that finished healthy
-        within 72 h. A ``to`` that failed in this environment is refused unless ``force``."""
+        within 72 h. A ``to`` that failed in this environment is refused unless ``force``. The
+        version is checked in the registry and pinned to its digest, as a deploy's is."""
         return DeployRun(
             self.context,
             kind="rollback",
@@ -237,6 +252,7 @@ class DeployEngine:
             environment=environment,
             version=to or "",
             force=force,
+            skip_image_check=skip_image_check,
         )
 
     def scale(self, service: str, environment: str, replicas: int) -> DeployRun:
@@ -317,6 +333,7 @@ class DeployEngine:
                     promoting=facts.promoting,
                     rollback_outcome=facts.rollback_outcome,
                     rollback_reason=facts.rollback_reason,
+                    image=facts.image,
                 )
             )
         return found
@@ -342,6 +359,7 @@ class DeployEngine:
             rollback_outcome=str(Outcome.ABORTED) if aborting else "",
             rollback_reason=f"interrupted {record.kind} {record.id} aborted" if aborting else "",
             replicas=after if after >= 0 else None,
+            image=read_facts(events).image,
         )
 
     def hold_traffic(self, deploy_id: str) -> int | None:
@@ -371,11 +389,12 @@ class DeployEngine:
                 return item
         raise DeployRefused(f"no interrupted deploy {deploy_id} (it finished, or is still running)")
 
-    def resume(self, deploy_id: str) -> DeployRun:
+    def resume(self, deploy_id: str, *, skip_image_check: bool = False) -> DeployRun:
         """Continue an interrupted deploy from the step after the last one it completed.
 
         An interrupted ``rollback`` re-applies its target version and waits for it to roll out; an
-        interrupted ``scale`` sets its size again and waits for the pods.
+        interrupted ``scale`` sets its size again and waits for the pods. The version runs pinned to
+        the digest its registry check recorded when it started (else checked again now).
         """
         point = self._interrupted(deploy_id)
         record = point.record
@@ -387,6 +406,7 @@ class DeployEngine:
             version=record.to_version,
             replicas=point.replicas,
             resume=point,
+            skip_image_check=skip_image_check,
         )
 
     def abort(self, deploy_id: str) -> DeployRun:

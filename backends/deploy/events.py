@@ -120,10 +120,17 @@ class Resumed(DeployEvent):
     by: str = ""  # "promote" | "resume"
 
 
+# ``LogLine.image`` of the line saying the registry check was skipped (--skip-image-check).
+IMAGE_UNCHECKED = "unchecked"
+
+
 @dataclass(frozen=True, slots=True)
 class LogLine(DeployEvent):
     message: str
     level: str = "info"  # info | warning | error
+    # The registry check's line only: the reference the run pins the version to
+    # (``repo:tag@sha256:…``), or IMAGE_UNCHECKED. Recorded, so a resumed run pins the same digest.
+    image: str = ""
 
 
 @dataclass(frozen=True, slots=True)

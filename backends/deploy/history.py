@@ -26,6 +26,7 @@ from backends import paths
 from backends.deploy.events import (
     DeployEvent,
     DeployStarted,
+    LogLine,
     Outcome,
     Stage,
     StageFinished,
@@ -86,13 +87,18 @@ class DeployFacts:
     promoting: bool = False  # the promote had begun: the checks were passed or skipped by a person
     rollback_outcome: str = ""  # rolled-back | aborted once a rollback has begun, else ""
     rollback_reason: str = ""
+    # What the registry check said when the deploy (or rollback) started: the reference it pinned
+    # the version to, IMAGE_UNCHECKED for --skip-image-check, "" when nothing was recorded.
+    image: str = ""
 
 
 def read_facts(events: Iterable[DeployEvent]) -> DeployFacts:
     """The facts of one deploy from its recorded events (all its runs: first, resumes, aborts)."""
-    last_passed, promoting, outcome, reason = -1, False, "", ""
+    last_passed, promoting, outcome, reason, image = -1, False, "", "", ""
     for event in events:
-        if isinstance(event, StageFinished) and event.stage is Stage.ANALYSIS and event.ok:
+        if isinstance(event, LogLine) and event.image and not image:
+            image = event.image  # the first run's check: a resume pins what that one checked
+        elif isinstance(event, StageFinished) and event.stage is Stage.ANALYSIS and event.ok:
             last_passed = max(last_passed, event.step if event.step is not None else -1)
         elif isinstance(event, StageStarted) and event.stage is Stage.PROMOTE:
             promoting = True
@@ -102,7 +108,7 @@ def read_facts(events: Iterable[DeployEvent]) -> DeployFacts:
             outcome, reason = event.outcome or str(Outcome.ROLLED_BACK), event.detail
         elif isinstance(event, DeployStarted) and event.kind == "abort":
             outcome, reason = str(Outcome.ABORTED), f"interrupted deploy {event.deploy_id} aborted"
-    return DeployFacts(last_passed, promoting, outcome, reason)
+    return DeployFacts(last_passed, promoting, outcome, reason, image)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from backends.deploy import canary as cn
 from backends.deploy.analysis import BAD_WAITING_REASONS, error_rate_check, health_checks, pod_health
 from backends.deploy.config import format_duration
 from backends.deploy.events import (
+    IMAGE_UNCHECKED,
     AnalysisResult,
     DeployEvent,
     DeployFinished,
@@ -54,6 +55,7 @@ from backends.history.errors import HistoryError
 from backends.kube.cluster import ClusterError, Conflict
 from backends.kube.rollout import progress_deadline_exceeded, rollout_status
 from backends.kube.watch import ResourceWatch
+from backends.registry import ResolvedImage
 
 if TYPE_CHECKING:
     from backends.deploy.engine import DeployContext
@@ -97,6 +99,7 @@ class InterruptedDeploy:
     rollback_reason: str = ""
     replicas: int | None = None  # an interrupted ``scale``: the size it was setting
     route_weight: int | None = None  # the canary's share on the environment's HTTPRoute, if it has one
+    image: str = ""  # what its registry check recorded when it started (DeployFacts.image)
 
 
 def healthy_rollback_version(
@@ -178,6 +181,7 @@ class DeployRun:
         self._lease_taken = False
         self._refused_after_lease = False
         self._forced = ""  # rollback --to --force: the refusal the user overrode (recorded)
+        self._image_checked = False  # the pre-checks asked the registry about self.version already
         # The stable's image before this run when it was pinned to a digest: what a rollback or a
         # roll-forward to the version it ran puts back, so the pin survives the way back.
         self._from_image: str | None = None
@@ -365,7 +369,7 @@ class DeployRun:
                 duration=time.monotonic() - started,
             )
         )
-        if self.kind == "deploy" and target.image is not None:
+        if self.kind in ("deploy", "rollback") and target.image is not None:
             yield self._emit(self._image_line(target.image))
         if self.kind == "deploy":
             for warning in self._topology_warnings(stable):
@@ -419,6 +423,8 @@ class DeployRun:
         # Aborting an interrupted deploy must always be possible, whatever the catalog says now.
         check = self.kind != "abort"
         first = self.kind == "deploy" and self.resume_point is None  # may create a missing workload
+        # rollback --to VERSION: a tag the registry lacks is refused before the cluster is asked.
+        rollback_to = self.kind == "rollback" and self.resume_point is None and bool(self.version)
         self.target, stable = context.resolve(
             self.service,
             environment,
@@ -426,7 +432,9 @@ class DeployRun:
             version=self.version if first else None,
             commit=self.commit_sha if first else None,
             skip_image_check=self.skip_image_check,
+            image_version=self.version if rollback_to else None,
         )
+        self._image_checked = first or rollback_to
         target = self.target
         # From here on the catalog's name, not the words typed (`component:default/x` is `x`): the
         # lease, the analysis query, the history and the messages all speak of the same service.
@@ -493,15 +501,48 @@ class DeployRun:
             if self.replicas is None or self.replicas < 0:
                 raise DeployRefused("replicas must be 0 or more")
             self.version = current
+        self._check_image(existing)
         return stable
+
+    def _check_image(self, canary: dict[str, Any] | None) -> None:
+        """The registry check of the version this run puts on the cluster, where the pre-checks
+        could not make it before the cluster was asked: a rollback's target found in the history,
+        and a resumed deploy or rollback — which pins the digest recorded when it started (or its
+        canary's), and asks the registry again only when neither says."""
+        target = self.target
+        assert target is not None
+        if self.kind not in ("deploy", "rollback") or self._image_checked:
+            return
+        point = self.resume_point
+        recorded = point.image if point is not None else ""
+        if recorded == IMAGE_UNCHECKED and not self.skip_image_check:
+            target.image = (
+                "image check skipped (--skip-image-check) when it started: the version is deployed "
+                "by tag, unverified"
+            )
+            return
+        pinned = ResolvedImage.parse(recorded) if recorded else None
+        if (
+            pinned is None
+            and canary is not None
+            and cn.annotations(canary).get(cn.A_DEPLOY_ID) == self.deploy_id
+        ):
+            pinned = ResolvedImage.parse(cn.service_image(canary, self.version) or "")
+        if pinned is not None and pinned.tag == self.version:
+            target.image = pinned
+            return
+        target.image = self.context.check_image(
+            target.entity, target.environment, self.version, skip=self.skip_image_check
+        )
 
     def _image_line(self, image: Any) -> LogLine:
         """What the registry check did, in the deploy's events and history: the digest the
         Deployment is pinned to, or that the check was skipped (and by whom)."""
         if isinstance(image, str):
-            return LogLine(self.deploy_id, message=f"{image} — by {self.user}", level="warning")
+            message = f"{image} — by {self.user}"
+            return LogLine(self.deploy_id, message=message, level="warning", image=IMAGE_UNCHECKED)
         message = f"Image {image.tag} found: {image.digest} ({image.repository}); pinned to it"
-        return LogLine(self.deploy_id, message=message)
+        return LogLine(self.deploy_id, message=message, image=image.reference)
 
     def _pinned(self, version: str) -> str | None:
         """The image reference to run ``version`` with: what the registry check resolved, else the
@@ -1219,8 +1260,10 @@ class DeployRun:
             message = f"rollback to {new} forced by {self.user} (--force): {self._forced}"
             yield self._emit(LogLine(self.deploy_id, message=message, level="warning"))
 
+        image = self._pinned(new)  # the digest the registry check resolved for the version
+
         def back(deployment: dict[str, Any]) -> None:
-            cn.set_version(deployment, old, new)
+            cn.set_version(deployment, old, new, image)
 
         if self.route is not None and self._canary() is not None:
             self._shift_route(0)

@@ -82,7 +82,7 @@ class RunRequest:
     commit_time: float | None = None
     deploy_id: str = ""  # resume / abort: the interrupted deploy
     force: bool = False  # rollback: to a version that failed in this environment
-    skip_image_check: bool = False  # deploy: --skip-image-check (an emergency; the run records it)
+    skip_image_check: bool = False  # deploy, rollback, resume: --skip-image-check (an emergency; recorded)
     workspace: str | None = None  # None: the same resolution as the CLI (env var, XDG, demo)
     context: str | None = None  # --context / --kubeconfig given to the command that started it
     kubeconfig: str | None = None
@@ -302,12 +302,16 @@ def _make_run(engine: Any, request: RunRequest) -> Steerable:
         )
     elif request.kind == "rollback":
         run = engine.rollback(
-            request.service, request.environment, request.version or None, force=request.force
+            request.service,
+            request.environment,
+            request.version or None,
+            force=request.force,
+            skip_image_check=request.skip_image_check,
         )
     elif request.kind == "scale":
         run = engine.scale(request.service, request.environment, int(request.replicas or 0))
     elif request.kind == "resume":
-        run = engine.resume(request.deploy_id)
+        run = engine.resume(request.deploy_id, skip_image_check=request.skip_image_check)
     else:
         run = engine.abort(request.deploy_id)
     return run

@@ -70,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollback.add_argument(
         "--force", action="store_true", help="roll back to --to even though that version failed here"
     )
+    rollback.add_argument(
+        "--skip-image-check",
+        action="store_true",
+        help="emergencies only: roll back without asking the registry for the tag (by tag, not pinned)",
+    )
     rollback.set_defaults(handler=_rollback)
     mutating(rollback)
 
@@ -479,7 +484,14 @@ def _deploy(args: argparse.Namespace) -> int:
             record = mine[0].record
             action = "resume" if args.resume else "abort"
             _confirm(args, environment, f"{action} {_interrupted_what(mine[0])}")
-            run = _started(lambda: engine.resume(record.id) if args.resume else engine.abort(record.id))
+            skip = args.skip_image_check
+            run = _started(
+                lambda: (
+                    engine.resume(record.id, skip_image_check=skip)
+                    if args.resume
+                    else engine.abort(record.id)
+                )
+            )
         else:
             _confirm(args, environment, f"deploy {args.service} {args.version}")
             commit_time = _epoch(args.commit_time)
@@ -529,7 +541,11 @@ def _rollback(args: argparse.Namespace) -> int:
         target = f" to {args.to}" if args.to else " to its last good version"
         _confirm(args, environment, f"roll {args.service} back{target}")
         engine = _engine(session, args)
-        run = _started(lambda: engine.rollback(args.service, args.env, args.to, force=args.force))
+        run = _started(
+            lambda: engine.rollback(
+                args.service, args.env, args.to, force=args.force, skip_image_check=args.skip_image_check
+            )
+        )
         return _drive(run, _printer(args), args)
     finally:
         session.close()
