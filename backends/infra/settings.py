@@ -12,6 +12,7 @@ infra:
     cache: {small: {cpu: "250m", memory: "256Mi", eviction: lru}, ...}
   prices: {cpu: 25, memory: 4, database: {small: 40}, cache: {small: 15}}   # per month
   budgets: {team-payments: 1500}                                             # per month
+  forge: {type: github, project: platform/infrastructure}   # optional: change requests by REST API
 ```
 Every key is checked when the workspace loads (one line with file and line, like every section).
 """
@@ -26,9 +27,12 @@ from types import MappingProxyType
 from typing import Any
 
 from backends.config_checks import ConfigError, ConfigPath, mapping, shown, text
+from backends.git.forge import ForgeSettings, parse_forge_settings
 from backends.infra.quantity import QuantityError, parse_quantity
 
-INFRA_KEYS = frozenset({"repo", "ref", "path", "environment", "provisioner", "sizes", "prices", "budgets"})
+INFRA_KEYS = frozenset(
+    {"repo", "ref", "path", "environment", "provisioner", "sizes", "prices", "budgets", "forge"}
+)
 PROVISIONERS = ("statefulset", "crossplane")
 RESOURCE_TYPES = ("database", "cache")
 SIZE_QUANTITIES = ("cpu", "memory", "storage")
@@ -93,6 +97,8 @@ class InfraSettings:
     sizes: Mapping[str, Mapping[str, Size]] = field(default_factory=lambda: DEFAULT_SIZES)
     prices: Prices = field(default_factory=lambda: Prices(by_size=DEFAULT_SIZE_PRICES))
     budgets: Mapping[str, float] = field(default_factory=dict)
+    # GitHub / GitLab: change requests are opened through its REST API (None: refs/pull on plain git).
+    forge: ForgeSettings | None = None
 
     def size_names(self, kind: str) -> list[str]:
         """The sizes of a resource type, smallest first (as the config lists them)."""
@@ -194,6 +200,7 @@ def parse_infra_settings(value: Any, root: Path) -> InfraSettings | None:
         sizes=sizes,
         prices=_prices(data.get("prices"), sizes),
         budgets=MappingProxyType(budgets),
+        forge=parse_forge_settings(data.get("forge"), ("infra", "forge")),
     )
 
 

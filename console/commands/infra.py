@@ -158,7 +158,10 @@ def _request(args: argparse.Namespace) -> int:
         raise CommandError(str(error), 2) from None
     except _errors() as error:
         raise CommandError(str(error), 2) from None
-    print(f"opened change request #{request.number}: branch {request.branch} ({request.ref})")
+    if request.url:  # GitHub / GitLab: the forge's own page for it
+        print(f"opened change request #{request.number}: {request.url} (branch {request.branch})")
+    else:
+        print(f"opened change request #{request.number}: branch {request.branch} ({request.ref})")
     _print_plan(request.plan)
     return request.plan.exit_code
 
