@@ -481,14 +481,16 @@ def service_image(entity: Any, environment: Any) -> str | None:
     return (getattr(entity, "annotations", None) or {}).get(IMAGE_ANNOTATION) or None
 
 
-def service_versions(workspace: Any, entity: Any) -> list[str]:
-    """The versions a deploy of catalog ``entity`` may pick: its image's tags, newest first ([] when
-    it declares no image, the workspace has no registry, or the registry cannot answer)."""
-    image_repo = (getattr(entity, "annotations", None) or {}).get(IMAGE_ANNOTATION)
-    registry = registry_for(workspace) if image_repo else None
-    if registry is None or not image_repo:
+def service_versions(workspace: Any, entity: Any, environment: Any = None) -> list[str]:
+    """The versions a deploy of catalog ``entity`` to ``environment`` may pick: the tags of the
+    repository that deploy checks (:func:`service_image`: the environment's ``image``, else the
+    service's annotation), newest first; [] when there is none, the workspace has no registry, or
+    the registry cannot answer."""
+    image = service_image(entity, environment)
+    registry = registry_for(workspace) if image else None
+    if registry is None or not image:
         return []
     try:
-        return registry.tags(image_repo)
+        return registry.tags(image_repository(split_image(image)[0], registry))
     except RegistryError:
         return []

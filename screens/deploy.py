@@ -122,9 +122,11 @@ class RunRefused(Message):
 
 @dataclass
 class VersionsFound(Message):
-    """A service's versions in the registry, newest first (for the form's version field)."""
+    """A service's versions in the registry repository an environment deploys from, newest first
+    (for the form's version field)."""
 
     service: str
+    environment: str | None
     versions: list[str]
 
 
@@ -570,20 +572,27 @@ class DeployScreen(ConsoleScreen):
             return
         self.form.offer(offer.service, offer.environment, offer.version)
 
-    @on(DeployForm.ServiceChosen)
-    def _service_chosen(self, event: DeployForm.ServiceChosen) -> None:
-        self._find_versions(event.service)
+    @on(DeployForm.VersionsWanted)
+    def _versions_wanted(self, event: DeployForm.VersionsWanted) -> None:
+        self._find_versions(event.service, event.environment)
 
     @work(thread=True, exclusive=True, group="deploy-versions", name="registry tags", exit_on_error=False)
-    def _find_versions(self, service: str) -> None:
+    def _find_versions(self, service: str, env: str | None) -> None:
         from backends.deploy.journey import suggested_versions
 
         catalog = self.ctx.catalog
         entity = catalog.get(service, default_kind="Component") if catalog is not None else None
-        self.post_message(VersionsFound(service, suggested_versions(self.ctx.workspace, entity)))
+        environment = None
+        if env is not None and self.session is not None:
+            try:
+                environment = self.engine.context.environment(env)
+            except Exception:  # noqa: BLE001 — a bad environment is the pre-checks' to report
+                environment = None
+        versions = suggested_versions(self.ctx.workspace, entity, environment)
+        self.post_message(VersionsFound(service, env, versions))
 
     def on_versions_found(self, message: VersionsFound) -> None:
-        if self.form.service == message.service:
+        if (self.form.service, self.form.environment) == (message.service, message.environment):
             self.form.set_versions(message.versions)
 
     def _lifecycle_refusal(self, service: str, env: str) -> LifecycleRefusal | None:

@@ -66,12 +66,15 @@ class DeployForm(Vertical):
         Binding("tab", "tab", "Next field", show=False, id="deploy.form.tab"),
     ]
 
-    class ServiceChosen(Message):
-        """A service was chosen: the screen may look up its versions (``set_versions``)."""
+    class VersionsWanted(Message):
+        """The chosen service or environment changed: the screen may look up the versions a deploy
+        of that service to that environment can pick (``set_versions``); each environment may
+        deploy from its own registry repository."""
 
-        def __init__(self, service: str) -> None:
+        def __init__(self, service: str, environment: str | None) -> None:
             super().__init__()
             self.service = service
+            self.environment = environment
 
     class Submitted(Message):
         def __init__(self, form: DeployForm, service: str, environment: str, version: str) -> None:
@@ -93,6 +96,7 @@ class DeployForm(Vertical):
         self.service: str | None = None
         self.environment: str | None = None  # the highlighted environment, marked ●
         self.versions: list[str] = []  # the chosen service's registry tags, newest first
+        self._filled = ""  # the version the form filled in itself (the newest), not one typed
         self._shown: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -166,8 +170,9 @@ class DeployForm(Vertical):
         self.query_one("#versions", Static).update(
             Text(f"in the registry, newest first: {shown}") if versions else ""
         )
-        if versions and not version_input.value:
-            version_input.value = versions[0]
+        if not version_input.value or version_input.value == self._filled:
+            # Empty, or still the newest of another list (the environment changed): the newest here.
+            version_input.value = self._filled = versions[0] if versions else ""
 
     def show_error(self, text: str) -> None:
         self.query_one("#form-error", Static).update(Text(text))
@@ -217,6 +222,8 @@ class DeployForm(Vertical):
         if not 0 <= index < len(self.environments) or self.environments[index].name == self.environment:
             return
         self.environment = self.environments[index].name
+        if self.service is not None:
+            self.post_message(self.VersionsWanted(self.service, self.environment))
         options = self.query_one("#environments", OptionList)
         for position, env in enumerate(self.environments):
             if position < options.option_count:
@@ -252,14 +259,16 @@ class DeployForm(Vertical):
             self._choose(event.option.id)
 
     def _choose(self, name: str) -> None:
-        if name != self.service:
+        changed = name != self.service
+        if changed:
             self.set_versions([])
             self.query_one("#version", Input).value = ""
-            self.post_message(self.ServiceChosen(name))
         self.service = name
         self.show_error("")
         self._refresh_services()
         self._refresh_environments()
+        if changed:
+            self.post_message(self.VersionsWanted(name, self.environment))
         self.query_one("#environments", OptionList).focus()
 
     @on(OptionList.OptionSelected, "#environments")

@@ -44,12 +44,15 @@ def next_environment(environments: Sequence[str], current: str) -> str | None:
     return environments[index + 1] if index + 1 < len(environments) else None
 
 
-def suggested_versions(workspace: Any, entity: Entity | None) -> list[str]:
-    """The service's versions in the workspace's registry, newest first; [] when none can be read
-    (a suggestion only: the deploy's own pre-checks say what is wrong with a typed version)."""
+def suggested_versions(
+    workspace: Any, entity: Entity | None, environment: Environment | None = None
+) -> list[str]:
+    """The service's versions in the registry repository a deploy to ``environment`` checks
+    (``environments.<env>.image``, else the service's own image), newest first; [] when none can be
+    read (a suggestion only: the deploy's own pre-checks say what is wrong with a typed version)."""
     from backends.registry import service_versions
 
-    return service_versions(workspace, entity) if entity is not None else []
+    return service_versions(workspace, entity, environment) if entity is not None else []
 
 
 @dataclass(frozen=True, slots=True)

@@ -536,6 +536,42 @@ async def test_deploy_command_preselects_the_service() -> None:
         )
 
 
+async def test_the_version_list_comes_from_the_repository_each_environment_deploys_from() -> None:
+    from backends.registry import registry_for
+
+    workspace = load_demo_workspace()
+    environments = {name: dict(env) for name, env in workspace.raw["environments"].items()}
+    environments["staging"]["image"] = "candidates/{service}"
+    environments["production"]["image"] = "releases/{service}"
+    workspace.raw["environments"] = environments
+    registry = registry_for(workspace)
+    assert registry is not None
+    for tag in ("v2.4.0-rc.1", "v2.4.0-rc.2"):
+        registry.push(f"{registry.host}/candidates/{SERVICE}", tag)
+    registry.push(f"{registry.host}/releases/{SERVICE}", "v2.3.1")
+    app = IdpConsoleApp(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_deploy_mode(pilot)
+        version = screen.query_one("#version", Input)
+        await pilot.press("n", *"payme", "enter")  # staging is highlighted first
+        await wait_until(
+            pilot,
+            lambda: "in the registry, newest first: v2.4.0-rc.2, v2.4.0-rc.1" in screen_text(app),
+            what="staging's repository",
+        )
+        assert version.value == "v2.4.0-rc.2"
+        await pilot.press("down")  # production deploys from another repository
+        await wait_until(
+            pilot,
+            lambda: any(
+                line.strip() == "in the registry, newest first: v2.3.1"
+                for line in screen_text(app).splitlines()
+            ),
+            what="production's repository",
+        )
+        assert version.value == "v2.3.1"  # the newest filled in follows; a typed version would stay
+
+
 async def test_deploy_command_on_an_entity_page_means_that_entity() -> None:
     app = deploy_app()
     async with app.run_test(size=(120, 40)) as pilot:
