@@ -20,7 +20,7 @@ from backends.infra.history import last_applied, record_apply
 from backends.infra.merge import MergeResult, merge_change_request
 from backends.infra.plan import Change, Plan, Target, live_objects, make_plan
 from backends.infra.render import FIELD_MANAGER
-from backends.infra.repo import InfraTree, ensure_demo_repo, git_dir_for, read_tree, resolve
+from backends.infra.repo import DEMO_INFRA_REPO, InfraTree, ensure_demo_repo, git_dir_for, read_tree, resolve
 from backends.infra.request import ChangeRequest, open_change_request
 from backends.infra.settings import InfraSettings
 
@@ -72,7 +72,7 @@ class InfraSession:
             )
         self.environment = environments[name]
         self.target = Target(name, self.environment.namespace or "default", self.environment.production)
-        if workspace.is_demo:
+        if workspace.is_demo or settings.repo == DEMO_INFRA_REPO:
             ensure_demo_repo(settings.repo, settings.ref)
         self._cluster: Cluster | None = None
 
@@ -90,11 +90,13 @@ class InfraSession:
         """The commit ``ref`` (default: ``infra.ref``) names now."""
         return resolve(git_dir_for(self.settings.repo), ref or self.settings.ref)
 
-    def plan(self, ref: str | None = None, service: str | None = None) -> Plan:
+    def plan(self, ref: str | None = None, service: str | None = None, *, live: bool = True) -> Plan:
+        """The plan of ``ref`` (``live=False``: without reading the cluster — nothing there yet)."""
         ref = ref or self.settings.ref
-        return self.plan_tree(read_tree(self.settings.repo, ref, self.settings.path), ref, service)
+        tree = read_tree(self.settings.repo, ref, self.settings.path)
+        return self.plan_tree(tree, ref, service, live=live)
 
-    def plan_tree(self, tree: InfraTree, ref: str, service: str | None = None) -> Plan:
+    def plan_tree(self, tree: InfraTree, ref: str, service: str | None = None, *, live: bool = True) -> Plan:
         """The plan of files already read (``ref`` names them in the plan)."""
         previous = last_applied(self.history, self.target.environment)
         return make_plan(
@@ -102,7 +104,7 @@ class InfraSession:
             self.settings,
             self.target,
             ref=ref,
-            live=lambda: live_objects(self.cluster, self.target.namespace, self.settings),
+            live=(lambda: live_objects(self.cluster, self.target.namespace, self.settings)) if live else None,
             costs_before=dict(previous.costs) if previous else {},
             service=service,
         )
@@ -161,15 +163,16 @@ class InfraSession:
                 on_write(change)
         return writes
 
-    def request(self, service: str, text: str) -> ChangeRequest:
-        """Open a change request with ``text`` as the service's new resources.yaml (see request.py)."""
+    def request(self, service: str, text: str, *, live: bool = True) -> ChangeRequest:
+        """Open a change request with ``text`` as the service's new resources.yaml (see request.py);
+        ``live=False`` plans it without the cluster (a service being created has nothing there)."""
         from backends.git.publish import GitSettings
 
         git = GitSettings.from_config(self.workspace.section("git"), is_demo=self.workspace.is_demo)
         return open_change_request(
             self.settings, service, text,
             author=(self.workspace.identity, git.author_email), production=self.target.production,
-            plan_of=lambda ref: self.plan(ref, service),
+            plan_of=lambda ref: self.plan(ref, service, live=live),
         )  # fmt: skip
 
     def merge(self, number: int) -> MergeResult:

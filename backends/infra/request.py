@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from backends.git.forge import ForgeError, ForgeSettings
 from backends.git.forge import open_change_request as open_forge_request
 from backends.infra.plan import Plan
-from backends.infra.repo import InfraRepoError, repo_location
+from backends.infra.repo import InfraRepoError, git_dir_for, repo_location
 from backends.infra.resources import parse_resources
 from backends.infra.settings import InfraSettings
 
@@ -98,6 +98,7 @@ def open_change_request(
     parse_resources(text, file, settings, production=production, service=service)
     forge = settings.forge
     token = forge_token(forge, secrets) if forge is not None else ""
+    git_dir_for(settings.repo, fetch=False)  # a local path that is no repository: say so, not git's words
     remote = repo_location(settings.repo)
     env = {
         **os.environ, "GIT_TERMINAL_PROMPT": "0",

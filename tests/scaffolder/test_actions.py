@@ -480,6 +480,8 @@ def test_registry_has_every_action_from_the_issue() -> None:
         "registry:image",
         "database:credentials",
         "ci:first-build",
+        # the golden path's infrastructure change request (issue 16)
+        "infra:request",
     }
 
 

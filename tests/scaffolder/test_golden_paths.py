@@ -165,6 +165,7 @@ def test_full_golden_path_publishes_tags_and_registers(tmp_path: Path) -> None:
         "database": "done",
         "ci": "done",
         "register": "done",
+        "infra": "skipped",  # no workspace with an infra: section (tests/infra/test_golden_path_infra.py)
     }
     log = log_text(events)
     assert "Simulated CI run" in log

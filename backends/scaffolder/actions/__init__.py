@@ -13,6 +13,7 @@ from backends.scaffolder.actions.base import (
 from backends.scaffolder.actions.catalog import CatalogFetch, CatalogRegister, CatalogWrite
 from backends.scaffolder.actions.fetch import FetchPlain, FetchPlainFile, FetchTemplate, FetchTemplateFile
 from backends.scaffolder.actions.fs import DebugLog, DebugWait, FsDelete, FsReaddir, FsRename
+from backends.scaffolder.actions.infra import InfraRequest
 from backends.scaffolder.actions.kube import KubeApply
 from backends.scaffolder.actions.platform import DatabaseCredentials, FirstBuild, RegistryImage
 from backends.scaffolder.actions.publish import (
@@ -45,6 +46,7 @@ BUILTIN_ACTIONS: tuple[type[Action], ...] = (
     RegistryImage,
     DatabaseCredentials,
     FirstBuild,
+    InfraRequest,
 )
 
 

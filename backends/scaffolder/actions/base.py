@@ -50,6 +50,7 @@ class Services:
     registry_settings: Any = None  # backends.registry.RegistrySettings: how images are named
     registry: Any = None  # backends.registry.Registry: where CI pushes (the demo's is a directory)
     on_scaffolded: ScaffoldedCallback | None = None  # the deploy history: time-to-first-deploy starts here
+    workspace: Any = None  # backends.workspace.Workspace: infra:request reads its infra: section
 
     @classmethod
     def from_workspace(
@@ -82,6 +83,7 @@ class Services:
             registry_settings=registry_settings,
             registry=open_registry(registry_settings, root=workspace.root) if registry_settings else None,
             on_scaffolded=_history_recorder(workspace) if workspace is not None else None,
+            workspace=workspace,
         )
 
 
