@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +35,6 @@ import httpx
 from backends import paths
 from backends.atomic import write_bytes_atomic
 from backends.catalog.model import Entity, Problem, Severity, SourcePosition
-from backends.catalog.relations import REVERSE
 
 CACHE_FORMAT = 1
 PAGE_SIZE = 1000  # entities per by-query page
@@ -205,16 +205,12 @@ def to_entity(data: dict[str, Any], url: str) -> tuple[Entity, list[Problem]]:
     relations: list[tuple[str, str]] = []
     for relation in data.get("relations") or ():
         kind, target = relation.get("type"), relation.get("targetRef")
-        # Relation types of custom processors have no reverse the catalog knows: they are left out.
-        if isinstance(kind, str) and isinstance(target, str) and kind in REVERSE:
+        # Every type as Backstage reports it, those of custom processors included (both ends are
+        # in Backstage's answer, so none needs a reverse computed here).
+        if isinstance(kind, str) and kind and isinstance(target, str):
             relations.append((kind, target.lower()))
     problems = [
-        Problem(
-            Severity.ERROR if item.get("level") == "error" else Severity.WARNING,
-            _status_message(item),
-            position,
-            ref,
-        )
+        _status_problem(item, position, ref)
         for item in ((data.get("status") or {}).get("items") or ())
         if isinstance(item, dict) and item.get("level") in ("error", "warning")
     ]
@@ -230,10 +226,22 @@ def _location(data: dict[str, Any], url: str) -> str:
     return target if kind == "url" and target else f"backstage:{url}"
 
 
-def _status_message(item: dict[str, Any]) -> str:
+# Backstage's YAML errors name the line in the file they read ("… at line 6, column 1: …").
+_AT_LINE = re.compile(r"\bat line (\d+)\b")
+
+
+def _status_problem(item: dict[str, Any], position: SourcePosition, ref: str) -> Problem:
+    """One of Backstage's ``status.items`` as a problem: its message on one line, at its line."""
     error = item.get("error") or {}
-    message = error.get("message") if isinstance(error, dict) else None
-    return str(message or item.get("message") or item.get("type") or "processing problem")
+    said = error.get("message") if isinstance(error, dict) else None
+    text = str(said or item.get("message") or item.get("type") or "processing problem")
+    # Backstage quotes the offending YAML below its first line, with a caret: one line here.
+    message = " ".join(text.split())
+    line = _AT_LINE.search(text)
+    if line is not None:
+        position = SourcePosition(position.file, int(line.group(1)))
+    severity = Severity.ERROR if item.get("level") == "error" else Severity.WARNING
+    return Problem(severity, message, position, ref)
 
 
 # -- the source ---------------------------------------------------------------------------------------

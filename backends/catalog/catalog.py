@@ -207,7 +207,11 @@ class _Builder:
         for source, entity in by_ref.items():
             for relation_type, target in entity.declared_relations:
                 if target in by_ref:
-                    incoming.setdefault(target, []).append((REVERSE[relation_type], source))
+                    # A relation type of a custom Backstage processor has no reverse known here:
+                    # Backstage reports both ends itself, so only the known pairs are added.
+                    reverse = REVERSE.get(relation_type)
+                    if reverse is not None:
+                        incoming.setdefault(target, []).append((reverse, source))
                     continue
                 what = "owner" if relation_type == OWNED_BY else f"{relation_type} target"
                 message = f"{what} {target} does not exist in the catalog"

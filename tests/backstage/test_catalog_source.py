@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -50,9 +52,9 @@ def summary(catalog: object) -> dict[str, tuple[str, str, frozenset[tuple[str, s
 def test_the_same_files_read_locally_and_through_backstage_give_the_same_catalog(
     backstage: Backstage, tmp_path: Path
 ) -> None:
-    files = sorted(backstage.catalog_dir.glob("*.yaml")) + [
-        backstage.catalog_dir / "template" / "template.yaml"
-    ]
+    files = sorted(backstage.catalog_dir.glob("*.yaml")) + sorted(
+        backstage.catalog_dir.glob("*/template.yaml")
+    )
     local = catalog_from_files(files, root=backstage.catalog_dir)
     through_backstage = load_catalog(load_workspace(workspace_for(tmp_path, backstage.url)))
 
@@ -229,3 +231,116 @@ def test_an_entity_deleted_in_backstage_leaves_the_loaded_catalog(
         backstage.wait_for(
             lambda: backstage.entity("component:default/mutable") is not None, "the entity back"
         )
+
+
+def test_the_processing_errors_backstage_records_are_problems_with_its_message(
+    backstage: Backstage, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problems_file = backstage.catalog_dir / "problems.yaml"
+    good = problems_file.read_text()
+    [location] = [
+        e
+        for e in backstage.get("/api/catalog/entities/by-query", filter="kind=location", limit=100).json()[
+            "items"
+        ]
+        if e["spec"].get("target") == str(problems_file)
+    ]
+    location_ref = f"location:default/{location['metadata']['name']}"
+
+    def errors_on_location() -> list[dict[str, object]]:
+        entity = backstage.entity(location_ref) or {}
+        return list((entity.get("status") or {}).get("items") or [])  # type: ignore[union-attr]
+
+    # Someone breaks the file: Backstage keeps what it read before and records the error on the
+    # Location that reads the file (its status.items).
+    problems_file.write_text(good + "  bad: [unclosed\n")
+    backstage.post("/api/catalog/refresh", {"entityRef": location_ref})
+    try:
+        backstage.wait_for(errors_on_location, "the processing error recorded")
+        [item] = errors_on_location()
+        said = str(item["error"]["message"])  # type: ignore[index]
+        assert "YAMLParseError" in said and "\n" in said
+
+        root = workspace_for(tmp_path, backstage.url)
+        catalog = load_catalog(load_workspace(root))
+        [problem] = [p for p in catalog.problems if p.ref == location_ref]
+        first_line = said.splitlines()[0]
+        assert problem.severity.value == "error"
+        assert problem.message.startswith(first_line) and "\n" not in problem.message
+        assert (problem.position.file, problem.position.line) == (str(problems_file), 11)
+        assert catalog.get("component:breakable") is not None  # what Backstage read before stays
+
+        assert main(["catalog", "list", "--workspace", str(root)]) == 0
+        out, err = capsys.readouterr()
+        assert "breakable" in out
+        assert f"{problems_file}:11: error [{location_ref}]: {first_line}" in err
+    finally:
+        problems_file.write_text(good)
+        backstage.post("/api/catalog/refresh", {"entityRef": location_ref})
+        backstage.wait_for(lambda: not errors_on_location(), "the file repaired")
+
+
+class CustomProcessorBackstage:
+    """Backstage's answer for the session's catalog, plus the relations a custom processor adds.
+
+    The oracle runs only Backstage's built-in processors, which emit the 14 relation types
+    idp-console knows; an organisation's own processor may emit any other. This loopback server
+    serves the oracle's real entities with one such pair added, as Backstage would report it.
+    """
+
+    def __init__(self, items: list[dict[str, object]]) -> None:
+        body = json.dumps({"items": items, "totalItems": len(items), "pageInfo": {}}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_relation_types_idp_console_does_not_know_are_kept_as_backstage_reports_them(
+    backstage: Backstage, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = backstage.get("/api/catalog/entities/by-query", limit=500).json()["items"]
+    by_ref = {f"{e['kind']}:default/{e['metadata']['name']}".lower(): e for e in items}
+    by_ref["component:default/cart"]["relations"].append(
+        {"type": "runsOn", "targetRef": "resource:default/cart-db"}
+    )
+    by_ref["resource:default/cart-db"]["relations"].append(
+        {"type": "hosts", "targetRef": "component:default/cart"}
+    )
+    stand_in = CustomProcessorBackstage(items)
+    try:
+        root = workspace_for(tmp_path, stand_in.url)
+        assert (
+            main(["catalog", "list", "--workspace", str(root), "-o", "json", "-f", "kind:component cart"])
+            == 0
+        )
+        out, err = capsys.readouterr()
+    finally:
+        stand_in.server.shutdown()
+        stand_in.server.server_close()
+    [cart] = [e for e in json.loads(out) if e["metadata"]["name"] == "cart"]
+    relations = {(r["type"], r["targetRef"]) for r in cart["relations"]}
+    assert ("runsOn", "resource:default/cart-db") in relations
+    assert ("ownedBy", "group:default/team-a") in relations  # the known ones as before
+    assert "does not exist" not in err
+
+    catalog = load_catalog(load_workspace(root))
+    assert catalog.get("resource:cart-db").relations_of("hosts") == ["component:default/cart"]
+    # The entity screen lists them under their own heading, after the types it orders.
+    from screens.entity import relation_options
+
+    labels = [
+        str(o.prompt) for o in relation_options(catalog.get("component:cart"), set(catalog.by_ref)) if o
+    ]
+    assert "runsOn (1)" in labels and labels.index("runsOn (1)") > labels.index("ownedBy (1)")
