@@ -10,15 +10,16 @@ Every apply is recorded in the history, refused ones too.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from backends.infra.history import last_applied, record_apply
 from backends.infra.merge import MergeResult, merge_change_request
-from backends.infra.plan import Change, Plan, Target, live_objects, make_plan
+from backends.infra.plan import Change, LiveObjects, Plan, Target, live_objects, make_plan
 from backends.infra.render import FIELD_MANAGER
 from backends.infra.repo import DEMO_INFRA_REPO, InfraTree, ensure_demo_repo, git_dir_for, read_tree, resolve
 from backends.infra.request import ChangeRequest, open_change_request
@@ -104,10 +105,33 @@ class InfraSession:
             self.settings,
             self.target,
             ref=ref,
-            live=(lambda: live_objects(self.cluster, self.target.namespace, self.settings)) if live else None,
+            live=self._listing() if live else None,
             costs_before=dict(previous.costs) if previous else {},
             service=service,
         )
+
+    def _listing(self) -> Callable[[], tuple[LiveObjects, LiveObjects]]:
+        """The cluster's objects, listed on a thread while the plan validates, costs and evaluates
+        (the lists are waits on the API server; the rest is this process's CPU)."""
+        outcome: list[Any] = []
+
+        def list_them() -> None:
+            try:  # the cluster is reached from here too: invalid input is reported without it
+                outcome.append(live_objects(self.cluster, self.target.namespace, self.settings))
+            except BaseException as error:  # noqa: BLE001 - handed to the plan's thread below
+                outcome.append(error)
+
+        # A daemon thread, not an executor: a plan that stops at invalid input never waits for it.
+        worker = threading.Thread(target=list_them, name="infra-live", daemon=True)
+        worker.start()
+
+        def result() -> tuple[LiveObjects, LiveObjects]:
+            worker.join()
+            if isinstance(outcome[0], BaseException):
+                raise outcome[0]
+            return outcome[0]
+
+        return result
 
     def apply(
         self, ref: str | None = None, *, on_write: Callable[[Change], None] | None = None

@@ -59,6 +59,14 @@ def _refusal(number: int, plan: Plan) -> str:
     return f"change request #{number} not merged: {rules}"
 
 
+def _why_rejected(stderr: str) -> str:
+    """The server's own words (a protected branch, a hook, no permission), else git's rejection line."""
+    lines = [line.strip() for line in stderr.strip().splitlines()]
+    said = [line.removeprefix("remote:").strip() for line in lines if line.startswith("remote:")]
+    rejected = [line for line in lines if "rejected]" in line]
+    return "; ".join([line for line in said if line] or rejected or lines[-1:]) or "failed"
+
+
 def merge_change_request(
     settings: InfraSettings,
     number: int,
@@ -117,8 +125,14 @@ def merge_change_request(
         pushed = _git(scratch, "push", "-q", "--atomic", f"--force-with-lease={base_ref}:{base}",
                       remote, f"{result}:{base_ref}", env=env)  # fmt: skip
         if pushed.returncode != 0:
+            now = _git(scratch, "ls-remote", remote, base_ref, env=env).stdout.split()
+            if now[:1] != [base]:
+                raise MergeRefused(
+                    f"change request #{number} not merged: {settings.ref} moved while merging "
+                    f"(someone pushed); nothing changed — run the merge again"
+                )
             raise MergeRefused(
-                f"change request #{number} not merged: {settings.ref} moved while merging "
-                f"(someone pushed); nothing changed — run the merge again"
+                f"change request #{number} not merged: the push to {settings.ref} was refused: "
+                f"{_why_rejected(pushed.stderr)}"
             )
     return MergeResult(number, settings.ref, result, fast_forward, plan)

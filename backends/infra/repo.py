@@ -8,13 +8,11 @@ from the files shipped in ``backends/demo/infra``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,131 +99,42 @@ def resolve(git_dir: Path, ref: str) -> str:
 def read_tree(repo: str, ref: str, path: str) -> InfraTree:
     """The ServiceResources files and policies of ``repo`` at ``ref``."""
     git_dir = git_dir_for(repo)
+    commit = resolve(git_dir, ref)
     base = path.strip("/") + "/" if path.strip("/") else ""
-    with _Objects(git_dir) as objects:
-        commit = objects.commit(ref)
-        listing = objects.tree(f"{commit}:{base}" if base else commit)
-        services = [name for name, kind, _ in listing if kind == "tree"]
-        files = [f"{base}{service}/{RESOURCES_FILE}" for service in services]
-        resources, located = {}, {}
-        for service, file, (kind, content) in zip(
-            services, files, objects.read([f"{commit}:{file}" for file in files]), strict=True
-        ):
-            if kind == "blob":
-                resources[service], located[service] = content, file
-        wanted = [
-            (name, sha)
-            for name, sha in objects.blobs_under(commit, POLICIES_DIR.rstrip("/"))
-            if name.endswith((".yaml", ".yml"))
-        ]
-        texts = objects.read([sha for _, sha in wanted])
-        policies = {name: text for (name, _), (_, text) in zip(wanted, texts, strict=True)}
-    return InfraTree(commit, resources, located, policies)
-
-
-class _Objects:
-    """One ``git cat-file --batch`` process answering every question of a read — the commit, the
-    trees, the files — where a read used to start three git processes (on a loaded machine each
-    start is a wait). Requests go in batches; a large batch is written from a thread, so it never
-    blocks on a full pipe while git blocks writing its answers."""
-
-    def __init__(self, git_dir: Path) -> None:
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-        self._id_length = 20
-        self._process = subprocess.Popen(
-            ["git", "--git-dir", str(git_dir), "cat-file", "--batch"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-        )  # fmt: skip
-
-    def __enter__(self) -> _Objects:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        process = self._process
-        for stream in (process.stdin, process.stdout, process.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        process.wait()
-
-    def _failed(self) -> InfraRepoError:
-        self._process.wait()
-        stderr = self._process.stderr.read().decode(errors="replace").strip() if self._process.stderr else ""
-        return InfraRepoError(f"git cat-file: {stderr.splitlines()[-1] if stderr else 'failed'}")
-
-    def _objects(self, names: list[str]) -> list[tuple[str, str, bytes]]:
-        """``(sha, type, content)`` per object name (``sha``, ``commit:path``…); type ``missing``
-        (and no sha) when there is none."""
-        if not names:
-            return []
-        stdin, stdout = self._process.stdin, self._process.stdout
-        assert stdin is not None and stdout is not None
-        request = ("\n".join(names) + "\n").encode()
-
-        def write() -> None:
-            with contextlib.suppress(OSError):  # git died: reading says why
-                stdin.write(request)
-                stdin.flush()
-
-        if len(request) < 16384:  # well inside a pipe's buffer: no thread needed
-            write()
+    listing = _git(git_dir, "ls-tree", "-r", "-z", commit).decode()
+    wanted: list[tuple[str, str]] = []  # (path, blob)
+    for entry in filter(None, listing.split("\0")):
+        meta, _, name = entry.partition("\t")
+        blob = meta.split()[2]
+        rest = name[len(base) :] if name.startswith(base) else None
+        a_resources_file = rest is not None and rest.count("/") == 1 and rest.endswith("/" + RESOURCES_FILE)
+        a_policy = name.startswith(POLICIES_DIR) and name.endswith((".yaml", ".yml"))
+        if a_resources_file or a_policy:
+            wanted.append((name, blob))
+    texts = _blobs(git_dir, [blob for _, blob in wanted])
+    resources, files, policies = {}, {}, {}
+    for (name, _blob), content in zip(wanted, texts, strict=True):
+        if name.startswith(POLICIES_DIR):
+            policies[name] = content
         else:
-            threading.Thread(target=write, daemon=True).start()
-        answers = []
-        for _ in names:
-            header = stdout.readline()
-            if not header:
-                raise self._failed()
-            parts = header.split()
-            if len(parts) != 3:  # "<name> missing" (or "ambiguous")
-                answers.append(("", "missing", b""))
-                continue
-            size = int(parts[2])
-            content = stdout.read(size + 1)[:size]  # each object is followed by a newline
-            answers.append((parts[0].decode(), parts[1].decode(), content))
-        return answers
+            service = name[len(base) :].split("/")[0]
+            resources[service], files[service] = content, name
+    return InfraTree(commit, resources, files, policies)
 
-    def read(self, names: list[str]) -> list[tuple[str, str]]:
-        """``(type, text)`` per object name."""
-        return [
-            (kind, content.decode("utf-8", errors="replace")) for _, kind, content in self._objects(names)
-        ]
 
-    def commit(self, ref: str) -> str:
-        """The commit ``ref`` names (branch, tag, ``refs/pull/N/head`` or a hash)."""
-        [(sha, kind, _)] = self._objects([f"{ref}^{{commit}}"])
-        if kind != "commit":
-            raise InfraRepoError(f"infra repository: no ref {ref!r}")
-        self._id_length = len(sha) // 2  # 20 bytes in trees (SHA-1), 32 in a SHA-256 repository
-        return sha
-
-    def tree(self, name: str) -> list[tuple[str, str, str]]:
-        """A tree's entries as ``(name, "tree"|"blob"|"commit", sha)``; empty when there is none."""
-        [(_, kind, content)] = self._objects([name])
-        if kind != "tree":
-            return []
-        entries, at = [], 0
-        while at < len(content):  # binary entries: "<mode> <name>\0<raw object id>"
-            space = content.index(b" ", at)
-            nul = content.index(b"\0", space)
-            mode, entry = content[at:space], content[space + 1 : nul].decode("utf-8", errors="replace")
-            end = nul + 1 + self._id_length
-            kind = "tree" if mode == b"40000" else "commit" if mode == b"160000" else "blob"
-            entries.append((entry, kind, content[nul + 1 : end].hex()))
-            at = end
-        return entries
-
-    def blobs_under(self, commit: str, directory: str) -> list[tuple[str, str]]:
-        """Every blob below ``directory`` (recursively) as ``(path, sha)``, in path order."""
-        found, pending = [], [directory]
-        while pending:
-            here = pending.pop()
-            for name, kind, sha in self.tree(f"{commit}:{here}"):
-                if kind == "tree":
-                    pending.append(f"{here}/{name}")
-                elif kind == "blob":
-                    found.append((f"{here}/{name}", sha))
-        return sorted(found)
+def _blobs(git_dir: Path, blobs: list[str]) -> list[str]:
+    """Many blobs' texts from one ``git cat-file --batch`` (500 files: one process, not 500)."""
+    if not blobs:
+        return []
+    out = _git(git_dir, "cat-file", "--batch", stdin=("\n".join(blobs) + "\n").encode())
+    texts, at = [], 0
+    for _ in blobs:
+        header_end = out.index(b"\n", at)
+        size = int(out[at:header_end].split()[2])
+        start = header_end + 1
+        texts.append(out[start : start + size].decode("utf-8", errors="replace"))
+        at = start + size + 1
+    return texts
 
 
 def ensure_demo_repo(repo: str, branch: str = "main") -> None:

@@ -121,3 +121,19 @@ def test_a_push_to_main_during_the_merge_is_refused_and_nothing_is_half_done(
     main = _bare(infra, "rev-parse", "main")
     assert main == infra.git("rev-parse", "origin/main").strip()  # the other push, alone
     assert "cache:" not in _bare(infra, "show", f"main:{PAYMENT}")
+
+
+def test_a_push_the_server_refuses_says_the_servers_words(infra: Infra, tmp_path: Path) -> None:
+    _request(infra, tmp_path, (infra.work / PAYMENT).read_text() + CACHE)
+    hook = infra.repo / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\nwhile read old new ref; do\n"
+        '  [ "$ref" = refs/heads/main ] && { echo "main is protected: merge on the forge" >&2; exit 1; }\n'
+        "done\nexit 0\n"
+    )
+    hook.chmod(0o755)
+    main_before = _bare(infra, "rev-parse", "main")
+    code, _, err = infra.cli("infra", "merge", "1")
+    assert code == 1
+    assert "change request #1 not merged: the push to main was refused: main is protected" in err
+    assert _bare(infra, "rev-parse", "main") == main_before
