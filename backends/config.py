@@ -420,4 +420,8 @@ def parse_config(raw: Mapping[str, Any], root: Path) -> WorkspaceConfig:
     """
     mapping(raw, (), TOP_LEVEL_KEYS)
     parsed = {key: parser(raw.get(key), root) for key, parser in SECTIONS.items()}
+    backstage = next((s for s in parsed["catalog"] if s.type == "backstage"), None)
+    if backstage is not None and not parsed["docs"].base_url:
+        # Docs links then point at that Backstage's TechDocs pages (app and backend on one address).
+        parsed["docs"] = DocsConfig(backstage.url.rstrip("/"))
     return WorkspaceConfig(**parsed)

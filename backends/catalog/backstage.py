@@ -223,7 +223,23 @@ def _location(data: dict[str, Any], url: str) -> str:
     kind, _, target = location.partition(":")
     if kind == "file" and target:
         return target
-    return target if kind == "url" and target else f"backstage:{url}"
+    if kind == "url" and target:
+        return _git_position(target) or target
+    return f"backstage:{url}"
+
+
+def _git_position(target: str) -> str | None:
+    """``<repo>@<ref>:<path>`` for a file URL of a git host (``…/blob/<ref>/<path>``), else None.
+
+    A git source's position: the docs reader checks out that repository, so a ``dir:`` TechDocs
+    ref resolves against the entity's own repository, as Backstage resolves it.
+    """
+    from backends.docs.location import parse_repository_url
+
+    if not any(marker in target for marker in ("/blob/", "/tree/")):
+        return None
+    repository, ref, path = parse_repository_url(target)
+    return f"{repository}@{ref}:{path}" if path and ref != "HEAD" else None
 
 
 # Backstage's YAML errors name the line in the file they read ("… at line 6, column 1: …").

@@ -151,6 +151,9 @@ def _entity_directory(
     if not local.is_absolute() and root is not None:
         local = root / file
     git = parse_git_position(file)
+    if git is None and not local.parent.is_dir():
+        # e.g. a file Backstage read on its own host (a ``type: backstage`` source): nothing here.
+        return None, f"the entity's file {file} is not on this machine, so its docs cannot be read here"
     if local.exists() or git is None:
         directory = local.resolve().parent
         workspace = root.resolve() if root is not None else None
