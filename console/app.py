@@ -332,6 +332,10 @@ class IdpConsoleApp(App[None]):
                 self.action_help()
             case "metrics":
                 self.action_open_metrics(command.argument)
+            case "infra":
+                from screens.infra import open_infra
+
+                open_infra(self, command.argument or self._entity_on_screen())
             case "feedback":
                 self.action_feedback()
             case "quit":

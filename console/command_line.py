@@ -27,6 +27,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("docs", ("doc",), ":docs [ENTITY]", "TechDocs"),
     CommandSpec("search", ("find", "?"), ":search QUERY", "search catalog, docs and templates"),
     CommandSpec("status", ("st",), ":status", "what runs where, platform metrics"),
+    CommandSpec("infra", ("inf",), ":infra SERVICE", "a service's infrastructure: resources, drift, edit"),
     CommandSpec(
         "metrics", ("m", "scorecard"), ":metrics [team:T|service:S]", "the platform's scorecard (DORA …)"
     ),

@@ -1,6 +1,7 @@
 """One entity: metadata, spec, links, annotations and its relations grouped by type.
 
-Enter on a related entity opens it on top (esc walks back); the crumbs show the path.
+Enter on a related entity opens it on top (esc walks back); the crumbs show the path. A component
+in a workspace with an infra repository has a second tab, Infra (``i``; screens/infra.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from screens.base import ConsoleScreen, mutating
@@ -83,13 +84,16 @@ class EntityScreen(ConsoleScreen):
     HELP = (
         "One entity. Enter on a relation opens the related entity; esc goes back. "
         "y copies the entity ref, d opens its docs. Links are terminal hyperlinks. "
-        "u unregisters an entity the scaffolder registered (after a confirmation)."
+        "u unregisters an entity the scaffolder registered (after a confirmation). "
+        "i shows a service's Infra tab: its resources, live state, drift, cost and policy verdicts; "
+        "there e edits them (E in $EDITOR) and leads to the plan and a change request."
     )
     BINDINGS: ClassVar = [
         Binding("escape", "back", "Back", id="entity.back"),
         Binding("y", "copy_ref", "Copy ref", id="entity.copy_ref"),
         Binding("d", "open_docs", "Docs", id="entity.docs"),
         Binding("u", "unregister", "Unregister", id="entity.unregister"),
+        Binding("i", "toggle_infra", "Infra", id="entity.infra"),
     ]
     DEFAULT_CSS = """
     EntityScreen #entity-body { height: 1fr; }
@@ -99,12 +103,17 @@ class EntityScreen(ConsoleScreen):
     }
     EntityScreen .section-title { text-style: bold; color: $accent; margin-top: 1; }
     EntityScreen #heading { padding: 0 1; margin-bottom: 0; }
+    EntityScreen #entity-tabs, EntityScreen #entity-tabs > ContentSwitcher, EntityScreen TabPane {
+        height: 1fr;
+    }
+    EntityScreen TabPane { padding: 0; }
     """
 
-    def __init__(self, entity: Entity, mode: str = "catalog") -> None:
+    def __init__(self, entity: Entity, mode: str = "catalog", *, tab: str = "overview") -> None:
         super().__init__()
         self.entity = entity
         self._mode = mode  # the entity screen belongs to the mode it was opened from
+        self._tab = tab  # "infra": opened by :infra SERVICE
         self._registration: RegisteredFile | None = None  # set when the scaffolder registered it
 
     @property
@@ -123,11 +132,28 @@ class EntityScreen(ConsoleScreen):
         if entity.description:
             heading.append("\n" + entity.description)
         yield Static(heading, id="heading")
+        if not self._infra_tab():
+            yield from self._overview()
+            return
+        from screens.infra import InfraPane
+
+        with TabbedContent(initial=self._tab, id="entity-tabs"):
+            with TabPane("Overview", id="overview"):
+                yield from self._overview()
+            with TabPane("Infra", id="infra"):
+                yield InfraPane(entity, id="infra-pane")
+
+    def _overview(self) -> ComposeResult:
         with Horizontal(id="entity-body"):
             with VerticalScroll(id="details"):
                 yield from self._sections()
             known = set(self.ctx.catalog.by_ref) if self.ctx.catalog else set()
-            yield OptionList(*relation_options(entity, known), id="relations")
+            yield OptionList(*relation_options(self.entity, known), id="relations")
+
+    def _infra_tab(self) -> bool:
+        from screens.infra import has_infra
+
+        return has_infra(self.app, self.entity)
 
     def _sections(self) -> ComposeResult:
         entity = self.entity
@@ -175,7 +201,35 @@ class EntityScreen(ConsoleScreen):
             self.refresh_bindings()
         relations = self.query_one("#relations", OptionList)
         relations.border_title = "Relations"
-        relations.focus()
+        # Focus inside a tab shows that tab: only one of the two may take it.
+        if self._tab == "infra":
+            self._show_infra()
+        else:
+            relations.focus()
+
+    # -- the Infra tab ----------------------------------------------------------------------------
+    def action_toggle_infra(self) -> None:
+        tabs = self.query_one("#entity-tabs", TabbedContent)
+        if tabs.active == "infra":
+            tabs.active = "overview"
+            self.query_one("#relations", OptionList).focus()
+        else:
+            tabs.active = "infra"
+            self._show_infra()
+
+    def _show_infra(self) -> None:
+        from screens.infra import InfraPane
+
+        pane = self.query_one("#infra-pane", InfraPane)
+        pane.load()
+        pane.focus()
+
+    @on(TabbedContent.TabActivated, "#entity-tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "infra":
+            from screens.infra import InfraPane
+
+            self.query_one("#infra-pane", InfraPane).load()
 
     @on(OptionList.OptionSelected, "#relations")
     def _relation_selected(self, event: OptionList.OptionSelected) -> None:
@@ -198,6 +252,8 @@ class EntityScreen(ConsoleScreen):
         # workspace's configured sources and are removed there.
         if action == "unregister":
             return self._registration is not None
+        if action == "toggle_infra":
+            return bool(self.query("#entity-tabs"))
         return True
 
     @mutating("unregistering")
