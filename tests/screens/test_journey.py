@@ -320,7 +320,7 @@ def test_snapshot_run_view_offers_the_first_deploy(
 
     # Step and run durations vary from run to run; what the picture is about does not.
     monkeypatch.setattr("widgets.step_list.format_duration", lambda _seconds: "5 ms")
-    monkeypatch.setattr("screens.scaffold.format_duration", lambda _seconds: "5 ms")
+    monkeypatch.setattr("screens.scaffold_run.format_duration", lambda _seconds: "5 ms")
     owners = (
         "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n"
     )

@@ -802,7 +802,7 @@ def test_snapshot_run_view_after_a_failed_step(
     # Only the runner's task directory is pinned (not tempfile for the whole process); durations too.
     monkeypatch.setattr("backends.scaffolder.runner.tempfile", SimpleNamespace(mkdtemp=fixed_task_dir))
     monkeypatch.setattr("widgets.step_list.format_duration", lambda _seconds: "5 ms")
-    monkeypatch.setattr("screens.scaffold.format_duration", lambda _seconds: "5 ms")
+    monkeypatch.setattr("screens.scaffold_run.format_duration", lambda _seconds: "5 ms")
     write_workspace(
         tmp_path,
         {"org.yaml": OWNERS},
