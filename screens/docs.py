@@ -11,29 +11,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.content import Content
 from textual.message import Message
 from textual.style import Style
-from textual.widgets import ContentSwitcher, Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import ContentSwitcher
 
 from backends.docs.browser import (
     DocLocation,
     DocsBrowser,
+    Leave,
     LinkAction,
+    LinkOutcome,
     PageLoaded,
     Problem,
     SiteLoaded,
     StepKind,
+    leave,
 )
 from screens.base import ConsoleScreen
-from widgets.doc_nav import DocNav, DocToc, NavEntry
+from widgets.doc_nav import DocNav, DocSidebar, DocToc, NavEntry
+from widgets.doc_reader import DocReader
+from widgets.doc_sites import SitePicker
 from widgets.doc_view import DocView
+from widgets.find_bar import FindBar
 
 if TYPE_CHECKING:
     from backends.docs import DocSite, NavItem
@@ -88,20 +92,6 @@ class DocsScreen(ConsoleScreen):
     ]
     DEFAULT_CSS = """
     DocsScreen #docs-body { height: 1fr; }
-    DocsScreen #docs-sidebar { width: 32; border-right: solid $primary; }
-    DocsScreen #site-title { height: auto; padding: 0 1; text-style: bold; background: $panel; }
-    DocsScreen #toc-title { height: 1; padding: 0 1; color: $text-muted; background: $panel; }
-    DocsScreen #nav { height: 2fr; }
-    DocsScreen #toc { height: 1fr; }
-    DocsScreen #page-header { height: 1; padding: 0 1; background: $boost; }
-    DocsScreen #notices { height: auto; max-height: 5; padding: 0 1; color: $text-warning; display: none; }
-    DocsScreen #notices.-shown { display: block; }
-    DocsScreen #find-bar { height: 1; display: none; }
-    DocsScreen #find-bar.-open { display: block; }
-    DocsScreen #find { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
-    DocsScreen #find-status { width: auto; min-width: 16; padding: 0 1; background: $boost; }
-    DocsScreen #site-filter { height: 1; border: none; padding: 0 1; background: $boost; }
-    DocsScreen #sites { height: 1fr; border: none; }
     """
 
     def __init__(
@@ -115,7 +105,6 @@ class DocsScreen(ConsoleScreen):
         super().__init__()
         self._mode = mode
         self.browser = DocsBrowser(DocLocation(entity_ref, page, anchor) if entity_ref else None)
-        self._site_list: list[tuple[str, str, str]] = []
 
     @property
     def mode_name(self) -> str:
@@ -127,22 +116,10 @@ class DocsScreen(ConsoleScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="docs-body"):
-            with Vertical(id="docs-sidebar"):
-                yield Static("Docs", id="site-title")
-                yield DocNav(id="nav")
-                yield Static("On this page", id="toc-title")
-                yield DocToc(id="toc")
+            yield DocSidebar(id="docs-sidebar")
             with ContentSwitcher(initial="picker", id="docs-main"):
-                with Vertical(id="picker"):
-                    yield Input(placeholder="/ filter: entity name, title", id="site-filter")
-                    yield OptionList(id="sites")
-                with Vertical(id="reader"):
-                    yield Static("", id="page-header")
-                    yield Static("", id="notices")
-                    yield DocView(id="view", code_theme=self._code_theme())
-                    with Horizontal(id="find-bar"):
-                        yield Input(placeholder="find in page", id="find")
-                        yield Static("", id="find-status")
+                yield SitePicker(id="picker")
+                yield DocReader(code_theme=self._code_theme(), id="reader")
 
     def _code_theme(self) -> str:
         return "monokai" if self.app.current_theme.dark else "friendly"
@@ -154,7 +131,7 @@ class DocsScreen(ConsoleScreen):
         else:
             # The list, not the filter: with the filter focused, 1–5 and : would be typed into it
             # on a first visit. / focuses the filter.
-            self.query_one("#sites", OptionList).focus()
+            self.sites.options.focus()
         if self.ctx.catalog is not None:
             self._on_catalog(self.ctx.catalog)
 
@@ -165,6 +142,18 @@ class DocsScreen(ConsoleScreen):
             self.navigate(again, push=False)
 
     # -- the list of sites -------------------------------------------------------------------
+    @property
+    def sites(self) -> SitePicker:
+        return self.query_one(SitePicker)
+
+    @property
+    def reader(self) -> DocReader:
+        return self.query_one(DocReader)
+
+    @property
+    def find_bar(self) -> FindBar:
+        return self.reader.find_bar
+
     @work(thread=True, exclusive=True, group="docs-sites", name="find docs", exit_on_error=False)
     def find_sites(self) -> None:
         from backends.docs.discovery import discover_docs
@@ -180,38 +169,15 @@ class DocsScreen(ConsoleScreen):
         self.post_message(SitesFound(found))
 
     def on_sites_found(self, message: SitesFound) -> None:
-        self._site_list = message.sites
-        self._fill_site_list()
+        self.sites.set_sites(message.sites)
 
-    @on(Input.Changed, "#site-filter")
-    def _fill_site_list(self) -> None:
-        words = self.query_one("#site-filter", Input).value.lower().split()
-        sites = self.query_one("#sites", OptionList)
-        sites.clear_options()
-        matching = [s for s in self._site_list if all(w in f"{s[0]} {s[1]}".lower() for w in words)]
-        if not matching:
-            empty = "No entity has docs yet." if not self._site_list else "No docs match the filter."
-            sites.add_option(Option(Text(empty, style="italic dim"), disabled=True))
-            return
-        for ref, title, how in matching:
-            prompt = Text(title, style="bold")
-            prompt.append(f"  {ref}", style="dim")
-            prompt.append(f"  {how}", style="italic dim")
-            sites.add_option(Option(prompt, id=ref))
-        sites.highlighted = 0
-
-    @on(Input.Submitted, "#site-filter")
-    def _site_filter_done(self) -> None:
-        self.query_one("#sites", OptionList).focus()
-
-    @on(OptionList.OptionSelected, "#sites")
-    def _site_chosen(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id:
-            self.navigate(DocLocation(event.option.id))
+    @on(SitePicker.Chosen)
+    def _site_chosen(self, event: SitePicker.Chosen) -> None:
+        self.navigate(DocLocation(event.entity_ref))
 
     def action_pick_site(self) -> None:
         self.query_one("#docs-main", ContentSwitcher).current = "picker"
-        self.query_one("#sites", OptionList).focus()
+        self.sites.options.focus()
 
     # -- navigation --------------------------------------------------------------------------
     def navigate(self, location: DocLocation, *, push: bool = True) -> None:
@@ -230,8 +196,7 @@ class DocsScreen(ConsoleScreen):
             self._show_site(self.browser.site)
             self._open_page(location)
         else:
-            ref = location.entity_ref
-            self.query_one("#page-header", Static).update(Text(f"Loading docs of {ref}…", style="italic"))
+            self.reader.show_loading(f"docs of {location.entity_ref}")
             self.load_site(step.request, location)
 
     @work(thread=True, exclusive=True, group="docs-load", name="load docs", exit_on_error=False)
@@ -260,11 +225,8 @@ class DocsScreen(ConsoleScreen):
     def _show_site(self, site: DocSite) -> None:
         from backends.docs import unlisted_pages
 
-        title = self.query_one("#site-title", Static)
-        title.update(Text(site.title, style="bold"))
-        nav = self.query_one(DocNav)
         unlisted = tuple(NavEntry(p.title, p.path) for p in unlisted_pages(site))
-        nav.set_nav(site.title, nav_entries(site.nav), unlisted)
+        self.query_one(DocSidebar).show_site(site.title, nav_entries(site.nav), unlisted)
 
     def _open_page(self, location: DocLocation) -> None:
         target = self.browser.open_page(location)
@@ -284,44 +246,24 @@ class DocsScreen(ConsoleScreen):
         if not self.browser.page_loaded(message):
             return
         page, site = message.page, self.browser.site
-        notices = self.browser.notices
         if page.error:
-            self._show_problem(Problem(page.title, page.error, tuple(notices)))
+            self._show_problem(Problem(page.title, page.error, tuple(self.browser.notices)))
             return
-        header = Text()
-        header.append(page.title, style="bold")
-        header.append(f" · {page.path}", style="dim")
-        if site and site.source:
-            header.append(f" · {site.source}", style="dim italic")
-        self.query_one("#page-header", Static).update(header)
-        self._show_notices(notices)
         self.query_one(DocToc).set_headings([(h.level, h.text, h.anchor) for h in page.headings])
         self.query_one(DocNav).show_page(page.path)
-        view = self.query_one(DocView)
-        view.show(
+        self.reader.show_page(
+            [page.title, page.path, *([site.source] if site and site.source else [])],
+            self.browser.notices,
             page.markdown,
             [(h.anchor, h.line, h.text) for h in page.headings],
             anchor=message.location.anchor,
             scroll_y=message.location.scroll_y,
         )
-        if self.query_one("#find-bar").has_class("-open"):
-            view.find(self.query_one("#find", Input).value)
 
     def _show_problem(self, problem: Problem) -> None:
-        title, message = problem.title, problem.message
-        self.query_one("#page-header", Static).update(Text(title, style="bold"))
-        self._show_notices([n for n in problem.notices if n != message])
         self.query_one(DocToc).set_headings([])
-        body = (
-            f"# {title}\n\n{message}\n\n"
-            "Press **o** to see every entity that has docs, **backspace** to go back."
-        )
-        self.query_one(DocView).show(body)
-
-    def _show_notices(self, notices: list[str]) -> None:
-        widget = self.query_one("#notices", Static)
-        widget.update(Text("\n".join(f"⚠ {n}" for n in notices)))
-        widget.set_class(bool(notices), "-shown")
+        notices = [n for n in problem.notices if n != problem.message]
+        self.reader.show_problem(problem.title, notices, problem.markdown)
 
     def _refresh_crumbs(self) -> None:
         from widgets.top_bar import TopBar
@@ -336,7 +278,15 @@ class DocsScreen(ConsoleScreen):
     # -- links, nav, toc ---------------------------------------------------------------------
     @on(DocView.LinkActivated)
     def _link(self, event: DocView.LinkActivated) -> None:
-        outcome = self.browser.follow(event.href)
+        self._act(self.browser.follow(event.href), broken="Broken link")
+
+    @on(DocNav.Chosen)
+    def _nav_chosen(self, event: DocNav.Chosen) -> None:
+        entry = event.entry
+        self._act(self.browser.choose_nav(entry.page, entry.url, entry.error), broken="Broken nav entry")
+
+    def _act(self, outcome: LinkOutcome, *, broken: str) -> None:
+        """Do what following a link or a nav entry means (the browser decided)."""
         if outcome.action is LinkAction.NAVIGATE and outcome.location is not None:
             self.navigate(outcome.location)
         elif outcome.action is LinkAction.EXTERNAL:
@@ -345,7 +295,7 @@ class DocsScreen(ConsoleScreen):
             self.app.copy_to_clipboard(outcome.url)
             self.notify(f"A file, not a page: {outcome.url} (path copied)", timeout=6)
         elif outcome.action is LinkAction.BROKEN:
-            self.notify(outcome.message, title="Broken link", severity="warning", timeout=6)
+            self.notify(outcome.message, title=broken, severity="warning", timeout=6)
 
     def _external(self, url: str) -> None:
         # Never open_url: over SSH that would start a browser on the bastion. The text on screen is a
@@ -355,22 +305,10 @@ class DocsScreen(ConsoleScreen):
         # notify() is typed str, but its toast takes Content as is (Content.from_markup): a stub gap.
         self.notify(message, title="ctrl+click opens it in your terminal", timeout=6)  # type: ignore[arg-type]
 
-    @on(DocNav.Chosen)
-    def _nav_chosen(self, event: DocNav.Chosen) -> None:
-        entry = event.entry
-        location = self.browser.page_location(entry.page)
-        if entry.error:
-            self.notify(entry.error, title="Broken nav entry", severity="warning", timeout=6)
-        elif entry.url:
-            self._external(entry.url)
-        elif entry.page and location is not None:
-            self.navigate(location)
-
     @on(DocToc.AnchorChosen)
     def _toc_chosen(self, event: DocToc.AnchorChosen) -> None:
-        page = self.browser.page
-        location = self.browser.page_location(page.path if page else None, event.anchor)
-        if location is not None and page is not None:
+        location = self.browser.heading_location(event.anchor)
+        if location is not None:
             self.navigate(location)
 
     def action_focus_toc(self) -> None:
@@ -391,64 +329,41 @@ class DocsScreen(ConsoleScreen):
         self.navigate(location, push=False)
 
     def action_leave(self) -> None:
-        if self.query_one("#find-bar").has_class("-open"):
-            self._close_find()
-            return
-        picker = self.query_one("#docs-main", ContentSwitcher).current == "picker"
-        site_filter = self.query_one("#site-filter", Input)
-        if picker and site_filter.has_focus:
-            self.query_one("#sites", OptionList).focus()  # esc leaves the filter, keeping its text
-        elif len(self.app.screen_stack) > 1:
-            self.app.pop_screen()
-        elif not picker:
-            self.action_pick_site()
-        elif self.browser.current is not None:
-            self.query_one("#docs-main", ContentSwitcher).current = "reader"  # back to the page
-            self.query_one(DocView).focus()
-        else:
-            self.notify("This is the list of all docs — 1–5 switch modes, : runs a command.", timeout=3)
+        on_sites = self.query_one("#docs-main", ContentSwitcher).current == "picker"
+        where = leave(
+            finding=self.find_bar.is_open,
+            on_sites=on_sites,
+            in_filter=self.sites.filter_input.has_focus,
+            stacked=len(self.app.screen_stack) > 1,
+            has_page=self.browser.current is not None,
+        )
+        match where:
+            case Leave.CLOSE_FIND:
+                self.reader.close_find()
+            case Leave.FILTER_TO_LIST:
+                self.sites.options.focus()  # esc leaves the filter, keeping its text
+            case Leave.POP:
+                self.app.pop_screen()
+            case Leave.SITES:
+                self.action_pick_site()
+            case Leave.PAGE:
+                self.query_one("#docs-main", ContentSwitcher).current = "reader"  # back to the page
+                self.query_one(DocView).focus()
+            case Leave.STAY:
+                self.notify("This is the list of all docs — 1–5 switch modes, : runs a command.", timeout=3)
 
     # -- find in page ------------------------------------------------------------------------
     def action_find(self) -> None:
         if self.query_one("#docs-main", ContentSwitcher).current == "picker":
-            self.query_one("#site-filter", Input).focus()
-            return
-        self.query_one("#find-bar").add_class("-open")
-        self.query_one("#find", Input).focus()
-
-    def _close_find(self) -> None:
-        self.query_one("#find-bar").remove_class("-open")
-        view = self.query_one(DocView)
-        view.clear_find()
-        view.focus()
-
-    @on(Input.Changed, "#find")
-    def _find_changed(self, event: Input.Changed) -> None:
-        self.query_one(DocView).find(event.value)
-
-    @on(Input.Submitted, "#find")
-    def _find_submitted(self) -> None:
-        # Enter ends typing: the page takes the focus so n / N move between matches (in the input
-        # they would be text), while the find bar stays open with its count.
-        view = self.query_one(DocView)
-        view.find_next()
-        view.focus()
+            self.sites.filter_input.focus()
+        else:
+            self.find_bar.open()
 
     def action_find_next(self) -> None:
         self.query_one(DocView).find_next()
 
     def action_find_previous(self) -> None:
         self.query_one(DocView).find_previous()
-
-    @on(DocView.FindResult)
-    def _find_result(self, event: DocView.FindResult) -> None:
-        status = self.query_one("#find-status", Static)
-        if not event.query:
-            status.update("")
-        elif event.total:
-            status.update(f"{event.current}/{event.total}  n/N")
-        else:
-            status.update(Text("no match", style="bold red"))
 
     # -- copy link ---------------------------------------------------------------------------
     def action_copy_link(self) -> None:

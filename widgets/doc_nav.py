@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import OptionList, Tree
+from textual.widgets import OptionList, Static, Tree
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
 
@@ -126,3 +128,25 @@ class DocToc(OptionList):
         event.stop()
         if event.option.id:
             self.post_message(self.AnchorChosen(self, event.option.id))
+
+
+class DocSidebar(Vertical):
+    """The docs sidebar: the site's title, its nav tree, and the page's contents under it."""
+
+    DEFAULT_CSS = """
+    DocSidebar { width: 32; border-right: solid $primary; }
+    DocSidebar #site-title { height: auto; padding: 0 1; text-style: bold; background: $panel; }
+    DocSidebar #toc-title { height: 1; padding: 0 1; color: $text-muted; background: $panel; }
+    DocSidebar #nav { height: 2fr; }
+    DocSidebar #toc { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("Docs", id="site-title")
+        yield DocNav(id="nav")
+        yield Static("On this page", id="toc-title")
+        yield DocToc(id="toc")
+
+    def show_site(self, title: str, entries: Sequence[NavEntry], unlisted: Sequence[NavEntry]) -> None:
+        self.query_one("#site-title", Static).update(Text(title, style="bold"))
+        self.query_one(DocNav).set_nav(title, entries, unlisted)

@@ -89,6 +89,14 @@ class Problem:
     message: str
     notices: tuple[str, ...] = ()
 
+    @property
+    def markdown(self) -> str:
+        """The page shown instead: the reason, and the two ways on."""
+        return (
+            f"# {self.title}\n\n{self.message}\n\n"
+            "Press **o** to see every entity that has docs, **backspace** to go back."
+        )
+
 
 class LinkAction(Enum):
     NAVIGATE = "navigate"  # go to ``location``
@@ -104,6 +112,31 @@ class LinkOutcome:
     location: DocLocation | None = None
     url: str = ""
     message: str = ""
+
+
+class Leave(Enum):
+    """Where ``esc`` goes in the docs mode (see :func:`leave`)."""
+
+    CLOSE_FIND = "close find"  # close the find bar, back to the page
+    FILTER_TO_LIST = "filter to list"  # leave the site filter (its text kept) for the list
+    POP = "pop"  # the reader was opened over another screen (``d`` on an entity): back to it
+    SITES = "sites"  # from a page to the list of every site
+    PAGE = "page"  # from the list back to the page it was opened over
+    STAY = "stay"  # the list of all docs is the docs mode's root: nowhere further
+
+
+def leave(*, finding: bool, on_sites: bool, in_filter: bool, stacked: bool, has_page: bool) -> Leave:
+    """What ``esc`` does: ``finding`` (the find bar is open), ``on_sites`` (the list of sites shows),
+    ``in_filter`` (its filter has the focus), ``stacked`` (over another screen), ``has_page``."""
+    if finding:
+        return Leave.CLOSE_FIND
+    if on_sites and in_filter:
+        return Leave.FILTER_TO_LIST
+    if stacked:
+        return Leave.POP
+    if not on_sites:
+        return Leave.SITES
+    return Leave.PAGE if has_page else Leave.STAY
 
 
 class DocsBrowser:
@@ -273,6 +306,21 @@ class DocsBrowser:
         if target.kind is LinkKind.FILE:
             return LinkOutcome(LinkAction.FILE, url=target.url or "")
         return LinkOutcome(LinkAction.BROKEN, message=target.message or "broken link")
+
+    def choose_nav(self, page: str | None, url: str | None, error: str | None) -> LinkOutcome:
+        """What choosing a nav entry does: a broken entry says why, a web entry is a web link."""
+        if error:
+            return LinkOutcome(LinkAction.BROKEN, message=error)
+        if url:
+            return LinkOutcome(LinkAction.EXTERNAL, url=url)
+        location = self.page_location(page) if page else None
+        if location is None:
+            return LinkOutcome(LinkAction.NOTHING)
+        return LinkOutcome(LinkAction.NAVIGATE, location)
+
+    def heading_location(self, anchor: str) -> DocLocation | None:
+        """A heading of the page shown (the contents list), to navigate to; None without a page."""
+        return self.page_location(self.page.path, anchor) if self.page is not None else None
 
     def page_location(self, page: str | None, anchor: str | None = None) -> DocLocation | None:
         """A page (and heading) of the current site, to navigate to; None before any site."""

@@ -72,3 +72,41 @@ def test_a_stale_answer_is_dropped_and_a_missing_page_says_why(tmp_path: Path) -
     browser.navigate(docs.DocLocation(REF, "missing.md"))
     missing = browser.open_page(docs.DocLocation(REF, "missing.md"))
     assert isinstance(missing, docs.Problem) and missing.title == "Page not found"
+
+
+def test_nav_entries_and_headings_lead_where_they_say(tmp_path: Path) -> None:
+    write_files(tmp_path, {**SITE, "catalog-info.yaml": ENTITY})
+    browser = docs.DocsBrowser()
+    assert browser.heading_location("rollback") is None  # no page yet
+    assert browser.choose_nav("runbook.md", None, None).action is docs.LinkAction.NOTHING
+    open_at(browser, tmp_path, docs.DocLocation(REF))
+
+    assert browser.choose_nav("runbook.md", None, None) == docs.LinkOutcome(
+        docs.LinkAction.NAVIGATE, docs.DocLocation(REF, "runbook.md")
+    )
+    assert browser.choose_nav(None, "https://status.example.com", None) == docs.LinkOutcome(
+        docs.LinkAction.EXTERNAL, url="https://status.example.com"
+    )
+    assert browser.choose_nav("gone.md", None, "gone.md is not a page") == docs.LinkOutcome(
+        docs.LinkAction.BROKEN, message="gone.md is not a page"
+    )
+    assert browser.heading_location("setup") == docs.DocLocation(REF, "index.md", "setup")
+
+
+def test_a_problem_page_says_why_and_the_ways_on() -> None:
+    page = docs.Problem("Page not found", "'x.md' is not a page of Payments.").markdown
+    assert page.startswith("# Page not found\n\n'x.md' is not a page of Payments.\n\n")
+    assert "**o** to see every entity that has docs, **backspace** to go back" in page
+
+
+def test_escape_closes_find_then_leaves_the_filter_then_goes_back() -> None:
+    def leave(**state: bool) -> docs.Leave:
+        where = {"finding": False, "on_sites": False, "in_filter": False, "stacked": False, "has_page": True}
+        return docs.leave(**{**where, **state})
+
+    assert leave(finding=True, on_sites=True, in_filter=True, stacked=True) is docs.Leave.CLOSE_FIND
+    assert leave(on_sites=True, in_filter=True, stacked=True) is docs.Leave.FILTER_TO_LIST
+    assert leave(stacked=True) is docs.Leave.POP  # opened with d on an entity: back to it
+    assert leave() is docs.Leave.SITES  # from a page, the list of every site
+    assert leave(on_sites=True) is docs.Leave.PAGE  # and from the list back to the page
+    assert leave(on_sites=True, has_page=False) is docs.Leave.STAY  # the docs mode's root
