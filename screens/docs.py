@@ -1,9 +1,11 @@
 """TechDocs in the terminal: pick an entity's docs, read pages, follow links, go back and forth.
 
-Thin by design: ``backends.docs.browser.DocsBrowser`` decides where you are, what history and links
-lead to and which answers are stale; this screen renders it. Loading a site or a page runs in a thread
-worker (a ``url:`` techdocs-ref may clone a repository) and comes back as a message; the sidebar
-(``DocNav``/``DocToc``) and the page (``DocView``) are widgets fed plain data.
+Thin by design: ``backends.docs.browser.DocsBrowser`` decides where you are, what history, links,
+nav entries and ``esc`` lead to and which answers are stale; ``backends.docs.discovery`` which
+entities have docs. This screen renders it. Loading a site or a page runs in a thread worker (a
+``url:`` techdocs-ref may clone a repository) and comes back as a message; the site list
+(``SitePicker``), the sidebar (``DocSidebar``: nav and contents) and the page with its find bar
+(``DocReader``) are widgets fed plain data.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from widgets.doc_nav import DocNav, DocSidebar, DocToc, NavEntry
 from widgets.doc_reader import DocReader
 from widgets.doc_sites import SitePicker
 from widgets.doc_view import DocView
-from widgets.find_bar import FindBar
 
 if TYPE_CHECKING:
     from backends.docs import DocSite, NavItem
@@ -150,23 +151,14 @@ class DocsScreen(ConsoleScreen):
     def reader(self) -> DocReader:
         return self.query_one(DocReader)
 
-    @property
-    def find_bar(self) -> FindBar:
-        return self.reader.find_bar
-
     @work(thread=True, exclusive=True, group="docs-sites", name="find docs", exit_on_error=False)
     def find_sites(self) -> None:
-        from backends.docs.discovery import discover_docs
+        from backends.docs.discovery import docs_by_title
 
         catalog = self.ctx.catalog
-        if catalog is None:
-            return
-        found = [
-            (entry.entity_ref, entry.title, entry.how)
-            for entry in discover_docs(catalog.entities, root=self.ctx.workspace.root)
-        ]
-        found.sort(key=lambda item: item[1].lower())
-        self.post_message(SitesFound(found))
+        if catalog is not None:
+            listed = docs_by_title(catalog.entities, root=self.ctx.workspace.root)
+            self.post_message(SitesFound([(entry.entity_ref, entry.title, entry.how) for entry in listed]))
 
     def on_sites_found(self, message: SitesFound) -> None:
         self.sites.set_sites(message.sites)
@@ -331,7 +323,7 @@ class DocsScreen(ConsoleScreen):
     def action_leave(self) -> None:
         on_sites = self.query_one("#docs-main", ContentSwitcher).current == "picker"
         where = leave(
-            finding=self.find_bar.is_open,
+            finding=self.reader.find_bar.is_open,
             on_sites=on_sites,
             in_filter=self.sites.filter_input.has_focus,
             stacked=len(self.app.screen_stack) > 1,
@@ -357,7 +349,7 @@ class DocsScreen(ConsoleScreen):
         if self.query_one("#docs-main", ContentSwitcher).current == "picker":
             self.sites.filter_input.focus()
         else:
-            self.find_bar.open()
+            self.reader.find_bar.open()
 
     def action_find_next(self) -> None:
         self.query_one(DocView).find_next()

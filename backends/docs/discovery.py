@@ -59,5 +59,10 @@ def discover_docs(entities: Iterable[Any], *, root: Path | None = None) -> Itera
             yield DocsEntry(ref, title, f"fallback: {location.source}", entity)
 
 
+def docs_by_title(entities: Iterable[Any], *, root: Path | None = None) -> list[DocsEntry]:
+    """Every entity that has docs, in the order the docs picker lists them: by title."""
+    return sorted(discover_docs(entities, root=root), key=lambda entry: entry.title.lower())
+
+
 def _no_fetch(url: str, ref: str) -> Any:
     raise RuntimeError("not fetched while listing docs")  # listing must never clone repositories

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backends.docs.discovery import discover_docs
+from backends.docs.discovery import discover_docs, docs_by_title
 from backends.search.sources import docs_documents
 from tests.docs.helpers import SITE, make_entity, write_files
 
@@ -28,3 +28,17 @@ def test_a_domain_with_a_techdocs_ref_has_docs_but_never_claims_a_shared_folder(
     # The search index files the shared folder's pages under the same entity the picker shows.
     groups = {document.group for document in docs_documents(entities, root=tmp_path)}
     assert groups == set(listed)
+
+
+def test_the_picker_lists_docs_by_title_whatever_the_case(tmp_path: Path) -> None:
+    catalog_file = tmp_path / "catalog-info.yaml"
+    entities = [
+        make_entity(catalog_file, "zeta", techdocs_ref="dir:.", title="zeta service"),
+        make_entity(catalog_file, "alpha", techdocs_ref="dir:.", title="Alpha"),
+        make_entity(catalog_file, "bob", kind="User", techdocs_ref="dir:."),  # people have no docs
+        make_entity(catalog_file, "mid", techdocs_ref="dir:.", title="Middle"),
+    ]
+
+    listed = [entry.title for entry in docs_by_title(entities, root=tmp_path)]
+
+    assert listed == ["Alpha", "Middle", "zeta service"]
