@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Select, Static
+from textual.widgets import Checkbox, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from screens.base import ConsoleScreen, mutating
@@ -27,6 +27,7 @@ from widgets.schema_form import SchemaForm
 
 if TYPE_CHECKING:
     from backends.infra.edit import ResourcesForm
+    from backends.infra.merge import MergeResult
     from backends.infra.plan import Plan
     from backends.infra.request import ChangeRequest
     from screens.infra import InfraPane
@@ -47,7 +48,7 @@ class InfraEditScreen(ConsoleScreen):
     InfraEditScreen #infra-form-problem { padding: 0 1; color: $error; height: auto; }
     InfraEditScreen #infra-form-scroll { height: 1fr; }
     InfraEditScreen FieldBox { margin: 0; }
-    InfraEditScreen FieldBox > Checkbox { border: none; padding: 0; height: 1; margin-top: 1; }
+    InfraEditScreen #field-database, InfraEditScreen #field-cache { margin-top: 1; }
     """
 
     def __init__(self, pane: InfraPane, model: ResourcesForm) -> None:
@@ -69,7 +70,9 @@ class InfraEditScreen(ConsoleScreen):
         head.append("   ctrl+s plan · esc back", style="dim")
         yield Static(head, id="infra-form-head")
         yield Static("", id="infra-form-problem")
-        with VerticalScroll(id="infra-form-scroll"):
+        scroll = VerticalScroll(id="infra-form-scroll")
+        scroll.can_focus = False  # tab goes from field to field, not through the frame
+        with scroll:
             yield SchemaForm(lambda _name, _query: [], id="infra-form")
 
     async def on_mount(self) -> None:
@@ -78,8 +81,8 @@ class InfraEditScreen(ConsoleScreen):
 
     def _compact(self) -> None:
         # One line per control: the whole file's fields fit a terminal at once.
-        for control in self.query("SchemaForm Input, SchemaForm Select"):
-            if isinstance(control, Input | Select):
+        for control in self.query("SchemaForm Input, SchemaForm Select, SchemaForm Checkbox"):
+            if isinstance(control, Input | Select | Checkbox):
                 control.compact = True
 
     @on(SchemaForm.FieldChanged)
@@ -116,14 +119,21 @@ class _Requested(Message):
     request: ChangeRequest
 
 
+@dataclass
+class _Merged(Message):
+    merged: MergeResult
+
+
 class InfraPlanScreen(ConsoleScreen):
     HELP = (
         "What your edit would change: objects, the monthly cost before → after per service and team, "
         "every policy verdict (✖ deny: apply would refuse it). o opens the change request; "
+        "once it is approved, m merges it on a plain git server (refused when a policy denies); "
         "esc goes back to the edit."
     )
     BINDINGS: ClassVar = [
         Binding("o", "open_request", "Open change request", id="infra_plan.open_request"),
+        Binding("m", "merge", "Merge it", id="infra_plan.merge"),
         Binding("escape", "back", "Back", id="infra_plan.back"),
     ]
     DEFAULT_CSS = """
@@ -137,6 +147,7 @@ class InfraPlanScreen(ConsoleScreen):
         self.text = text
         self.plan: Plan | None = None
         self.request: ChangeRequest | None = None
+        self.merged: MergeResult | None = None
         self._opening = False
         self._mode = pane.screen.mode_name if isinstance(pane.screen, ConsoleScreen) else "catalog"
 
@@ -177,6 +188,8 @@ class InfraPlanScreen(ConsoleScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open_request":
             return self.plan is not None and not self.plan.errors and self.request is None
+        if action == "merge":
+            return self.request is not None and self.merged is None
         return True
 
     @mutating("opening a change request")
@@ -209,6 +222,32 @@ class InfraPlanScreen(ConsoleScreen):
         self.refresh_bindings()
         self.pane.requested()
 
+    @mutating("merging a change request")
+    def action_merge(self) -> None:
+        if self.request is None or self.merged is not None:
+            return
+        self._say(Text(f"Merging change request #{self.request.number}…", style="dim"))
+        self._merge(self.request.number)
+
+    @work(thread=True, exclusive=True, name="merge change request", exit_on_error=False)
+    def _merge(self, number: int) -> None:
+        session = self.pane.session
+        assert session is not None
+        self.post_message(_Merged(session.merge(number)))
+
+    @on(_Merged)
+    def _done_merging(self, message: _Merged) -> None:
+        merged = self.merged = message.merged
+        how = "fast-forward" if merged.fast_forward else "merge commit"
+        text = Text(f"✔ Change request #{merged.number} merged into {merged.base}", style="bold green")
+        text.append(f" ({how}, commit {merged.commit[:8]})")
+        text.append(
+            "\n  infra apply (CI, or infra reconcile) applies it · esc back to the service", style="dim"
+        )
+        self._say(text)
+        self.refresh_bindings()
+        self.pane.requested()
+
     def action_back(self) -> None:
         if self.request is None:
             self.app.pop_screen()
@@ -219,5 +258,9 @@ class InfraPlanScreen(ConsoleScreen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # The failure itself reaches the app's error path (ConsoleScreen); the line says what now.
-        if event.state == WorkerState.ERROR and event.worker.name == "open change request":
+        if event.state != WorkerState.ERROR:
+            return
+        if event.worker.name == "open change request":
             self._say(Text("✖ The change request was not opened (see the error); o tries again", style="red"))
+        elif event.worker.name == "merge change request":
+            self._say(Text("✖ Not merged (see the error); the change request stays open", style="red"))

@@ -123,8 +123,21 @@ async def test_the_seed_example_adds_a_cache_by_keyboard_up_to_the_change_reques
         ).stdout
         assert "  cache:    {type: redis, size: small, eviction: lru}" in pushed
 
+        # The review approves; on a plain git server m merges it (its plan checked again).
+        await pilot.press("m")
+        await until(pilot, lambda: plan_screen.merged is not None, what="the merge")
+        assert "✔ Change request #1 merged into main (fast-forward" in screen_text(app)
+        on_main = subprocess.run(
+            ["git", "--git-dir", str(infra.repo), "show", "main:" + blob.split(":", 1)[1]],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        assert on_main == pushed
+
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, EntityScreen), what="back on the service")
+        # The tab reads main again: the cache is in the file, and not applied yet.
+        await until(pilot, lambda: "not applied: apply creates it" in screen_text(app), what="the reload")
+        assert "type redis · size small · eviction lru" in screen_text(app)
 
 
 async def test_a_denied_edit_is_marked_and_a_bad_answer_keeps_the_form(infra: Infra) -> None:
