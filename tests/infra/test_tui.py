@@ -241,5 +241,6 @@ def test_snapshot_infra_tab_with_drift_and_verdicts(
         app = pilot.app
         assert isinstance(app, IdpConsoleApp)
         await until(pilot, lambda: "✔ 2/2 ready" in screen_text(app), what="the scaled Deployment")
+        await pilot.wait_for_scheduled_animations()  # the tab underline slides to Infra
 
     assert snap_compare(workspace_app(tui_workspace(infra)), terminal_size=SIZE, run_before=run_before)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from backends.infra.apply import open_infra
 from backends.infra.edit import ResourcesForm, preview_plan
 from backends.infra.view import Drift, load_view
 from backends.workspace import load_workspace
 from tests.infra.conftest import Infra, wait_for
+from tests.screens.helpers import UNREACHABLE_KUBECONFIG
 
 PAYMENT = "infrastructure/payment-service/resources.yaml"
 
@@ -92,3 +95,19 @@ def test_the_form_writes_the_file_users_write_and_plans_it_before_any_push(infra
         (c.action, c.kind, c.name) for c in service.changes
     }
     assert infra.git("ls-remote", str(infra.repo), "refs/heads/main").split()[0] == head
+
+
+def test_an_unreachable_cluster_leaves_the_file_cost_and_verdicts_on_the_tab(infra: Infra) -> None:
+    config_file = infra.workspace / "idp-console.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    unreachable = infra.workspace / "unreachable-kubeconfig"
+    unreachable.write_text(UNREACHABLE_KUBECONFIG)
+    config["environments"]["production"].update(kubeconfig=str(unreachable), context="prod")
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    view = _view(infra)
+    assert view.live_error
+    assert view.errors == []
+    assert view.cost == 98.0
+    assert [s.live.startswith("unknown: ") for s in view.states] == [True, True]
+    assert view.drift == [] and view.pending == []  # unknown, not "nothing differs"
+    assert {v.outcome for v in view.verdicts} == {"pass"}
