@@ -64,6 +64,16 @@ async def _infra_tab(pilot: Pilot) -> None:
     await until(pilot, lambda: _loaded(app), what="the Infra tab")
 
 
+async def _tab_to(pilot: Pilot, box: str) -> None:
+    """tab until the control of the field box ``box`` has the focus, as a user walks the form."""
+    for _ in range(20):
+        focused = pilot.app.focused
+        if focused is not None and box in {a.id for a in focused.ancestors}:
+            return
+        await pilot.press("tab")
+    pytest.fail(f"tab never reaches {box} (focus: {pilot.app.focused})")
+
+
 def _refs(infra: Infra) -> str:
     return subprocess.run(
         ["git", "--git-dir", str(infra.repo), "for-each-ref", "--format=%(refname)"],
@@ -95,8 +105,7 @@ async def test_the_seed_example_adds_a_cache_by_keyboard_up_to_the_change_reques
         assert isinstance(screen, InfraEditScreen)
         await until(pilot, lambda: "Cache" in screen_text(app), what="the form's fields")
         # Focus walks compute's fields and database's to the Cache checkbox; space turns it on.
-        while app.focused is None or "field-cache" not in {a.id for a in app.focused.ancestors}:
-            await pilot.press("tab")
+        await _tab_to(pilot, "field-cache")
         await pilot.press("space")
         await until(pilot, lambda: screen.model.values["cache"] is True, what="the cache turned on")
         await until(pilot, lambda: "Eviction" in screen_text(app), what="the cache's fields")
@@ -151,9 +160,7 @@ async def test_a_denied_edit_is_marked_and_a_bad_answer_keeps_the_form(infra: In
         screen = app.screen
         assert isinstance(screen, InfraEditScreen)
         await until(pilot, lambda: "Replicas" in screen_text(app), what="the form's fields")
-        await pilot.press("tab")  # compute checkbox → replicas
-        while app.focused is None or "field-compute_replicas" not in {a.id for a in app.focused.ancestors}:
-            await pilot.press("tab")
+        await _tab_to(pilot, "field-compute_replicas")
         await pilot.press("ctrl+a", "ctrl+k", "1", "tab", "ctrl+a", "ctrl+k", *"500 m")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "is not a Kubernetes quantity" in screen_text(app), what="the error")
