@@ -20,7 +20,7 @@ from backends.kube.sim import SeedService, start_simulated_cluster
 from backends.workspace import load_workspace
 from console.cli import main
 from tests.backstage.conftest import TOKEN, Backstage, GitHost
-from tests.backstage.test_catalog_source import CustomProcessorBackstage
+from tests.backstage.test_catalog_source import CustomProcessorBackstage, assert_same_as_linking_everything
 
 pytestmark = pytest.mark.xdist_group("backstage")
 
@@ -117,6 +117,7 @@ def test_a_template_on_backstage_registers_there_and_the_next_poll_shows_the_ent
         registered = catalog.get("component:registered-svc")
         assert registered.annotations["backstage.io/managed-by-location"] == f"url:{catalog_info}"
         assert "component:default/registered-svc" in catalog.get("group:team-a").relations_of("ownerOf")
+        assert_same_as_linking_everything(catalog)
     finally:
         unregister(backstage, "component:default/registered-svc")
 

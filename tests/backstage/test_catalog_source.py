@@ -15,7 +15,7 @@ import pytest
 
 from backends.catalog import CatalogChanged, SourceLoaded, load_catalog
 from backends.catalog.backstage import BackstageSource, forget_mirrors, poll_once
-from backends.catalog.catalog import catalog_from_files
+from backends.catalog.catalog import Catalog, _Builder, _RelationCache, catalog_from_files
 from backends.catalog.query import SearchIndex
 from backends.workspace import load_workspace
 from console.cli import main
@@ -100,6 +100,17 @@ def test_an_entity_changed_in_backstage_reaches_the_loaded_catalog_alone(
     assert [e.ref.canonical for e in changes[0].added] == ["component:default/mutable"]
     assert [e.ref.canonical for e in changes[0].removed] == ["component:default/mutable"]
     assert "component:default/mutable" in catalog.get("group:team-b").relations_of("ownerOf")
+    assert_same_as_linking_everything(catalog)
+
+
+def assert_same_as_linking_everything(catalog: Catalog) -> None:
+    """A poll relinks only what its change touches: the result is what linking every entity gives."""
+    snapshot = catalog.snapshot()
+    full = _Builder.from_snapshot(snapshot).link(_RelationCache())
+    assert {ref: [(r.type, r.target) for r in e.relations] for ref, e in snapshot.by_ref.items()} == {
+        ref: [(r.type, r.target) for r in e.relations] for ref, e in full.by_ref.items()
+    }
+    assert sorted(map(str, snapshot.problems)) == sorted(map(str, full.problems))
 
 
 def quiet_poll(catalog: object, source: BackstageSource, changes: list[CatalogChanged]) -> None:
@@ -223,6 +234,7 @@ def test_an_entity_deleted_in_backstage_leaves_the_loaded_catalog(
 
         backstage.wait_for(gone, "the deletion seen by a poll")
         assert "mutable" not in [e.name for e in catalog.filter("owner:team-b")]
+        assert_same_as_linking_everything(catalog)
     finally:
         # Put it back for the other tests: Backstage reads its file again when its Location is refreshed.
         query = backstage.get("/api/catalog/entities/by-query", filter="kind=location", limit=100)
