@@ -111,3 +111,18 @@ def test_an_unreachable_cluster_leaves_the_file_cost_and_verdicts_on_the_tab(inf
     assert [s.live.startswith("unknown: ") for s in view.states] == [True, True]
     assert view.drift == [] and view.pending == []  # unknown, not "nothing differs"
     assert {v.outcome for v in view.verdicts} == {"pass"}
+
+
+def test_a_service_without_a_file_gets_one_from_the_form(infra: Infra) -> None:
+    with open_infra(load_workspace(infra.workspace)) as session:
+        view = load_view(session, "search-service")
+        assert view.text is None and view.states == []
+        assert view.errors == ["no infrastructure/search-service/resources.yaml at main yet: e writes one"]
+        form = ResourcesForm("search-service", "group:default/team-search", session.settings, None)
+        text = form.check(production=True)
+        assert text is not None and "  owner: team-search\n" in text
+        plan = preview_plan(session, "search-service", text)
+    assert plan.errors == []
+    assert (plan.services[0].cost_before, plan.services[0].cost_after) == (0.0, 7.25)
+    denied = [(v.policy, v.service) for v in plan.denied]
+    assert denied == [("production-replicas", "search-service")]  # the platform's 1 replica
