@@ -28,10 +28,12 @@ os.environ.setdefault("IDP_CONSOLE_HOME", tempfile.mkdtemp(prefix="idp-bench-"))
 from textual.pilot import Pilot  # noqa: E402
 
 from backends.deploy.events import DeployEvent  # noqa: E402
+from backends.deploy.reducer import LogEntry  # noqa: E402
 from backends.kube.cluster import Cluster  # noqa: E402
 from backends.workspace import load_demo_workspace  # noqa: E402
 from console.app import IdpConsoleApp  # noqa: E402
 from screens.deploy import DeployScreen  # noqa: E402
+from screens.deploy_view import RunState  # noqa: E402
 from widgets.rollout_tree import RolloutTree, RolloutTreeData  # noqa: E402
 
 SERVICE = "payment-service"
@@ -60,12 +62,13 @@ async def main(changes: int) -> None:
     event_latency: list[float] = []
     tree_seen: dict[int, float] = {}
 
-    original_event = DeployScreen._apply_event
+    original_event = RunState.apply
     original_show = RolloutTree.show
 
-    def apply_event(screen: DeployScreen, event: DeployEvent) -> None:
-        original_event(screen, event)
+    def apply_event(state: RunState, event: DeployEvent) -> LogEntry | None:
+        entry = original_event(state, event)
         event_latency.append(time.time() - event.at)
+        return entry
 
     def show(tree: RolloutTree, data: RolloutTreeData | None) -> None:
         original_show(tree, data)
@@ -73,7 +76,7 @@ async def main(changes: int) -> None:
             if track.track == "stable":
                 tree_seen.setdefault(track.desired, time.monotonic())
 
-    DeployScreen._apply_event = apply_event  # type: ignore[method-assign]
+    RunState.apply = apply_event  # type: ignore[method-assign]
     RolloutTree.show = show  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
         while app.catalog is None:
@@ -82,12 +85,13 @@ async def main(changes: int) -> None:
         await pilot.press("3")
         screen = app.screen
         assert isinstance(screen, DeployScreen)
-        await wait(pilot, lambda: screen.board is not None and screen.versions.get((SERVICE, "staging")))
+        await wait(pilot, lambda: screen.board is not None and screen.desk.board.stable(SERVICE, "staging"))
         first_view = 1000 * (time.monotonic() - started)
         print(f"{'board: first full view':<34} {first_view:6.1f} ms (cluster start included)")
 
         # 1. a whole deploy, every event
-        screen.start_run(SERVICE, "staging", lambda engine: engine.deploy(SERVICE, "staging", "v2.3.1"))
+        assert screen.desk is not None
+        screen.start_run(screen.desk.deploy_question(SERVICE, "staging", "v2.3.1"))
         await wait(pilot, lambda: screen.state is not None and screen.state.finished and not screen.driving)
         print(figures("engine event → screen", event_latency))
 
@@ -106,7 +110,7 @@ async def main(changes: int) -> None:
             tree_latency.append(tree_seen[replicas] - sent)
             await wait(
                 pilot,
-                lambda r=replicas: getattr(screen.versions.get((SERVICE, "staging")), "desired", 0) == r,
+                lambda r=replicas: getattr(screen.desk.board.stable(SERVICE, "staging"), "desired", 0) == r,
             )
             board_latency.append(time.monotonic() - sent)
             await pilot.pause(0.05)

@@ -40,35 +40,18 @@ def _filter_status(app: App[Any], service: str) -> None:
 
 
 def _confirm_change(app: App[Any], command: Deploy | Rollback | Scale) -> None:
-    from backends.deploy.reducer import RunKind
     from screens.deploy import DeployScreen
 
     screen = app.screen
-    if not isinstance(screen, DeployScreen):
+    if not isinstance(screen, DeployScreen) or screen.desk is None:
         return
-    service, env = command.service, command.env
+    service, env, desk = command.service, command.env, screen.desk
     if isinstance(command, Deploy):
-        screen._confirm_deploy(service, env, command.version)
+        screen.confirm(desk.deploy_question(service, env, command.version))
     elif isinstance(command, Rollback):
-        to = command.to
-        screen._confirm(
-            f"Roll {service} back in {env}?",
-            f"{service} in {env} goes back to {to or 'its last good version (within 72 h)'}; no canary.",
-            env,
-            service,
-            lambda engine: engine.rollback(service, env, to),
-            kind=RunKind.ROLLBACK,
-        )
+        screen.confirm(desk.rollback_question(service, env, command.to))
     else:
-        replicas = command.replicas
-        screen._confirm(
-            f"Scale {service} in {env} to {replicas} pods?",
-            f"{service} in {env} runs {replicas} pods.",
-            env,
-            service,
-            lambda engine: engine.scale(service, env, replicas),
-            kind=RunKind.SCALE,
-        )
+        screen.confirm(desk.scale_question(service, env, command.replicas))
 
 
 async def _create_service(app: App[Any], command: CreateService, workspace: Any, tries: int) -> None:

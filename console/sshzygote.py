@@ -42,7 +42,7 @@ PRELOAD = (
     "rich.console",
     "screens.catalog",
     "screens.deploy",
-    "screens.deploy_live",
+    "backends.deploy.live",
     "screens.deploy_view",
     "screens.deploy_watch",
     "widgets.deploy_form",

@@ -161,7 +161,3 @@ def board_cell(stable: WorkloadStatus | None, canary: WorkloadStatus | None) -> 
     if canary is not None:
         text += f" ⇢ {canary.version} {canary.ready}/{canary.desired}"
     return text
-
-
-def running_version(stable: WorkloadStatus | None) -> str:
-    return f"{stable.version} ({stable.ready}/{stable.desired})" if stable else "not deployed"

@@ -45,6 +45,11 @@ def board_rows(
     return rows
 
 
+def running_version(stable: Any) -> str:
+    """What a stable Deployment (a WorkloadStatus) runs, in the form's words: ``v2.3.0 (4/4)``."""
+    return f"{stable.version} ({stable.ready}/{stable.desired})" if stable else "not deployed"
+
+
 def live_run_of(
     service: str,
     live_runs: Mapping[tuple[str, str], Record],
@@ -74,3 +79,71 @@ def interrupted_line(item: InterruptedDeploy) -> str:
         f"{record.service} in {record.environment}: {record.from_version} → {record.to_version} "
         f"by {record.user}, {where} ({canary})"
     )
+
+
+class BoardModel:
+    """What the board knows between redraws: the services, the watch caches' last snapshot, the
+    environments it could not reach, the deploys running in runners and those left interrupted.
+
+    Fed on the UI's thread (the watches' news arrives as a message first); ``rows`` is what a
+    board draws and ``row_services`` says which service each of its rows is.
+    """
+
+    def __init__(self) -> None:
+        self.services: list[str] = []
+        self.cells: Mapping[tuple[str, str], tuple[Any, Any]] = {}  # (service, env) → (stable, canary)
+        self.errors: Mapping[str, str] = {}  # environment → why it could not be read
+        self.live_runs: dict[tuple[str, str], Any] = {}  # (service, env) → the running deploy's record
+        self.interrupted: list[InterruptedDeploy] = []
+        self.row_services: list[str] = []
+
+    @property
+    def stables(self) -> dict[tuple[str, str], Any]:
+        """(service, env) → what the stable Deployment runs (its WorkloadStatus)."""
+        return {key: stable for key, (stable, _canary) in self.cells.items()}
+
+    def stable(self, service: str, environment: str) -> Any:
+        return self.cells.get((service, environment), (None, None))[0]
+
+    def rows(self, environments: Sequence[str], cell: Callable[[Any, Any], str]) -> list[tuple[str, ...]]:
+        """The board's rows now (see :func:`board_rows`); remembers which service each row is."""
+        rows = board_rows(
+            self.services, environments, self.cells, errors=self.errors, live=self.live_runs, cell=cell
+        )
+        self.row_services = [row[0] for row in rows]
+        return rows
+
+    def service_at(self, row: int) -> str | None:
+        return self.row_services[row] if 0 <= row < len(self.row_services) else None
+
+    def set_live_runs(self, runs: dict[tuple[str, str], Any]) -> bool:
+        """Take the runs found in runners; True when the board's ▶ marks change."""
+        changed = runs.keys() != self.live_runs.keys()
+        self.live_runs = runs
+        return changed
+
+    def live_run(
+        self, service: str, environments: Sequence[str], shown: tuple[str, str] | None = None
+    ) -> Any:
+        """The running deploy of ``service`` a key on its row attaches to (see :func:`live_run_of`)."""
+        return live_run_of(service, self.live_runs, environments, shown)
+
+    def running_environment(self, service: str, environments: Sequence[str]) -> str:
+        """Where to watch ``service`` without a deploy: the first environment it runs in."""
+        running = [env for env in environments if self.stable(service, env) is not None]
+        return (running or list(environments) or [""])[0]
+
+    def forget_interrupted(self, service: str, environment: str) -> None:
+        """A resume or abort of it started (or a new deploy there): no longer offered."""
+        self.interrupted = [
+            i for i in self.interrupted if (i.record.service, i.record.environment) != (service, environment)
+        ]
+
+    def interrupted_panel(self) -> list[str]:
+        """The interrupted deploys' lines, then the keys that act on the first; [] when none."""
+        if not self.interrupted:
+            return []
+        which = "it" if len(self.interrupted) == 1 else "the first"
+        return [interrupted_line(item) for item in self.interrupted] + [
+            f"r resumes {which} · x aborts {which} (stable restored, canary removed)"
+        ]

@@ -1,4 +1,4 @@
-"""The deploy screen's live connections to the cluster: the status board and one rollout's watches.
+"""The deploy mode's live connections to the cluster: the status board and one rollout's watches.
 
 Both are built in thread workers (listing is blocking) and call ``on_change`` from watch threads;
 the screen turns that into a coalescing message. Nothing here polls: every update is a watch event.

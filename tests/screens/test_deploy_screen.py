@@ -169,7 +169,7 @@ def log_text(screen: DeployScreen) -> str:
 
 
 def stable_cell(screen: DeployScreen, env: str) -> str:
-    environments = screen._environment_names()
+    environments = screen.desk.environments
     return board_rows(screen)[SERVICE][1 + environments.index(env)]
 
 
@@ -362,7 +362,7 @@ async def test_deploy_to_production_confirm_watch_complete() -> None:
         await wait_until(pilot, lambda: stable_cell(screen, "production") == "✔ v2.3.1 4/4", what="board")
         assert stable_cell(screen, "staging") == "✔ v2.3.0 4/4"
         board = screen.query_one("#board", VirtualTable)
-        assert screen._board_rows[board.cursor_row] == SERVICE  # back on the row just deployed
+        assert screen.desk.board.row_services[board.cursor_row] == SERVICE  # back on the row just deployed
         await pilot.press("w")
         assert screen.view == "watch" and screen.state is not None and screen.state.finished
         records = screen.session.context.history.records(SERVICE, "production", limit=1)
@@ -610,7 +610,7 @@ async def test_watch_a_service_without_deploying_follows_other_clients() -> None
         await pilot.press("e")
         await wait_until(pilot, lambda: "└─ production  namespace production" in screen_text(app), what="env")
         # a deploy by someone else (the CLI, another console) shows up live, canary included
-        run = screen.engine.deploy(SERVICE, "production", "v2.3.1")
+        run = screen.desk.engine.deploy(SERVICE, "production", "v2.3.1")
         finished = asyncio.get_running_loop().run_in_executor(None, lambda: list(run.events()))
         await wait_until(
             pilot, lambda: "canary payment-service-canary  v2.3.1" in screen_text(app), what="canary"
@@ -666,7 +666,7 @@ async def test_interrupted_deploy_offered_on_start(key: str, outcome: str) -> No
         await pilot.press("3")
         screen = app.screen
         assert isinstance(screen, DeployScreen)
-        await wait_until(pilot, lambda: screen.interrupted, what="interrupted deploys")
+        await wait_until(pilot, lambda: screen.desk.board.interrupted, what="interrupted deploys")
         text = screen_text(app)
         assert "Deploys interrupted in an earlier run" in text
         assert "payment-service in staging: v2.3.0 → v2.3.1 by jane.doe, stopped after step 1" in text
@@ -697,7 +697,7 @@ async def test_quitting_mid_deploy_leaves_it_running_and_the_next_console_attach
     app = deploy_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_deploy_mode_while_deploying(pilot)
-        assert not screen.interrupted  # running, not interrupted
+        assert not screen.desk.board.interrupted  # running, not interrupted
         await wait_until(pilot, lambda: stable_cell(screen, "staging").startswith("▶ "), what="the mark")
         await move_to(pilot, screen, SERVICE)
         await pilot.press("w")  # attach: the whole story so far, then live, with the same keys
@@ -841,7 +841,7 @@ async def open_deploy_mode_while_deploying(pilot: Pilot) -> DeployScreen:
 
 async def move_to(pilot: Pilot, screen: DeployScreen, service: str) -> None:
     table = screen.query_one("#board", VirtualTable)
-    while screen._board_rows[table.cursor_row] != service:
+    while screen.desk.board.row_services[table.cursor_row] != service:
         await pilot.press("down")
 
 
@@ -884,3 +884,32 @@ def test_snapshot_finished_deploy(snap_compare) -> None:  # noqa: ANN001
         await pilot.pause()
 
     assert snap_compare(deploy_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_deploy_in_progress(snap_compare) -> None:  # noqa: ANN001
+    """Mid-canary: the first step baking (a long bake holds it there), its pods ready, the steps,
+    the rollout tree and the live log as they stand while the deploy runs."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await _board(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, DeployScreen)
+        await deploy(pilot, screen, "staging", "v2.3.1")
+        await wait_step(pilot, screen, 0)
+        await pilot.press("o")  # pods folded: their names are random
+
+        def baking() -> bool:
+            state, text = screen.state, screen_text(pilot.app)
+            return (
+                state is not None
+                and state.actual_weight is not None
+                and "analysis at 5%" in log_text(screen)
+                and "1 pods ✔" in text
+                and "4 pods ✔✔✔✔" in text
+            )
+
+        await wait_until(pilot, baking, what="the first step baking with its canary pod ready")
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(deploy_app(bake="600s"), terminal_size=SIZE, run_before=run_before)
