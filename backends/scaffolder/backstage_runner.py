@@ -27,6 +27,7 @@ import re
 import tempfile
 import time
 from collections.abc import Generator, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,10 @@ class BackstageTask:
             dry_run=self.dry_run,
             workspace_path=str(self.keep_dir or ""),
         )
+        for warning in rounded_numbers(self.parameters):
+            line = StepLog(None, warning, "warning")
+            self.log.append(line)
+            yield line
         self._client = BackstageClient(self.runner.url, self.runner.token, timeout=60)
         try:
             if self.dry_run:
@@ -282,6 +287,29 @@ class BackstageTask:
         error = f"step {self.failed_step} failed on Backstage" if failed else None
         return TaskFinished(
             "failed" if failed else "completed", answer.get("output") or {}, str(target), error
+        )
+
+
+JS_SAFE_INTEGER = 2**53  # beyond it a JavaScript number cannot hold every integer
+
+
+def rounded_numbers(values: Any, path: str = "") -> Iterator[str]:
+    """A warning per integer answer Backstage will round (it reads JSON numbers as doubles).
+
+    Here such a value keeps its digits (see tests/scaffolder/fidelity DEVIATIONS); on Backstage an
+    18-digit ID would silently become another number, so the run says so before it starts.
+    """
+    if isinstance(values, dict):
+        for key, value in values.items():
+            yield from rounded_numbers(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(values, list):
+        for number, value in enumerate(values):
+            yield from rounded_numbers(value, f"{path}[{number}]")
+    elif isinstance(values, int) and not isinstance(values, bool) and abs(values) > JS_SAFE_INTEGER:
+        shown = format(Decimal(repr(float(values))), "f")  # as JavaScript prints the double
+        yield (
+            f"{path} = {values} is beyond 2**53: Backstage reads it as {shown} "
+            "(pass it as a string to keep every digit)"
         )
 
 

@@ -118,3 +118,24 @@ def test_run_on_backstage_without_a_backstage_source_is_a_clear_error(tmp_path: 
 
     with pytest.raises(ScaffolderError, match="needs a catalog source of type: backstage"):
         task_runner(load_workspace(tmp_path), Services())
+
+
+def test_an_integer_backstage_would_round_is_named_before_the_run(
+    backstage: Backstage, tmp_path: Path
+) -> None:
+    template = load_template_file(backstage.catalog_dir / "template" / "template.yaml")
+    values = {"name": "big-svc", "owner": "team-a", "account": {"ids": [12345678901234567890]}}
+    events = list(
+        BackstageTaskRunner(backstage.url, TOKEN)
+        .create_task(template, values, dry_run=True, keep_dir=tmp_path / "out")
+        .run()
+    )
+    warnings = [e.message for e in events if isinstance(e, StepLog) and e.level == "warning"]
+    assert warnings == [
+        "account.ids[0] = 12345678901234567890 is beyond 2**53: Backstage reads it as "
+        "12345678901234567000 (pass it as a string to keep every digit)"
+    ]
+    # The fidelity corpus recorded that very rounding from Backstage (case native-big-number).
+    recorded = Path(__file__).parents[1] / "scaffolder/fidelity/cases/native-big-number/recorded/result.json"
+    assert '"a": 12345678901234567000' in recorded.read_text()
+    assert events[-1].status == "completed", events[-1].error

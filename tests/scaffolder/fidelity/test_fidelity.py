@@ -79,6 +79,10 @@ DEVIATIONS = {
     "(precheck); Backstage passes the text on as written",
     "backstage-parse-repo-url-unknown-host": "parseRepoUrl accepts any host: idp-console publishes to "
     "the workspace's git server, not to a configured Backstage integration",
+    # Kept on purpose (safety over byte fidelity): Backstage's JSON parser has already rounded the
+    # answer to a double before the template sees it, so an 18-19 digit ID (Snowflake, Slack, Discord
+    # style) is written as another number without any error. Matching that is fidelity to silent data
+    # loss; a run on Backstage (runOn: backstage) warns that it will round such a value.
     "native-big-number": "an integer beyond 2**53 keeps its digits (JavaScript rounds it to a double)",
 }
 DRY_RUN_TEMPLATE = b"template:default/dry-run"
