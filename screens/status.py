@@ -220,13 +220,18 @@ class StatusScreen(ConsoleScreen):
             self.controller.stop()  # the catalog changed: the new one covers its services
         self.controller = message.controller
         self._apply_filter(keep_cursor=True)
-        problems = message.controller.unreachable()
+        self._render_outages()
+
+    def _render_outages(self) -> None:
+        """Name the environments whose cluster does not answer (at start, or since it went away)."""
+        from backends.status.model import outage_lines
+
+        if self.controller is None:
+            return
+        lines = outage_lines(self.controller.outages(), self.clock.ago)
         notice = self.query_one("#unreachable", Static)
-        if problems:
-            lines = [f"⚠ {env}: {error}" for env, error in problems.items()]
-            lines.append("  (its cells say unreachable; the other environments are live)")
-            notice.update(Text("\n".join(lines)))
-        notice.set_class(bool(problems), "-shown")
+        notice.update(Text("\n".join(lines)))
+        notice.set_class(bool(lines), "-shown")
 
     @on(_Failed)
     def _controller_failed(self, message: _Failed) -> None:
@@ -249,6 +254,7 @@ class StatusScreen(ConsoleScreen):
     def _cells_changed(self) -> None:
         with self._pending_lock:
             changed, self._pending = self._pending, set()
+        self._render_outages()  # a cluster that went away or came back changes every cell of it
         table = self.query_one("#status", VirtualTable)
         for service in {service for service, _env in changed}:
             index = self._index.get(service)
@@ -258,6 +264,7 @@ class StatusScreen(ConsoleScreen):
     def _refresh_rows(self) -> None:
         if self.controller is None or not self.is_current:
             return
+        self._render_outages()
         table = self.query_one("#status", VirtualTable)
         for index, entity in enumerate(self._visible):
             row = self._row(entity)

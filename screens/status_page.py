@@ -131,6 +131,8 @@ class ServiceStatusScreen(ConsoleScreen):
     DEFAULT_CSS = """
     ServiceStatusScreen #page-title { height: auto; padding: 0 1; }
     ServiceStatusScreen #env-tabs { height: 1; padding: 0 1; background: $panel; }
+    ServiceStatusScreen #outage { height: auto; padding: 0 1; color: $error; display: none; }
+    ServiceStatusScreen #outage.-shown { display: block; }
     ServiceStatusScreen #pods { height: 7; }
     ServiceStatusScreen #middle { height: 1fr; min-height: 8; }
     ServiceStatusScreen #events-box { width: 3fr; }
@@ -165,6 +167,7 @@ class ServiceStatusScreen(ConsoleScreen):
     def compose_body(self) -> ComposeResult:
         yield Static(self._title(), id="page-title")
         yield Static("", id="env-tabs")
+        yield Static("", id="outage")
         yield VirtualTable(POD_COLUMNS, empty_text="Reading pods…", id="pods")
         with Horizontal(id="middle"):
             with Vertical(id="events-box"):
@@ -326,6 +329,22 @@ class ServiceStatusScreen(ConsoleScreen):
         if len(self.environments) > 1:
             text.append("  e: next environment", style="dim")
         self.query_one("#env-tabs", Static).update(text)
+        self._render_outage()
+
+    def _render_outage(self) -> None:
+        """Under the tabs: why this environment's cluster does not answer, and since when."""
+        from backends.status.model import Health, outage_line
+
+        cell = self._cells.get(self.environment)
+        outage = self.query_one("#outage", Static)
+        unreachable = cell is not None and cell.health is Health.UNREACHABLE
+        if cell is not None and unreachable:
+            clock = self.clock
+            line = outage_line(
+                self.environment, cell.error, cell.since, lambda at: clock.age(clock.now() - at)
+            )
+            outage.update(Text(f"{line} — what is below is as last seen"))
+        outage.set_class(unreachable, "-shown")
 
     def _show_environment(self) -> None:
         self._render_tabs()

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Listener = Callable[[str, dict[str, Any]], None]  # (event type, object)
+StateListener = Callable[[], None]  # the watch went down or came back: read ``down_since``
 
 
 @dataclass(slots=True)
@@ -70,6 +71,10 @@ class ResourceWatch:
         self._stop = threading.Event()
         self.synced = threading.Event()  # set after the first list
         self.error: Exception | None = None  # the last error, for a status line
+        # Since when (epoch seconds) the server has not let the watch list or open a stream, or
+        # None while it does: a stream that drops and reopens at once never counts as down.
+        self.down_since: float | None = None
+        self._state_listeners: list[StateListener] = []
         self._response: Any = None
         self._thread: threading.Thread | None = None
 
@@ -107,6 +112,10 @@ class ResourceWatch:
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """``listener()`` (on the watch thread) when the watch goes down or comes back."""
+        self._state_listeners.append(listener)
 
     # -- reading --------------------------------------------------------------------------------
     def objects(self) -> dict[str, dict[str, Any]]:
@@ -169,6 +178,8 @@ class ResourceWatch:
                     return
                 self.error = error
                 failures += 1
+                if self._response is None:  # no stream opened: the server refused or did not answer
+                    self._set_down(True)
                 self.stats.resumes += 1
                 log.info(
                     "watch %s/%s dropped (%s); resuming from %s", self.namespace, self.kind, error, version
@@ -180,6 +191,7 @@ class ResourceWatch:
 
     def _opened(self, response: Any) -> None:
         self._response = response
+        self._set_down(False)
         if self._stop.is_set():
             response.shutdown()
 
@@ -200,9 +212,20 @@ class ResourceWatch:
             elif _version(old[name]) != _version(obj) or not _version(obj):
                 self._notify("MODIFIED", obj)
         self.synced.set()
+        self._set_down(False)
         with self._changed:
             self._changed.notify_all()
         return version
+
+    def _set_down(self, down: bool) -> None:
+        if down == (self.down_since is not None):
+            return
+        self.down_since = time.time() if down else None
+        for listener in self._state_listeners:
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - one bad listener must not kill the watch
+                log.exception("watch state listener failed")
 
     def _apply(self, kind: str, obj: dict[str, Any]) -> None:
         name = _name(obj)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import http.client
 import logging
 import threading
 import time
@@ -24,9 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import urllib3
+
 from backends.deploy import canary as cn
 from backends.deploy.history import DeployRecord
 from backends.deploy.status import pod_status, workload_status
+from backends.kube.cluster import ClusterError
 from backends.kube.environments import ANNOTATION_ID, ANNOTATION_SELECTOR, workload_for
 from backends.kube.watch import ResourceWatch
 from backends.status.model import BAD_REASONS, Health, PodRow, StatusCell, verdict
@@ -128,17 +132,60 @@ class _Namespace:
             timeout_seconds=WATCH_SECONDS,
             listener=lambda kind, obj: controller._pod(self, kind, obj),
         )
+        for watch in self.watches:
+            watch.add_state_listener(lambda: controller._namespace_state(self))
 
     @property
     def watches(self) -> tuple[ResourceWatch, ResourceWatch]:
         return (self.deployments, self.pods)
 
     def error(self) -> str:
-        """Why this namespace has no data, or "" while it has (a dropped stream that resumes is fine)."""
+        """Why this namespace's cells are not live — the cluster did not answer the first list, or
+        stopped answering since (its watches cannot be re-established) — or "" while they are (a
+        dropped stream that reopens at once is fine)."""
         for watch in self.watches:
-            if not watch.synced.is_set() and watch.error is not None:
-                return str(watch.error)
+            if watch.down_since is not None or (not watch.synced.is_set() and watch.error is not None):
+                return _outage_reason(watch)
         return ""
+
+    def down_since(self) -> float | None:
+        """Since when the cluster has stopped answering (the earliest of the two watches), or None
+        — also for a cluster that never answered: its cells were never live, nothing went stale."""
+        if not any(w.synced.is_set() for w in self.watches):
+            return None
+        times = [w.down_since for w in self.watches if w.down_since is not None]
+        return min(times) if times else None
+
+
+# The innermost transport error, in a user's words (the driver's text names retries and URLs).
+_TRANSPORT_WORDS: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (http.client.RemoteDisconnected, "the server closed the connection"),
+    (TimeoutError, "timed out"),
+    (urllib3.exceptions.TimeoutError, "timed out"),
+    (urllib3.exceptions.NameResolutionError, "unknown host"),
+)
+
+
+def _outage_reason(watch: ResourceWatch) -> str:
+    """One line for why a watch cannot reach its cluster: ``cannot reach the cluster NAME (URL):
+    connection refused``. A ClusterError already says it in words."""
+    error = watch.error
+    if isinstance(error, ClusterError) or error is None:
+        return str(error or "no answer")
+    seen: list[BaseException] = []
+    pending: list[object] = [error]
+    while pending and len(seen) < 20:
+        item = pending.pop(0)
+        if isinstance(item, BaseException) and item not in seen:
+            seen.append(item)
+            pending += [getattr(item, "reason", None), item.__cause__, *item.args]
+    words = next((w for e in reversed(seen) for kind, w in _TRANSPORT_WORDS if isinstance(e, kind)), "")
+    cluster = watch.cluster
+    host = getattr(getattr(getattr(cluster, "api_client", None), "configuration", None), "host", "")
+    where = f"{cluster.name} ({host})" if host and host != cluster.name else str(cluster.name)
+    return f"cannot reach the cluster {where}: {words or type(error).__name__}"
 
 
 def _time(stamp: str | None) -> float | None:
@@ -203,16 +250,21 @@ class StatusController:
         # Why the last deploys are missing (the history store did not answer), or "": the cells
         # still come from the cluster, and a screen says why their last deploy is blank.
         self.history_error = ""
+        self._config_errors: dict[str, str] = {}  # environment → why it has no cluster at all
+        self._env_namespaces: dict[str, list[_Namespace]] = {}
         for target in self.targets:
             cell = _Cell(target)
             self._cells[(target.service, target.environment)] = cell
             if target.cluster is None:
+                self._config_errors.setdefault(target.environment, target.error)
                 continue
             ns_key = (id(target.cluster), target.namespace)
             namespace = self._namespaces.get(ns_key)
             if namespace is None:
                 namespace = self._namespaces[ns_key] = _Namespace(target.cluster, target.namespace, self)
             self._cell_namespace[(target.service, target.environment)] = namespace
+            if namespace not in self._env_namespaces.setdefault(target.environment, []):
+                self._env_namespaces[target.environment].append(namespace)
             for name in (target.deployment, cn.canary_name(target.deployment)):
                 namespace.cells.setdefault(name, []).append(cell)
 
@@ -256,17 +308,27 @@ class StatusController:
         return list(dict.fromkeys(t.environment for t in self.targets))
 
     def unreachable(self) -> dict[str, str]:
-        """Environment → why it cannot be shown (its cluster did not answer)."""
-        found: dict[str, str] = {}
-        for (_service, env), cell in self._cells.items():
-            error = cell.target.error or self._namespace_error((cell.target.service, env))
-            if error and env not in found:
-                found[env] = error
+        """Environment → why it cannot be shown (its cluster did not answer, at start or since)."""
+        return {env: error for env, (error, _since) in self.outages().items()}
+
+    def outages(self) -> dict[str, tuple[str, float | None]]:
+        """Environment → (why, since when) for every environment whose cluster does not answer;
+        ``since`` is None when it never answered since the view opened. One look per namespace."""
+        found: dict[str, tuple[str, float | None]] = {
+            e: (why, None) for e, why in self._config_errors.items()
+        }
+        for env, namespaces in self._env_namespaces.items():
+            for namespace in namespaces:
+                if env not in found and (error := namespace.error()):
+                    found[env] = (error, namespace.down_since())
         return found
 
-    def _namespace_error(self, key: Key) -> str:
+    def _namespace_error(self, key: Key) -> tuple[str, float | None]:
         namespace = self._cell_namespace.get(key)
-        return namespace.error() if namespace is not None else ""
+        if namespace is None:
+            return "", None
+        error = namespace.error()
+        return error, namespace.down_since() if error else None
 
     def cell(self, service: str, environment: str) -> StatusCell:
         """The cell as it is now (computed from the watch caches; cheap, no request)."""
@@ -274,9 +336,9 @@ class StatusController:
         state = self._cells[key]
         target = state.target
         make = functools.partial(StatusCell, service, environment, target.namespace)
-        error = target.error or self._namespace_error(key)
+        error, since = (target.error, None) if target.error else self._namespace_error(key)
         if error:
-            return make(health=Health.UNREACHABLE, reason="unreachable", error=error)
+            return make(health=Health.UNREACHABLE, reason="unreachable", error=error, since=since)
         namespace = self._cell_namespace[key]
         stable = namespace.deployments.get(target.deployment)
         canary = namespace.deployments.get(cn.canary_name(target.deployment))
@@ -425,6 +487,12 @@ class StatusController:
     def _announce(self, key: Key) -> None:
         if self.on_change is not None:
             self.on_change(*key)
+
+    def _namespace_state(self, namespace: _Namespace) -> None:
+        """A watch of ``namespace`` went down or came back: every cell it feeds changed."""
+        keys = {(c.target.service, c.target.environment) for cells in namespace.cells.values() for c in cells}
+        for key in sorted(keys):
+            self._announce(key)
 
     def _deployment(self, namespace: _Namespace, kind: str, obj: dict[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name", ""))

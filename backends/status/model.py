@@ -5,6 +5,7 @@ The verdict never relies on colour: every :class:`Health` has a mark (✔ ! ✖ 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -59,6 +60,7 @@ class StatusCell:
     restarts_1h: int = 0
     last_deploy: DeployRecord | None = None
     error: str = ""  # the environment's error when it is unreachable
+    since: float | None = None  # since when it has been unreachable (None: since the view opened)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -118,7 +120,8 @@ def cell_summary(cell: StatusCell | None, ago: Callable[[float], str]) -> str:
         return "… connecting"
     health = cell.health
     if health is Health.UNREACHABLE:
-        return "? unreachable"
+        # How long, beside the mark: a cluster lost while the view is open says since when.
+        return f"? unreachable for {ago(cell.since)}" if cell.since is not None else "? unreachable"
     if health is Health.ABSENT:
         return "– not deployed"
     # The reason when it says more than the counts that follow ("CrashLoopBackOff", "canary").
@@ -130,6 +133,23 @@ def cell_summary(cell: StatusCell | None, ago: Callable[[float], str]) -> str:
         outcome = str(record.outcome) if record.outcome else "running"
         text += f" · {ago(record.started_at)} {record.user} {outcome}"
     return text
+
+
+def outage_line(env: str, error: str, since: float | None, ago: Callable[[float], str]) -> str:
+    """One environment whose cluster does not answer: which, why, and — when it went away after
+    the view opened — for how long and since when (``ago(epoch)`` → "2m")."""
+    line = f"⚠ {env}: {error}"
+    if since is not None:
+        line += f" — no answer for {ago(since)} (since {time.strftime('%H:%M:%S', time.localtime(since))})"
+    return line
+
+
+def outage_lines(outages: dict[str, tuple[str, float | None]], ago: Callable[[float], str]) -> list[str]:
+    """What the status view says above the list about the environments whose cluster does not answer."""
+    lines = [outage_line(env, error, since, ago) for env, (error, since) in outages.items()]
+    if lines:
+        lines.append("  (its cells say unreachable; the other environments are live)")
+    return lines
 
 
 def ago(at: float, now: float) -> str:

@@ -13,7 +13,14 @@ from backends.kube.cluster import Cluster
 from backends.kube.sim import PodFault
 from backends.kube.sim.cluster import SimulatedCluster
 from backends.status import Health, StatusController, status_services, targets_for
-from tests.status.conftest import environments, status_catalog, unreachable_kubeconfig, wait_for
+from tests.status.conftest import (
+    ClusterLink,
+    environments,
+    linked_kubeconfig,
+    status_catalog,
+    unreachable_kubeconfig,
+    wait_for,
+)
 
 
 def _controller(context: DeployContext, changes: list | None = None) -> StatusController:
@@ -153,3 +160,45 @@ def test_live_cells_without_the_history_say_why(context: DeployContext) -> None:
         wait_for(lambda: _healthy(controller))
         assert controller.cell("payment-service", "production").last_deploy is None
         assert "10.0.0.5:5432 refused" in controller.history_error
+
+
+def test_a_cluster_that_goes_away_is_marked_and_recovers(
+    sim: SimulatedCluster, tmp_path: Path, context: DeployContext, link: ClusterLink
+) -> None:
+    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+    environments_section = environments(kubeconfig)
+    environments_section["production"]["kubeconfig"] = str(
+        linked_kubeconfig(sim, link, tmp_path / "production-kubeconfig")
+    )
+    context.environments_section = environments_section
+    changes: list[tuple[str, str]] = []
+    with _controller(context, changes) as controller:
+        wait_for(lambda: _healthy(controller))
+        assert controller.wait_synced()
+        cut_at = time.time()
+        link.cut()
+        # Every production cell says so, with why and since when, and is announced; staging is live.
+        unreachable = Health.UNREACHABLE
+        cell = wait_for(
+            lambda: (c := controller.cell("payment-service", "production")).health is unreachable and c
+        )
+        assert cell.health.mark == "?"
+        # One line in words: which cluster and what happened (not the driver's retry and URL text).
+        assert cell.error.startswith(f"cannot reach the cluster simulated ({link.url}): ")
+        assert "\n" not in cell.error and "Pool" not in cell.error and len(cell.error) < 120
+        assert cell.since is not None and cell.since >= cut_at
+        assert ("invoice-service", "production") in changes
+        assert controller.cell("invoice-service", "production").health is Health.UNREACHABLE
+        assert controller.cell("payment-service", "staging").health is Health.HEALTHY
+        error, since = controller.outages()["production"]
+        assert error == cell.error and since == cell.since
+        assert list(controller.unreachable()) == ["production"]
+        # It answers again: the watches resume by themselves and the cells are live once more.
+        link.restore()
+        wait_for(lambda: _healthy(controller), timeout=20)
+        assert controller.outages() == {}
+        # What changed meanwhile reaches the view too (the watch resumed where it stopped).
+        cluster = controller.target("payment-service", "production").cluster
+        assert cluster is not None
+        cluster.patch("deployments", "production", "payment-service", {"spec": {"replicas": 4}})
+        wait_for(lambda: controller.cell("payment-service", "production").desired == 4)

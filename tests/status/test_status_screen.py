@@ -17,6 +17,7 @@ from backends.catalog.model import Entity, SourcePosition
 from backends.deploy.events import Outcome
 from backends.deploy.history import DeployRecord
 from backends.kube.cluster import Cluster
+from backends.kube.sim.cluster import SimulatedCluster
 from backends.status.model import Health, PodRow, StatusCell
 from backends.status.page import EntityLink, EventRow, Series
 from console.app import IdpConsoleApp
@@ -30,7 +31,7 @@ from tests.screens.helpers import (
     workspace_app,
     write_workspace,
 )
-from tests.status.conftest import unreachable_kubeconfig
+from tests.status.conftest import ClusterLink, linked_kubeconfig, unreachable_kubeconfig
 from widgets.virtual_table import VirtualTable
 
 TIME_SCALE = 0.02  # simulated pods ready in ~0.1 s, a log line every 0.2 s
@@ -146,6 +147,70 @@ async def test_an_unreachable_cluster_is_named_and_the_rest_shown(tmp_path: Path
         notice = str(_status(app).query_one("#unreachable", Static).content)
         assert notice.startswith("⚠ production:") and "production is not reachable" in notice
         assert "⚠ production:" in screen_text(app)
+
+
+async def test_a_cluster_that_goes_away_mid_view_is_marked_on_the_list_and_the_page(
+    tmp_path: Path, sim: SimulatedCluster, link: ClusterLink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "for 2m (since 14:02:11)" is measured against the real clock: the frozen one would be before it.
+    monkeypatch.setattr(StatusScreen, "clock", StatusClock())
+    monkeypatch.setattr(ServiceStatusScreen, "clock", PageClock())
+    catalog = {
+        f"{name}.yaml": "apiVersion: backstage.io/v1alpha1\nkind: Component\n"
+        f"metadata: {{name: {name}, annotations: {{backstage.io/kubernetes-id: {name}}}}}\n"
+        "spec: {type: service, lifecycle: production, owner: team-web}\n"
+        for name in ("invoice-service", "payment-service")
+    }
+    direct = sim.kubeconfig(tmp_path / "kubeconfig")
+    linked = linked_kubeconfig(sim, link, tmp_path / "production-kubeconfig")
+    environments = (
+        f"environments:\n  staging: {{kubeconfig: {direct}, context: simulated, namespace: staging}}\n"
+        f"  production: {{kubeconfig: {linked}, context: simulated, namespace: production}}\n"
+    )
+    write_workspace(tmp_path / "ws", catalog, environments)
+    app = workspace_app(tmp_path / "ws")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_catalog(pilot)
+        await pilot.press("5")
+        await until(pilot, lambda: isinstance(app.screen, StatusScreen) and app.screen.is_live, what="live")
+        await pilot.press("a")  # nobody's groups own them here
+        await until(pilot, lambda: _all_healthy(app), what="both services healthy everywhere")
+        notice = _status(app).query_one("#unreachable", Static)
+
+        link.cut()  # production's API goes away while the list is open
+        await until(
+            pilot, lambda: _rows(app)["payment-service"][2].startswith("? unreachable for"), what="mark"
+        )
+        assert _rows(app)["invoice-service"][2].startswith("? unreachable for")
+        assert all(row[1].startswith("✔ healthy") for row in _rows(app).values())  # staging stays live
+        await until(pilot, lambda: "no answer for" in str(notice.content), what="the notice")
+        text = str(notice.content)
+        assert text.startswith("⚠ production: ") and "(since " in text
+        assert "⚠ production:" in screen_text(app) and "? unreachable for" in screen_text(app)
+
+        link.restore()  # it answers again: the list recovers by itself
+        await until(pilot, lambda: _all_healthy(app), what="production live again")
+        await until(pilot, lambda: not notice.has_class("-shown"), what="the notice gone")
+
+        await pilot.press("slash", *"name:payment-service", "enter", "enter", "e")  # its page, production
+        await until(pilot, lambda: isinstance(app.screen, ServiceStatusScreen), what="the page")
+        page = app.screen
+        assert isinstance(page, ServiceStatusScreen) and page.environment == "production"
+        outage = page.query_one("#outage", Static)
+        await until(pilot, lambda: "production: ✔ healthy" in screen_text(app), what="the tab healthy")
+        link.cut()
+        await until(pilot, lambda: outage.has_class("-shown"), what="the page's outage line")
+        assert "production: ? unreachable" in screen_text(app)
+        line = str(outage.content)
+        assert line.startswith("⚠ production: ") and "no answer for" in line and "as last seen" in line
+        link.restore()
+        await until(pilot, lambda: not outage.has_class("-shown"), what="the page live again")
+        assert "production: ✔ healthy" in screen_text(app)
+
+
+def _all_healthy(app: IdpConsoleApp) -> bool:
+    rows = _rows(app)
+    return len(rows) == 2 and all(cell.startswith("✔ healthy") for row in rows.values() for cell in row[1:])
 
 
 async def test_enter_opens_the_page_and_l_follows_the_log(tmp_path: Path) -> None:
