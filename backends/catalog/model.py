@@ -8,9 +8,11 @@ Relations are computed by the catalog after all documents are read.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from itertools import chain, pairwise
 from typing import Any
 
 import yaml_rs
@@ -75,6 +77,7 @@ class Entity:
     __slots__ = (
         "_annotations",
         "_api_version",
+        "_declared",
         "_description",
         "_kind",
         "_lifecycle",
@@ -82,14 +85,13 @@ class Entity:
         "_namespace",
         "_owner",
         "_raw",
+        "_relations",
         "_system",
         "_tags",
         "_text",
         "_title",
         "_type",
-        "declared_relations",
         "position",
-        "relations",
     )
 
     def __init__(
@@ -102,10 +104,12 @@ class Entity:
         self._raw: dict[str, Any] | None = raw
         self._text: str | None = None
         self.position = position
-        self.relations: list[Relation] = relations if relations is not None else []
+        self._relations: list[Relation] | Callable[[], list[Relation]] = (
+            relations if relations is not None else []
+        )
         # What the entity's own spec fields declare, ``[(type, canonical target)]``; ``relations``
         # is computed from these plus the reverse relations other entities declare towards it.
-        self.declared_relations: list[tuple[str, str]] = (
+        self._declared: list[tuple[str, str]] | Callable[[], list[tuple[str, str]]] = (
             declared_relations if declared_relations is not None else []
         )
         self._summarise(raw)
@@ -230,6 +234,35 @@ class Entity:
     def system(self) -> str:
         return self._system
 
+    # -- relations ----------------------------------------------------------------------------
+    # A warm start hands each entity callables that make these lists on first use: making them for
+    # 100k entities is a third of loading the snapshot, and the list never shows them (see
+    # entities_from_columns). Two threads may both make one; the lists are equal.
+    @property
+    def relations(self) -> list[Relation]:
+        """Declared and reverse relations, as linking computed them."""
+        relations = self._relations
+        if type(relations) is not list:
+            relations = self._relations = relations()  # type: ignore[operator]
+        return relations
+
+    @relations.setter
+    def relations(self, relations: list[Relation]) -> None:
+        self._relations = relations
+
+    @property
+    def declared_relations(self) -> list[tuple[str, str]]:
+        """What the entity's own spec fields declare, ``[(type, canonical target)]``; ``relations``
+        is computed from these plus the reverse relations other entities declare towards it."""
+        declared = self._declared
+        if type(declared) is not list:
+            declared = self._declared = declared()  # type: ignore[operator]
+        return declared
+
+    @declared_relations.setter
+    def declared_relations(self, declared: list[tuple[str, str]]) -> None:
+        self._declared = declared
+
     def relations_of(self, relation_type: str) -> list[str]:
         """Canonical target refs of this entity's relations of one type."""
         return [r.target for r in self.relations if r.type == relation_type]
@@ -244,12 +277,18 @@ class Entity:
 
 
 # The fields a warm start stores per entity (see backends/catalog/warm.py): everything but the
-# relations, which linking computes again. Plain values only, so ``marshal`` can write them.
-_STATE_FIELDS = tuple(name for name in Entity.__slots__ if name not in ("position", "relations"))
+# relations, which are stored by number. Plain values only, so ``marshal`` can write them.
+_STATE_FIELDS = (
+    *(name for name in Entity.__slots__ if name not in ("position", "_relations", "_declared")),
+    "declared_relations",
+)
+# Stored as columns, one list per field: a list of 100k strings loads in milliseconds, 100k tuples
+# of them take ten times longer. Declared relations are stored as numbers (see entity_columns).
+_COLUMNS = ("file", "line", "index", *(n for n in _STATE_FIELDS if n != "declared_relations"))
 
 
 def entity_state(entity: Entity) -> tuple[Any, ...]:
-    """The entity as plain values (its position flattened in front), for ``entity_from_state``."""
+    """The entity as plain values (its position flattened in front), to compare two of them."""
     position = entity.position
     return (
         position.file,
@@ -259,37 +298,100 @@ def entity_state(entity: Entity) -> tuple[Any, ...]:
     )
 
 
-def entity_from_state(state: tuple[Any, ...] | list[Any]) -> Entity:
-    """The entity ``entity_state`` described, without parsing or validating anything again."""
-    entity = Entity.__new__(Entity)
-    intern = sys.intern
-    # One unpacking, in ``_STATE_FIELDS`` (= __slots__) order: attribute stores, not setattr calls.
-    (
+def entity_columns(
+    entities: Sequence[Entity], number: Callable[[tuple[str, str]], int]
+) -> tuple[dict[str, list[Any]], list[list[int]]]:
+    """``entities`` as one list per stored field, and each one's declared relations as the numbers
+    ``number`` gives each (type, target) pair; ``entities_from_columns`` makes them again."""
+    columns: dict[str, list[Any]] = {
+        "file": [e.position.file for e in entities],
+        "line": [e.position.line for e in entities],
+        "index": [e.position.index for e in entities],
+    }
+    for name in _COLUMNS[3:]:
+        columns[name] = [getattr(e, name) for e in entities]
+    declared = [[number(pair) for pair in e.declared_relations] for e in entities]
+    return columns, declared
+
+
+# Per entity a run of numbers, all runs in one flat array: (numbers, where each entity's run ends).
+NumberRuns = tuple[Sequence[int], Sequence[int]]
+
+
+def entities_from_columns(
+    columns: dict[str, list[Any]],
+    declared: NumberRuns,
+    relations: NumberRuns,
+    pair: Callable[[int], tuple[str, str]],
+    relation_of: Callable[[tuple[str, str]], Relation],
+) -> list[Entity]:
+    """The entities ``entity_columns`` stored, without parsing or validating anything again.
+
+    ``declared`` and ``relations`` hold each entity's declared and linked relations as numbers;
+    ``pair`` gives a number's (type, target) and ``relation_of`` the shared ``Relation`` of a pair.
+    Each entity makes both lists the first time they are asked for, so showing the list never
+    waits for 100k entities' relations (a third of loading them).
+    """
+    new, position_of = Entity.__new__, SourcePosition
+    declared_numbers, declared_ends = declared
+    relation_numbers, relation_ends = relations
+    made: list[Entity] = []
+    append = made.append
+    for (
         file,
         line,
         index,
-        entity._annotations,
-        entity._api_version,
-        entity._description,
+        annotations_,
+        api_version,
+        description,
         kind,
-        entity._lifecycle,
-        entity._name,
+        lifecycle,
+        name,
         namespace,
-        entity._owner,
-        entity._raw,
-        entity._system,
+        owner,
+        raw,
+        system,
         tags,
-        entity._text,
-        entity._title,
-        entity._type,
-        declared,
-    ) = state
-    entity.position = SourcePosition(file, line, index)
-    entity.relations = []
-    # Interned again: the same few kinds, namespaces and relation types repeat 100k times.
-    entity._kind, entity._namespace, entity._tags = intern(kind), intern(namespace), tuple(tags)
-    entity.declared_relations = [(intern(t), target) for t, target in declared]
-    return entity
+        text,
+        title,
+        type_,
+        (declared_start, declared_end),
+        (relations_start, relations_end),
+    ) in zip(
+        *(columns[name] for name in _COLUMNS),
+        pairwise(chain((0,), declared_ends)),
+        pairwise(chain((0,), relation_ends)),
+        strict=True,
+    ):
+        entity = new(Entity)
+        entity.position = position_of(file, line, index)
+        entity._annotations, entity._api_version, entity._description = annotations_, api_version, description
+        # marshal keeps strings that were one object one object (the interned kinds, namespaces, tags).
+        entity._kind, entity._namespace, entity._tags = kind, namespace, tags
+        entity._lifecycle, entity._name, entity._owner, entity._raw = lifecycle, name, owner, raw
+        entity._system, entity._text, entity._title, entity._type = system, text, title, type_
+        entity._declared = _pairs_maker(declared_numbers, declared_start, declared_end, pair)
+        entity._relations = _relations_maker(
+            relation_numbers, relations_start, relations_end, pair, relation_of
+        )
+        append(entity)
+    return made
+
+
+def _pairs_maker(
+    numbers: Sequence[int], start: int, end: int, pair: Callable[[int], tuple[str, str]]
+) -> Callable[[], list[tuple[str, str]]]:
+    return lambda: list(map(pair, numbers[start:end]))
+
+
+def _relations_maker(
+    numbers: Sequence[int],
+    start: int,
+    end: int,
+    pair: Callable[[int], tuple[str, str]],
+    relation_of: Callable[[tuple[str, str]], Relation],
+) -> Callable[[], list[Relation]]:
+    return lambda: list(map(relation_of, map(pair, numbers[start:end])))
 
 
 def _spec_str(spec: dict[str, Any], key: str) -> str:

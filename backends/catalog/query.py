@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -116,11 +117,13 @@ class SearchIndex:
 
     def __init__(self, entities: Sequence[Entity]) -> None:
         self.entities = list(entities)
-        self.postings: dict[str, dict[str, list[int]]] = {facet: {} for facet in FACETS}
-        postings = self.postings
-        self.keys: list[str] = [
+        postings: dict[str, dict[str, list[int]]] = {facet: {} for facet in FACETS}
+        self._postings: dict[str, dict[str, list[int]]] | None = postings
+        self._keys: list[str] | None = [
             _postings_of(e, position, postings) for position, e in enumerate(self.entities)
         ]
+        self._parts: Callable[[], tuple[list[str], dict[str, dict[str, list[int]]]]] | None = None
+        self._parts_lock = threading.Lock()
         self._joined: str | None = None  # keys joined by NUL, built on the first rare-word search
         self._starts: list[int] = []
         self._last: tuple[Query, list[int]] | None = None
@@ -130,13 +133,46 @@ class SearchIndex:
         cls, entities: Sequence[Entity], keys: list[str], postings: dict[str, dict[str, list[int]]]
     ) -> SearchIndex:
         """The index of ``entities`` from the ``keys`` and ``postings`` an earlier one computed for
-        exactly these entities in this order (a warm start stores them)."""
+        exactly these entities in this order."""
+        return cls.deferred(entities, lambda: (keys, postings))
+
+    @classmethod
+    def deferred(
+        cls,
+        entities: Sequence[Entity],
+        parts: Callable[[], tuple[list[str], dict[str, dict[str, list[int]]]]],
+    ) -> SearchIndex:
+        """Like ``from_parts``, with ``parts`` giving ``(keys, postings)`` on first use: a warm start
+        shows the list without waiting for 100k entities' keys and postings."""
         index = cls.__new__(cls)
         index.entities = list(entities)
-        index.postings = {facet: postings.get(facet, {}) for facet in FACETS}
-        index.keys = keys
+        index._keys = index._postings = None
+        index._parts, index._parts_lock = parts, threading.Lock()
         index._joined, index._starts, index._last = None, [], None
         return index
+
+    @property
+    def keys(self) -> list[str]:
+        """Each entity's lowercase free-text search key, in catalog order."""
+        if self._keys is None:
+            self._load_parts()
+        assert self._keys is not None
+        return self._keys
+
+    @property
+    def postings(self) -> dict[str, dict[str, list[int]]]:
+        """Per facet, per value, the positions of the entities with that value."""
+        if self._postings is None:
+            self._load_parts()
+        assert self._postings is not None
+        return self._postings
+
+    def _load_parts(self) -> None:
+        with self._parts_lock:
+            if self._parts is not None:
+                keys, postings = self._parts()
+                self._postings = {facet: postings.get(facet, {}) for facet in FACETS}
+                self._keys, self._parts = keys, None
 
     def positions(self, query: Query) -> list[int]:
         """Positions (in catalog order) of the entities matching ``query``."""
@@ -266,9 +302,13 @@ def sort_entities(entities: Iterable[Entity], column: str, descending: bool = Fa
     except KeyError:
         raise ValueError(f"cannot sort by {column!r}; columns: {', '.join(SORT_COLUMNS)}") from None
     items = list(entities)
-    present = [e for e in items if column_key(e)]
-    missing = [e for e in items if not column_key(e)]
-    present.sort(key=lambda e: e.ref.canonical)
-    present.sort(key=column_key, reverse=descending)
-    missing.sort(key=lambda e: e.ref.canonical)
-    return present + missing
+    # Each key computed once and the positions sorted by them (C-level lookups): the list of 100k
+    # entities waits for this sort before it shows.
+    values = list(map(column_key, items))
+    canonical = [f"{e.kind}:{e.namespace}/{e.name}".lower() for e in items]  # = e.ref.canonical
+    present = [i for i, value in enumerate(values) if value]
+    missing = [i for i, value in enumerate(values) if not value]
+    present.sort(key=canonical.__getitem__)
+    present.sort(key=values.__getitem__, reverse=descending)
+    missing.sort(key=canonical.__getitem__)
+    return [items[i] for i in present + missing]

@@ -93,6 +93,24 @@ def test_revalidation_reads_only_the_changed_file_and_publishes_the_change(tmp_p
     assert summary(open_catalog(ws).catalog) == summary(load_catalog(ws))
 
 
+def test_a_start_that_finds_nothing_changed_keeps_its_snapshot(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    open_catalog(ws).revalidate()
+    before = snapshot_path(ws).stat()
+
+    start = open_catalog(ws)
+    assert start.warm and start.revalidate() is None
+
+    after = snapshot_path(ws).stat()
+    # Not written again (writing it made every entity's relations, which the list never needs) ...
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # ... and what the snapshot made on demand is what a full read gives.
+    assert summary(start.catalog) == summary(load_catalog(ws))
+    assert [e.declared_relations for e in start.catalog.entities] == [
+        e.declared_relations for e in load_catalog(ws).entities
+    ]
+
+
 def test_a_damaged_snapshot_means_a_full_read(tmp_path: Path) -> None:
     ws = workspace(tmp_path)
     open_catalog(ws).revalidate()
