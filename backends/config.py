@@ -347,6 +347,8 @@ def _scaffolder(value: Any, root: Path) -> ScaffolderConfig:
 
 
 def _infra(value: Any, root: Path) -> Any:
+    if value is None:
+        return None  # no section: its parser (and the forge client behind it) is never imported
     from backends.infra.settings import parse_infra_settings
 
     return parse_infra_settings(value, root)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -52,6 +51,8 @@ def sessions_dir() -> Path:
 
 def open_session(user: str) -> str:
     """Record a session for ``user`` (the SSH server, after authenticating a key); returns its token."""
+    import secrets  # only the SSH server opens sessions: not worth every start's import
+
     token = secrets.token_urlsafe(24)
     path = sessions_dir() / token
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -18,10 +18,8 @@ to do (401, 403, 404, 409/422 — a request that already exists is named with it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from backends.config_checks import ConfigError, ConfigPath, mapping, shown, text
 
@@ -29,7 +27,9 @@ FORGE_TYPES = ("github", "gitlab")
 FORGE_KEYS = frozenset({"type", "url", "project", "tokenSecret"})
 DEFAULT_API = {"github": "https://api.github.com", "gitlab": "https://gitlab.com/api/v4"}
 NAMES = {"github": "GitHub", "gitlab": "GitLab"}
-TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class ForgeError(Exception):
@@ -124,12 +124,18 @@ def _client(settings: ForgeSettings, token: str, transport: httpx.BaseTransport 
     else:
         headers = {"PRIVATE-TOKEN": token}
     headers["User-Agent"] = "idp-console"  # GitHub refuses requests without one
-    return httpx.Client(base_url=settings.url, headers=headers, timeout=TIMEOUT, transport=transport)
+    # Imported here: the workspace config reads ForgeSettings at every start, before the first paint.
+    import httpx
+
+    timeout = httpx.Timeout(20.0, connect=5.0)
+    return httpx.Client(base_url=settings.url, headers=headers, timeout=timeout, transport=transport)
 
 
 def _send(
     client: httpx.Client, settings: ForgeSettings, method: str, path: str, **kwargs: Any
 ) -> httpx.Response:
+    import httpx
+
     try:
         return client.request(method, path, **kwargs)
     except httpx.HTTPError as error:

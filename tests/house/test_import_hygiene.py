@@ -64,3 +64,26 @@ def test_a_console_on_the_shared_demo_cluster_loads_no_emulator(tmp_path: Path) 
     with contextlib.suppress(ProcessLookupError):  # the shared server exits when idle; don't wait
         os.kill(found["pid"], signal.SIGKILL)
     assert found["attached"] and found["loaded"] == []
+
+
+def test_a_workspace_loads_without_the_clients_its_config_does_not_use(tmp_path: Path) -> None:
+    """Every start reads the workspace config before the first paint: a section it does not have
+    (``infra:``) must not import that section's HTTP client (httpx) or gitpython, and a valid file
+    must not import PyYAML (only an error's line needs it)."""
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "idp-console.yaml").write_text(
+        "catalog:\n  sources:\n    - type: dir\n      path: catalog\n", encoding="utf-8"
+    )
+    probe = (
+        "import json, sys\n"
+        "from backends.workspace import load_workspace\n"
+        "import console.app\n"
+        f"load_workspace({str(tmp_path)!r})\n"
+        "print(json.dumps(sorted({'httpx', 'git', 'yaml', 'secrets'} & set(sys.modules))))\n"
+    )
+    env = {**os.environ, "IDP_CONSOLE_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
