@@ -162,13 +162,10 @@ class StatusScreen(ConsoleScreen):
         """Off the UI thread: the services, mine among them, the deploy session and — when the
         services differ from those watched — a controller for them. (The first import of the
         Kubernetes client alone takes a second: the screen is painted and says "connecting…".)"""
-        from backends.deploy.prechecks import group_memberships
         from backends.deploy.session import open_deploy
-        from backends.status import status_services
+        from backends.status.view import scoped_services
 
-        services = status_services(catalog.entities)
-        owners = (group_memberships(catalog, self.ctx.identity) or set()) | {_ref(self.ctx.identity, "User")}
-        mine = {e.name for e in services if e.owner and _ref(e.owner, "Group", e.namespace) in owners}
+        services, mine = scoped_services(catalog, self.ctx.identity)
         self.post_message(_Prepared(services, mine, generation))
         names = [e.name for e in services]
         with self._session_lock:
@@ -185,16 +182,16 @@ class StatusScreen(ConsoleScreen):
 
     def _start_controller(self, session: DeploySession, services: list[Entity], generation: int) -> None:
         from backends.demo.history_seed import ensure_demo_history_quietly
-        from backends.status import StatusController, targets_for
+        from backends.status.controller import start_status
 
+        history, workspace, now = session.context.history, self.ctx.workspace, self.clock.now()
         try:
-            targets = targets_for(session.context, services)
-            ensure_demo_history_quietly(self.ctx.workspace, session.context.history, self.clock.now())
-            controller = StatusController(
-                targets, history=session.context.history, on_change=self._cell_changed
+            controller = start_status(
+                session.context,
+                services,
+                on_change=self._cell_changed,
+                before_history=lambda: ensure_demo_history_quietly(workspace, history, now),
             )
-            controller.start()
-            controller.wait_synced(10)
         except Exception as error:  # noqa: BLE001 - shown on the screen, whatever it is
             self.post_message(_Failed(str(error) or type(error).__name__))
             return
@@ -282,45 +279,33 @@ class StatusScreen(ConsoleScreen):
 
     # -- rows ---------------------------------------------------------------------------------
     def _row(self, entity: Entity) -> tuple[str, ...]:
-        from backends.status.model import cell_summary
+        from backends.status.view import service_row
 
-        cells: list[str] = []
-        for env in self.environment_names():
-            cell = None
-            if self.controller is not None and self.controller.has(entity.name, env):
-                cell = self.controller.cell(entity.name, env)
-            cells.append(cell_summary(cell, self.clock.ago))
-        return (entity.name, *cells)
+        return service_row(self.controller, entity.name, self.environment_names(), self.clock.ago)
 
     def _apply_filter(self, *, keep_cursor: bool = False) -> None:
-        from backends.catalog.query import matches, parse_query
+        from backends.status.view import visible_services
 
-        query = parse_query(self.query_one("#filter", Input).value)
-        scope = self.services if self.show_all else [e for e in self.services if e.name in self._mine]
-        self._visible = [e for e in scope if query.is_empty or matches(e, query)]
+        mine = None if self.show_all else self._mine
+        self._visible, empty = visible_services(self.services, mine, self.query_one("#filter", Input).value)
         self._rows = [self._row(e) for e in self._visible]
         self._index = {e.name: i for i, e in enumerate(self._visible)}
         table = self.query_one("#status", VirtualTable)
-        if not self._visible:
-            table.empty_text = (
-                "No service matches the filter."
-                if not query.is_empty
-                else "None of your groups owns a service — press a to see all."
-            )
+        table.empty_text = empty or table.empty_text
         table.set_rows(self._rows, keep_cursor=keep_cursor)
         self._refresh_summary()
 
     def _refresh_summary(self) -> None:
-        scope = "all services" if self.show_all else f"services owned by {self.ctx.identity}'s groups"
-        total = len(self.services) if self.show_all else len(self._mine)
-        shown = f"{len(self._visible)} of {total}" if len(self._visible) != total else f"{total}"
-        live = "live" if self.controller is not None else "connecting…"
-        toggle = "a: mine" if self.show_all else "a: all"
-        summary = f"{shown} {scope} · {live} · {toggle} · enter: status page"
-        if self.controller is not None and self.controller.history_error:
-            summary += (
-                f" · no last deploys: the deploy history did not answer ({self.controller.history_error})"
-            )
+        from backends.status.view import list_summary
+
+        summary = list_summary(
+            shown=len(self._visible),
+            total=len(self.services) if self.show_all else len(self._mine),
+            show_all=self.show_all,
+            identity=self.ctx.identity,
+            live=self.controller is not None,
+            history_error=self.controller.history_error if self.controller is not None else "",
+        )
         self.query_one("#summary", Static).update(summary)
 
     # -- events -------------------------------------------------------------------------------
@@ -341,13 +326,7 @@ class StatusScreen(ConsoleScreen):
         from screens.status_page import ServiceStatusScreen
 
         entity = self._visible[event.index]
-        context = self.session.context
-
-        def prometheus() -> str | None:
-            prom = context.prometheus_for(context.settings_for(entity.name))
-            return prom.url if prom is not None else None
-
-        page = LiveServicePage(self.controller, entity, history=context.history, prometheus_url=prometheus)
+        page = LiveServicePage.for_service(self.controller, entity, self.session.context)
         self.app.push_screen(ServiceStatusScreen(page, status=self))
 
     # -- actions ------------------------------------------------------------------------------
@@ -388,16 +367,6 @@ class StatusScreen(ConsoleScreen):
     def is_live(self) -> bool:
         """The controller runs and the rows come from it."""
         return self.controller is not None
-
-
-def _ref(text: str, kind: str, namespace: str = "default") -> str:
-    """The canonical ref of an owner or user as written (``team-a`` → ``group:default/team-a``)."""
-    from backends.catalog.refs import EntityRefError, parse_entity_ref
-
-    try:
-        return parse_entity_ref(text, default_kind=kind, default_namespace=namespace).canonical
-    except EntityRefError:
-        return text
 
 
 class _CatalogView:

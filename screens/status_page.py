@@ -100,10 +100,6 @@ class _PageChanged(Message):
     """Something on the page changed (one message per burst)."""
 
 
-def _counted(message: str, count: int) -> str:
-    return f"{message} (×{count})" if count > 1 else message
-
-
 def format_value(value: float | None, unit: str) -> str:
     if value is None or math.isnan(value):
         return "no data"
@@ -255,47 +251,25 @@ class ServiceStatusScreen(ConsoleScreen):
         self._render_tabs()
         if message.environment != self.environment:
             return
+        from backends.status.view import event_rows, pod_rows
+
         clock = self.clock
         self._pods = message.pods
-        rows = [
-            (
-                p.name,
-                p.track,
-                p.version,
-                p.reason or p.phase,
-                "✔ yes" if p.ready else "✖ no",
-                str(p.restarts),
-                clock.age(p.age_seconds),
-                p.node,
-            )
-            for p in message.pods
-        ]
         pods_table = self.query_one("#pods", VirtualTable)
         pods_table.empty_text = "No pods in this environment."
-        pods_table.set_rows(rows, keep_cursor=True)
-        now = clock.now()
-        events = [
-            (clock.age(now - e.last_seen), e.type, e.reason, e.object, _counted(e.message, e.count))
-            for e in message.events
-        ]
+        pods_table.set_rows(pod_rows(message.pods, clock.age), keep_cursor=True)
+        events = event_rows(message.events, clock.now(), clock.age)
         self.query_one("#events", VirtualTable).set_rows(events, keep_cursor=True)
         self.query_one("#timeline", Static).update(self._timeline_text(message.timeline))
         if not self._log_pod and message.pods:
             self._open_log(message.pods[0], follow=False)
 
     def _timeline_text(self, records: list[Any]) -> Text:
+        from backends.status.view import timeline_lines
+
         if not records:
             return Text("No deploy recorded here yet.", style="dim")
-        text = Text()
-        for record in records:
-            outcome = str(record.outcome) if record.outcome else "running"
-            mark = {"succeeded": "✔", "running": "◌"}.get(outcome, "✖")
-            text.append(
-                f"{mark} {self.clock.stamp(record.started_at)} {record.kind} "
-                f"{record.from_version} → {record.to_version} by {record.user}: {outcome}\n"
-            )
-        text.rstrip()
-        return text
+        return Text("\n".join(timeline_lines(records, self.clock.stamp)))
 
     @on(_Traffic)
     def _traffic_ready(self, message: _Traffic) -> None:
@@ -319,32 +293,22 @@ class ServiceStatusScreen(ConsoleScreen):
         box.update(text)
 
     def _render_tabs(self) -> None:
+        from backends.status.view import page_outage, tab_label
+
         text = Text()
         for env in self.environments:
-            cell = self._cells.get(env)
-            mark = f"{cell.health.mark} {cell.health}" if cell is not None else "…"
-            label = f" {env}: {mark} "
-            text.append(label, style="reverse bold" if env == self.environment else "")
+            text.append(
+                tab_label(env, self._cells.get(env)), style="reverse bold" if env == self.environment else ""
+            )
             text.append(" ")
         if len(self.environments) > 1:
             text.append("  e: next environment", style="dim")
         self.query_one("#env-tabs", Static).update(text)
-        self._render_outage()
-
-    def _render_outage(self) -> None:
-        """Under the tabs: why this environment's cluster does not answer, and since when."""
-        from backends.status.model import Health, outage_line
-
-        cell = self._cells.get(self.environment)
-        outage = self.query_one("#outage", Static)
-        unreachable = cell is not None and cell.health is Health.UNREACHABLE
-        if cell is not None and unreachable:
-            clock = self.clock
-            line = outage_line(
-                self.environment, cell.error, cell.since, lambda at: clock.age(clock.now() - at)
-            )
-            outage.update(Text(f"{line} — what is below is as last seen"))
-        outage.set_class(unreachable, "-shown")
+        # Under the tabs: why this environment's cluster does not answer, and since when.
+        clock, cell = self.clock, self._cells.get(self.environment)
+        line = page_outage(self.environment, cell, lambda at: clock.age(clock.now() - at))
+        self.query_one("#outage", Static).update(Text(line))
+        self.query_one("#outage", Static).set_class(bool(line), "-shown")
 
     def _show_environment(self) -> None:
         self._render_tabs()

@@ -227,6 +227,25 @@ def _last_termination(pod: dict[str, Any]) -> float | None:
     return max(known) if known else None
 
 
+def start_status(
+    context: DeployContext,
+    services: Iterable[Entity],
+    *,
+    on_change: Callable[[str, str], object] | None = None,
+    before_history: Callable[[], object] | None = None,
+    sync_timeout: float = 10.0,
+) -> StatusController:
+    """A started controller for ``services`` in every environment, once its clusters were listed
+    (or ``sync_timeout``). ``before_history()`` runs before the history is first read (the demo
+    seeds its history there)."""
+    targets = targets_for(context, services)
+    if before_history is not None:
+        before_history()
+    controller = StatusController(targets, history=context.history, on_change=on_change).start()
+    controller.wait_synced(sync_timeout)
+    return controller
+
+
 class StatusController:
     """Live :class:`StatusCell` of every target; ``on_change(service, environment)`` per changed cell
     (called on a watch thread — hand it to your UI thread)."""

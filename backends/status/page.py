@@ -284,6 +284,16 @@ class LiveServicePage:
         self._lock = threading.Lock()
         self.on_change: Callable[[], object] | None = None
 
+    @classmethod
+    def for_service(cls, controller: Any, entity: Entity, context: Any) -> LiveServicePage:
+        """The page of ``entity`` in a deploy session's ``context`` (its history, its Prometheus)."""
+
+        def prometheus() -> str | None:
+            prom = context.prometheus_for(context.settings_for(entity.name))
+            return prom.url if prom is not None else None
+
+        return cls(controller, entity, history=context.history, prometheus_url=prometheus)
+
     def environments(self) -> list[str]:
         return [env for env in self.controller.environments() if self.controller.has(self.service, env)]
 
