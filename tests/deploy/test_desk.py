@@ -38,7 +38,7 @@ class ScriptedRun:
         for event in self.script:
             yield event
             if isinstance(event, Paused):
-                self.release.wait(10)
+                self.release.wait(30)
 
     def detach(self) -> None: ...
     def promote(self, *, full: bool = False) -> None:
@@ -103,7 +103,7 @@ def _stable(version: str) -> SimpleNamespace:
 
 
 def _wait_for(condition: Any, what: str) -> None:
-    for _ in range(500):
+    for _ in range(3000):  # 30 s: generous for a loaded CI machine; a passing test never waits it
         if condition():
             return
         threading.Event().wait(0.01)
@@ -203,7 +203,7 @@ def test_a_followed_run_that_waits_for_a_decision_then_offers_the_next_environme
     what = desk.quit_question()
     assert what is not None and what[0] == f"The deploy of {SERVICE} to staging"
     run.promote()
-    assert listener.ended.wait(10)
+    assert listener.ended.wait(30)
     desk.apply_events()
     assert state.succeeded and not desk.driving
     offer = desk.promotion(watching=True)
