@@ -128,7 +128,13 @@ def view_renderable(view: InfraView) -> RenderableType:
                 f"{CHANGE_MARKS[c.action]} {c.action} {c.kind}/{c.name}" for c in view.pending
             )
             parts.append(Text(f"infra apply of {view.ref} would: {changes}", style="dim"))
-    if view.resources is not None:
+    if view.resources is not None and view.errors:
+        parts += [
+            Text(""),
+            _title("Policies"),
+            Text("not evaluated: the repository's files are invalid", style="dim"),
+        ]
+    elif view.resources is not None:
         parts += [Text(""), _title("Policies"), verdict_lines(view.verdicts)]
     parts += [Text(""), Text("e edit · E edit in $EDITOR · r reload", style="dim")]
     return Group(*parts)

@@ -3,6 +3,7 @@ the simulated cluster over HTTP: live state, drift, and the plan of an edit befo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -126,3 +127,17 @@ def test_a_service_without_a_file_gets_one_from_the_form(infra: Infra) -> None:
     assert (plan.services[0].cost_before, plan.services[0].cost_after) == (0.0, 7.25)
     denied = [(v.policy, v.service) for v in plan.denied]
     assert denied == [("production-replicas", "search-service")]  # the platform's 1 replica
+
+
+def test_another_services_broken_file_is_named_on_the_tab(infra: Infra) -> None:
+    infra.edit(
+        "infrastructure/cart-service/resources.yaml", lambda doc: doc["spec"]["cache"].update(size="huge")
+    )
+    view = _view(infra)
+    assert len(view.errors) == 1
+    assert re.match(
+        r"infrastructure/cart-service/resources\.yaml:\d+: spec\.cache\.size: unknown size 'huge'",
+        view.errors[0],
+    )
+    assert [s.resource for s in view.states] == ["compute", "database"]  # its own file still shows
+    assert view.verdicts == []
