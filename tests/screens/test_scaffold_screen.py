@@ -796,7 +796,7 @@ def test_snapshot_run_view_after_a_failed_step(
 
     def fixed_task_dir(prefix: str = "") -> str:
         shutil.rmtree(FAILED_RUN_DIR, ignore_errors=True)
-        FAILED_RUN_DIR.mkdir(parents=True)
+        FAILED_RUN_DIR.mkdir(parents=True, exist_ok=True)
         return str(FAILED_RUN_DIR)
 
     # Only the runner's task directory is pinned (not tempfile for the whole process); durations too.
