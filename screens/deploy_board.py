@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from backends.deploy.board import LIVE_MARK
 from screens.deploy_view import board_cell
@@ -84,6 +85,7 @@ class BoardView(Vertical):
         super().__init__(id=id)
         self.environments = environments
         self.desk: DeployDesk[Any] | None = None
+        self._failing: dict[str | None, str] = {}  # worker group → the failure last told
 
     def compose(self) -> ComposeResult:
         columns = [Column("service", "SERVICE", 24)] + [Column(e, e.upper(), 30) for e in self.environments]
@@ -217,6 +219,21 @@ class BoardView(Vertical):
     def _find_live_runs(self) -> None:
         if self.desk is not None:
             self.post_message(LiveRunsFound(self.desk.find_live_runs()))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble: hand failures to the app's one error handler. The
+        # look for running deploys repeats every LIVE_RUNS_POLL: a failure that keeps coming back
+        # is told once (again only after a success or a different error), not every two seconds.
+        group = event.worker.group
+        if event.state == WorkerState.SUCCESS:
+            self._failing.pop(group, None)
+        if event.state != WorkerState.ERROR:
+            return
+        said = repr(event.worker.error)
+        if self._failing.get(group) == said:
+            return
+        self._failing[group] = said
+        self.app.post_message(Worker.StateChanged(event.worker, event.state))
 
     def on_live_runs_found(self, message: LiveRunsFound) -> None:
         if self.desk is not None and self.desk.board.set_live_runs(message.runs):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.message import Message
 from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
 
 from screens.deploy_view import Clock, RunState, rollout_tree
 from screens.deploy_watch import WatchView
@@ -215,6 +216,11 @@ class LiveWatchView(WatchView):
             self.post_message(RolloutWatchFailed(service, env, str(error) or type(error).__name__))
             return
         self.post_message(RolloutWatchStarted(live))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble: hand failures to the app's one error handler.
+        if event.state == WorkerState.ERROR:
+            self.app.post_message(Worker.StateChanged(event.worker, event.state))
 
     def on_rollout_watch_started(self, message: RolloutWatchStarted) -> None:
         if self.desk is not None and self.desk.rollout_started(message.live):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.message import Message
+from textual.worker import Worker, WorkerState
 
 from screens.deploy_confirm import ConfirmDeploy
 from widgets.deploy_form import DeployForm, EnvironmentChoice
@@ -105,6 +106,11 @@ class NewDeploy(DeployForm):
     def _find_versions(self, service: str, env: str | None) -> None:
         if self.desk is not None:
             self.post_message(VersionsFound(service, env, self.desk.versions_for(service, env)))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker.StateChanged does not bubble: hand failures to the app's one error handler.
+        if event.state == WorkerState.ERROR:
+            self.app.post_message(Worker.StateChanged(event.worker, event.state))
 
     def on_versions_found(self, message: VersionsFound) -> None:
         if (self.service, self.environment) == (message.service, message.environment):

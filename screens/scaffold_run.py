@@ -94,8 +94,11 @@ class RunView(TaskView):
 
     @on(Worker.StateChanged)
     def _worker_ended(self, event: Worker.StateChanged) -> None:
-        # The app already notifies about a crashed worker; here the run view must stop "running"
-        # and say so, or esc would stay blocked behind a run that will never finish.
+        # Worker.StateChanged does not bubble: the app's one error handler (toast, errors.log)
+        # hears of a crashed run only from here. The run view itself must also stop "running" and
+        # say so, or esc would stay blocked behind a run that will never finish.
+        if event.state == WorkerState.ERROR:
+            self.app.post_message(Worker.StateChanged(event.worker, event.state))
         progress = self.wizard.progress
         if event.worker.group != RUN_GROUP or event.state != WorkerState.ERROR or not self.wizard.running:
             return
