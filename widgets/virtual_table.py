@@ -15,7 +15,7 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -164,8 +164,12 @@ class VirtualTable(ScrollView, can_focus=True):
             self.refresh_line(index + 1)  # ScrollView's refresh_line takes the virtual y
 
     def set_sort_indicator(self, key: str | None, descending: bool) -> None:
+        """Mark column ``key`` as the sort column in the header (the rows are the caller's)."""
         self.sort_key, self.sort_descending = key, descending
-        self.refresh_line(0)
+        # The header is the first line of the viewport at every scroll position. ScrollView's
+        # refresh_line takes a virtual y, so refresh_line(0) of a scrolled table marked a line
+        # above the viewport and the header kept its old indicator: repaint the screen line.
+        self.refresh(Region(0, 0, self.size.width, 1))
 
     # -- geometry -----------------------------------------------------------------------------
     def _widths(self) -> list[int]:
