@@ -111,7 +111,14 @@ def spawn_median(script: str, *args: str, env: dict[str, str], runs: int = 5) ->
     return statistics.median(samples)
 
 
-def full_refresh(workspace: Path, home: Path) -> tuple[float, float, int]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process has used so far (user + system): what a poll costs Backstage, whatever
+    else the machine is doing."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def full_refresh(workspace: Path, home: Path, pid: int) -> tuple[float, float, int]:
     """Seconds for a cold load through Backstage (no offline cache), then for one quiet poll."""
     os.environ["IDP_CONSOLE_HOME"] = str(home)
     from backends.catalog import load_catalog
@@ -123,11 +130,21 @@ def full_refresh(workspace: Path, home: Path) -> tuple[float, float, int]:
     start = time.perf_counter()
     catalog = load_catalog(loaded)
     cold = time.perf_counter() - start
-    quiet = []
-    for _ in range(3):
-        start = time.perf_counter()
+    # Backstage keeps reprocessing every entity in the background: what it burns meanwhile is
+    # measured first and taken off each poll's share.
+    idle_start, used = time.perf_counter(), cpu_seconds(pid)
+    time.sleep(3)
+    background = (cpu_seconds(pid) - used) / (time.perf_counter() - idle_start)
+    quiet, server = [], []
+    for _ in range(5):
+        start, used = time.perf_counter(), cpu_seconds(pid)
         poll_once(catalog, backstage_sources(loaded))
         quiet.append(time.perf_counter() - start)
+        server.append(cpu_seconds(pid) - used - background * quiet[-1])
+    print(
+        f"  a quiet poll costs Backstage {statistics.median(server) * 1000:.0f} ms of CPU (median of 5; "
+        f"{background * 100:.0f}% of a core in the background besides)"
+    )
     url = backstage_sources(loaded)[0].url
     start = time.perf_counter()
     fetched = sum(1 for _ in BackstageClient(url, TOKEN).query())
@@ -136,13 +153,22 @@ def full_refresh(workspace: Path, home: Path) -> tuple[float, float, int]:
     return cold, statistics.median(quiet), len(catalog.entities)
 
 
-async def change_to_screen(workspace: Path, url: str, file: Path) -> float:
-    """Seconds from Backstage having a new entity to the open console showing it (filtered list)."""
+async def change_to_screen(workspace: Path, url: str, files: list[Path], samples: int = 3) -> list[float]:
+    """Seconds from Backstage having a new entity to the open console showing it (filtered list),
+    once per sample: a component appended to a file, that file's Location refreshed."""
     from backends.workspace import load_workspace
     from console.app import IdpConsoleApp
     from screens.catalog import CatalogScreen
 
+    locations = httpx.get(
+        f"{url}/api/catalog/entities/by-query",
+        params={"filter": "kind=location", "limit": 10_000},
+        headers=HEADERS,
+        timeout=60,
+    ).json()["items"]
+    location_of = {e["spec"].get("target"): e["metadata"]["name"] for e in locations}
     app = IdpConsoleApp(load_workspace(workspace))
+    latencies: list[float] = []
     async with app.run_test(size=(140, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, CatalogScreen)
@@ -150,38 +176,37 @@ async def change_to_screen(workspace: Path, url: str, file: Path) -> float:
             await pilot.pause(0.1)
         await pilot.press("slash", *"bench-added")
         await pilot.press("enter")
-        with file.open("a") as handle:
-            handle.write(NEW)
-        first = httpx.get(
-            f"{url}/api/catalog/entities/by-query",
-            params={"limit": 1, "fields": "kind,metadata.name"},
-            headers=HEADERS,
-        ).json()["items"][0]
-        ref = f"{first['kind']}:default/{first['metadata']['name']}".lower()
-        seen: list[float] = []
+        for sample in range(samples):
+            name = f"bench-added-component-{sample}"
+            file = files[sample % len(files)]
+            with file.open("a") as handle:
+                handle.write(NEW.replace("bench-added-component", name))
+            seen: list[float] = []
 
-        def watch_api() -> None:
-            # The refresh reprocesses the file's location; time starts when the API serves the entity.
-            httpx.post(f"{url}/api/catalog/refresh", json={"entityRef": ref}, headers=HEADERS, timeout=30)
-            body = {"entityRefs": ["component:default/bench-added-component"]}
-            while True:
-                items = httpx.post(f"{url}/api/catalog/entities/by-refs", json=body, headers=HEADERS).json()[
-                    "items"
-                ]
-                if items and items[0]:
-                    seen.append(time.perf_counter())
-                    return
-                time.sleep(0.1)  # a light probe: a tight loop would slow the server being measured
+            def watch_api(name: str = name, file: Path = file, seen: list[float] = seen) -> None:
+                # Time starts when the API serves the entity (after Backstage reprocessed the file).
+                ref = f"location:default/{location_of[str(file)]}"
+                httpx.post(f"{url}/api/catalog/refresh", json={"entityRef": ref}, headers=HEADERS, timeout=30)
+                body = {"entityRefs": [f"component:default/{name}"]}
+                while True:
+                    answer = httpx.post(f"{url}/api/catalog/entities/by-refs", json=body, headers=HEADERS)
+                    items = answer.json()["items"]
+                    if items and items[0]:
+                        seen.append(time.perf_counter())
+                        return
+                    time.sleep(0.1)  # a light probe: a tight loop would slow the server being measured
 
-        threading.Thread(target=watch_api, daemon=True).start()
-        text = ""
-        while "bench-added-component" not in text:
-            await pilot.pause(0.02)
-            text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-        shown = time.perf_counter()
-        while not seen:
-            await pilot.pause(0.02)
-        return shown - seen[0]
+            threading.Thread(target=watch_api, daemon=True).start()
+            text = ""
+            while name not in text:
+                await pilot.pause(0.02)
+                text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+            shown = time.perf_counter()
+            while not seen:
+                await pilot.pause(0.02)
+            latencies.append(shown - seen[0])
+            await pilot.pause(1.0)  # the next change lands at another point of the poll cycle
+    return latencies
 
 
 def main() -> None:
@@ -222,9 +247,9 @@ def main() -> None:
                 f"name: bench\ncatalog:\n  sources:\n    - type: backstage\n      url: {url}\n"
             )
             home = Path(tmp) / "home"
-            cold, quiet, entities = full_refresh(workspace, home)
+            cold, quiet, entities = full_refresh(workspace, home, process.pid)  # start.sh execs node
             print(f"full refresh (no offline cache): {cold:.2f} s for {entities} entities (goal <= 5 s)")
-            print(f"incremental poll, nothing changed: {quiet * 1000:.0f} ms (median of 3)")
+            print(f"incremental poll, nothing changed: {quiet * 1000:.0f} ms (median of 5)")
 
             env = {**os.environ, "IDP_CONSOLE_HOME": str(home)}
             bare = spawn_median(BARE_APP, env=env)
@@ -236,8 +261,12 @@ def main() -> None:
             )
             print(f"list shown from the offline cache (Backstage up): {shown * 1000:.0f} ms")
 
-            latency = asyncio.run(change_to_screen(workspace, url, files[0]))
-            print(f"entity added in Backstage -> shown in the console: {latency * 1000:.0f} ms (goal <= 2 s)")
+            latencies = asyncio.run(change_to_screen(workspace, url, files))
+            shown_ms = ", ".join(f"{latency * 1000:.0f}" for latency in latencies)
+            print(
+                f"entity added in Backstage -> shown in the console: median "
+                f"{statistics.median(latencies) * 1000:.0f} ms ({shown_ms} ms; goal <= 2 s)"
+            )
 
             os.killpg(process.pid, 15)
             process.wait(timeout=30)
