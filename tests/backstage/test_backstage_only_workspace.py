@@ -71,7 +71,9 @@ def unregister(backstage: Backstage, entity_ref: str) -> None:
             headers={"Authorization": f"Bearer {TOKEN}"},
             timeout=30,
         )
-    backstage.wait_for(lambda: backstage.entity(entity_ref) is None, f"{entity_ref} unregistered")
+    backstage.wait_for(
+        lambda: backstage.entity(entity_ref) is None, f"{entity_ref} unregistered", timeout=120
+    )
 
 
 def test_a_template_on_backstage_registers_there_and_the_next_poll_shows_the_entity(
@@ -113,7 +115,8 @@ def test_a_template_on_backstage_registers_there_and_the_next_poll_shows_the_ent
             assert poll_once(catalog, [source]) == []
             return catalog.get("component:registered-svc") is not None
 
-        backstage.wait_for(shown, "the registered entity in the polled catalog")
+        # Backstage processes a new Location in its own time: generous on a loaded CI machine.
+        backstage.wait_for(shown, "the registered entity in the polled catalog", timeout=120)
         registered = catalog.get("component:registered-svc")
         assert registered.annotations["backstage.io/managed-by-location"] == f"url:{catalog_info}"
         assert "component:default/registered-svc" in catalog.get("group:team-a").relations_of("ownerOf")
@@ -138,7 +141,9 @@ def test_docs_of_an_entity_from_backstage_are_read_from_its_repository(
     assert backstage.post("/api/catalog/locations", {"type": "url", "target": target}).status_code == 201
     try:
         backstage.wait_for(
-            lambda: backstage.entity("component:default/documented"), "the registered entity processed"
+            lambda: backstage.entity("component:default/documented"),
+            "the registered entity processed",
+            timeout=120,
         )
         root = backstage_workspace(tmp_path / "ws", backstage.url)
         code = main(["--workspace", str(root), "docs", "documented", "--no-pager", "--raw"])
