@@ -28,6 +28,7 @@ from backends.deploy.prechecks import (
     process_alive,
     resolve_target,
 )
+from backends.deploy.reducer import RunKind
 from backends.deploy.run import ACTIVE_RUNS, DeployRun, InterruptedDeploy, healthy_rollback_version
 from backends.deploy.status import ServiceStatus, read_status
 from backends.deploy.traffic import RouteTraffic, canary_weight
@@ -224,7 +225,7 @@ class DeployEngine:
         """A canary deploy of ``version`` (``skip_image_check``: for emergencies, recorded)."""
         return DeployRun(
             self.context,
-            kind="deploy",
+            kind=RunKind.DEPLOY,
             service=service,
             environment=environment,
             version=version,
@@ -247,7 +248,7 @@ class DeployEngine:
         version is checked in the registry and pinned to its digest, as a deploy's is."""
         return DeployRun(
             self.context,
-            kind="rollback",
+            kind=RunKind.ROLLBACK,
             service=service,
             environment=environment,
             version=to or "",
@@ -257,7 +258,7 @@ class DeployEngine:
 
     def scale(self, service: str, environment: str, replicas: int) -> DeployRun:
         return DeployRun(
-            self.context, kind="scale", service=service, environment=environment, replicas=replicas
+            self.context, kind=RunKind.SCALE, service=service, environment=environment, replicas=replicas
         )
 
     def status(self, service: str, environment: str) -> ServiceStatus:
@@ -400,7 +401,8 @@ class DeployEngine:
         record = point.record
         return DeployRun(
             self.context,
-            kind=record.kind if record.kind in ("rollback", "scale") else "deploy",
+            # an interrupted rollback or scale resumes as what it was; anything else as a deploy
+            kind=RunKind(record.kind) if record.kind in (RunKind.ROLLBACK, RunKind.SCALE) else RunKind.DEPLOY,
             service=record.service,
             environment=record.environment,
             version=record.to_version,
@@ -418,7 +420,7 @@ class DeployEngine:
         record = point.record
         return DeployRun(
             self.context,
-            kind="abort",
+            kind=RunKind.ABORT,
             service=record.service,
             environment=record.environment,
             version=record.to_version,

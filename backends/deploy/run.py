@@ -49,6 +49,7 @@ from backends.deploy.history import ROLLBACK_WINDOW_HOURS, DeployHistory, Deploy
 from backends.deploy.lease import DeployLease, LeaseHeld, LeaseLost, canonical_service
 from backends.deploy.prechecks import DeployRefused, DeployTarget, check_version, lease_refusal
 from backends.deploy.provision import first_rollout
+from backends.deploy.reducer import RunKind
 from backends.deploy.traffic import RouteTraffic, describe_split, routed_canary_pods
 from backends.deploy.weights import split_replicas
 from backends.history.errors import HistoryError
@@ -121,13 +122,13 @@ def healthy_rollback_version(
 
 
 class DeployRun:
-    """A deploy (``kind="deploy"``), ``"rollback"``, ``"scale"`` or ``"abort"`` of an interrupted one."""
+    """A deploy, a rollback, a scale, or the abort of an interrupted run (:class:`RunKind`)."""
 
     def __init__(
         self,
         context: DeployContext,
         *,
-        kind: str,
+        kind: RunKind | str,
         service: str,
         environment: str,
         version: str = "",
@@ -141,7 +142,7 @@ class DeployRun:
         self.context = context
         self.skip_image_check = skip_image_check  # --skip-image-check: for emergencies, recorded
         self.force = force  # rollback --to a version that failed here: the user insists
-        self.kind = kind
+        self.kind = RunKind(kind)  # an unknown kind is a caller's bug: ValueError
         self.service = service
         self.environment_name = environment
         self.version = version
@@ -354,8 +355,8 @@ class DeployRun:
                 to_version=self.version,
                 user=self.user,
                 namespace=target.namespace,
-                steps=tuple(s.weight for s in target.settings.steps) if self.kind == "deploy" else (),
-                bakes=tuple(s.bake for s in target.settings.steps) if self.kind == "deploy" else (),
+                steps=tuple(s.weight for s in target.settings.steps) if self.kind is RunKind.DEPLOY else (),
+                bakes=tuple(s.bake for s in target.settings.steps) if self.kind is RunKind.DEPLOY else (),
                 kind=self.kind,
             )
         )
@@ -369,17 +370,17 @@ class DeployRun:
                 duration=time.monotonic() - started,
             )
         )
-        if self.kind in ("deploy", "rollback") and target.image is not None:
+        if self.kind in (RunKind.DEPLOY, RunKind.ROLLBACK) and target.image is not None:
             yield self._emit(self._image_line(target.image))
-        if self.kind == "deploy":
+        if self.kind is RunKind.DEPLOY:
             for warning in self._topology_warnings(stable):
                 yield self._emit(LogLine(self.deploy_id, message=warning, level="warning"))
         self._start_watches(stable)
         handler = {
-            "deploy": self._deploy if target.provisioned is None else lambda: first_rollout(self),
-            "rollback": self._rollback_to,
-            "scale": self._scale,
-            "abort": None,
+            RunKind.DEPLOY: self._deploy if target.provisioned is None else lambda: first_rollout(self),
+            RunKind.ROLLBACK: self._rollback_to,
+            RunKind.SCALE: self._scale,
+            RunKind.ABORT: None,
         }[self.kind]
         try:
             unfinished = self._unfinished_rollback()
@@ -421,10 +422,10 @@ class DeployRun:
             check_version(self.version)  # deploy VERSION / rollback --to VERSION, before any API call
         environment = context.environment(self.environment_name)
         # Aborting an interrupted deploy must always be possible, whatever the catalog says now.
-        check = self.kind != "abort"
-        first = self.kind == "deploy" and self.resume_point is None  # may create a missing workload
+        check = self.kind is not RunKind.ABORT
+        first = self.kind is RunKind.DEPLOY and self.resume_point is None  # may create a missing workload
         # rollback --to VERSION: a tag the registry lacks is refused before the cluster is asked.
-        rollback_to = self.kind == "rollback" and self.resume_point is None and bool(self.version)
+        rollback_to = self.kind is RunKind.ROLLBACK and self.resume_point is None and bool(self.version)
         self.target, stable = context.resolve(
             self.service,
             environment,
@@ -439,7 +440,7 @@ class DeployRun:
         # From here on the catalog's name, not the words typed (`component:default/x` is `x`): the
         # lease, the analysis query, the history and the messages all speak of the same service.
         self.service = target.service
-        if self.kind == "deploy" and self.resume_point is None and self.commit_time is None:
+        if self.kind is RunKind.DEPLOY and self.resume_point is None and self.commit_time is None:
             self._read_commit(target.entity)  # the lead time's start, when CI gave none
         current = cn.deployed_version(stable)
         self._from_image = cn.service_image(stable, current)
@@ -484,20 +485,20 @@ class DeployRun:
                 f"resume or abort it first (idp-console deploy {self.service} --env {self.environment_name} "
                 "--resume | --abort)"
             )
-        if self.kind == "deploy" and self.resume_point is None:
+        if self.kind is RunKind.DEPLOY and self.resume_point is None:
             if not self.version:
                 raise DeployRefused("no version given")
             if self.version == current and target.provisioned is None:
                 raise DeployRefused(f"{self.service} already runs {current} in {self.environment_name}")
-        if self.kind == "rollback" and self.resume_point is None:
+        if self.kind is RunKind.ROLLBACK and self.resume_point is None:
             # A resumed rollback keeps the target it chose (and was allowed) when it started.
             self._choose_rollback_version(stable, current)
         route = target.environment.route_for(self.service)
-        if route and self.kind != "scale":
+        if route and self.kind is not RunKind.SCALE:
             # Refused here if the route is missing or does not carry the service: no silent pod share.
             self.route = RouteTraffic(target.cluster, target.namespace, route, stable)
             self.route.check()
-        if self.kind == "scale":
+        if self.kind is RunKind.SCALE:
             if self.replicas is None or self.replicas < 0:
                 raise DeployRefused("replicas must be 0 or more")
             self.version = current
@@ -511,7 +512,7 @@ class DeployRun:
         canary's), and asks the registry again only when neither says."""
         target = self.target
         assert target is not None
-        if self.kind not in ("deploy", "rollback") or self._image_checked:
+        if self.kind not in (RunKind.DEPLOY, RunKind.ROLLBACK) or self._image_checked:
             return
         point = self.resume_point
         recorded = point.image if point is not None else ""
@@ -1224,7 +1225,7 @@ class DeployRun:
 
             target.cluster.update("deployments", target.namespace, target.stable_name, restore)
             yield from self._wait_for_stable(self.total, old, f"{target.stable_name} to return to {old}")
-            if self.kind in ("deploy", "abort"):
+            if self.kind in (RunKind.DEPLOY, RunKind.ABORT):
                 yield from self._remove_canary()
         except (ClusterError, _Stop) as error:
             reason = f"{stop.reason}; rollback incomplete: {error}"
@@ -1240,7 +1241,7 @@ class DeployRun:
                 stage=Stage.ROLLBACK,
                 ok=True,
                 detail=f"{target.stable_name} back on {old} with {self.total} pods"
-                + ("; canary removed" if self.kind in ("deploy", "abort") else ""),
+                + ("; canary removed" if self.kind in (RunKind.DEPLOY, RunKind.ABORT) else ""),
                 duration=time.monotonic() - began,
             )
         )
