@@ -358,9 +358,16 @@ def team_activity(history: Any, frame: Frame, owners: Sequence[tuple[str, str]])
     # One row per service: its weeks with a deploy as bits (1 << week; SUM of the distinct ones), and
     # its newest deploy in the window — SQLite groups by service straight from deploys_by_kind,
     # where grouping by (service, week) sorted every deploy of the range.
-    one = "CAST(1 AS BIGINT)" if store.dialect(history) == "postgresql" else "1"
+    # PostgreSQL ORs the bits (BIT_OR: hashed, where a DISTINCT sorted every group's deploys);
+    # SQLite has no BIT_OR, and the sum of distinct powers of two is the same number.
+    week_bit = f"<< {_bucket(history, 'started_at')}"
+    weeks_seen = (
+        f"BIT_OR(CAST(1 AS BIGINT) {week_bit})"
+        if store.dialect(history) == "postgresql"
+        else f"SUM(DISTINCT 1 {week_bit})"
+    )
     sql = f"""
-SELECT service, SUM(DISTINCT {one} << {_bucket(history, "started_at")}),
+SELECT service, {weeks_seen},
     MAX(CASE WHEN started_at >= ? THEN started_at END) AS latest
 FROM deploys WHERE kind = 'deploy' AND started_at >= ? AND started_at <= ?
 GROUP BY service"""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from backends.deploy.history import open_history
 from backends.metrics import compute_scorecard, drilldown, resolve_scope
 from tests.history.conftest import workspace_with
@@ -37,4 +39,6 @@ def test_every_figure_on_both_stores(store_url: str, tmp_path: Path) -> None:
     assert card.figure("nps").value == 25.0
     assert card.figure("change_failure_rate").ids == [ids["e1"], ids["d3"], ids["d2"]]
     assert card.figure("deployment_frequency").trend == [0, 0, 1, 0, 0, 1, 1, 4]
+    # The share of teams that deployed, week by week (PostgreSQL ORs the weeks' bits, SQLite sums them).
+    assert card.figure("teams_deploying").trend == pytest.approx([0, 0, 1 / 3, 0, 0, 1 / 3, 1 / 3, 2 / 3])
     assert [row.id for row in drilldown(history, [ids["d2"], ids["r1"]])] == [ids["r1"], ids["d2"]]
