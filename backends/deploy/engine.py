@@ -335,6 +335,7 @@ class DeployEngine:
                     rollback_outcome=facts.rollback_outcome,
                     rollback_reason=facts.rollback_reason,
                     image=facts.image,
+                    from_image=facts.from_image,
                 )
             )
         return found
@@ -347,6 +348,7 @@ class DeployEngine:
         """
         events = self.context.history.events(record.id)
         aborting = any(isinstance(e, DeployStarted) and e.kind == "abort" for e in events)
+        facts = read_facts(events)
         before = after = -1  # the scale stage's detail says "BEFORE → AFTER"
         for event in events:
             if isinstance(event, StageStarted) and event.stage is Stage.SCALE:
@@ -360,7 +362,8 @@ class DeployEngine:
             rollback_outcome=str(Outcome.ABORTED) if aborting else "",
             rollback_reason=f"interrupted {record.kind} {record.id} aborted" if aborting else "",
             replicas=after if after >= 0 else None,
-            image=read_facts(events).image,
+            image=facts.image,
+            from_image=facts.from_image,
         )
 
     def hold_traffic(self, deploy_id: str) -> int | None:

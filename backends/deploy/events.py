@@ -61,6 +61,9 @@ class DeployStarted(DeployEvent):
     steps: tuple[int, ...]  # canary weights, e.g. (5, 25, 50, 100); empty for rollback/scale
     bakes: tuple[float, ...] = ()  # bake seconds of each step
     kind: str = "deploy"  # deploy | rollback | scale | abort
+    # ``from_version`` as the stable ran it, pinned (``repo:tag@sha256:…``), else "": what an abort,
+    # a rollback or a roll-forward puts back, also once the stable ran another version (read_facts).
+    from_image: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,12 +90,17 @@ class DeployFacts:
     # What the registry check said when the deploy (or rollback) started: the reference it pinned
     # the version to, IMAGE_UNCHECKED for --skip-image-check, "" when nothing was recorded.
     image: str = ""
+    # The stable's pinned image before the deploy, as its first run recorded it (DeployStarted
+    # .from_image): the way back keeps that digest even after the stable ran another version.
+    from_image: str = ""
 
 
 def read_facts(events: Iterable[DeployEvent]) -> DeployFacts:
     """The facts of one deploy from its recorded events (all its runs: first, resumes, aborts)."""
-    last_passed, promoting, outcome, reason, image = -1, False, "", "", ""
+    last_passed, promoting, outcome, reason, image, from_image = -1, False, "", "", "", ""
     for event in events:
+        if isinstance(event, DeployStarted) and event.from_image and not from_image:
+            from_image = event.from_image  # a later run's stable may already run the new version
         if isinstance(event, LogLine) and event.image and not image:
             image = event.image  # the first run's check: a resume pins what that one checked
         elif isinstance(event, StageFinished) and event.stage is Stage.ANALYSIS and event.ok:
@@ -108,7 +113,7 @@ def read_facts(events: Iterable[DeployEvent]) -> DeployFacts:
             outcome, reason = event.outcome or str(Outcome.ROLLED_BACK), event.detail
         elif isinstance(event, DeployStarted) and event.kind == "abort":
             outcome, reason = str(Outcome.ABORTED), f"interrupted deploy {event.deploy_id} aborted"
-    return DeployFacts(last_passed, promoting, outcome, reason, image)
+    return DeployFacts(last_passed, promoting, outcome, reason, image, from_image)
 
 
 @dataclass(frozen=True, slots=True)

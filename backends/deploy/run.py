@@ -101,6 +101,7 @@ class InterruptedDeploy:
     replicas: int | None = None  # an interrupted ``scale``: the size it was setting
     route_weight: int | None = None  # the canary's share on the environment's HTTPRoute, if it has one
     image: str = ""  # what its registry check recorded when it started (DeployFacts.image)
+    from_image: str = ""  # the stable's pinned image before it started (DeployFacts.from_image)
 
 
 def healthy_rollback_version(
@@ -186,6 +187,9 @@ class DeployRun:
         # The stable's image before this run when it was pinned to a digest: what a rollback or a
         # roll-forward to the version it ran puts back, so the pin survives the way back.
         self._from_image: str | None = None
+        # The same as the first run of an interrupted one recorded it: by the time it is resumed or
+        # aborted the stable may already run the version it was going to (killed after switching).
+        self._first_image = resume.from_image if resume else ""
         # What this run last wrote on the stable (replicas, and the generation that write made), so
         # a size someone else set meanwhile (kubectl scale) is told apart from our own; None: not
         # watching (outside the canary steps, the engine's own writes decide the size).
@@ -358,6 +362,7 @@ class DeployRun:
                 steps=tuple(s.weight for s in target.settings.steps) if self.kind is RunKind.DEPLOY else (),
                 bakes=tuple(s.bake for s in target.settings.steps) if self.kind is RunKind.DEPLOY else (),
                 kind=self.kind,
+                from_image=self._kept_image(self.from_version) or "",
             )
         )
         yield self._emit(
@@ -555,9 +560,12 @@ class DeployRun:
         return cn.service_image(canary, version) if canary is not None else None
 
     def _kept_image(self, version: str) -> str | None:
-        """The stable's own pinned image from before this run, if it ran ``version``."""
-        image = self._from_image
-        return image if image is not None and cn.image_tag(image) == version else None
+        """The stable's own pinned image from before the deploy (as its first run recorded it, else
+        as this run found it), if it ran ``version``."""
+        for image in (self._first_image, self._from_image):
+            if image and version and cn.image_tag(image) == version:
+                return image
+        return None
 
     def _topology_warnings(self, stable: dict[str, Any]) -> list[str]:
         """Ways the Deployment/Service layout would make the canary's weight a lie."""

@@ -19,6 +19,7 @@ from backends.deploy.events import DeployFinished, LogLine, Outcome, Stage, Stag
 from backends.kube.sim.cluster import SimulatedCluster
 from backends.registry import FileRegistry
 from console.cli import main
+from tests.infra.conftest import Infra, infra  # noqa: F401 - a fixture, used by name
 
 from .conftest import SERVICE, collect, make_context
 from .test_deploy_cli import _workspace
@@ -188,3 +189,85 @@ def test_a_skipped_check_stays_skipped_and_recorded_when_resumed(
     assert _image(engine) == f"{HOST}/{SERVICE}:{NEW}"
     lines = [e for e in engine.context.history.events(deploy_id) if isinstance(e, LogLine)]
     assert sum("image check skipped" in e.message for e in lines) == 2  # the start's, the resume's
+
+
+# -- the way back after the stable already switched ---------------------------------------------------
+NEWER = "v2.3.2"
+
+
+def _killed_once(engine: DeployEngine, run: Any, stage: Stage, image: str) -> str:
+    """Run ``run`` and stop it (as a killed runner stops) once its ``stage`` has begun and the
+    stable Deployment runs ``image``: the stable has switched, nothing after that happened."""
+    events = run.events()
+    begun = False
+    for event in events:
+        begun = begun or (isinstance(event, StageStarted) and event.stage is stage)
+        if begun and _image(engine) == image:
+            break
+    else:
+        raise AssertionError(f"{run.deploy_id} ended before the stable ran {image}")
+    events.close()
+    return str(run.deploy_id)
+
+
+def test_aborting_a_rollback_killed_after_the_stable_switched_restores_the_pinned_digest(
+    sim: SimulatedCluster, tmp_path: Path
+) -> None:
+    registry = _registry(tmp_path, OLD, NEW)
+    engine = _engine(sim, tmp_path, registry)
+    assert _end(collect(engine.deploy(SERVICE, "production", NEW))).outcome is Outcome.SUCCEEDED
+    rollback = engine.rollback(SERVICE, "production", OLD)
+    deploy_id = _killed_once(engine, rollback, Stage.ROLLBACK, _pinned(registry, OLD))
+    assert rollback.outcome is None  # killed: the abort is all that is left
+    end = _end(collect(engine.abort(deploy_id)))
+    assert end.outcome is Outcome.ABORTED, end.reason
+    assert end.version == NEW
+    # The digest NEW ran before the rollback, as before it: never the bare tag.
+    assert _image(engine) == _pinned(registry, NEW)
+
+
+def test_aborting_a_deploy_killed_mid_promote_restores_the_pinned_digest(
+    sim: SimulatedCluster, tmp_path: Path
+) -> None:
+    registry = _registry(tmp_path, NEW, NEWER)
+    engine = _engine(sim, tmp_path, registry)
+    assert _end(collect(engine.deploy(SERVICE, "production", NEW))).outcome is Outcome.SUCCEEDED
+    deploy = engine.deploy(SERVICE, "production", NEWER)
+    deploy_id = _killed_once(engine, deploy, Stage.PROMOTE, _pinned(registry, NEWER))
+    end = _end(collect(engine.abort(deploy_id)))
+    assert end.outcome is Outcome.ABORTED, end.reason
+    assert _image(engine) == _pinned(registry, NEW)
+
+
+def test_a_resumed_rollback_that_fails_its_check_rolls_forward_to_the_pinned_digest(
+    sim: SimulatedCluster, tmp_path: Path
+) -> None:
+    registry = _registry(tmp_path, OLD, NEW)
+    engine = _engine(sim, tmp_path, registry)
+    assert _end(collect(engine.deploy(SERVICE, "production", NEW))).outcome is Outcome.SUCCEEDED
+    rollback = engine.rollback(SERVICE, "production", OLD)
+    deploy_id = _killed_once(engine, rollback, Stage.ROLLBACK, _pinned(registry, OLD))
+    sim.set_error_rate(SERVICE, "stable", 0.5)  # OLD turns out unhealthy: the resume leaves it again
+    end = _end(collect(engine.resume(deploy_id)))
+    assert end.outcome is Outcome.FAILED and "rolled forward" in end.reason, end.reason
+    assert _image(engine) == _pinned(registry, NEW)
+
+
+# -- infra's compute patch of the service's Deployment -------------------------------------------------
+def test_an_infra_apply_resizing_the_service_keeps_its_pinned_image(infra: Infra) -> None:  # noqa: F811
+    pinned = f"{REPO}:{OLD}@sha256:{'ab' * 32}"  # what a deploy pinned the stable to
+
+    def pin(deployment: dict[str, Any]) -> None:
+        cn.containers(deployment)[0]["image"] = pinned
+
+    infra.cluster.update("deployments", "production", SERVICE, pin)
+    infra.edit(
+        f"infrastructure/{SERVICE}/resources.yaml", lambda d: d["spec"]["compute"].update(memory="640Mi")
+    )
+    code, out, err = infra.cli("infra", "apply")
+    assert code == 0, err
+    assert f"deployments/{SERVICE}" in out, out
+    deployment = infra.cluster.get("deployments", "production", SERVICE)
+    containers = cn.containers(deployment)
+    assert [c["resources"]["limits"]["memory"] for c in containers] == ["640Mi"]  # resized, no second one
+    assert [c["image"] for c in containers] == [pinned]  # compute never touches the image
