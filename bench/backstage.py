@@ -189,8 +189,13 @@ async def change_to_screen(workspace: Path, url: str, files: list[Path], samples
                 httpx.post(f"{url}/api/catalog/refresh", json={"entityRef": ref}, headers=HEADERS, timeout=30)
                 body = {"entityRefs": [f"component:default/{name}"]}
                 while True:
-                    answer = httpx.post(f"{url}/api/catalog/entities/by-refs", json=body, headers=HEADERS)
-                    items = answer.json()["items"]
+                    try:
+                        answer = httpx.post(
+                            f"{url}/api/catalog/entities/by-refs", json=body, headers=HEADERS, timeout=60
+                        )
+                        items = answer.json()["items"]
+                    except (httpx.HTTPError, ValueError, KeyError):
+                        items = []  # a busy machine: ask again
                     if items and items[0]:
                         seen.append(time.perf_counter())
                         return
