@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from backends.infra.history import last_applied, record_apply
 from backends.infra.merge import MergeResult, merge_change_request
@@ -113,7 +113,7 @@ class InfraSession:
     def _listing(self) -> Callable[[], tuple[LiveObjects, LiveObjects]]:
         """The cluster's objects, listed on a thread while the plan validates, costs and evaluates
         (the lists are waits on the API server; the rest is this process's CPU)."""
-        outcome: list[Any] = []
+        outcome: list[tuple[LiveObjects, LiveObjects] | BaseException] = []
 
         def list_them() -> None:
             try:  # the cluster is reached from here too: invalid input is reported without it
@@ -127,9 +127,10 @@ class InfraSession:
 
         def result() -> tuple[LiveObjects, LiveObjects]:
             worker.join()
-            if isinstance(outcome[0], BaseException):
-                raise outcome[0]
-            return outcome[0]
+            listed = outcome[0]
+            if isinstance(listed, BaseException):
+                raise listed
+            return listed
 
         return result
 
