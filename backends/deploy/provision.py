@@ -301,6 +301,8 @@ def provision_workload(
             container["image"] = f"{split_image(str(container.get('image', '')))[0]}:{version}"
     if image is not None:
         _pin(deployment, {image_repo or "", image.repository}, image.reference)
+        for obj in objects:  # a worker, a migration: the same image at this version, the same digest
+            _pin_others(obj, {image_repo or "", image.repository}, version, image.reference)
     if secret_store is None:
         from backends.secrets import platform_secret_store
 
@@ -335,6 +337,20 @@ def _pin(deployment: dict[str, Any], repositories: set[str], reference: str) -> 
     own = [c for c in items if split_image(str(c.get("image", "")))[0] in repositories] or items[:1]
     for container in own:
         container["image"] = reference
+
+
+def _pin_others(obj: dict[str, Any], repositories: set[str], version: str, reference: str) -> None:
+    """Every other container and init container of a workload in ``obj`` that runs the checked
+    repository at ``version`` by tag runs ``reference`` instead: the tag may move, the digest not."""
+    if KINDS.get(str(obj.get("kind"))) not in WORKLOAD_KINDS:
+        return
+    pod = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+        if not isinstance(container, dict) or "@" in str(container.get("image", "")):
+            continue  # already pinned (by us above, or by the repository itself)
+        repository, tag = split_image(str(container.get("image", "")))
+        if repository in repositories and tag == version:
+            container["image"] = reference
 
 
 def _workload_deployment(objects: list[dict[str, Any]], workload: WorkloadRef) -> dict[str, Any] | None:

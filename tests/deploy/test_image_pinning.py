@@ -8,10 +8,12 @@ same check path as an OCI registry: ``tests/registry`` runs that against a real 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from backends.deploy import canary as cn
 from backends.deploy.engine import DeployEngine
@@ -21,7 +23,7 @@ from backends.registry import FileRegistry
 from console.cli import main
 from tests.infra.conftest import Infra, infra  # noqa: F401 - a fixture, used by name
 
-from .conftest import SERVICE, collect, make_context
+from .conftest import SERVICE, FakeCatalog, collect, demo_catalog, entity, make_context
 from .test_deploy_cli import _workspace
 
 HOST = "registry.acme.example"
@@ -271,3 +273,70 @@ def test_an_infra_apply_resizing_the_service_keeps_its_pinned_image(infra: Infra
     containers = cn.containers(deployment)
     assert [c["resources"]["limits"]["memory"] for c in containers] == ["640Mi"]  # resized, no second one
     assert [c["image"] for c in containers] == [pinned]  # compute never touches the image
+
+
+# -- a first deploy: every workload of the service's image runs the checked digest ---------------------
+FIRST = "orders-api"
+
+
+def _service_repository(root: Path, image: str) -> Path:
+    """A service repository whose deploy/ runs its image twice more besides the service's own
+    container: a migration init container and a worker Deployment; tagged v0.1.0."""
+    deploy = root / "deploy"
+    deploy.mkdir(parents=True)
+    spec = {"containers": [{"name": FIRST, "image": f"{image}:v0.1.0"}]}
+
+    def deployment(name: str, pod: dict[str, Any]) -> dict[str, Any]:
+        labels = {"app": name}
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": pod}},
+        }  # fmt: skip
+
+    service = deployment(FIRST, {**spec, "initContainers": [{"name": "migrate", "image": f"{image}:v0.1.0"}]})
+    worker = deployment(f"{FIRST}-worker", spec)
+    (deploy / "workloads.yaml").write_text(yaml.safe_dump_all([service, worker], sort_keys=False))
+    git = ["git", "-C", str(root), "-c", "user.name=dev", "-c", "user.email=dev@acme.example"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "first"], ["tag", "v0.1.0"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    return root
+
+
+def test_a_first_deploy_pins_every_workload_that_runs_the_checked_image(
+    sim: SimulatedCluster, tmp_path: Path
+) -> None:
+    image = f"{HOST}/payments/{FIRST}"
+    repository = _service_repository(tmp_path / "orders-api", image)
+    registry = FileRegistry(tmp_path / "registry", host=HOST)
+    registry.push(image, "v0.1.0")
+    service = entity(
+        "Component",
+        FIRST,
+        {"type": "service", "lifecycle": "production", "owner": "team-payments"},
+        {
+            "backstage.io/kubernetes-id": FIRST,
+            "backstage.io/source-location": f"url:{repository}",
+            "idp-console.dev/image": image,
+        },
+    )
+    context, _ = make_context(sim, tmp_path, catalog=FakeCatalog(service, *demo_catalog().entities))
+    context.registry = registry
+    engine = DeployEngine(context)
+    end = _end(collect(engine.deploy(FIRST, "staging", "v0.1.0")))
+    assert end.outcome is Outcome.SUCCEEDED, end.reason
+    cluster = context.cluster_for(context.environment("staging"))
+    pinned = f"{image}:v0.1.0@{registry.digest(image, 'v0.1.0')}"
+    images = {
+        f"{name}/{container['name']}": container["image"]
+        for name in (FIRST, f"{FIRST}-worker")
+        for pod in [cluster.get("deployments", "staging", name)["spec"]["template"]["spec"]]
+        for container in [*pod.get("initContainers", []), *pod["containers"]]
+    }
+    assert images == {
+        f"{FIRST}/migrate": pinned,
+        f"{FIRST}/{FIRST}": pinned,
+        f"{FIRST}-worker/{FIRST}": pinned,
+    }
