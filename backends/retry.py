@@ -24,7 +24,7 @@ def exponential(base: float, cap: float, *, jitter: bool = True) -> Delay:
     together do not retry in lockstep."""
 
     def delay(attempt: int) -> float:
-        raw = min(cap, base * (2 ** (attempt - 1)))
+        raw = min(cap, base * (2.0 ** (attempt - 1)))  # int ** int is typed Any (a negative power is a float)
         return raw * (0.5 + random.random() / 2) if jitter else raw
 
     return delay

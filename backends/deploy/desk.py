@@ -205,7 +205,8 @@ class DeployDesk(Generic[Model]):
 
     def live_run_of(self, service: str) -> DeployRecord | None:
         """The running deploy of ``service`` to attach to: the environment on screen first."""
-        return self.board.live_run(service, self.environments, self.target)
+        record: DeployRecord | None = self.board.live_run(service, self.environments, self.target)
+        return record
 
     def row_chosen(self, service: str) -> Literal["watch", "deploy"]:
         """Enter on a board row: a running deploy is watched, not started again (nor in read-only)."""
