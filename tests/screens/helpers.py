@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from rich.cells import cell_len
+from textual.errors import NoWidget
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widget import Widget
 
 from backends.workspace import Workspace, load_demo_workspace, load_workspace
 from console.app import IdpConsoleApp
@@ -73,8 +78,60 @@ def kube_workspace(root: Path, kubeconfig: str | bytes = UNREACHABLE_KUBECONFIG)
 
 
 def screen_text(app: IdpConsoleApp) -> str:
-    """What the terminal shows for the current screen, as plain text lines."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+    """What the terminal shows for the current screen, as plain text lines.
+
+    Painted from public API only: each widget the screen has placed (``Screen.find_widget``) renders
+    its visible part (``Widget.render_lines``), back to front by its order, scrollbars over their
+    widget, as Textual's compositor does.
+    """
+    screen = app.screen
+    try:
+        screen.find_widget(screen)
+    except NoWidget:
+        return ""  # not laid out yet: nothing on the terminal
+    width, height = screen.size
+    cells = [[" "] * width for _ in range(height)]
+    for _, _, region, visible, widget in sorted(_placed_widgets(screen), key=lambda p: p[:2]):
+        local = visible.translate((-region.x, -region.y))
+        for y, strip in zip(range(visible.y, visible.bottom), widget.render_lines(local), strict=False):
+            _paint(cells[y], visible.x, visible.right, strip.text)
+    return "\n".join("".join(row) for row in cells)
+
+
+def _placed_widgets(screen: Screen) -> Iterator[tuple[object, int, Region, Region, Widget]]:
+    """(order, chrome?, region, visible part, widget) for every widget with a visible part on screen."""
+    whole = Region(0, 0, *screen.size)
+    for widget in (screen, *screen.walk_children(with_self=False)):
+        if not isinstance(widget, Widget) or not widget.display:
+            continue
+        parts: list[tuple[int, Widget]] = [(0, widget)]
+        if widget.show_vertical_scrollbar:
+            parts.append((1, widget.vertical_scrollbar))
+        if widget.show_horizontal_scrollbar:
+            parts.append((1, widget.horizontal_scrollbar))
+        if widget.show_vertical_scrollbar and widget.show_horizontal_scrollbar:
+            parts.append((1, widget.scrollbar_corner))
+        for chrome, part in parts:
+            try:
+                geometry = screen.find_widget(part)
+            except NoWidget:
+                continue  # not placed: hidden, or not laid out yet
+            visible = geometry.region.intersection(geometry.clip).intersection(whole)
+            if visible.area:
+                yield geometry.order, chrome, geometry.region, visible, part
+
+
+def _paint(row: list[str], start: int, end: int, text: str) -> None:
+    """Write ``text`` into ``row`` from cell ``start``; a wide character takes two cells."""
+    x = start
+    for char in text:
+        if x >= end:
+            break
+        row[x] = char
+        if cell_len(char) == 2 and x + 1 < end:
+            x += 1
+            row[x] = ""
+        x += 1
 
 
 async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "") -> None:
