@@ -61,8 +61,8 @@ class DeployStarted(DeployEvent):
     steps: tuple[int, ...]  # canary weights, e.g. (5, 25, 50, 100); empty for rollback/scale
     bakes: tuple[float, ...] = ()  # bake seconds of each step
     kind: str = "deploy"  # deploy | rollback | scale | abort
-    # ``from_version`` as the stable ran it, pinned (``repo:tag@sha256:…``), else "": what an abort,
-    # a rollback or a roll-forward puts back, also once the stable ran another version (read_facts).
+    # The image the stable ran ``from_version`` with (``repo:tag@sha256:…`` when pinned), "" if
+    # unknown: what an abort, a rollback or a roll-forward puts back, also once the stable switched.
     from_image: str = ""
 
 

@@ -90,8 +90,8 @@ class DeployFacts:
     # What the registry check said when the deploy (or rollback) started: the reference it pinned
     # the version to, IMAGE_UNCHECKED for --skip-image-check, "" when nothing was recorded.
     image: str = ""
-    # The stable's pinned image before the deploy, as its first run recorded it (DeployStarted
-    # .from_image): the way back keeps that digest even after the stable ran another version.
+    # The stable's image before the deploy, as its first run recorded it (DeployStarted.from_image):
+    # the way back puts that image (its digest) back even after the stable ran another version.
     from_image: str = ""
 
 

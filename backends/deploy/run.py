@@ -72,6 +72,15 @@ def _generation(obj: dict[str, Any]) -> int:
     return int((obj.get("metadata") or {}).get("generation") or 0)
 
 
+def _running_image(deployment: dict[str, Any], version: str) -> str | None:
+    """The image the service's container runs ``version`` with, exactly as it is written."""
+    for container in cn.containers(deployment):
+        image = str(container.get("image", ""))
+        if cn.image_tag(image) == version:
+            return image
+    return None
+
+
 def new_deploy_id() -> str:
     return f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
@@ -101,7 +110,7 @@ class InterruptedDeploy:
     replicas: int | None = None  # an interrupted ``scale``: the size it was setting
     route_weight: int | None = None  # the canary's share on the environment's HTTPRoute, if it has one
     image: str = ""  # what its registry check recorded when it started (DeployFacts.image)
-    from_image: str = ""  # the stable's pinned image before it started (DeployFacts.from_image)
+    from_image: str = ""  # the stable's image before it started (DeployFacts.from_image)
 
 
 def healthy_rollback_version(
@@ -184,8 +193,9 @@ class DeployRun:
         self._refused_after_lease = False
         self._forced = ""  # rollback --to --force: the refusal the user overrode (recorded)
         self._image_checked = False  # the pre-checks asked the registry about self.version already
-        # The stable's image before this run when it was pinned to a digest: what a rollback or a
-        # roll-forward to the version it ran puts back, so the pin survives the way back.
+        # The stable's image before this run, exactly (its digest when pinned, its repository): what
+        # a rollback or a roll-forward to the version it ran puts back — the image that ran, never
+        # that version's tag in whatever repository the new image came from.
         self._from_image: str | None = None
         # The same as the first run of an interrupted one recorded it: by the time it is resumed or
         # aborted the stable may already run the version it was going to (killed after switching).
@@ -448,7 +458,7 @@ class DeployRun:
         if self.kind is RunKind.DEPLOY and self.resume_point is None and self.commit_time is None:
             self._read_commit(target.entity)  # the lead time's start, when CI gave none
         current = cn.deployed_version(stable)
-        self._from_image = cn.service_image(stable, current)
+        self._from_image = _running_image(stable, current)
         if self.resume_point is None:
             self.from_version = current if target.provisioned is None else ""  # a first deploy: none before
         self.total = cn.desired_replicas(stable)
@@ -560,8 +570,8 @@ class DeployRun:
         return cn.service_image(canary, version) if canary is not None else None
 
     def _kept_image(self, version: str) -> str | None:
-        """The stable's own pinned image from before the deploy (as its first run recorded it, else
-        as this run found it), if it ran ``version``."""
+        """The stable's own image from before the deploy (as its first run recorded it, else as
+        this run found it), if it ran ``version``."""
         for image in (self._first_image, self._from_image):
             if image and version and cn.image_tag(image) == version:
                 return image

@@ -241,6 +241,23 @@ def test_aborting_a_deploy_killed_mid_promote_restores_the_pinned_digest(
     assert _image(engine) == _pinned(registry, NEW)
 
 
+def test_aborting_a_deploy_killed_mid_promote_restores_the_image_that_ran_before(
+    sim: SimulatedCluster, tmp_path: Path
+) -> None:
+    # The stable ran OLD from another repository, by tag (before the environment named its image):
+    # the way back is that image, never OLD's tag in the new repository, which nobody checked.
+    registry = _registry(tmp_path, NEW)
+    engine = _engine(sim, tmp_path, registry)
+    before = _image(engine)
+    assert before == f"{HOST}/{SERVICE}:{OLD}"
+    deploy_id = _killed_once(
+        engine, engine.deploy(SERVICE, "production", NEW), Stage.PROMOTE, _pinned(registry, NEW)
+    )
+    end = _end(collect(engine.abort(deploy_id)))
+    assert end.outcome is Outcome.ABORTED, end.reason
+    assert _image(engine) == before
+
+
 def test_a_resumed_rollback_that_fails_its_check_rolls_forward_to_the_pinned_digest(
     sim: SimulatedCluster, tmp_path: Path
 ) -> None:
