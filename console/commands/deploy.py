@@ -1,12 +1,14 @@
 """``idp-console deploy | rollback | scale | status``: the deploy engine from the command line.
 
 Text output prints one line per stage as it really completes (``✓``, or ``✗`` with the reason and
-the rollback that followed); ``--output json`` prints every engine event as one JSON object per
-line. Production needs a typed confirmation (the service name) unless ``--yes``; without a
-terminal and without ``--yes`` it is refused; so is scaling above ``deploy.max_replicas``. Bad
-input (a version that is not an image tag, an impossible replica count, a malformed config) is
-refused with one line before any API call. Exit codes: 0 done, 1 deploy failed/rolled back,
-2 refused (pre-checks: nothing was changed, nothing recorded) or usage error.
+the rollback that followed), the run's log lines under them (the digest a version is pinned to, the
+objects a first deploy created; dimmed on a terminal) and its warnings (``warning: …``);
+``--output json`` prints every engine event as one JSON object per line. Production needs a typed
+confirmation (the service name) unless ``--yes``; without a terminal and without ``--yes`` it is
+refused; so is scaling above ``deploy.max_replicas``. Bad input (a version that is not an image
+tag, an impossible replica count, a malformed config) is refused with one line before any API call.
+Exit codes: 0 done, 1 deploy failed/rolled back, 2 refused (pre-checks: nothing was changed,
+nothing recorded) or usage error.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Generator, Iterator
 from typing import IO, Any
@@ -133,8 +136,6 @@ def _engine(session: Any, args: argparse.Namespace) -> Any:
     terminal and the SSH connection), or this process with ``--foreground``."""
     if args.foreground:
         return session.engine
-    import os
-
     from backends.deploy.attach import DetachedEngine
 
     workspace = os.path.abspath(args.workspace) if args.workspace else None
@@ -227,12 +228,16 @@ class TextPrinter:
     watch view reads too); this class only decides which of them deserve a line, and its words.
     """
 
-    def __init__(self, service: str, out: IO[str]) -> None:
+    def __init__(self, service: str, out: IO[str], *, log_lines: bool = False) -> None:
         from backends.deploy.reducer import RunModel
 
         self.service = service
         self.out = out
         self.tty = out.isatty()
+        # The run's info lines (the digest a version is pinned to, the objects a first deploy
+        # created): the terminal shows them; a chat reply keeps to the stage lines.
+        self.log_lines = log_lines
+        self.dim = self.tty and not os.environ.get("NO_COLOR")
         self.model = RunModel(service, "")
         self.routed: list[int] = []  # weights routed after the first step: one progress line
         self.failure_shown = False
@@ -333,10 +338,18 @@ class TextPrinter:
             if not self.failure_shown:
                 self.line(f"✗ {event.detail}")
                 self.failure_shown = True
-        elif isinstance(event, LogLine) and event.level != "info":
-            self.line(f"! {event.message}")
+        elif isinstance(event, LogLine):
+            self._log(event.message, event.level)
         elif isinstance(event, DeployFinished):
             self._finished(event, Outcome)
+
+    def _log(self, message: str, level: str) -> None:
+        """A log line of the run: a warning or error always, marked as such; info when asked for,
+        indented under the stage lines and dimmed on a terminal."""
+        if level != "info":
+            self.line(f"{level}: {message}")
+        elif self.log_lines:
+            self.line(f"\x1b[2m  {message}\x1b[22m" if self.dim else f"  {message}")
 
     def _finished(self, event: Any, outcome: Any) -> None:
         if event.outcome is outcome.SUCCEEDED:
@@ -448,7 +461,9 @@ def _decide(run: Any, event: Any, decision: str) -> None:
 
 
 def _printer(args: argparse.Namespace) -> Any:
-    return JsonPrinter(sys.stdout) if args.output == "json" else TextPrinter(args.service, sys.stdout)
+    if args.output == "json":
+        return JsonPrinter(sys.stdout)
+    return TextPrinter(args.service, sys.stdout, log_lines=True)
 
 
 # -- handlers -------------------------------------------------------------------------------------

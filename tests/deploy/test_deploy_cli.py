@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,3 +218,62 @@ def test_production_typed_confirmation(
     out, err = capsys.readouterr()
     assert "This will scale payment-service to 5 pods in PRODUCTION." in err
     assert "✓ Scaled payment-service in production: 4 → 5 pods, all ready" in out
+
+
+# -- the run's log lines in the text output -------------------------------------------------------
+
+
+def _registry_workspace(root: Path, sim: Any) -> Path:
+    """``_workspace`` whose production names an image in a file registry (``root/registry``), with
+    one bake for every step (its 20 s bake is for the kill tests above)."""
+    workspace = _workspace(root / "ws", sim.kubeconfig(root / "kubeconfig"), sim.prometheus_url)
+    config = workspace / "idp-console.yaml"
+    text = config.read_text().replace(
+        "    production: true\n", "    production: true\n    image: payments/{service}\n"
+    )
+    text = re.sub(r"\{weight: 25, bake: \d+s\}", "25", text)
+    assert "image: payments" in text and "weight: 25" not in text, "_workspace changed shape"
+    config.write_text(
+        text + f"registry: {{host: registry.acme.example, url: 'file://{root / 'registry'}'}}\n"
+    )
+    return workspace
+
+
+def test_text_output_shows_the_pinned_digest_and_marks_the_skip_warning(
+    sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backends.registry import FileRegistry
+
+    workspace = _registry_workspace(tmp_path, sim)
+    registry = FileRegistry(tmp_path / "registry", host="registry.acme.example")
+    registry.push(f"registry.acme.example/payments/{SERVICE}", "v2.3.1")
+    digest = registry.digest(f"registry.acme.example/payments/{SERVICE}", "v2.3.1")
+    deploy = [
+        "--workspace",
+        str(workspace),
+        "deploy",
+        SERVICE,
+        "--env",
+        "production",
+        "--yes",
+        "--foreground",
+    ]
+
+    assert main([*deploy, "--version", "v2.3.1"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    # Under the stage lines, not instead of them; plain text (no colour codes) off a terminal.
+    pinned = f"  Image v2.3.1 found: {digest} (registry.acme.example/payments/{SERVICE}); pinned to it"
+    assert pinned in lines, out
+    assert lines[0] == "✓ Running pre-deployment checks..."
+    assert lines[-1] == "✓ Deployment complete. Rollback available for 72h."
+    assert "\x1b[" not in out
+
+    assert main([*deploy, "--version", "v2.3.2", "--skip-image-check"]) == 0
+    out, err = capsys.readouterr()
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: image check skipped (--skip-image-check): the version is deployed by tag, unverified "
+        "— by jane.doe"
+    ], out
+    assert out.splitlines()[-1] == "✓ Deployment complete. Rollback available for 72h."
