@@ -184,7 +184,10 @@ def event_to_dict(event: DeployEvent) -> dict[str, Any]:
 def event_from_dict(data: dict[str, Any]) -> DeployEvent:
     """The inverse of :func:`event_to_dict` (used to replay a deploy from history)."""
     cls = EVENT_TYPES[data["event"]]
-    kwargs = {k: v for k, v in data.items() if k != "event"}
+    # Fields this version does not know are dropped: on a bastion with several hosts a newer
+    # idp-console may record events with fields added since, and an older one must still replay them.
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in known}
     if cls is DeployStarted:
         kwargs["steps"] = tuple(kwargs.get("steps") or ())
         kwargs["bakes"] = tuple(kwargs.get("bakes") or ())

@@ -329,3 +329,11 @@ def test_history_is_append_only_and_finds_rollback_target(tmp_path: Path) -> Non
 def test_events_round_trip() -> None:
     event = StageFinished("d", stage=Stage.ANALYSIS, ok=False, detail="boom", step=1)
     assert event_from_dict(event_to_dict(event)) == event
+
+
+def test_an_event_recorded_by_a_newer_version_still_replays() -> None:
+    # A bastion's hosts share one history; a host still on an older idp-console must replay what a
+    # newer one wrote, including fields it does not know yet.
+    event = StageFinished("d", stage=Stage.ANALYSIS, ok=True, detail="ok", step=2)
+    recorded = {**event_to_dict(event), "field_from_a_later_version": {"x": 1}}
+    assert event_from_dict(recorded) == event
