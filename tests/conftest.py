@@ -26,3 +26,34 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     # cost seconds each (tests/kube_sim/test_shared_simulation.py covers the shared one).
     monkeypatch.setenv("IDP_CONSOLE_SIMULATION", "in-process")
     return home
+
+
+# The modules whose tests take longest (Pilot tests of whole journeys, live deploys), longest first.
+# pytest-xdist hands tests out in collection order as workers free up: run last, these left one
+# worker busy for minutes after the other ran dry. Run first, the many short tests fill the gaps.
+# Whole modules move, in their own order; a module not listed keeps its place after these.
+SLOW_FIRST = (
+    "tests/screens/test_scaffold_screen.py",
+    "tests/screens/test_deploy_screen.py",
+    "tests/screens/test_key_tour.py",
+    "tests/screens/test_journey.py",
+    "tests/bastion/",
+    "tests/screens/test_first_ten_minutes.py",
+    "tests/screens/test_search_screen.py",
+    "tests/status/test_status_screen.py",
+    "tests/screens/test_deploy_first_minutes.py",
+    "tests/deploy/test_deploy_cli.py",
+    "tests/screens/",
+    "tests/infra/test_tui.py",
+    "tests/chatops/",
+    "tests/deploy/test_adoption.py",
+)
+
+
+def _slow_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return next((rank for rank, prefix in enumerate(SLOW_FIRST) if path.startswith(prefix)), len(SLOW_FIRST))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_slow_rank)  # stable: tests keep their order within each rank
