@@ -42,15 +42,14 @@ def test_string_data_is_stored_as_base64_data(core: client.CoreV1Api) -> None:
 def test_kubectl_sees_data_not_string_data(sim: SimulatedCluster, tmp_path: Path) -> None:
     kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
     kubectl = ["kubectl", "--kubeconfig", str(kubeconfig), "--context", "simulated", "-n", "default"]
+    kubectl += ["--cache-dir", str(tmp_path / "cache")]  # not under $HOME
     manifest = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "token"},
         "stringData": {"token": "abc123"},
     }
-    subprocess.run(
-        [*kubectl, "create", "--validate=false", "-f", "-"], input=json.dumps(manifest), text=True, check=True
-    )
+    subprocess.run([*kubectl, "create", "-f", "-"], input=json.dumps(manifest), text=True, check=True)
     shown = subprocess.run(
         [*kubectl, "get", "secret", "token", "-o", "json"], capture_output=True, text=True, check=True
     )

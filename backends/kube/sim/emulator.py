@@ -32,7 +32,7 @@ import yaml
 from kmock import KubernetesEmulator
 from typing_extensions import override
 
-from . import errors, logs
+from . import errors, logs, openapi
 from .errors import ApiError
 from .faults import ApiFaults
 from .patching import json_merge_patch, json_patch, strategic_merge_patch
@@ -213,7 +213,7 @@ class SimulatedApiServer(KubernetesEmulator):
             return await self._serve_group(request)  # /apis/apps
         if route is not None:
             return await self._serve_version(request)  # /api/v1, /apis/apps/v1
-        return None
+        return openapi.serve(path)  # /openapi/v3: what kubectl validates against
 
     @override
     async def _serve_version(self, request: kmock.Request) -> Any:
@@ -264,13 +264,25 @@ class SimulatedApiServer(KubernetesEmulator):
         name, sub = route.name, route.subresource
         if sub is not None and sub not in resource.subresources:
             raise ApiError(404, "NotFound", f"the server could not find the requested resource ({sub})")
-        params = call.params
         if sub == "log":
             if method != "GET" or name is None:
                 raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on {call.path}")
             return await self._serve_log(call, namespace, name)
         if method == "GET" and call.is_watch:
             return await self._serve_watch_stream(call, resource, namespace, name)
+        warnings: list[str] = []
+        if method in ("POST", "PUT", "PATCH") and sub in (None, "status"):
+            warnings = _check_fields(call, resource, namespace, name)  # refuses or warns, as kubectl expects
+        response = await self._serve_verb(call, route, resource, namespace)
+        for warning in warnings:
+            response.headers.add("Warning", warning)
+        return response
+
+    async def _serve_verb(
+        self, call: ApiCall, route: ApiPath, resource: ResourceType, namespace: str | None
+    ) -> aiohttp.web.StreamResponse:
+        method, params = call.method, call.params
+        name, sub = route.name, route.subresource
         table = wants_table(call.headers.get("Accept", ""))
         if method == "GET" and name is None:
             listing = self._list(resource, namespace, params)
@@ -561,6 +573,24 @@ class QuietTestServer(aiohttp.test_utils.RawTestServer):
 
 def _line(event: dict[str, Any]) -> bytes:
     return json.dumps(event).encode() + b"\n"
+
+
+def _check_fields(
+    call: ApiCall, resource: ResourceType, namespace: str | None, name: str | None
+) -> list[str]:
+    """The unknown-field check of a write (see `openapi.check_fields`); a JSON patch (a list of
+    operations) names no fields to check."""
+    content_type = call.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type == "application/json-patch+json" or not call.body:
+        return []
+    return openapi.check_fields(
+        resource,
+        _body(call),
+        validation=call.params.get("fieldValidation", "Warn"),
+        apply=content_type == "application/apply-patch+yaml",
+        namespace=namespace,
+        name=name,
+    )
 
 
 def _body(call: ApiCall) -> Any:
