@@ -189,7 +189,9 @@ def test_an_unchanged_repo_applies_with_zero_writes(infra: Infra) -> None:
 
 def test_an_interrupted_apply_converges_and_prunes(infra: Infra) -> None:
     # The second write (the first StatefulSet) hangs: the apply is killed in the middle of it.
-    infra.sim.faults.hang_next(1, method="PATCH", path="/statefulsets/", seconds=30)
+    # A stall, not a one-request hang: the client gives up on a request after 15 s and retries, and
+    # on a loaded machine a retry let through could create the StatefulSet before the kill lands.
+    infra.sim.faults.stall(120, method="PATCH", path="/statefulsets/")
     runner = subprocess.Popen(
         [sys.executable, "-c", "from console.cli import main; raise SystemExit(main())",
          "--workspace", str(infra.workspace), "infra", "apply"],
@@ -197,9 +199,10 @@ def test_an_interrupted_apply_converges_and_prunes(infra: Infra) -> None:
     )  # fmt: skip
     assert runner.stdout is not None
     assert _line(runner).startswith("changed deployments/")
-    wait_for(lambda: any(hit.kind == "hang" for hit in infra.sim.faults.hits), timeout=60)
+    wait_for(lambda: any(hit.kind == "stall" for hit in infra.sim.faults.hits), timeout=60)
     runner.send_signal(signal.SIGKILL)
     runner.wait(timeout=10)
+    infra.sim.faults.clear()  # the held write still ends in a 504, never applied
     assert infra.cluster.find("statefulsets", "production", "user-service-db") is None  # half-way
     code, _, err = infra.cli("infra", "apply")
     assert code == 0, err
