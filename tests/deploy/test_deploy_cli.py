@@ -3,6 +3,7 @@ cluster the test runs, with a CLI process killed mid-canary and resumed."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -277,3 +278,35 @@ def test_text_output_shows_the_pinned_digest_and_marks_the_skip_warning(
         "— by jane.doe"
     ], out
     assert out.splitlines()[-1] == "✓ Deployment complete. Rollback available for 72h."
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_info_lines_are_dimmed_unless_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backends.deploy.events import LogLine
+    from console.commands.deploy import TextPrinter
+
+    created = LogLine("d1", "deployment/orders-api created in staging")
+    slow = LogLine("d1", "the lease was renewed late", level="warning")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    terminal = _Terminal()
+    printer = TextPrinter(SERVICE, terminal, log_lines=True)
+    printer(created)
+    printer(slow)
+    assert terminal.getvalue().splitlines() == [
+        "\x1b[2m  deployment/orders-api created in staging\x1b[22m",
+        "warning: the lease was renewed late",
+    ]
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = _Terminal()
+    TextPrinter(SERVICE, plain, log_lines=True)(created)
+    assert plain.getvalue() == "  deployment/orders-api created in staging\n"
+    # A chat reply (no log_lines) keeps to the stage lines and the warnings.
+    chat = io.StringIO()
+    quiet = TextPrinter(SERVICE, chat)
+    quiet(created)
+    quiet(slow)
+    assert chat.getvalue() == "warning: the lease was renewed late\n"
