@@ -107,7 +107,7 @@ def spawn_median(script: str, *args: str, env: dict[str, str], runs: int = 5) ->
             env=env,
             cwd=ROOT,
         )
-        samples.append(float(out.stdout.strip().splitlines()[-1]))
+        samples.append(float(out.stdout.strip().splitlines()[-1].split()[0]))  # seconds come first
     return statistics.median(samples)
 
 
