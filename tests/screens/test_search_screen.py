@@ -136,6 +136,9 @@ def test_snapshot_grouped_results(workspace: Path, snap_compare) -> None:  # noq
         screen = await open_search(pilot)
         screen.query_one("#query", Input).cursor_blink = False
         await pilot.press(*"pay")
+        # The picture is of both groups: wait for them (the docs pages may be indexed after the
+        # entities), not for a frame.
+        await until(pilot, lambda: summary(screen) == "2 results", what="both result groups")
         pilot.app.clear_notifications()
         await pilot.pause()
 
