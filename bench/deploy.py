@@ -2,7 +2,7 @@
 
     uv run python bench/deploy.py [--samples 200]
 
-1. Engine overhead per canary step: a deploy with zero bake on a near-instant controller, so what
+1. Engine overhead per canary step: a deploy with a 1 ms bake on a near-instant controller, so what
    remains is the engine (HTTP calls, watch round trips, waiting logic): wall time, API calls and
    CPU time of the engine's thread per step.
 2. Event latency: cluster change (an HTTP PATCH of the stable Deployment) → the engine emits the
@@ -86,7 +86,8 @@ def bench_overhead(tmp: Path, rounds: int) -> None:
     seed = [SeedService(SERVICE, ("production",), f"registry.acme.example/{SERVICE}:v1", 4)]
     with start_simulated_cluster(None, time_scale=0.001, attach=False, seed_objects=seed) as sim:
         sim.set_error_rate(SERVICE, "canary", 0.001)
-        context = _context(sim, tmp, {"bake": 0})
+        # The smallest bake the typed config accepts (it refuses 0: a bake is a positive duration).
+        context = _context(sim, tmp, {"bake": "1ms"})
         engine = DeployEngine(context)
         walls, calls, cpus = [], [], []
         for round_ in range(rounds):
@@ -107,7 +108,7 @@ def bench_overhead(tmp: Path, rounds: int) -> None:
                 elif isinstance(event, DeployFinished):
                     assert event.outcome == "succeeded", event
         print("1. engine overhead per canary step (scale canary up, wait ready, scale stable down,")
-        print("   analysis incl. one Prometheus query; bake 0; controller at time_scale 0.001)")
+        print("   analysis incl. one Prometheus query; bake 1 ms; controller at time_scale 0.001)")
         print(
             f"   steps measured: {len(walls)}   wall p50 {statistics.median(walls) * 1000:.0f} ms, "
             f"p95 {pct(walls, 0.95) * 1000:.0f} ms   "
