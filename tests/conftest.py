@@ -33,6 +33,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 # worker busy for minutes after the other ran dry. Run first, the many short tests fill the gaps.
 # Whole modules move, in their own order; a module not listed keeps its place after these.
 SLOW_FIRST = (
+    "tests/catalog/test_register_concurrency.py",  # one 37 s test (measured 2026-12-07)
     "tests/screens/test_scaffold_screen.py",
     "tests/screens/test_deploy_screen.py",
     "tests/screens/test_key_tour.py",
