@@ -36,16 +36,18 @@ async def test_metrics_scope_window_and_drilldown() -> None:
         screen = app.screen
         assert isinstance(screen, MetricsScreen) and screen.card is not None
         assert screen.card.demo and screen.card.window_days == 30
+        # The card is set before its figures are painted: wait for what the user reads.
+        await until(pilot, lambda: "production deploys failed" in screen_text(app), what="the figures")
         text = screen_text(app)
         assert "Scorecard · organisation · last 30 days" in text
-        assert "demo history" in text and "production deploys failed" in text
+        assert "demo history" in text
         assert screen.query_one(DataTable).row_count == 10
 
         await pilot.press("w")  # 30 → 90 days
         await until(pilot, lambda: screen.card is not None and screen.card.window_days == 90)
         await pilot.press("t")  # the first team is the user's own
         await until(pilot, lambda: screen.card is not None and screen.card.scope.name == "team-payments")
-        assert "Scorecard · team team-payments · last 90 days" in screen_text(app)
+        await until(pilot, lambda: "Scorecard · team team-payments · last 90 days" in screen_text(app))
         await pilot.press("o")
         await until(pilot, lambda: screen.card is not None and screen.card.scope.kind == "org")
 
@@ -55,7 +57,7 @@ async def test_metrics_scope_window_and_drilldown() -> None:
         assert isinstance(drill, DrilldownScreen) and drill.figure.key == "change_failure_rate"
         table = drill.query_one(DataTable)
         await until(pilot, lambda: table.row_count == len(drill.figure.ids) > 0)
-        assert "production deploys failed" in screen_text(app)
+        await until(pilot, lambda: "production deploys failed" in screen_text(app), what="the drilldown")
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is screen)
 
