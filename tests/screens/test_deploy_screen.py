@@ -880,6 +880,8 @@ def test_snapshot_finished_deploy(snap_compare) -> None:  # noqa: ANN001
         await wait_finished(pilot, screen)
         await pilot.press("o")  # pods folded: their names are random
         await wait_until(pilot, lambda: "4 pods ✔✔✔✔" in screen_text(pilot.app), what="tree")
+        # The log's last line arrives after the run's state says finished: the picture includes it.
+        await wait_until(pilot, lambda: "deploy complete" in log_text(screen), what="the log's last line")
         pilot.app.clear_notifications()
         await pilot.pause()
 
