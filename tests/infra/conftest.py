@@ -6,11 +6,10 @@ from __future__ import annotations
 import contextlib
 import io
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -19,8 +18,8 @@ from backends.infra.repo import ensure_demo_repo
 from backends.kube.cluster import Cluster
 from backends.kube.sim import DEMO_SERVICES, SimulatedCluster, start_simulated_cluster
 from console.cli import main
+from tests.kube_sim.conftest import wait_for  # noqa: F401 - the one polling wait, for this package's tests
 
-T = TypeVar("T")
 TIME_SCALE = 0.01
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "backends" / "demo" / "workspace" / "idp-console.yaml"
 
@@ -72,17 +71,6 @@ class Infra:
     def writes(self) -> int:
         assert self.sim.api_server is not None
         return self.sim.api_server.write_count
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 @pytest.fixture

@@ -43,8 +43,9 @@ def core(api: client.ApiClient) -> client.CoreV1Api:
     return client.CoreV1Api(api)
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: float = 0.02) -> T:
+    """Poll ``probe`` until it returns something truthy (a state, never a fixed sleep); fail after
+    ``timeout`` seconds. The plain (non-Pilot) wait of the simulation, status and infra tests."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:

@@ -7,10 +7,9 @@ import contextlib
 import socket
 import struct
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -20,24 +19,12 @@ from backends.kube.cluster import RetryPolicy
 from backends.kube.sim import SeedService, start_simulated_cluster
 from backends.kube.sim.cluster import SimulatedCluster
 from tests.deploy.conftest import FakeCatalog, entity
+from tests.kube_sim.conftest import wait_for  # noqa: F401 - the one polling wait, for this package's tests
 from tests.screens.helpers import UNREACHABLE_KUBECONFIG
 
-T = TypeVar("T")
 TIME_SCALE = 0.02  # pods ready in ~0.1 s; a log line every 0.2 s
 ENVS = ("staging", "production")
 SERVICES = {"payment-service": ("team-payments", 3), "invoice-service": ("team-billing", 2)}
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
-    """Wait until ``probe`` returns something truthy (a state, never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
 def status_catalog() -> FakeCatalog:
