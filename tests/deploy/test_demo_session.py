@@ -37,8 +37,13 @@ def test_the_demo_session_uses_the_shared_cluster_which_exits_when_idle(
             # The shared Prometheus serves the running workloads' error ratio (a healthy version's).
             labels = f'service="{SERVICE}",track="stable"'
             query = f"errors{{{labels}}} / requests{{{labels}}}"
-            answer = httpx.get(f"{sim.prometheus_url}/api/v1/query", params={"query": query}).json()
-            assert answer["data"]["result"][0]["value"][1] == "0.002"
+
+            def series() -> list:
+                answer = httpx.get(f"{sim.prometheus_url}/api/v1/query", params={"query": query}).json()
+                return answer["data"]["result"]
+
+            # The seeded workloads start reporting once their pods run: wait for the series, not a frame.
+            assert wait_for(series, timeout=60)[0]["value"][1] == "0.002"
         # No client for a second: the server saves, lets go of the state file and exits.
         wait_for(lambda: not is_owned(state), timeout=20)
         assert Endpoint.read(state) is None
