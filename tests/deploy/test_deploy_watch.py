@@ -26,6 +26,19 @@ def _wait_streaming(watch: ResourceWatch, timeout: float = 60) -> None:
         time.sleep(0.005)
 
 
+def _cut_the_open_stream(watch: ResourceWatch, harness: Harness, *, abrupt: bool) -> int:
+    """Cut the watch's stream once it is open on the server too (the client may say it is streaming
+    a moment before the server has registered the request)."""
+    deadline = time.monotonic() + 60
+    while True:
+        _wait_streaming(watch)
+        cut = harness.sim.faults.drop_watches(abrupt=abrupt)
+        if cut:
+            return cut
+        assert time.monotonic() < deadline, "the server never had the watch's stream open"
+        time.sleep(0.005)
+
+
 def test_dropped_streams_resume_with_no_missed_state(harness: Harness) -> None:
     cluster = harness.cluster
     seen: list = []
@@ -45,8 +58,7 @@ def test_dropped_streams_resume_with_no_missed_state(harness: Harness) -> None:
         for i in range(20):
             cluster.patch("deployments", "staging", SERVICE, {"metadata": {"labels": {"n": str(i)}}})
             if i % 4 == 0:
-                _wait_streaming(watch)
-                drops += harness.sim.faults.drop_watches(abrupt=i % 8 == 0)
+                drops += _cut_the_open_stream(watch, harness, abrupt=i % 8 == 0)
         last = watch.wait_until(lambda objs: objs[SERVICE]["metadata"]["labels"].get("n") == "19" or None, 60)
         assert last
     # every intermediate state arrived, in order, although the stream was cut five times
