@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.catalog.globs import glob_files, has_magic
 from backends.catalog.loader import CatalogFileError, parse_documents, read_catalog_file
 from backends.catalog.placeholders import PlaceholderContext, PlaceholderError, resolve_placeholders
 from backends.catalog.validation import EntityInvalid, check_envelope, entity_ref_of, validate_entity
+from backends.globs import glob_files, has_magic
 
 
 @dataclass(slots=True)
@@ -214,7 +214,10 @@ def _follow(
                 (target, f"target {target} points outside the source root {options.root}; refused")
             )
             continue
-        matches = glob_files(joined) if has_magic(joined) else ([joined] if os.path.exists(joined) else [])
+        if has_magic(joined):
+            matches = glob_files(joined, dot=False)  # Backstage's reader: node glob's defaults
+        else:
+            matches = [joined] if os.path.exists(joined) else []
         if not matches:
             if presence != "optional":
                 problems.append((target, f"file {target} does not exist (resolved to {joined})"))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from backends.catalog.globs import glob_files, has_magic
 from backends.config import SourceConfig
+from backends.globs import glob_files, has_magic
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -86,7 +86,7 @@ class DirSource:
     def resolve(self) -> SourceFiles:
         root = self._root()
         if has_magic(self.path):
-            files = glob_files(self.path)
+            files = glob_files(self.path, dot=False)
         elif os.path.isdir(self.path):
             try:
                 files = directory_yaml_files(self.path)
@@ -133,7 +133,7 @@ class GitSource:
         for pattern in self.paths:
             joined = os.path.join(root, pattern.lstrip("/"))
             if has_magic(joined):
-                files.update(glob_files(joined))
+                files.update(glob_files(joined, dot=False))
             elif os.path.isdir(joined):
                 files.update(directory_yaml_files(joined))
             elif os.path.isfile(joined):

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from backends.globs import glob_regex
 from backends.scaffolder.errors import LimitExceeded, PathEscapeError
 
 # Directory names version-control tools treat as their own metadata. ``.gitmodules`` and
@@ -169,52 +170,15 @@ class TaskFiles:
                 yield current / name
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A compiled regex for a globby-style pattern: ``**``, ``*``, ``?``, ``[..]``, ``{a,b}``."""
-    out = []
-    i = 0
-    pattern = pattern.removeprefix("./")
-    while i < len(pattern):
-        char = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(char))
-            else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
-                out.append(f"[{'^' + body[1:] if body.startswith('!') else body}]")
-                i = end
-        elif char == "{":
-            end = pattern.find("}", i + 1)
-            if end == -1:
-                out.append(re.escape(char))
-            else:
-                out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1 : end].split(",")) + ")")
-                i = end
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return re.compile("^" + "".join(out).rstrip("/") + "/?$")
-
-
 class GlobSet:
-    """A list of globs where ``!pattern`` excludes, matched against posix relative paths."""
+    """A list of globs where ``!pattern`` excludes, matched against posix relative paths.
 
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.include = [glob_regex(p) for p in patterns if p and not p.startswith("!")]
-        self.exclude = [glob_regex(p[1:]) for p in patterns if p.startswith("!")]
+    ``dot=True`` is what Backstage's scaffolder passes to globby: ``*`` matches ``.env`` too;
+    ``dot=False`` keeps dot names to segments that start with ``.`` (node glob's default)."""
+
+    def __init__(self, patterns: Iterable[str], *, dot: bool) -> None:
+        self.include = [glob_regex(p, dot=dot) for p in patterns if p and not p.startswith("!")]
+        self.exclude = [glob_regex(p[1:], dot=dot) for p in patterns if p.startswith("!")]
 
     def __bool__(self) -> bool:
         return bool(self.include)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml_rs
 
 import golden_paths
-from backends.catalog.globs import glob_files
+from backends.globs import glob_files
 from backends.scaffolder.errors import TemplateError
 
 API_VERSION = "scaffolder.backstage.io/v1beta3"
@@ -262,8 +262,9 @@ def _source_files(source: Any, problems: list[str]) -> Iterable[Path]:
         if path.is_file():
             return [path]
         patterns = [os.path.join(source.path, "**", "*.yaml") if path.is_dir() else source.path]
-    # The catalog's glob engine: the same {a,b} braces, dotfile and symlink rules for every source.
-    files = [Path(p) for pattern in patterns for p in glob_files(pattern)]
+    # The catalog's glob rules (node glob: dotfiles only by a dotted segment), so a template source
+    # and a catalog source with the same pattern find the same files.
+    files = [Path(p) for pattern in patterns for p in glob_files(pattern, dot=False)]
     return [p for p in files if _is_template_file(p)]
 
 

@@ -96,9 +96,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # -- validate ---------------------------------------------------------------------------------------
 def _expand(paths: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """The files to validate, and a verdict for each directory that could not be listed."""
-    from backends.catalog.globs import glob_files, has_magic
     from backends.catalog.reader import DocumentResult
     from backends.catalog.sources import directory_yaml_files
+    from backends.globs import glob_files, has_magic
 
     files: list[str] = []
     unlisted: list[dict[str, Any]] = []
@@ -116,7 +116,7 @@ def _expand(paths: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
                 )
                 unlisted.append(problem.as_dict())
         elif has_magic(path) and not os.path.exists(path):
-            found = glob_files(path)
+            found = glob_files(path, dot=False)
             if not found:
                 raise CommandError(f"{path}: no file matches", EXIT_USAGE)
             files.extend(found)

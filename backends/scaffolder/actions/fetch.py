@@ -212,7 +212,7 @@ class FetchTemplate(Action):
             extension = ".njk"
         elif isinstance(extension, str) and extension and not extension.startswith("."):
             extension = "." + extension
-        raw_globs = GlobSet(step_input.get("copyWithoutTemplating") or [])
+        raw_globs = GlobSet(step_input.get("copyWithoutTemplating") or [], dot=True)  # globby, dot: true
         replace = bool(step_input.get("replace"))
         skeleton = _Skeleton(ctx)
         ctx.log(f"Processing {skeleton.count} values; rendering {source} into {ctx.files.relative(target)}")

@@ -67,7 +67,7 @@ class FsDelete(Action):
             if pattern.startswith("!"):
                 continue  # an exclusion alone deletes nothing
             ctx.files.resolve(pattern.split("*")[0] or ".", what="files")  # a literal prefix must stay inside
-            regex = GlobSet([pattern]).include[0]
+            regex = GlobSet([pattern], dot=True).include[0]  # globby, dot: true
             matched = [p for p in ctx.files.walk() if regex.match(ctx.files.relative(p))]
             # Parents before children: deleting a directory also deletes what it holds.
             for path in sorted(matched, key=lambda p: len(p.parts)):

@@ -68,7 +68,7 @@ class KubeApply(Action):
         patterns = ctx.input.get("manifestPath") or []
         patterns = [patterns] if isinstance(patterns, str) else list(patterns)
         if patterns:
-            globs = GlobSet(patterns)
+            globs = GlobSet(patterns, dot=True)
             for path in ctx.files.walk():
                 if path.is_file() and globs.matches(ctx.files.relative(path)):
                     try:
