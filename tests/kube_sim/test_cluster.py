@@ -13,6 +13,7 @@ from kubernetes import client, config
 
 from backends.kube.sim import DEMO_SERVICES, start_simulated_cluster
 from backends.kube.sim.cluster import Endpoint
+from backends.kube.sim.journal import recover
 
 from .conftest import FAST, rolled_out, wait_for
 
@@ -70,7 +71,8 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         wait_for(lambda: rolled_out(apps, "payment-service", "production"))
         before = apps.read_namespaced_deployment("payment-service", "production")
         sim.set_error_rate("payment-service", "canary", 0.03, namespace="production")
-        wait_for(lambda: state.exists())  # saved shortly after changes, not only at stop
+        # Saved shortly after changes, not only at stop (the error rate is not an API write).
+        wait_for(lambda: any(r["value"] == 0.03 for r in (recover(state) or {}).get("errorRates", [])))
     saved = json.loads(state.read_text())
     assert saved["resourceVersion"] >= int(before.metadata.resource_version)
 

@@ -22,6 +22,7 @@ import pytest
 from backends.deploy import canary as cn
 from backends.kube.sim import start_simulated_cluster
 from backends.kube.sim.cluster import Endpoint, SimulatedCluster
+from backends.kube.sim.journal import recover
 from backends.kube.sim.resources import BY_KEY
 
 from .conftest import FAST, wait_for
@@ -168,7 +169,10 @@ def test_every_acknowledged_write_is_on_disk_before_the_answer(tmp_path: Path) -
     leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
 
     def saved_leases() -> dict[str, dict]:
-        objects = json.loads(state.read_text())["objects"]
+        # What a restart after a kill -9 would load: the state file and its journal, as on disk now.
+        recovered = recover(state)
+        assert recovered is not None
+        objects = recovered["objects"]
         return {
             o["object"]["metadata"]["name"]: o["object"] for o in objects if o["resource"].endswith("leases")
         }

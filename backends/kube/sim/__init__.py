@@ -77,9 +77,12 @@ API server behaviour worth knowing (it is Kubernetes behaviour)
   ``describe``, ``set image``, ``scale``); the controller writes core/v1 Events
   (``ScalingReplicaSet``, ``BackOff``, ``Failed``).
 
-Persistence: every write the API accepts is in the state file (atomic replace, fsync) before the
-API answers; the controller's own changes are saved shortly after, and everything at ``stop()``.
-The file is loaded at start; pods restored from it keep their age.
+Persistence: every write the API accepts is on disk before the API answers — one line appended
+to the state file's journal (``<state_file>.journal.<N>``) and fsynced, so a write costs the same
+with 10 objects or 10,000 — and survives a ``kill -9``; the controller's own changes are journaled
+shortly after. The journal is folded into the state file (atomic replace) once it outgrows it, in
+a thread that leaves the watches streaming, at ``save()``/``stop()`` and at start (see `journal`).
+Pods restored from it keep their age.
 
 Several processes: the first `start_simulated_cluster` for a state file owns the servers — it
 holds an exclusive flock on ``<state_file>.owner`` for its lifetime — and writes

@@ -15,8 +15,9 @@ own (started on demand, ``<state_file>.log``), every caller attaches, and the se
 after a while without clients — the choice for a TUI and a CLI that come and go in any order, and
 the only way a ``kill -9`` of a deploy can never take the cluster (and its last writes) with it.
 
-Every write the API accepts is in the state file (atomic replace, fsync) before the API answers;
-the controller's own writes are saved shortly after, in batches.
+Every write the API accepts is on disk before the API answers: appended to the state file's
+journal and fsynced (see `journal`), folded into the state file itself now and then; the
+controller's own writes are journaled shortly after, in batches.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import yaml
 
 from backends.atomic import write_text_atomic
 
+from .journal import Journal, recover, segment_paths, write_snapshot
 from .seed import SeedService, seed
 
 # What runs the simulation (kmock's emulator, aiohttp, the controller, the fake Prometheus) is
@@ -63,7 +65,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TIME_SCALE = 0.1
-_SAVE_DEBOUNCE = 0.2  # real seconds: many quick controller writes become one file write
+_SAVE_DEBOUNCE = 0.2  # real seconds: many quick controller writes become one journal write
+# The journal is folded into the state file once it outgrows the last snapshot (so replaying it
+# at start never costs more than loading the snapshot), and never for less than this.
+COMPACT_MIN_BYTES = 1 << 20
 OWNER_WAIT = 30.0  # how long a starter waits for an owner that holds the lock but does not answer
 
 
@@ -149,11 +154,12 @@ class SimulatedCluster:
         self._saver: asyncio.Task[None] | None = None
         self._dirty: asyncio.Event | None = None
         self._owner_fd: int | None = None  # the flock on <state_file>.owner, held while we serve
-        self._save_lock = threading.Lock()  # one snapshot-and-write at a time, in order
-        self._change_lock = threading.Lock()  # changes come from the loop and from other threads
-        self._changes = 0  # how many changes were committed (counted after they are stored)
-        self._saved = 0  # the value of _changes the state file holds
+        self._save_lock = threading.Lock()  # one compaction at a time
         self._flush_lock: asyncio.Lock | None = None
+        self.journal: Journal | None = None  # owner with a state file: where changes are appended
+        self.compact_min_bytes = COMPACT_MIN_BYTES
+        self._snapshot_bytes = 0  # the size of the state file the last compaction wrote
+        self.compactions = 0  # how many times the journal was folded into the state file
 
     # ------------------------------------------------------------------ conveniences
 
@@ -221,28 +227,51 @@ class SimulatedCluster:
         return seed(self.api_url, services)
 
     def save(self) -> None:
-        """Write the state file now (the owner also saves on its own: before answering an API
-        write, and shortly after the controller's changes)."""
-        if self.store is None or self.state_file is None:
+        """Fold everything into the state file now (the owner also journals every change on its
+        own: an API write before its answer, the controller's shortly after)."""
+        if self.store is None or self.state_file is None or self.journal is None:
             return
-        # Snapshot and write under one lock: an older snapshot must never replace a newer file.
         with self._save_lock:
-            changes = self._changes
-            state = self.store.snapshot()
-            if self.prometheus is not None:
-                state["errorRates"] = self.prometheus.snapshot()
-            write_text_atomic(self.state_file, json.dumps(state, separators=(",", ":")))
-            self._saved = max(self._saved, changes)
+            self.journal.sync()
+            segment, state = self._capture()
+            self._snapshot_bytes = write_snapshot(self.state_file, state)
+            # Only now: until the new snapshot is on disk, these segments hold the only copy.
+            self.journal.drop_through(segment)
+            self.compactions += 1
+
+    def _capture(self) -> tuple[int, dict[str, Any]]:
+        """The state at one instant and the last journal segment it covers (a new one starts)."""
+        assert self.store is not None and self.journal is not None
+        store, prometheus = self.store, self.prometheus
+
+        def capture() -> dict[str, Any]:
+            state = store.snapshot()  # references, not copies: stored objects are never mutated
+            state["errorRates"] = prometheus.snapshot() if prometheus is not None else []
+            return state
+
+        with store.paused_writes():  # no commit (and so no journal record) slips in between
+            seq, segment, state = self.journal.rotate(capture)
+        state["journalSeq"] = seq
+        return segment, state
+
+    def _needs_compaction(self) -> bool:
+        journal = self.journal
+        return journal is not None and journal.bytes_since_rotate >= max(
+            self.compact_min_bytes, self._snapshot_bytes
+        )
 
     async def _flush(self) -> None:
-        """Return once every change made so far is in the state file (the API calls this before
-        answering a write). Writers waiting together share one file write."""
-        assert self._flush_lock is not None
-        wanted = self._changes
+        """Return once every change made so far is on disk (the API calls this before answering a
+        write). Writers waiting together share one fsync."""
+        assert self._flush_lock is not None and self.journal is not None
+        journal = self.journal
+        wanted = journal.last_seq
+        if journal.durable_seq >= wanted:
+            return
         async with self._flush_lock:
-            if self._saved >= wanted:
-                return  # a save that started after our change has finished meanwhile
-            await asyncio.to_thread(self.save)
+            if journal.durable_seq >= wanted:
+                return  # a sync that started after our change has finished meanwhile
+            await asyncio.to_thread(journal.sync)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -259,6 +288,8 @@ class SimulatedCluster:
             self._loop.stop()
             try:
                 self.save()
+                if self.journal is not None:
+                    self.journal.close()
                 if self.state_file is not None:
                     endpoint = Endpoint.read(self.state_file)
                     if (
@@ -297,24 +328,47 @@ class SimulatedCluster:
 
     # ------------------------------------------------------------------ persistence
 
-    def _on_change(self, _event: StoredEvent | None = None) -> None:
-        with self._change_lock:
-            self._changes += 1
+    def _on_change(self, event: StoredEvent | None = None) -> None:
+        """Journal a committed change (runs under the store's lock: the journal's order is the
+        resourceVersion order) or, without an event, the fake Prometheus' error rates."""
+        journal = self.journal
+        if journal is None:
+            return
+        if event is not None:
+            journal.append(functools.partial(_change_record, event))
+        elif self.prometheus is not None:
+            prometheus = self.prometheus
+            journal.append(lambda: {"errorRates": prometheus.snapshot()})
         loop, dirty = self._loop, self._dirty
         if loop is not None and dirty is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile; stop() saves anyway
                 loop.loop.call_soon_threadsafe(dirty.set)
 
     async def _save_loop(self) -> None:
-        assert self._dirty is not None
+        assert self._dirty is not None and self.journal is not None
         while True:
             await self._dirty.wait()
             await asyncio.sleep(_SAVE_DEBOUNCE)
             self._dirty.clear()
             try:
-                await asyncio.to_thread(self.save)
+                await asyncio.to_thread(self.journal.sync)
+                if self._needs_compaction():
+                    await asyncio.to_thread(self.save)
             except OSError:
                 log.exception("could not save the simulated cluster to %s", self.state_file)
+
+
+def _change_record(event: StoredEvent) -> dict[str, Any]:
+    """A journal record for a committed change: the whole new object, or the key of a deleted one."""
+    meta = event.object["metadata"]
+    if event.type == "DELETED":
+        return {
+            "delete": event.resource.key,
+            "namespace": meta.get("namespace"),
+            "name": meta["name"],
+            "rv": event.resource_version,
+        }
+    return {"put": event.resource.key, "object": event.object}
 
 
 @contextlib.contextmanager
@@ -547,16 +601,7 @@ def _start_owner(
     store = ObjectStore(history_limit=history_limit)
     prometheus = FakePrometheus()
     prometheus.traffic = functools.partial(_traffic, store)
-    if state_file is not None and state_file.exists():
-        try:
-            state = json.loads(state_file.read_text())
-            store.load(state)
-            prometheus.load(state.get("errorRates", []))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            # A damaged state file must not make the demo unusable: start empty, keep the file aside.
-            log.warning("ignoring unreadable simulated cluster state %s: %s", state_file, exc)
-            with contextlib.suppress(OSError):
-                state_file.replace(state_file.with_name(f"{state_file.name}.broken-{int(time.time())}"))
+    journal = _load_state(state_file, store, prometheus)
     loop = LoopThread()
     # A simulated container logs a line every 10 simulated seconds (1 s at the demo's time scale).
     api_server = SimulatedApiServer(store=store, log_interval=max(0.05, 10 * time_scale))
@@ -588,6 +633,7 @@ def _start_owner(
         kmock_server=kmock_server,
     )
     if state_file is not None:
+        cluster.journal = journal
 
         async def start_saver() -> None:
             cluster._flush_lock = asyncio.Lock()
@@ -599,3 +645,33 @@ def _start_owner(
         prometheus.on_change = cluster._on_change
         api_server.persist = cluster._flush
     return cluster
+
+
+def _load_state(state_file: Path | None, store: ObjectStore, prometheus: FakePrometheus) -> Journal | None:
+    """Load the saved state (snapshot + journal) into ``store``; the journal to append to next."""
+    if state_file is None:
+        return None
+    try:
+        state = recover(state_file)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # A damaged state file must not make the demo unusable: start empty, keep the files aside.
+        log.warning("ignoring unreadable simulated cluster state %s: %s", state_file, exc)
+        stamp = int(time.time())
+        for path in [state_file, *(p for _n, p in segment_paths(state_file))]:
+            with contextlib.suppress(OSError):
+                path.replace(path.with_name(f"{path.name}.broken-{stamp}"))
+        state = None
+    segments = segment_paths(state_file)
+    if state is None:
+        return Journal(state_file, last_seq=0, segment=0)
+    store.load(state)
+    prometheus.load(state.get("errorRates", []))
+    if segments:
+        # Fold the replayed journal in once, before serving: the next start reads one file.
+        write_snapshot(state_file, {**store.snapshot(), "errorRates": prometheus.snapshot(),
+                                    "journalSeq": state["journalSeq"]})  # fmt: skip
+        for _number, path in segments:
+            path.unlink(missing_ok=True)
+    return Journal(
+        state_file, last_seq=int(state["journalSeq"]), segment=segments[-1][0] + 1 if segments else 0
+    )

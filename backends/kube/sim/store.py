@@ -542,6 +542,13 @@ class ObjectStore:
 
     # ----------------------------------------------------------------- persistence
 
+    @contextlib.contextmanager
+    def paused_writes(self) -> Iterator[None]:
+        """Hold every write (HTTP and controller alike) for the block, so what it reads — a snapshot
+        and the persistence's own bookkeeping — is one instant. Keep the block short."""
+        with self._lock:
+            yield
+
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to restart the cluster: the objects and the resourceVersion counter."""
         with self._lock:
