@@ -93,31 +93,23 @@ class _Rows(Sequence[tuple[str, ...]]):
         return row
 
 
-def _sorted_positions(
-    entities: list[Entity], position: dict[Entity, int], sort_key: str, descending: bool
-) -> list[int]:
-    from backends.catalog import sort_entities
-
-    return [position[e] for e in sort_entities(entities, sort_key, descending)]
-
-
 @dataclass
 class _RowsReady(Message):
     catalog: Catalog
     snapshot: CatalogSnapshot  # what the rows were made from
     entities: list[Entity]
     rows: Sequence[tuple[str, ...]]
-    position: dict[Entity, int]
     sort_key: str
     descending: bool
-    order: list[int]
+    order: Sequence[int]
 
 
 @dataclass
 class _SortReady(Message):
+    snapshot: CatalogSnapshot  # whose positions ``order`` holds
     sort_key: str
     descending: bool
-    order: list[int]
+    order: Sequence[int]
 
 
 def entity_row(entity: Entity) -> tuple[str, ...]:
@@ -170,8 +162,7 @@ class CatalogScreen(ConsoleScreen):
         self._snapshot: CatalogSnapshot | None = None
         self._entities: list[Entity] = []
         self._rows: Sequence[tuple[str, ...]] = []  # aligned with _entities
-        self._position: dict[Entity, int] = {}
-        self._sorted_positions: list[int] = []
+        self._sorted_positions: Sequence[int] = []
         self._visible: _EntityView = _EntityView([], [])
         self._problems: list[Problem] = []
         self._sort_index = 1  # by name
@@ -201,20 +192,21 @@ class CatalogScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, group="catalog-rows", name="prepare catalog rows", exit_on_error=False)
     def _prepare_rows(self, catalog: Catalog, sort_key: str, descending: bool) -> None:
         snapshot = catalog.snapshot()
-        entities = list(snapshot.entities)
-        rows = _Rows(entities)
-        position = {entity: index for index, entity in enumerate(entities)}
-        order = _sorted_positions(entities, position, sort_key, descending)
+        entities = snapshot.entities  # never changed once published
+        # A warm start's snapshot comes with the default order: no sort before the list shows.
+        order = snapshot.sorted_positions(sort_key, descending)
         self.post_message(
-            _RowsReady(catalog, snapshot, entities, rows, position, sort_key, descending, order)
+            _RowsReady(catalog, snapshot, entities, _Rows(entities), sort_key, descending, order)
         )
 
     @on(_RowsReady)
     def _rows_ready(self, message: _RowsReady) -> None:
         self._catalog, self._snapshot = message.catalog, message.snapshot
-        self._entities, self._rows, self._position = message.entities, message.rows, message.position
+        self._entities, self._rows = message.entities, message.rows
         self._problems = list(message.snapshot.problems)
         self._apply_sorted(message.sort_key, message.descending, message.order)
+        if (message.sort_key, message.descending) != (SORT_KEYS[self._sort_index], self._descending):
+            self._resort()  # the sort changed while these rows were prepared
         problems = self.query_one("#problems", VirtualTable)
         problems.set_rows([problem_row(p) for p in self._problems])
         self.query_one("#entities", VirtualTable).empty_text = "No entity matches the filter."
@@ -227,19 +219,20 @@ class CatalogScreen(ConsoleScreen):
             self.query_one("#summary", Static).update(Text(text))
 
     def _resort(self) -> None:
-        key = SORT_KEYS[self._sort_index]
-        self._sort_rows(key, self._descending)
+        if self._snapshot is not None:
+            self._sort_rows(self._snapshot, SORT_KEYS[self._sort_index], self._descending)
 
     @work(thread=True, exclusive=True, group="catalog-sort", name="sort catalog", exit_on_error=False)
-    def _sort_rows(self, sort_key: str, descending: bool) -> None:
-        order = _sorted_positions(self._entities, self._position, sort_key, descending)
-        self.post_message(_SortReady(sort_key, descending, order))
+    def _sort_rows(self, snapshot: CatalogSnapshot, sort_key: str, descending: bool) -> None:
+        order = snapshot.sorted_positions(sort_key, descending)
+        self.post_message(_SortReady(snapshot, sort_key, descending, order))
 
     @on(_SortReady)
     def _sort_ready(self, message: _SortReady) -> None:
-        self._apply_sorted(message.sort_key, message.descending, message.order)
+        if message.snapshot is self._snapshot:  # else new rows, sorted as asked, are on their way
+            self._apply_sorted(message.sort_key, message.descending, message.order)
 
-    def _apply_sorted(self, sort_key: str, descending: bool, order: list[int]) -> None:
+    def _apply_sorted(self, sort_key: str, descending: bool, order: Sequence[int]) -> None:
         self._sorted_positions = order
         self.query_one("#entities", VirtualTable).set_sort_indicator(sort_key, descending)
         self._apply_filter(keep_cursor=True)

@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +31,7 @@ from backends.catalog.events import (
     SourceStarted,
 )
 from backends.catalog.model import Entity, Problem, Relation, Severity, SourcePosition
-from backends.catalog.query import Query, SearchIndex, parse_query
+from backends.catalog.query import Query, SearchIndex, parse_query, sort_positions
 from backends.catalog.reader import DocumentResult, ReadOptions, read_documents
 from backends.catalog.refs import DEFAULT_NAMESPACE, EntityRefError, parse_entity_ref
 from backends.catalog.registrations import RegistrationStore
@@ -79,6 +79,8 @@ class CatalogSnapshot:
     index: SearchIndex
     # The index remembers the last query to narrow the next one, so its users take turns.
     filter_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # (column, descending) -> positions in ``entities`` in that order, sorted once per snapshot.
+    orders: dict[tuple[str, bool], Sequence[int]] = field(default_factory=dict, repr=False)
 
     def get(
         self, ref: str, default_kind: str | None = None, default_namespace: str = DEFAULT_NAMESPACE
@@ -97,6 +99,15 @@ class CatalogSnapshot:
             name_ref = ref.lower() if "/" in ref else f"{default_namespace}/{ref}".lower()
             return next((e for r, e in by_ref.items() if r.split(":", 1)[1] == name_ref), None)
         return by_ref.get(parsed.canonical)
+
+    def sorted_positions(self, column: str, descending: bool = False) -> Sequence[int]:
+        """Positions in ``entities`` ordered by ``column`` (see ``sort_entities``), sorted once per
+        snapshot (a warm start's came with it). Read-only."""
+        key = (column, descending)
+        order = self.orders.get(key)
+        if order is None:
+            order = self.orders[key] = sort_positions(self.entities, column, descending)
+        return order
 
     def filter(self, query: Query | str) -> list[Entity]:
         """See ``Catalog.filter``."""

@@ -8,11 +8,11 @@ Relations are computed by the catalog after all documents are read.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from itertools import chain, pairwise
 from typing import Any
 
 import yaml_rs
@@ -80,18 +80,20 @@ class Entity:
         "_declared",
         "_description",
         "_kind",
+        "_lazy",
         "_lifecycle",
         "_name",
         "_namespace",
         "_owner",
+        "_position",
         "_raw",
         "_relations",
+        "_row",
         "_system",
         "_tags",
         "_text",
         "_title",
         "_type",
-        "position",
     )
 
     def __init__(
@@ -103,15 +105,15 @@ class Entity:
     ) -> None:
         self._raw: dict[str, Any] | None = raw
         self._text: str | None = None
-        self.position = position
-        self._relations: list[Relation] | Callable[[], list[Relation]] = (
-            relations if relations is not None else []
-        )
+        self._position = position
+        self._relations: list[Relation] = relations if relations is not None else []
         # What the entity's own spec fields declare, ``[(type, canonical target)]``; ``relations``
         # is computed from these plus the reverse relations other entities declare towards it.
-        self._declared: list[tuple[str, str]] | Callable[[], list[tuple[str, str]]] = (
-            declared_relations if declared_relations is not None else []
-        )
+        self._declared: list[tuple[str, str]] = declared_relations if declared_relations is not None else []
+        # A warm start's entity: the fields the list never shows come from row ``_row`` of ``_lazy``
+        # when one of them is first asked for (see entities_from_columns).
+        self._lazy: DeferredFields | None = None
+        self._row = 0
         self._summarise(raw)
 
     @classmethod
@@ -152,12 +154,21 @@ class Entity:
     def __repr__(self) -> str:
         return f"Entity({self.ref.canonical!r} at {self.position})"
 
+    @property
+    def position(self) -> SourcePosition:
+        """Where the document starts."""
+        if self._lazy is not None:
+            self._lazy.fill(self)
+        return self._position
+
     # -- envelope -----------------------------------------------------------------------------
     @property
     def raw(self) -> dict[str, Any]:
         """The document as written (placeholders resolved)."""
         if self._raw is not None:
             return self._raw
+        if self._lazy is not None:
+            self._lazy.fill(self)
         return _parse(self._text or "")
 
     @property
@@ -197,6 +208,8 @@ class Entity:
 
     @property
     def description(self) -> str:
+        if self._lazy is not None:
+            self._lazy.fill(self)
         return self._description
 
     @property
@@ -210,6 +223,8 @@ class Entity:
 
     @property
     def annotations(self) -> dict[str, Any]:
+        if self._lazy is not None:
+            self._lazy.fill(self)
         return self._annotations if self._annotations is not None else {}
 
     @property
@@ -235,32 +250,31 @@ class Entity:
         return self._system
 
     # -- relations ----------------------------------------------------------------------------
-    # A warm start hands each entity callables that make these lists on first use: making them for
-    # 100k entities is a third of loading the snapshot, and the list never shows them (see
-    # entities_from_columns). Two threads may both make one; the lists are equal.
     @property
     def relations(self) -> list[Relation]:
         """Declared and reverse relations, as linking computed them."""
-        relations = self._relations
-        if type(relations) is not list:
-            relations = self._relations = relations()  # type: ignore[operator]
-        return relations
+        if self._lazy is not None:
+            self._lazy.fill(self)
+        return self._relations
 
     @relations.setter
     def relations(self, relations: list[Relation]) -> None:
+        if self._lazy is not None:
+            self._lazy.fill(self)  # or a later fill would put back the stored ones
         self._relations = relations
 
     @property
     def declared_relations(self) -> list[tuple[str, str]]:
         """What the entity's own spec fields declare, ``[(type, canonical target)]``; ``relations``
         is computed from these plus the reverse relations other entities declare towards it."""
-        declared = self._declared
-        if type(declared) is not list:
-            declared = self._declared = declared()  # type: ignore[operator]
-        return declared
+        if self._lazy is not None:
+            self._lazy.fill(self)
+        return self._declared
 
     @declared_relations.setter
     def declared_relations(self, declared: list[tuple[str, str]]) -> None:
+        if self._lazy is not None:
+            self._lazy.fill(self)
         self._declared = declared
 
     def relations_of(self, relation_type: str) -> list[str]:
@@ -276,74 +290,129 @@ class Entity:
         return data
 
 
-# The fields a warm start stores per entity (see backends/catalog/warm.py): everything but the
-# relations, which are stored by number. Plain values only, so ``marshal`` can write them.
-_STATE_FIELDS = (
-    *(name for name in Entity.__slots__ if name not in ("position", "_relations", "_declared")),
-    "declared_relations",
+# The fields a warm start stores per entity (see backends/catalog/warm.py), as plain values so
+# ``marshal`` can write them, one list per field: a list of 100k strings loads in milliseconds, 100k
+# tuples of them take ten times longer. The list's fields are loaded before it shows; the others
+# (``DEFERRED_COLUMNS``, and the relations, stored by number) the first time an entity is asked for one.
+_SUMMARY_FIELDS = tuple(
+    name
+    for name in Entity.__slots__
+    if name
+    not in ("_lazy", "_row", "_position", "_relations", "_declared", "_annotations", "_description", "_text")
 )
-# Stored as columns, one list per field: a list of 100k strings loads in milliseconds, 100k tuples
-# of them take ten times longer. Declared relations are stored as numbers (see entity_columns).
-_COLUMNS = ("file", "line", "index", *(n for n in _STATE_FIELDS if n != "declared_relations"))
+DEFERRED_COLUMNS = ("file", "line", "index", "_annotations", "_description", "_text")
+
+
+def _filled(entity: Entity) -> Entity:
+    if entity._lazy is not None:
+        entity._lazy.fill(entity)
+    return entity
 
 
 def entity_state(entity: Entity) -> tuple[Any, ...]:
     """The entity as plain values (its position flattened in front), to compare two of them."""
-    position = entity.position
+    position = _filled(entity).position
     return (
         position.file,
         position.line,
         position.index,
-        *(getattr(entity, name) for name in _STATE_FIELDS),
+        entity._annotations,
+        entity._description,
+        entity._text,
+        *(getattr(entity, name) for name in _SUMMARY_FIELDS),
+        entity._declared,
     )
 
 
 def entity_columns(
     entities: Sequence[Entity], number: Callable[[tuple[str, str]], int]
-) -> tuple[dict[str, list[Any]], list[list[int]]]:
-    """``entities`` as one list per stored field, and each one's declared relations as the numbers
-    ``number`` gives each (type, target) pair; ``entities_from_columns`` makes them again."""
-    columns: dict[str, list[Any]] = {
-        "file": [e.position.file for e in entities],
-        "line": [e.position.line for e in entities],
-        "index": [e.position.index for e in entities],
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]], list[list[int]]]:
+    """``entities`` as one list per stored field (the list's, then ``DEFERRED_COLUMNS``), and each
+    one's declared relations as the numbers ``number`` gives each (type, target) pair;
+    ``entities_from_columns`` makes them again."""
+    entities = [_filled(e) for e in entities]
+    columns = {name: [getattr(e, name) for e in entities] for name in _SUMMARY_FIELDS}
+    deferred: dict[str, list[Any]] = {
+        "file": [e._position.file for e in entities],
+        "line": [e._position.line for e in entities],
+        "index": [e._position.index for e in entities],
     }
-    for name in _COLUMNS[3:]:
-        columns[name] = [getattr(e, name) for e in entities]
-    declared = [[number(pair) for pair in e.declared_relations] for e in entities]
-    return columns, declared
+    for name in DEFERRED_COLUMNS[3:]:
+        deferred[name] = [getattr(e, name) for e in entities]
+    declared = [[number(pair) for pair in e._declared] for e in entities]
+    return columns, deferred, declared
 
 
 # Per entity a run of numbers, all runs in one flat array: (numbers, where each entity's run ends).
 NumberRuns = tuple[Sequence[int], Sequence[int]]
 
 
-def entities_from_columns(
-    columns: dict[str, list[Any]],
-    declared: NumberRuns,
-    relations: NumberRuns,
-    pair: Callable[[int], tuple[str, str]],
-    relation_of: Callable[[tuple[str, str]], Relation],
-) -> list[Entity]:
+@dataclass(frozen=True)
+class StoredFields:
+    """What ``DeferredFields`` loads: ``DEFERRED_COLUMNS``, every distinct (type, target) pair, and
+    per entity the numbers of its declared and linked pairs."""
+
+    columns: dict[str, list[Any]]
+    pairs: list[tuple[str, str]]
+    declared: NumberRuns
+    linked: NumberRuns
+
+
+class DeferredFields:
+    """The fields of a warm start's entities that the list never shows, loaded for all of them the
+    first time any entity is asked for one (then filled in per entity, as each is asked).
+
+    Showing 100k entities' list waits for none of it: their positions, texts, annotations,
+    descriptions and relations are over half of the snapshot.
+    """
+
+    def __init__(
+        self, load: Callable[[], StoredFields], relation_of: Callable[[tuple[str, str]], Relation]
+    ) -> None:
+        self._load = load
+        self._stored: StoredFields | None = None
+        self._lock = threading.Lock()
+        self._relation_of = relation_of
+
+    def _fields(self) -> StoredFields:
+        stored = self._stored
+        if stored is None:
+            with self._lock:
+                if self._stored is None:
+                    self._stored = self._load()
+                stored = self._stored
+        return stored
+
+    def fill(self, entity: Entity) -> None:
+        """Give ``entity`` its stored fields. Two threads may both fill one: the values are equal."""
+        stored = self._fields()
+        row, columns, pair = entity._row, stored.columns, stored.pairs.__getitem__
+        entity._position = SourcePosition(columns["file"][row], columns["line"][row], columns["index"][row])
+        entity._annotations = columns["_annotations"][row]
+        entity._description = columns["_description"][row]
+        entity._text = columns["_text"][row]
+        entity._declared = list(map(pair, _run(stored.declared, row)))
+        entity._relations = list(map(self._relation_of, map(pair, _run(stored.linked, row))))
+        entity._lazy = None  # last: another thread reading a field sees it filled or fills it too
+
+
+def _run(runs: NumberRuns, row: int) -> Sequence[int]:
+    numbers, ends = runs
+    return numbers[ends[row - 1] if row else 0 : ends[row]]
+
+
+def entities_from_columns(columns: dict[str, list[Any]], deferred: DeferredFields) -> list[Entity]:
     """The entities ``entity_columns`` stored, without parsing or validating anything again.
 
-    ``declared`` and ``relations`` hold each entity's declared and linked relations as numbers;
-    ``pair`` gives a number's (type, target) and ``relation_of`` the shared ``Relation`` of a pair.
-    Each entity makes both lists the first time they are asked for, so showing the list never
-    waits for 100k entities' relations (a third of loading them).
+    Only the fields the list shows are set; the rest come from ``deferred`` when first asked for.
+    One assignment per field per entity: at 100k entities even making a ``SourcePosition`` each
+    would cost the list's appearance a tenth of a second.
     """
-    new, position_of = Entity.__new__, SourcePosition
-    declared_numbers, declared_ends = declared
-    relation_numbers, relation_ends = relations
+    new = Entity.__new__
     made: list[Entity] = []
     append = made.append
-    for (
-        file,
-        line,
-        index,
-        annotations_,
+    for row, (
         api_version,
-        description,
         kind,
         lifecycle,
         name,
@@ -352,46 +421,22 @@ def entities_from_columns(
         raw,
         system,
         tags,
-        text,
         title,
         type_,
-        (declared_start, declared_end),
-        (relations_start, relations_end),
-    ) in zip(
-        *(columns[name] for name in _COLUMNS),
-        pairwise(chain((0,), declared_ends)),
-        pairwise(chain((0,), relation_ends)),
-        strict=True,
-    ):
+    ) in enumerate(zip(*(columns[name] for name in _SUMMARY_FIELDS), strict=True)):
         entity = new(Entity)
-        entity.position = position_of(file, line, index)
-        entity._annotations, entity._api_version, entity._description = annotations_, api_version, description
         # marshal keeps strings that were one object one object (the interned kinds, namespaces, tags).
-        entity._kind, entity._namespace, entity._tags = kind, namespace, tags
-        entity._lifecycle, entity._name, entity._owner, entity._raw = lifecycle, name, owner, raw
-        entity._system, entity._text, entity._title, entity._type = system, text, title, type_
-        entity._declared = _pairs_maker(declared_numbers, declared_start, declared_end, pair)
-        entity._relations = _relations_maker(
-            relation_numbers, relations_start, relations_end, pair, relation_of
+        entity._api_version, entity._kind, entity._lifecycle, entity._name = (
+            api_version,
+            kind,
+            lifecycle,
+            name,
         )
+        entity._namespace, entity._owner, entity._raw, entity._system = namespace, owner, raw, system
+        entity._tags, entity._title, entity._type = tags, title, type_
+        entity._lazy, entity._row = deferred, row
         append(entity)
     return made
-
-
-def _pairs_maker(
-    numbers: Sequence[int], start: int, end: int, pair: Callable[[int], tuple[str, str]]
-) -> Callable[[], list[tuple[str, str]]]:
-    return lambda: list(map(pair, numbers[start:end]))
-
-
-def _relations_maker(
-    numbers: Sequence[int],
-    start: int,
-    end: int,
-    pair: Callable[[int], tuple[str, str]],
-    relation_of: Callable[[tuple[str, str]], Relation],
-) -> Callable[[], list[Relation]]:
-    return lambda: list(map(relation_of, map(pair, numbers[start:end])))
 
 
 def _spec_str(spec: dict[str, Any], key: str) -> str:

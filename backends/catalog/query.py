@@ -297,18 +297,23 @@ def sort_entities(entities: Iterable[Entity], column: str, descending: bool = Fa
     Ties are broken by the canonical ref so the order is stable between runs; entities without a
     value sort last in either direction (an empty owner is not "smaller" than any owner).
     """
+    items = list(entities)
+    return [items[i] for i in sort_positions(items, column, descending)]
+
+
+def sort_positions(entities: Sequence[Entity], column: str, descending: bool = False) -> list[int]:
+    """The positions in ``entities`` in the order ``sort_entities`` gives them."""
     try:
         column_key = SORT_COLUMNS[column]
     except KeyError:
         raise ValueError(f"cannot sort by {column!r}; columns: {', '.join(SORT_COLUMNS)}") from None
-    items = list(entities)
     # Each key computed once and the positions sorted by them (C-level lookups): the list of 100k
     # entities waits for this sort before it shows.
-    values = list(map(column_key, items))
-    canonical = [f"{e.kind}:{e.namespace}/{e.name}".lower() for e in items]  # = e.ref.canonical
+    values = list(map(column_key, entities))
+    canonical = [f"{e.kind}:{e.namespace}/{e.name}".lower() for e in entities]  # = e.ref.canonical
     present = [i for i, value in enumerate(values) if value]
     missing = [i for i, value in enumerate(values) if not value]
     present.sort(key=canonical.__getitem__)
     present.sort(key=values.__getitem__, reverse=descending)
     missing.sort(key=canonical.__getitem__)
-    return [items[i] for i in present + missing]
+    return present + missing

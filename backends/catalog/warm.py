@@ -7,8 +7,9 @@ snapshot file in the state dir, with the identity of every file they came from (
 their identity changes with the commit). The next start:
 
 1. ``warm_start(workspace)`` rebuilds the catalog from the snapshot — no file is opened, parsed or
-   validated, and what the list does not show waits until it is first asked for: each entity's
-   relations and declared relations, and the filter index — and the list shows;
+   validated, the list's default order comes sorted, and what the list does not show stays in the
+   file until it is first asked for: each entity's position, text, annotations, description and
+   relations, the filter index, the file identities — and the list shows;
 2. ``WarmStart.revalidate()`` then resolves every source again (a git source fetches) and reads only
    the files whose identity changed, were added, or whose verdict depends on other files (a
    ``Location``, a ``$text`` placeholder, a duplicate ref, an invalid document); the entities of
@@ -19,8 +20,9 @@ The snapshot is keyed by the workspace directory, the text of its ``idp-console.
 registered files: changing the sources or registering a file starts cold. A snapshot that cannot be
 read (missing, another format, truncated) is a cold start, never an error. Written with ``marshal``
 (plain values only: loading 100k entities is one C call), column by column (lists of strings and
-flat arrays of numbers load fastest), atomically, readable by its owner only; not written again by
-a revalidation that found nothing changed.
+flat arrays of numbers load fastest), as a header (what the list shows) and blobs each loaded on
+first use from the mapped file, atomically, readable by its owner only; not written again by a
+revalidation that found nothing changed.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
+import mmap
 import os
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, chain
 from pathlib import Path
@@ -41,10 +44,12 @@ from backends import paths
 from backends.catalog.catalog import Catalog, CatalogSnapshot, _Builder, _read_workspace, _retire, gc_paused
 from backends.catalog.events import CatalogChanged, CatalogEvent, CatalogLoaded
 from backends.catalog.model import (
+    DeferredFields,
     Entity,
     Problem,
     Severity,
     SourcePosition,
+    StoredFields,
     entities_from_columns,
     entity_columns,
     entity_state,
@@ -53,7 +58,11 @@ from backends.catalog.query import SearchIndex
 from backends.catalog.registrations import RegistrationStore
 from backends.workspace import Workspace
 
-FORMAT = 4  # bump when the stored shape changes: an older snapshot then reads as "no snapshot"
+# The file: _MAGIC, the header's length (8 bytes, little-endian), the header, then the blobs.
+_MAGIC = b"idp-console catalog snapshot\n"
+FORMAT = 5  # bump when the stored shape changes: an older snapshot then reads as "no snapshot"
+# The sort orders stored ascending: the catalog list's default (by name) shows without sorting.
+STORED_ORDERS = ("name",)
 # A file changed this close to the start of a read may have changed while it was read (and mtime
 # may be counted in whole seconds): its verdict is not trusted at the next start.
 _SETTLE_NS = 2_000_000_000
@@ -70,6 +79,7 @@ class WarmStart:
     catalog: Catalog
     warm: bool
     files: FileRecords = field(default_factory=dict)
+    stored_files: Callable[[], FileRecords] | None = None  # a warm start's ``files``, read when needed
     unsaved: tuple[dict[str, tuple[str, bool]], int] | None = None  # a full read not yet written
 
     def revalidate(self, on_event: Callable[[CatalogEvent], object] | None = None) -> CatalogChanged | None:
@@ -87,6 +97,8 @@ class WarmStart:
                     write_snapshot(self.workspace, self.catalog, self.files)
             return None
         self.warm = False
+        if self.stored_files is not None:
+            self.files, self.stored_files = self.stored_files(), None
         catalog, previous = self.catalog, self.catalog.snapshot()
         previous.index.keys  # noqa: B018 -- the filter index, before the user's first keystroke needs it
         reuse: dict[str, tuple[list[Entity], list[Problem]]] = {}
@@ -175,46 +187,90 @@ def warm_start(workspace: Workspace) -> WarmStart | None:
         # Millions of small objects at 100k entities: the cyclic collector would walk them again and
         # again while they are made, and once more right after (promote: see gc_paused).
         with gc_paused(promote=True):
-            data = marshal.loads(snapshot_path(workspace).read_bytes())
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
+            data, blob = _read(snapshot_path(workspace))
+            if data.get("format") != FORMAT:
                 return None
             catalog = Catalog()
-            # Relations as linking left them: one shared Relation per (type, target), made when an
-            # entity's relations are first asked for (never for the list), through the cache later
-            # links use too.
-            relations = data["relations"]
-            pair_types = array("I")
-            pair_types.frombytes(relations["pair_types"])
-            types = relations["types"]
-            targets = relations["targets"]
-
-            def pair(number: int) -> tuple[str, str]:
-                return types[pair_types[number]], targets[number]
-
+            # Everything but the list's own fields waits in the file until first asked for.
+            relation_of = catalog._relation_cache.__getitem__
             entities = entities_from_columns(
-                data["columns"],
-                _runs(relations["declared"]),
-                _runs(relations["linked"]),
-                pair,
-                catalog._relation_cache.__getitem__,
+                data["columns"], DeferredFields(lambda: _stored_fields(lambda: blob("deferred")), relation_of)
             )
             problems = [
                 Problem(Severity(severity), message, SourcePosition(file, line, index), ref)
                 for severity, message, file, line, index, ref in data["problems"]
             ]
-            index = data["index"]  # marshalled on its own: loaded on first use (see SearchIndex.deferred)
+            # The list's order, sorted when the snapshot was written: the list shows without sorting.
+            orders: dict[tuple[str, bool], Sequence[int]] = {
+                (column, False): _numbers(order) for column, order in data["orders"].items()
+            }
             catalog._snapshot = CatalogSnapshot(
                 entities=entities,
                 by_ref=dict(zip(data["refs"], entities, strict=True)),
                 problems=problems,
                 read_problems=problems[: data["read_problems"]],
-                index=SearchIndex.deferred(entities, lambda: marshal.loads(index)),
+                index=SearchIndex.deferred(entities, lambda: blob("index")),
+                orders=orders,
             )
-        files: FileRecords = {path: tuple(record) for path, record in data["files"].items()}
     except (OSError, EOFError, ValueError, TypeError, KeyError):
         return None  # no snapshot, or one this version cannot use: start cold
     catalog.registrations = RegistrationStore.for_workspace(workspace.root)
-    return WarmStart(workspace, catalog, warm=True, files=files)
+    return WarmStart(workspace, catalog, warm=True, stored_files=lambda: _file_records(blob("files")))
+
+
+def _file_records(stored: dict[str, list[Any]]) -> FileRecords:
+    return {path: tuple(record) for path, record in stored.items()}
+
+
+def _read(path: Path) -> tuple[dict[str, Any], Callable[[str], Any]]:
+    """A snapshot's header, and what loads one of its blobs (see ``_write``).
+
+    The file is mapped, not read: the header is all the list needs, and the blobs (over nine
+    tenths of the file at 100k entities) are loaded, if ever, from this very file even when a later
+    write has replaced it by then.
+    """
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    view = memoryview(mapped)
+    if bytes(view[: len(_MAGIC)]) != _MAGIC:
+        raise ValueError("not a snapshot")
+    start = len(_MAGIC) + 8
+    header_end = start + int.from_bytes(view[len(_MAGIC) : start], "little")
+    data = marshal.loads(view[start:header_end])
+    if not isinstance(data, dict) or not isinstance(data.get("blobs"), dict):
+        raise ValueError("not a snapshot")
+    blobs: dict[str, tuple[int, int]] = data["blobs"]
+    if header_end + sum(length for _, length in blobs.values()) != len(view):
+        raise ValueError("truncated snapshot")  # checked now: a blob is loaded when the list is long shown
+
+    def blob(name: str) -> Any:
+        offset, length = blobs[name]
+        return marshal.loads(view[header_end + offset : header_end + offset + length])
+
+    return data, blob
+
+
+def _write(target: Path, header: dict[str, Any], blobs: dict[str, Any]) -> None:
+    """Write ``header`` and each of ``blobs`` marshalled on its own, atomically, for its owner only."""
+    parts = {name: marshal.dumps(value) for name, value in blobs.items()}
+    offsets, offset = {}, 0
+    for name, part in parts.items():
+        offsets[name] = (offset, len(part))
+        offset += len(part)
+    head = marshal.dumps({**header, "blobs": offsets})
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, paths.PRIVATE_FILE)
+        with os.fdopen(fd, "wb") as out:
+            out.write(_MAGIC + len(head).to_bytes(8, "little"))
+            out.write(head)
+            for part in parts.values():
+                out.write(part)
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def file_records(read: dict[str, tuple[str, bool]], started_ns: int) -> FileRecords:
@@ -241,25 +297,17 @@ def write_snapshot(workspace: Workspace, catalog: Catalog, files: FileRecords) -
     def number(pair: tuple[str, str]) -> int:
         return numbers.setdefault(pair, len(numbers))
 
-    columns, declared = entity_columns(snapshot.entities, number)
+    columns, deferred, declared = entity_columns(snapshot.entities, number)
     linked = [[number((r.type, r.target)) for r in e.relations] for e in snapshot.entities]
     types = sorted({relation_type for relation_type, _ in numbers})
     type_number = {relation_type: n for n, relation_type in enumerate(types)}
-    data = {
+    header = {
         "format": FORMAT,
-        "files": files,
         "refs": [ref_of[id(e)] for e in snapshot.entities],
         "columns": columns,
-        # Plain lists of strings and flat arrays of numbers: marshal loads them in a few C calls,
-        # where 400k (type, target) tuples and 200k small lists cost a fifth of the whole load.
-        "relations": {
-            "types": types,
-            "pair_types": array("I", [type_number[t] for t, _ in numbers]).tobytes(),
-            "targets": [target for _, target in numbers],
-            "declared": _flat(declared),
-            "linked": _flat(linked),
+        "orders": {
+            column: array("I", snapshot.sorted_positions(column)).tobytes() for column in STORED_ORDERS
         },
-        "index": marshal.dumps((snapshot.index.keys, snapshot.index.postings)),
         # Read problems first, then linking's warnings (dangling relations).
         "problems": [
             (p.severity.value, p.message, p.position.file, p.position.line, p.position.index, p.ref)
@@ -267,17 +315,25 @@ def write_snapshot(workspace: Workspace, catalog: Catalog, files: FileRecords) -
         ],
         "read_problems": len(snapshot.read_problems),
     }
-    target = snapshot_path(workspace)
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        blob = marshal.dumps(data)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, paths.PRIVATE_FILE)
-        with os.fdopen(fd, "wb") as out:
-            out.write(blob)
-        os.replace(temporary, target)
-    except (OSError, ValueError):  # ValueError: a value marshal cannot write (then no snapshot)
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+    # Each loaded when first needed: by an entity asked for one of its other fields, by the first
+    # filter, by the revalidation.
+    blobs = {
+        # Plain lists of strings and flat arrays of numbers: marshal loads them in a few C calls,
+        # where 400k (type, target) tuples and 200k small lists cost a fifth of the whole load.
+        "deferred": {
+            "columns": deferred,
+            "types": types,
+            "pair_types": array("I", [type_number[t] for t, _ in numbers]).tobytes(),
+            "targets": [target for _, target in numbers],
+            "declared": _flat(declared),
+            "linked": _flat(linked),
+        },
+        "index": (snapshot.index.keys, snapshot.index.postings),
+        "files": files,
+    }
+    # ValueError: a value marshal cannot write (then no snapshot).
+    with contextlib.suppress(OSError, ValueError):
+        _write(snapshot_path(workspace), header, blobs)
 
 
 def _flat(runs: list[list[int]]) -> tuple[bytes, bytes]:
@@ -287,10 +343,22 @@ def _flat(runs: list[list[int]]) -> tuple[bytes, bytes]:
 
 def _runs(stored: tuple[bytes, bytes]) -> tuple[array[int], array[int]]:
     """What ``_flat`` stored, as arrays."""
-    numbers, ends = array("I"), array("I")
-    numbers.frombytes(stored[0])
-    ends.frombytes(stored[1])
-    return numbers, ends
+    return _numbers(stored[0]), _numbers(stored[1])
+
+
+def _numbers(stored: bytes) -> array[int]:
+    numbers = array("I")
+    numbers.frombytes(stored)
+    return numbers
+
+
+def _stored_fields(load: Callable[[], dict[str, Any]]) -> StoredFields:
+    """The deferred part of a snapshot (see ``write_snapshot``)."""
+    with gc_paused(promote=True):
+        data = load()
+        types, pair_types = data["types"], _numbers(data["pair_types"])
+        pairs = list(zip(map(types.__getitem__, pair_types), data["targets"], strict=True))
+        return StoredFields(data["columns"], pairs, _runs(data["declared"]), _runs(data["linked"]))
 
 
 def snapshot_path(workspace: Workspace) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from backends.catalog import load_catalog
+from backends.catalog import load_catalog, sort_entities
 from backends.catalog.warm import open_catalog, snapshot_path
 from backends.workspace import Workspace, load_workspace
 from tests.catalog.test_register_concurrency import GROUP as TEAM
@@ -64,6 +64,50 @@ def test_a_warm_start_shows_what_the_last_full_read_validated(tmp_path: Path) ->
         and second.catalog.get("payments").spec["type"] == "service"
     )
     assert second.revalidate() is None  # nothing changed on disk
+
+
+def everything(entity) -> tuple:  # noqa: ANN001
+    return (
+        entity.position,
+        entity.raw,
+        entity.annotations,
+        entity.description,
+        entity.tags,
+        entity.declared_relations,
+        entity.relations,
+    )
+
+
+def test_a_warm_start_comes_sorted_and_gives_every_field_when_asked(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    open_catalog(ws).revalidate()
+
+    start = open_catalog(ws)
+    snapshot = start.catalog.snapshot()
+
+    # The list's default order (by name) was stored with the snapshot: it shows without sorting.
+    assert ("name", False) in snapshot.orders
+    assert [snapshot.entities[p] for p in snapshot.sorted_positions("name")] == sort_entities(
+        snapshot.entities, "name"
+    )
+    # What the list does not show is loaded on first use, and is what a full read gives.
+    cold = {e.ref.canonical: everything(e) for e in load_catalog(ws).entities}
+    assert {e.ref.canonical: everything(e) for e in snapshot.entities} == cold
+
+
+def test_a_warm_start_reads_its_own_snapshot_even_after_a_newer_one_is_written(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    open_catalog(ws).revalidate()
+    start = open_catalog(ws)
+    shown = start.catalog.get("payments")
+    assert shown is not None
+
+    # Another console writes the next snapshot before this one first asks for a stored field.
+    write(tmp_path / "catalog" / "payments.yaml", SERVICE.format(name="payments", title="Payments v2"))
+    open_catalog(ws, warm=False).revalidate()
+
+    assert shown.title == "Payments" and shown.raw["metadata"]["title"] == "Payments"
+    assert shown.position.file.endswith("payments.yaml")
 
 
 def test_revalidation_reads_only_the_changed_file_and_publishes_the_change(tmp_path: Path) -> None:
