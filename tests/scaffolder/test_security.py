@@ -107,10 +107,14 @@ def test_byte_caps(tmp_path: Path) -> None:
 
 
 def test_glob_set() -> None:
-    globs = GlobSet([".github/workflows/*", "static/**", "!static/keep.txt", "*.{png,jpg}"])
+    globs = GlobSet([".github/workflows/*", "static/**", "!static/keep.txt", "*.{png,jpg}"], dot=True)
     assert globs.matches(".github/workflows/ci.yaml")
     assert not globs.matches(".github/dependabot.yml")
     assert globs.matches("static/a/b/c.css")
     assert not globs.matches("static/keep.txt")
     assert globs.matches("logo.png") and globs.matches("x.jpg") and not globs.matches("dir/logo.png")
-    assert not GlobSet([])
+    assert not GlobSet([], dot=True)
+    # Dot names: the scaffolder's `*` matches them (globby, dot: true); node glob's default does not.
+    assert GlobSet(["*"], dot=True).matches(".env") and not GlobSet(["*"], dot=False).matches(".env")
+    assert GlobSet(["**/*.yaml"], dot=True).matches(".config/a.yaml")
+    assert not GlobSet(["**/*.yaml"], dot=False).matches(".config/a.yaml")
