@@ -411,15 +411,16 @@ def first_deploys(
     if not new_services:
         return {}
     values = ", ".join("(?, ?, ?)" for _ in new_services)
-    envs, env_params = _in("d.environment", frame.environments)
+    envs, env_params = _in("c.environment", frame.environments)
+    # From ``changes`` (every finished deploy, by service and start): one index range per new
+    # service, where joining deploys to their outcomes cost a look-up per deploy since.
     sql = f"""
 WITH new_services(ref, service, at) AS (VALUES {values})
 SELECT ref, id, finished_at FROM (
-    SELECT n.ref, d.id, o.finished_at,
-        ROW_NUMBER() OVER (PARTITION BY n.ref ORDER BY o.finished_at, d.id) AS rn
-    FROM new_services n JOIN deploys d ON d.service = n.service AND d.started_at >= n.at
-    JOIN outcomes o ON o.deploy_id = d.id
-    WHERE d.kind = 'deploy' AND o.outcome = 'succeeded' AND {envs} AND o.finished_at <= ?
+    SELECT n.ref, c.deploy_id AS id, c.finished_at,
+        ROW_NUMBER() OVER (PARTITION BY n.ref ORDER BY c.finished_at, c.deploy_id) AS rn
+    FROM new_services n JOIN changes c ON c.service = n.service AND c.started_at >= n.at
+    WHERE c.kind = 'deploy' AND c.outcome = 'succeeded' AND {envs} AND c.finished_at <= ?
 ) p WHERE rn = 1"""
     params = [value for row in new_services for value in row] + env_params + [frame.now]
     return {str(ref): (str(i), float(at)) for ref, i, at in store.query(history, sql, params)}
