@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# The suite starts hundreds of Python processes: xdist workers, the simulated cluster, CLI runs, ssh
+# sessions. Where PYTHONDONTWRITEBYTECODE is set (as on these machines), each of them compiled every
+# module it imports from source again (measured: ~11 s of one worker's start, ~1 s per child). Let
+# them keep the bytecode, as Python does by default; set here, before xdist starts its workers.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
