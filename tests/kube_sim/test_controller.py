@@ -249,3 +249,38 @@ def test_kubectl_rollout_status_agrees(apps: client.AppsV1Api, sim: SimulatedClu
     failed = rollout_status("stuck")
     assert failed.returncode != 0
     assert "exceeded its progress deadline" in failed.stderr
+
+
+def test_changes_are_reconciled_by_passes_over_what_changed_only(
+    sim: SimulatedCluster, apps: client.AppsV1Api, core: client.CoreV1Api
+) -> None:
+    """Rollouts, a replaced pod, a scale-down and pods becoming ready on time all happen through
+    passes over the changed objects (a full pass over every pod would hold the API's loop for
+    tens of milliseconds after each change with a few thousand pods)."""
+    controller = sim.controller
+    assert controller is not None
+    controller.full_pass_every = 3600.0  # the safety net must not do the work here
+    apps.create_namespaced_deployment("default", deployment("web", "nginx:1", replicas=3))
+    wait_for(lambda: rolled_out(apps, "web"))
+    full, passes = controller.full_passes, controller.passes
+
+    apps.create_namespaced_deployment("default", deployment("api", "api:1", replicas=2))
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}}}
+    apps.patch_namespaced_deployment("web", "default", patch)
+    wait_for(lambda: rolled_out(apps, "web") and rolled_out(apps, "api"))
+    assert {p.spec.containers[0].image for p in _pods(core, "web")} == {"nginx:2"}
+
+    victim = _pods(core, "api")[0].metadata.name
+    core.delete_namespaced_pod(victim, "default", _preload_content=False)  # answers a Status
+    wait_for(
+        lambda: (
+            victim not in {p.metadata.name for p in _pods(core, "api")}
+            and len(_pods(core, "api")) == 2
+            and rolled_out(apps, "api")
+        )
+    )
+    apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 1}})
+    wait_for(lambda: rolled_out(apps, "web") and len(_pods(core, "web")) == 1)
+
+    assert controller.full_passes == full
+    assert controller.passes > passes

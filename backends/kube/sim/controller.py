@@ -4,6 +4,10 @@ It runs on the emulator's event loop and reads and writes through the same `Obje
 as HTTP requests, so every status it writes bumps resourceVersion and reaches watchers exactly as
 a real controller's writes would. It wakes on changes to Deployments, ReplicaSets and Pods and at
 the next moment a pod or a progress deadline is due, and never writes an unchanged object.
+A pass looks only at what changed or fell due — the pod, its ReplicaSet, their Deployment — as
+informers' work queues do: a full pass over thousands of pods would hold the loop that streams
+the watches for tens of milliseconds after every change. A full pass runs at start, when a fault
+rule changes, and every `_FULL_PASS_EVERY` seconds as a safety net.
 
 Time runs ``1 / time_scale`` times faster than real time: with ``time_scale=0.01`` a pod that
 needs 5 simulated seconds to become ready is ready after 50 ms, and a Deployment's
@@ -20,6 +24,7 @@ import asyncio
 import collections
 import contextlib
 import datetime
+import heapq
 import logging
 import threading
 import time
@@ -45,7 +50,8 @@ _WATCHED = frozenset({DEPLOYMENTS.key, REPLICASETS.key, PODS.key, STATEFULSETS.k
 _SLOW_READY = 60.0  # simulated seconds for a tag containing "slow"
 _MAX_EVENTS = 1000
 _COALESCE = 0.01  # real seconds to let a burst of changes (a seed, a rollout step) become one pass
-_SAFETY_PASS = 5.0  # real seconds between passes when nothing is due (catches missed wake-ups)
+_SAFETY_PASS = 5.0  # real seconds at most between two passes when nothing is due
+_FULL_PASS_EVERY = 30.0  # real seconds between two passes over every object (missed changes)
 
 
 def _tag(image: str) -> str:
@@ -113,10 +119,23 @@ class SimulatedController:
         self._pod_cache: dict[str, tuple[str, tuple[PodFault | None, ...], float | None]] = {}
         # deployment uid → (fingerprint of it, its ReplicaSets and pods; when it is next due).
         self._deployment_cache: dict[str, tuple[Any, float | None]] = {}
+        # What changed since the last pass (filled by `_on_change`, from any thread):
+        self._dirty_lock = threading.Lock()
+        self._dirty_pods: set[tuple[str, str]] = set()  # (namespace, name)
+        self._dirty_owners: set[str] = set()  # ReplicaSet and StatefulSet uids
+        self._dirty_deployments: set[str] = set()  # uids
+        self._full_pass_due = True  # the first pass looks at everything
+        self._next_full_pass = 0.0
+        # When a pod or a Deployment is next due: a heap of (monotonic time, kind, key), the
+        # current time per (kind, key) in _scheduled (heap entries that differ are stale).
+        self._timers: list[tuple[float, str, str]] = []
+        self._scheduled: dict[tuple[str, str], float] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._stopping = False
         self.passes = 0
+        self.full_passes = 0
+        self.full_pass_every = _FULL_PASS_EVERY  # real seconds
 
     # ------------------------------------------------------------------ faults
 
@@ -130,12 +149,14 @@ class SimulatedController:
                 self._rules.pop(match, None)
             else:
                 self._rules[match] = fault
+        self._full_pass_due = True  # a rule may match any pod
         self.wake()
 
     def clear_faults(self) -> None:
         """Remove every rule set with `set_fault` (tag conventions still apply)."""
         with self._rules_lock:
             self._rules.clear()
+        self._full_pass_due = True
         self.wake()
 
     def fault_for(self, image: str, deployment: str | None) -> PodFault | None:
@@ -165,7 +186,11 @@ class SimulatedController:
             while not self._stopping:
                 self._wake.clear()
                 try:
-                    due = self.reconcile_once()
+                    if self._full_pass_due or time.monotonic() >= self._next_full_pass:
+                        self.reconcile_once()
+                    else:
+                        self.reconcile_changes()
+                    due = self._next_due()
                 except Exception:  # a bug in one pass must not stop the cluster
                     log.exception("simulated controller pass failed")
                     due = 0.5
@@ -197,19 +222,109 @@ class SimulatedController:
                 loop.call_soon_threadsafe(wake.set)
 
     def _on_change(self, event: StoredEvent) -> None:
-        if event.resource.key in _WATCHED:
-            self.wake()
+        key = event.resource.key
+        if key not in _WATCHED:
+            return
+        obj, meta = event.object, event.object["metadata"]
+        owners = {_owner_uid(o) for o in (obj, event.old) if o is not None} - {None}
+        with self._dirty_lock:
+            if key == PODS.key:
+                if event.type != "DELETED":
+                    self._dirty_pods.add((str(meta.get("namespace")), meta["name"]))
+                self._dirty_owners.update(str(o) for o in owners)
+            elif key == DEPLOYMENTS.key:
+                self._dirty_deployments.add(meta["uid"])
+            else:  # a ReplicaSet or StatefulSet: it, and the Deployment that owns it
+                self._dirty_owners.add(meta["uid"])
+                self._dirty_deployments.update(str(o) for o in owners)
+        self.wake()
 
     def reconcile_once(self) -> float | None:
-        """One pass over kubelet, ReplicaSets and Deployments; real seconds until the next is due."""
+        """One pass over every pod, ReplicaSet, StatefulSet and Deployment; real seconds until the
+        next is due."""
         self.passes += 1
+        self.full_passes += 1
+        self._full_pass_due = False
+        with self._dirty_lock:  # all looked at now; what changes during the pass stays dirty
+            self._dirty_pods.clear()
+            self._dirty_owners.clear()
+            self._dirty_deployments.clear()
         now = time.monotonic()
+        self._next_full_pass = now + self.full_pass_every
         due: list[float] = []
         self._kubelet(now, due)
         self._replicasets()
         self._statefulsets()
         self._deployments(now, due)
         return (min(due) - time.monotonic()) if due else None
+
+    def reconcile_changes(self) -> None:
+        """One pass over what changed or fell due since the last: the pods, then their owners,
+        then the Deployments above them (each stage sees the writes of the one before)."""
+        self.passes += 1
+        now = time.monotonic()
+        due: list[float] = []
+        with self._dirty_lock:
+            self._take_due(now)
+            pods, self._dirty_pods = self._dirty_pods, set()
+        for namespace, name in sorted(pods):
+            pod = self.store.get(PODS, namespace, name, copy_=False)
+            if pod is not None:
+                self._kubelet_pod(pod, self._deployment_of(pod), now, due)
+        with self._dirty_lock:
+            owners, self._dirty_owners = self._dirty_owners, set()
+        for uid in sorted(owners):
+            owner = self.store.peek_uid(uid)
+            if owner is None:
+                continue
+            if owner.get("kind") == "ReplicaSet":
+                self._sync_replicaset(owner, self.store.peek_owned(uid, PODS))
+                with self._dirty_lock:  # its pods' readiness counts in its Deployment's status
+                    self._dirty_deployments.update(str(o) for o in [_owner_uid(owner)] if o)
+            elif owner.get("kind") == "StatefulSet":
+                pods_by_name = {p["metadata"]["name"]: p for p in self.store.peek_owned(uid, PODS)}
+                self._sync_statefulset(owner, pods_by_name)
+        with self._dirty_lock:
+            deployments, self._dirty_deployments = self._dirty_deployments, set()
+        for uid in sorted(deployments):
+            deployment = self.store.peek_uid(uid)
+            if deployment is None or deployment.get("kind") != "Deployment":
+                continue
+            owned = self.store.peek_owned(uid, REPLICASETS)
+            pods_by_owner = {
+                rs["metadata"]["uid"]: self.store.peek_owned(rs["metadata"]["uid"], PODS) for rs in owned
+            }
+            self._deployment(deployment, {uid: owned}, pods_by_owner, now, due)
+
+    def _schedule(self, kind: str, key: str, when: float | None) -> None:
+        """Look at a pod or Deployment again at ``when`` (None: not until it changes)."""
+        if when is None:
+            self._scheduled.pop((kind, key), None)
+        elif self._scheduled.get((kind, key)) != when:
+            self._scheduled[(kind, key)] = when
+            heapq.heappush(self._timers, (when, kind, key))
+
+    def _take_due(self, now: float) -> None:
+        """Mark what fell due as changed (with the dirty lock held)."""
+        while self._timers and self._timers[0][0] <= now:
+            when, kind, key = heapq.heappop(self._timers)
+            if self._scheduled.get((kind, key)) != when:
+                continue  # rescheduled or cancelled since
+            del self._scheduled[(kind, key)]
+            if kind == "pod":
+                namespace, name = key.split("/", 1)
+                self._dirty_pods.add((namespace, name))
+            else:
+                self._dirty_deployments.add(key)
+
+    def _next_due(self) -> float | None:
+        """Real seconds until the next pod or Deployment falls due (None: nothing is)."""
+        while self._timers and self._scheduled.get(self._timers[0][1:]) != self._timers[0][0]:
+            heapq.heappop(self._timers)  # stale
+        candidates = [self._timers[0][0]] if self._timers else []
+        if not self._full_pass_due:
+            candidates.append(self._next_full_pass)
+        return (min(candidates) - time.monotonic()) if candidates else None
 
     # ------------------------------------------------------------------ kubelet
 
@@ -232,36 +347,49 @@ class SimulatedController:
         }
         alive: set[str] = set()
         for pod in self.store.peek(PODS):
-            meta = pod["metadata"]
-            alive.add(meta["uid"])
-            start, wall = self._pod_start(pod, now)
-            deployment = deployment_of_rs.get(_owner_uid(pod) or "")
-            containers = (pod.get("spec") or {}).get("containers") or []
-            faults = tuple(self.fault_for(c.get("image", ""), deployment) for c in containers)
-            cached = self._pod_cache.get(meta["uid"])
-            if cached is not None and cached[:2] == (meta["resourceVersion"], faults):
-                if cached[2] is None:
-                    continue  # nothing will change until the pod or its fault does
-                if now < cached[2]:
-                    due.append(cached[2])
-                    continue
-            age = (now - start) / self.time_scale
-            status, next_change = pod_status(pod, list(faults), age, self.timings, wall, self.time_scale)
-            due_at = None if next_change is None else start + next_change * self.time_scale
-            if due_at is not None:
-                due.append(due_at)
-            version = meta["resourceVersion"]
-            if status != pod.get("status"):
-                written = self._write_status(PODS, meta["namespace"], meta["name"], status)
-                version = written["metadata"]["resourceVersion"] if written else version
-                self._lifecycle_events(pod, status)
-                self._pod_event(pod, status)
-            self._pod_cache[meta["uid"]] = (version, faults, due_at)
+            alive.add(pod["metadata"]["uid"])
+            self._kubelet_pod(pod, deployment_of_rs.get(_owner_uid(pod) or ""), now, due)
         for uid in set(self._pod_starts) - alive:
             del self._pod_starts[uid]
         for uid in set(self._pod_cache) - alive:
             del self._pod_cache[uid]
             self._pod_reasons.pop(uid, None)
+
+    def _deployment_of(self, pod: Obj) -> str | None:
+        """The name of the Deployment whose ReplicaSet owns ``pod`` (what fault rules match)."""
+        rs = self.store.peek_uid(_owner_uid(pod) or "")
+        for ref in (rs or {}).get("metadata", {}).get("ownerReferences") or []:
+            if ref.get("kind") == "Deployment":
+                return str(ref.get("name"))
+        return None
+
+    def _kubelet_pod(self, pod: Obj, deployment: str | None, now: float, due: list[float]) -> None:
+        meta = pod["metadata"]
+        start, wall = self._pod_start(pod, now)
+        containers = (pod.get("spec") or {}).get("containers") or []
+        faults = tuple(self.fault_for(c.get("image", ""), deployment) for c in containers)
+        cached = self._pod_cache.get(meta["uid"])
+        timer = f"{meta['namespace']}/{meta['name']}"
+        if cached is not None and cached[:2] == (meta["resourceVersion"], faults):
+            if cached[2] is None:
+                return  # nothing will change until the pod or its fault does
+            if now < cached[2]:
+                due.append(cached[2])
+                self._schedule("pod", timer, cached[2])
+                return
+        age = (now - start) / self.time_scale
+        status, next_change = pod_status(pod, list(faults), age, self.timings, wall, self.time_scale)
+        due_at = None if next_change is None else start + next_change * self.time_scale
+        if due_at is not None:
+            due.append(due_at)
+        version = meta["resourceVersion"]
+        if status != pod.get("status"):
+            written = self._write_status(PODS, meta["namespace"], meta["name"], status)
+            version = written["metadata"]["resourceVersion"] if written else version
+            self._lifecycle_events(pod, status)
+            self._pod_event(pod, status)
+        self._pod_cache[meta["uid"]] = (version, faults, due_at)
+        self._schedule("pod", timer, due_at)
 
     def _lifecycle_events(self, pod: Obj, status: Obj) -> None:
         """The kubelet's Normal events as a container (re)starts: Pulled once, then Started every
@@ -309,41 +437,44 @@ class SimulatedController:
             if owner is not None:
                 pods_by_owner.setdefault(owner, []).append(pod)
         for rs in self.store.peek(REPLICASETS):
-            meta, spec = rs["metadata"], rs.get("spec") or {}
-            want = int(spec.get("replicas", 1))
-            pods = pods_by_owner.get(meta["uid"], [])
-            if len(pods) < want:
-                for _ in range(want - len(pods)):
-                    pods.append(self._create_pod(rs))
-            elif len(pods) > want:
-                # Remove pods that are not ready first, then the youngest, like the RS controller.
-                by_preference = sorted(
-                    pods,
-                    key=lambda p: (_is_ready(p), -(_parse_time(p["metadata"].get("creationTimestamp")) or 0)),
-                )
-                victims = by_preference[: len(pods) - want]
-                for pod in victims:
-                    with contextlib.suppress(errors.ApiError):
-                        self.store.delete(PODS, meta["namespace"], pod["metadata"]["name"])
-                        for container in (pod.get("spec") or {}).get("containers") or []:
-                            self.record_event(
-                                pod, "Normal", "Killing", f"Stopping container {container.get('name', '')}"
-                            )
+            self._sync_replicaset(rs, pods_by_owner.get(rs["metadata"]["uid"], []))
+
+    def _sync_replicaset(self, rs: Obj, pods: list[Obj]) -> None:
+        """Create or delete ``rs``'s pods to match its replicas; write its status."""
+        meta, spec = rs["metadata"], rs.get("spec") or {}
+        want = int(spec.get("replicas", 1))
+        if len(pods) < want:
+            for _ in range(want - len(pods)):
+                pods.append(self._create_pod(rs))
+        elif len(pods) > want:
+            # Remove pods that are not ready first, then the youngest, like the RS controller.
+            by_preference = sorted(
+                pods,
+                key=lambda p: (_is_ready(p), -(_parse_time(p["metadata"].get("creationTimestamp")) or 0)),
+            )
+            victims = by_preference[: len(pods) - want]
+            for pod in victims:
+                with contextlib.suppress(errors.ApiError):
+                    self.store.delete(PODS, meta["namespace"], pod["metadata"]["name"])
+                    for container in (pod.get("spec") or {}).get("containers") or []:
                         self.record_event(
-                            rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}"
+                            pod, "Normal", "Killing", f"Stopping container {container.get('name', '')}"
                         )
-                pods = [p for p in pods if p not in victims]
-            ready = sum(1 for p in pods if _is_ready(p))
-            # ReplicaSetStatus.replicas is required (no omitempty); the other counts are omitted at 0.
-            status = {
-                "replicas": len(pods),
-                **_without_zeros(
-                    {"fullyLabeledReplicas": len(pods), "readyReplicas": ready, "availableReplicas": ready}
-                ),
-            }
-            status["observedGeneration"] = meta.get("generation", 1)
-            if status != rs.get("status"):
-                self._write_status(REPLICASETS, meta["namespace"], meta["name"], status)
+                    self.record_event(
+                        rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}"
+                    )
+            pods = [p for p in pods if p not in victims]
+        ready = sum(1 for p in pods if _is_ready(p))
+        # ReplicaSetStatus.replicas is required (no omitempty); the other counts are omitted at 0.
+        status = {
+            "replicas": len(pods),
+            **_without_zeros(
+                {"fullyLabeledReplicas": len(pods), "readyReplicas": ready, "availableReplicas": ready}
+            ),
+        }
+        status["observedGeneration"] = meta.get("generation", 1)
+        if status != rs.get("status"):
+            self._write_status(REPLICASETS, meta["namespace"], meta["name"], status)
 
     def _statefulsets(self) -> None:
         """Pods ``<name>-0 … <name>-(n-1)`` per StatefulSet (what infra apply provisions databases
@@ -354,27 +485,30 @@ class SimulatedController:
             if owner is not None:
                 pods_by_owner.setdefault(owner, {})[pod["metadata"]["name"]] = pod
         for sts in self.store.peek(STATEFULSETS):
-            meta, spec = sts["metadata"], sts.get("spec") or {}
-            want = int(spec.get("replicas", 1))
-            pods = pods_by_owner.get(meta["uid"], {})
-            for index in range(want):
-                name = f"{meta['name']}-{index}"
-                if name not in pods:
-                    pods[name] = self._create_pod(sts, name=name)
-            for name in [n for n in pods if int(n.rsplit("-", 1)[-1] or 0) >= want]:
-                with contextlib.suppress(errors.ApiError):
-                    self.store.delete(PODS, meta["namespace"], name)
-                del pods[name]
-            ready = sum(1 for p in pods.values() if _is_ready(p))
-            status = {
-                "replicas": len(pods),
-                **_without_zeros(
-                    {"readyReplicas": ready, "availableReplicas": ready, "currentReplicas": len(pods)}
-                ),
-                "observedGeneration": meta.get("generation", 1),
-            }
-            if status != sts.get("status"):
-                self._write_status(STATEFULSETS, meta["namespace"], meta["name"], status)
+            self._sync_statefulset(sts, pods_by_owner.get(sts["metadata"]["uid"], {}))
+
+    def _sync_statefulset(self, sts: Obj, pods: dict[str, Obj]) -> None:
+        """Pods ``<name>-0 …`` for ``sts`` (``pods``: its pods by name); write its status."""
+        meta, spec = sts["metadata"], sts.get("spec") or {}
+        want = int(spec.get("replicas", 1))
+        for index in range(want):
+            name = f"{meta['name']}-{index}"
+            if name not in pods:
+                pods[name] = self._create_pod(sts, name=name)
+        for name in [n for n in pods if int(n.rsplit("-", 1)[-1] or 0) >= want]:
+            with contextlib.suppress(errors.ApiError):
+                self.store.delete(PODS, meta["namespace"], name)
+            del pods[name]
+        ready = sum(1 for p in pods.values() if _is_ready(p))
+        status = {
+            "replicas": len(pods),
+            **_without_zeros(
+                {"readyReplicas": ready, "availableReplicas": ready, "currentReplicas": len(pods)}
+            ),
+            "observedGeneration": meta.get("generation", 1),
+        }
+        if status != sts.get("status"):
+            self._write_status(STATEFULSETS, meta["namespace"], meta["name"], status)
 
     def _create_pod(self, rs: Obj, name: str | None = None) -> Obj:
         meta = rs["metadata"]
@@ -427,37 +561,49 @@ class SimulatedController:
                 rs_by_owner.setdefault(owner, []).append(rs)
         alive: set[str] = set()
         for deployment in self.store.peek(DEPLOYMENTS):
-            uid = deployment["metadata"]["uid"]
-            alive.add(uid)
-            owned = rs_by_owner.get(uid, [])
-            # Skip a Deployment when neither it, its ReplicaSets nor their pods changed since its
-            # last sync and no deadline is due: most passes touch only a few of many workloads.
-            fingerprint = (
-                deployment["metadata"]["resourceVersion"],
-                tuple(rs["metadata"]["resourceVersion"] for rs in owned),
-                tuple(
-                    p["metadata"]["resourceVersion"]
-                    for rs in owned
-                    for p in pods_by_owner.get(rs["metadata"]["uid"], [])
-                ),
-            )
-            cached = self._deployment_cache.get(uid)
-            if cached is not None and cached[0] == fingerprint and (cached[1] is None or now < cached[1]):
-                if cached[1] is not None:
-                    due.append(cached[1])
-                continue
-            mine: list[float] = []
-            try:
-                self._sync_deployment(deployment, owned, pods_by_owner, now, mine)
-            except errors.ApiError as exc:
-                if exc.status not in (404, 409):  # deleted or changed meanwhile: the next pass retries
-                    raise
-            due.extend(mine)
-            self._deployment_cache[uid] = (fingerprint, min(mine) if mine else None)
+            alive.add(deployment["metadata"]["uid"])
+            self._deployment(deployment, rs_by_owner, pods_by_owner, now, due)
         for uid in set(self._progress_at) - alive:
             del self._progress_at[uid]
         for uid in set(self._deployment_cache) - alive:
             del self._deployment_cache[uid]
+
+    def _deployment(
+        self,
+        deployment: Obj,
+        rs_by_owner: dict[str, list[Obj]],
+        pods_by_owner: dict[str, list[Obj]],
+        now: float,
+        due: list[float],
+    ) -> None:
+        uid = deployment["metadata"]["uid"]
+        owned = rs_by_owner.get(uid, [])
+        # Skip a Deployment when neither it, its ReplicaSets nor their pods changed since its
+        # last sync and no deadline is due: most passes touch only a few of many workloads.
+        fingerprint = (
+            deployment["metadata"]["resourceVersion"],
+            tuple(rs["metadata"]["resourceVersion"] for rs in owned),
+            tuple(
+                p["metadata"]["resourceVersion"]
+                for rs in owned
+                for p in pods_by_owner.get(rs["metadata"]["uid"], [])
+            ),
+        )
+        cached = self._deployment_cache.get(uid)
+        if cached is not None and cached[0] == fingerprint and (cached[1] is None or now < cached[1]):
+            if cached[1] is not None:
+                due.append(cached[1])
+                self._schedule("deployment", uid, cached[1])
+            return
+        mine: list[float] = []
+        try:
+            self._sync_deployment(deployment, owned, pods_by_owner, now, mine)
+        except errors.ApiError as exc:
+            if exc.status not in (404, 409):  # deleted or changed meanwhile: the next pass retries
+                raise
+        due.extend(mine)
+        self._deployment_cache[uid] = (fingerprint, min(mine) if mine else None)
+        self._schedule("deployment", uid, min(mine) if mine else None)
 
     def _sync_deployment(
         self,

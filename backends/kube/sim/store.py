@@ -171,9 +171,10 @@ class ObjectStore:
         self._oldest_resumable = 0
         self._watchers: set[Watcher] = set()
         self._listeners: list[Callable[[StoredEvent], None]] = []
-        # uid → how many stored objects name it in ownerReferences: a delete looks for dependents
-        # only when there are some (most objects — pods, Events — own nothing; the scan is O(all)).
-        self._owners: dict[str, int] = {}
+        # uid → the keys of the stored objects naming it in ownerReferences (garbage collection,
+        # and the controller's "the pods of this ReplicaSet" without a scan of every pod).
+        self._dependents: dict[str, dict[ObjectKey, None]] = {}  # insertion-ordered
+        self._by_uid: dict[str, ObjectKey] = {}
 
     # ----------------------------------------------------------------- reading
 
@@ -208,6 +209,18 @@ class ObjectStore:
         with self._lock:
             found = list(self._select(resource, namespace, labels, fields))
             return ([copy.deepcopy(obj) for obj in found] if copy_ else found), self._rv
+
+    def peek_uid(self, uid: str) -> Obj | None:
+        """The stored object with this ``metadata.uid`` (read-only, as `peek`), or None."""
+        with self._lock:
+            key = self._by_uid.get(uid)
+            return None if key is None else self._objects.get(key)
+
+    def peek_owned(self, uid: str, resource: ResourceType) -> list[Obj]:
+        """The stored ``resource`` objects whose ownerReferences name ``uid`` (read-only, as `peek`)."""
+        with self._lock:
+            keys = self._dependents.get(uid, ())
+            return [self._objects[k] for k in keys if k[0] == resource.key and k in self._objects]
 
     def peek(self, resource: ResourceType, namespace: str | None = None) -> list[Obj]:
         """The stored objects themselves, without copying: read-only, for the in-process controller.
@@ -418,14 +431,7 @@ class ObjectStore:
         resource = BY_KEY[key[0]]
         self._commit("DELETED", resource, key, obj, obj, store=False)
         uid = obj["metadata"].get("uid")
-        if not self._owners.get(str(uid)):
-            return
-        dependents = [
-            other_key
-            for other_key, other in self._objects.items()
-            if any(ref.get("uid") == uid for ref in other["metadata"].get("ownerReferences") or [])
-        ]
-        for dependent in dependents:
+        for dependent in list(self._dependents.get(str(uid), ())):
             if dependent in self._objects:
                 self._delete_cascading(dependent)
 
@@ -443,12 +449,10 @@ class ObjectStore:
         self._rv += 1
         # A new top-level dict and metadata: the version stored before may share everything else.
         obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}
-        if kind == "DELETED":
-            self._count_owners(obj, -1)
-        else:
-            self._count_owners(obj, 1)
-            if old is not None:
-                self._count_owners(old, -1)
+        if old is not None:
+            self._index(old, key, add=False)
+        if kind != "DELETED":
+            self._index(obj, key, add=True)
         if store:
             self._objects[key] = obj
             self._by_resource.setdefault(key[0], {})[key] = obj
@@ -467,14 +471,22 @@ class ObjectStore:
             listener(event)
         return obj
 
-    def _count_owners(self, obj: Obj, delta: int) -> None:
-        for ref in obj["metadata"].get("ownerReferences") or []:
-            uid = str(ref.get("uid"))
-            count = self._owners.get(uid, 0) + delta
-            if count > 0:
-                self._owners[uid] = count
-            else:
-                self._owners.pop(uid, None)
+    def _index(self, obj: Obj, key: ObjectKey, *, add: bool) -> None:
+        meta = obj["metadata"]
+        uid = meta.get("uid")
+        if uid is not None:
+            if add:
+                self._by_uid[str(uid)] = key
+            elif self._by_uid.get(str(uid)) == key:
+                del self._by_uid[str(uid)]
+        for ref in meta.get("ownerReferences") or []:
+            owner = str(ref.get("uid"))
+            if add:
+                self._dependents.setdefault(owner, {})[key] = None
+            elif owner in self._dependents:
+                self._dependents[owner].pop(key, None)
+                if not self._dependents[owner]:
+                    del self._dependents[owner]
 
     # ----------------------------------------------------------------- watching
 
@@ -564,7 +576,8 @@ class ObjectStore:
             self._objects.clear()
             self._by_resource.clear()
             self._history.clear()
-            self._owners.clear()
+            self._dependents.clear()
+            self._by_uid.clear()
             for entry in snapshot.get("objects", []):
                 resource = BY_KEY.get(entry["resource"])
                 if resource is None:
@@ -575,7 +588,7 @@ class ObjectStore:
                 key = self._key(resource, namespace, meta["name"])
                 self._objects[key] = obj
                 self._by_resource.setdefault(resource.key, {})[key] = obj
-                self._count_owners(obj, 1)
+                self._index(obj, key, add=True)
             highest = max(
                 (int(o["metadata"].get("resourceVersion", 0)) for o in self._objects.values()), default=0
             )
