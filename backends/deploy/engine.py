@@ -29,7 +29,7 @@ from backends.deploy.prechecks import (
     resolve_target,
 )
 from backends.deploy.reducer import RunKind
-from backends.deploy.run import ACTIVE_RUNS, DeployRun, InterruptedDeploy, healthy_rollback_version
+from backends.deploy.run import ACTIVE_RUNS, DeployRun, InterruptedDeploy, healthy_rollback_version, run_for
 from backends.deploy.status import ServiceStatus, read_status
 from backends.deploy.traffic import RouteTraffic, canary_weight
 from backends.kube.cluster import Cluster, ClusterError, ClusterUnreachable, RetryPolicy
@@ -223,9 +223,9 @@ class DeployEngine:
         skip_image_check: bool = False,
     ) -> DeployRun:
         """A canary deploy of ``version`` (``skip_image_check``: for emergencies, recorded)."""
-        return DeployRun(
+        return run_for(
+            RunKind.DEPLOY,
             self.context,
-            kind=RunKind.DEPLOY,
             service=service,
             environment=environment,
             version=version,
@@ -246,9 +246,9 @@ class DeployEngine:
         """Put the stable Deployment back on ``to``, or on the last version that finished healthy
         within 72 h. A ``to`` that failed in this environment is refused unless ``force``. The
         version is checked in the registry and pinned to its digest, as a deploy's is."""
-        return DeployRun(
+        return run_for(
+            RunKind.ROLLBACK,
             self.context,
-            kind=RunKind.ROLLBACK,
             service=service,
             environment=environment,
             version=to or "",
@@ -257,8 +257,8 @@ class DeployEngine:
         )
 
     def scale(self, service: str, environment: str, replicas: int) -> DeployRun:
-        return DeployRun(
-            self.context, kind=RunKind.SCALE, service=service, environment=environment, replicas=replicas
+        return run_for(
+            RunKind.SCALE, self.context, service=service, environment=environment, replicas=replicas
         )
 
     def status(self, service: str, environment: str) -> ServiceStatus:
@@ -402,10 +402,10 @@ class DeployEngine:
         """
         point = self._interrupted(deploy_id)
         record = point.record
-        return DeployRun(
-            self.context,
+        return run_for(
             # an interrupted rollback or scale resumes as what it was; anything else as a deploy
-            kind=RunKind(record.kind) if record.kind in (RunKind.ROLLBACK, RunKind.SCALE) else RunKind.DEPLOY,
+            RunKind(record.kind) if record.kind in (RunKind.ROLLBACK, RunKind.SCALE) else RunKind.DEPLOY,
+            self.context,
             service=record.service,
             environment=record.environment,
             version=record.to_version,
@@ -421,9 +421,9 @@ class DeployEngine:
         """
         point = self._interrupted(deploy_id)
         record = point.record
-        return DeployRun(
+        return run_for(
+            RunKind.ABORT,
             self.context,
-            kind=RunKind.ABORT,
             service=record.service,
             environment=record.environment,
             version=record.to_version,
