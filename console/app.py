@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import importlib
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.command import Provider
 from textual.message import Message
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.worker import Worker, WorkerState
 
 from console import command_line
 from console.command_line import COMMANDS, CommandLineError, parse_command
+from console.errors import ErrorReportingApp
 from console.history import CommandHistory
 from console.palette import EntityCommands, ModeCommands, PlatformCommands
 from screens.base import ConsoleScreen
@@ -72,7 +69,7 @@ def _search_commands() -> type[Provider]:
     return SearchCommands
 
 
-class IdpConsoleApp(App[None]):
+class IdpConsoleApp(ErrorReportingApp):
     TITLE = "idp-console"
     MODES: ClassVar = {
         "catalog": CatalogScreen,
@@ -208,26 +205,6 @@ class IdpConsoleApp(App[None]):
 
     def _catalog_screens(self) -> list[CatalogScreen]:
         return [s for s in self.screen_stack if isinstance(s, CatalogScreen)]
-
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        # The one place a failed background job becomes visible: never a silent failure, never an
-        # exit (every worker runs with exit_on_error=False). Screens and widgets forward their
-        # workers' failures here, since Worker.StateChanged does not bubble.
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
-        what = event.worker.name or "background task"
-        log_file = _log_worker_failure(what, error)
-        where = f" (details in {log_file})" if log_file is not None else ""
-        self.log.error(f"{what} failed", error)
-        self.notify(
-            f"{what} failed: {str(error) or type(error).__name__}{where}",
-            title="Error",
-            severity="error",
-            timeout=10,
-            markup=False,
-        )
 
     # -- read-only mode and quitting (ConsoleContext) ------------------------------------------
     def refuses_change(self, what: str) -> bool:
@@ -435,21 +412,3 @@ def _aliases(aliases: tuple[str, ...]) -> str:
 
 
 __all__ = ["MODES", "IdpConsoleApp"]
-
-
-def _log_worker_failure(what: str, error: BaseException) -> Path | None:
-    """Append the failure with its traceback to ``errors.log`` in the state dir; its path, or None.
-
-    The toast is gone after a few seconds; the traceback is what a maintainer needs afterwards.
-    """
-    from backends import paths
-
-    try:
-        log_file = paths.state_dir() / "errors.log"
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        trace = "".join(traceback.format_exception(error))
-        with log_file.open("a", encoding="utf-8") as handle:
-            handle.write(f"{stamp} {what} failed\n{trace}\n")
-    except OSError:
-        return None  # a full or read-only disk must not turn one failure into two
-    return log_file

@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from screens.context import MODES, SIMULATED_BANNER, ConsoleContext, context_of
 from widgets.console_footer import ConsoleFooter
+from widgets.guard import Guarded
 from widgets.top_bar import TopBar
 
 Method = TypeVar("Method", bound=Callable[..., Any])
@@ -43,7 +44,7 @@ def mutating(what: str) -> Callable[[Method], Method]:
 MIN_SIZE: tuple[int, int] = (80, 24)
 
 
-class ConsoleScreen(Screen):
+class ConsoleScreen(Guarded, Screen):
     """Base for all full screens. Subclasses set ``MODE`` and implement ``compose_body``."""
 
     MODE: ClassVar[str] = "catalog"

@@ -18,6 +18,8 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Static
 
+from widgets.guard import Guarded
+
 # (usage, help) of the commands a prefix may complete to.
 Hints = Callable[[str], list[tuple[str, str]]]
 
@@ -31,7 +33,7 @@ class _CommandSuggester(Suggester):
         return self._complete(value)
 
 
-class CommandPrompt(ModalScreen[str | None]):
+class CommandPrompt(Guarded, ModalScreen[str | None]):
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
     DEFAULT_CSS = """
     CommandPrompt { align: left bottom; background: $background 0%; }

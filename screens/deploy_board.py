@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from backends.deploy.board import LIVE_MARK
 from screens.deploy_view import board_cell
+from widgets.guard import Guarded
 from widgets.virtual_table import Column, VirtualTable
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ class LiveRunsFound(Message):
     runs: dict[tuple[str, str], DeployRecord]
 
 
-class BoardView(Vertical):
+class BoardView(Guarded, Vertical):
     """Title, unreachable environments, interrupted deploys, the board table and its hint."""
 
     DEFAULT_CSS = """

@@ -13,8 +13,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from widgets.guard import Guarded
 
-class ConfirmDeploy(ModalScreen[bool]):
+
+class ConfirmDeploy(Guarded, ModalScreen[bool]):
     """Dismisses with True to go ahead, False to cancel."""
 
     BINDINGS: ClassVar = [

@@ -16,10 +16,11 @@ from backends.deploy.reducer import LogEntry
 from screens.deploy_view import Clock, RunState
 from widgets.canary_steps import CanarySteps
 from widgets.event_log import EventLog
+from widgets.guard import Guarded
 from widgets.rollout_tree import RolloutTree, RolloutTreeData
 
 
-class WatchView(Vertical):
+class WatchView(Guarded, Vertical):
     DEFAULT_CSS = """
     WatchView #run-header { height: 1; padding: 0 1; text-style: bold; background: $panel; }
     WatchView #run-header.-failed { background: $error 40%; }

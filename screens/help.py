@@ -17,8 +17,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from widgets.guard import Guarded
 
-class HelpScreen(ModalScreen[None]):
+
+class HelpScreen(Guarded, ModalScreen[None]):
     BINDINGS: ClassVar = [
         Binding("escape,question_mark,q", "dismiss", "Close", id="help.close"),
     ]

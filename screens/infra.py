@@ -28,6 +28,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from screens.context import context_of
+from widgets.guard import Guarded
 
 if TYPE_CHECKING:
     from backends.catalog.model import Entity
@@ -176,7 +177,7 @@ class InfraLoaded(Message):
     view: InfraView
 
 
-class InfraPane(VerticalScroll, can_focus=True):
+class InfraPane(Guarded, VerticalScroll, can_focus=True):
     """The Infra tab's contents; loads on first show (``load``) and on ``r``."""
 
     BINDINGS: ClassVar = [

@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Static
 
 from screens.base import ConsoleScreen
+from widgets.guard import Guarded
 
 if TYPE_CHECKING:
     from backends.metrics import DeployRow, Figure, Scorecard
@@ -323,7 +324,7 @@ class DrilldownScreen(ConsoleScreen):
 # -- feedback ---------------------------------------------------------------------------------------
 
 
-class FeedbackPrompt(ModalScreen[tuple[int, str] | None]):
+class FeedbackPrompt(Guarded, ModalScreen[tuple[int, str] | None]):
     """How likely are you to recommend the platform (0–10)? Dismisses with (score, comment)."""
 
     BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="feedback.cancel")]

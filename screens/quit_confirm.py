@@ -12,10 +12,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from widgets.guard import Guarded
+
 QuitChoice = Literal["detach", "abort"]
 
 
-class QuitWhileDeploying(ModalScreen[QuitChoice | None]):
+class QuitWhileDeploying(Guarded, ModalScreen[QuitChoice | None]):
     """Dismisses with "detach", "abort", or None to stay."""
 
     BINDINGS: ClassVar = [

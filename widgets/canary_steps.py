@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
+from widgets.guard import Guarded
+
 STEP_ICONS: dict[str, str] = {
     "pending": "○",
     "running": "◐",
@@ -51,7 +53,7 @@ def weight_bar(percent: float, width: int = 20) -> Text:
     return bar
 
 
-class CanarySteps(Static):
+class CanarySteps(Guarded, Static):
     """One line per step (▶ marks the current one) with its analysis; failures spelled out below."""
 
     DEFAULT_CSS = """

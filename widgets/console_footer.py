@@ -12,11 +12,13 @@ from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
+from widgets.guard import Guarded
+
 # Actions of app-level keys that must stay visible at any width, in this order.
 FIRST_ACTIONS: tuple[str, ...] = ("help",)
 
 
-class ConsoleFooter(Footer):
+class ConsoleFooter(Guarded, Footer):
     def __init__(self, *, hide: Callable[[], Collection[str]] | None = None) -> None:
         super().__init__()
         # Actions whose keys are left out (read-only mode hides what would change something).

@@ -22,6 +22,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from widgets.guard import Guarded
+
 CHOSEN_MARK = "● "  # the chosen service and environment: a mark, not only a colour
 
 
@@ -45,7 +47,7 @@ class EnvironmentChoice:
     production: bool = False
 
 
-class DeployForm(Vertical):
+class DeployForm(Guarded, Vertical):
     """Service filter + list, environment list, version input; enter walks from one to the next."""
 
     DEFAULT_CSS = """

@@ -17,6 +17,8 @@ from textual.widgets import OptionList, Static, Tree
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
 
+from widgets.guard import Guarded
+
 
 @dataclass(frozen=True, slots=True)
 class NavEntry:
@@ -29,7 +31,7 @@ class NavEntry:
     children: tuple[NavEntry, ...] = ()
 
 
-class DocNav(Tree[NavEntry]):
+class DocNav(Guarded, Tree[NavEntry]):
     """The nav tree; enter (or a click) on a leaf posts ``Chosen``."""
 
     DEFAULT_CSS = """
@@ -97,7 +99,7 @@ class DocNav(Tree[NavEntry]):
             self.post_message(self.Chosen(self, entry))
 
 
-class DocToc(OptionList):
+class DocToc(Guarded, OptionList):
     """Headings of the current page, indented by level; picking one posts ``AnchorChosen``."""
 
     DEFAULT_CSS = """
@@ -130,7 +132,7 @@ class DocToc(OptionList):
             self.post_message(self.AnchorChosen(self, event.option.id))
 
 
-class DocSidebar(Vertical):
+class DocSidebar(Guarded, Vertical):
     """The docs sidebar: the site's title, its nav tree, and the page's contents under it."""
 
     DEFAULT_CSS = """

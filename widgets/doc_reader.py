@@ -14,9 +14,10 @@ from textual.widgets import Input, Static
 
 from widgets.doc_view import DocView
 from widgets.find_bar import FindBar
+from widgets.guard import Guarded
 
 
-class DocReader(Vertical):
+class DocReader(Guarded, Vertical):
     """The page and its find bar: typing in the bar searches the page, enter goes to the first match
     and gives the page the focus (so ``n`` / ``N`` move between matches), the count shows beside it."""
 

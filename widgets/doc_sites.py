@@ -16,10 +16,12 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from widgets.guard import Guarded
+
 Site = tuple[str, str, str]  # entity ref, title, how the docs were found
 
 
-class SitePicker(Vertical):
+class SitePicker(Guarded, Vertical):
     """``/`` filters by words in the ref or title (all must match); enter posts ``Chosen``."""
 
     DEFAULT_CSS = """

@@ -37,6 +37,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker, WorkerState
 
+from widgets.guard import Guarded
+
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 FIRST_PAINT_CHARS = 3000  # rendered synchronously: more than a tall terminal shows
 CHUNK_CHARS = 6000  # the rest is rendered in chunks this big: one rich pass per chunk, not per heading
@@ -238,7 +240,7 @@ def _tag_links(segments: list[Segment], line: int) -> tuple[Strip, list[Link]]:
     return Strip(out, position), links
 
 
-class DocView(ScrollView, can_focus=True):
+class DocView(Guarded, ScrollView, can_focus=True):
     """A rendered Markdown page; scroll with the usual keys, ``]``/``[`` pick links, enter follows."""
 
     DEFAULT_CSS = """

@@ -9,6 +9,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
+from widgets.guard import Guarded
+
 LEVEL_STYLES: dict[str, str] = {
     "info": "",
     "success": "green",
@@ -18,7 +20,7 @@ LEVEL_STYLES: dict[str, str] = {
 LEVEL_MARKS: dict[str, str] = {"info": " ", "success": "✓", "warning": "!", "error": "✗"}
 
 
-class EventLog(RichLog):
+class EventLog(Guarded, RichLog):
     DEFAULT_CSS = """
     EventLog { height: 1fr; min-height: 4; padding: 0 1; scrollbar-size-vertical: 1; }
     """

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from widgets.guard import Guarded
 from widgets.virtual_table import Column, VirtualTable
 
 
@@ -27,7 +28,7 @@ class TableItem:
     about: str = ""
 
 
-class FilteredTable(Vertical):
+class FilteredTable(Guarded, Vertical):
     DEFAULT_CSS = """
     FilteredTable { height: 1fr; }
     FilteredTable > Input { height: 1; border: none; padding: 0 1; background: $boost; }

@@ -11,8 +11,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Input, Static
 
+from widgets.guard import Guarded
 
-class FindBar(Horizontal):
+
+class FindBar(Guarded, Horizontal):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="find in page", id="find")
         yield Static("", id="find-status")

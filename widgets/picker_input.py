@@ -19,6 +19,8 @@ from textual.containers import Vertical
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from widgets.guard import Guarded
+
 
 class Suggestion(Protocol):
     @property
@@ -40,7 +42,7 @@ def split_items(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-class PickerInput(Vertical):
+class PickerInput(Guarded, Vertical):
     """``Input`` + ``OptionList``; the list shows only while the input has focus and text matches."""
 
     DEFAULT_CSS = """

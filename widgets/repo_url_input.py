@@ -15,6 +15,8 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Input, Select
 
+from widgets.guard import Guarded
+
 
 def split_repo_url(value: str) -> tuple[str, str, str]:
     """(host, owner, repo) of ``host?owner=o&repo=r``; missing parts are empty."""
@@ -31,7 +33,7 @@ def join_repo_url(host: str, owner: str, repo: str) -> str:
     return f"{host}?{query}"
 
 
-class RepoUrlInput(Horizontal):
+class RepoUrlInput(Guarded, Horizontal):
     DEFAULT_CSS = """
     RepoUrlInput { height: auto; max-width: 100; }
     RepoUrlInput > * { width: 1fr; }

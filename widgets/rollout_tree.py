@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from widgets.guard import Guarded
+
 # One vocabulary of states for every node, so icons and colours agree across the tree.
 ICONS: dict[str, str] = {
     "healthy": "✔",
@@ -85,7 +87,7 @@ def _stem(last: bool) -> str:
     return "   " if last else "│  "
 
 
-class RolloutTree(Static):
+class RolloutTree(Guarded, Static):
     """Draws a :class:`RolloutTreeData`; ``show_pods`` folds pods into one line per ReplicaSet."""
 
     DEFAULT_CSS = """

@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, RadioButton, RadioSet, Select, SelectionList, Static, TextArea
 
+from widgets.guard import Guarded
 from widgets.picker_input import PickerInput, Suggestion
 from widgets.repo_url_input import RepoUrlInput
 
@@ -90,7 +91,7 @@ def field_dom_id(name: str) -> str:
     return "field-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
-class FieldTextArea(TextArea):
+class FieldTextArea(Guarded, TextArea):
     """A multi-line answer (``ui:widget: textarea``) where enter moves on, as in every other field.
 
     A description is nearly always one sentence: enter inserting a newline there surprised users
@@ -111,7 +112,7 @@ class FieldTextArea(TextArea):
         await super()._on_key(event)
 
 
-class FieldBox(Vertical):
+class FieldBox(Guarded, Vertical):
     """One field: title line, control, help line, error line."""
 
     DEFAULT_CSS = """
@@ -236,7 +237,7 @@ class FieldBox(Vertical):
         return None, False
 
 
-class SchemaForm(Vertical):
+class SchemaForm(Guarded, Vertical):
     """The fields of one page. ``show_page`` draws a page; ``update_fields`` follows answers."""
 
     DEFAULT_CSS = """

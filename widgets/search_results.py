@@ -14,6 +14,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from widgets.guard import Guarded
+
 
 @dataclass(frozen=True, slots=True)
 class ResultRow:
@@ -48,7 +50,7 @@ def result_prompt(row: ResultRow) -> Text:
     return text
 
 
-class SearchResultList(OptionList):
+class SearchResultList(Guarded, OptionList):
     """Grouped results; headings are disabled rows so the cursor only lands on results."""
 
     DEFAULT_CSS = """

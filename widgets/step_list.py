@@ -13,6 +13,8 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import Static
 
+from widgets.guard import Guarded
+
 ICONS: dict[str, str] = {"pending": "○", "running": "◐", "done": "✔", "skipped": "⤼", "failed": "✖"}
 
 
@@ -34,7 +36,7 @@ def format_duration(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
-class StepList(Static):
+class StepList(Guarded, Static):
     """One line per step: icon, name, action, status and duration."""
 
     DEFAULT_CSS = """

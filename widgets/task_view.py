@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Log, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
+from widgets.guard import Guarded
 from widgets.step_list import StepList
 
 Link = Mapping[str, Any]  # Backstage output link: title, url or entityRef, icon
@@ -51,7 +52,7 @@ def output_markdown(texts: Sequence[Mapping[str, Any]]) -> str:
     return "\n\n".join(parts)
 
 
-class OutputLinks(OptionList):
+class OutputLinks(Guarded, OptionList):
     """The links a finished task produced; enter on one posts ``LinkChosen``."""
 
     class LinkChosen(Message):
@@ -79,7 +80,7 @@ class OutputLinks(OptionList):
         self.post_message(self.LinkChosen(self.links[event.option_index]))
 
 
-class TaskView(Vertical):
+class TaskView(Guarded, Vertical):
     DEFAULT_CSS = """
     TaskView { height: 1fr; }
     TaskView > #run-status { height: 1; padding: 0 1; background: $panel; }

@@ -12,8 +12,10 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from widgets.guard import Guarded
 
-class ModeTabs(Static):
+
+class ModeTabs(Guarded, Static):
     """``catalog  scaffold  deploy  docs  status`` with the current one highlighted; on the right
     ``[READ-ONLY] jane.doe · Acme``."""
 
@@ -50,7 +52,7 @@ class ModeTabs(Static):
         return [Content("").join(parts) for parts in (full, [*badge, *user], badge) if parts]
 
 
-class Crumbs(Static):
+class Crumbs(Guarded, Static):
     """Where you are: ``catalog › component:payment-service › group:team-payments``."""
 
     def set_path(self, parts: Sequence[str]) -> None:
@@ -62,11 +64,11 @@ class Crumbs(Static):
         self.update(text)
 
 
-class Banner(Static):
+class Banner(Guarded, Static):
     """A permanent warning line (e.g. the simulated cluster in the demo workspace)."""
 
 
-class TopBar(Vertical):
+class TopBar(Guarded, Vertical):
     DEFAULT_CSS = """
     TopBar { height: auto; dock: top; }
     TopBar ModeTabs { height: 1; background: $panel; }

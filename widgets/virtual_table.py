@@ -21,6 +21,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from widgets.guard import Guarded
+
 Row = Sequence[str]
 
 
@@ -46,7 +48,7 @@ def _fit(text: str, width: int) -> str:
     return text + " " * (width - cells)
 
 
-class VirtualTable(ScrollView, can_focus=True):
+class VirtualTable(Guarded, ScrollView, can_focus=True):
     """Rows of text under a sticky header; ``enter`` selects, the cursor follows the keyboard."""
 
     DEFAULT_CSS = """

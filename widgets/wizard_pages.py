@@ -9,8 +9,10 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from widgets.guard import Guarded
 
-class PageTabs(Static):
+
+class PageTabs(Guarded, Static):
     """``1 Basics › 2 Extras › Review``: the page shown in reverse, with ``page 1 of 2`` after it."""
 
     def show(self, titles: Sequence[str], current: int | None) -> None:
@@ -25,7 +27,7 @@ class PageTabs(Static):
         self.update(text)
 
 
-class ReviewTable(Static):
+class ReviewTable(Guarded, Static):
     """Every answer as (page, field, value as shown) — secrets arrive already masked."""
 
     def show_rows(self, rows: Iterable[tuple[str, str, str]]) -> None:
