@@ -461,6 +461,21 @@ _POSTGRES_V7 = [
     *_postgres_append_only(V7_TABLES),
 ]
 
+# Version 8: the production deploys that carry a commit time, in order of their lead time
+# (issue 12: the scorecard's median lead time sorted every one of them in the window; SQLite
+# now walks this index to the middle, PostgreSQL sorts what it reads from it alone). An index
+# adds no row: the tables stay append-only. SQLite covers the query only when the filtered
+# columns are in the index, hence kind and outcome.
+_LEADS_WHERE = "WHERE kind = 'deploy' AND outcome = 'succeeded' AND commit_time IS NOT NULL"
+_SQLITE_V8 = [
+    "CREATE INDEX changes_by_lead ON changes (environment, finished_at - commit_time, "
+    f"finished_at, started_at, commit_time, kind, outcome) {_LEADS_WHERE}",
+]
+_POSTGRES_V8 = [
+    "CREATE INDEX changes_by_lead ON changes (environment, (finished_at - commit_time)) "
+    f"INCLUDE (finished_at, started_at, commit_time, service) {_LEADS_WHERE}",
+]
+
 # version → statements, per dialect. Append a version; never edit one that has shipped.
 MIGRATIONS: dict[str, dict[int, list[str]]] = {
     "sqlite": {
@@ -471,6 +486,7 @@ MIGRATIONS: dict[str, dict[int, list[str]]] = {
         5: _V5,
         6: _SQLITE_V6,
         7: _SQLITE_V7,
+        8: _SQLITE_V8,
     },
     "postgresql": {
         1: _POSTGRES_V1,
@@ -480,6 +496,7 @@ MIGRATIONS: dict[str, dict[int, list[str]]] = {
         5: _V5,
         6: _POSTGRES_V6,
         7: _POSTGRES_V7,
+        8: _POSTGRES_V8,
     },
 }
 LATEST = max(MIGRATIONS["sqlite"])
