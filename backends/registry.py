@@ -38,6 +38,7 @@ import httpx
 
 from backends import paths
 from backends.atomic import write_text_atomic
+from backends.http import tls_context
 
 DEMO_HOST = "registry.acme.example"
 DEMO_URL = "{data_dir}/registry"
@@ -289,7 +290,7 @@ class OciRegistry:
         self.missing_secret = ""
 
     def _client(self) -> httpx.Client:
-        return httpx.Client(timeout=self.timeout, auth=_RegistryAuth(self.token))
+        return httpx.Client(timeout=self.timeout, auth=_RegistryAuth(self.token), verify=tls_context())
 
     def _refused(self, name: str, status: int, what: str) -> RegistryUnauthorized:
         if self.missing_secret:
@@ -385,7 +386,7 @@ class _RegistryAuth(httpx.Auth):
             yield request
         elif scheme == "bearer" and params.get("realm"):
             query = {k: params[k] for k in ("service", "scope") if params.get(k)}
-            with httpx.Client(timeout=10) as client:
+            with httpx.Client(timeout=10, verify=tls_context()) as client:
                 answer = client.get(params["realm"], params=query, auth=basic)
             if answer.status_code != 200:
                 return  # the original 401 stands: refused, said by the caller

@@ -37,6 +37,7 @@ from backends.atomic import write_bytes_atomic
 from backends.catalog.model import Entity, Problem, Severity, SourcePosition
 from backends.catalog.query import SearchIndex
 from backends.catalog.relations import OWNED_BY, REVERSE
+from backends.http import tls_context
 
 CACHE_FORMAT = 1
 PAGE_SIZE = 1000  # entities per by-query page
@@ -62,7 +63,10 @@ class BackstageClient:
         # A server that is down refuses or times out the connection at once: say so quickly. A busy
         # one may take seconds to page through a large catalog: give the answer time.
         self._http = httpx.Client(
-            base_url=self.url, headers=headers, timeout=httpx.Timeout(timeout, connect=5.0)
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            verify=tls_context(),
         )
 
     def close(self) -> None:

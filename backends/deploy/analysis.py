@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from backends.deploy.events import Verdict
+from backends.http import tls_context
 from backends.kube.rollout import progress_deadline_exceeded, rollout_status
 from backends.retry import linear, retry
 
@@ -116,7 +117,12 @@ class Prometheus:
         ±Inf). Unreachable, an HTTP error or an answer of an unexpected shape: PrometheusError."""
 
         def once() -> tuple[Any, int]:
-            response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=self.timeout)
+            response = httpx.get(
+                f"{self.url}/api/v1/query",
+                params={"query": promql},
+                timeout=self.timeout,
+                verify=tls_context(),
+            )
             if response.status_code >= 500:
                 raise PrometheusError(f"HTTP {response.status_code}")
             return response.json(), response.status_code  # an unparsable body is retried like a 5xx

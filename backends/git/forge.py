@@ -127,8 +127,12 @@ def _client(settings: ForgeSettings, token: str, transport: httpx.BaseTransport 
     # Imported here: the workspace config reads ForgeSettings at every start, before the first paint.
     import httpx
 
+    from backends.http import tls_context
+
     timeout = httpx.Timeout(20.0, connect=5.0)
-    return httpx.Client(base_url=settings.url, headers=headers, timeout=timeout, transport=transport)
+    return httpx.Client(
+        base_url=settings.url, headers=headers, timeout=timeout, transport=transport, verify=tls_context()
+    )
 
 
 def _send(
