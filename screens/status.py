@@ -20,6 +20,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.types import NoActiveAppError
 from textual.widgets import Input, Static
 
 from screens.base import ConsoleScreen
@@ -94,6 +95,10 @@ class StatusScreen(ConsoleScreen):
     StatusScreen #status { height: 1fr; }
     """
 
+    # The list has the keys from the start: focusing the filter first (Textual's default) and
+    # moving on in on_mount rebuilt the footer twice more while the mode opens.
+    AUTO_FOCUS = "#status"
+
     # Tests speed the simulated cluster up and freeze the clock; the app never changes these.
     SESSION_TIME_SCALE: ClassVar[float | None] = None
     clock: ClassVar[StatusClock] = StatusClock()
@@ -112,16 +117,33 @@ class StatusScreen(ConsoleScreen):
         self._pending_lock = threading.Lock()
         self._watched: list[str] = []  # the services the controller (being) started covers
         self._generation = 0  # catalogs seen (each prepares the rows again)
+        self._catalog: Catalog | None = None  # the last catalog prepared for
         self._started_generation = 0  # the catalog the running controller was started for
         self._session_lock = threading.Lock()
         self._closing = False
         self._error = ""
         # Other screens (a service's page) that want to hear about cell changes, on a watch thread.
         self.listeners: list[Listener] = []
+        self._environments: list[str] | None = None
+        self._connect_early()
+
+    def _connect_early(self) -> None:
+        """Start listing the clusters now, not once mounted: Textual styles and mounts a new mode's
+        screen for a fifth of a second (more on a loaded machine), and the clusters' answers to the
+        watches' lists arrive meanwhile. (No app here only for a screen built outside one.)"""
+        try:
+            catalog = self.ctx.catalog
+        except NoActiveAppError:
+            return
+        if catalog is not None:
+            self._on_catalog(catalog)
 
     # -- layout -------------------------------------------------------------------------------
     def environment_names(self) -> list[str]:
-        return [str(name) for name in self.ctx.workspace.section("environments")]
+        """The columns, in the workspace's order (read once: every row asks for them)."""
+        if self._environments is None:
+            self._environments = [str(name) for name in self.ctx.workspace.section("environments")]
+        return self._environments
 
     def compose_body(self) -> ComposeResult:
         columns = [Column("service", "SERVICE", 24)]
@@ -133,15 +155,15 @@ class StatusScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.ctx.catalog_signal.subscribe(self, self._on_catalog)
-        self.query_one("#status", VirtualTable).focus()
         # A deploy's outcome is written to the history after its last cluster change: re-read the
         # history (a local read, not the cluster) while a deploy is in progress.
         self.set_interval(2.0, self._refresh_history)
         # "2m ago" and restarts in the last hour move on without any cluster event: recompute the
         # rows from the watch caches (no request) and replace those whose text changed.
         self.set_interval(30.0, self._refresh_rows)
-        if self.ctx.catalog is not None:
-            self._on_catalog(self.ctx.catalog)
+        catalog = self.ctx.catalog
+        if catalog is not None and catalog is not self._catalog:  # not already prepared for
+            self._on_catalog(catalog)
 
     def on_unmount(self) -> None:
         with self._session_lock:
@@ -154,6 +176,7 @@ class StatusScreen(ConsoleScreen):
 
     # -- catalog and controller -----------------------------------------------------------------
     def _on_catalog(self, catalog: Catalog) -> None:
+        self._catalog = catalog
         self._generation += 1
         self._prepare(catalog, self._generation)
 
@@ -251,6 +274,10 @@ class StatusScreen(ConsoleScreen):
     def _cells_changed(self) -> None:
         with self._pending_lock:
             changed, self._pending = self._pending, set()
+        if self.controller is None:
+            # The starting controller's first list: every row says "connecting" until it is
+            # handed over, and then every row is computed once (_controller_started).
+            return
         self._render_outages()  # a cluster that went away or came back changes every cell of it
         table = self.query_one("#status", VirtualTable)
         for service in {service for service, _env in changed}:

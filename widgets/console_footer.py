@@ -7,12 +7,16 @@ the app's ``? Help`` fell off the right edge — the one key that explains all t
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 from widgets.guard import Guarded
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 # Actions of app-level keys that must stay visible at any width, in this order.
 FIRST_ACTIONS: tuple[str, ...] = ("help",)
@@ -23,6 +27,24 @@ class ConsoleFooter(Guarded, Footer):
         super().__init__()
         # Actions whose keys are left out (read-only mode hides what would change something).
         self._hide = hide
+        self._recompose_queued = False
+
+    def bindings_changed(self, screen: Screen) -> None:
+        """One rebuild for a burst of binding changes: Textual queues one per change, and a mode's
+        screen changes its bindings four or five times while it mounts and takes the focus — each
+        rebuild styles every key again (a third of the status mode's first-paint CPU). The queued
+        rebuild reads the bindings when it runs, so it shows the last of them."""
+        # Textual's Footer.bindings_changed (8.2), with the queue kept to one.
+        self._bindings_ready = True
+        if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
+            return
+        if not self._recompose_queued:
+            self._recompose_queued = True
+            self.call_after_refresh(self.recompose)
+
+    async def recompose(self) -> None:
+        self._recompose_queued = False
+        await super().recompose()
 
     def compose(self) -> ComposeResult:
         hidden = self._hide() if self._hide is not None else ()

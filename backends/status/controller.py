@@ -29,7 +29,7 @@ import urllib3
 
 from backends.deploy import canary as cn
 from backends.deploy.history import DeployRecord
-from backends.deploy.status import pod_status, workload_status
+from backends.deploy.status import WorkloadStatus, pod_status, workload_status
 from backends.kube.cluster import ClusterError
 from backends.kube.environments import ANNOTATION_ID, ANNOTATION_SELECTOR, workload_for
 from backends.kube.watch import ResourceWatch
@@ -112,6 +112,10 @@ class _Cell:
     seen_restarts: dict[str, int] = field(default_factory=dict)  # pod uid → restart count seen
     restart_log: list[tuple[float, int]] = field(default_factory=list)  # (when, how many)
     last_deploy: DeployRecord | None = None
+    # Pod name → its bad waiting reason ("" for none), worked out once per pod event (in the
+    # pods' order): a cell is read far more often — every row, every filter keystroke — than a
+    # pod changes.
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 class _Namespace:
@@ -119,6 +123,8 @@ class _Namespace:
 
     def __init__(self, cluster: Cluster, namespace: str, controller: StatusController) -> None:
         self.cells: dict[str, list[_Cell]] = {}  # Deployment name (stable or canary) → cells
+        # Deployment name → its status, worked out once per Deployment event (see _Cell.reasons).
+        self.workloads: dict[str, WorkloadStatus] = {}
         self.deployments = ResourceWatch(
             cluster,
             "deployments",
@@ -359,23 +365,19 @@ class StatusController:
         if error:
             return make(health=Health.UNREACHABLE, reason="unreachable", error=error, since=since)
         namespace = self._cell_namespace[key]
-        stable = namespace.deployments.get(target.deployment)
-        canary = namespace.deployments.get(cn.canary_name(target.deployment))
+        ws = namespace.workloads.get(target.deployment)
+        cs = namespace.workloads.get(cn.canary_name(target.deployment))
         with self._lock:
-            pods = list(state.pods.values())
+            reasons = [reason for reason in state.reasons.values() if reason]
             restarts = self._restarts_1h(state)
             last_deploy = state.last_deploy
-        if stable is None:
+        if ws is None:
             return make(
                 health=Health.ABSENT,
                 reason="not deployed",
                 restarts_1h=restarts,
                 last_deploy=last_deploy,
             )
-        ws = workload_status(stable)
-        cs = workload_status(canary) if canary is not None else None
-        now = self.clock()
-        reasons = [p.reason for p in (pod_status(pod, now) for pod in pods) if p.reason in BAD_REASONS]
         desired = ws.desired + (cs.desired if cs else 0)
         ready = ws.ready + (cs.ready if cs else 0)
         health, reason = verdict(
@@ -515,7 +517,12 @@ class StatusController:
 
     def _deployment(self, namespace: _Namespace, kind: str, obj: dict[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name", ""))
-        for cell in namespace.cells.get(name, ()):
+        cells = namespace.cells.get(name, ())
+        if kind == "DELETED":
+            namespace.workloads.pop(name, None)
+        elif cells:  # only the Deployments of listed services are ever read
+            namespace.workloads[name] = workload_status(obj)
+        for cell in cells:
             key = (cell.target.service, cell.target.environment)
             # A deploy, rollback or scale changes the Deployment: its record may have changed too.
             # (Listed ones were read with everything else at start: one query, not one each.)
@@ -530,13 +537,16 @@ class StatusController:
         meta = pod.get("metadata") or {}
         name, uid = str(meta.get("name", "")), str(meta.get("uid", ""))
         now = self.clock()
+        reason = "" if kind == "DELETED" else pod_status(pod, now).reason
         for cell in cells:
             with self._lock:
                 if kind == "DELETED":
                     cell.pods.pop(name, None)
+                    cell.reasons.pop(name, None)
                     cell.seen_restarts.pop(uid, None)
                 else:
                     cell.pods[name] = pod
+                    cell.reasons[name] = reason if reason in BAD_REASONS else ""
                     self._count_restarts(cell, uid, pod, now)
             self._announce((cell.target.service, cell.target.environment))
 

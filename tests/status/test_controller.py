@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from backends.deploy.engine import DeployContext
 from backends.deploy.events import Outcome
 from backends.deploy.history import DeployHistory, DeployRecord
@@ -202,3 +204,44 @@ def test_a_cluster_that_goes_away_is_marked_and_recovers(
         assert cluster is not None
         cluster.patch("deployments", "production", "payment-service", {"spec": {"replicas": 4}})
         wait_for(lambda: controller.cell("payment-service", "production").desired == 4)
+
+
+def test_reading_the_cells_works_out_no_pod_or_deployment_again(
+    context: DeployContext, sim: SimulatedCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list reads every cell per filter keystroke and every 30 s: what a pod or a Deployment
+    says is worked out once per watch event (on the watch's thread), not once per read."""
+    import backends.status.controller as controller_module
+
+    reader = threading.current_thread()
+    worked_out_here: list[str] = []
+
+    def counted(name: str) -> object:
+        original = getattr(controller_module, name)
+
+        def count(obj: object, *args: object) -> object:
+            if threading.current_thread() is reader:
+                worked_out_here.append(name)
+            return original(obj, *args)
+
+        return count
+
+    for name in ("pod_status", "workload_status"):
+        monkeypatch.setattr(controller_module, name, counted(name))
+    with _controller(context) as controller:
+        wait_for(lambda: _healthy(controller))
+        assert len(controller.cells()) == 4
+        assert worked_out_here == []
+
+
+def test_a_deleted_deployment_says_not_deployed(context: DeployContext, sim: SimulatedCluster) -> None:
+    with _controller(context) as controller:
+        wait_for(lambda: _healthy(controller))
+        cluster = controller.target("invoice-service", "staging").cluster
+        assert cluster is not None
+        cluster.delete("deployments", "staging", "invoice-service")
+        cell = wait_for(
+            lambda: (c := controller.cell("invoice-service", "staging")).health is Health.ABSENT and c
+        )
+        assert (cell.reason, cell.version, cell.health.mark) == ("not deployed", "", "–")
+        assert controller.cell("invoice-service", "production").health is Health.HEALTHY

@@ -32,6 +32,7 @@ from tests.screens.helpers import (
     write_workspace,
 )
 from tests.status.conftest import ClusterLink, linked_kubeconfig, unreachable_kubeconfig
+from widgets.console_footer import ConsoleFooter
 from widgets.virtual_table import VirtualTable
 
 TIME_SCALE = 0.02  # simulated pods ready in ~0.1 s, a log line every 0.2 s
@@ -123,6 +124,48 @@ async def test_a_cluster_change_replaces_only_its_row(tmp_path: Path) -> None:
         assert table._rows is rows_before  # the same list: one row replaced, nothing refilled
         assert _rows(app)["ledger-service"] == ledger_before  # other rows as they were
         assert "5/5" in screen_text(app)
+
+
+async def test_the_clusters_are_asked_before_the_screen_is_mounted() -> None:
+    """Textual styles and mounts a mode's screen for a fifth of a second (more on a loaded machine):
+    the watches' lists are asked for meanwhile, so the rows go live sooner after `5`."""
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_catalog(pilot)
+        screen = StatusScreen()
+        assert not screen.is_mounted
+        assert [w.name for w in app.workers if w.node is screen] == ["status view"]
+        await app.push_screen(screen)
+        await until(pilot, lambda: screen.is_live and "✔" in screen_text(app), what="live rows")
+        controller = screen.controller
+        assert controller is not None
+        await app.pop_screen()
+        await until(
+            pilot, lambda: not any(w.streaming for w in controller.watches), what="the watches closed"
+        )
+
+
+async def test_a_burst_of_binding_changes_rebuilds_the_footer_once() -> None:
+    """A mode's screen changes its bindings four or five times while it opens; each footer rebuild
+    restyles every key (a third of the status mode's first-paint CPU), and the last one wins."""
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_status(pilot)
+        footer = screen.query_one(ConsoleFooter)
+        rebuilds: list[int] = []
+        rebuild = footer.recompose
+
+        async def counted() -> None:
+            rebuilds.append(1)
+            await rebuild()
+
+        footer.recompose = counted  # type: ignore[method-assign]
+        for _ in range(5):
+            screen.refresh_bindings()
+        await until(pilot, lambda: rebuilds, what="the footer rebuilt")
+        await pilot.pause()
+        assert len(rebuilds) < 5  # one per frame at most (was one per change)
+        assert "All / mine" in screen_text(app).splitlines()[-1]
 
 
 async def test_an_unreachable_cluster_is_named_and_the_rest_shown(tmp_path: Path) -> None:
