@@ -22,7 +22,7 @@ from backends.kube.sim import start_simulated_cluster
 from backends.kube.sim.journal import recover, segment_paths, write_snapshot
 from backends.kube.sim.resources import BY_KEY
 
-from .conftest import FAST
+from .conftest import FAST, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
@@ -37,10 +37,12 @@ def _configmaps(state: Path) -> dict[str, dict[str, str]]:
         return {cm["metadata"]["name"]: cm.get("data") or {} for cm in found}
 
 
-def _writer(api_url: str, worker: int, count: int, acknowledged: dict[str, dict[str, str] | None]) -> None:
+def _writer(
+    api_url: str, worker: int, numbers: range, acknowledged: dict[str, dict[str, str] | None]
+) -> None:
     """Create, patch and delete ConfigMaps of its own; record each acknowledged outcome."""
     with httpx.Client(base_url=api_url, timeout=30) as api:
-        for n in range(count):
+        for n in numbers:
             name = f"w{worker}-{n}"
             body = {"metadata": {"name": name}, "data": {"v": "0", "pad": "x" * 200}}
             assert api.post(CONFIGMAPS, json=body).status_code == 201
@@ -84,19 +86,24 @@ def test_kill_9_right_after_a_burst_of_writes_keeps_every_acknowledged_write(
 ) -> None:
     state, process, api_url = owner_process
     acknowledged: dict[str, dict[str, str] | None] = {}
-    writers = [
-        threading.Thread(target=_writer, args=(api_url, worker, 30, acknowledged)) for worker in range(4)
-    ]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join(120)
+
+    def burst(numbers: range) -> None:
+        writers = [
+            threading.Thread(target=_writer, args=(api_url, worker, numbers, acknowledged))
+            for worker in range(4)
+        ]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(120)
+
+    burst(range(15))
+    wait_for(state.exists)  # a compaction has folded the first half into the state file
+    burst(range(15, 30))  # more compactions run through this half (the server compacts at every chance)
     os.kill(process.pid, signal.SIGKILL)  # at once: no chance to save anything more
     process.wait(10)
 
     assert len(acknowledged) == 120
-    # The burst outlasted several compactions: the state file was rewritten while writes ran.
-    assert state.exists()
     survived = _configmaps(state)
     assert {name: survived.get(name) for name in acknowledged} == acknowledged
 
@@ -211,7 +218,8 @@ def test_a_watch_streams_every_event_of_a_burst_across_compactions(tmp_path: Pat
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         acknowledged: dict[str, dict[str, str] | None] = {}
-        _writer(sim.api_url, 0, 60, acknowledged)
+        _writer(sim.api_url, 0, range(30), acknowledged)
+        wait_for(lambda: sim.compactions >= 1)
+        _writer(sim.api_url, 0, range(30, 60), acknowledged)
         watcher.join(60)
         assert seen == [f"w0-{n}" for n in range(60)]
-        assert sim.compactions >= 1

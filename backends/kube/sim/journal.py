@@ -203,13 +203,20 @@ class Journal:
             with self._lock:
                 batch, self._pending = self._pending, []
                 upto = self._seq
-            written: list[int] = []
-            for segment, lines in _by_segment(batch):
-                fd = self._fd(segment)
-                _write_all(fd, b"".join(lines))
-                written.append(fd)
-            for fd in written:
-                os.fdatasync(fd)
+            try:
+                written: list[int] = []
+                for segment, lines in _by_segment(batch):
+                    fd = self._fd(segment)
+                    _write_all(fd, b"".join(lines))
+                    written.append(fd)
+                for fd in written:
+                    os.fdatasync(fd)
+            except OSError:
+                # Not durable: the next sync writes the batch again (a record written twice is
+                # replayed once — `recover` skips sequence numbers it has seen).
+                with self._lock:
+                    self._pending[:0] = batch
+                raise
             self._durable = max(self._durable, upto)
 
     def rotate(self, capture: Callable[[], T]) -> tuple[int, int, T]:
