@@ -108,7 +108,7 @@ failures AS (
         CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window,
         {_bucket(history, "finished_at")} AS bucket,
         CASE WHEN early IS NULL OR early > soon THEN soon ELSE early END - finished_at AS recovery
-    FROM healed
+    FROM healed WHERE failed = 1
 )"""
     return sql, [*params, frame.window_start, frame.now]
 
@@ -122,25 +122,45 @@ def _healed_postgres(
     a running MIN gives every change the earliest end of the succeeded changes after it, the row
     before gives its next change, and the few blaming rows are hashed and matched to it. It
     replaced three index look-ups per failed deploy and one per blaming row (~26k for 100k
-    records), and a scan of every change for the failed ones."""
+    records), and a scan of every change for the failed ones. The same pass marks each
+    service's newest deploy that shipped in the window (a running COUNT of the newer ones), so
+    the services that shipped are counted from ``healed`` rather than by grouping 52k changes."""
     envs, env_params = _in("environment", frame.environments)
     scope, scope_params = _in("service", frame.services)
+    shipped = "kind = 'deploy' AND outcome = 'succeeded' AND finished_at >= ? AND finished_at <= ?"
     sql = f"""blamed AS ({blamed}),
 later AS (
-    SELECT deploy_id AS id, kind, outcome, finished_at, LAG(deploy_id) OVER later_ones AS next_id,
-        MIN(CASE WHEN outcome = 'succeeded' THEN finished_at END) OVER later_ones AS soon
+    SELECT service, deploy_id AS id, kind, outcome, finished_at, LAG(deploy_id) OVER later_ones AS next_id,
+        MIN(CASE WHEN outcome = 'succeeded' THEN finished_at END) OVER later_ones AS soon,
+        CASE WHEN {shipped} THEN COUNT(*) FILTER (WHERE {shipped}) OVER later_ones END AS shipped_since
     FROM changes WHERE {envs} AND {scope} AND started_at >= ?
-    -- One frame for both (LAG ignores it): one WindowAgg.
+    -- One frame for all three (LAG ignores it): one WindowAgg.
     WINDOW later_ones AS (PARTITION BY environment, service ORDER BY started_at DESC, deploy_id DESC
         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
 healed AS MATERIALIZED (
-    SELECT l.id, l.finished_at, l.soon, {_NO_VALUE} AS early
-    FROM later l LEFT JOIN blamed b ON b.deploy_id = l.id AND b.next_id = l.next_id
-    WHERE l.kind = 'deploy' AND l.finished_at >= ? AND l.finished_at <= ?
-        AND (l.outcome IN ('rolled-back', 'aborted') OR b.deploy_id IS NOT NULL)
+    SELECT * FROM (
+        SELECT l.service, l.id, l.finished_at, l.soon, {_NO_VALUE} AS early,
+            CASE WHEN l.kind = 'deploy' AND l.finished_at >= ? AND l.finished_at <= ?
+                AND (l.outcome IN ('rolled-back', 'aborted') OR b.deploy_id IS NOT NULL) THEN 1 ELSE 0 END
+                AS failed,
+            -- The newest deploy of its service that shipped in the window: one per service.
+            CASE WHEN l.shipped_since = 0 THEN 1 ELSE 0 END AS first_shipped
+        FROM later l LEFT JOIN blamed b ON b.deploy_id = l.id AND b.next_id = l.next_id
+    ) h WHERE failed = 1 OR first_shipped = 1
 )"""
-    return sql, [*blamed_params, *env_params, *scope_params, cutoff, frame.range_start, frame.now]
+    window = [frame.window_start, frame.now]
+    params = [
+        *blamed_params,
+        *window,
+        *window,
+        *env_params,
+        *scope_params,
+        cutoff,
+        frame.range_start,
+        frame.now,
+    ]
+    return sql, params
 
 
 def _healed_sqlite(
@@ -166,7 +186,7 @@ def _healed_sqlite(
     {blamed}
 ),
 healed AS MATERIALIZED (
-    SELECT x.id, x.finished_at,
+    SELECT x.id, x.finished_at, 1 AS failed,
         (SELECT MIN(+h.finished_at) FROM changes h WHERE {_after("h", "x")}
             AND h.started_at <= {first_healthy}) AS soon,
         (SELECT MIN(+h.finished_at) FROM changes h INDEXED BY changes_ended_early WHERE {_after("h", "x")}
@@ -285,15 +305,48 @@ def deploy_figures(history: Any, frame: Frame) -> DeployFigures:
         "0",
         "COUNT(lead)",
     ]
-    sql = f"""{failures},
-{lead_cte}
-recoveries AS (SELECT recovery AS v FROM failures WHERE in_window = 1 AND recovery IS NOT NULL)
-SELECT {_row("count", "bucket", "in_window", counts, "SUM(lead)")} FROM (
+    if store.dialect(history) == "postgresql":
+        # Grouped by kind and outcome too, then added up: PostgreSQL hashes the few (week, kind,
+        # outcome) keys faster than it tests kind and outcome in three CASEs per change (38 → 29 ms
+        # CPU over 57k changes). The shipped group's sum adds the same rows in the same order.
+        shipped_only = "CASE WHEN kind = 'deploy' AND outcome = 'succeeded' THEN {} END"
+        kind_counts = [
+            f"SUM({shipped_only.format('n')})",
+            "0",
+            "SUM(CASE WHEN kind = 'deploy' THEN n END)",
+            "0",
+            "0",
+            f"SUM({shipped_only.format('with_commit')})",
+        ]
+        lead_sum = f"SUM({shipped_only.format('lead')})"
+        week_counts = f"""SELECT {_row("count", "bucket", "in_window", kind_counts, lead_sum)}
+FROM (
+    SELECT {_bucket(history, "finished_at")} AS bucket,
+        CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window, kind, outcome,
+        COUNT(*) AS n, COUNT(commit_time) AS with_commit, SUM(finished_at - commit_time) AS lead
+    {changes} GROUP BY 1, 2, 3, 4
+) k GROUP BY bucket, in_window"""
+    else:
+        week_counts = f"""SELECT {_row("count", "bucket", "in_window", counts, "SUM(lead)")} FROM (
     SELECT kind, outcome, {_bucket(history, "finished_at")} AS bucket,
         CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window,
         CASE WHEN kind = 'deploy' AND outcome = 'succeeded' THEN finished_at - commit_time END AS lead
     {changes}
-) c GROUP BY bucket, in_window
+) c GROUP BY bucket, in_window"""
+    if store.dialect(history) == "postgresql":
+        # Each service's newest deploy that shipped in the window, marked by the failures' pass.
+        services = f"SELECT {_row('services', counts=['0', 'COUNT(DISTINCT service)'])} FROM healed"
+        services += " WHERE first_shipped = 1"
+        services_params: list[Any] = []
+    else:
+        services = (
+            f"SELECT {_row('services', counts=['0', 'COUNT(*)'])} FROM (SELECT DISTINCT service {shipped}) ss"
+        )
+        services_params = since(frame.window_start)
+    sql = f"""{failures},
+{lead_cte}
+recoveries AS (SELECT recovery AS v FROM failures WHERE in_window = 1 AND recovery IS NOT NULL)
+{week_counts}
 UNION ALL SELECT {
         _row(
             "failed",
@@ -303,7 +356,7 @@ UNION ALL SELECT {
             "SUM(recovery)",
         )
     } FROM failures GROUP BY bucket, in_window
-UNION ALL SELECT {_row("services", counts=["0", "COUNT(*)"])} FROM (SELECT DISTINCT service {shipped}) ss
+UNION ALL {services}
 UNION ALL {_median(history, "recoveries", "recovery")}
 UNION ALL {lead_median}
 UNION ALL SELECT * FROM (SELECT {_row("id:failed", id_="id")} FROM failures
@@ -318,7 +371,7 @@ UNION ALL SELECT * FROM (SELECT {_row("id:lead", id_="id")} FROM (
         frame.now,  # counts: the week
         frame.window_start,  # counts: in the window
         *since(frame.range_start),
-        *since(frame.window_start),  # services
+        *services_params,
         *middle_params,  # the walk to the middle lead time
         *since(frame.window_start),  # shipped ids
         *since(frame.window_start),  # lead ids
