@@ -60,14 +60,16 @@ class ErrorReportingApp(Guarded, App[None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Failures nobody expected: run_test raises the first when the test ends.
-        self.unexpected_errors: list[Exception] = []
+        # The first failure nobody expected: run_test raises it when the test ends. Only the first:
+        # each error holds its traceback's frames, and a session may meet the same one many times.
+        self.unexpected_error: Exception | None = None
         self.errors_expected = False
 
     def report_failure(self, what: str, error: Exception) -> None:
         """A handler, action, watcher or timer of ours raised (widgets.guard): tell, go on."""
         self._show_failure(what, error)
-        self.unexpected_errors.append(error)
+        if self.unexpected_error is None:
+            self.unexpected_error = error
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -145,5 +147,5 @@ class ErrorReportingApp(Guarded, App[None]):
             async with super().run_test(*args, **kwargs) as pilot:
                 yield pilot
         finally:
-            if self.unexpected_errors and not self.errors_expected:
-                raise self.unexpected_errors[0]
+            if self.unexpected_error is not None and not self.errors_expected:
+                raise self.unexpected_error

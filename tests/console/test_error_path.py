@@ -90,6 +90,28 @@ async def test_a_failing_key_bound_action_shows_a_toast_and_the_screen_keeps_ans
     assert "RuntimeError: sort exploded" in _errors_log()
 
 
+async def test_a_failing_action_from_the_command_palette_shows_a_toast_and_the_screen_keeps_answering(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(IdpConsoleApp, "open_metrics", _explode("scorecard exploded"))
+    app = _expecting_errors()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await _catalog(pilot)
+        await pilot.press("ctrl+p", *"open the scorecard")
+        await until(pilot, lambda: "Open the scorecard" in _palette_hits(app), what="the palette's hit")
+        await pilot.press("enter")
+        await _told(pilot, app, "open metrics", "scorecard exploded")
+        await until(pilot, lambda: app.screen is screen, what="the palette closed")
+        await _problems_key_still_works(pilot, screen)
+
+
+def _palette_hits(app: IdpConsoleApp) -> str:
+    from textual.command import CommandList
+
+    lists = app.screen.query(CommandList)
+    return " ".join(str(option.prompt) for hits in lists for option in hits.options)
+
+
 async def test_a_failing_on_decorated_handler_shows_a_toast_and_the_screen_keeps_answering(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
