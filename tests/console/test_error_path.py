@@ -7,9 +7,11 @@ screen still works.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from textual.actions import SkipAction
 from textual.geometry import Region
 from textual.pilot import Pilot
 
@@ -316,3 +318,27 @@ def test_every_app_screen_and_widget_of_ours_is_guarded() -> None:
         if ours(cls) and not issubclass(cls, Guarded)
     )
     assert unguarded == [], "mix widgets.guard.Guarded into:\n" + "\n".join(unguarded)
+
+
+async def test_interrupts_exits_cancellations_and_skipped_actions_pass_through_the_guard() -> None:
+    # An interrupt, an exit or a cancelled task is not a bug to report: it must go on up, as does
+    # SkipAction (an action declining its key so the next binding gets it).
+    from widgets.guard import guard_method
+
+    app = _expecting_errors()
+    async with app.run_test(size=SIZE) as pilot:
+        await _catalog(pilot)
+        for signal in (KeyboardInterrupt, SystemExit, asyncio.CancelledError, SkipAction):
+
+            def raise_it(_self: object, signal: type[BaseException] = signal) -> None:
+                raise signal
+
+            async def raise_it_async(_self: object, signal: type[BaseException] = signal) -> None:
+                raise signal
+
+            with pytest.raises(signal):
+                guard_method("sync", raise_it)(app.screen)
+            with pytest.raises(signal):
+                await guard_method("async", raise_it_async)(app.screen)
+        assert app.unexpected_error is None
+    assert "failed" not in _errors_log()
