@@ -326,13 +326,21 @@ FROM (
         COUNT(*) AS n, COUNT(commit_time) AS with_commit, SUM(finished_at - commit_time) AS lead
     {changes} GROUP BY 1, 2, 3, 4
 ) k GROUP BY bucket, in_window"""
+        week_params = [frame.now, frame.window_start, *since(frame.range_start)]
     else:
-        week_counts = f"""SELECT {_row("count", "bucket", "in_window", counts, "SUM(lead)")} FROM (
-    SELECT kind, outcome, {_bucket(history, "finished_at")} AS bucket,
-        CASE WHEN finished_at >= ? THEN 1 ELSE 0 END AS in_window,
+        # One index range per week (and side of the window's start) instead of a GROUP BY, which
+        # SQLite sorts: 40 → 22 ms CPU over 57k changes. The ranges are a second wider than the
+        # weeks; the week's own expression (floats) decides, as in every other figure.
+        week_counts, week_params = "", []
+        for bucket, in_window, low, low_op, high, high_op in _week_ranges(frame):
+            week_counts += "\nUNION ALL " if week_counts else ""
+            week_counts += f"""SELECT {_row("count", str(bucket), str(in_window), counts, "SUM(lead)")} FROM (
+    SELECT kind, outcome,
         CASE WHEN kind = 'deploy' AND outcome = 'succeeded' THEN finished_at - commit_time END AS lead
-    {changes}
-) c GROUP BY bucket, in_window"""
+    FROM changes WHERE {envs} AND {scope} AND started_at >= ? AND finished_at {low_op} ?
+        AND finished_at {high_op} ? AND {_bucket(history, "finished_at")} = {bucket}
+) w"""
+            week_params += [*env_params, *scope_params, frame.range_start - DAY, low, high, frame.now]
     if store.dialect(history) == "postgresql":
         # Each service's newest deploy that shipped in the window, marked by the failures' pass.
         services = f"SELECT {_row('services', counts=['0', 'COUNT(DISTINCT service)'])} FROM healed"
@@ -368,15 +376,37 @@ UNION ALL SELECT * FROM (SELECT {_row("id:lead", id_="id")} FROM (
     params = [
         *params,
         *lead_params,  # leads (the walk: their count)
-        frame.now,  # counts: the week
-        frame.window_start,  # counts: in the window
-        *since(frame.range_start),
+        *week_params,
         *services_params,
         *middle_params,  # the walk to the middle lead time
         *since(frame.window_start),  # shipped ids
         *since(frame.window_start),  # lead ids
     ]
     return _deploy_figures_from(store.query(history, sql, params), frame.weeks)
+
+
+def _week_ranges(frame: Frame) -> list[tuple[int, int, float, str, float, str]]:
+    """(week, in the window, low bound, its operator, high bound, its operator) of each part of the
+    range that lies in one trend week and on one side of the window's start. Every bound is the
+    range's or the window's own (exact), or a week's edge moved a second outwards (the week's
+    expression then decides): one bound a side, so SQLite seeks the range."""
+    found = []
+    for bucket in range(frame.weeks + 1):  # the last: a change that ended when the range begins
+        low, low_op = frame.now - (bucket + 1) * WEEK - 1, ">"
+        high, high_op = frame.now - bucket * WEEK + 1, "<="
+        if frame.range_start > low:
+            low, low_op = frame.range_start, ">="
+        if frame.now < high:
+            high, high_op = frame.now, "<="
+        for in_window in (1, 0):
+            lo, lo_op, hi, hi_op = low, low_op, high, high_op
+            if in_window and frame.window_start > lo:
+                lo, lo_op = frame.window_start, ">="
+            if not in_window and frame.window_start <= hi:
+                hi, hi_op = frame.window_start, "<"
+            if lo <= hi:
+                found.append((bucket, in_window, lo, lo_op, hi, hi_op))
+    return found
 
 
 def _deploy_figures_from(rows: list[tuple[Any, ...]], weeks: int) -> DeployFigures:
