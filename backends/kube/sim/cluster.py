@@ -43,6 +43,7 @@ import httpx
 import yaml
 
 from backends.atomic import write_text_atomic
+from backends.http import tls_context
 
 from .journal import Journal, recover, segment_paths, write_snapshot
 from .seed import SeedService, seed
@@ -112,7 +113,7 @@ class Endpoint:
         except PermissionError:
             pass  # exists, owned by someone else
         try:
-            return httpx.get(f"{self.api_url}/version", timeout=2.0).status_code == 200
+            return httpx.get(f"{self.api_url}/version", timeout=2.0, verify=tls_context()).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -216,7 +217,9 @@ class SimulatedCluster:
             "namespace": namespace,
             "keepExisting": keep_existing,
         }
-        httpx.post(f"{self.prometheus_url}/sim/error-rate", json=body, timeout=5.0).raise_for_status()
+        httpx.post(
+            f"{self.prometheus_url}/sim/error-rate", json=body, timeout=5.0, verify=tls_context()
+        ).raise_for_status()
 
     def seed(self, services: Iterable[SeedService]) -> list[str]:
         """Create the missing Namespaces, Deployments and Services of ``services`` (see `seed.seed`)."""

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from backends.http import tls_context
+
 from .errors import ApiError
 from .resources import DEPLOYMENTS, NAMESPACES, SERVICES, ResourceType
 
@@ -128,7 +130,7 @@ def seed(api_url: str, services: Iterable[SeedService], *, timeout: float = 10.0
     Returns ``kind/namespace/name`` of what was created.
     """
     created: list[str] = []
-    with httpx.Client(base_url=api_url, timeout=timeout) as http:
+    with httpx.Client(base_url=api_url, timeout=timeout, verify=tls_context()) as http:
         for resource, manifest in seed_manifests(services):
             namespace = manifest["metadata"].get("namespace")
             prefix = f"/apis/{resource.api_version}" if resource.group else f"/api/{resource.version}"
