@@ -2,7 +2,8 @@
 
 The app owns the one Workspace and the loaded Catalog; screens read them through
 ``screens.context.ConsoleContext``. Blocking work runs in thread workers that only post messages;
-one handler turns any worker failure into a visible notification.
+one error path (``console.errors``) turns any failure — a worker's, a handler's, an action's — into a
+visible notification and a traceback in errors.log, and the session goes on.
 """
 
 from __future__ import annotations
