@@ -481,20 +481,19 @@ FROM deploys WHERE kind = 'deploy' AND started_at >= ? AND started_at <= ?
 GROUP BY service"""
         now = frame.now
         rows = store.query(history, sql, [now, frame.window_start, frame.range_start, now])
-    weekly_teams: list[set[str]] = [set() for _ in range(weeks)]
+    team_weeks: dict[str, int] = {}  # team → the weeks its services deployed in, as bits
     latest: dict[str, tuple[float, str]] = {}  # team → (newest deploy start in the window, service)
     for service, bits, newest in rows:
         team = team_of.get(str(service))
         if team is None:
             continue
-        for bucket in range(weeks):
-            if int(bits or 0) >> bucket & 1:
-                weekly_teams[weeks - 1 - bucket].add(team)
+        team_weeks[team] = team_weeks.get(team, 0) | int(bits or 0)
         if newest is not None and float(newest) > latest.get(team, (0.0, ""))[0]:
             latest[team] = (float(newest), str(service))
+    weekly = [sum(1 for bits in team_weeks.values() if bits >> week & 1) for week in reversed(range(weeks))]
     ids = _deploys_started(history, [(service, at) for at, service in latest.values()])
     active = sorted((team, ids.get((service, at), "")) for team, (at, service) in latest.items())
-    return TeamActivity(active, [len(teams) for teams in weekly_teams])
+    return TeamActivity(active, weekly)
 
 
 def _weeks_seen_sqlite(history: Any, frame: Frame, services: list[str]) -> list[tuple[Any, ...]]:

@@ -325,9 +325,10 @@ def _ownership(catalog: Any, scope: Scope) -> Figure:
     if scope.services is not None:
         wanted = set(scope.services)
         owned = [e for e in owned if e.kind.lower() == "component" and e.name in wanted]
-    resolved = [e for e in owned if _owner_ref(e) in known]
+    resolves = [_owner_ref(e) in known for e in owned]
+    resolved = [e for e, ok in zip(owned, resolves, strict=True) if ok]
     share = _percent(len(resolved), len(owned))
-    broken = [e for e in owned if e not in resolved]
+    broken = [e for e, ok in zip(owned, resolves, strict=True) if not ok]
     return Figure(
         key="ownership",
         title="Ownership coverage",
@@ -363,7 +364,8 @@ def _has_docs(entity: Any, root: Path | None) -> bool:
 
 def _docs(catalog: Any, scope: Scope, root: Path | None) -> Figure:
     components = _in_scope_components(catalog, scope)
-    with_docs = [c for c in components if _has_docs(c, root)]
+    documented = [_has_docs(c, root) for c in components]
+    with_docs = [c for c, ok in zip(components, documented, strict=True) if ok]
     share = _percent(len(with_docs), len(components))
     return Figure(
         key="docs",
@@ -379,7 +381,7 @@ def _docs(catalog: Any, scope: Scope, root: Path | None) -> Figure:
         target_met=None if share is None else share >= bands.DOCS_TARGET,
         trend=[],
         trend_unit="",
-        details=[f"{c.name}: no docs" for c in components if c not in with_docs],
+        details=[f"{c.name}: no docs" for c, ok in zip(components, documented, strict=True) if not ok],
     )
 
 
