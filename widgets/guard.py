@@ -31,7 +31,7 @@ Result = TypeVar("Result")
 
 @runtime_checkable
 class FailureReporter(Protocol):
-    """The app's one error path (console/app.py): log the traceback, show one toast."""
+    """The app's one error path (console/errors.py): log the traceback, show one toast."""
 
     def report_failure(self, what: str, error: Exception) -> None: ...
 
