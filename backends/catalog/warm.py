@@ -211,6 +211,7 @@ def warm_start(workspace: Workspace) -> WarmStart | None:
                 read_problems=problems[: data["read_problems"]],
                 index=SearchIndex.deferred(entities, lambda: blob("index")),
                 orders=orders,
+                dangling=data["dangling"],
             )
     except (OSError, EOFError, ValueError, TypeError, KeyError):
         return None  # no snapshot, or one this version cannot use: start cold
@@ -314,6 +315,7 @@ def write_snapshot(workspace: Workspace, catalog: Catalog, files: FileRecords) -
             for p in snapshot.problems
         ],
         "read_problems": len(snapshot.read_problems),
+        "dangling": snapshot.dangling,
     }
     # Each loaded when first needed: by an entity asked for one of its other fields, by the first
     # filter, by the revalidation.
