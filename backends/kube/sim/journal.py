@@ -203,17 +203,24 @@ class Journal:
             with self._lock:
                 batch, self._pending = self._pending, []
                 upto = self._seq
+            ends: list[tuple[int, int]] = []  # each file written to, and its size before
             try:
-                written: list[int] = []
                 for segment, lines in _by_segment(batch):
                     fd = self._fd(segment)
+                    ends.append((fd, os.fstat(fd).st_size))
                     _write_all(fd, b"".join(lines))
-                    written.append(fd)
-                for fd in written:
+                for fd, _size in ends:
                     os.fdatasync(fd)
             except OSError:
                 # Not durable: the next sync writes the batch again (a record written twice is
-                # replayed once — `recover` skips sequence numbers it has seen).
+                # replayed once — `recover` skips sequence numbers it has seen). A write cut short
+                # (disk full) left part of a line: cut it off, or the batch written again would
+                # continue that line, and `recover` stops at an unreadable line.
+                for fd, size in ends:
+                    try:
+                        os.ftruncate(fd, size)
+                    except OSError as error:
+                        log.error("%s: could not cut off a failed journal write: %s", self.state_file, error)
                 with self._lock:
                     self._pending[:0] = batch
                 raise
