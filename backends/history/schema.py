@@ -476,6 +476,19 @@ _POSTGRES_V8 = [
     f"INCLUDE (finished_at, started_at, commit_time, service) {_LEADS_WHERE}",
 ]
 
+# Version 9: the production deploys that shipped, by end (issue 12: the scorecard's weekly counts
+# read them without testing every change's kind and outcome; a deploy that did not ship is one of
+# the failed ones, which the scorecard has at hand). SQLite holds kind and outcome to cover it.
+_SHIPPED_WHERE = "WHERE kind = 'deploy' AND outcome = 'succeeded'"
+_SQLITE_V9 = [
+    "CREATE INDEX changes_shipped ON changes "
+    f"(environment, finished_at, started_at, commit_time, kind, outcome) {_SHIPPED_WHERE}",
+]
+_POSTGRES_V9 = [
+    "CREATE INDEX changes_shipped ON changes (environment, finished_at) "
+    f"INCLUDE (started_at, commit_time, service, deploy_id) {_SHIPPED_WHERE}",
+]
+
 # version → statements, per dialect. Append a version; never edit one that has shipped.
 MIGRATIONS: dict[str, dict[int, list[str]]] = {
     "sqlite": {
@@ -487,6 +500,7 @@ MIGRATIONS: dict[str, dict[int, list[str]]] = {
         6: _SQLITE_V6,
         7: _SQLITE_V7,
         8: _SQLITE_V8,
+        9: _SQLITE_V9,
     },
     "postgresql": {
         1: _POSTGRES_V1,
@@ -497,6 +511,7 @@ MIGRATIONS: dict[str, dict[int, list[str]]] = {
         6: _POSTGRES_V6,
         7: _POSTGRES_V7,
         8: _POSTGRES_V8,
+        9: _POSTGRES_V9,
     },
 }
 LATEST = max(MIGRATIONS["sqlite"])
