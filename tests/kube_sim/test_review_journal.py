@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from backends.kube.sim import start_simulated_cluster
+from backends.kube.sim.journal import recover, segment_paths, write_snapshot
 from backends.kube.sim.resources import BY_KEY
 
-from .conftest import FAST
+from .conftest import FAST, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
+CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
 # A journal whose second sync is cut short by the file size limit (a real short write, then
 # EFBIG: the disk-full case), and whose third sync — the disk has room again — succeeds.
@@ -62,3 +68,73 @@ def test_a_write_cut_short_by_a_full_disk_loses_no_record_acknowledged_after_it(
         assert again.store is not None
         found, _rv = again.store.list_objects(BY_KEY["v1/configmaps"], "default")
     assert sorted(cm["metadata"]["name"] for cm in found) == ["first", "second", "third"]
+
+
+def _versions(state: dict[str, Any]) -> dict[tuple[str, str | None, str], int]:
+    return {
+        (e["resource"], e["object"]["metadata"].get("namespace"), e["object"]["metadata"]["name"]): int(
+            e["object"]["metadata"]["resourceVersion"]
+        )
+        for e in state["objects"]
+    }
+
+
+def test_what_the_controller_writes_as_the_cluster_starts_survives_a_kill_9(tmp_path: Path) -> None:
+    """A restart with work to do (a Deployment without its ReplicaSet): the controller's first pass
+    writes at once; an API write acknowledged after it makes it durable, as any earlier change."""
+    state = tmp_path / "cluster.json"
+    labels = {"app": "web"}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "web",
+            "namespace": "default",
+            "uid": "web-uid",
+            "resourceVersion": "5",
+            "generation": 1,
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },  # fmt: skip
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+            },
+        },
+    }
+    objects = [{"resource": "apps/v1/deployments", "object": deployment}]
+    write_snapshot(state, {"resourceVersion": 5, "journalSeq": 0, "objects": objects, "errorRates": []})
+    with start_simulated_cluster(state, time_scale=FAST, attach=False) as sim:
+        assert sim.store is not None
+        store = sim.store
+
+        def ready_pods() -> bool:
+            pods, _rv = store.list_objects(BY_KEY["v1/pods"], "default")
+            ready = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+            return len(ready) == 2
+
+        wait_for(ready_pods)
+        with httpx.Client(base_url=sim.api_url, timeout=30) as api:
+            answer = api.post(CONFIGMAPS, json={"metadata": {"name": "after"}, "data": {"v": "1"}})
+        assert answer.status_code == 201
+        acknowledged = int(answer.json()["metadata"]["resourceVersion"])
+        seen = store.snapshot()
+        killed = _copy_as_killed(state, tmp_path / "killed")
+    recovered = recover(killed)
+    assert recovered is not None
+    # Everything committed before the acknowledged write, as it was then (later writes may be lost).
+    before = {key: rv for key, rv in _versions(seen).items() if rv <= acknowledged}
+    after = _versions(recovered)
+    assert {key: after.get(key) for key in before} == before
+    assert recovered["resourceVersion"] >= acknowledged
+
+
+def _copy_as_killed(state: Path, into: Path) -> Path:
+    """The files as a kill -9 at this instant leaves them (every byte written is in the page cache)."""
+    into.mkdir()
+    for path in [state, *(p for _n, p in segment_paths(state))]:
+        if path.exists():
+            shutil.copy2(path, into / path.name)
+    return into / state.name
