@@ -173,12 +173,12 @@ class SearchIndex:
         entities = list(entities)
         keys = list(self.keys)
         old_postings = self.postings
-        postings = dict(old_postings)
+        postings = old_postings.copy()
         owned: set[int] = set()  # ids of the posting lists this index made (the rest are shared)
 
         def facet_dict(facet: str) -> dict[str, list[int]]:
             if postings[facet] is old_postings[facet]:
-                postings[facet] = dict(old_postings[facet])
+                postings[facet] = old_postings[facet].copy()  # one clone of the table (see from_snapshot)
             return postings[facet]
 
         def bucket(facet: str, value: str) -> list[int]:
@@ -197,21 +197,32 @@ class SearchIndex:
                     del positions[at]
                 if not positions:
                     del postings[facet][value]
-        moved = _moved_positions(len(keys), sorted(removed))
-        if moved is not None:
-            first = min(removed)
-            for facet in FACETS:
-                values = postings[facet]
-                # Only lists holding a position after the first one removed change (C-level maps).
-                shifted = {v: ps for v, ps in values.items() if ps[-1] > first}
-                if shifted:
-                    values = facet_dict(facet)
-                    for value, positions in shifted.items():
-                        values[value] = list(map(moved.__getitem__, positions))
-                        owned.add(id(values[value]))
-            for position in sorted(removed, reverse=True):
+        gone = sorted(removed)
+        if gone:
+            first = gone[0]
+            later = self.entities[first + 1 :]  # the entities whose positions move down
+            if len(later) <= _FEW_MOVED:
+                # Usually a registered entity, near the end: only its followers' lists change, and
+                # in those only the tail after it.
+                affected = {pair for entity in later for pair in _facet_values(entity)}
+                for facet, value in affected:
+                    if value in postings[facet]:
+                        positions = bucket(facet, value)
+                        at = bisect_right(positions, first)
+                        positions[at:] = [p - bisect_left(gone, p) for p in positions[at:]]
+            else:
+                moved = _moved_positions(len(keys), gone)
+                for facet in FACETS:
+                    # Only lists holding a position after the first one removed change (C-level maps).
+                    shifted = {v: ps for v, ps in postings[facet].items() if ps[-1] > first}
+                    if shifted:
+                        values = facet_dict(facet)
+                        for value, positions in shifted.items():
+                            values[value] = list(map(moved.__getitem__, positions))
+                            owned.add(id(values[value]))
+            for position in reversed(gone):
                 del keys[position]
-        new_positions = [moved[p] if moved is not None else p for p in replaced]
+        new_positions = [p - bisect_left(gone, p) for p in replaced]
         for position in [*new_positions, *range(len(keys), len(entities))]:
             entity = entities[position]
             for facet, value in dict.fromkeys(_facet_values(entity)):
@@ -326,10 +337,12 @@ class SearchIndex:
         return [entities[p] for p in self.positions(query)]
 
 
-def _moved_positions(count: int, removed: list[int]) -> list[int] | None:
+# Up to this many entities after a removed one, their posting lists are adjusted one by one.
+_FEW_MOVED = 5_000
+
+
+def _moved_positions(count: int, removed: list[int]) -> list[int]:
     """Where each of ``count`` positions goes once the (sorted) ``removed`` ones are taken out."""
-    if not removed:
-        return None
     moved = list(range(count))
     bounds = [*removed, count]
     for shift, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False), start=1):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from backends.catalog import Catalog, catalog_from_files, load_catalog
+import pytest
+
+from backends.catalog import Catalog, catalog_from_files, load_catalog, query
 from backends.catalog.warm import open_catalog
 from backends.workspace import load_workspace
 
@@ -121,7 +123,12 @@ def test_a_registered_entity_replaced_again_keeps_its_place(tmp_path: Path) -> N
     assert catalog.filter("owner:team-a ledger") == []
 
 
-def test_an_entity_removed_from_the_middle_moves_the_later_ones_in_the_filter_too(tmp_path: Path) -> None:
+@pytest.mark.parametrize("few_moved", [5_000, 0], ids=["list by list", "every list"])
+def test_an_entity_removed_from_the_middle_moves_the_later_ones_in_the_filter_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, few_moved: int
+) -> None:
+    # Both ways of moving the positions after a removed entity (by its followers' lists, or all lists).
+    monkeypatch.setattr(query, "_FEW_MOVED", few_moved)
     catalog = workspace(tmp_path)
     first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
     first.write_text(
