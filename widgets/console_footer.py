@@ -28,6 +28,7 @@ class ConsoleFooter(Guarded, Footer):
         # Actions whose keys are left out (read-only mode hides what would change something).
         self._hide = hide
         self._recompose_queued = False
+        self._shown: object = None  # what the keys were last built from
 
     def bindings_changed(self, screen: Screen) -> None:
         """One rebuild for a burst of binding changes: Textual queues one per change, and a mode's
@@ -43,8 +44,31 @@ class ConsoleFooter(Guarded, Footer):
             self.call_after_refresh(self.recompose)
 
     async def recompose(self) -> None:
+        """Rebuild the keys — unless they would be the same: moving the focus between widgets with
+        the same keys, or a mode's screen resuming, changes no key the footer shows."""
         self._recompose_queued = False
+        if not self.is_attached or self._pruning:
+            return  # as Textual's: a footer leaving the screen builds nothing
+        shown = self._what_is_shown()
+        if shown == self._shown:
+            return
+        self._shown = shown
         await super().recompose()
+
+    def _what_is_shown(self) -> object:
+        """Everything compose reads: the shown bindings (key, action, description, group, tooltip,
+        enabled), the palette key, the hidden actions."""
+        if not self._bindings_ready:
+            return None
+        active = [
+            (b, enabled, tooltip) for _node, b, enabled, tooltip in self.screen.active_bindings.values()
+        ]
+        return (
+            tuple(entry for entry in active if entry[0].show),
+            self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE,
+            self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING),
+            frozenset(self._hide() if self._hide is not None else ()),
+        )
 
     def compose(self) -> ComposeResult:
         hidden = self._hide() if self._hide is not None else ()
