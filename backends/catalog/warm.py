@@ -44,6 +44,7 @@ from backends import paths
 from backends.catalog.catalog import Catalog, CatalogSnapshot, _Builder, _read_workspace, _retire, gc_paused
 from backends.catalog.events import CatalogChanged, CatalogEvent, CatalogLoaded
 from backends.catalog.model import (
+    DEFERRED_COLUMNS,
     DeferredFields,
     Entity,
     Problem,
@@ -54,13 +55,14 @@ from backends.catalog.model import (
     entity_columns,
     entity_state,
 )
-from backends.catalog.query import SearchIndex
+from backends.catalog.query import FACETS, SearchIndex
 from backends.catalog.registrations import RegistrationStore
 from backends.workspace import Workspace
 
 # The file: _MAGIC, the header's length (8 bytes, little-endian), the header, then the blobs.
 _MAGIC = b"idp-console catalog snapshot\n"
-FORMAT = 5  # bump when the stored shape changes: an older snapshot then reads as "no snapshot"
+FORMAT = 6  # bump when the stored shape changes: an older snapshot then reads as "no snapshot"
+_CHUNK = 10_000  # entities per chunk of a big column
 # The sort orders stored ascending: the catalog list's default (by name) shows without sorting.
 STORED_ORDERS = ("name",)
 # A file changed this close to the start of a read may have changed while it was read (and mtime
@@ -193,8 +195,9 @@ def warm_start(workspace: Workspace) -> WarmStart | None:
             catalog = Catalog()
             # Everything but the list's own fields waits in the file until first asked for.
             relation_of = catalog._relation_cache.__getitem__
+            count = len(data["refs"])
             entities = entities_from_columns(
-                data["columns"], DeferredFields(lambda: _stored_fields(lambda: blob("deferred")), relation_of)
+                data["columns"], DeferredFields(lambda: _stored_fields(blob, count), relation_of)
             )
             problems = [
                 Problem(Severity(severity), message, SourcePosition(file, line, index), ref)
@@ -209,7 +212,7 @@ def warm_start(workspace: Workspace) -> WarmStart | None:
                 by_ref=dict(zip(data["refs"], entities, strict=True)),
                 problems=problems,
                 read_problems=problems[: data["read_problems"]],
-                index=SearchIndex.deferred(entities, lambda: blob("index")),
+                index=SearchIndex.deferred(entities, lambda: _index_parts(blob, count)),
                 orders=orders,
                 dangling=data["dangling"],
             )
@@ -318,21 +321,25 @@ def write_snapshot(workspace: Workspace, catalog: Catalog, files: FileRecords) -
         "dangling": snapshot.dangling,
     }
     # Each loaded when first needed: by an entity asked for one of its other fields, by the first
-    # filter, by the revalidation.
-    blobs = {
+    # filter, by the revalidation. Big lists in chunks: loading one is a single C call that holds
+    # the GIL, and a keystroke waits for a chunk (milliseconds), not for 50 MB of texts.
+    blobs: dict[str, Any] = {
         # Plain lists of strings and flat arrays of numbers: marshal loads them in a few C calls,
         # where 400k (type, target) tuples and 200k small lists cost a fifth of the whole load.
-        "deferred": {
-            "columns": deferred,
+        "relations": {
             "types": types,
             "pair_types": array("I", [type_number[t] for t, _ in numbers]).tobytes(),
             "targets": [target for _, target in numbers],
             "declared": _flat(declared),
             "linked": _flat(linked),
         },
-        "index": (snapshot.index.keys, snapshot.index.postings),
         "files": files,
     }
+    for name, column in [*deferred.items(), ("keys", snapshot.index.keys)]:
+        for part, start in enumerate(range(0, len(column), _CHUNK)):
+            blobs[f"{name}.{part}"] = column[start : start + _CHUNK]
+    for facet, values in snapshot.index.postings.items():
+        blobs[f"postings.{facet}"] = values
     # ValueError: a value marshal cannot write (then no snapshot).
     with contextlib.suppress(OSError, ValueError):
         _write(snapshot_path(workspace), header, blobs)
@@ -354,13 +361,27 @@ def _numbers(stored: bytes) -> array[int]:
     return numbers
 
 
-def _stored_fields(load: Callable[[], dict[str, Any]]) -> StoredFields:
-    """The deferred part of a snapshot (see ``write_snapshot``)."""
+def _stored_fields(blob: Callable[[str], Any], count: int) -> StoredFields:
+    """The deferred part of a snapshot of ``count`` entities (see ``write_snapshot``)."""
     with gc_paused(promote=True):
-        data = load()
+        data = blob("relations")
         types, pair_types = data["types"], _numbers(data["pair_types"])
         pairs = list(zip(map(types.__getitem__, pair_types), data["targets"], strict=True))
-        return StoredFields(data["columns"], pairs, _runs(data["declared"]), _runs(data["linked"]))
+        columns = {name: _column(blob, name, count) for name in DEFERRED_COLUMNS}
+        return StoredFields(columns, pairs, _runs(data["declared"]), _runs(data["linked"]))
+
+
+def _column(blob: Callable[[str], Any], name: str, count: int) -> list[Any]:
+    """A column stored in chunks (see ``write_snapshot``), one chunk loaded at a time."""
+    column: list[Any] = []
+    for number in range((count + _CHUNK - 1) // _CHUNK):
+        column += blob(f"{name}.{number}")
+    return column
+
+
+def _index_parts(blob: Callable[[str], Any], count: int) -> tuple[list[str], dict[str, dict[str, list[int]]]]:
+    with gc_paused(promote=True):
+        return _column(blob, "keys", count), {facet: blob(f"postings.{facet}") for facet in FACETS}
 
 
 def snapshot_path(workspace: Workspace) -> Path:
