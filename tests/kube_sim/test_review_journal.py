@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -138,3 +142,60 @@ def _copy_as_killed(state: Path, into: Path) -> Path:
         if path.exists():
             shutil.copy2(path, into / path.name)
     return into / state.name
+
+
+PODS = "/api/v1/namespaces/default/pods"
+_OWNER = (
+    "import json, sys, threading; from pathlib import Path\n"
+    "from backends.kube.sim import start_simulated_cluster\n"
+    f"sim = start_simulated_cluster(Path(sys.argv[1]), time_scale={FAST}, attach=False)\n"
+    "print(json.dumps({'api_url': sim.api_url}), flush=True)\n"
+    "threading.Event().wait()\n"
+)
+
+
+def _resume(api: httpx.Client, resource_version: int) -> int:
+    """The status a watch resumed from ``resource_version`` gets (an ERROR event's code counts)."""
+    params = {"watch": "true", "resourceVersion": str(resource_version), "timeoutSeconds": "1"}
+    answer = api.get(PODS, params=params)
+    if answer.status_code == 200 and '"code":410' in answer.text.replace(" ", ""):
+        return 410
+    return answer.status_code
+
+
+def test_a_watch_resumed_after_a_kill_9_lists_again_instead_of_missing_what_the_restart_lost(
+    tmp_path: Path,
+) -> None:
+    """The controller's writes reach watchers a moment before they are journaled: a kill -9 in that
+    moment loses them, and their resourceVersions would be handed out again after the restart. A
+    client resuming from one must be told to list again (410), or it never learns of the loss."""
+    state = tmp_path / "state" / "cluster.json"
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER, str(state)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert owner.stdout is not None
+        api_url = json.loads(owner.stdout.readline())["api_url"]
+        with httpx.Client(base_url=api_url, timeout=30) as api:
+            pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "web:1"}]}}
+            created = api.post(PODS, json=pod)
+            assert created.status_code == 201
+            written = int(created.json()["metadata"]["resourceVersion"])
+
+            def status_written() -> int | None:  # by the controller, as a watcher sees it
+                rv = int(api.get(f"{PODS}/p").json()["metadata"]["resourceVersion"])
+                return rv if rv > written else None
+
+            seen = wait_for(status_written)
+        os.kill(owner.pid, signal.SIGKILL)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            owner.kill()
+        owner.wait(10)
+    again = start_simulated_cluster(state, time_scale=FAST, attach=False)
+    with again, httpx.Client(base_url=again.api_url, timeout=30) as api:
+        assert _resume(api, seen) == 410
+        # and the sequence goes on above anything handed out before
+        pod = {"metadata": {"name": "q"}, "spec": {"containers": [{"name": "c", "image": "web:1"}]}}
+        after = api.post(PODS, json=pod)
+        assert int(after.json()["metadata"]["resourceVersion"]) > seen

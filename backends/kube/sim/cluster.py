@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIME_SCALE = 0.1
 _SAVE_DEBOUNCE = 0.2  # real seconds: many quick controller writes become one journal write
+# How far resourceVersions jump at a restart: more than the writes a kill -9 can catch unjournaled.
+_RESTART_GAP = 1_000_000
 # The journal is folded into the state file once it outgrows the last snapshot (so replaying it
 # at start never costs more than loading the snapshot), and never for less than this.
 COMPACT_MIN_BYTES = 1 << 20
@@ -673,6 +675,10 @@ def _load_state(state_file: Path | None, store: ObjectStore, prometheus: FakePro
     segments = segment_paths(state_file)
     if state is None:
         return Journal(state_file, last_seq=0, segment=0)
+    # Watchers may have seen changes this restart lost (the controller's reach them a moment before
+    # they are journaled): the versions go on far above any handed out before, so a watch resumed
+    # from one of those is told to list again (410) instead of missing the loss.
+    state["resourceVersion"] = int(state["resourceVersion"]) + _RESTART_GAP
     store.load(state)
     prometheus.load(state.get("errorRates", []))
     if segments:
@@ -681,6 +687,9 @@ def _load_state(state_file: Path | None, store: ObjectStore, prometheus: FakePro
                                     "journalSeq": state["journalSeq"]})  # fmt: skip
         for _number, path in segments:
             path.unlink(missing_ok=True)
-    return Journal(
+    journal = Journal(
         state_file, last_seq=int(state["journalSeq"]), segment=segments[-1][0] + 1 if segments else 0
     )
+    journal.append(lambda: {"resourceVersion": store.resource_version})  # on disk before any is handed out
+    journal.sync()
+    return journal

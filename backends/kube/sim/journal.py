@@ -12,7 +12,8 @@ Files, for a state file ``S``:
 - ``S``: the snapshot, ``{"resourceVersion", "journalSeq", "objects": [...], "errorRates": [...]}``,
   replaced atomically. ``journalSeq`` is the last journal record it contains.
 - ``S.journal.<N>``: journal segments, one JSON record per line, each with a ``seq`` that grows
-  across segments and restarts. A compaction starts segment N+1 at the moment it snapshots, and
+  across segments and restarts (a put, a delete, the error rates, or the resourceVersion a restart
+  jumps to). A compaction starts segment N+1 at the moment it snapshots, and
   deletes segments ≤ N only once the new snapshot is on disk.
 
 So at any instant — a ``kill -9`` mid-compaction included — the snapshot on disk plus the
@@ -108,6 +109,8 @@ def recover(state_file: Path) -> dict[str, Any] | None:
                 rv = max(rv, int(record.get("rv", 0)))
             elif "errorRates" in record:
                 rates = record["errorRates"]
+            elif "resourceVersion" in record:  # a restart's jump (cluster._RESTART_GAP)
+                rv = max(rv, int(record["resourceVersion"]))
     return {"resourceVersion": rv, "journalSeq": done, "objects": list(objects.values()), "errorRates": rates}
 
 
