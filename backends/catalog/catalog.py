@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from backends.catalog.events import (
     SourceStarted,
 )
 from backends.catalog.model import Entity, Problem, Relation, Severity, SourcePosition
-from backends.catalog.query import Query, SearchIndex, parse_query, sort_positions
+from backends.catalog.query import Query, SearchIndex, parse_query, resorted_positions, sort_positions
 from backends.catalog.reader import DocumentResult, ReadOptions, read_documents
 from backends.catalog.refs import DEFAULT_NAMESPACE, EntityRefError, parse_entity_ref
 from backends.catalog.registrations import RegistrationStore
@@ -378,12 +379,23 @@ class _Builder:
             for entity in new:
                 label = entity.position.file
                 by_file[label] = [*by_file.get(label, ()), entity.ref.canonical]
+        # The orders the list asked of the previous snapshot, kept in order (no sort of 100k again).
+        gone_at = sorted(removed_at)
+        added = [p - bisect_left(gone_at, p) for p in replaced]
+        added += range(len(previous.entities) - len(removed), len(entities))
+        orders: dict[tuple[str, bool], Sequence[int]] = {
+            (column, descending): resorted_positions(
+                order, entities, column, descending, [*replaced, *gone_at], gone_at, added
+            )
+            for (column, descending), order in list(previous.orders.items())
+        }
         return CatalogSnapshot(
             entities=entities,
             by_ref=by_ref,
             problems=self.read_problems + warnings,
             read_problems=self.read_problems,
             index=previous.index.changed(entities, dict(replaced), removed_at),
+            orders=orders,
             dangling=dangling,
             by_file=by_file,
         )

@@ -415,3 +415,50 @@ def sort_positions(entities: Sequence[Entity], column: str, descending: bool = F
     present.sort(key=values.__getitem__, reverse=descending)
     missing.sort(key=canonical.__getitem__)
     return present + missing
+
+
+def resorted_positions(
+    order: Sequence[int],
+    entities: Sequence[Entity],
+    column: str,
+    descending: bool,
+    dropped: Sequence[int],
+    removed: Sequence[int],
+    added: Sequence[int],
+) -> list[int]:
+    """``order`` (what ``sort_positions`` gave for the entities before a change) made right for
+    ``entities``: the positions in ``dropped`` (old entities replaced or removed) taken out, every
+    later one moved down past the ``removed`` ones, and the ``added`` positions (of ``entities``)
+    inserted where ``sort_positions`` would put them. A registration changes a handful of 100k
+    entities: this avoids sorting them all again."""
+    column_key = SORT_COLUMNS[column]
+    order = list(order)
+    for position in dropped:
+        del order[order.index(position)]  # a C-level scan each
+    gone = sorted(removed)
+    if gone:
+        order = list(map(_moved_positions(len(order) + len(dropped), gone).__getitem__, order))
+
+    def rank(position: int) -> tuple[bool, str, str]:
+        entity = entities[position]
+        value = column_key(entity)
+        return (not value, value, f"{entity.kind}:{entity.namespace}/{entity.name}".lower())
+
+    def before(a: tuple[bool, str, str], b: tuple[bool, str, str]) -> bool:
+        """Whether an entity ranked ``a`` comes before one ranked ``b`` in sort_positions' order."""
+        if a[0] != b[0]:
+            return not a[0]  # present values first, in either direction
+        if a[1] != b[1] and not a[0]:
+            return a[1] > b[1] if descending else a[1] < b[1]
+        return a[2] < b[2]
+
+    for position in added:
+        wanted, low, high = rank(position), 0, len(order)
+        while low < high:
+            middle = (low + high) // 2
+            if before(rank(order[middle]), wanted):
+                low = middle + 1
+            else:
+                high = middle
+        order.insert(low, position)
+    return order

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.catalog import Catalog, catalog_from_files, load_catalog, query
+from backends.catalog import Catalog, catalog_from_files, load_catalog, query, sort_entities
 from backends.catalog.warm import open_catalog
 from backends.workspace import load_workspace
 
@@ -97,10 +97,21 @@ def test_registrations_give_what_reading_everything_gives(tmp_path: Path) -> Non
         # one gone again: every later position shifts
         service("audit", "Audit", "team-a", "component:ledger"),
     ]
+    orders = [
+        (column, descending)
+        for column in ("name", "owner", "title", "system")
+        for descending in (False, True)
+    ]
     for text in versions:
+        for column, descending in orders:  # the orders a list showed: a registration keeps them current
+            catalog.snapshot().sorted_positions(column, descending)
         registered.write_text(text, encoding="utf-8")
         catalog.register(registered, root=tmp_path)
         assert state(catalog) == state(read_everything(tmp_path, registered)), text
+        snapshot = catalog.snapshot()
+        for column, descending in orders:
+            kept = [snapshot.entities[p].ref for p in snapshot.sorted_positions(column, descending)]
+            assert kept == [e.ref for e in sort_entities(snapshot.entities, column, descending)], text
 
 
 def test_a_registered_entity_replaced_again_keeps_its_place(tmp_path: Path) -> None:
