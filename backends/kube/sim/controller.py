@@ -28,6 +28,7 @@ import heapq
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from . import errors
@@ -91,6 +92,19 @@ def _parse_time(text: str | None) -> float | None:
         return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC).timestamp()
     except ValueError:
         return None
+
+
+@contextlib.contextmanager
+def _isolated(obj: Obj) -> Iterator[None]:
+    """One object the controller cannot handle (a client may store a number for an image: the API
+    takes it) is logged and skipped: it must not hold up every object after it in the pass."""
+    try:
+        yield
+    except Exception:
+        meta = obj.get("metadata") or {}
+        log.exception(
+            "simulated controller: skipped %s %s/%s", obj.get("kind"), meta.get("namespace"), meta.get("name")
+        )
 
 
 def _without_zeros(status: Obj) -> Obj:
@@ -270,7 +284,8 @@ class SimulatedController:
         for namespace, name in sorted(pods):
             pod = self.store.get(PODS, namespace, name, copy_=False)
             if pod is not None:
-                self._kubelet_pod(pod, self._deployment_of(pod), now, due)
+                with _isolated(pod):
+                    self._kubelet_pod(pod, self._deployment_of(pod), now, due)
         with self._dirty_lock:
             owners, self._dirty_owners = self._dirty_owners, set()
         for uid in sorted(owners):
@@ -278,12 +293,14 @@ class SimulatedController:
             if owner is None:
                 continue
             if owner.get("kind") == "ReplicaSet":
-                self._sync_replicaset(owner, self.store.peek_owned(uid, PODS))
+                with _isolated(owner):
+                    self._sync_replicaset(owner, self.store.peek_owned(uid, PODS))
                 with self._dirty_lock:  # its pods' readiness counts in its Deployment's status
                     self._dirty_deployments.update(str(o) for o in [_owner_uid(owner)] if o)
             elif owner.get("kind") == "StatefulSet":
                 pods_by_name = {p["metadata"]["name"]: p for p in self.store.peek_owned(uid, PODS)}
-                self._sync_statefulset(owner, pods_by_name)
+                with _isolated(owner):
+                    self._sync_statefulset(owner, pods_by_name)
         with self._dirty_lock:
             deployments, self._dirty_deployments = self._dirty_deployments, set()
         for uid in sorted(deployments):
@@ -294,7 +311,8 @@ class SimulatedController:
             pods_by_owner = {
                 rs["metadata"]["uid"]: self.store.peek_owned(rs["metadata"]["uid"], PODS) for rs in owned
             }
-            self._deployment(deployment, {uid: owned}, pods_by_owner, now, due)
+            with _isolated(deployment):
+                self._deployment(deployment, {uid: owned}, pods_by_owner, now, due)
 
     def _schedule(self, kind: str, key: str, when: float | None) -> None:
         """Look at a pod or Deployment again at ``when`` (None: not until it changes)."""
@@ -348,7 +366,8 @@ class SimulatedController:
         alive: set[str] = set()
         for pod in self.store.peek(PODS):
             alive.add(pod["metadata"]["uid"])
-            self._kubelet_pod(pod, deployment_of_rs.get(_owner_uid(pod) or ""), now, due)
+            with _isolated(pod):
+                self._kubelet_pod(pod, deployment_of_rs.get(_owner_uid(pod) or ""), now, due)
         for uid in set(self._pod_starts) - alive:
             del self._pod_starts[uid]
         for uid in set(self._pod_cache) - alive:
@@ -437,7 +456,8 @@ class SimulatedController:
             if owner is not None:
                 pods_by_owner.setdefault(owner, []).append(pod)
         for rs in self.store.peek(REPLICASETS):
-            self._sync_replicaset(rs, pods_by_owner.get(rs["metadata"]["uid"], []))
+            with _isolated(rs):
+                self._sync_replicaset(rs, pods_by_owner.get(rs["metadata"]["uid"], []))
 
     def _sync_replicaset(self, rs: Obj, pods: list[Obj]) -> None:
         """Create or delete ``rs``'s pods to match its replicas; write its status."""
@@ -485,7 +505,8 @@ class SimulatedController:
             if owner is not None:
                 pods_by_owner.setdefault(owner, {})[pod["metadata"]["name"]] = pod
         for sts in self.store.peek(STATEFULSETS):
-            self._sync_statefulset(sts, pods_by_owner.get(sts["metadata"]["uid"], {}))
+            with _isolated(sts):
+                self._sync_statefulset(sts, pods_by_owner.get(sts["metadata"]["uid"], {}))
 
     def _sync_statefulset(self, sts: Obj, pods: dict[str, Obj]) -> None:
         """Pods ``<name>-0 …`` for ``sts`` (``pods``: its pods by name); write its status."""
@@ -562,7 +583,8 @@ class SimulatedController:
         alive: set[str] = set()
         for deployment in self.store.peek(DEPLOYMENTS):
             alive.add(deployment["metadata"]["uid"])
-            self._deployment(deployment, rs_by_owner, pods_by_owner, now, due)
+            with _isolated(deployment):
+                self._deployment(deployment, rs_by_owner, pods_by_owner, now, due)
         for uid in set(self._progress_at) - alive:
             del self._progress_at[uid]
         for uid in set(self._deployment_cache) - alive:
