@@ -124,8 +124,9 @@ def test_what_the_controller_writes_as_the_cluster_starts_survives_a_kill_9(tmp_
             answer = api.post(CONFIGMAPS, json={"metadata": {"name": "after"}, "data": {"v": "1"}})
         assert answer.status_code == 201
         acknowledged = int(answer.json()["metadata"]["resourceVersion"])
-        seen = store.snapshot()
-        killed = _copy_as_killed(state, tmp_path / "killed")
+        with store.paused_writes():  # what the store holds and what is on disk, at one instant
+            seen = store.snapshot()
+            killed = _copy_as_killed(state, tmp_path / "killed")
     recovered = recover(killed)
     assert recovered is not None
     # Everything committed before the acknowledged write, as it was then (later writes may be lost).
