@@ -114,7 +114,7 @@ class CatalogSnapshot:
         if by_file is None:
             by_file = {}
             for ref, entity in self.by_ref.items():
-                by_file.setdefault(entity.position.file, []).append(ref)
+                by_file.setdefault(entity.source_file, []).append(ref)
             object.__setattr__(self, "by_file", by_file)  # a cache: the snapshot's state is unchanged
         return by_file.get(label, [])
 
@@ -374,10 +374,10 @@ class _Builder:
         if previous.by_file is not None:
             by_file = previous.by_file.copy()
             for entity in [*removed, *replaced.values()]:
-                label, ref = entity.position.file, entity.ref.canonical
+                label, ref = entity.source_file, entity.ref.canonical
                 by_file[label] = [r for r in by_file.get(label, ()) if r != ref]
             for entity in new:
-                label = entity.position.file
+                label = entity.source_file
                 by_file[label] = [*by_file.get(label, ()), entity.ref.canonical]
         # The orders the list asked of the previous snapshot, kept in order (no sort of 100k again).
         gone_at = sorted(removed_at)

@@ -161,6 +161,12 @@ class Entity:
             self._lazy.fill(self)
         return self._position
 
+    @property
+    def source_file(self) -> str:
+        """``position.file``, without loading a warm start's other stored fields."""
+        lazy = self._lazy
+        return lazy.files[self._row] if lazy is not None else self._position.file
+
     # -- envelope -----------------------------------------------------------------------------
     @property
     def raw(self) -> dict[str, Any]:
@@ -300,7 +306,7 @@ _SUMMARY_FIELDS = tuple(
     if name
     not in ("_lazy", "_row", "_position", "_relations", "_declared", "_annotations", "_description", "_text")
 )
-DEFERRED_COLUMNS = ("file", "line", "index", "_annotations", "_description", "_text")
+DEFERRED_COLUMNS = ("line", "index", "_annotations", "_description", "_text")
 
 
 def _filled(entity: Entity) -> Entity:
@@ -332,12 +338,13 @@ def entity_columns(
     ``entities_from_columns`` makes them again."""
     entities = [_filled(e) for e in entities]
     columns = {name: [getattr(e, name) for e in entities] for name in _SUMMARY_FIELDS}
+    # Each entity's file goes with the list's fields (see DeferredFields), the rest of its position not.
+    columns["file"] = [e._position.file for e in entities]
     deferred: dict[str, list[Any]] = {
-        "file": [e._position.file for e in entities],
         "line": [e._position.line for e in entities],
         "index": [e._position.index for e in entities],
     }
-    for name in DEFERRED_COLUMNS[3:]:
+    for name in DEFERRED_COLUMNS[2:]:
         deferred[name] = [getattr(e, name) for e in entities]
     declared = [[number(pair) for pair in e._declared] for e in entities]
     return columns, deferred, declared
@@ -367,8 +374,14 @@ class DeferredFields:
     """
 
     def __init__(
-        self, load: Callable[[], StoredFields], relation_of: Callable[[tuple[str, str]], Relation]
+        self,
+        load: Callable[[], StoredFields],
+        relation_of: Callable[[tuple[str, str]], Relation],
+        files: Sequence[str],
     ) -> None:
+        # Each entity's file, loaded with the list: a revalidation and a registration group the
+        # entities by file, which must not make 100k entities' relations nobody asked for.
+        self.files = files
         self._load = load
         self._stored: StoredFields | None = None
         self._lock = threading.Lock()
@@ -387,7 +400,7 @@ class DeferredFields:
         """Give ``entity`` its stored fields. Two threads may both fill one: the values are equal."""
         stored = self._fields()
         row, columns, pair = entity._row, stored.columns, stored.pairs.__getitem__
-        entity._position = SourcePosition(columns["file"][row], columns["line"][row], columns["index"][row])
+        entity._position = SourcePosition(self.files[row], columns["line"][row], columns["index"][row])
         entity._annotations = columns["_annotations"][row]
         entity._description = columns["_description"][row]
         entity._text = columns["_text"][row]

@@ -61,7 +61,7 @@ from backends.workspace import Workspace
 
 # The file: _MAGIC, the header's length (8 bytes, little-endian), the header, then the blobs.
 _MAGIC = b"idp-console catalog snapshot\n"
-FORMAT = 6  # bump when the stored shape changes: an older snapshot then reads as "no snapshot"
+FORMAT = 7  # bump when the stored shape changes: an older snapshot then reads as "no snapshot"
 _CHUNK = 10_000  # entities per chunk of a big column
 # The sort orders stored ascending: the catalog list's default (by name) shows without sorting.
 STORED_ORDERS = ("name",)
@@ -105,7 +105,7 @@ class WarmStart:
         previous.index.keys  # noqa: B018 -- the filter index, before the user's first keystroke needs it
         reuse: dict[str, tuple[list[Entity], list[Problem]]] = {}
         for entity in previous.entities:
-            reuse.setdefault(entity.position.file, ([], []))[0].append(entity)
+            reuse.setdefault(entity.source_file, ([], []))[0].append(entity)
         for problem in previous.read_problems:
             reuse.setdefault(problem.position.file, ([], []))[1].append(problem)
         known = self.files
@@ -196,9 +196,9 @@ def warm_start(workspace: Workspace) -> WarmStart | None:
             # Everything but the list's own fields waits in the file until first asked for.
             relation_of = catalog._relation_cache.__getitem__
             count = len(data["refs"])
-            entities = entities_from_columns(
-                data["columns"], DeferredFields(lambda: _stored_fields(blob, count), relation_of)
-            )
+            columns = data["columns"]
+            deferred = DeferredFields(lambda: _stored_fields(blob, count), relation_of, columns.pop("file"))
+            entities = entities_from_columns(columns, deferred)
             problems = [
                 Problem(Severity(severity), message, SourcePosition(file, line, index), ref)
                 for severity, message, file, line, index, ref in data["problems"]
