@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import urllib3
 
+from backends.http import tls_context
 from backends.kube.cluster import Cluster, ClusterError
 from backends.kube.watch import ResourceWatch
 
@@ -231,6 +232,7 @@ def query_range(
         f"{url.rstrip('/')}/api/v1/query_range",
         params={"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"},
         timeout=timeout,
+        verify=tls_context(),
     )
     payload = response.json()
     if response.status_code >= 400 or payload.get("status") != "success":
