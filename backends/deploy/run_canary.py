@@ -317,11 +317,7 @@ class CanaryDeploy(DeployRun):
             raise _Stop(reason)
         unsure = [c for c in checks if c.verdict is Verdict.INCONCLUSIVE]
         if unsure:
-            # Never pass silently: wait for a person to promote (accept) or abort.
-            with self._wake:
-                self._paused, self._needs_decision, self._skip = True, True, False
-                self._pause_reason = f"analysis inconclusive at {step.weight}%: {unsure[0].detail}"
-            yield from self._honour_controls()
+            yield from self._await_a_decision(f"analysis inconclusive at {step.weight}%: {unsure[0].detail}")
         yield self._emit(
             StageFinished(
                 self.deploy_id,

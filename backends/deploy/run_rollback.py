@@ -203,10 +203,7 @@ class Rollback(DeployRun):
             raise _Stop(reason, Outcome.FAILED)
         unsure = [c for c in checks if c.verdict is Verdict.INCONCLUSIVE]
         if unsure:
-            with self._wake:
-                self._paused, self._needs_decision, self._skip = True, True, False
-                self._pause_reason = f"verifying {version}: {unsure[0].detail}"
-            yield from self._honour_controls()
+            yield from self._await_a_decision(f"verifying {version}: {unsure[0].detail}")
         yield self._emit(
             StageFinished(self.deploy_id, stage=Stage.ANALYSIS, ok=True, detail=f"{version} verified healthy")
         )

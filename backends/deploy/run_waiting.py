@@ -108,6 +108,14 @@ class WatchingRun(RunState):
                 if self._changes == seen and sleep > 0:
                     self._wake.wait(sleep)
 
+    def _await_a_decision(self, reason: str) -> Generator[DeployEvent, None, float]:
+        """An inconclusive analysis never passes silently: pause until a person promotes (accepts)
+        or aborts."""
+        with self._wake:
+            self._paused, self._needs_decision, self._skip = True, True, False
+            self._pause_reason = reason
+        return (yield from self._honour_controls())
+
     def _honour_controls(self) -> Generator[DeployEvent, None, float]:
         """Raise on abort; while paused, keep emitting progress and renewing the lease."""
         with self._wake:

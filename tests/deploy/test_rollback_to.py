@@ -13,6 +13,7 @@ from backends.deploy.events import (
     DeployFinished,
     LogLine,
     Outcome,
+    Paused,
     Stage,
     StageFinished,
     Verdict,
@@ -92,3 +93,26 @@ def test_cli_refuses_an_unknown_target_with_one_line(
     assert code == 2, out + err
     assert f"{NEVER} has not run healthy in production within 72 h" in out + err
     assert "Traceback" not in out + err
+
+
+def test_a_rollback_whose_check_has_no_data_waits_for_a_person_and_promote_accepts_it(
+    harness: Harness,
+) -> None:
+    assert _end(collect(harness.engine.deploy(SERVICE, "production", NEW))).outcome is Outcome.SUCCEEDED
+    harness.sim.set_error_rate(SERVICE, "stable", None)  # no error-rate data for what the rollback runs
+    run = harness.engine.rollback(SERVICE, "production", OLD)
+    questions: list[Paused] = []
+
+    def answer(event: object) -> None:
+        if isinstance(event, Paused):
+            questions.append(event)
+            assert run.waiting_for_decision
+            run.promote()  # a person accepts the unverified version
+
+    events = collect(run, answer)
+    # one question, never a silent pass
+    assert len(questions) == 1 and questions[0].needs_decision
+    assert questions[0].reason.startswith(f"verifying {OLD}: ")
+    assert _end(events).outcome is Outcome.SUCCEEDED and _stable_version(harness) == OLD
+    checks = {e.check: e.verdict for e in events if isinstance(e, AnalysisResult)}
+    assert checks["error-rate"] is Verdict.INCONCLUSIVE
