@@ -28,12 +28,13 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+
+from backends.atomic import atomic_file, fsync_directory
 
 log = logging.getLogger(__name__)
 
@@ -122,37 +123,19 @@ def write_snapshot(state_file: Path, state: dict[str, Any]) -> int:
     Returns the size written.
     """
     head = {k: v for k, v in state.items() if k != "objects"}
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{state_file.name}.", suffix=".tmp", dir=state_file.parent)
     size = 0
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            start = json.dumps(head, separators=(",", ":"))[:-1] + ',"objects":['
-            handle.write(start.encode())
-            size += len(start)
-            for index, entry in enumerate(state.get("objects", [])):
-                chunk = ("," if index else "") + json.dumps(entry, separators=(",", ":"))
-                handle.write(chunk.encode())
-                size += len(chunk)
-                if index % _YIELD_EVERY == _YIELD_EVERY - 1:
-                    time.sleep(0)  # release the GIL: the API's loop gets its turn now, not in 5 ms
-            handle.write(b"]}")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, state_file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_directory(state_file.parent)
+    with atomic_file(state_file, sync_directory=True) as handle:
+        start = json.dumps(head, separators=(",", ":"))[:-1] + ',"objects":['
+        handle.write(start.encode())
+        size += len(start)
+        for index, entry in enumerate(state.get("objects", [])):
+            chunk = ("," if index else "") + json.dumps(entry, separators=(",", ":"))
+            handle.write(chunk.encode())
+            size += len(chunk)
+            if index % _YIELD_EVERY == _YIELD_EVERY - 1:
+                time.sleep(0)  # release the GIL: the API's loop gets its turn now, not in 5 ms
+        handle.write(b"]}")
     return size + 2
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Journal:
@@ -260,7 +243,7 @@ class Journal:
         if segment not in self._fds:
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
             self._fds[segment] = os.open(self.path(segment), flags, 0o600)
-            _fsync_directory(self.state_file.parent)  # the new file's name survives a crash too
+            fsync_directory(self.state_file.parent)  # the new file's name survives a crash too
         return self._fds[segment]
 
 
