@@ -52,8 +52,12 @@ def _store(workspace: Any) -> Any:
 
     try:
         history = open_store(workspace)
-        ensure_demo_history(workspace, history)
     except Exception as error:  # noqa: BLE001 - a store that cannot be opened is one line, never a traceback
+        raise _store_error(error) from error
+    try:
+        ensure_demo_history(workspace, history)
+    except Exception as error:  # noqa: BLE001 - as above
+        history.close()
         raise _store_error(error) from error
     return history
 
@@ -92,6 +96,8 @@ def _metrics(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except Exception as error:  # noqa: BLE001 - the store went away mid-query: one line
         raise _store_error(error) from error
+    finally:
+        history.close()  # a PostgreSQL pool left open is torn down by the garbage collector, noisily
     if args.output == "json":
         print(json.dumps(card.as_dict(), indent=2))
     else:
@@ -134,6 +140,8 @@ def _feedback(args: argparse.Namespace) -> int:
         record_feedback(history, user, score, args.comment.strip())
     except Exception as error:  # noqa: BLE001 - a store that does not answer: one line
         raise _store_error(error) from error
+    finally:
+        history.close()
     quarter = quarters(time.time(), 1)[0][0]
     print(f"Thank you, {user}: {score}/10 recorded for {quarter}.")
     return 0
