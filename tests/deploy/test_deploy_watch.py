@@ -26,17 +26,19 @@ def _wait_streaming(watch: ResourceWatch, timeout: float = 60) -> None:
         time.sleep(0.005)
 
 
-def _cut_the_open_stream(watch: ResourceWatch, harness: Harness, *, abrupt: bool) -> int:
-    """Cut the watch's stream once it is open on the server too (the client may say it is streaming
-    a moment before the server has registered the request)."""
+def _cut_the_stream(watch: ResourceWatch, harness: Harness, *, abrupt: bool) -> None:
+    """Cut the watch's stream and wait until the watch has opened a new one.
+
+    Cut again until it has: the client may say it is streaming a moment before the server holds
+    its request, and the server may still hold a stream the client already lost (a cut of that one
+    changes nothing for the watch)."""
+    opened = watch.stats.watches
     deadline = time.monotonic() + 60
-    while True:
-        _wait_streaming(watch)
-        cut = harness.sim.faults.drop_watches(abrupt=abrupt)
-        if cut:
-            return cut
-        assert time.monotonic() < deadline, "the server never had the watch's stream open"
-        time.sleep(0.005)
+    while watch.stats.watches == opened:
+        assert time.monotonic() < deadline, "the watch never reopened its stream after a cut"
+        if watch.streaming:
+            harness.sim.faults.drop_watches(abrupt=abrupt)
+        time.sleep(0.05)
 
 
 def test_dropped_streams_resume_with_no_missed_state(harness: Harness) -> None:
@@ -54,17 +56,16 @@ def test_dropped_streams_resume_with_no_missed_state(harness: Harness) -> None:
     with watch:
         # deadlines, not delays: generous so that a loaded CI machine never fails them
         assert watch.synced.wait(60)
-        drops = 0
         for i in range(20):
             cluster.patch("deployments", "staging", SERVICE, {"metadata": {"labels": {"n": str(i)}}})
             if i % 4 == 0:
-                drops += _cut_the_open_stream(watch, harness, abrupt=i % 8 == 0)
+                _cut_the_stream(watch, harness, abrupt=i % 8 == 0)
         last = watch.wait_until(lambda objs: objs[SERVICE]["metadata"]["labels"].get("n") == "19" or None, 60)
         assert last
     # every intermediate state arrived, in order, although the stream was cut five times
     assert _labels_seen(seen) == list(range(20))
-    # five streams cut, the watch reopened them (never re-listing: resuming needs no list)
-    assert drops >= 5 and watch.stats.watches >= 5 and watch.stats.lists == 1
+    # five streams cut, each reopened by resuming where it left off: never a second list
+    assert watch.stats.watches >= 6 and watch.stats.resumes >= 5 and watch.stats.lists == 1
 
 
 def test_gone_relists_and_reports_the_difference(tmp_path) -> None:
