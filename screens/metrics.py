@@ -141,6 +141,12 @@ class MetricsScreen(ConsoleScreen):
             return
         self.post_message(ScorecardReady(card))
 
+    def on_unmount(self) -> None:
+        # A PostgreSQL history holds pooled connections to a server the whole bastion shares.
+        if self._history is not None:
+            self._history.close()
+            self._history = None
+
     def _store(self) -> Any:
         if self._history is None:
             from backends.metrics import open_store
@@ -401,7 +407,11 @@ def _record_feedback(app: Any, workspace: Any, user: str, score: int, comment: s
         from backends.metrics import open_store, record_feedback
 
         try:
-            record_feedback(open_store(workspace), user, score, comment)
+            store = open_store(workspace)
+            try:
+                record_feedback(store, user, score, comment)
+            finally:
+                store.close()
         except Exception as error:  # noqa: BLE001 - the store's own message, on screen
             app.call_from_thread(
                 app.notify, f"Feedback not recorded: {error}", severity="error", markup=False

@@ -64,12 +64,14 @@ def _migrate(args: argparse.Namespace) -> int:
     from backends.history.url import parse_history_url
 
     workspace = workspace_from_args(args)
+    opened: list[Store] = []  # closed whatever happens: a PostgreSQL store holds pooled connections
     try:
         if args.source:
             path = Path(args.source).expanduser()
             if not path.is_file():
                 raise CommandError(f"{path}: no such history file")
             source: Store = SqliteStore(path)
+            opened.append(source)
         else:
             configured = workspace.raw.get("history")
             if configured and not isinstance(parse_history_url(str(configured), workspace.root), Path):
@@ -78,7 +80,9 @@ def _migrate(args: argparse.Namespace) -> int:
                     "name the SQLite file to copy with --from PATH"
                 )
             source = open_store(str(configured) if configured else None, workspace.root)
+            opened.append(source)
         target = open_store(args.to, workspace.root)
+        opened.append(target)
         if target.where == source.where:
             raise CommandError(f"--to names the history being copied ({source.where})")
 
@@ -89,8 +93,9 @@ def _migrate(args: argparse.Namespace) -> int:
         report = copy_history(source, target, progress)
     except HistoryError as error:
         raise CommandError(str(error)) from None
+    finally:
+        for store in opened:
+            store.close()
     details = ", ".join(f"{table} {count}" for table, count in report.copied.items())
     print(f"copied {report.total_copied} rows ({details}); {report.total_already} were already there")
-    source.close()
-    target.close()
     return 0
